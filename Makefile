@@ -1,0 +1,42 @@
+# vidwatch — every target creates .venv and installs the project when needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help run demo test pytest lint format typecheck bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP) ## Start vidwatch
+	$(BIN)/vidwatch --help
+
+test: lint typecheck pytest ## Lint, type-check and run the tests
+
+pytest: $(STAMP) ## Run the test suite only
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP) ## ruff check + format check
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
+
+format: $(STAMP) ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix app tests bench
+	$(BIN)/ruff format app tests bench
+
+typecheck: $(STAMP) ## mypy --strict
+	$(BIN)/mypy
+
+bench: $(STAMP) ## Benchmarks (CPU per poll and more)
+	$(BIN)/python -m bench
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,193 @@
+"""Paths and settings: the config file, the environment, the defaults.
+
+The API key comes from ``QUICKROUTER_API_KEY`` or the config file only. It is
+kept out of ``repr`` so it cannot leak through logs or tracebacks.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import platformdirs
+
+from app.core.api import InsecureURLError, check_base_url
+from app.core.scheduler import Policy
+
+__all__ = [
+    "APP_NAME",
+    "DEFAULT_BASE_URL",
+    "ENV_API_KEY",
+    "ENV_BASE_URL",
+    "ENV_TASKS_FILE",
+    "Config",
+    "ConfigError",
+    "Paths",
+    "load_config",
+]
+
+APP_NAME: Final = "vidwatch"
+DEFAULT_BASE_URL: Final = "https://api.quickrouter.ai"
+ENV_API_KEY: Final = "QUICKROUTER_API_KEY"
+ENV_BASE_URL: Final = "QUICKROUTER_BASE_URL"
+ENV_TASKS_FILE: Final = "VIDWATCH_TASKS_FILE"
+ENV_CONFIG_FILE: Final = "VIDWATCH_CONFIG"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``str()`` is one clear sentence."""
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    """Where vidwatch keeps things (XDG / platformdirs conventions)."""
+
+    config_file: Path
+    tasks_file: Path
+    log_dir: Path
+
+    @classmethod
+    def discover(
+        cls,
+        tasks_file: str | os.PathLike[str] | None = None,
+        config_file: str | os.PathLike[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Paths:
+        environ = os.environ if env is None else env
+        config_dir = platformdirs.user_config_path(APP_NAME, appauthor=False)
+        data_dir = platformdirs.user_data_path(APP_NAME, appauthor=False)
+        state_dir = platformdirs.user_state_path(APP_NAME, appauthor=False)
+        config = config_file or environ.get(ENV_CONFIG_FILE) or config_dir / "config.toml"
+        tasks = tasks_file or environ.get(ENV_TASKS_FILE) or data_dir / "tasks.toml"
+        return cls(Path(config).expanduser(), Path(tasks).expanduser(), state_dir)
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / "vidwatch.log"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Effective settings. ``api_key`` never appears in ``repr``."""
+
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str | None = field(default=None, repr=False)
+    key_source: str | None = None  # "environment" | "config file" | None
+    policy: Policy = field(default_factory=Policy)
+    allow_insecure_http: bool = False
+    bell: bool = True
+    timeout: float = 20.0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.api_key)
+
+
+_TOP_KEYS = {"base_url", "api_key", "allow_insecure_http", "bell", "timeout", "polling"}
+_POLLING_KEYS = {"min_interval", "max_interval", "concurrency", "max_requests_per_second"}
+
+
+def _number(table: dict[str, Any], key: str, where: str, default: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{where}: '{key}' must be a number, not {value!r}")
+    return float(value)
+
+
+def _flag(table: dict[str, Any], key: str, where: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: '{key}' must be true or false, not {value!r}")
+    return value
+
+
+def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
+    """Read the config file (missing is fine) and apply the environment."""
+    environ = os.environ if env is None else env
+    warnings: list[str] = []
+    data: dict[str, Any] = {}
+    where = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raw = None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}") from None
+    if raw is not None:
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"The config file {path} is not valid TOML: {exc}") from None
+
+    for key in sorted(set(data) - _TOP_KEYS):
+        warnings.append(f"{where}: unknown setting '{key}' ignored")
+    polling = data.get("polling", {})
+    if not isinstance(polling, dict):
+        raise ConfigError(f"{where}: [polling] must be a table")
+    for key in sorted(set(polling) - _POLLING_KEYS):
+        warnings.append(f"{where}: unknown setting 'polling.{key}' ignored")
+
+    defaults = Policy()
+    concurrency = polling.get("concurrency", defaults.concurrency)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        raise ConfigError(f"{where}: 'polling.concurrency' must be a whole number")
+    try:
+        policy = Policy(
+            min_interval=_number(polling, "min_interval", where, defaults.min_interval),
+            max_interval=_number(polling, "max_interval", where, defaults.max_interval),
+            concurrency=concurrency,
+            max_requests_per_second=_number(
+                polling, "max_requests_per_second", where, defaults.max_requests_per_second
+            ),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+    file_key = data.get("api_key")
+    if file_key is not None and not isinstance(file_key, str):
+        raise ConfigError(f"{where}: 'api_key' must be a string")
+    if file_key and raw is not None:
+        mode = _mode(path)
+        if mode is not None and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            warnings.append(
+                f"The config file {path} holds an API key and is readable by others "
+                f"(mode {mode:04o}); run: chmod 600 {path}"
+            )
+    env_key = environ.get(ENV_API_KEY, "").strip()
+    api_key = env_key or (file_key or "").strip() or None
+    source = "environment" if env_key else ("config file" if api_key else None)
+
+    base = environ.get(ENV_BASE_URL, "").strip() or data.get("base_url", DEFAULT_BASE_URL)
+    if not isinstance(base, str):
+        raise ConfigError(f"{where}: 'base_url' must be a string")
+    allow_insecure = _flag(data, "allow_insecure_http", where, False)
+    try:
+        base = check_base_url(base, allow_insecure_http=allow_insecure)
+    except InsecureURLError as exc:
+        raise ConfigError(str(exc)) from None
+    timeout = _number(data, "timeout", where, 20.0)
+    if timeout <= 0:
+        raise ConfigError(f"{where}: 'timeout' must be positive")
+    return Config(
+        base_url=base,
+        api_key=api_key,
+        key_source=source,
+        policy=policy,
+        allow_insecure_http=allow_insecure,
+        bell=_flag(data, "bell", where, True),
+        timeout=timeout,
+        warnings=tuple(warnings),
+    )
+
+
+def _mode(path: Path) -> int | None:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None

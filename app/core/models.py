@@ -1,0 +1,233 @@
+"""Typed models shared by the whole application.
+
+Everything here is a frozen dataclass or an enum; nothing imports Textual.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+__all__ = [
+    "FINISHED_STATES",
+    "MAX_ID_LENGTH",
+    "State",
+    "Task",
+    "TaskRecord",
+    "TaskResult",
+    "canonical_state",
+    "split_ids",
+    "utcnow",
+    "validate_task_id",
+]
+
+MAX_ID_LENGTH = 256
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class State(enum.StrEnum):
+    """The canonical states every server status maps onto."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED_STATES
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+
+_SYMBOLS: dict[State, str] = {
+    State.QUEUED: "◷",
+    State.RUNNING: "▶",
+    State.SUCCEEDED: "✔",
+    State.FAILED: "✘",
+    State.UNKNOWN: "?",
+}
+
+FINISHED_STATES = frozenset({State.SUCCEEDED, State.FAILED})
+
+_VOCABULARY: dict[str, State] = {
+    **dict.fromkeys(
+        (
+            "pending",
+            "queued",
+            "submitted",
+            "not_start",
+            "in_queue",
+            "waiting",
+            "throttled",
+        ),
+        State.QUEUED,
+    ),
+    **dict.fromkeys(
+        (
+            "processing",
+            "in_progress",
+            "running",
+            "generating",
+            "starting",
+            "dreaming",
+            "image_downloading",
+            "video_generating",
+            "video_upsampling",
+        ),
+        State.RUNNING,
+    ),
+    **dict.fromkeys(
+        ("completed", "succeeded", "success", "succeed", "done", "finished"),
+        State.SUCCEEDED,
+    ),
+    **dict.fromkeys(
+        (
+            "failed",
+            "failure",
+            "error",
+            "cancelled",
+            "canceled",
+            "expired",
+            "rejected",
+            "interrupted",
+            "timeout",
+            "video_generation_failed",
+            "video_upsampling_failed",
+        ),
+        State.FAILED,
+    ),
+}
+
+# Statuses that mean "done" only once a URL exists; "still working" before.
+_DONE_WHEN_URL = frozenset({"video_generation_completed", "video_upsampling_completed"})
+
+
+def canonical_state(raw: str | None, has_url: bool) -> State:
+    """Map a raw server status onto the canonical vocabulary.
+
+    Comparison is case-insensitive after trimming. Unknown words, empty and
+    missing statuses map to ``State.UNKNOWN``; callers keep the raw word.
+    """
+    if not raw:
+        return State.UNKNOWN
+    word = raw.strip().lower()
+    if word in _DONE_WHEN_URL:
+        return State.SUCCEEDED if has_url else State.RUNNING
+    return _VOCABULARY.get(word, State.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A job the user asked vidwatch to watch."""
+
+    id: str
+    added_at: datetime
+    label: str = ""
+
+    def with_label(self, label: str) -> Task:
+        return replace(self, label=label)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    """The last thing vidwatch learned about a task.
+
+    ``status`` is the raw server word (sanitised), ``state`` its canonical
+    mapping. ``error`` is the last error seen when checking (``None`` after a
+    successful check); ``fail_reason`` is the server's own reason for a failed
+    job. ``checked_at`` is when vidwatch last got *any* answer, good or bad.
+    """
+
+    state: State = State.UNKNOWN
+    status: str = ""
+    video_url: str | None = None
+    enhanced_prompt: str | None = None
+    server_id: str | None = None
+    status_update_time: datetime | None = None
+    checked_at: datetime | None = None
+    error: str | None = None
+    fail_reason: str | None = None
+    progress: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state.finished
+
+    @property
+    def final(self) -> bool:
+        """Finished for good: failed, or succeeded with the video URL in hand."""
+        return self.state is State.FAILED or (
+            self.state is State.SUCCEEDED and self.video_url is not None
+        )
+
+    def same_job_state(self, other: TaskResult | None) -> bool:
+        """True when ``other`` reports the same observable job state.
+
+        Check times and transient errors are ignored: this is what the poller
+        uses to decide whether a task "changed".
+        """
+        if other is None:
+            return False
+        return (
+            self.state == other.state
+            and self.status == other.status
+            and self.video_url == other.video_url
+            and self.status_update_time == other.status_update_time
+            and self.progress == other.progress
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """A task together with its last known result (if any)."""
+
+    task: Task
+    result: TaskResult = field(default_factory=TaskResult)
+
+    @property
+    def id(self) -> str:
+        return self.task.id
+
+    @property
+    def state(self) -> State:
+        return self.result.state
+
+    def with_result(self, result: TaskResult) -> TaskRecord:
+        return replace(self, result=result)
+
+
+_ID_SPLIT = re.compile(r"[\s,]+")
+
+
+def split_ids(text: str) -> list[str]:
+    """Split user input into candidate IDs on whitespace, commas and newlines."""
+    return [part for part in _ID_SPLIT.split(text) if part]
+
+
+def validate_task_id(task_id: str) -> str | None:
+    """Return ``None`` when ``task_id`` is acceptable, else the reason it is not."""
+    if not task_id:
+        return "empty ID"
+    if len(task_id) > MAX_ID_LENGTH:
+        return f"longer than {MAX_ID_LENGTH} characters ({len(task_id)})"
+    for ch in task_id:
+        code = ord(ch)
+        if code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0:
+            return f"contains a control character (U+{code:04X})"
+        if ch.isspace():
+            return "contains whitespace"
+        if code in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF) or 0x202A <= code <= 0x202E:
+            return f"contains an invisible or bidi control character (U+{code:04X})"
+        if 0xD800 <= code <= 0xDFFF:
+            return "contains an unpaired surrogate"
+    return None

@@ -1,0 +1,341 @@
+"""The asyncio engine that polls tasks and hands every change to listeners.
+
+The :class:`Poller` owns the in-memory truth (``records``), drives the pure
+:class:`~app.core.scheduler.Scheduler` with a real clock, and never knows who
+listens: the CLI prints, the dashboard redraws, tests collect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from app.core.api import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
+from app.core.models import TaskRecord, TaskResult, utcnow
+from app.core.scheduler import NOT_FOUND_LIMIT, Policy, Scheduler
+
+__all__ = [
+    "Listener",
+    "Poller",
+    "PollerEvent",
+    "PollerStatus",
+    "QueryFn",
+    "StatusChange",
+    "TaskUpdate",
+    "apply_outcome",
+]
+
+log = logging.getLogger("vidwatch.poller")
+
+
+class QueryFn(Protocol):
+    async def query(self, task_id: str) -> Outcome: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TaskUpdate:
+    """A task was polled. ``previous`` is its result before this poll."""
+
+    record: TaskRecord
+    previous: TaskResult | None
+    outcome: Outcome
+
+    @property
+    def state_changed(self) -> bool:
+        return self.previous is None or self.previous.state != self.record.result.state
+
+
+@dataclass(frozen=True, slots=True)
+class PollerStatus:
+    """What the header shows about polling as a whole."""
+
+    paused: bool = False
+    auth_error: str | None = None
+    hold_until: datetime | None = None  # rate limited until (wall clock)
+    requests_per_minute: int = 0
+    pending: int = 0
+
+    @property
+    def label(self) -> str:
+        if self.auth_error:
+            return "key rejected"
+        if self.paused:
+            return "paused"
+        if self.hold_until is not None:
+            return f"rate limited until {self.hold_until.astimezone():%H:%M:%S}"
+        return "live"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    status: PollerStatus
+
+
+PollerEvent = TaskUpdate | StatusChange
+Listener = Callable[[PollerEvent], None]
+
+
+def apply_outcome(
+    previous: TaskResult, outcome: Outcome, now: datetime, gave_up: bool = False
+) -> TaskResult:
+    """The task's new result after ``outcome``; errors keep what was known."""
+    if isinstance(outcome, Ok):
+        return outcome.result
+    message = outcome.message
+    if isinstance(outcome, NotFound) and gave_up:
+        message += f" (gave up after {NOT_FOUND_LIMIT} tries; press r to retry)"
+    return replace(previous, checked_at=now, error=message)
+
+
+class Poller:
+    """Polls tasks in the background within the policy's budget."""
+
+    def __init__(
+        self,
+        client: QueryFn,
+        policy: Policy,
+        records: Mapping[str, TaskRecord] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.policy = policy
+        self.clock = clock
+        self.wall = wall
+        self.scheduler = Scheduler(policy, now=clock(), rng=rng)
+        self.records: dict[str, TaskRecord] = {}
+        self._listeners: list[Listener] = []
+        self._wake = asyncio.Event()
+        self._running = False
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._request_times: deque[float] = deque()
+        self._requests_total = 0
+        self._status = PollerStatus()
+        if records:
+            self.add(records.values())
+
+    # ------------------------------------------------------------------ listeners
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every :data:`PollerEvent`; returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _emit(self, event: PollerEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a listener's bug must not stop polling
+                log.exception("listener failed")
+
+    # ------------------------------------------------------------------ tasks
+
+    def add(self, records: Iterable[TaskRecord], stagger: float = 0.0) -> None:
+        """Watch these tasks (new ones are polled soon; known ones keep their result)."""
+        now = self.clock()
+        for index, record in enumerate(records):
+            known = self.records.get(record.id)
+            if known is not None and known.result.checked_at and not record.result.checked_at:
+                record = record.with_result(known.result)
+            self.records[record.id] = record
+            last = record.result if record.result.checked_at else None
+            self.scheduler.track(record.id, last, now, delay=stagger * index)
+        self._wake.set()
+
+    def remove(self, ids: Iterable[str]) -> None:
+        for task_id in ids:
+            self.records.pop(task_id, None)
+            self.scheduler.forget(task_id)
+        self._wake.set()
+
+    def relabel(self, task_id: str, label: str) -> None:
+        record = self.records.get(task_id)
+        if record is not None:
+            self.records[task_id] = replace(record, task=record.task.with_label(label))
+
+    def refresh(self, task_id: str) -> bool:
+        done = self.scheduler.refresh(task_id, self.clock())
+        self._wake.set()
+        return done
+
+    def refresh_all(self) -> int:
+        count = self.scheduler.refresh_all(self.clock())
+        self._wake.set()
+        return count
+
+    def pause(self) -> None:
+        self.scheduler.pause()
+        self._publish_status()
+
+    def resume(self) -> None:
+        self.scheduler.resume(self.clock())
+        self._publish_status()
+        self._wake.set()
+
+    def set_key(self, api_key: str | None) -> None:
+        """A new key: forget a rejection and poll again."""
+        setter = getattr(self.client, "set_key", None)
+        if callable(setter):
+            setter(api_key)
+        self.resume()
+
+    def next_check(self, task_id: str) -> datetime | None:
+        """When the task will next be polled, on the wall clock."""
+        due = self.scheduler.due_at(task_id)
+        if due is None:
+            return None
+        return self.wall() + timedelta(seconds=max(due - self.clock(), 0.0))
+
+    def is_polling(self, task_id: str) -> bool:
+        return self.scheduler.is_in_flight(task_id)
+
+    @property
+    def requests_total(self) -> int:
+        return self._requests_total
+
+    @property
+    def status(self) -> PollerStatus:
+        return self._status
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self, until: Callable[[], bool] | None = None) -> None:
+        """Poll until :meth:`stop` is called, or ``until()`` turns true."""
+        self._running = True
+        try:
+            while self._running and not (until and until()):
+                now = self.clock()
+                while (task_id := self.scheduler.next_task(now)) is not None:
+                    self._start(task_id)
+                self._publish_status()
+                wake = self.scheduler.next_wakeup(now)
+                self._wake.clear()
+                timeout = None if wake is None else max(wake - now, 0.0005)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+        finally:
+            self._running = False
+
+    def stop(self) -> None:
+        self._running = False
+        self._wake.set()
+
+    async def aclose(self) -> None:
+        """Stop and wait for requests in flight (their results are kept)."""
+        self.stop()
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    async def poll_pass(self, ids: Sequence[str] | None = None) -> list[TaskUpdate]:
+        """One pass: every named task (default: every unfinished one) polled once.
+
+        Stays within the budget and honours ``Retry-After`` like the loop; a
+        rejected key ends the pass early (the rest keep their old result).
+        """
+        targets = [i for i in ids if i in self.records] if ids is not None else None
+        now = self.clock()
+        if targets is None:
+            targets = [i for i, r in self.records.items() if not r.result.final]
+        waiting = set(targets)
+        for task_id in targets:
+            self.scheduler.refresh(task_id, now)
+        updates: list[TaskUpdate] = []
+
+        def collect(event: PollerEvent) -> None:
+            if isinstance(event, TaskUpdate) and event.record.id in waiting:
+                waiting.discard(event.record.id)
+                updates.append(event)
+
+        unsubscribe = self.subscribe(collect)
+        try:
+            await self.run(until=lambda: not waiting or self.scheduler.auth_rejected is not None)
+            if self._inflight:
+                await asyncio.gather(*self._inflight, return_exceptions=True)
+        finally:
+            unsubscribe()
+        return updates
+
+    # ------------------------------------------------------------------ one poll
+
+    def _start(self, task_id: str) -> None:
+        stamp = self.clock()
+        self._request_times.append(stamp)
+        self._requests_total += 1
+        task = asyncio.create_task(self._poll(task_id), name=f"poll {task_id}")
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _poll(self, task_id: str) -> None:
+        try:
+            outcome = await self.client.query(task_id)
+        except asyncio.CancelledError:
+            self.scheduler.complete(task_id, NetworkError("cancelled"), self.clock())
+            raise
+        except Exception as exc:  # the client promises not to raise; be sure anyway
+            log.exception("query raised")
+            outcome = NetworkError(f"unexpected {type(exc).__name__}")
+        self._finish(task_id, outcome)
+
+    def _finish(self, task_id: str, outcome: Outcome) -> None:
+        now = self.clock()
+        self.scheduler.complete(task_id, outcome, now)
+        record = self.records.get(task_id)
+        self._wake.set()
+        if record is None:  # removed while in flight
+            return
+        previous = record.result
+        result = apply_outcome(previous, outcome, self.wall(), self.scheduler.gave_up(task_id))
+        record = record.with_result(result)
+        self.records[task_id] = record
+        log.debug("poll %s -> %s", task_id, type(outcome).__name__)
+        self._emit(TaskUpdate(record, previous if previous.checked_at else None, outcome))
+        if isinstance(outcome, AuthRejected | RateLimited):
+            self._publish_status()
+
+    def _publish_status(self) -> None:
+        now = self.clock()
+        times = self._request_times
+        while times and times[0] < now - 60.0:
+            times.popleft()
+        sched = self.scheduler
+        hold = None
+        if sched.hold_until > now:
+            hold = self.wall() + timedelta(seconds=sched.hold_until - now)
+        status = PollerStatus(
+            paused=sched.paused,
+            auth_error=sched.auth_rejected.message if sched.auth_rejected else None,
+            hold_until=hold,
+            requests_per_minute=len(times),
+            pending=sched.pending(),
+        )
+        if _status_differs(status, self._status):
+            self._status = status
+            self._emit(StatusChange(status))
+        else:
+            self._status = status
+
+
+def _status_differs(a: PollerStatus, b: PollerStatus) -> bool:
+    """Changes worth an event (the hold time moving by under a second is not)."""
+    if (a.paused, a.auth_error, a.requests_per_minute, a.pending) != (
+        b.paused,
+        b.auth_error,
+        b.requests_per_minute,
+        b.pending,
+    ):
+        return True
+    if (a.hold_until is None) != (b.hold_until is None):
+        return True
+    return bool(
+        a.hold_until and b.hold_until and abs((a.hold_until - b.hold_until).total_seconds()) >= 1
+    )

@@ -1,0 +1,311 @@
+"""Which task to poll next, and when: the pure, clock-driven half of polling.
+
+Nothing here sleeps or does I/O. Every method takes ``now`` (seconds on a
+monotonic clock) so tests and the discrete-event benchmark drive it with a
+simulated clock; :class:`app.core.poller.Poller` drives it with the real one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Final
+
+from app.core.api import (
+    AuthRejected,
+    BadResponse,
+    NetworkError,
+    NotFound,
+    Ok,
+    Outcome,
+    RateLimited,
+    ServerError,
+)
+from app.core.models import State, TaskResult
+
+__all__ = ["NOT_FOUND_LIMIT", "SUCCESS_NO_URL_LIMIT", "Policy", "RateLimiter", "Scheduler"]
+
+NOT_FOUND_LIMIT: Final = 3  # 404s in a row before a task is marked and left alone
+SUCCESS_NO_URL_LIMIT: Final = 5  # "succeeded" without a URL: re-checks before giving up
+GROWTH: Final = 1.5  # interval multiplier while a task is unchanged
+JITTER: Final = 0.2  # ± fraction applied to every interval
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Polling settings (``[polling]`` in the config file)."""
+
+    min_interval: float = 3.0
+    max_interval: float = 60.0
+    concurrency: int = 8
+    max_requests_per_second: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not (self.min_interval > 0 and math.isfinite(self.min_interval)):
+            raise ValueError("min_interval must be a positive number of seconds")
+        if not (self.max_interval >= self.min_interval and math.isfinite(self.max_interval)):
+            raise ValueError("max_interval must be at least min_interval")
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if not (self.max_requests_per_second > 0 and math.isfinite(self.max_requests_per_second)):
+            raise ValueError("max_requests_per_second must be a positive number")
+
+
+class RateLimiter:
+    """A token bucket: at most ``burst + rate * T`` requests in any window ``T``."""
+
+    def __init__(self, rate: float, burst: float = 1.0, now: float = 0.0) -> None:
+        self.rate = rate
+        self.burst = max(burst, 1.0)
+        self._tokens = self.burst
+        self._stamp = now
+
+    def _fill(self, now: float) -> None:
+        if now > self._stamp:
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+
+    def try_acquire(self, now: float) -> bool:
+        self._fill(now)
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+    def wait_time(self, now: float) -> float:
+        """Seconds until one token is available (0 when one is)."""
+        self._fill(now)
+        return 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
+
+
+@dataclass(slots=True)
+class _Entry:
+    task_id: str
+    due: float
+    interval: float
+    finished: bool = False
+    in_flight: bool = False
+    failures: int = 0
+    not_found: int = 0
+    no_url: int = 0
+    version: int = 0
+    last: TaskResult | None = field(default=None, repr=False)
+
+
+class Scheduler:
+    """Per-task due times, growing intervals, backoff and the request budget.
+
+    Use: :meth:`next_task` hands out one due task at a time (respecting the
+    concurrency cap, the budget, pauses and ``Retry-After``); the caller
+    queries it and reports back with :meth:`complete`.
+    """
+
+    def __init__(self, policy: Policy, *, now: float = 0.0, rng: random.Random | None = None):
+        self.policy = policy
+        self.rng = rng or random.Random()
+        self.limiter = RateLimiter(policy.max_requests_per_second, now=now)
+        self._entries: dict[str, _Entry] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._in_flight = 0
+        self.paused = False
+        self.auth_rejected: AuthRejected | None = None
+        self.hold_until = 0.0  # Retry-After / rate-limit hold for the whole host
+        self._host_strikes = 0  # 429s in a row without Retry-After
+
+    # ------------------------------------------------------------------ tasks
+
+    def track(self, task_id: str, last: TaskResult | None, now: float, delay: float = 0.0) -> None:
+        """Start (or keep) watching a task. Finished tasks are not polled."""
+        entry = self._entries.get(task_id)
+        if entry is None:
+            entry = _Entry(task_id, now + delay, self.policy.min_interval, last=last)
+            self._entries[task_id] = entry
+        entry.last = last
+        entry.finished = last is not None and last.final
+        if not entry.finished and not entry.in_flight:
+            self._schedule(entry, now + delay)
+
+    def forget(self, task_id: str) -> None:
+        entry = self._entries.pop(task_id, None)
+        if entry is not None and entry.in_flight:
+            self._in_flight -= 1
+
+    def refresh(self, task_id: str, now: float) -> bool:
+        """Poll this task as soon as possible, even if it is finished."""
+        entry = self._entries.get(task_id)
+        if entry is None or entry.in_flight:
+            return False
+        entry.finished = False
+        entry.not_found = 0
+        entry.no_url = 0
+        entry.failures = 0
+        entry.interval = self.policy.min_interval
+        self._schedule(entry, now)
+        return True
+
+    def refresh_all(self, now: float, include_finished: bool = False) -> int:
+        count = 0
+        for entry in self._entries.values():
+            if (include_finished or not entry.finished) and self.refresh(entry.task_id, now):
+                count += 1
+        return count
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def is_in_flight(self, task_id: str) -> bool:
+        entry = self._entries.get(task_id)
+        return entry is not None and entry.in_flight
+
+    def due_at(self, task_id: str) -> float | None:
+        """When the task will next be polled (clock seconds), or None."""
+        entry = self._entries.get(task_id)
+        if entry is None or entry.in_flight or entry.version == 0:
+            return None
+        return entry.due
+
+    def pending(self) -> int:
+        """Tasks that will be polled again (not finished, not given up)."""
+        return sum(1 for e in self._entries.values() if e.version and not e.finished)
+
+    # ------------------------------------------------------------------ control
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self, now: float) -> None:
+        """Resume after a pause or a rejected key (the user says the key is fixed)."""
+        self.paused = False
+        if self.auth_rejected is not None:
+            self.auth_rejected = None
+            self.refresh_all(now)
+
+    @property
+    def blocked(self) -> bool:
+        return self.paused or self.auth_rejected is not None
+
+    # ------------------------------------------------------------------ the loop's API
+
+    def next_task(self, now: float) -> str | None:
+        """The next task to poll now, or None. Takes a budget token when it returns one."""
+        if self.blocked or now < self.hold_until or self._in_flight >= self.policy.concurrency:
+            return None
+        entry = self._peek(now)
+        if entry is None or not self.limiter.try_acquire(now):
+            return None
+        heapq.heappop(self._heap)
+        entry.version = 0  # off the heap; due_at() is None while in flight
+        entry.in_flight = True
+        self._in_flight += 1
+        return entry.task_id
+
+    def next_wakeup(self, now: float) -> float | None:
+        """The earliest time :meth:`next_task` could return a task, or None (idle)."""
+        if self.blocked:
+            return None
+        entry = self._peek(math.inf)
+        if entry is None:
+            return None
+        if self._in_flight >= self.policy.concurrency:
+            return None  # a completion will wake the loop
+        return max(entry.due, self.hold_until, now + self.limiter.wait_time(now))
+
+    def complete(self, task_id: str, outcome: Outcome, now: float) -> None:
+        """Record what a poll returned and decide when to poll again."""
+        entry = self._entries.get(task_id)
+        if entry is None or not entry.in_flight:
+            return
+        entry.in_flight = False
+        self._in_flight -= 1
+        policy = self.policy
+        if isinstance(outcome, Ok):
+            self._host_strikes = 0
+            entry.failures = 0
+            entry.not_found = 0
+            result = outcome.result
+            changed = result.same_job_state(entry.last) is False
+            entry.last = result
+            if result.final:
+                entry.finished = True
+                return
+            if result.state is State.SUCCEEDED:  # succeeded, but no URL: an anomaly
+                entry.no_url += 1
+                if entry.no_url > SUCCESS_NO_URL_LIMIT:
+                    entry.finished = True
+                    return
+                entry.interval = policy.max_interval
+            elif changed:
+                entry.interval = policy.min_interval
+            else:
+                entry.interval = min(entry.interval * GROWTH, policy.max_interval)
+            if result.state is State.UNKNOWN:
+                entry.interval = max(
+                    entry.interval, min(policy.min_interval * 4, policy.max_interval)
+                )
+            delay = self._jitter(entry.interval)
+            if outcome.poll_after is not None:
+                delay = max(delay, outcome.poll_after)
+            self._schedule(entry, now + delay)
+        elif isinstance(outcome, AuthRejected):
+            self.auth_rejected = outcome
+            self._schedule(entry, now)
+        elif isinstance(outcome, RateLimited):
+            if outcome.retry_after is not None:
+                self._host_strikes = 0
+                wait = outcome.retry_after
+            else:
+                self._host_strikes += 1
+                wait = self._backoff(self._host_strikes)
+            self.hold_until = max(self.hold_until, now + wait)
+            self._schedule(entry, self.hold_until)
+        elif isinstance(outcome, NotFound):
+            entry.not_found += 1
+            if entry.not_found >= NOT_FOUND_LIMIT:
+                entry.finished = True  # marked; polled again only when asked
+                return
+            self._schedule(entry, now + policy.max_interval * entry.not_found)
+        else:
+            assert isinstance(outcome, ServerError | BadResponse | NetworkError)
+            entry.failures += 1
+            self._schedule(entry, now + self._backoff(entry.failures))
+
+    def gave_up(self, task_id: str) -> bool:
+        """True when the task was left alone after repeated not-found answers."""
+        entry = self._entries.get(task_id)
+        return entry is not None and entry.finished and entry.not_found >= NOT_FOUND_LIMIT
+
+    # ------------------------------------------------------------------ internals
+
+    def _jitter(self, interval: float) -> float:
+        return interval * (1.0 + self.rng.uniform(-JITTER, JITTER))
+
+    def _backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff, never below half the minimum interval."""
+        cap = min(self.policy.max_interval, self.policy.min_interval * 2.0 ** min(attempt, 20))
+        return max(self.policy.min_interval / 2.0, self.rng.uniform(0.0, cap))
+
+    def _schedule(self, entry: _Entry, due: float) -> None:
+        entry.due = due
+        entry.version += 1
+        heapq.heappush(self._heap, (due, entry.version, entry.task_id))
+
+    def _peek(self, now: float) -> _Entry | None:
+        """The valid heap top if it is due by ``now``; drops stale heap items."""
+        heap = self._heap
+        while heap:
+            due, version, task_id = heap[0]
+            entry = self._entries.get(task_id)
+            if entry is None or entry.version != version:  # stale: rescheduled or gone
+                heapq.heappop(heap)
+                continue
+            return entry if due <= now else None
+        return None

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.core.config import DEFAULT_BASE_URL, ConfigError, Paths, load_config
+
+
+def write(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def test_missing_file_gives_defaults(tmp_path: Path) -> None:
+    config = load_config(tmp_path / "nope.toml", env={})
+    assert config.base_url == DEFAULT_BASE_URL and config.api_key is None
+    assert config.policy.concurrency == 8 and config.policy.max_requests_per_second == 10
+    assert config.warnings == ()
+
+
+def test_full_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.toml",
+        'base_url = "https://gw.example/"\napi_key = "file-key"\nbell = false\n'
+        "[polling]\nmin_interval = 1.5\nmax_interval = 30\nconcurrency = 4\n"
+        "max_requests_per_second = 2\n",
+    )
+    config = load_config(path, env={})
+    assert config.base_url == "https://gw.example"
+    assert config.api_key == "file-key" and config.key_source == "config file"
+    assert config.policy.min_interval == 1.5 and config.policy.concurrency == 4
+    assert config.bell is False
+
+
+def test_environment_wins(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.toml", 'api_key = "file-key"\nbase_url = "https://a.example"\n')
+    env = {"QUICKROUTER_API_KEY": "env-key", "QUICKROUTER_BASE_URL": "https://b.example"}
+    config = load_config(path, env=env)
+    assert config.api_key == "env-key" and config.key_source == "environment"
+    assert config.base_url == "https://b.example"
+
+
+def test_key_never_in_repr(tmp_path: Path) -> None:
+    config = load_config(tmp_path / "x.toml", env={"QUICKROUTER_API_KEY": "sk-SECRET-1234"})
+    assert "sk-SECRET-1234" not in repr(config) and "sk-SECRET-1234" not in str(config)
+
+
+def test_group_readable_key_file_warns(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.toml", 'api_key = "k"\n', mode=0o644)
+    config = load_config(path, env={})
+    assert any("chmod 600" in w for w in config.warnings)
+    quiet = load_config(write(tmp_path / "d.toml", 'api_key = "k"\n'), env={})
+    assert quiet.warnings == ()
+
+
+def test_unknown_keys_warn(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path / "c.toml", "colour = 1\n[polling]\nspeed = 2\n"), env={})
+    assert len(config.warnings) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("base_url = [", "not valid TOML"),
+        ("[polling]\nconcurrency = 'many'\n", "whole number"),
+        ("[polling]\nmin_interval = 'fast'\n", "must be a number"),
+        ("[polling]\nmin_interval = 10\nmax_interval = 5\n", "max_interval"),
+        ("polling = 3\n", "must be a table"),
+        ("api_key = 3\n", "api_key"),
+        ('base_url = "http://api.quickrouter.ai"\n', "plain http"),
+        ("bell = 'yes'\n", "true or false"),
+    ],
+)
+def test_bad_config_is_one_clear_error(tmp_path: Path, text: str, fragment: str) -> None:
+    path = write(tmp_path / "c.toml", text)
+    with pytest.raises(ConfigError, match=fragment) as info:
+        load_config(path, env={})
+    assert "Traceback" not in str(info.value)
+
+
+def test_insecure_http_needs_the_switch(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.toml", 'base_url = "http://gw.lan"\nallow_insecure_http = true\n')
+    assert load_config(path, env={}).base_url == "http://gw.lan"
+
+
+def test_paths_follow_xdg_and_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    paths = Paths.discover(env={})
+    assert paths.config_file == tmp_path / "cfg" / "vidwatch" / "config.toml"
+    assert paths.tasks_file == tmp_path / "data" / "vidwatch" / "tasks.toml"
+    assert paths.log_file.parent == tmp_path / "state" / "vidwatch"
+    env = {"VIDWATCH_TASKS_FILE": str(tmp_path / "env.toml")}
+    assert Paths.discover(env=env).tasks_file == tmp_path / "env.toml"
+    assert Paths.discover(tasks_file=tmp_path / "flag.toml", env=env).tasks_file == tmp_path / "flag.toml"

@@ -1,0 +1,192 @@
+"""The asyncio poller with a scripted client (real loop, tiny intervals)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict, deque
+from datetime import UTC, datetime
+
+from app.core.api import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
+from app.core.models import State, Task, TaskRecord, TaskResult, utcnow
+from app.core.poller import Poller, PollerEvent, StatusChange, TaskUpdate, apply_outcome
+from app.core.scheduler import Policy
+
+FAST = Policy(min_interval=0.01, max_interval=0.05, concurrency=4, max_requests_per_second=1000)
+
+
+def rec(task_id: str) -> TaskRecord:
+    return TaskRecord(Task(task_id, utcnow()))
+
+
+def ok(state: State, url: str | None = None) -> Ok:
+    return Ok(TaskResult(state=state, status=state.value, video_url=url, checked_at=utcnow()))
+
+
+class Scripted:
+    """Answers each task from a script; the last answer repeats."""
+
+    def __init__(self, script: dict[str, list[Outcome]], delay: float = 0.0) -> None:
+        self.script = {k: deque(v) for k, v in script.items()}
+        self.calls: dict[str, int] = defaultdict(int)
+        self.active: dict[str, int] = defaultdict(int)
+        self.max_parallel_per_task = 0
+        self.max_parallel = 0
+        self.delay = delay
+        self.key: str | None = "k"
+
+    def set_key(self, key: str | None) -> None:
+        self.key = key
+
+    async def query(self, task_id: str) -> Outcome:
+        self.calls[task_id] += 1
+        self.active[task_id] += 1
+        self.max_parallel_per_task = max(self.max_parallel_per_task, self.active[task_id])
+        self.max_parallel = max(self.max_parallel, sum(self.active.values()))
+        try:
+            await asyncio.sleep(self.delay)
+            queue = self.script[task_id]
+            return queue.popleft() if len(queue) > 1 else queue[0]
+        finally:
+            self.active[task_id] -= 1
+
+
+async def run_until(poller: Poller, cond: object, timeout: float = 5.0) -> None:
+    assert callable(cond)
+    await asyncio.wait_for(poller.run(until=cond), timeout)
+    await poller.aclose()
+
+
+async def test_tasks_go_to_done_and_listeners_see_each_change() -> None:
+    client = Scripted(
+        {
+            "a": [ok(State.QUEUED), ok(State.RUNNING), ok(State.SUCCEEDED, "https://v/a.mp4")],
+            "b": [ok(State.RUNNING), ok(State.FAILED)],
+        }
+    )
+    poller = Poller(client, FAST, {"a": rec("a"), "b": rec("b")})
+    events: list[PollerEvent] = []
+    poller.subscribe(events.append)
+    await run_until(poller, lambda: all(r.result.final for r in poller.records.values()))
+    assert poller.records["a"].result.video_url == "https://v/a.mp4"
+    assert poller.records["b"].result.state is State.FAILED
+    changes = [e.record.result.state for e in events if isinstance(e, TaskUpdate) and e.record.id == "a" and e.state_changed]
+    assert changes == [State.QUEUED, State.RUNNING, State.SUCCEEDED]
+    # finished tasks are left alone
+    calls = dict(client.calls)
+    poller2_run = asyncio.create_task(poller.run())
+    await asyncio.sleep(0.1)
+    poller.stop()
+    await poller2_run
+    assert dict(client.calls) == calls
+
+
+async def test_never_two_requests_for_one_task_and_concurrency_capped() -> None:
+    script: dict[str, list[Outcome]] = {f"t{i}": [ok(State.RUNNING)] for i in range(20)}
+    client = Scripted(script, delay=0.02)
+    policy = Policy(min_interval=0.001, max_interval=0.002, concurrency=3, max_requests_per_second=1000)
+    poller = Poller(client, policy, {k: rec(k) for k in script})
+    task = asyncio.create_task(poller.run())
+    await asyncio.sleep(0.5)
+    poller.stop()
+    await task
+    await poller.aclose()
+    assert client.max_parallel_per_task == 1
+    assert client.max_parallel <= 3
+    assert sum(client.calls.values()) > 20
+
+
+async def test_refresh_polls_a_finished_task_again() -> None:
+    client = Scripted({"a": [ok(State.SUCCEEDED, "https://v/a.mp4")]})
+    poller = Poller(client, FAST, {"a": rec("a")})
+    await run_until(poller, lambda: poller.records["a"].result.final)
+    assert client.calls["a"] == 1
+    assert poller.refresh("a")
+    await run_until(poller, lambda: client.calls["a"] == 2)
+    assert client.calls["a"] == 2
+
+
+async def test_auth_rejection_blocks_until_new_key() -> None:
+    client = Scripted({"a": [AuthRejected(401), ok(State.RUNNING)]})
+    poller = Poller(client, FAST, {"a": rec("a")})
+    statuses: list[StatusChange] = []
+    poller.subscribe(lambda e: statuses.append(e) if isinstance(e, StatusChange) else None)
+    await run_until(poller, lambda: poller.status.auth_error is not None)
+    assert poller.status.label == "key rejected"
+    assert "rejected" in (poller.records["a"].result.error or "")
+    runner = asyncio.create_task(poller.run())
+    await asyncio.sleep(0.1)
+    assert client.calls["a"] == 1  # nothing while rejected
+    poller.set_key("new")
+    await asyncio.sleep(0.1)
+    poller.stop()
+    await runner
+    assert client.key == "new" and client.calls["a"] >= 2
+    assert poller.status.auth_error is None
+    assert any(s.status.auth_error for s in statuses)
+
+
+async def test_rate_limit_is_visible_in_status() -> None:
+    client = Scripted({"a": [RateLimited(30.0)]})
+    poller = Poller(client, FAST, {"a": rec("a")})
+    await run_until(poller, lambda: client.calls["a"] >= 1 and not poller.is_polling("a"))
+    assert poller.status.hold_until is not None
+    assert poller.status.label.startswith("rate limited until")
+
+
+async def test_errors_keep_what_was_known() -> None:
+    good = ok(State.RUNNING)
+    client = Scripted({"a": [good, NetworkError("reset")]})
+    poller = Poller(client, FAST, {"a": rec("a")})
+    await run_until(poller, lambda: client.calls["a"] >= 2 and not poller.is_polling("a"))
+    result = poller.records["a"].result
+    assert result.state is State.RUNNING and result.error and "reset" in result.error
+
+
+async def test_poll_pass_polls_each_unfinished_task_once() -> None:
+    client = Scripted({"a": [ok(State.RUNNING)], "b": [ok(State.QUEUED)]})
+    done = TaskRecord(Task("c", utcnow()), ok(State.SUCCEEDED, "https://v/c").result)
+    poller = Poller(client, FAST, {"a": rec("a"), "b": rec("b"), "c": done})
+    updates = await poller.poll_pass()
+    assert sorted(u.record.id for u in updates) == ["a", "b"]
+    assert client.calls["c"] == 0 and client.calls["a"] == 1
+    only = await poller.poll_pass(["c"])
+    assert [u.record.id for u in only] == ["c"]
+
+
+async def test_poll_pass_stops_on_rejected_key() -> None:
+    client = Scripted({f"t{i}": [AuthRejected(401)] for i in range(5)})
+    poller = Poller(client, Policy(concurrency=1, max_requests_per_second=1000), {f"t{i}": rec(f"t{i}") for i in range(5)})
+    updates = await asyncio.wait_for(poller.poll_pass(), 5)
+    assert len(updates) == 1 and poller.status.auth_error
+
+
+async def test_removed_while_in_flight_is_dropped() -> None:
+    client = Scripted({"a": [ok(State.RUNNING)]}, delay=0.05)
+    poller = Poller(client, FAST, {"a": rec("a")})
+    runner = asyncio.create_task(poller.run())
+    await asyncio.sleep(0.01)
+    poller.remove(["a"])
+    await asyncio.sleep(0.1)
+    poller.stop()
+    await runner
+    assert "a" not in poller.records
+
+
+async def test_a_broken_listener_does_not_stop_polling() -> None:
+    client = Scripted({"a": [ok(State.SUCCEEDED, "https://v/a")]})
+    poller = Poller(client, FAST, {"a": rec("a")})
+
+    def broken(event: PollerEvent) -> None:
+        raise RuntimeError("boom")
+
+    poller.subscribe(broken)
+    await run_until(poller, lambda: poller.records["a"].result.final)
+    assert poller.records["a"].result.final
+
+
+def test_apply_outcome_not_found_gave_up_says_what_to_do() -> None:
+    prev = TaskResult(state=State.RUNNING, status="processing", checked_at=datetime(2026, 1, 1, tzinfo=UTC))
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    result = apply_outcome(prev, NotFound(404), now, gave_up=True)
+    assert result.state is State.RUNNING and result.checked_at == now
+    assert result.error and "press r" in result.error

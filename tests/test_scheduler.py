@@ -1,0 +1,272 @@
+"""The scheduler on a simulated clock: no sleeps, no network."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from app.core.api import (
+    AuthRejected,
+    BadResponse,
+    NetworkError,
+    NotFound,
+    Ok,
+    Outcome,
+    RateLimited,
+    ServerError,
+)
+from app.core.models import State, TaskResult
+from app.core.scheduler import NOT_FOUND_LIMIT, SUCCESS_NO_URL_LIMIT, Policy, RateLimiter, Scheduler
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def result(state: State, status: str = "", url: str | None = None, stamp: int = 0) -> TaskResult:
+    return TaskResult(
+        state=state,
+        status=status or state.value,
+        video_url=url,
+        status_update_time=datetime.fromtimestamp(1_700_000_000 + stamp, UTC),
+        checked_at=T0,
+    )
+
+
+RUNNING = Ok(result(State.RUNNING))
+DONE = Ok(result(State.SUCCEEDED, url="https://x/v.mp4"))
+
+
+def make(policy: Policy | None = None, n: int = 1) -> Scheduler:
+    sched = Scheduler(policy or Policy(min_interval=3, max_interval=60, concurrency=8, max_requests_per_second=1000), rng=random.Random(1))
+    for i in range(n):
+        sched.track(f"t{i}", None, now=0.0)
+    return sched
+
+
+def poll(sched: Scheduler, now: float, outcome: Outcome) -> str:
+    task = sched.next_task(now)
+    assert task is not None
+    sched.complete(task, outcome, now)
+    return task
+
+
+def test_new_tasks_are_due_at_once_and_then_wait() -> None:
+    sched = make()
+    assert poll(sched, 0.0, RUNNING) == "t0"
+    assert sched.next_task(0.0) is None
+    due = sched.due_at("t0")
+    assert due is not None and 3 * 0.8 <= due <= 3 * 1.2
+
+
+def test_interval_grows_while_unchanged_and_resets_on_change() -> None:
+    sched = make()
+    now = 0.0
+    intervals = []
+    for _ in range(12):
+        poll(sched, now, RUNNING)
+        due = sched.due_at("t0")
+        assert due is not None
+        intervals.append(due - now)
+        now = due
+    assert intervals[3] > intervals[0] * 2  # growing
+    assert max(intervals) <= 60 * 1.2  # capped (plus jitter)
+    assert intervals[-1] >= 60 * 0.8
+    poll(sched, now, Ok(result(State.RUNNING, stamp=99)))  # the server says it changed
+    due = sched.due_at("t0")
+    assert due is not None and due - now <= 3 * 1.2
+
+
+def test_jitter_spreads_tasks_apart() -> None:
+    sched = make(n=50)
+    for i in range(50):
+        poll(sched, i * 0.002, RUNNING)
+    dues = {round(sched.due_at(f"t{i}") or 0, 5) for i in range(50)}
+    assert len(dues) > 40
+
+
+def test_finished_tasks_are_not_polled_again_unless_asked() -> None:
+    sched = make()
+    poll(sched, 0.0, DONE)
+    assert sched.due_at("t0") is None
+    assert sched.next_wakeup(0.0) is None
+    assert sched.next_task(10_000.0) is None
+    assert sched.refresh("t0", 20.0)
+    assert poll(sched, 20.0, DONE) == "t0"
+    assert sched.next_task(30_000.0) is None
+
+
+def test_tracking_a_known_final_result_never_polls() -> None:
+    sched = make(n=0)
+    sched.track("done", DONE.result, now=0.0)
+    sched.track("failed", result(State.FAILED), now=0.0)
+    assert sched.next_task(100.0) is None and sched.pending() == 0
+
+
+def test_succeeded_without_url_is_rechecked_slowly_then_left() -> None:
+    sched = make()
+    anomaly = Ok(result(State.SUCCEEDED))
+    now = 0.0
+    for _ in range(SUCCESS_NO_URL_LIMIT):
+        poll(sched, now, anomaly)
+        due = sched.due_at("t0")
+        assert due is not None and due - now >= 60 * 0.8
+        now = due
+    poll(sched, now, anomaly)
+    assert sched.due_at("t0") is None
+
+
+def test_unknown_status_is_polled_more_slowly() -> None:
+    sched = make()
+    poll(sched, 0.0, Ok(result(State.UNKNOWN, status="brewing")))
+    due = sched.due_at("t0")
+    assert due is not None and due >= 12 * 0.8
+
+
+def test_budget_limits_requests_per_second() -> None:
+    sched = make(Policy(min_interval=0.01, max_interval=0.02, concurrency=1000, max_requests_per_second=5), n=200)
+    handed = 0
+    now = 0.0
+    while now < 10.0:
+        while (task := sched.next_task(now)) is not None:
+            handed += 1
+            sched.complete(task, RUNNING, now)
+        now += 0.01
+    assert 45 <= handed <= 51  # 5/s for 10 s (+1 burst)
+
+
+def test_concurrency_cap_and_one_request_per_task() -> None:
+    sched = make(Policy(concurrency=3, max_requests_per_second=1000), n=10)
+    out = [sched.next_task(i * 0.01) for i in range(5)]
+    assert out[:3] == ["t0", "t1", "t2"] and out[3:] == [None, None]
+    assert sched.in_flight == 3
+    assert sched.is_in_flight("t0") and not sched.refresh("t0", 0.1)
+    sched.complete("t0", RUNNING, 0.1)
+    assert sched.next_task(0.1) == "t3"
+
+
+def test_retry_after_holds_every_task() -> None:
+    sched = make(n=5)
+    poll(sched, 0.0, RateLimited(retry_after=30.0))
+    assert sched.hold_until == 30.0
+    assert sched.next_task(29.9) is None
+    assert sched.next_wakeup(1.0) == 30.0
+    assert sched.next_task(30.0) is not None
+
+
+def test_429_without_retry_after_backs_off_growing() -> None:
+    sched = make(n=5)
+    holds = []
+    now = 0.0
+    for _ in range(6):
+        task = sched.next_task(now)
+        assert task is not None
+        sched.complete(task, RateLimited(None), now)
+        holds.append(sched.hold_until - now)
+        now = sched.hold_until
+    assert all(h >= 1.5 for h in holds)  # never a hot loop
+    assert max(holds) <= 60
+
+
+@pytest.mark.parametrize("error", [ServerError(502), BadResponse("junk"), NetworkError("reset")])
+def test_errors_back_off_with_full_jitter(error: Outcome) -> None:
+    delays = []
+    for seed in range(30):
+        sched = Scheduler(Policy(), rng=random.Random(seed))
+        sched.track("t", None, 0.0)
+        now = 0.0
+        for _ in range(5):
+            poll(sched, now, error)
+            due = sched.due_at("t")
+            assert due is not None
+            now = due
+        delays.append(now)
+    assert len({round(d, 3) for d in delays}) > 20  # jittered
+    assert all(d >= 5 * 1.5 for d in delays)  # at least half the minimum each time
+
+
+def test_auth_rejection_pauses_all_until_resumed() -> None:
+    sched = make(n=3)
+    poll(sched, 0.0, AuthRejected(401))
+    assert sched.blocked and sched.next_task(1000.0) is None
+    assert sched.next_wakeup(1000.0) is None
+    sched.resume(1000.0)
+    assert not sched.blocked
+    assert sched.next_task(1000.0) is not None
+
+
+def test_pause_and_resume() -> None:
+    sched = make()
+    sched.pause()
+    assert sched.next_task(0.0) is None
+    sched.resume(0.0)
+    assert sched.next_task(0.0) == "t0"
+
+
+def test_not_found_is_retried_rarely_then_marked() -> None:
+    sched = make()
+    now = 0.0
+    for attempt in range(1, NOT_FOUND_LIMIT):
+        poll(sched, now, NotFound(404))
+        due = sched.due_at("t0")
+        assert due is not None and due - now >= 60 * attempt
+        now = due
+    poll(sched, now, NotFound(404))
+    assert sched.gave_up("t0") and sched.due_at("t0") is None
+    assert sched.refresh("t0", now) and not sched.gave_up("t0")
+
+
+def test_poll_after_hint_is_honoured() -> None:
+    sched = make()
+    poll(sched, 0.0, Ok(result(State.RUNNING), poll_after=20.0))
+    due = sched.due_at("t0")
+    assert due is not None and due >= 20.0
+
+
+def test_forget_while_in_flight_frees_the_slot() -> None:
+    sched = make(Policy(concurrency=1), n=2)
+    assert sched.next_task(0.0) == "t0"
+    sched.forget("t0")
+    assert sched.in_flight == 0 and "t0" not in sched
+    sched.complete("t0", RUNNING, 0.0)  # a late answer is ignored
+    assert sched.next_task(0.0) is None  # the budget: one request per 0.1 s
+    assert sched.next_task(0.1) == "t1"
+
+
+def test_earliest_due_goes_first() -> None:
+    sched = make(n=0)
+    sched.track("late", None, 0.0, delay=5.0)
+    sched.track("early", None, 0.0, delay=1.0)
+    assert sched.next_task(0.5) is None
+    assert sched.next_wakeup(0.0) == 1.0
+    assert sched.next_task(10.0) == "early"
+
+
+def test_budget_paces_even_at_one_instant() -> None:
+    sched = make(Policy(max_requests_per_second=10), n=5)
+    assert sched.next_task(0.0) == "t0"
+    assert sched.next_task(0.0) is None
+    assert sched.next_wakeup(0.0) == pytest.approx(0.1)
+
+
+def test_rate_limiter_wait_time() -> None:
+    limiter = RateLimiter(rate=2.0, now=0.0)
+    assert limiter.try_acquire(0.0)
+    assert not limiter.try_acquire(0.0)
+    assert limiter.wait_time(0.0) == pytest.approx(0.5)
+    assert limiter.try_acquire(0.5)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"min_interval": 0},
+        {"min_interval": 10, "max_interval": 5},
+        {"concurrency": 0},
+        {"max_requests_per_second": 0},
+        {"min_interval": float("nan")},
+    ],
+)
+def test_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        Policy(**kwargs)  # type: ignore[arg-type]
