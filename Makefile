@@ -12,12 +12,20 @@ help: ## Show the targets
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-run: $(STAMP) ## Start vidwatch
-	$(BIN)/vidwatch --help
+run: $(STAMP) ## Start the dashboard (the demo when no API key is set)
+	@if $(BIN)/vidwatch check >/dev/null 2>&1; then \
+		$(BIN)/vidwatch; \
+	else \
+		echo "No API key (QUICKROUTER_API_KEY or the config file): starting the demo on the built-in simulator."; \
+		sleep 1; $(BIN)/vidwatch --demo; \
+	fi
+
+demo: $(STAMP) ## Start the dashboard on the built-in simulator
+	$(BIN)/vidwatch --demo
 
 test: lint typecheck pytest ## Lint, type-check and run the tests
 

@@ -49,24 +49,27 @@ def ok(raw: bytes, headers: httpx.Headers | None = None) -> Ok:
 
 def test_documented_example_parses() -> None:
     result = ok(body()).result
-    assert result.state is State.QUEUED and result.status == "pending"
+    assert result.state is State.QUEUED
+    assert result.status == "pending"
     assert result.server_id == "033fa60e"
     assert result.enhanced_prompt == "```\nA cow\n```"
     assert result.status_update_time == datetime.fromtimestamp(1750323167.003, UTC)
-    assert result.checked_at == NOW and result.error is None
+    assert result.checked_at == NOW
+    assert result.error is None
 
 
 def test_seconds_timestamps_are_accepted() -> None:
-    assert ok(body(status_update_time=1750323167)).result.status_update_time == datetime.fromtimestamp(
-        1750323167, UTC
-    )
+    assert ok(
+        body(status_update_time=1750323167)
+    ).result.status_update_time == datetime.fromtimestamp(1750323167, UTC)
     iso = ok(body(status_update_time="2026-01-02T03:04:05Z")).result.status_update_time
     assert iso == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def test_completed_with_url() -> None:
     result = ok(body(status="completed", video_url="https://cdn.example/v.mp4?sig=1")).result
-    assert result.state is State.SUCCEEDED and result.video_url == "https://cdn.example/v.mp4?sig=1"
+    assert result.state is State.SUCCEEDED
+    assert result.video_url == "https://cdn.example/v.mp4?sig=1"
     assert result.final
 
 
@@ -81,13 +84,16 @@ def test_completed_with_url() -> None:
 )
 def test_url_fallbacks(extra: dict[str, object]) -> None:
     result = ok(body(status="succeeded", **extra)).result
-    assert result.video_url == "https://a/b.mp4" and result.final
+    assert result.video_url == "https://a/b.mp4"
+    assert result.final
 
 
 def test_succeeded_without_url_is_an_anomaly_not_final() -> None:
     result = ok(body(status="completed")).result
-    assert result.state is State.SUCCEEDED and not result.final
-    assert result.error and "no video URL" in result.error
+    assert result.state is State.SUCCEEDED
+    assert not result.final
+    assert result.error
+    assert "no video URL" in result.error
 
 
 @pytest.mark.parametrize(
@@ -95,7 +101,9 @@ def test_succeeded_without_url_is_an_anomaly_not_final() -> None:
 )
 def test_unsafe_urls_are_dropped(url: str) -> None:
     result = ok(body(status="completed", video_url=url)).result
-    assert result.video_url is None and result.error and "not a plain" in result.error
+    assert result.video_url is None
+    assert result.error
+    assert "not a plain" in result.error
 
 
 def test_generation_completed_needs_url() -> None:
@@ -116,24 +124,29 @@ def test_generation_completed_needs_url() -> None:
 )
 def test_failure_reasons(extra: dict[str, object], reason: str) -> None:
     result = ok(body(status="failed", **extra)).result
-    assert result.state is State.FAILED and result.fail_reason == reason
+    assert result.state is State.FAILED
+    assert result.fail_reason == reason
 
 
 def test_error_message_on_success_is_not_a_failure() -> None:
-    result = ok(body(status="completed", video_url="https://a/b", error_message="retry 1 failed")).result
+    result = ok(
+        body(status="completed", video_url="https://a/b", error_message="retry 1 failed")
+    ).result
     assert result.state is State.SUCCEEDED
 
 
 def test_unknown_status_keeps_raw_word() -> None:
     result = ok(body(status="Brewing_Coffee")).result
-    assert result.state is State.UNKNOWN and result.status == "Brewing_Coffee"
+    assert result.state is State.UNKNOWN
+    assert result.status == "Brewing_Coffee"
 
 
 def test_hostile_text_is_sanitised() -> None:
     result = ok(
         body(status="pending\x1b]2;owned\x07", enhanced_prompt="[@click=app.quit]hi\x1b[31m[/]\x9b")
     ).result
-    assert result.status == "pending" and result.state is State.QUEUED
+    assert result.status == "pending"
+    assert result.state is State.QUEUED
     assert result.enhanced_prompt == "[@click=app.quit]hi[/]"
 
 
@@ -168,9 +181,18 @@ def test_poll_after_hint() -> None:
         (json.dumps({"status": 5}).encode(), "status has type int"),
         (json.dumps({"status": ["x"]}).encode(), "status has type list"),
         (json.dumps({"status": "pending", "video_url": 7}).encode(), "video_url"),
-        (json.dumps({"status": "pending", "enhanced_prompt": {"a": 1}}).encode(), "enhanced_prompt"),
-        (json.dumps({"status": "pending", "status_update_time": [1]}).encode(), "status_update_time"),
-        (json.dumps({"status": "pending", "status_update_time": True}).encode(), "status_update_time"),
+        (
+            json.dumps({"status": "pending", "enhanced_prompt": {"a": 1}}).encode(),
+            "enhanced_prompt",
+        ),
+        (
+            json.dumps({"status": "pending", "status_update_time": [1]}).encode(),
+            "status_update_time",
+        ),
+        (
+            json.dumps({"status": "pending", "status_update_time": True}).encode(),
+            "status_update_time",
+        ),
         (json.dumps({"status": "pending", "id": {"x": 1}}).encode(), "id has type"),
         (json.dumps({"error": {"message": "model overloaded"}}).encode(), "model overloaded"),
         (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
@@ -185,38 +207,46 @@ def test_malformed_bodies_are_bad_responses(raw: bytes, fragment: str) -> None:
 
 def test_oversized_body_is_refused() -> None:
     outcome = parse_response(200, H(), b" " * (MAX_BODY + 1), now=NOW)
-    assert isinstance(outcome, BadResponse) and "larger than" in outcome.reason
+    assert isinstance(outcome, BadResponse)
+    assert "larger than" in outcome.reason
 
 
 @pytest.mark.parametrize("status", [401, 402, 403])
 def test_auth_statuses(status: int) -> None:
     raw = json.dumps({"error": {"message": "Invalid token", "code": "invalid_api_key"}}).encode()
     outcome = parse_response(status, H(), raw, now=NOW)
-    assert isinstance(outcome, AuthRejected) and outcome.status == status
-    assert "Invalid token" in outcome.message and "QUICKROUTER_API_KEY" in outcome.message
+    assert isinstance(outcome, AuthRejected)
+    assert outcome.status == status
+    assert "Invalid token" in outcome.message
+    assert "QUICKROUTER_API_KEY" in outcome.message
 
 
 def test_not_found_forms() -> None:
     assert isinstance(parse_response(404, H(), b"", now=NOW), NotFound)
     raw = json.dumps({"code": "task_not_exist", "message": "task not exist", "data": None}).encode()
     outcome = parse_response(400, H(), raw, now=NOW)
-    assert isinstance(outcome, NotFound) and "task not exist" in outcome.message
+    assert isinstance(outcome, NotFound)
+    assert "task not exist" in outcome.message
     assert isinstance(parse_response(200, H(), raw, now=NOW), NotFound)
 
 
 def test_other_400_is_bad_response() -> None:
     outcome = parse_response(400, H(), b'{"message": "bad id"}', now=NOW)
-    assert isinstance(outcome, BadResponse) and outcome.reason == "bad id"
+    assert isinstance(outcome, BadResponse)
+    assert outcome.reason == "bad id"
 
 
 def test_rate_limited_with_seconds_and_date() -> None:
     outcome = parse_response(429, H({"Retry-After": "7"}), b"", now=NOW)
-    assert isinstance(outcome, RateLimited) and outcome.retry_after == 7.0
+    assert isinstance(outcome, RateLimited)
+    assert outcome.retry_after == 7.0
     date = format_datetime(NOW + timedelta(seconds=30), usegmt=True)
     outcome = parse_response(429, H({"Retry-After": date}), b"<html>slow down</html>", now=NOW)
-    assert isinstance(outcome, RateLimited) and outcome.retry_after == 30.0
+    assert isinstance(outcome, RateLimited)
+    assert outcome.retry_after == 30.0
     outcome = parse_response(429, H(), b"", now=NOW)
-    assert isinstance(outcome, RateLimited) and outcome.retry_after is None
+    assert isinstance(outcome, RateLimited)
+    assert outcome.retry_after is None
 
 
 @pytest.mark.parametrize(
@@ -241,12 +271,14 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_server_errors(status: int) -> None:
     outcome = parse_response(status, H(), b"<html>oops</html>", now=NOW)
-    assert isinstance(outcome, ServerError) and outcome.status == status
+    assert isinstance(outcome, ServerError)
+    assert outcome.status == status
 
 
 def test_redirect_is_not_followed_and_explained() -> None:
     outcome = parse_response(302, H({"location": "https://evil.example/"}), b"", now=NOW)
-    assert isinstance(outcome, BadResponse) and "redirect" in outcome.reason
+    assert isinstance(outcome, BadResponse)
+    assert "redirect" in outcome.reason
 
 
 # --------------------------------------------------------------------------- base URL policy
@@ -254,7 +286,12 @@ def test_redirect_is_not_followed_and_explained() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["https://api.quickrouter.ai", "https://api.quickrouter.ai/", "http://127.0.0.1:8080", "http://localhost:1"],
+    [
+        "https://api.quickrouter.ai",
+        "https://api.quickrouter.ai/",
+        "http://127.0.0.1:8080",
+        "http://localhost:1",
+    ],
 )
 def test_allowed_base_urls(url: str) -> None:
     assert check_base_url(url) == url.rstrip("/")
@@ -298,7 +335,8 @@ async def test_client_sends_key_and_encodes_id() -> None:
 
     async with client_for(httpx.MockTransport(handler)) as client:
         outcome = await client.query("grok:a b&c=d/é")
-    assert isinstance(outcome, Ok) and outcome.result.state is State.RUNNING
+    assert isinstance(outcome, Ok)
+    assert outcome.result.state is State.RUNNING
     request = seen[0]
     assert request.headers["authorization"] == f"Bearer {KEY}"
     assert request.url.path == "/v1/video/query"
@@ -315,7 +353,8 @@ async def test_client_does_not_follow_redirects() -> None:
 
     async with client_for(httpx.MockTransport(handler)) as client:
         outcome = await client.query("x")
-    assert isinstance(outcome, BadResponse) and len(calls) == 1
+    assert isinstance(outcome, BadResponse)
+    assert len(calls) == 1
 
 
 async def test_client_refuses_huge_bodies_by_length_and_by_stream() -> None:
@@ -332,7 +371,8 @@ async def test_client_refuses_huge_bodies_by_length_and_by_stream() -> None:
     for handler in (declared, streamed):
         async with client_for(httpx.MockTransport(handler)) as client:
             outcome = await client.query("x")
-        assert isinstance(outcome, BadResponse) and "larger than" in outcome.reason
+        assert isinstance(outcome, BadResponse)
+        assert "larger than" in outcome.reason
 
 
 @pytest.mark.parametrize(
@@ -351,7 +391,8 @@ async def test_client_turns_exceptions_into_network_errors(exc: Exception, timeo
 
     async with client_for(httpx.MockTransport(handler)) as client:
         outcome = await client.query("x")
-    assert isinstance(outcome, NetworkError) and outcome.timeout is timeout
+    assert isinstance(outcome, NetworkError)
+    assert outcome.timeout is timeout
 
 
 async def test_client_redacts_an_echoed_key() -> None:
@@ -362,14 +403,16 @@ async def test_client_redacts_an_echoed_key() -> None:
     async with client_for(httpx.MockTransport(handler)) as client:
         outcome = await client.query("x")
     assert isinstance(outcome, AuthRejected)
-    assert KEY not in outcome.message and "***" in outcome.message
+    assert KEY not in outcome.message
+    assert "***" in outcome.message
 
     def echo_ok(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=body(status="failed", fail_reason=f"key {KEY} banned"))
 
     async with client_for(httpx.MockTransport(echo_ok)) as client:
         result = await client.query("x")
-    assert isinstance(result, Ok) and KEY not in (result.result.fail_reason or "")
+    assert isinstance(result, Ok)
+    assert KEY not in (result.result.fail_reason or "")
 
 
 async def test_client_set_key_changes_the_header() -> None:
@@ -392,5 +435,8 @@ def test_client_refuses_plain_http_to_a_remote_host() -> None:
 
 
 def test_client_repr_does_not_leak_the_key() -> None:
-    client = QueryClient("https://api.example", KEY, transport=httpx.MockTransport(lambda r: httpx.Response(200)))
-    assert KEY not in repr(client) and KEY not in repr(vars(client).get("base_url"))
+    client = QueryClient(
+        "https://api.example", KEY, transport=httpx.MockTransport(lambda r: httpx.Response(200))
+    )
+    assert KEY not in repr(client)
+    assert KEY not in repr(vars(client).get("base_url"))

@@ -15,8 +15,10 @@ def write(path: Path, text: str, mode: int = 0o600) -> Path:
 
 def test_missing_file_gives_defaults(tmp_path: Path) -> None:
     config = load_config(tmp_path / "nope.toml", env={})
-    assert config.base_url == DEFAULT_BASE_URL and config.api_key is None
-    assert config.policy.concurrency == 8 and config.policy.max_requests_per_second == 10
+    assert config.base_url == DEFAULT_BASE_URL
+    assert config.api_key is None
+    assert config.policy.concurrency == 8
+    assert config.policy.max_requests_per_second == 10
     assert config.warnings == ()
 
 
@@ -29,8 +31,10 @@ def test_full_file(tmp_path: Path) -> None:
     )
     config = load_config(path, env={})
     assert config.base_url == "https://gw.example"
-    assert config.api_key == "file-key" and config.key_source == "config file"
-    assert config.policy.min_interval == 1.5 and config.policy.concurrency == 4
+    assert config.api_key == "file-key"
+    assert config.key_source == "config file"
+    assert config.policy.min_interval == 1.5
+    assert config.policy.concurrency == 4
     assert config.bell is False
 
 
@@ -38,13 +42,15 @@ def test_environment_wins(tmp_path: Path) -> None:
     path = write(tmp_path / "c.toml", 'api_key = "file-key"\nbase_url = "https://a.example"\n')
     env = {"QUICKROUTER_API_KEY": "env-key", "QUICKROUTER_BASE_URL": "https://b.example"}
     config = load_config(path, env=env)
-    assert config.api_key == "env-key" and config.key_source == "environment"
+    assert config.api_key == "env-key"
+    assert config.key_source == "environment"
     assert config.base_url == "https://b.example"
 
 
 def test_key_never_in_repr(tmp_path: Path) -> None:
     config = load_config(tmp_path / "x.toml", env={"QUICKROUTER_API_KEY": "sk-SECRET-1234"})
-    assert "sk-SECRET-1234" not in repr(config) and "sk-SECRET-1234" not in str(config)
+    assert "sk-SECRET-1234" not in repr(config)
+    assert "sk-SECRET-1234" not in str(config)
 
 
 def test_group_readable_key_file_warns(tmp_path: Path) -> None:
@@ -95,4 +101,7 @@ def test_paths_follow_xdg_and_overrides(tmp_path: Path, monkeypatch: pytest.Monk
     assert paths.log_file.parent == tmp_path / "state" / "vidwatch"
     env = {"VIDWATCH_TASKS_FILE": str(tmp_path / "env.toml")}
     assert Paths.discover(env=env).tasks_file == tmp_path / "env.toml"
-    assert Paths.discover(tasks_file=tmp_path / "flag.toml", env=env).tasks_file == tmp_path / "flag.toml"
+    assert (
+        Paths.discover(tasks_file=tmp_path / "flag.toml", env=env).tasks_file
+        == tmp_path / "flag.toml"
+    )

@@ -41,7 +41,12 @@ FAILED = [
 
 @pytest.mark.parametrize(
     ("words", "state"),
-    [(QUEUED, State.QUEUED), (RUNNING, State.RUNNING), (SUCCEEDED, State.SUCCEEDED), (FAILED, State.FAILED)],
+    [
+        (QUEUED, State.QUEUED),
+        (RUNNING, State.RUNNING),
+        (SUCCEEDED, State.SUCCEEDED),
+        (FAILED, State.FAILED),
+    ],
 )
 def test_vocabulary_maps_every_documented_word(words: list[str], state: State) -> None:
     for word in words:
@@ -65,7 +70,8 @@ def test_final_means_failed_or_succeeded_with_url() -> None:
     assert TaskResult(state=State.SUCCEEDED, video_url="https://x/v.mp4").final
     assert not TaskResult(state=State.SUCCEEDED).final
     assert not TaskResult(state=State.RUNNING).final
-    assert State.SUCCEEDED.finished and not State.QUEUED.finished
+    assert State.SUCCEEDED.finished
+    assert not State.QUEUED.finished
 
 
 def test_every_state_has_a_distinct_symbol() -> None:
@@ -95,7 +101,8 @@ def test_split_ids_on_whitespace_commas_and_newlines() -> None:
 )
 def test_invalid_ids_have_a_reason(value: str, fragment: str) -> None:
     reason = validate_task_id(value)
-    assert reason is not None and fragment in reason
+    assert reason is not None
+    assert fragment in reason
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,11 @@ async def test_tasks_go_to_done_and_listeners_see_each_change() -> None:
     await run_until(poller, lambda: all(r.result.final for r in poller.records.values()))
     assert poller.records["a"].result.video_url == "https://v/a.mp4"
     assert poller.records["b"].result.state is State.FAILED
-    changes = [e.record.result.state for e in events if isinstance(e, TaskUpdate) and e.record.id == "a" and e.state_changed]
+    changes = [
+        e.record.result.state
+        for e in events
+        if isinstance(e, TaskUpdate) and e.record.id == "a" and e.state_changed
+    ]
     assert changes == [State.QUEUED, State.RUNNING, State.SUCCEEDED]
     # finished tasks are left alone
     calls = dict(client.calls)
@@ -83,7 +87,9 @@ async def test_tasks_go_to_done_and_listeners_see_each_change() -> None:
 async def test_never_two_requests_for_one_task_and_concurrency_capped() -> None:
     script: dict[str, list[Outcome]] = {f"t{i}": [ok(State.RUNNING)] for i in range(20)}
     client = Scripted(script, delay=0.02)
-    policy = Policy(min_interval=0.001, max_interval=0.002, concurrency=3, max_requests_per_second=1000)
+    policy = Policy(
+        min_interval=0.001, max_interval=0.002, concurrency=3, max_requests_per_second=1000
+    )
     poller = Poller(client, policy, {k: rec(k) for k in script})
     task = asyncio.create_task(poller.run())
     await asyncio.sleep(0.5)
@@ -120,7 +126,8 @@ async def test_auth_rejection_blocks_until_new_key() -> None:
     await asyncio.sleep(0.1)
     poller.stop()
     await runner
-    assert client.key == "new" and client.calls["a"] >= 2
+    assert client.key == "new"
+    assert client.calls["a"] >= 2
     assert poller.status.auth_error is None
     assert any(s.status.auth_error for s in statuses)
 
@@ -139,7 +146,9 @@ async def test_errors_keep_what_was_known() -> None:
     poller = Poller(client, FAST, {"a": rec("a")})
     await run_until(poller, lambda: client.calls["a"] >= 2 and not poller.is_polling("a"))
     result = poller.records["a"].result
-    assert result.state is State.RUNNING and result.error and "reset" in result.error
+    assert result.state is State.RUNNING
+    assert result.error
+    assert "reset" in result.error
 
 
 async def test_poll_pass_polls_each_unfinished_task_once() -> None:
@@ -148,16 +157,22 @@ async def test_poll_pass_polls_each_unfinished_task_once() -> None:
     poller = Poller(client, FAST, {"a": rec("a"), "b": rec("b"), "c": done})
     updates = await poller.poll_pass()
     assert sorted(u.record.id for u in updates) == ["a", "b"]
-    assert client.calls["c"] == 0 and client.calls["a"] == 1
+    assert client.calls["c"] == 0
+    assert client.calls["a"] == 1
     only = await poller.poll_pass(["c"])
     assert [u.record.id for u in only] == ["c"]
 
 
 async def test_poll_pass_stops_on_rejected_key() -> None:
     client = Scripted({f"t{i}": [AuthRejected(401)] for i in range(5)})
-    poller = Poller(client, Policy(concurrency=1, max_requests_per_second=1000), {f"t{i}": rec(f"t{i}") for i in range(5)})
+    poller = Poller(
+        client,
+        Policy(concurrency=1, max_requests_per_second=1000),
+        {f"t{i}": rec(f"t{i}") for i in range(5)},
+    )
     updates = await asyncio.wait_for(poller.poll_pass(), 5)
-    assert len(updates) == 1 and poller.status.auth_error
+    assert len(updates) == 1
+    assert poller.status.auth_error
 
 
 async def test_removed_while_in_flight_is_dropped() -> None:
@@ -185,8 +200,12 @@ async def test_a_broken_listener_does_not_stop_polling() -> None:
 
 
 def test_apply_outcome_not_found_gave_up_says_what_to_do() -> None:
-    prev = TaskResult(state=State.RUNNING, status="processing", checked_at=datetime(2026, 1, 1, tzinfo=UTC))
+    prev = TaskResult(
+        state=State.RUNNING, status="processing", checked_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
     now = datetime(2026, 1, 2, tzinfo=UTC)
     result = apply_outcome(prev, NotFound(404), now, gave_up=True)
-    assert result.state is State.RUNNING and result.checked_at == now
-    assert result.error and "press r" in result.error
+    assert result.state is State.RUNNING
+    assert result.checked_at == now
+    assert result.error
+    assert "press r" in result.error

@@ -29,7 +29,8 @@ def test_markup_looking_text_is_left_as_text() -> None:
 
 def test_length_is_capped_with_an_ellipsis() -> None:
     out = clean_text("x" * 100, limit=10)
-    assert len(out) == 10 and out.endswith("…")
+    assert len(out) == 10
+    assert out.endswith("…")
     assert len(clean_text("y" * 10_000_000, limit=50)) == 50
 
 
@@ -54,7 +55,8 @@ def test_shorten_id_keeps_prefix_and_tail() -> None:
     task_id = "grok:eee6faa8-9dee-455c-aa82-02ac623adf3a"
     short = shorten_id(task_id, 24)
     assert len(short) == 24
-    assert short.startswith("grok:…") and short.endswith("02ac623adf3a")
+    assert short.startswith("grok:…")
+    assert short.endswith("02ac623adf3a")
     assert shorten_id("short", 24) == "short"
     long_plain = "x" * 10 + "DISTINCT"
     assert shorten_id(long_plain, 12).endswith("DISTINCT")

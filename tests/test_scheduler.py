@@ -38,7 +38,11 @@ DONE = Ok(result(State.SUCCEEDED, url="https://x/v.mp4"))
 
 
 def make(policy: Policy | None = None, n: int = 1) -> Scheduler:
-    sched = Scheduler(policy or Policy(min_interval=3, max_interval=60, concurrency=8, max_requests_per_second=1000), rng=random.Random(1))
+    sched = Scheduler(
+        policy
+        or Policy(min_interval=3, max_interval=60, concurrency=8, max_requests_per_second=1000),
+        rng=random.Random(1),
+    )
     for i in range(n):
         sched.track(f"t{i}", None, now=0.0)
     return sched
@@ -56,7 +60,8 @@ def test_new_tasks_are_due_at_once_and_then_wait() -> None:
     assert poll(sched, 0.0, RUNNING) == "t0"
     assert sched.next_task(0.0) is None
     due = sched.due_at("t0")
-    assert due is not None and 3 * 0.8 <= due <= 3 * 1.2
+    assert due is not None
+    assert 3 * 0.8 <= due <= 3 * 1.2
 
 
 def test_interval_grows_while_unchanged_and_resets_on_change() -> None:
@@ -74,7 +79,8 @@ def test_interval_grows_while_unchanged_and_resets_on_change() -> None:
     assert intervals[-1] >= 60 * 0.8
     poll(sched, now, Ok(result(State.RUNNING, stamp=99)))  # the server says it changed
     due = sched.due_at("t0")
-    assert due is not None and due - now <= 3 * 1.2
+    assert due is not None
+    assert due - now <= 3 * 1.2
 
 
 def test_jitter_spreads_tasks_apart() -> None:
@@ -100,7 +106,8 @@ def test_tracking_a_known_final_result_never_polls() -> None:
     sched = make(n=0)
     sched.track("done", DONE.result, now=0.0)
     sched.track("failed", result(State.FAILED), now=0.0)
-    assert sched.next_task(100.0) is None and sched.pending() == 0
+    assert sched.next_task(100.0) is None
+    assert sched.pending() == 0
 
 
 def test_succeeded_without_url_is_rechecked_slowly_then_left() -> None:
@@ -110,7 +117,8 @@ def test_succeeded_without_url_is_rechecked_slowly_then_left() -> None:
     for _ in range(SUCCESS_NO_URL_LIMIT):
         poll(sched, now, anomaly)
         due = sched.due_at("t0")
-        assert due is not None and due - now >= 60 * 0.8
+        assert due is not None
+        assert due - now >= 60 * 0.8
         now = due
     poll(sched, now, anomaly)
     assert sched.due_at("t0") is None
@@ -120,11 +128,15 @@ def test_unknown_status_is_polled_more_slowly() -> None:
     sched = make()
     poll(sched, 0.0, Ok(result(State.UNKNOWN, status="brewing")))
     due = sched.due_at("t0")
-    assert due is not None and due >= 12 * 0.8
+    assert due is not None
+    assert due >= 12 * 0.8
 
 
 def test_budget_limits_requests_per_second() -> None:
-    sched = make(Policy(min_interval=0.01, max_interval=0.02, concurrency=1000, max_requests_per_second=5), n=200)
+    sched = make(
+        Policy(min_interval=0.01, max_interval=0.02, concurrency=1000, max_requests_per_second=5),
+        n=200,
+    )
     handed = 0
     now = 0.0
     while now < 10.0:
@@ -138,9 +150,11 @@ def test_budget_limits_requests_per_second() -> None:
 def test_concurrency_cap_and_one_request_per_task() -> None:
     sched = make(Policy(concurrency=3, max_requests_per_second=1000), n=10)
     out = [sched.next_task(i * 0.01) for i in range(5)]
-    assert out[:3] == ["t0", "t1", "t2"] and out[3:] == [None, None]
+    assert out[:3] == ["t0", "t1", "t2"]
+    assert out[3:] == [None, None]
     assert sched.in_flight == 3
-    assert sched.is_in_flight("t0") and not sched.refresh("t0", 0.1)
+    assert sched.is_in_flight("t0")
+    assert not sched.refresh("t0", 0.1)
     sched.complete("t0", RUNNING, 0.1)
     assert sched.next_task(0.1) == "t3"
 
@@ -188,7 +202,8 @@ def test_errors_back_off_with_full_jitter(error: Outcome) -> None:
 def test_auth_rejection_pauses_all_until_resumed() -> None:
     sched = make(n=3)
     poll(sched, 0.0, AuthRejected(401))
-    assert sched.blocked and sched.next_task(1000.0) is None
+    assert sched.blocked
+    assert sched.next_task(1000.0) is None
     assert sched.next_wakeup(1000.0) is None
     sched.resume(1000.0)
     assert not sched.blocked
@@ -209,25 +224,30 @@ def test_not_found_is_retried_rarely_then_marked() -> None:
     for attempt in range(1, NOT_FOUND_LIMIT):
         poll(sched, now, NotFound(404))
         due = sched.due_at("t0")
-        assert due is not None and due - now >= 60 * attempt
+        assert due is not None
+        assert due - now >= 60 * attempt
         now = due
     poll(sched, now, NotFound(404))
-    assert sched.gave_up("t0") and sched.due_at("t0") is None
-    assert sched.refresh("t0", now) and not sched.gave_up("t0")
+    assert sched.gave_up("t0")
+    assert sched.due_at("t0") is None
+    assert sched.refresh("t0", now)
+    assert not sched.gave_up("t0")
 
 
 def test_poll_after_hint_is_honoured() -> None:
     sched = make()
     poll(sched, 0.0, Ok(result(State.RUNNING), poll_after=20.0))
     due = sched.due_at("t0")
-    assert due is not None and due >= 20.0
+    assert due is not None
+    assert due >= 20.0
 
 
 def test_forget_while_in_flight_frees_the_slot() -> None:
     sched = make(Policy(concurrency=1), n=2)
     assert sched.next_task(0.0) == "t0"
     sched.forget("t0")
-    assert sched.in_flight == 0 and "t0" not in sched
+    assert sched.in_flight == 0
+    assert "t0" not in sched
     sched.complete("t0", RUNNING, 0.0)  # a late answer is ignored
     assert sched.next_task(0.0) is None  # the budget: one request per 0.1 s
     assert sched.next_task(0.1) == "t1"
@@ -268,5 +288,5 @@ def test_rate_limiter_wait_time() -> None:
     ],
 )
 def test_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must"):
         Policy(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,499 @@
+"""The ``vidwatch`` command line.
+
+Exit codes (also in ``vidwatch --help`` and the README):
+  0   success
+  1   something the command was asked to do did not happen (an ID was rejected,
+      a waited-for job failed, an ID to remove was not watched)
+  2   ``wait`` timed out
+  3   no API key, or the key was rejected
+  4   the task list or config cannot be read or written
+  64  the command line itself is wrong (usage error)
+  130 interrupted (Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NoReturn, TextIO
+
+from app import __version__
+from app.core.api import QueryClient
+from app.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
+from app.core.models import State, Task, TaskRecord, split_ids, utcnow, validate_task_id
+from app.core.poller import Poller, PollerEvent, TaskUpdate
+from app.core.sanitize import clean_line
+from app.core.store import StoreError, TaskStore
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_TIMEOUT = 2
+EXIT_KEY = 3
+EXIT_STORE = 4
+EXIT_USAGE = 64
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES = """\
+exit codes:
+  0    success
+  1    an ID was rejected or not found, or a waited-for job failed
+  2    wait: timed out before every job finished
+  3    no API key, or the key was rejected
+  4    the task list or the config file cannot be read or written
+  64   usage error
+  130  interrupted
+"""
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+@dataclass
+class Context:
+    paths: Paths
+    out: TextIO
+    err: TextIO
+    stdin: TextIO
+
+    def config(self) -> Config:
+        try:
+            config = load_config(self.paths.config_file)
+        except ConfigError as exc:
+            raise CliError(str(exc), EXIT_STORE) from None
+        for warning in config.warnings:
+            self.warn(warning)
+        return config
+
+    def store(self) -> TaskStore:
+        return TaskStore(self.paths.tasks_file)
+
+    def warn(self, message: str) -> None:
+        print(f"vidwatch: {message}", file=self.err)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _load(ctx: Context) -> dict[str, TaskRecord]:
+    loaded = ctx.store().load()
+    if loaded.warning:
+        ctx.warn(loaded.warning)
+    return loaded.records
+
+
+def _display(text: str | None, limit: int = 200) -> str:
+    """Stored text is already cleaned; clean again in case the file was edited by hand."""
+    return clean_line(text or "", limit)
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def record_json(record: TaskRecord) -> dict[str, Any]:
+    r = record.result
+    return {
+        "id": record.id,
+        "label": record.task.label,
+        "added_at": _iso(record.task.added_at),
+        "status": r.status,
+        "state": r.state.value,
+        "video_url": r.video_url,
+        "enhanced_prompt": r.enhanced_prompt,
+        "status_update_time": _iso(r.status_update_time),
+        "checked_at": _iso(r.checked_at),
+        "error": r.error,
+        "fail_reason": r.fail_reason,
+        "server_id": r.server_id,
+        "progress": r.progress,
+    }
+
+
+def _state_word(record: TaskRecord) -> str:
+    r = record.result
+    if not r.checked_at:
+        return "new"
+    if r.state is State.UNKNOWN and r.status:
+        return f"unknown ({_display(r.status, 30)})"
+    return r.state.value
+
+
+def _print_table(ctx: Context, records: Sequence[TaskRecord]) -> None:
+    if not records:
+        print("No tasks. Add some with: vidwatch add ID…", file=ctx.out)
+        return
+    rows = [("STATE", "TASK", "LABEL", "UPDATED", "URL / ERROR")]
+    for rec in records:
+        r = rec.result
+        detail = r.video_url or r.error or (r.fail_reason if r.state is State.FAILED else "") or ""
+        updated = (
+            r.status_update_time.astimezone().strftime("%m-%d %H:%M")
+            if r.status_update_time
+            else ""
+        )
+        rows.append(
+            (
+                _state_word(rec),
+                _display(rec.id, 80),
+                _display(rec.task.label, 30),
+                updated,
+                _display(detail, 200),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(4)]
+        print("  ".join([*cells, row[4]]).rstrip(), file=ctx.out)
+
+
+def _require_key(ctx: Context, config: Config) -> None:
+    if not config.api_key:
+        raise CliError(
+            f'No API key. Set {ENV_API_KEY}, or put api_key = "…" in '
+            f"{ctx.paths.config_file} (chmod 600).",
+            EXIT_KEY,
+        )
+
+
+def _collect_ids(ctx: Context, args: list[str]) -> list[str]:
+    ids: list[str] = []
+    for arg in args:
+        if arg == "-":
+            ids.extend(split_ids(ctx.stdin.read()))
+        else:
+            ids.extend(split_ids(arg) or [arg])
+    return ids
+
+
+def _validated(ctx: Context, ids: list[str]) -> tuple[list[str], int]:
+    """(unique valid ids in order, number rejected); prints a reason per rejection."""
+    valid: list[str] = []
+    seen: set[str] = set()
+    rejected = 0
+    for task_id in ids:
+        reason = validate_task_id(task_id)
+        if reason:
+            rejected += 1
+            ctx.warn(f"rejected {clean_line(task_id, 60)!r}: {reason}")
+        elif task_id not in seen:
+            seen.add(task_id)
+            valid.append(task_id)
+    return valid, rejected
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_add(ctx: Context, ns: argparse.Namespace) -> int:
+    ids = _collect_ids(ctx, ns.ids)
+    if not ids:
+        raise CliError("No IDs given (pass them as arguments, or '-' to read stdin).", EXIT_USAGE)
+    valid, rejected = _validated(ctx, ids)
+    label = clean_line(ns.label or "", 120)
+    now = utcnow()
+    added, skipped = ctx.store().add([Task(i, now, label) for i in valid]) if valid else ([], [])
+    for task_id in skipped:
+        print(f"already watched: {task_id}", file=ctx.out)
+    print(
+        f"Added {len(added)} task{'s' if len(added) != 1 else ''}"
+        + (f", {len(skipped)} already watched" if skipped else "")
+        + (f", {rejected} rejected" if rejected else "")
+        + ".",
+        file=ctx.out,
+    )
+    return EXIT_FAILED if rejected else EXIT_OK
+
+
+def cmd_remove(ctx: Context, ns: argparse.Namespace) -> int:
+    ids = _collect_ids(ctx, ns.ids)
+    removed = set(ctx.store().remove(ids))
+    missing = [i for i in ids if i not in removed]
+    for task_id in missing:
+        ctx.warn(f"not watched: {clean_line(task_id, 80)}")
+    print(f"Removed {len(removed)} task{'s' if len(removed) != 1 else ''}.", file=ctx.out)
+    return EXIT_FAILED if missing else EXIT_OK
+
+
+def cmd_list(ctx: Context, ns: argparse.Namespace) -> int:
+    records = list(_load(ctx).values())
+    if ns.json:
+        json.dump([record_json(r) for r in records], ctx.out, ensure_ascii=False, indent=2)
+        print(file=ctx.out)
+    else:
+        _print_table(ctx, records)
+    return EXIT_OK
+
+
+def cmd_urls(ctx: Context, ns: argparse.Namespace) -> int:
+    for record in _load(ctx).values():
+        if record.result.state is State.SUCCEEDED and record.result.video_url:
+            print(record.result.video_url, file=ctx.out)
+    return EXIT_OK
+
+
+def cmd_paths(ctx: Context, ns: argparse.Namespace) -> int:
+    print(f"config  {ctx.paths.config_file}", file=ctx.out)
+    print(f"tasks   {ctx.paths.tasks_file}", file=ctx.out)
+    print(f"log     {ctx.paths.log_file}", file=ctx.out)
+    return EXIT_OK
+
+
+def _client(config: Config) -> QueryClient:
+    return QueryClient(
+        config.base_url,
+        config.api_key,
+        timeout=config.timeout,
+        connections=config.policy.concurrency,
+        allow_insecure_http=config.allow_insecure_http,
+    )
+
+
+def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
+    config = ctx.config()
+    _require_key(ctx, config)
+    records = _load(ctx)
+    unknown = [i for i in ns.ids if i not in records]
+    for task_id in unknown:
+        ctx.warn(f"not watched: {clean_line(task_id, 80)} (add it first)")
+    ids = [i for i in ns.ids if i in records] if ns.ids else None
+
+    async def go() -> tuple[list[TaskUpdate], str | None]:
+        async with _client(config) as client:
+            poller = Poller(client, config.policy, records)
+            updates = await poller.poll_pass(ids)
+            return updates, poller.status.auth_error
+
+    updates, auth_error = asyncio.run(go())
+    ctx.store().merge_results({u.record.id: u.record.result for u in updates})
+    polled = [u.record for u in updates]
+    if ns.json:
+        json.dump([record_json(r) for r in polled], ctx.out, ensure_ascii=False, indent=2)
+        print(file=ctx.out)
+    else:
+        _print_table(ctx, polled)
+    if auth_error:
+        ctx.warn(auth_error)
+        return EXIT_KEY
+    return EXIT_FAILED if unknown else EXIT_OK
+
+
+def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
+    ids, rejected = _validated(ctx, _collect_ids(ctx, ns.ids))
+    if rejected:
+        return EXIT_FAILED
+    if not ids:
+        raise CliError("No IDs to wait for.", EXIT_USAGE)
+    config = ctx.config()
+    _require_key(ctx, config)
+    store = ctx.store()
+    store.add([Task(i, utcnow()) for i in ids])
+    records = _load(ctx)
+    watched = {i: records[i] for i in ids if i in records}
+    deadline = time.monotonic() + ns.timeout if ns.timeout else None
+    quiet = ns.quiet
+
+    async def go() -> Poller:
+        async with _client(config) as client:
+            poller = Poller(client, config.policy, watched)
+
+            def report(event: PollerEvent) -> None:
+                if isinstance(event, TaskUpdate) and event.state_changed and not quiet:
+                    r = event.record.result
+                    word = (
+                        r.state.value if r.state is not State.UNKNOWN else f"unknown ({r.status})"
+                    )
+                    print(f"{event.record.id}: {_display(word, 60)}", file=ctx.err)
+                if isinstance(event, TaskUpdate) and event.state_changed:
+                    store.merge_results({event.record.id: event.record.result})
+
+            poller.subscribe(report)
+
+            def done() -> bool:
+                if poller.status.auth_error:
+                    return True
+                return all(
+                    r.result.final or poller.scheduler.gave_up(i) for i, r in poller.records.items()
+                )
+
+            remaining = (deadline - time.monotonic()) if deadline else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(poller.run(until=done), remaining)
+            await poller.aclose()
+            return poller
+
+    poller = asyncio.run(go())
+    store.merge_results({i: r.result for i, r in poller.records.items()})
+    code = EXIT_OK
+    for task_id, record in poller.records.items():
+        r = record.result
+        if r.state is State.SUCCEEDED and r.video_url:
+            print(f"{task_id}\t{r.video_url}", file=ctx.out)
+        elif r.state is State.FAILED:
+            ctx.warn(f"{task_id} failed: {_display(r.fail_reason or r.status, 200)}")
+            code = max(code, EXIT_FAILED) if code != EXIT_TIMEOUT else code
+        elif poller.scheduler.gave_up(task_id):
+            ctx.warn(f"{task_id}: {_display(r.error, 200)}")
+            code = EXIT_FAILED if code == EXIT_OK else code
+        else:
+            code = EXIT_TIMEOUT
+    if poller.status.auth_error:
+        ctx.warn(poller.status.auth_error)
+        return EXIT_KEY
+    if code == EXIT_TIMEOUT:
+        ctx.warn(f"timed out after {ns.timeout:g} s; unfinished jobs are still watched")
+    return code
+
+
+def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
+    config = ctx.config()
+    print(f"base URL  {config.base_url}", file=ctx.out)
+    if config.api_key:
+        print(f"API key   set (from the {config.key_source})", file=ctx.out)
+        return EXIT_OK
+    print(
+        f"API key   not set: set {ENV_API_KEY} or api_key in {ctx.paths.config_file}", file=ctx.out
+    )
+    return EXIT_KEY
+
+
+def cmd_dashboard(ctx: Context, ns: argparse.Namespace) -> int:
+    from app.ui.app import DashboardOptions, run_dashboard
+
+    config = ctx.config() if not ns.demo else _demo_config(ctx)
+    run_dashboard(DashboardOptions(paths=ctx.paths, config=config, demo=ns.demo))
+    return EXIT_OK
+
+
+def _demo_config(ctx: Context) -> Config:
+    try:
+        return ctx.config()
+    except CliError:
+        return Config()  # the demo does not need the user's config to be valid
+
+
+def cmd_simulate(ctx: Context, ns: argparse.Namespace) -> int:
+    from app.core.simulator import serve_forever
+
+    serve_forever(port=ns.port, jobs=ns.jobs, seed=ns.seed, out=ctx.out)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="vidwatch",
+        description="Watch QuickRouter AI video-generation jobs from the terminal.\n"
+        "Without a command, opens the dashboard.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"vidwatch {__version__}")
+    parser.add_argument(
+        "--tasks-file", metavar="PATH", help="task list to use (default: see 'vidwatch paths')"
+    )
+    parser.add_argument("--config", metavar="PATH", help="config file to use")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="open the dashboard on the built-in simulator (your task list is untouched)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXIT_CODES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    p = command("add", "add task IDs to watch (from arguments, or '-' for stdin)")
+    p.add_argument("ids", nargs="+", metavar="ID", help="task IDs; '-' reads them from stdin")
+    p.add_argument("--label", help="a label for the added tasks")
+    p.set_defaults(func=cmd_add)
+
+    p = command("remove", "stop watching task IDs")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.set_defaults(func=cmd_remove)
+
+    p = command("list", "show the watched tasks and what was last known (no network)")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.set_defaults(func=cmd_list)
+
+    p = command("urls", "print the video URL of every finished task, one per line")
+    p.set_defaults(func=cmd_urls)
+
+    p = command("poll", "check unfinished tasks (or the named ones) once, save and print")
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.set_defaults(func=cmd_poll)
+
+    p = command("wait", "add the IDs if needed and poll until all finish; prints ID<TAB>URL")
+    p.add_argument("ids", nargs="+", metavar="ID", help="task IDs; '-' reads them from stdin")
+    p.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds (exit 2)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=cmd_wait)
+
+    p = command("paths", "show where the config, the task list and the log live")
+    p.set_defaults(func=cmd_paths)
+
+    p = command("check", "show the base URL and whether an API key is set (exit 3 if not)")
+    p.set_defaults(func=cmd_check)
+
+    p = command("simulate", "run the built-in QuickRouter simulator on loopback")
+    p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    p.add_argument("--jobs", type=int, default=40, help="jobs it knows at start")
+    p.add_argument("--seed", type=int, default=0, help="seed for its jobs")
+    p.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    ctx = Context(
+        paths=Paths.discover(tasks_file=ns.tasks_file, config_file=ns.config),
+        out=out or sys.stdout,
+        err=err or sys.stderr,
+        stdin=stdin or sys.stdin,
+    )
+    func = ns.func if ns.command else cmd_dashboard
+    try:
+        code: int = func(ctx, ns)
+    except CliError as exc:
+        ctx.warn(str(exc))
+        return exc.code
+    except StoreError as exc:
+        ctx.warn(str(exc))
+        return EXIT_STORE
+    except KeyboardInterrupt:
+        ctx.warn("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    return code

@@ -1,0 +1,531 @@
+"""A QuickRouter look-alike on 127.0.0.1, for the demo, the tests and the benchmarks.
+
+It speaks ``GET /v1/video/query?id=…`` and ``POST /v1/video/create`` with the
+shapes documented in ``shared/api.md``: Bearer auth (401 otherwise), 404 for
+unknown IDs, jobs that go ``pending → processing → completed`` (with a URL it
+serves itself, ranges included) or ``failed``, on durations drawn from a
+lognormal distribution (median 90 s by default, long tail), all deterministic
+from a seed. ``speed`` compresses time (speed 60: a 90 s job takes 1.5 s).
+
+Faults can be switched on for the next N requests (``inject``) or mixed in at
+random (``chaos``): 401, 404, 429 with ``Retry-After`` in seconds or as an HTTP
+date, 500/502/503, HTML, empty, truncated or malformed JSON, wrong types,
+missing fields, huge bodies, slow answers, dropped connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import math
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import TextIO
+
+from aiohttp import web
+
+__all__ = ["FAULTS", "Job", "Simulator", "SimulatorThread", "serve_forever"]
+
+MODELS = ("grok", "sora-2", "veo3.1-fast", "kling-v2")
+PROMPTS = (
+    "A surreal and whimsical digital painting of a majestic brown cow grazing on the moon",
+    "一只橘猫在雨夜的东京街头散步，霓虹灯倒映在积水中，电影感镜头缓慢推进",
+    "Drone shot over a fjord at sunrise, mist rolling over the water, 4k, cinematic",
+    "A robot chef flipping pancakes in a tiny kitchen, stop-motion style",
+    "Time-lapse of a city skyline from day to night, clouds racing overhead",
+)
+FAIL_REASONS = (
+    "content policy violation",
+    "upstream model timeout",
+    "image download failed",
+)
+
+FAULTS = (
+    "401",
+    "404",
+    "429",
+    "429-date",
+    "429-bare",
+    "500",
+    "502",
+    "503",
+    "html",
+    "empty",
+    "malformed",
+    "truncated",
+    "wrong-types",
+    "missing-fields",
+    "huge",
+    "slow",
+    "drop",
+)
+# Faults that never change what a job "is"; chaos mixes these (401 bursts are separate).
+CHAOS_FAULTS = tuple(f for f in FAULTS if f not in ("401", "404"))
+
+VIDEO_SIZE = 64 * 1024
+
+
+@dataclass
+class Job:
+    """One simulated video job. Times are in simulated seconds since the start."""
+
+    id: str
+    server_id: str
+    model: str
+    prompt: str
+    created: float
+    queue_time: float
+    duration: float
+    fails: bool
+    fail_reason: str = ""
+
+    @property
+    def finishes_at(self) -> float:
+        return self.created + self.queue_time + self.duration
+
+    def status_at(self, now: float) -> tuple[str, float]:
+        """(raw status, simulated time of its last change) at simulated time ``now``."""
+        if now < self.created + self.queue_time:
+            return "pending", self.created
+        if now < self.finishes_at:
+            return "processing", self.created + self.queue_time
+        return ("failed" if self.fails else "completed"), self.finishes_at
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    by_status: Counter[int] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    videos: int = 0
+    key_sent_to_video_host: int = 0
+
+
+def video_bytes(server_id: str, size: int = VIDEO_SIZE) -> bytes:
+    """A small, deterministic file that starts like an MP4."""
+    seed = hashlib.sha256(server_id.encode()).digest()
+    head = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+    body = (seed * (size // len(seed) + 1))[: size - len(head)]
+    return head + body
+
+
+class Simulator:
+    def __init__(
+        self,
+        jobs: int = 40,
+        seed: int = 0,
+        *,
+        speed: float = 1.0,
+        median: float = 90.0,
+        sigma: float = 0.6,
+        fail_rate: float = 0.1,
+        chaos: float = 0.0,
+        api_key: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        spread: float = 0.0,
+    ) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.fault_rng = random.Random(seed + 1)
+        self.speed = speed
+        self.median = median
+        self.sigma = sigma
+        self.fail_rate = fail_rate
+        self.chaos = chaos
+        self.api_key = (
+            api_key or f"sk-sim-{seed:04d}-{uuid.UUID(int=self.rng.getrandbits(128)).hex[:16]}"
+        )
+        self.clock = clock
+        self.stats = Stats()
+        self.jobs: dict[str, Job] = {}
+        self.by_server_id: dict[str, Job] = {}
+        self._faults: list[tuple[str, int]] = []
+        self._t0 = clock()
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        self._wall0 = datetime.now(UTC)
+        for n in range(jobs):
+            self.add_job(created=-self.rng.uniform(0, spread) if spread else 0.0, index=n)
+
+    # ------------------------------------------------------------------ jobs
+
+    def now(self) -> float:
+        """Simulated seconds since the simulator started."""
+        return (self.clock() - self._t0) * self.speed
+
+    def add_job(
+        self,
+        *,
+        duration: float | None = None,
+        queue_time: float | None = None,
+        fails: bool | None = None,
+        model: str | None = None,
+        prompt: str | None = None,
+        created: float | None = None,
+        index: int | None = None,
+    ) -> str:
+        rng = self.rng
+        model = model or MODELS[rng.randrange(len(MODELS))]
+        server_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        job_duration = (
+            duration
+            if duration is not None
+            else rng.lognormvariate(math.log(self.median), self.sigma)
+        )
+        queue = queue_time if queue_time is not None else rng.expovariate(1 / 8.0)
+        failing = fails if fails is not None else rng.random() < self.fail_rate
+        job = Job(
+            id=f"{model}:{server_id}",
+            server_id=server_id,
+            model=model,
+            prompt=prompt
+            or PROMPTS[(index if index is not None else rng.randrange(99)) % len(PROMPTS)],
+            created=self.now() if created is None else created,
+            queue_time=queue,
+            duration=job_duration,
+            fails=failing,
+            fail_reason=FAIL_REASONS[rng.randrange(len(FAIL_REASONS))] if failing else "",
+        )
+        self.jobs[job.id] = job
+        self.by_server_id[server_id] = job
+        return job.id
+
+    @property
+    def job_ids(self) -> list[str]:
+        return list(self.jobs)
+
+    def expected(self, task_id: str) -> str:
+        """The raw status the simulator reports for a job right now."""
+        return self.jobs[task_id].status_at(self.now())[0]
+
+    def all_finished(self) -> bool:
+        now = self.now()
+        return all(job.finishes_at <= now for job in self.jobs.values())
+
+    def video_url(self, job: Job) -> str:
+        return f"{self.base_url}/videos/{job.server_id}.mp4"
+
+    def wall_time(self, sim_seconds: float) -> datetime:
+        """The wall-clock moment of a simulated time (for ``status_update_time``)."""
+        return self._wall0 + timedelta(seconds=sim_seconds / self.speed)
+
+    # ------------------------------------------------------------------ faults
+
+    def inject(self, kind: str, count: int = 1) -> None:
+        """Answer the next ``count`` queries with fault ``kind``."""
+        if kind not in FAULTS:
+            raise ValueError(f"unknown fault {kind!r}; one of {', '.join(FAULTS)}")
+        self._faults.append((kind, count))
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def _next_fault(self) -> str | None:
+        if self._faults:
+            kind, count = self._faults[0]
+            if count <= 1:
+                self._faults.pop(0)
+            else:
+                self._faults[0] = (kind, count - 1)
+            return kind
+        if self.chaos and self.fault_rng.random() < self.chaos:
+            return CHAOS_FAULTS[self.fault_rng.randrange(len(CHAOS_FAULTS))]
+        return None
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _body(self, job: Job) -> dict[str, object]:
+        status, changed = job.status_at(self.now())
+        body: dict[str, object] = {
+            "id": job.server_id,
+            "status": status,
+            "video_url": self.video_url(job) if status == "completed" else None,
+            "enhanced_prompt": f"```\n{job.prompt}\n```",
+            "status_update_time": int(self.wall_time(changed).timestamp() * 1000),
+        }
+        if status == "failed":
+            body["error_message"] = job.fail_reason
+        return body
+
+    async def _query(self, request: web.Request) -> web.StreamResponse:
+        self.stats.requests += 1
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return self._json(
+                401, _error("Invalid API key", "invalid_request_error", "invalid_api_key")
+            )
+        fault = self._next_fault()
+        if fault is not None:
+            self.stats.faults[fault] += 1
+            answer = await self._fault(fault, request)
+            if answer is not None:
+                return answer
+        task_id = request.query.get("id", "")
+        job = self.jobs.get(task_id) or self.by_server_id.get(task_id)
+        if job is None:
+            return self._json(
+                404, {"code": "task_not_exist", "message": "task not exist", "data": None}
+            )
+        return self._json(200, self._body(job))
+
+    async def _fault(self, fault: str, request: web.Request) -> web.StreamResponse | None:
+        if fault == "401":
+            return self._json(
+                401, _error("Invalid API key", "invalid_request_error", "invalid_api_key")
+            )
+        if fault == "404":
+            return self._json(
+                404, {"code": "task_not_exist", "message": "task not exist", "data": None}
+            )
+        if fault == "429":
+            return self._json(429, _error("Rate limit reached", "rate_limit"), {"Retry-After": "2"})
+        if fault == "429-date":
+            when = format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
+            return self._json(
+                429, _error("Rate limit reached", "rate_limit"), {"Retry-After": when}
+            )
+        if fault == "429-bare":
+            return self._json(429, _error("Too many requests", "rate_limit"))
+        if fault in ("500", "502", "503"):
+            return self._json(int(fault), _error("upstream error", "server_error"))
+        if fault == "html":
+            return self._raw(
+                502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"
+            )
+        if fault == "empty":
+            return self._raw(200, b"", "application/json")
+        if fault == "malformed":
+            return self._raw(200, b'{"id": "x", "status": ', "application/json")
+        if fault == "truncated":
+            return await self._truncated(request)
+        if fault == "wrong-types":
+            return self._json(
+                200,
+                {"id": 7, "status": ["completed"], "video_url": 12, "status_update_time": "soon"},
+            )
+        if fault == "missing-fields":
+            return self._json(200, {"id": "x"})
+        if fault == "huge":
+            return self._raw(
+                200, b'{"id": "' + b"x" * (2 * 1024 * 1024) + b'"}', "application/json"
+            )
+        if fault == "slow":
+            await asyncio.sleep(2.0)
+            return None  # then the normal answer
+        if fault == "drop":
+            if request.transport is not None:
+                request.transport.close()
+            return self._raw(500, b"", "text/plain")
+        return None
+
+    async def _truncated(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        response.content_length = 400
+        await response.prepare(request)
+        await response.write(b'{"id": "abc", "status": "proc')
+        if request.transport is not None:
+            request.transport.close()
+        return response
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
+        self.stats.requests += 1
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return self._json(
+                401, _error("Invalid API key", "invalid_request_error", "invalid_api_key")
+            )
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return self._json(400, _error("body is not JSON", "invalid_request_error"))
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("model"), str)
+            or not body.get("prompt")
+        ):
+            return self._json(400, _error("model and prompt are required", "invalid_request_error"))
+        task_id = self.add_job(model=body["model"], prompt=str(body["prompt"])[:2000])
+        job = self.jobs[task_id]
+        status, changed = job.status_at(self.now())
+        return self._json(
+            200,
+            {
+                "id": job.id,
+                "status": status,
+                "status_update_time": int(self.wall_time(changed).timestamp() * 1000),
+            },
+        )
+
+    async def _video(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        job = self.by_server_id.get(name.removesuffix(".mp4"))
+        if job is None or job.status_at(self.now())[0] != "completed":
+            return self._raw(404, b"not found", "text/plain")
+        if "Authorization" in request.headers:
+            # The video host must never see the API key.
+            self.stats.key_sent_to_video_host += 1
+        self.stats.videos += 1
+        data = video_bytes(job.server_id)
+        start, end = 0, len(data) - 1
+        status = 200
+        header = request.headers.get("Range", "")
+        if header.startswith("bytes="):
+            first, _, last = header[6:].partition("-")
+            try:
+                start = int(first) if first else len(data) - int(last)
+                end = min(int(last), len(data) - 1) if (first and last) else len(data) - 1
+            except ValueError:
+                start, end = 0, len(data) - 1
+            if start >= len(data) or start > end or start < 0:
+                return web.Response(status=416, headers={"Content-Range": f"bytes */{len(data)}"})
+            status = 206
+        headers = {"Accept-Ranges": "bytes", "Content-Type": "video/mp4"}
+        if status == 206:
+            headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+        return web.Response(status=status, body=data[start : end + 1], headers=headers)
+
+    async def _control(self, request: web.Request) -> web.StreamResponse:
+        """``POST /_sim/fault {"kind": "429", "count": 3}`` — for driving a running simulator."""
+        try:
+            body = await request.json()
+            self.inject(str(body["kind"]), int(body.get("count", 1)))
+        except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+            return self._json(400, {"error": str(exc)})
+        return self._json(200, {"ok": True})
+
+    async def _stats(self, request: web.Request) -> web.StreamResponse:
+        return self._json(
+            200,
+            {
+                "requests": self.stats.requests,
+                "by_status": dict(self.stats.by_status),
+                "faults": dict(self.stats.faults),
+                "jobs": len(self.jobs),
+                "finished": sum(1 for j in self.jobs.values() if j.finishes_at <= self.now()),
+            },
+        )
+
+    def _json(
+        self, status: int, body: object, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        return self._raw(
+            status, json.dumps(body, ensure_ascii=False).encode(), "application/json", headers
+        )
+
+    def _raw(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        self.stats.by_status[status] += 1
+        return web.Response(
+            status=status, body=body, headers={"Content-Type": content_type, **(headers or {})}
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/v1/video/query", self._query)
+        app.router.add_post("/v1/video/create", self._create)
+        app.router.add_get("/videos/{name}", self._video)
+        app.router.add_post("/_sim/fault", self._control)
+        app.router.add_get("/_sim/stats", self._stats)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on ``host:port`` (0 = a free port); returns the base URL."""
+        self._wall0 = datetime.now(UTC) - timedelta(seconds=self.now() / self.speed)
+        runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, backlog=1024)
+        await site.start()
+        self._runner = runner
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        bound = sockets[0].getsockname()[1] if sockets else port
+        self.base_url = f"http://{host}:{bound}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+def _error(message: str, kind: str, code: str | None = None) -> dict[str, object]:
+    return {"error": {"message": message, "type": kind, "code": code}}
+
+
+class SimulatorThread:
+    """Run a :class:`Simulator` on its own event loop in a background thread.
+
+    For tests and tools that drive vidwatch as a separate process.
+    """
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.base_url = ""
+
+    def __enter__(self) -> SimulatorThread:
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self.simulator.start(), self.loop)
+        self.base_url = future.result(10)
+        return self
+
+    def call(self, fn: Callable[[], object]) -> object:
+        """Run ``fn`` on the simulator's loop (thread-safe access to its state)."""
+
+        async def run() -> object:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.simulator.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+def serve_forever(
+    port: int = 0,
+    jobs: int = 40,
+    seed: int = 0,
+    out: TextIO | None = None,
+    *,
+    chaos: float = 0.0,
+    speed: float = 1.0,
+) -> None:
+    """``vidwatch simulate``: serve until interrupted, after printing how to use it."""
+
+    async def main() -> None:
+        simulator = Simulator(jobs=jobs, seed=seed, chaos=chaos, speed=speed)
+        base_url = await simulator.start(port=port)
+        lines = [
+            f"vidwatch simulator listening on {base_url}",
+            f"api key   {simulator.api_key}",
+            "",
+            "to point vidwatch at it, in another shell",
+            f"  export QUICKROUTER_BASE_URL={base_url}",
+            f"  export QUICKROUTER_API_KEY={simulator.api_key}",
+            "",
+            f"task IDs ({len(simulator.jobs)}):",
+            *simulator.job_ids,
+        ]
+        print("\n".join(lines), file=out, flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await simulator.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

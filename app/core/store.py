@@ -1,0 +1,462 @@
+"""The persisted task list: a TOML file, written atomically, shared safely.
+
+Format (``schema = 1``)::
+
+    schema = 1
+
+    [[tasks]]
+    id = "grok:eee6faa8-…"
+    label = "cow, take 2"
+    added_at = 2026-11-24T10:00:00Z
+
+    [tasks.result]
+    state = "succeeded"
+    status = "completed"
+    video_url = "https://…"
+    checked_at = 2026-11-24T10:03:00Z
+    …
+
+Rules:
+
+* Every write goes to a temp file in the same folder, is fsynced, renamed over
+  the old file with :func:`os.replace`, and the folder is fsynced: a crash at
+  any moment leaves either the old file or the new one, never half of one.
+* Every read-modify-write runs under an exclusive ``flock`` on a lock file
+  beside the task list, and re-reads the file first, so concurrent ``vidwatch
+  add`` runs and a saving dashboard merge instead of overwriting each other.
+* A file that cannot be parsed is moved aside as ``tasks.toml.corrupt-<time>``
+  and the caller gets a one-sentence warning; entries that cannot be read are
+  skipped, and the whole file is copied aside before it is rewritten.
+* A file from a newer vidwatch (higher ``schema``) is never rewritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import math
+import os
+import shutil
+import tempfile
+import time
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from app.core.models import State, Task, TaskRecord, TaskResult, canonical_state
+from app.core.sanitize import MAX_SHORT, MAX_TEXT, MAX_URL, clean_line, clean_text
+
+__all__ = ["SCHEMA", "LoadResult", "StoreError", "TaskStore"]
+
+SCHEMA = 1
+LOCK_TIMEOUT = 15.0
+
+Signature = tuple[int, int, int]
+
+
+class StoreError(Exception):
+    """The task list cannot be read or written; the message says why, in one sentence."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    records: dict[str, TaskRecord]
+    warning: str | None = None
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.EROFS:
+        return "the file system is read-only"
+    return exc.strerror or type(exc).__name__
+
+
+def _stamp() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def _aware(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _text(value: Any, limit: int) -> str | None:
+    return clean_text(value, limit) if isinstance(value, str) else None
+
+
+def _encode_time(value: datetime) -> datetime:
+    # TOML keeps offsets; normalise to UTC, whole microseconds are fine.
+    return value.astimezone(UTC)
+
+
+def encode_record(record: TaskRecord) -> dict[str, Any]:
+    task = record.task
+    entry: dict[str, Any] = {"id": task.id, "added_at": _encode_time(task.added_at)}
+    if task.label:
+        entry["label"] = task.label
+    r = record.result
+    result: dict[str, Any] = {}
+    if r.checked_at is not None or r.status or r.error:
+        result["state"] = r.state.value
+        result["status"] = r.status
+        for name in ("video_url", "enhanced_prompt", "server_id", "error", "fail_reason"):
+            value = getattr(r, name)
+            if value is not None:
+                result[name] = value
+        if r.status_update_time is not None:
+            result["status_update_time"] = _encode_time(r.status_update_time)
+        if r.checked_at is not None:
+            result["checked_at"] = _encode_time(r.checked_at)
+        if r.progress is not None and math.isfinite(r.progress):
+            result["progress"] = r.progress
+        entry["result"] = result
+    return entry
+
+
+def decode_record(entry: Any) -> TaskRecord | None:
+    """One ``[[tasks]]`` entry, or ``None`` when it is not usable."""
+    if not isinstance(entry, dict):
+        return None
+    task_id = entry.get("id")
+    if not isinstance(task_id, str) or not task_id or len(task_id) > 1024:
+        return None
+    added_at = _aware(entry.get("added_at")) or datetime.fromtimestamp(0, UTC)
+    label = entry.get("label")
+    task = Task(task_id, added_at, clean_line(label, 120) if isinstance(label, str) else "")
+    raw = entry.get("result")
+    if not isinstance(raw, dict):
+        return TaskRecord(task)
+    status = clean_line(raw["status"], MAX_SHORT) if isinstance(raw.get("status"), str) else ""
+    url = _text(raw.get("video_url"), MAX_URL)
+    try:
+        state = State(str(raw.get("state")))
+    except ValueError:
+        state = canonical_state(status, url is not None)
+    progress = raw.get("progress")
+    result = TaskResult(
+        state=state,
+        status=status,
+        video_url=url,
+        enhanced_prompt=_text(raw.get("enhanced_prompt"), MAX_TEXT),
+        server_id=_text(raw.get("server_id"), MAX_SHORT),
+        status_update_time=_aware(raw.get("status_update_time")),
+        checked_at=_aware(raw.get("checked_at")),
+        error=_text(raw.get("error"), MAX_TEXT),
+        fail_reason=_text(raw.get("fail_reason"), MAX_TEXT),
+        progress=float(progress) if isinstance(progress, int | float) else None,
+    )
+    return TaskRecord(task, result)
+
+
+def dumps(records: Iterable[TaskRecord]) -> bytes:
+    document = {"schema": SCHEMA, "tasks": [encode_record(r) for r in records]}
+    return tomli_w.dumps(document).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- the store
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    records: dict[str, TaskRecord]
+    skipped: int
+
+
+class TaskStore:
+    """The task list at ``path``. Every method is safe to call from several processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+
+    # ------------------------------------------------------------------ public API
+
+    def load(self) -> LoadResult:
+        """Everything the file holds. Damaged files are set aside (with a warning)."""
+        parsed, warning = self._read_checked()
+        return LoadResult(parsed.records, warning)
+
+    def signature(self) -> Signature | None:
+        """Changes whenever the file is replaced; ``None`` when there is no file."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def add(self, tasks: Iterable[Task]) -> tuple[list[str], list[str]]:
+        """Add tasks not yet stored. Returns (added IDs, already-stored IDs)."""
+        tasks = list(tasks)
+        with self._locked():
+            records, _ = self._read_for_update()
+            added: list[str] = []
+            skipped: list[str] = []
+            for task in tasks:
+                if task.id in records:
+                    skipped.append(task.id)
+                else:
+                    records[task.id] = TaskRecord(task)
+                    added.append(task.id)
+            if added:
+                self._write(records.values())
+        return added, skipped
+
+    def remove(self, ids: Iterable[str]) -> list[str]:
+        """Remove the tasks; returns the IDs that were stored."""
+        wanted = list(dict.fromkeys(ids))
+        with self._locked():
+            records, _ = self._read_for_update()
+            removed = [i for i in wanted if records.pop(i, None) is not None]
+            if removed:
+                self._write(records.values())
+        return removed
+
+    def merge_results(self, results: Mapping[str, TaskResult]) -> int:
+        """Store newer results for tasks still in the file; returns how many changed."""
+        if not results:
+            return 0
+        with self._locked():
+            records, _ = self._read_for_update()
+            changed = 0
+            for task_id, result in results.items():
+                current = records.get(task_id)
+                if current is None or not _newer(result, current.result):
+                    continue
+                records[task_id] = current.with_result(result)
+                changed += 1
+            if changed:
+                self._write(records.values())
+        return changed
+
+    def save_records(
+        self,
+        records: Mapping[str, TaskRecord],
+        removed: Iterable[str] = (),
+        known_on_disk: Iterable[str] | None = None,
+    ) -> dict[str, TaskRecord]:
+        """Merge an in-memory view into the file and return what the file now holds.
+
+        * tasks on disk that the view does not have (added elsewhere) are kept;
+        * tasks in ``removed`` are dropped;
+        * tasks in ``known_on_disk`` that are no longer on disk were removed by
+          another process: they are not written back;
+        * for tasks on both sides, the newer result wins; the view's label wins.
+        """
+        removed_set = set(removed)
+        known = set(known_on_disk) if known_on_disk is not None else None
+        with self._locked():
+            merged, _ = self._read_for_update()
+            for task_id in removed_set:
+                merged.pop(task_id, None)
+            for task_id, record in records.items():
+                if task_id in removed_set:
+                    continue
+                disk = merged.get(task_id)
+                if disk is None:
+                    if known is not None and task_id in known:
+                        continue  # removed by another process
+                    merged[task_id] = record
+                elif _newer(record.result, disk.result) or record.task != disk.task:
+                    result = record.result if _newer(record.result, disk.result) else disk.result
+                    merged[task_id] = TaskRecord(record.task, result)
+            self._write(merged.values())
+        return merged
+
+    def replace_all(self, records: Iterable[TaskRecord]) -> None:
+        """Write exactly these records (used by tests and tools, not by merges)."""
+        with self._locked():
+            self._read_for_update()  # refuses a newer schema, sets damaged files aside
+            self._write(records)
+
+    # ------------------------------------------------------------------ reading
+
+    def _parse(self, data: bytes) -> _Parsed:
+        try:
+            document = tomllib.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise _Corrupt(str(exc).splitlines()[0] if str(exc) else "not TOML") from None
+        schema = document.get("schema", SCHEMA)
+        if not isinstance(schema, int):
+            raise _Corrupt("its schema version is not a number")
+        if schema > SCHEMA:
+            raise StoreError(
+                f"{self.path} was written by a newer vidwatch (schema {schema}); "
+                "upgrade vidwatch to use it — it was left untouched."
+            )
+        entries = document.get("tasks", [])
+        if not isinstance(entries, list):
+            raise _Corrupt("'tasks' is not a list")
+        records: dict[str, TaskRecord] = {}
+        skipped = 0
+        for entry in entries:
+            record = decode_record(entry)
+            if record is None:
+                skipped += 1
+            elif record.id not in records:
+                records[record.id] = record
+        return _Parsed(records, skipped)
+
+    def _read_raw(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            raise StoreError(f"Cannot read the task list: {self.path} is a folder.") from None
+        except OSError as exc:
+            raise StoreError(f"Cannot read the task list {self.path}: {_reason(exc)}.") from None
+
+    def _read_checked(self) -> tuple[_Parsed, str | None]:
+        data = self._read_raw()
+        if data is None:
+            return _Parsed({}, 0), None
+        try:
+            parsed = self._parse(data)
+        except _Corrupt:
+            # Take the lock so the file is not being replaced while we move it.
+            with self._locked():
+                parsed_or_none, warning = self._handle_damage()
+            return parsed_or_none, warning
+        if parsed.skipped:
+            with self._locked():
+                return self._handle_damage()
+        return parsed, None
+
+    def _handle_damage(self) -> tuple[_Parsed, str | None]:
+        """Under the lock: re-read and set a damaged file aside. Returns what is usable."""
+        data = self._read_raw()
+        if data is None:
+            return _Parsed({}, 0), None
+        try:
+            parsed = self._parse(data)
+        except _Corrupt as exc:
+            backup = self._set_aside(move=True)
+            return _Parsed({}, 0), (
+                f"The task list {self.path} could not be read ({exc}); it was moved to "
+                f"{backup} and a new, empty list was started."
+            )
+        if not parsed.skipped:
+            return parsed, None
+        backup = self._set_aside(move=False)
+        self._write(parsed.records.values())
+        n = parsed.skipped
+        return parsed, (
+            f"{n} entr{'y' if n == 1 else 'ies'} in the task list could not be read and "
+            f"{'was' if n == 1 else 'were'} dropped; the original file was copied to {backup}."
+        )
+
+    def _set_aside(self, *, move: bool) -> Path:
+        backup = self.path.with_name(f"{self.path.name}.corrupt-{_stamp()}")
+        n = 1
+        while backup.exists():
+            n += 1
+            backup = self.path.with_name(f"{self.path.name}.corrupt-{_stamp()}-{n}")
+        try:
+            if move:
+                os.replace(self.path, backup)
+            else:
+                shutil.copy2(self.path, backup)
+        except OSError as exc:
+            raise StoreError(
+                f"The task list {self.path} is damaged and could not be set aside "
+                f"({_reason(exc)}); it was left untouched."
+            ) from None
+        return backup
+
+    def _read_for_update(self) -> tuple[dict[str, TaskRecord], str | None]:
+        """Under the lock: the current records, damaged files already set aside."""
+        data = self._read_raw()
+        if data is None:
+            return {}, None
+        try:
+            parsed = self._parse(data)
+        except _Corrupt:
+            parsed, warning = self._handle_damage()
+            return dict(parsed.records), warning
+        if parsed.skipped:
+            parsed, warning = self._handle_damage()
+            return dict(parsed.records), warning
+        return parsed.records, None
+
+    # ------------------------------------------------------------------ writing
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"Cannot save the task list to {self.path}: {_reason(exc)}.") from None
+        try:
+            deadline = time.monotonic() + LOCK_TIMEOUT
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StoreError(
+                            f"The task list {self.path} is locked by another vidwatch "
+                            f"process (lock file {self.lock_path})."
+                        ) from None
+                    time.sleep(0.005)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _write(self, records: Iterable[TaskRecord]) -> None:
+        data = dumps(records)
+        folder = self.path.parent
+        tmp: str | None = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
+            try:
+                os.fchmod(fd, 0o600)
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+            tmp = None
+            dir_fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            raise StoreError(f"Cannot save the task list to {self.path}: {_reason(exc)}.") from None
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+
+class _Corrupt(Exception):
+    pass
+
+
+def _newer(candidate: TaskResult, current: TaskResult) -> bool:
+    """Whether ``candidate`` is a later observation than ``current``."""
+    if candidate == current:
+        return False
+    if current.checked_at is None:
+        return True
+    if candidate.checked_at is None:
+        return False
+    return candidate.checked_at >= current.checked_at

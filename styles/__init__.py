@@ -1,0 +1,1 @@
+"""Textual stylesheets, installed as the package ``app.styles``."""

@@ -1,0 +1,196 @@
+"""The CLI's offline commands, driven in-process."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from app.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_STORE, EXIT_USAGE, main
+
+
+class Run:
+    def __init__(self, tmp_path: Path) -> None:
+        self.tasks = tmp_path / "tasks.toml"
+
+    def __call__(self, *argv: str, stdin: str = "") -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(
+            ["--tasks-file", str(self.tasks), *argv], out=out, err=err, stdin=io.StringIO(stdin)
+        )
+        return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Run:
+    return Run(tmp_path)
+
+
+def test_add_list_remove(run: Run) -> None:
+    code, out, _ = run("add", "grok:1", "sora-2:2", "--label", "cows")
+    assert code == EXIT_OK
+    assert "Added 2 tasks" in out
+    code, out, _ = run("list", "--json")
+    data = json.loads(out)
+    assert [d["id"] for d in data] == ["grok:1", "sora-2:2"]
+    assert data[0]["label"] == "cows"
+    assert data[0]["state"] == "unknown"
+    assert data[0]["video_url"] is None
+    for key in (
+        "id",
+        "label",
+        "added_at",
+        "status",
+        "state",
+        "video_url",
+        "enhanced_prompt",
+        "status_update_time",
+        "checked_at",
+        "error",
+    ):
+        assert key in data[0]
+    code, out, _ = run("list")
+    assert "grok:1" in out
+    assert "cows" in out
+    assert "STATE" in out
+    code, out, err = run("remove", "grok:1", "nope:9")
+    assert code == EXIT_FAILED
+    assert "Removed 1 task" in out
+    assert "not watched: nope:9" in err
+    assert [d["id"] for d in json.loads(run("list", "--json")[1])] == ["sora-2:2"]
+
+
+def test_add_from_stdin_splits_and_skips_duplicates(run: Run) -> None:
+    code, out, _ = run("add", "-", stdin="a:1, b:2\nc:3\n\na:1\n")
+    assert code == EXIT_OK
+    assert "Added 3 tasks" in out
+    code, out, _ = run("add", "a:1,d:4")
+    assert code == EXIT_OK
+    assert "Added 1 task," in out
+    assert "1 already watched" in out
+
+
+def test_add_rejects_bad_ids_with_reasons_and_keeps_good_ones(run: Run) -> None:
+    code, out, err = run("add", "good:1", "x" * 300, "bad\x1b]2;x\x07id")
+    assert code == EXIT_FAILED
+    assert "longer than 256" in err
+    assert "control character" in err
+    assert "\x1b" not in err  # the rejected ID is not echoed raw
+    assert "Added 1 task" in out
+    assert "2 rejected" in out
+    assert [d["id"] for d in json.loads(run("list", "--json")[1])] == ["good:1"]
+
+
+def test_add_nothing_is_a_usage_error(run: Run) -> None:
+    assert run("add", "-", stdin="  \n")[0] == EXIT_USAGE
+
+
+def test_urls_prints_finished_urls_only(run: Run, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from app.core.models import State, Task, TaskResult
+    from app.core.store import TaskStore
+
+    store = TaskStore(run.tasks)
+    now = datetime.now(UTC)
+    store.add([Task("a", now), Task("b", now), Task("c", now)])
+    store.merge_results(
+        {
+            "a": TaskResult(
+                state=State.SUCCEEDED,
+                status="completed",
+                video_url="https://v/a.mp4",
+                checked_at=now,
+            ),
+            "b": TaskResult(state=State.RUNNING, status="processing", checked_at=now),
+            "c": TaskResult(state=State.FAILED, status="failed", checked_at=now),
+        }
+    )
+    code, out, _ = run("urls")
+    assert code == EXIT_OK
+    assert out == "https://v/a.mp4\n"
+
+
+def test_list_of_an_empty_store_says_how_to_start(run: Run) -> None:
+    code, out, _ = run("list")
+    assert code == EXIT_OK
+    assert "vidwatch add" in out
+    assert json.loads(run("list", "--json")[1]) == []
+
+
+def test_paths(run: Run) -> None:
+    code, out, _ = run("paths")
+    assert code == EXIT_OK
+    assert str(run.tasks) in out
+    assert "config.toml" in out
+    assert "vidwatch.log" in out
+
+
+def test_poll_without_key_is_one_clear_message(run: Run) -> None:
+    run("add", "a:1")
+    code, _, err = run("poll")
+    assert code == EXIT_KEY
+    assert "QUICKROUTER_API_KEY" in err
+    assert "Traceback" not in err
+
+
+def test_wait_without_key(run: Run) -> None:
+    code, _, err = run("wait", "a:1")
+    assert code == EXIT_KEY
+    assert "QUICKROUTER_API_KEY" in err
+
+
+def test_corrupt_task_file_is_kept_aside_and_reported(run: Run) -> None:
+    run.tasks.write_text("this is [not toml", encoding="utf-8")
+    code, _out, err = run("list")
+    assert code == EXIT_OK
+    assert "corrupt" in err
+    backups = list(run.tasks.parent.glob("tasks.toml.corrupt-*"))
+    assert len(backups) == 1
+    assert backups[0].read_text() == "this is [not toml"
+
+
+def test_unwritable_store_is_exit_4(run: Run, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = main_with(blocker / "sub" / "tasks.toml", "add", "a:1")
+    assert code == EXIT_STORE
+    assert "Cannot" in err
+    assert "Traceback" not in err
+
+
+def main_with(tasks: Path, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--tasks-file", str(tasks), *argv], out=out, err=err, stdin=io.StringIO())
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_bad_config_is_exit_4(run: Run, tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("polling = 'x'")
+    code, _, _err = main_with(run.tasks, "--config", str(config), "poll")
+    assert code != EXIT_OK
+    out, err2 = io.StringIO(), io.StringIO()
+    code = main(
+        ["--config", str(config), "--tasks-file", str(run.tasks), "poll"], out=out, err=err2
+    )
+    assert code == EXIT_STORE
+    assert "must be a table" in err2.getvalue()
+
+
+def test_usage_error_exit_code(run: Run, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["frobnicate"])
+    assert info.value.code == EXIT_USAGE
+
+
+@pytest.mark.parametrize(
+    "command", ["add", "remove", "list", "urls", "poll", "wait", "paths", "simulate"]
+)
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert "exit codes" in capsys.readouterr().out

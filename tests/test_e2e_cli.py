@@ -1,0 +1,167 @@
+"""End to end: the real ``vidwatch`` process against the simulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from app.core.simulator import Simulator, SimulatorThread
+
+
+@dataclass
+class World:
+    sim: Simulator
+    thread: SimulatorThread
+    env: dict[str, str]
+    tasks: Path
+
+    def run(
+        self, *argv: str, stdin: str = "", timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app", "--tasks-file", str(self.tasks), *argv],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+            check=False,
+        )
+
+
+@pytest.fixture
+def world(tmp_path: Path, isolated_home: Path) -> Iterator[World]:
+    sim = Simulator(jobs=0, seed=5, speed=1.0)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[polling]\nmin_interval = 0.2\nmax_interval = 0.5\n"
+        "concurrency = 4\nmax_requests_per_second = 50\n",
+        encoding="utf-8",
+    )
+    with SimulatorThread(sim) as thread:
+        env = {
+            **os.environ,
+            "QUICKROUTER_BASE_URL": thread.base_url,
+            "QUICKROUTER_API_KEY": sim.api_key,
+            "VIDWATCH_CONFIG": str(config),
+        }
+        yield World(sim, thread, env, tmp_path / "tasks.toml")
+
+
+def new_job(world: World, **kw: object) -> str:
+    job_id = world.thread.call(lambda: world.sim.add_job(**kw))  # type: ignore[arg-type]
+    assert isinstance(job_id, str)
+    return job_id
+
+
+def test_add_wait_urls(world: World) -> None:
+    ok1 = new_job(world, queue_time=0.2, duration=0.8, fails=False)
+    ok2 = new_job(world, queue_time=0.1, duration=1.2, fails=False)
+    added = world.run("add", "-", "--label", "batch", stdin=f"{ok1}\n{ok2}\n")
+    assert added.returncode == 0, added.stderr
+    assert "Added 2 tasks" in added.stdout
+
+    waited = world.run("wait", ok1, ok2, "--timeout", "30")
+    assert waited.returncode == 0, waited.stderr
+    lines = sorted(waited.stdout.splitlines())
+    assert lines == sorted(
+        f"{i}\t{world.thread.base_url}/videos/{i.split(':', 1)[1]}.mp4" for i in (ok1, ok2)
+    )
+    assert "succeeded" in waited.stderr  # progress lines go to stderr
+
+    urls = world.run("urls")
+    assert sorted(urls.stdout.split()) == sorted(line.split("\t")[1] for line in lines)
+    listed = json.loads(world.run("list", "--json").stdout)
+    assert {d["state"] for d in listed} == {"succeeded"}
+    assert {d["label"] for d in listed} == {"batch"}
+    assert world.sim.api_key not in world.tasks.read_text(encoding="utf-8")
+
+
+def test_wait_reports_a_failed_job_with_exit_1(world: World) -> None:
+    good = new_job(world, queue_time=0, duration=0.3, fails=False)
+    bad = new_job(world, queue_time=0, duration=0.3, fails=True)
+    waited = world.run("wait", good, bad, "--timeout", "30")
+    assert waited.returncode == 1
+    assert waited.stdout.startswith(good + "\t")
+    assert f"{bad} failed" in waited.stderr
+
+
+def test_wait_times_out_with_exit_2(world: World) -> None:
+    slow = new_job(world, queue_time=0, duration=600)
+    waited = world.run("wait", slow, "--timeout", "1")
+    assert waited.returncode == 2
+    assert "timed out" in waited.stderr
+
+
+def test_rejected_key_is_exit_3_and_never_printed(world: World) -> None:
+    job = new_job(world, queue_time=0, duration=0.3)
+    env = {**world.env, "QUICKROUTER_API_KEY": "sk-wrong-key-0123456789"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "--tasks-file",
+            str(world.tasks),
+            "wait",
+            job,
+            "--timeout",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert "key" in result.stderr.lower()
+    assert "sk-wrong-key-0123456789" not in result.stdout + result.stderr
+    assert "sk-wrong-key-0123456789" not in world.tasks.read_text(encoding="utf-8")
+
+
+def test_poll_json_once(world: World) -> None:
+    job = new_job(world, queue_time=100, duration=10)
+    world.run("add", job)
+    polled = world.run("poll", "--json")
+    assert polled.returncode == 0, polled.stderr
+    data = json.loads(polled.stdout)
+    assert [(d["id"], d["status"], d["state"]) for d in data] == [(job, "pending", "queued")]
+
+
+def test_simulate_command_prints_url_key_and_ids(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "simulate", "--jobs", "3", "--seed", "9"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    expected = Simulator(jobs=3, seed=9).job_ids
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if all(i in "".join(lines) for i in expected):
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        reader.join(30)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    text = "".join(lines)
+    assert "http://127.0.0.1:" in text
+    assert "api key" in text
+    assert all(i in text for i in expected)

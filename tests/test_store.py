@@ -1,0 +1,226 @@
+"""The task list on disk: round trips, atomic writes, damage, concurrent writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from app.core.models import State, Task, TaskRecord, TaskResult
+from app.core.store import SCHEMA, StoreError, TaskStore
+
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+def result(status: str = "completed", minutes: int = 1, **kw: object) -> TaskResult:
+    fields: dict[str, object] = {
+        "state": State.SUCCEEDED if status == "completed" else State.RUNNING,
+        "status": status,
+        "checked_at": T0 + timedelta(minutes=minutes),
+    }
+    fields.update(kw)
+    return TaskResult(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "tasks.toml"
+
+
+def test_missing_file_is_an_empty_list(path: Path) -> None:
+    loaded = TaskStore(path).load()
+    assert loaded.records == {}
+    assert loaded.warning is None
+    assert not path.exists()
+
+
+def test_round_trip_keeps_every_field(path: Path) -> None:
+    store = TaskStore(path)
+    full = TaskResult(
+        state=State.SUCCEEDED,
+        status="completed",
+        video_url="https://cdn.example/v.mp4?sig=1",
+        enhanced_prompt="```\n一头牛在月球上\nline two\n```",
+        server_id="eee6faa8",
+        status_update_time=T0,
+        checked_at=T0 + timedelta(seconds=5),
+        error=None,
+        fail_reason=None,
+        progress=100.0,
+    )
+    store.add([Task("grok:1", T0, "cow"), Task("veo:2", T0)])
+    assert store.merge_results({"grok:1": full}) == 1
+    records = TaskStore(path).load().records
+    assert list(records) == ["grok:1", "veo:2"]
+    assert records["grok:1"].result == full
+    assert records["grok:1"].task == Task("grok:1", T0, "cow")
+    assert records["veo:2"].result == TaskResult()
+    document = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert document["schema"] == SCHEMA
+
+
+def test_file_is_private_and_no_temp_files_are_left(path: Path) -> None:
+    TaskStore(path).add([Task("a", T0)])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in path.parent.iterdir()) == ["tasks.toml", "tasks.toml.lock"]
+
+
+def test_add_skips_duplicates_and_remove_reports_what_it_removed(path: Path) -> None:
+    store = TaskStore(path)
+    assert store.add([Task("a", T0), Task("b", T0)]) == (["a", "b"], [])
+    assert store.add([Task("b", T0), Task("c", T0)]) == (["c"], ["b"])
+    assert store.remove(["b", "zzz"]) == ["b"]
+    assert list(store.load().records) == ["a", "c"]
+
+
+def test_merge_results_keeps_the_newer_result_and_ignores_removed_tasks(path: Path) -> None:
+    store = TaskStore(path)
+    store.add([Task("a", T0)])
+    assert store.merge_results({"a": result("processing", minutes=5)}) == 1
+    assert store.merge_results({"a": result("completed", minutes=2)}) == 0  # older
+    assert store.merge_results({"gone": result()}) == 0
+    assert store.load().records["a"].result.status == "processing"
+    assert "gone" not in store.load().records
+
+
+def test_save_records_merges_with_what_others_wrote(path: Path) -> None:
+    store = TaskStore(path)
+    store.add([Task("a", T0), Task("b", T0), Task("c", T0)])
+    seen = set(store.load().records)
+    view = {
+        "a": TaskRecord(Task("a", T0, "relabelled"), result(minutes=3)),
+        "b": TaskRecord(Task("b", T0)),
+        "c": TaskRecord(Task("c", T0)),
+        "mine": TaskRecord(Task("mine", T0)),
+    }
+    other = TaskStore(path)
+    other.add([Task("theirs", T0)])
+    other.remove(["c"])
+    merged = store.save_records(view, removed={"b"}, known_on_disk=seen)
+    assert sorted(merged) == ["a", "mine", "theirs"]
+    assert merged["a"].task.label == "relabelled"
+    assert merged["a"].result.status == "completed"
+    assert sorted(store.load().records) == ["a", "mine", "theirs"]
+
+
+def test_unparseable_file_is_moved_aside_with_one_clear_sentence(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text("this is [not toml", encoding="utf-8")
+    loaded = TaskStore(path).load()
+    assert loaded.records == {}
+    assert loaded.warning is not None
+    assert "could not be read" in loaded.warning
+    backups = list(path.parent.glob("tasks.toml.corrupt-*"))
+    assert len(backups) == 1
+    assert backups[0].read_text(encoding="utf-8") == "this is [not toml"
+    assert str(backups[0]) in loaded.warning
+    # The next add starts a fresh list; the backup stays.
+    TaskStore(path).add([Task("a", T0)])
+    assert list(TaskStore(path).load().records) == ["a"]
+    assert backups[0].exists()
+
+
+def test_binary_garbage_is_moved_aside(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    store = TaskStore(path)
+    store.add([Task("a", T0)])
+    assert list(store.load().records) == ["a"]
+    assert len(list(path.parent.glob("tasks.toml.corrupt-*"))) == 1
+
+
+def test_bad_entries_are_dropped_but_the_original_is_kept(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    original = (
+        "schema = 1\n"
+        '[[tasks]]\nid = "good"\nadded_at = 2026-11-24T10:00:00Z\n'
+        "[[tasks]]\nid = 42\n"
+        '[[tasks]]\nlabel = "no id"\n'
+        '[[tasks]]\nid = "also-good"\n[tasks.result]\nstatus = 7\nstate = "bogus"\n'
+    )
+    path.write_text(original, encoding="utf-8")
+    loaded = TaskStore(path).load()
+    assert list(loaded.records) == ["good", "also-good"]
+    assert loaded.records["also-good"].result.state is State.UNKNOWN
+    assert loaded.warning is not None
+    assert "2 entries" in loaded.warning
+    backups = list(path.parent.glob("tasks.toml.corrupt-*"))
+    assert [b.read_text(encoding="utf-8") for b in backups] == [original]
+    # The file itself was rewritten cleanly: a second load is silent.
+    assert TaskStore(path).load().warning is None
+
+
+def test_newer_schema_is_refused_and_left_untouched(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text("schema = 99\n", encoding="utf-8")
+    with pytest.raises(StoreError, match="newer vidwatch"):
+        TaskStore(path).add([Task("a", T0)])
+    assert path.read_text(encoding="utf-8") == "schema = 99\n"
+
+
+def test_hand_edited_hostile_text_is_cleaned_on_load(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        'schema = 1\n[[tasks]]\nid = "a"\nlabel = "x\\u001b]52;c;Zm9v\\u0007y"\n'
+        '[tasks.result]\nstatus = "done\\u001b[31m"\nenhanced_prompt = "p\\u009b2J"\n',
+        encoding="utf-8",
+    )
+    record = TaskStore(path).load().records["a"]
+    assert record.task.label == "xy"
+    assert record.result.status == "done"
+    assert record.result.enhanced_prompt == "p"
+
+
+def test_failed_write_keeps_the_old_file_and_says_why(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = TaskStore(path)
+    store.add([Task("a", T0)])
+    before = path.read_bytes()
+
+    def full_disk(fd: int, data: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("app.core.store.os.write", full_disk)
+    with pytest.raises(StoreError, match=r"Cannot save the task list to .*: the disk is full"):
+        store.add([Task("b", T0)])
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["tasks.toml", "tasks.toml.lock"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permissions")
+def test_read_only_folder_gives_a_clear_error(path: Path) -> None:
+    store = TaskStore(path)
+    store.add([Task("a", T0)])
+    path.parent.chmod(0o500)
+    try:
+        with pytest.raises(StoreError, match="permission denied"):
+            store.add([Task("b", T0)])
+        assert list(store.load().records) == ["a"]
+    finally:
+        path.parent.chmod(0o700)
+
+
+def _add_many(path: str, prefix: str, count: int) -> None:
+    store = TaskStore(Path(path))
+    for n in range(count):
+        store.add([Task(f"{prefix}-{n}", T0)])
+
+
+def test_concurrent_writers_in_separate_processes_lose_nothing(path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_add_many, args=(str(path), f"p{i}", 40)) for i in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+        assert proc.exitcode == 0
+    records = TaskStore(path).load().records
+    assert len(records) == 160
+    assert {f"p{i}-{n}" for i in range(4) for n in range(40)} == set(records)
