@@ -1,0 +1,166 @@
+"""Modal screens: add IDs, edit a label, confirm removal, help."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+from app.core.models import split_ids, validate_task_id
+
+
+@dataclass(frozen=True, slots=True)
+class AddRequest:
+    ids: tuple[str, ...]
+    rejected: tuple[tuple[str, str], ...]  # (id, reason)
+    label: str
+
+
+def parse_add(text: str, label: str) -> AddRequest:
+    ids: list[str] = []
+    rejected: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for task_id in split_ids(text):
+        reason = validate_task_id(task_id)
+        if reason:
+            rejected.append((task_id, reason))
+        elif task_id not in seen:
+            seen.add(task_id)
+            ids.append(task_id)
+    return AddRequest(tuple(ids), tuple(rejected), label.strip())
+
+
+class AddDialog(ModalScreen[AddRequest | None]):
+    """Paste any number of IDs (whitespace, commas or newlines between them)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Add", priority=True),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label("Add task IDs", classes="dialog-title")
+            yield Static(
+                "Paste one or many IDs, separated by spaces, commas or new lines.",
+                classes="dialog-hint",
+            )
+            yield TextArea(id="add-ids", soft_wrap=True, show_line_numbers=False)
+            yield Input(placeholder="Label (optional)", id="add-label")
+            yield Static(id="add-preview", classes="dialog-hint", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Add  ctrl+s", variant="primary", id="add-ok")
+                yield Button("Cancel  esc", id="add-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#add-ids", TextArea).focus()
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        request = parse_add(event.text_area.text, "")
+        preview = f"{len(request.ids)} ID(s) to add"
+        if request.rejected:
+            task_id, reason = request.rejected[0]
+            preview += f"; {len(request.rejected)} rejected (first: {task_id[:40]!r}: {reason})"
+        self.query_one("#add-preview", Static).update(Text(preview))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "add-ok":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+    def action_submit(self) -> None:
+        text = self.query_one("#add-ids", TextArea).text
+        label = self.query_one("#add-label", Input).value
+        self.dismiss(parse_add(text, label))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class LabelDialog(ModalScreen[str | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, task_id: str, label: str) -> None:
+        super().__init__()
+        self.task_id = task_id
+        self.label = label
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Edit label", classes="dialog-title")
+            yield Static(Text(self.task_id), classes="dialog-hint")
+            yield Input(value=self.label, placeholder="Label (empty to clear)", id="label-input")
+            yield Static("enter to save · esc to cancel", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,n", "answer(False)", "No"),
+        Binding("y", "answer(True)", "Yes"),
+    ]
+
+    def __init__(self, question: str, detail: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text(self.question), classes="dialog-title")
+            if self.detail:
+                yield Static(Text(self.detail), classes="dialog-hint")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Yes  y", variant="error", id="yes")
+                yield Button("No  n", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def __init__(self, rows: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        text = Text()
+        for index, (keys, description) in enumerate(self.rows):
+            if index:
+                text.append("\n")
+            text.append(f"{keys:>14}", style="bold")
+            text.append(f"  {description}")
+        with Vertical(classes="dialog", id="help"):
+            yield Label("Keys", classes="dialog-title")
+            with VerticalScroll():
+                yield Static(text)
+            yield Static("ctrl+p opens the command palette · esc closes", classes="dialog-hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,102 @@
+"""How a task is shown in one table row: pure functions, no widgets.
+
+Kept apart from the widget so formatting is unit-testable and cheap.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from app.core.models import State, TaskRecord
+from app.core.sanitize import first_line, shorten_id
+
+
+class SortKey(enum.StrEnum):
+    ADDED = "added"
+    STATE = "state"
+    UPDATED = "updated"
+
+    def next(self) -> SortKey:
+        members = list(SortKey)
+        return members[(members.index(self) + 1) % len(members)]
+
+
+# Attention first: failures, then work in progress, then done.
+_STATE_ORDER = {
+    State.FAILED: 0,
+    State.UNKNOWN: 1,
+    State.RUNNING: 2,
+    State.QUEUED: 3,
+    State.SUCCEEDED: 4,
+}
+
+
+def relative(when: datetime | None, now: datetime) -> str:
+    """A short relative time: ``12s``, ``5m``, ``3h``, ``2d`` (``in 4s`` for the future)."""
+    if when is None:
+        return "–"
+    seconds = (now - when).total_seconds()
+    future = seconds < -0.5
+    seconds = abs(seconds)
+    if seconds < 60:
+        text = f"{seconds:.0f}s"
+    elif seconds < 3600:
+        text = f"{seconds // 60:.0f}m"
+    elif seconds < 86400:
+        text = f"{seconds // 3600:.0f}h"
+    else:
+        text = f"{seconds // 86400:.0f}d"
+    return f"in {text}" if future else text
+
+
+def task_name(record: TaskRecord, width: int) -> str:
+    return record.task.label or shorten_id(record.id, width)
+
+
+def state_text(record: TaskRecord) -> str:
+    result = record.result
+    if result.checked_at is None:
+        return "· new"
+    state = result.state
+    word = state.value
+    if state is State.UNKNOWN and result.status:
+        word = result.status
+    elif state is State.RUNNING and result.progress is not None:
+        word = f"running {result.progress:.0f}%"
+    return f"{state.symbol} {word}"
+
+
+def prompt_line(record: TaskRecord) -> str:
+    prompt = record.result.enhanced_prompt
+    return first_line(prompt) if prompt else ""
+
+
+def search_text(record: TaskRecord) -> str:
+    """What the filter matches against (lower-cased)."""
+    r = record.result
+    parts = [record.id, record.task.label, r.state.value, r.status, r.enhanced_prompt or ""]
+    return "\n".join(parts).lower()
+
+
+def sort_ids(records: dict[str, TaskRecord], ids: Iterable[str], key: SortKey) -> list[str]:
+    """Order ``ids`` for the view. ``records`` keeps insertion (added) order."""
+    ordered = list(ids)
+    if key is SortKey.ADDED:
+        return ordered
+    if key is SortKey.STATE:
+        position = {task_id: i for i, task_id in enumerate(ordered)}
+        return sorted(ordered, key=lambda i: (_STATE_ORDER[records[i].result.state], position[i]))
+
+    # most recently updated first; never-updated last
+    def updated(task_id: str) -> float:
+        when = records[task_id].result.status_update_time or records[task_id].result.checked_at
+        return -when.timestamp() if when else float("inf")
+
+    return sorted(ordered, key=updated)
+
+
+def matcher(query: str) -> Callable[[str], bool]:
+    needle = query.strip().lower()
+    return lambda haystack: needle in haystack

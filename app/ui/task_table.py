@@ -1,0 +1,318 @@
+"""The task table: a line-API widget that renders only the rows on screen.
+
+Rows are keyed by task ID. Updates, sorting and filtering keep the cursor on
+the same task. Server text is drawn as plain segments: it is never parsed as
+markup, and it was cleaned of escape sequences by the core before it got here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from app.core.models import State, TaskRecord, utcnow
+from app.ui.rows import (
+    SortKey,
+    matcher,
+    prompt_line,
+    relative,
+    search_text,
+    sort_ids,
+    state_text,
+    task_name,
+)
+
+FLASH_SECONDS = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    title: str
+    width: int
+
+
+def layout(width: int) -> list[Column]:
+    """Columns that fit ``width``; the prompt takes what is left."""
+    columns = [
+        Column("mark", " ", 1),
+        Column("task", "TASK", 26),
+        Column("state", "STATE", 14),
+        Column("age", "AGE", 5),
+        Column("updated", "UPDATED", 8),
+        Column("checked", "CHECKED", 8),
+        Column("next", "NEXT", 7),
+    ]
+    # Drop the least important columns first on narrow screens.
+    for drop in ("next", "checked", "age", "updated"):
+        used = sum(c.width + 1 for c in columns)
+        if width - used >= 12:
+            break
+        columns = [c for c in columns if c.key != drop]
+    used = sum(c.width + 1 for c in columns)
+    columns.append(Column("prompt", "PROMPT", max(width - used, 0)))
+    return columns
+
+
+class TaskTable(ScrollView, can_focus=True):
+    """One row per task; only visible rows are rendered."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "task-table--header",
+        "task-table--cursor",
+        "task-table--flash",
+        "task-table--new",
+        "task-table--queued",
+        "task-table--running",
+        "task-table--succeeded",
+        "task-table--failed",
+        "task-table--unknown",
+        "task-table--muted",
+        "task-table--url",
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home,g", "edge(0)", "First", show=False),
+        Binding("end,G", "edge(1)", "Last", show=False),
+    ]
+
+    class Highlighted(Message):
+        """The cursor moved to another task (``None`` when the view is empty)."""
+
+        def __init__(self, table: TaskTable, task_id: str | None) -> None:
+            super().__init__()
+            self.table = table
+            self.task_id = task_id
+
+        @property
+        def control(self) -> TaskTable:
+            return self.table
+
+    def __init__(
+        self,
+        *,
+        next_check: Callable[[str], datetime | None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.next_check = next_check
+        self.clock = clock
+        self.records: dict[str, TaskRecord] = {}
+        self._hay: dict[str, str] = {}
+        self._view: list[str] = []
+        self._pos: dict[str, int] = {}
+        self._cursor = 0
+        self._cursor_id: str | None = None
+        self._flash: dict[str, float] = {}
+        self.sort_key = SortKey.ADDED
+        self.filter_text = ""
+
+    # ------------------------------------------------------------------ data
+
+    @property
+    def row_count(self) -> int:
+        return len(self._view)
+
+    @property
+    def view_ids(self) -> list[str]:
+        return list(self._view)
+
+    @property
+    def visible_records(self) -> list[TaskRecord]:
+        return [self.records[i] for i in self._view]
+
+    @property
+    def cursor_id(self) -> str | None:
+        return self._cursor_id
+
+    @property
+    def cursor_record(self) -> TaskRecord | None:
+        return self.records.get(self._cursor_id) if self._cursor_id else None
+
+    def set_records(self, records: Iterable[TaskRecord]) -> None:
+        self.records = {r.id: r for r in records}
+        self._hay = {}
+        self._rebuild()
+
+    def upsert(self, records: Sequence[TaskRecord], flash: Iterable[str] = ()) -> None:
+        """Add or replace rows by key; the cursor stays on its task."""
+        if not records:
+            return
+        new = False
+        for record in records:
+            if record.id not in self.records:
+                new = True
+            self.records[record.id] = record
+            self._hay.pop(record.id, None)
+        until = time.monotonic() + FLASH_SECONDS
+        flashed = False
+        for task_id in flash:
+            self._flash[task_id] = until
+            flashed = True
+        if flashed:
+            self.set_timer(FLASH_SECONDS + 0.05, self.refresh)
+        if new or self.filter_text or self.sort_key is not SortKey.ADDED:
+            self._rebuild()
+        else:
+            self.refresh()
+
+    def remove_rows(self, ids: Iterable[str]) -> None:
+        for task_id in ids:
+            self.records.pop(task_id, None)
+            self._hay.pop(task_id, None)
+        self._rebuild()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self._rebuild()
+
+    def set_sort(self, key: SortKey) -> None:
+        self.sort_key = key
+        self._rebuild()
+
+    def move_to(self, task_id: str) -> bool:
+        index = self._pos.get(task_id)
+        if index is None:
+            return False
+        self._set_cursor(index)
+        return True
+
+    def _rebuild(self) -> None:
+        ids: Iterable[str] = self.records
+        if self.filter_text.strip():
+            match = matcher(self.filter_text)
+            hay = self._hay
+            for task_id in self.records:
+                if task_id not in hay:
+                    hay[task_id] = search_text(self.records[task_id])
+            ids = [i for i in self.records if match(hay[i])]
+        self._view = sort_ids(self.records, ids, self.sort_key)
+        self._pos = {task_id: i for i, task_id in enumerate(self._view)}
+        self.virtual_size = Size(self.size.width, len(self._view) + 1)
+        keep = self._cursor_id
+        if keep is not None and keep in self._pos:
+            self._set_cursor(self._pos[keep])
+        else:
+            self._set_cursor(min(self._cursor, max(len(self._view) - 1, 0)))
+        self.refresh()
+
+    # ------------------------------------------------------------------ cursor
+
+    def _set_cursor(self, index: int) -> None:
+        count = len(self._view)
+        index = max(0, min(index, count - 1)) if count else 0
+        self._cursor = index
+        task_id = self._view[index] if count else None
+        changed = task_id != self._cursor_id
+        self._cursor_id = task_id
+        self._scroll_to_cursor()
+        self.refresh()  # only visible rows are drawn, so a full refresh is cheap
+        if changed:
+            self.post_message(self.Highlighted(self, task_id))
+
+    def _scroll_to_cursor(self) -> None:
+        height = max(self.size.height - 1, 1)
+        top = int(self.scroll_y)
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, immediate=True)
+        elif self._cursor >= top + height:
+            self.scroll_to(y=self._cursor - height + 1, animate=False, immediate=True)
+
+    def action_cursor(self, delta: int) -> None:
+        self._set_cursor(self._cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._set_cursor(self._cursor + direction * max(self.size.height - 2, 1))
+
+    def action_edge(self, end: int) -> None:
+        self._set_cursor(len(self._view) - 1 if end else 0)
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y >= 1:
+            self._set_cursor(int(self.scroll_y) + event.y - 1)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(event.size.width, len(self._view) + 1)
+        self._scroll_to_cursor()
+
+    # ------------------------------------------------------------------ rendering
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        columns = layout(width)
+        if y == 0:
+            style = self.get_component_rich_style("task-table--header")
+            return self._strip([(c, c.title, style) for c in columns], width, style)
+        index = int(self.scroll_y) + y - 1
+        if index >= len(self._view):
+            return Strip.blank(width, self.rich_style)
+        task_id = self._view[index]
+        return self._row(self.records[task_id], index, columns, width)
+
+    def _row(self, record: TaskRecord, index: int, columns: list[Column], width: int) -> Strip:
+        result = record.result
+        now = self.clock()
+        base = self.rich_style
+        if index == self._cursor:
+            base = base + self.get_component_rich_style("task-table--cursor")
+        elif self._flash.get(record.id, 0.0) > time.monotonic():
+            base = base + self.get_component_rich_style("task-table--flash")
+        state_class = "new" if result.checked_at is None else result.state.value
+        state_style = base + self.get_component_rich_style(f"task-table--{state_class}")
+        muted = base + self.get_component_rich_style("task-table--muted")
+        cells: list[tuple[Column, str, Style]] = []
+        for column in columns:
+            key = column.key
+            if key == "mark":
+                ready = result.state is State.SUCCEEDED and result.video_url
+                url_style = base + self.get_component_rich_style("task-table--url")
+                cells.append((column, "●" if ready else " ", url_style))
+            elif key == "task":
+                cells.append((column, task_name(record, column.width), base))
+            elif key == "state":
+                cells.append((column, state_text(record), state_style))
+            elif key == "age":
+                cells.append((column, relative(record.task.added_at, now), muted))
+            elif key == "updated":
+                cells.append((column, relative(result.status_update_time, now), muted))
+            elif key == "checked":
+                cells.append((column, relative(result.checked_at, now), muted))
+            elif key == "next":
+                due = self.next_check(record.id) if self.next_check else None
+                cells.append((column, relative(due, now) if due else "–", muted))
+            else:
+                text = result.error if result.error and not result.final else prompt_line(record)
+                cells.append((column, text, muted if result.error else base))
+        return self._strip(cells, width, base)
+
+    @staticmethod
+    def _strip(cells: list[tuple[Column, str, Style]], width: int, fill: Style) -> Strip:
+        segments: list[Segment] = []
+        for column, text, style in cells:
+            if column.width <= 0:
+                continue
+            if cell_len(text) > column.width:
+                text = set_cell_size(text, column.width - 1) + "…"
+            segments.append(Segment(set_cell_size(text, column.width), style))
+            segments.append(Segment(" ", fill))
+        return Strip(segments).crop_extend(0, width, fill)
