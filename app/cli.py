@@ -190,7 +190,7 @@ def _validated(ctx: Context, ids: list[str]) -> tuple[list[str], int]:
         reason = validate_task_id(task_id)
         if reason:
             rejected += 1
-            ctx.warn(f"rejected {clean_line(task_id, 60)!r}: {reason}")
+            ctx.warn(f"rejected {task_id[:60]!r}: {reason}")
         elif task_id not in seen:
             seen.add(task_id)
             valid.append(task_id)
@@ -376,7 +376,9 @@ def cmd_dashboard(ctx: Context, ns: argparse.Namespace) -> int:
     from app.ui.app import DashboardOptions, run_dashboard
 
     config = ctx.config() if not ns.demo else _demo_config(ctx)
-    run_dashboard(DashboardOptions(paths=ctx.paths, config=config, demo=ns.demo))
+    unsaved = run_dashboard(DashboardOptions(paths=ctx.paths, config=config, demo=ns.demo))
+    if unsaved:
+        raise CliError(f"The last changes could not be saved: {unsaved}", EXIT_STORE)
     return EXIT_OK
 
 

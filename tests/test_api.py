@@ -23,7 +23,7 @@ from app.core.api import (
     parse_response,
     parse_retry_after,
 )
-from app.core.models import State
+from app.core.models import Problem, State
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 H = httpx.Headers
@@ -94,6 +94,8 @@ def test_succeeded_without_url_is_an_anomaly_not_final() -> None:
     assert not result.final
     assert result.error
     assert "no video URL" in result.error
+    assert result.problem is Problem.NO_URL
+    assert Problem.NO_URL.advice
 
 
 @pytest.mark.parametrize(

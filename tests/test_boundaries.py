@@ -40,3 +40,85 @@ def test_importing_the_core_loads_no_textual() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+HOOKS = {
+    "BINDINGS",
+    "COMPONENT_CLASSES",
+    "CSS_PATH",
+    "DEFAULT_CLASSES",
+    "TITLE",
+    "compose",
+    "get_default_screen",
+    "get_system_commands",
+    "render",
+    "render_line",
+    "virtual_size",  # a ScrollView sets it by design
+}
+HOOK_PREFIXES = ("on_", "action_", "watch_", "validate_", "compute_", "__")
+
+
+def _names_defined_by(cls: type) -> set[str]:
+    """Methods and class attributes in the class body, and every ``self.x = …`` in it."""
+    import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0]
+    assert isinstance(body, ast.ClassDef)
+    names: set[str] = set()
+    for statement in body.body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(statement.name)
+        elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            names.add(statement.target.id)
+        elif isinstance(statement, ast.Assign):
+            names.update(t.id for t in statement.targets if isinstance(t, ast.Name))
+    for node in ast.walk(body):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            if (
+                isinstance(target, ast.Attribute)
+                and isinstance(target.value, ast.Name)
+                and target.value.id == "self"
+            ):
+                names.add(target.attr)
+    return names
+
+
+def test_ui_classes_never_shadow_textual_internals() -> None:
+    """Overriding App._shutdown or Widget.remove by accident broke quitting once; never again."""
+    import contextlib
+    import importlib
+    import inspect
+    import pkgutil
+
+    from textual.dom import DOMNode
+
+    import app.ui
+
+    offenders: list[str] = []
+    checked = 0
+    for info in pkgutil.iter_modules(app.ui.__path__):
+        module = importlib.import_module(f"app.ui.{info.name}")
+        for cls in vars(module).values():
+            if not (inspect.isclass(cls) and issubclass(cls, DOMNode)):
+                continue
+            if cls.__module__ != module.__name__:
+                continue
+            checked += 1
+            base = next(b for b in cls.__mro__[1:] if b.__module__.startswith("textual"))
+            instance: set[str] = set()
+            with contextlib.suppress(Exception):
+                instance = set(vars(base()))
+            for name in sorted(_names_defined_by(cls)):
+                if name in HOOKS or name.startswith(HOOK_PREFIXES):
+                    continue
+                if hasattr(base, name) or name in instance:
+                    offenders.append(f"{cls.__name__}.{name} shadows {base.__name__}.{name}")
+    assert checked >= 8
+    assert offenders == []

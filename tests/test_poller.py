@@ -6,8 +6,10 @@ import asyncio
 from collections import defaultdict, deque
 from datetime import UTC, datetime
 
+import pytest
+
 from app.core.api import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
-from app.core.models import State, Task, TaskRecord, TaskResult, utcnow
+from app.core.models import Problem, State, Task, TaskRecord, TaskResult, utcnow
 from app.core.poller import Poller, PollerEvent, StatusChange, TaskUpdate, apply_outcome
 from app.core.scheduler import Policy
 
@@ -209,3 +211,41 @@ def test_apply_outcome_not_found_gave_up_says_what_to_do() -> None:
     assert result.checked_at == now
     assert result.error
     assert "press r" in result.error
+    assert result.problem is Problem.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("outcome", "problem"),
+    [
+        (AuthRejected(401), Problem.AUTH),
+        (RateLimited(3.0), Problem.RATE_LIMITED),
+        (NetworkError("refused"), Problem.NETWORK),
+        (NetworkError("slow", timeout=True), Problem.TIMEOUT),
+    ],
+)
+def test_apply_outcome_names_the_kind_of_problem(outcome: Outcome, problem: Problem) -> None:
+    prev = TaskResult(state=State.QUEUED, status="pending")
+    result = apply_outcome(prev, outcome, datetime(2026, 1, 2, tzinfo=UTC))
+    assert result.problem is problem
+    assert result.error == outcome.message
+    ok_again = apply_outcome(result, Ok(TaskResult(State.RUNNING, "processing")), datetime.now(UTC))
+    assert ok_again.problem is None
+
+
+async def test_aclose_keeps_quick_answers_and_cancels_a_hung_request() -> None:
+    quick = Scripted({"a": [ok(State.RUNNING)]}, delay=0.05)
+    poller = Poller(quick, FAST, {"a": rec("a")})
+    runner = asyncio.create_task(poller.run())
+    await asyncio.sleep(0.01)  # "a" is in flight
+    await poller.aclose(grace=1.0)
+    await runner
+    assert poller.records["a"].result.state is State.RUNNING  # its answer was kept
+
+    hung = Scripted({"b": [ok(State.RUNNING)]}, delay=3600)
+    poller = Poller(hung, FAST, {"b": rec("b")})
+    runner = asyncio.create_task(poller.run())
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(poller.aclose(grace=0.05), 2)  # quitting never hangs
+    await runner
+    assert poller.records["b"].result.checked_at is None
+    assert not poller.is_polling("b")

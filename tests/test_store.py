@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.models import State, Task, TaskRecord, TaskResult
+from app.core.models import Problem, State, Task, TaskRecord, TaskResult
 from app.core.store import SCHEMA, StoreError, TaskStore
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -62,6 +62,20 @@ def test_round_trip_keeps_every_field(path: Path) -> None:
     assert records["veo:2"].result == TaskResult()
     document = tomllib.loads(path.read_text(encoding="utf-8"))
     assert document["schema"] == SCHEMA
+
+
+def test_round_trip_keeps_the_last_error_and_its_kind(path: Path) -> None:
+    store = TaskStore(path)
+    errored = TaskResult(
+        state=State.RUNNING,
+        status="processing",
+        checked_at=T0,
+        error="Timed out: no answer in time; will retry",
+        problem=Problem.TIMEOUT,
+    )
+    store.add([Task("a", T0)])
+    store.merge_results({"a": errored})
+    assert TaskStore(path).load().records["a"].result == errored
 
 
 def test_file_is_private_and_no_temp_files_are_left(path: Path) -> None:

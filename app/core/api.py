@@ -22,7 +22,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from app import __version__
-from app.core.models import State, TaskResult, canonical_state, utcnow
+from app.core.models import Problem, State, TaskResult, canonical_state, utcnow
 from app.core.sanitize import MAX_SHORT, MAX_TEXT, MAX_URL, clean_line, clean_text
 
 __all__ = [
@@ -64,6 +64,10 @@ class Ok:
     def message(self) -> str:
         return ""
 
+    @property
+    def problem(self) -> Problem | None:
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class AuthRejected:
@@ -71,6 +75,10 @@ class AuthRejected:
 
     status: int
     detail: str = ""
+
+    @property
+    def problem(self) -> Problem:
+        return Problem.AUTH
 
     @property
     def message(self) -> str:
@@ -91,6 +99,10 @@ class NotFound:
     detail: str = ""
 
     @property
+    def problem(self) -> Problem:
+        return Problem.NOT_FOUND
+
+    @property
     def message(self) -> str:
         return _join(
             f"The server does not know this task (HTTP {self.status})",
@@ -105,6 +117,10 @@ class RateLimited:
 
     retry_after: float | None = None
     detail: str = ""
+
+    @property
+    def problem(self) -> Problem:
+        return Problem.RATE_LIMITED
 
     @property
     def message(self) -> str:
@@ -124,6 +140,10 @@ class ServerError:
     detail: str = ""
 
     @property
+    def problem(self) -> Problem:
+        return Problem.SERVER
+
+    @property
     def message(self) -> str:
         return _join(f"Server error (HTTP {self.status})", self.detail, "will retry")
 
@@ -134,6 +154,10 @@ class BadResponse:
 
     reason: str
     status: int | None = None
+
+    @property
+    def problem(self) -> Problem:
+        return Problem.BAD_RESPONSE
 
     @property
     def message(self) -> str:
@@ -147,6 +171,10 @@ class NetworkError:
 
     reason: str
     timeout: bool = False
+
+    @property
+    def problem(self) -> Problem:
+        return Problem.TIMEOUT if self.timeout else Problem.NETWORK
 
     @property
     def message(self) -> str:
@@ -452,7 +480,9 @@ def _result_from(data: dict[str, Any], now: datetime) -> TaskResult:
     if progress is None:
         progress = _progress(_dig(data, "detail", "progress"))
     error = None
+    problem = None
     if state is State.SUCCEEDED and url is None:
+        problem = Problem.NO_URL
         error = (
             "The server sent a video URL that is not a plain http(s) link; it was not kept"
             if bad_url
@@ -469,6 +499,7 @@ def _result_from(data: dict[str, Any], now: datetime) -> TaskResult:
         error=error,
         fail_reason=fail_reason or None,
         progress=progress,
+        problem=problem,
     )
 
 

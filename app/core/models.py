@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 __all__ = [
     "FINISHED_STATES",
     "MAX_ID_LENGTH",
+    "Problem",
     "State",
     "Task",
     "TaskRecord",
@@ -58,6 +59,54 @@ _SYMBOLS: dict[State, str] = {
 }
 
 FINISHED_STATES = frozenset({State.SUCCEEDED, State.FAILED})
+
+
+class Problem(enum.StrEnum):
+    """Why the last check of a task did not give a usable answer."""
+
+    AUTH = "auth"
+    NOT_FOUND = "not_found"
+    RATE_LIMITED = "rate_limited"
+    SERVER = "server"
+    BAD_RESPONSE = "bad_response"
+    NETWORK = "network"
+    TIMEOUT = "timeout"
+    NO_URL = "no_url"
+
+    @property
+    def advice(self) -> str:
+        """What the user can do about it, in one sentence."""
+        return _ADVICE[self]
+
+
+_ADVICE: dict[Problem, str] = {
+    Problem.AUTH: (
+        "Set a valid key in QUICKROUTER_API_KEY or api_key in the config file, "
+        "then press p to retry."
+    ),
+    Problem.NOT_FOUND: (
+        "Check the ID for typos and that base_url points at the gateway that created "
+        "the job; press r to ask again."
+    ),
+    Problem.RATE_LIMITED: (
+        "Polling waits as long as the server asked; lower max_requests_per_second "
+        "in the config file if this keeps happening."
+    ),
+    Problem.SERVER: "The gateway or the model backend failed; vidwatch retries with backoff.",
+    Problem.BAD_RESPONSE: (
+        "The server sent something vidwatch cannot read; it retries. "
+        "The log has details (vidwatch paths)."
+    ),
+    Problem.NETWORK: "Check your connection and base_url; vidwatch retries with backoff.",
+    Problem.TIMEOUT: (
+        "The server answered too slowly; vidwatch retries. "
+        "Raise timeout in the config file if this persists."
+    ),
+    Problem.NO_URL: (
+        "The job is reported done but no video link was sent; vidwatch checks a few "
+        "more times. Press r to check now."
+    ),
+}
 
 _VOCABULARY: dict[str, State] = {
     **dict.fromkeys(
@@ -158,6 +207,7 @@ class TaskResult:
     error: str | None = None
     fail_reason: str | None = None
     progress: float | None = None
+    problem: Problem | None = None
 
     @property
     def finished(self) -> bool:

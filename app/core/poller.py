@@ -58,6 +58,7 @@ class PollerStatus:
     """What the header shows about polling as a whole."""
 
     paused: bool = False
+    offline: bool = False  # no API key: nothing is polled
     auth_error: str | None = None
     hold_until: datetime | None = None  # rate limited until (wall clock)
     requests_per_minute: int = 0
@@ -65,6 +66,8 @@ class PollerStatus:
 
     @property
     def label(self) -> str:
+        if self.offline:
+            return "offline (no API key)"
         if self.auth_error:
             return "key rejected"
         if self.paused:
@@ -92,15 +95,19 @@ def apply_outcome(
     message = outcome.message
     if isinstance(outcome, NotFound) and gave_up:
         message += f" (gave up after {NOT_FOUND_LIMIT} tries; press r to retry)"
-    return replace(previous, checked_at=now, error=message)
+    return replace(previous, checked_at=now, error=message, problem=outcome.problem)
 
 
 class Poller:
-    """Polls tasks in the background within the policy's budget."""
+    """Polls tasks in the background within the policy's budget.
+
+    Without a client (no API key) it still holds the records and answers every
+    question, but polls nothing until :meth:`set_client` gives it one.
+    """
 
     def __init__(
         self,
-        client: QueryFn,
+        client: QueryFn | None,
         policy: Policy,
         records: Mapping[str, TaskRecord] | None = None,
         *,
@@ -120,7 +127,7 @@ class Poller:
         self._inflight: set[asyncio.Task[None]] = set()
         self._request_times: deque[float] = deque()
         self._requests_total = 0
-        self._status = PollerStatus()
+        self._status = PollerStatus(offline=client is None)
         if records:
             self.add(records.values())
 
@@ -189,8 +196,15 @@ class Poller:
             setter(api_key)
         self.resume()
 
+    def set_client(self, client: QueryFn) -> None:
+        """Go online (or switch clients): polling starts at once."""
+        self.client = client
+        self.resume()
+
     def next_check(self, task_id: str) -> datetime | None:
-        """When the task will next be polled, on the wall clock."""
+        """When the task will next be polled, on the wall clock (None while offline)."""
+        if self.client is None or self.scheduler.blocked:
+            return None
         due = self.scheduler.due_at(task_id)
         if due is None:
             return None
@@ -215,10 +229,11 @@ class Poller:
         try:
             while self._running and not (until and until()):
                 now = self.clock()
-                while (task_id := self.scheduler.next_task(now)) is not None:
-                    self._start(task_id)
+                if self.client is not None:
+                    while (task_id := self.scheduler.next_task(now)) is not None:
+                        self._start(task_id)
                 self._publish_status()
-                wake = self.scheduler.next_wakeup(now)
+                wake = self.scheduler.next_wakeup(now) if self.client is not None else None
                 self._wake.clear()
                 timeout = None if wake is None else max(wake - now, 0.0005)
                 with contextlib.suppress(TimeoutError):
@@ -230,11 +245,18 @@ class Poller:
         self._running = False
         self._wake.set()
 
-    async def aclose(self) -> None:
-        """Stop and wait for requests in flight (their results are kept)."""
+    async def aclose(self, grace: float = 0.5) -> None:
+        """Stop polling. Requests in flight get ``grace`` seconds to finish (their
+        results are kept); the rest are cancelled, so quitting never hangs on a
+        slow server."""
         self.stop()
-        if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
+        if not self._inflight:
+            return
+        _, late = await asyncio.wait(set(self._inflight), timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)
 
     async def poll_pass(self, ids: Sequence[str] | None = None) -> list[TaskUpdate]:
         """One pass: every named task (default: every unfinished one) polled once.
@@ -242,6 +264,8 @@ class Poller:
         Stays within the budget and honours ``Retry-After`` like the loop; a
         rejected key ends the pass early (the rest keep their old result).
         """
+        if self.client is None:
+            return []
         targets = [i for i in ids if i in self.records] if ids is not None else None
         now = self.clock()
         if targets is None:
@@ -276,8 +300,10 @@ class Poller:
         task.add_done_callback(self._inflight.discard)
 
     async def _poll(self, task_id: str) -> None:
+        client = self.client
+        assert client is not None  # only started while online
         try:
-            outcome = await self.client.query(task_id)
+            outcome = await client.query(task_id)
         except asyncio.CancelledError:
             self.scheduler.complete(task_id, NetworkError("cancelled"), self.clock())
             raise
@@ -313,6 +339,7 @@ class Poller:
             hold = self.wall() + timedelta(seconds=sched.hold_until - now)
         status = PollerStatus(
             paused=sched.paused,
+            offline=self.client is None,
             auth_error=sched.auth_rejected.message if sched.auth_rejected else None,
             hold_until=hold,
             requests_per_minute=len(times),
@@ -327,8 +354,9 @@ class Poller:
 
 def _status_differs(a: PollerStatus, b: PollerStatus) -> bool:
     """Changes worth an event (the hold time moving by under a second is not)."""
-    if (a.paused, a.auth_error, a.requests_per_minute, a.pending) != (
+    if (a.paused, a.offline, a.auth_error, a.requests_per_minute, a.pending) != (
         b.paused,
+        b.offline,
         b.auth_error,
         b.requests_per_minute,
         b.pending,

@@ -49,10 +49,10 @@ from typing import Any
 
 import tomli_w
 
-from app.core.models import State, Task, TaskRecord, TaskResult, canonical_state
+from app.core.models import Problem, State, Task, TaskRecord, TaskResult, canonical_state
 from app.core.sanitize import MAX_SHORT, MAX_TEXT, MAX_URL, clean_line, clean_text
 
-__all__ = ["SCHEMA", "LoadResult", "StoreError", "TaskStore"]
+__all__ = ["SCHEMA", "LoadResult", "Signature", "StoreError", "TaskStore"]
 
 SCHEMA = 1
 LOCK_TIMEOUT = 15.0
@@ -77,6 +77,8 @@ def _reason(exc: OSError) -> str:
         return "permission denied"
     if exc.errno == errno.EROFS:
         return "the file system is read-only"
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        return "a file stands where its folder should be"
     return exc.strerror or type(exc).__name__
 
 
@@ -122,6 +124,8 @@ def encode_record(record: TaskRecord) -> dict[str, Any]:
             result["checked_at"] = _encode_time(r.checked_at)
         if r.progress is not None and math.isfinite(r.progress):
             result["progress"] = r.progress
+        if r.problem is not None:
+            result["problem"] = r.problem.value
         entry["result"] = result
     return entry
 
@@ -146,6 +150,10 @@ def decode_record(entry: Any) -> TaskRecord | None:
     except ValueError:
         state = canonical_state(status, url is not None)
     progress = raw.get("progress")
+    try:
+        problem: Problem | None = Problem(str(raw["problem"])) if "problem" in raw else None
+    except ValueError:
+        problem = None
     result = TaskResult(
         state=state,
         status=status,
@@ -157,6 +165,7 @@ def decode_record(entry: Any) -> TaskRecord | None:
         error=_text(raw.get("error"), MAX_TEXT),
         fail_reason=_text(raw.get("fail_reason"), MAX_TEXT),
         progress=float(progress) if isinstance(progress, int | float) else None,
+        problem=problem,
     )
     return TaskRecord(task, result)
 

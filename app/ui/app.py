@@ -1,40 +1,64 @@
-"""The vidwatch dashboard (Textual)."""
+"""The vidwatch dashboard (Textual): wires the headless engine to the screen.
+
+The app owns the engine — the :class:`~app.core.session.Session` (task list and
+file), its :class:`~app.core.poller.Poller` and the HTTP client — and the
+timing around it: poller updates batched onto the screen, saves debounced and
+run in a thread, the task file watched for other writers. The screen only draws
+and reacts to keys.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import shutil
+import signal
 import tempfile
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from rich.text import Text
-from textual import on
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.worker import Worker, WorkerState
 
 from app.core.api import QueryClient
 from app.core.clipboard import copy_text, open_url
 from app.core.config import Config, ConfigError, Paths, load_config
-from app.core.models import FINISHED_STATES, State, Task, TaskRecord, utcnow
+from app.core.models import FINISHED_STATES, State, Task, utcnow
 from app.core.poller import Poller, PollerEvent, PollerStatus, StatusChange, TaskUpdate
+from app.core.session import DiskChange, Session
 from app.core.store import StoreError, TaskStore
-from app.ui.detail import DetailPane
-from app.ui.dialogs import AddDialog, AddRequest, ConfirmDialog, HelpScreen, LabelDialog
-from app.ui.rows import SortKey
-from app.ui.task_table import TaskTable
+from app.ui.dialogs import HelpScreen
+from app.ui.main_screen import Copier, MainScreen, Opener
 
-FLUSH_SECONDS = 0.1  # poller updates are batched at most this often
-SAVE_DELAY = 1.0  # debounce for saving after results arrive
+__all__ = ["DashboardOptions", "VidwatchApp", "run_dashboard", "stylesheet"]
+
+log = logging.getLogger("vidwatch.ui")
+
+FLUSH_SECONDS = 0.1  # poller updates reach the screen at most this often
+SAVE_DELAY = 1.0  # results are saved this long after they arrive (debounce)
+EDIT_SAVE_DELAY = 0.05  # the user's own edits are saved almost at once
 WATCH_SECONDS = 1.0  # how often the task file is checked for other writers
+DEMO_MIN_INTERVAL, DEMO_MAX_INTERVAL = 1.0, 8.0  # the demo moves fast
+
+
+ClientFactory = Callable[[Config], QueryClient]
+
+
+def make_client(config: Config) -> QueryClient:
+    return QueryClient(
+        config.base_url,
+        config.api_key,
+        timeout=config.timeout,
+        connections=config.policy.concurrency,
+        allow_insecure_http=config.allow_insecure_http,
+    )
 
 
 def stylesheet() -> str:
@@ -42,51 +66,14 @@ def stylesheet() -> str:
     return str(files("app.styles").joinpath("app.tcss"))
 
 
-@dataclass
+@dataclass(frozen=True)
 class DashboardOptions:
     paths: Paths
     config: Config
     demo: bool = False
     demo_jobs: int = 36
     demo_seed: int = 7
-    extra_warnings: list[str] = field(default_factory=list)
-
-
-class StatusBar(Static):
-    """The header line: counts per state, polling state, request rate, DEMO."""
-
-    def show(
-        self, counts: Counter[State], fresh: int, status: PollerStatus | None, demo: bool
-    ) -> None:
-        text = Text()
-        text.append(" vidwatch ", style="bold reverse")
-        if demo:
-            text.append(" DEMO ", style="bold reverse")
-        text.append("  ")
-        for state in (State.QUEUED, State.RUNNING, State.SUCCEEDED, State.FAILED, State.UNKNOWN):
-            text.append(f"{state.symbol} {counts.get(state, 0)} {state.value}  ")
-        if fresh:
-            text.append(f"· {fresh} new  ")
-        text.append("│ ")
-        if status is None:
-            text.append("not polling (no API key)")
-        else:
-            text.append(status.label, style="bold")
-            text.append(f" │ {status.requests_per_minute} req/min")
-        self.update(text)
-
-
-class MainScreen(Screen[None]):
-    def compose(self) -> ComposeResult:
-        app = self.app
-        assert isinstance(app, VidwatchApp)
-        yield StatusBar(id="status-bar")
-        yield Static(id="banner", markup=False)
-        with Horizontal(id="body"):
-            yield TaskTable(id="table", next_check=app.next_check)
-            yield DetailPane(id="detail", next_check=app.next_check)
-        yield Input(placeholder="Filter: ID, label, state or prompt (esc clears)", id="filter")
-        yield Footer()
+    demo_speed: float = 3.0
 
 
 class VidwatchApp(App[None]):
@@ -94,165 +81,160 @@ class VidwatchApp(App[None]):
 
     CSS_PATH = stylesheet()
     TITLE = "vidwatch"
-    ENABLE_COMMAND_PALETTE = True
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "add", "Add"),
-        Binding("c", "copy", "Copy URL"),
-        Binding("C", "copy_all", "Copy all"),
-        Binding("o", "open", "Open"),
-        Binding("r", "refresh", "Refresh"),
-        Binding("R", "refresh_all", "Refresh all", show=False),
-        Binding("p", "pause", "Pause/resume"),
-        Binding("d,delete", "remove", "Remove"),
-        Binding("slash", "filter", "Filter"),
-        Binding("s", "sort", "Sort"),
-        Binding("l", "label", "Label", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("question_mark", "help", "Help", tooltip="Show every key"),
+        Binding("q", "quit", "Quit", tooltip="Save and quit"),
     ]
 
-    HELP_ROWS: ClassVar[list[tuple[str, str]]] = [
-        ("a", "add task IDs (paste many at once; optional label)"),
-        ("c", "copy the highlighted task's video URL"),
-        ("C", "copy every finished URL in the current view, one per line"),
-        ("o", "open the video URL in a browser (copies instead over SSH)"),
-        ("r", "refresh the highlighted task now"),
-        ("R", "refresh all unfinished tasks now"),
-        ("p", "pause / resume polling (also retries a rejected key)"),
-        ("d, delete", "remove the highlighted task (asks first)"),
-        ("/", "filter by ID, label, state or prompt"),
-        ("escape", "clear the filter"),
-        ("s", "cycle the sort: added, state, updated"),
-        ("l", "edit the highlighted task's label"),
-        ("↑ ↓ j k", "move; pgup/pgdn, home/end jump"),
-        ("ctrl+p", "command palette"),
-        ("?", "this help"),
-        ("q", "quit (saves first)"),
-    ]
-
-    def __init__(self, options: DashboardOptions) -> None:
+    def __init__(
+        self,
+        options: DashboardOptions,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        copier: Copier = copy_text,
+        opener: Opener = open_url,
+        client_factory: ClientFactory = make_client,
+    ) -> None:
         super().__init__()
         self.options = options
+        self.client_factory = client_factory
         self.config = options.config
-        self.store = TaskStore(options.paths.tasks_file)
-        self.poller: Poller | None = None
-        self.client: QueryClient | None = None
+        self.clock = clock
         self.simulator: object | None = None
+        self.client: QueryClient | None = None
+        self._demo_dir: Path | None = None
+        if options.demo:
+            self._demo_dir = Path(tempfile.mkdtemp(prefix="vidwatch-demo-"))
+            store = TaskStore(self._demo_dir / "tasks.toml")
+            policy = replace(
+                self.config.policy,
+                min_interval=DEMO_MIN_INTERVAL,
+                max_interval=DEMO_MAX_INTERVAL,
+            )
+            self.config = replace(self.config, policy=policy)
+        else:
+            store = TaskStore(options.paths.tasks_file)
+        self.poller = Poller(None, self.config.policy, wall=clock)
+        self.session = Session(store, self.poller)
+        self.main = MainScreen(
+            self.session, copier=copier, opener=opener, clock=clock, demo=options.demo
+        )
         self._pending: dict[str, TaskUpdate] = {}
-        self._flash_ids: set[str] = set()
-        self._flush_scheduled = False
-        self._dirty = False
-        self._removed: set[str] = set()
-        self._on_disk: set[str] = set()
-        self._disk_signature: tuple[int, int, int] | None = None
-        self._save_lock = asyncio.Lock()
+        self._flash: set[str] = set()
+        self._flush_armed = False
         self._save_timer_armed = False
         self._save_error: str | None = None
-        self._banner_messages: dict[str, str] = {}
-        self._demo_dir: Path | None = None
+        self.unsaved_error: str | None = None  # the last save on exit failed
         self._loaded = False
-
-    # ------------------------------------------------------------------ lifecycle
+        self._engine_closed = False
 
     def get_default_screen(self) -> Screen[None]:
-        return MainScreen()
+        return self.main
 
-    @property
-    def table(self) -> TaskTable:
-        return (
-            self.screen.query_one(TaskTable)
-            if isinstance(self.screen, MainScreen)
-            else self.query_one_main(TaskTable)
-        )
-
-    def query_one_main(self, kind: type[TaskTable]) -> TaskTable:
-        return self.screen_stack[0].query_one(kind)
+    # ------------------------------------------------------------------ start
 
     async def on_mount(self) -> None:
-        for warning in [*self.config.warnings, *self.options.extra_warnings]:
-            self.notify(warning, severity="warning", timeout=10)
+        for warning in self.config.warnings:
+            self.notify(warning, severity="warning", timeout=10, markup=False)
         if self.options.demo:
             await self._start_demo()
-        try:
-            loaded = await asyncio.to_thread(self.store.load)
-        except StoreError as exc:
-            self._set_banner("store", str(exc))
-            records: dict[str, TaskRecord] = {}
-        else:
-            records = loaded.records
-            if loaded.warning:
-                self._set_banner("store", loaded.warning)
-            self._on_disk = set(records)
-            self._disk_signature = await asyncio.to_thread(self.store.signature)
-        table = self.query_one_main(TaskTable)
-        table.set_records(records.values())
-        table.focus()
-        self._loaded = True
+        await self._load()
+        self.poller.subscribe(self._on_poller_event)
         if self.config.api_key:
-            self.client = QueryClient(
-                self.config.base_url,
-                self.config.api_key,
-                timeout=self.config.timeout,
-                connections=self.config.policy.concurrency,
-                allow_insecure_http=self.config.allow_insecure_http,
-            )
-            self.poller = Poller(self.client, self.config.policy, records)
-            self.poller.subscribe(self._on_poller_event)
-            self.run_worker(self.poller.run(), name="poller", exit_on_error=False, group="poller")
+            self._go_online(self.config)
         else:
-            self._set_banner(
+            self.main.set_banner(
                 "key",
-                "No API key — showing the saved list without polling. Set QUICKROUTER_API_KEY or "
-                f"put api_key in {self.options.paths.config_file} (chmod 600), then restart. "
-                "Try `vidwatch --demo` to see it work.",
+                "No API key: showing the saved list without polling. Set QUICKROUTER_API_KEY "
+                f"or put api_key in {self.options.paths.config_file} (chmod 600), then press p. "
+                "To see vidwatch at work, run: vidwatch --demo",
             )
-        self._refresh_header()
+        self.run_worker(self.poller.run(), name="poller", group="poller", exit_on_error=False)
         self.set_interval(1.0, self._tick)
         self.set_interval(WATCH_SECONDS, self._watch_file)
+        self._install_signal_handlers()
+
+    async def _load(self) -> None:
+        try:
+            loaded, signature = await asyncio.to_thread(self.session.read)
+        except StoreError as exc:
+            self.main.set_banner("store", f"{exc} Nothing will be saved until this is fixed.")
+            self.main.saving_failed = True
+            self._save_error = str(exc)
+        else:
+            warning = self.session.adopt(loaded, signature)
+            if warning:
+                self.main.set_banner("store", warning)
+        self.main.show_records(self.session.records.values())
+        self._loaded = True
 
     async def _start_demo(self) -> None:
         from app.core.simulator import Simulator
 
-        simulator = Simulator(jobs=self.options.demo_jobs, seed=self.options.demo_seed, speed=3.0)
+        options = self.options
+        simulator = Simulator(
+            jobs=options.demo_jobs, seed=options.demo_seed, speed=options.demo_speed
+        )
         base_url = await simulator.start()
         self.simulator = simulator
-        self._demo_dir = Path(tempfile.mkdtemp(prefix="vidwatch-demo-"))
-        self.store = TaskStore(self._demo_dir / "tasks.toml")
-        now = utcnow()
-        self.store.add([Task(i, now, f"demo {n + 1:02d}") for n, i in enumerate(simulator.job_ids)])
+        now = self.clock()
+        tasks = [Task(i, now, f"demo {n + 1:02d}") for n, i in enumerate(simulator.job_ids)]
+        await asyncio.to_thread(self.session.store.add, tasks)
         self.config = replace(
-            self.config,
-            base_url=base_url,
-            api_key=simulator.api_key,
-            key_source="demo",
-            policy=replace(self.config.policy, min_interval=1.0, max_interval=8.0),
+            self.config, base_url=base_url, api_key=simulator.api_key, key_source="demo"
         )
-        self.sub_title = "DEMO"
+
+    def _go_online(self, config: Config) -> None:
+        try:
+            client = self.client_factory(config)
+        except ValueError as exc:
+            self.main.set_banner("key", str(exc))
+            return
+        self.client = client
+        self.main.set_banner("key", None)
+        self.poller.set_client(client)
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, lambda: self.call_later(self.action_quit))
+
+    # ------------------------------------------------------------------ stop
 
     async def action_quit(self) -> None:
-        await self._shutdown()
+        await self._save_and_close()
         self.exit()
 
-    async def _shutdown(self) -> None:
-        if self.poller is not None:
-            await self.poller.aclose()
-        self._flush_updates()
-        await self._save_now()
+    async def on_unmount(self) -> None:
+        await self._save_and_close()
+
+    async def _save_and_close(self) -> None:
+        """Stop polling, save everything, release the network (idempotent)."""
+        if self._engine_closed:
+            return
+        self._engine_closed = True
+        await self.poller.aclose()
+        if self._pending:  # results not drawn yet are in the poller's records: save them
+            self._pending.clear()
+            self.session.mark_dirty()
+        if self._loaded and self.session.dirty:
+            try:
+                await self.session.save_async()
+            except StoreError as exc:
+                # The screen is going away: the CLI reports this after the app exits.
+                self.unsaved_error = str(exc)
+                log.error("final save failed: %s", exc)
         if self.client is not None:
             await self.client.aclose()
-        if self.simulator is not None:
-            stop = getattr(self.simulator, "stop", None)
-            if stop is not None:
-                await stop()
+        stop = getattr(self.simulator, "stop", None)
+        if stop is not None:
+            await stop()
         if self._demo_dir is not None:
             shutil.rmtree(self._demo_dir, ignore_errors=True)
 
     # ------------------------------------------------------------------ poller events
-
-    def next_check(self, task_id: str) -> datetime | None:
-        return self.poller.next_check(task_id) if self.poller else None
 
     def _on_poller_event(self, event: PollerEvent) -> None:
         if isinstance(event, StatusChange):
@@ -260,30 +242,26 @@ class VidwatchApp(App[None]):
             return
         self._pending[event.record.id] = event
         if event.state_changed:
-            self._flash_ids.add(event.record.id)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
+            self._flash.add(event.record.id)
+        if not self._flush_armed:
+            self._flush_armed = True
             self.set_timer(FLUSH_SECONDS, self._flush_updates)
 
     def _flush_updates(self) -> None:
-        self._flush_scheduled = False
+        self._flush_armed = False
         if not self._pending:
             return
         updates = list(self._pending.values())
         self._pending.clear()
-        flash = self._flash_ids
-        self._flash_ids = set()
-        table = self.query_one_main(TaskTable)
-        table.upsert([u.record for u in updates], flash=flash & {u.record.id for u in updates})
-        self._notify_finished(updates)
-        self._sync_detail()
-        self._refresh_header()
-        self._dirty = True
-        self._schedule_save()
+        flash, self._flash = self._flash, set()
+        self.main.apply_updates([u.record for u in updates], flash)
+        self._announce_finished(updates)
+        self.session.mark_dirty()
+        self._schedule_save(SAVE_DELAY)
 
-    def _notify_finished(self, updates: Iterable[TaskUpdate]) -> None:
+    def _announce_finished(self, updates: Iterable[TaskUpdate]) -> None:
         done = [
-            u
+            u.record
             for u in updates
             if u.state_changed
             and u.previous is not None
@@ -291,9 +269,9 @@ class VidwatchApp(App[None]):
         ]
         if not done:
             return
-        failed = [u for u in done if u.record.result.state is State.FAILED]
+        failed = [r for r in done if r.result.state is State.FAILED]
         if len(done) == 1:
-            record = done[0].record
+            record = done[0]
             name = record.task.label or record.id
             if failed:
                 self.notify(f"Failed: {name}", severity="error", markup=False)
@@ -305,356 +283,168 @@ class VidwatchApp(App[None]):
             self.bell()
 
     def _on_status(self, status: PollerStatus) -> None:
+        self.main.status = status
         if status.auth_error:
-            self._set_banner("auth", f"{status.auth_error}. Polling is paused; press p to retry.")
+            self.main.set_banner(
+                "auth", f"{status.auth_error}. Polling is paused; press p to retry."
+            )
         else:
-            self._set_banner("auth", None)
-        self._refresh_header()
+            self.main.set_banner("auth", None)
 
-    def _refresh_header(self) -> None:
-        if not self._loaded:
-            return
-        table = self.query_one_main(TaskTable)
-        counts: Counter[State] = Counter()
-        fresh = 0
-        for record in table.records.values():
-            if record.result.checked_at is None:
-                fresh += 1
-            else:
-                counts[record.result.state] += 1
-        status = self.poller.status if self.poller else None
-        self.query_one_main_bar().show(counts, fresh, status, self.options.demo)
-
-    def query_one_main_bar(self) -> StatusBar:
-        return self.screen_stack[0].query_one(StatusBar)
-
-    def _set_banner(self, key: str, message: str | None) -> None:
-        if message:
-            self._banner_messages[key] = message
-        else:
-            self._banner_messages.pop(key, None)
-        banner = self.screen_stack[0].query_one("#banner", Static)
-        banner.update(Text("\n".join(self._banner_messages.values())))
-        banner.display = bool(self._banner_messages)
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name == "poller" and event.state is WorkerState.ERROR:
+            log.error("the poller stopped: %r", event.worker.error)
+            self.main.set_banner(
+                "poller", "Polling stopped after an internal error (see the log); restart vidwatch."
+            )
 
     def _tick(self) -> None:
-        self.query_one_main(TaskTable).refresh()
-        self._sync_detail()
-        self._refresh_header()
-
-    def _sync_detail(self) -> None:
-        table = self.query_one_main(TaskTable)
-        self.screen_stack[0].query_one(DetailPane).record = table.cursor_record
-
-    @on(TaskTable.Highlighted)
-    def _on_highlight(self, event: TaskTable.Highlighted) -> None:
-        self._sync_detail()
+        self.main.tick()
 
     # ------------------------------------------------------------------ saving
 
-    def _schedule_save(self) -> None:
+    def on_main_screen_edited(self, event: MainScreen.Edited) -> None:
+        self._schedule_save(EDIT_SAVE_DELAY)
+
+    def _schedule_save(self, delay: float) -> None:
         if not self._save_timer_armed:
             self._save_timer_armed = True
-            self.set_timer(SAVE_DELAY, self._save_soon)
+            self.set_timer(delay, self._save_soon)
 
     async def _save_soon(self) -> None:
         self._save_timer_armed = False
         await self._save_now()
 
     async def _save_now(self) -> None:
-        """Merge our view into the file (off the UI loop) and pick up others' changes."""
-        if not self._loaded:
-            return
-        async with self._save_lock:
-            table = self.query_one_main(TaskTable)
-            snapshot = dict(table.records)
-            removed = set(self._removed)
-            try:
-                merged = await asyncio.to_thread(self.store.save_records, snapshot, removed)
-                signature = await asyncio.to_thread(self.store.signature)
-            except StoreError as exc:
-                if self._save_error != str(exc):
-                    self.notify(str(exc), severity="error", timeout=15, markup=False)
-                self._save_error = str(exc)
-                self._set_banner("save", f"Cannot save: {exc} Changes are kept in memory.")
-                return
-            if self._save_error:
-                self._save_error = None
-                self._set_banner("save", None)
-                self.notify("Saving works again.")
-            self._removed -= removed
-            self._dirty = False
-            self._disk_signature = signature
-            self._integrate_disk(merged)
-
-    def _integrate_disk(self, on_disk: dict[str, TaskRecord]) -> None:
-        """Tasks added or removed by another process since we last looked."""
-        table = self.query_one_main(TaskTable)
-        added = [r for i, r in on_disk.items() if i not in table.records and i not in self._removed]
-        gone = [i for i in self._on_disk if i not in on_disk and i in table.records]
-        self._on_disk = set(on_disk)
-        if added:
-            table.upsert(added)
-            if self.poller:
-                self.poller.add(added)
-        if gone:
-            table.remove_rows(gone)
-            if self.poller:
-                self.poller.remove(gone)
-        if added or gone:
-            self._refresh_header()
-            self._sync_detail()
-
-    async def _watch_file(self) -> None:
-        signature = await asyncio.to_thread(self.store.signature)
-        if signature == self._disk_signature or self._save_lock.locked():
+        """Merge our list into the file (in a thread) and pick up others' changes."""
+        if not self._loaded or not self.session.dirty or self._engine_closed:
             return
         try:
-            loaded = await asyncio.to_thread(self.store.load)
+            change = await self.session.save_async()
         except StoreError as exc:
-            self._set_banner("store", str(exc))
+            self._saving_failed(str(exc))
             return
-        self._disk_signature = await asyncio.to_thread(self.store.signature)
-        self._integrate_disk(loaded.records)
+        if self._save_error is not None:
+            self._save_error = None
+            self.main.saving_failed = False
+            self.main.set_banner("save", None)
+            self.main.set_banner("store", None)
+            self.notify("Saving works again.")
+        self._apply(change)
 
-    # ------------------------------------------------------------------ actions
-
-    def _current(self) -> TaskRecord | None:
-        record = self.query_one_main(TaskTable).cursor_record
-        if record is None:
-            self.notify("No task selected.", severity="warning")
-        return record
-
-    def action_add(self) -> None:
-        self.push_screen(AddDialog(), self._added)
-
-    async def _added(self, request: AddRequest | None) -> None:
-        if request is None:
-            return
-        table = self.query_one_main(TaskTable)
-        now = utcnow()
-        new = [
-            TaskRecord(Task(i, now, request.label)) for i in request.ids if i not in table.records
-        ]
-        skipped = len(request.ids) - len(new)
-        for record in new:
-            self._removed.discard(record.id)
-        if new:
-            table.upsert(new)
-            table.move_to(new[-1].id)
-            if self.poller:
-                self.poller.add(new)
-        parts = [f"Added {len(new)} task{'s' if len(new) != 1 else ''}"]
-        if skipped:
-            parts.append(f"{skipped} already watched")
-        if request.rejected:
-            task_id, reason = request.rejected[0]
-            parts.append(f"{len(request.rejected)} rejected ({task_id[:40]!r}: {reason})")
-        self.notify(
-            ", ".join(parts),
-            severity="warning" if request.rejected else "information",
-            markup=False,
+    def _saving_failed(self, message: str) -> None:
+        if self._save_error != message:
+            self.notify(message, severity="error", timeout=15, markup=False)
+        self._save_error = message
+        self.main.saving_failed = True
+        self.main.set_banner(
+            "save", f"Cannot save: {message} Everything is kept in memory; retrying."
         )
-        self._refresh_header()
-        await self._save_now()
+        self._schedule_save(5.0)
 
-    async def _copy(self, text: str, what: str) -> None:
-        result = await asyncio.to_thread(copy_text, text)
-        if result.method == "osc52":
-            self.copy_to_clipboard(text)
-        self.notify(f"{what}: {result.describe()}", markup=False)
-
-    async def action_copy(self) -> None:
-        record = self._current()
-        if record is None:
+    async def _watch_file(self) -> None:
+        if not self._loaded or self._engine_closed:
             return
-        url = record.result.video_url
-        if not url:
-            state = record.result.state.value if record.result.checked_at else "not checked yet"
-            self.notify(f"Nothing copied: no video URL yet ({state}).", severity="warning")
+        try:
+            change = await self.session.check_disk()
+        except StoreError as exc:
+            self.main.set_banner("store", str(exc))
             return
-        await self._copy(url, "URL copied")
+        self._apply(change)
 
-    async def action_copy_all(self) -> None:
-        table = self.query_one_main(TaskTable)
-        urls = [
-            r.result.video_url
-            for r in table.visible_records
-            if r.result.state is State.SUCCEEDED and r.result.video_url
+    def _apply(self, change: DiskChange) -> None:
+        if change.warning:
+            self.main.set_banner("store", change.warning)
+        if change.added or change.removed:
+            self.main.apply_disk_change(change)
+
+    # ------------------------------------------------------------------ app actions
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.key_help()))
+
+    def key_help(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every binding, from the bindings themselves."""
+        rows: list[tuple[str, str]] = []
+        for binding in [*MainScreen.BINDINGS, *self.BINDINGS]:
+            assert isinstance(binding, Binding)
+            keys = ", ".join(self.get_key_display(Binding(k, "")) for k in binding.key.split(","))
+            rows.append((keys, binding.tooltip or binding.description))
+        rows += [
+            ("↑ ↓ j k", "move the cursor; pgup/pgdn and home/end jump"),
+            ("tab", "move between the table and the detail pane (scroll a long prompt)"),
+            ("ctrl+p", "command palette: every action by name"),
         ]
-        if not urls:
-            self.notify("Nothing copied: no finished URLs in this view.", severity="warning")
-            return
-        await self._copy(
-            "\n".join(urls) + "\n", f"{len(urls)} URL{'s' if len(urls) != 1 else ''} copied"
-        )
-
-    async def action_open(self) -> None:
-        record = self._current()
-        if record is None:
-            return
-        url = record.result.video_url
-        if not url:
-            self.notify("No video URL yet.", severity="warning")
-            return
-        result = await asyncio.to_thread(open_url, url)
-        if result.opened:
-            self.notify("Opened in the browser.")
-        elif result.should_copy:
-            copied = await asyncio.to_thread(copy_text, url)
-            if copied.method == "osc52":
-                self.copy_to_clipboard(url)
-            self.notify(
-                f"Not opened ({result.reason}); URL copied instead: {copied.describe()}",
-                markup=False,
-            )
-        else:
-            self.notify(f"Not opened: {result.reason}", severity="error", markup=False)
-
-    def action_refresh(self) -> None:
-        record = self._current()
-        if record is None:
-            return
-        if self.poller is None:
-            self.notify("Not polling: no API key.", severity="warning")
-        elif self.poller.refresh(record.id):
-            self.notify(f"Refreshing {record.task.label or record.id}", markup=False)
-        else:
-            self.notify("Already being checked.")
-
-    def action_refresh_all(self) -> None:
-        if self.poller is None:
-            self.notify("Not polling: no API key.", severity="warning")
-            return
-        count = self.poller.refresh_all()
-        self.notify(f"Refreshing {count} unfinished task{'s' if count != 1 else ''}")
+        return rows
 
     def action_pause(self) -> None:
         poller = self.poller
-        if poller is None:
-            self.notify("Not polling: no API key.", severity="warning")
-            return
-        if poller.status.auth_error:
-            self._retry_key(poller)
+        if poller.client is None or poller.status.auth_error:
+            self._retry_key()
         elif poller.scheduler.paused:
             poller.resume()
             self.notify("Polling resumed.")
         else:
             poller.pause()
             self.notify("Polling paused. Press p to resume.")
-        self._refresh_header()
 
-    def _retry_key(self, poller: Poller) -> None:
+    def _retry_key(self) -> None:
+        """Re-read the config file: a fixed or new key starts polling again."""
+        if self.options.demo:
+            self.poller.resume()
+            self.notify("Retrying.")
+            return
         try:
             config = load_config(self.options.paths.config_file)
         except ConfigError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
-        if config.api_key and config.api_key != self.config.api_key and not self.options.demo:
-            self.config = replace(self.config, api_key=config.api_key)
-            poller.set_key(config.api_key)
+        if not config.api_key:
+            self.notify(
+                f"Still no API key in the environment or {self.options.paths.config_file}.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        changed = config.api_key != self.config.api_key
+        self.config = replace(self.config, api_key=config.api_key, key_source=config.key_source)
+        if self.poller.client is None:
+            self._go_online(replace(config, policy=self.config.policy))
+            self.notify("API key found: polling started.")
+        elif changed:
+            self.poller.set_key(config.api_key)
             self.notify("Retrying with the new key from the config file.")
         else:
-            poller.resume()
+            self.poller.resume()
             self.notify("Retrying with the same key.")
 
-    def action_remove(self) -> None:
-        record = self._current()
-        if record is None:
-            return
-
-        async def answer(yes: bool | None) -> None:
-            if not yes:
-                return
-            table = self.query_one_main(TaskTable)
-            table.remove_rows([record.id])
-            if self.poller:
-                self.poller.remove([record.id])
-            self._removed.add(record.id)
-            self.notify(f"Removed {record.task.label or record.id}", markup=False)
-            self._refresh_header()
-            self._sync_detail()
-            await self._save_now()
-
-        self.push_screen(
-            ConfirmDialog(f"Stop watching {record.task.label or record.id}?", record.id), answer
-        )
-
-    def action_label(self) -> None:
-        record = self._current()
-        if record is None:
-            return
-
-        async def done(label: str | None) -> None:
-            if label is None:
-                return
-            table = self.query_one_main(TaskTable)
-            current = table.records.get(record.id)
-            if current is None:
-                return
-            updated = replace(current, task=current.task.with_label(label))
-            table.upsert([updated])
-            if self.poller:
-                self.poller.relabel(record.id, label)
-            self._sync_detail()
-            await self._save_now()
-
-        self.push_screen(LabelDialog(record.id, record.task.label), done)
-
-    def action_filter(self) -> None:
-        box = self.screen_stack[0].query_one("#filter", Input)
-        box.display = True
-        box.focus()
-
-    def action_clear_filter(self) -> None:
-        box = self.screen_stack[0].query_one("#filter", Input)
-        table = self.query_one_main(TaskTable)
-        box.value = ""
-        box.display = False
-        table.set_filter("")
-        table.focus()
-
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.query_one_main(TaskTable).set_filter(event.value)
-
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        table = self.query_one_main(TaskTable)
-        if not event.value.strip():
-            event.input.display = False
-        table.focus()
-
-    def action_sort(self) -> None:
-        table = self.query_one_main(TaskTable)
-        table.set_sort(table.sort_key.next())
-        self.notify(f"Sorted by {table.sort_key.value}")
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.HELP_ROWS))
-
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        commands = [
-            ("Add task IDs", "Paste one or many IDs", self.action_add),
-            ("Copy URL", "Copy the highlighted task's video URL", self.action_copy),
-            ("Copy all URLs", "Copy every finished URL in the view", self.action_copy_all),
-            ("Open URL", "Open the video in a browser", self.action_open),
-            ("Refresh task", "Check the highlighted task now", self.action_refresh),
-            ("Refresh all", "Check every unfinished task now", self.action_refresh_all),
-            ("Pause / resume polling", "Toggle polling", self.action_pause),
-            ("Remove task", "Stop watching the highlighted task", self.action_remove),
-            ("Filter", "Filter the table", self.action_filter),
-            ("Cycle sort", "added → state → updated", self.action_sort),
-            ("Edit label", "Label the highlighted task", self.action_label),
-            ("Keys", "Show every key binding", self.action_help),
-        ]
-        for title, help_text, callback in commands:
-            yield SystemCommand(title, help_text, callback)
+        if screen is not self.main:
+            return
+        for binding in MainScreen.BINDINGS:
+            assert isinstance(binding, Binding)
+            action = binding.action
+            target = f"app.{action[4:]}" if action.startswith("app.") else f"screen.{action}"
+            yield SystemCommand(
+                binding.description,
+                f"{binding.tooltip} ({binding.key.split(',')[0]})",
+                _runner(self, target),
+            )
+        yield SystemCommand("Keys", "Show every key binding (?)", self.action_help)
 
 
-def run_dashboard(options: DashboardOptions) -> None:
-    VidwatchApp(options).run()
+def _runner(app: App[None], action: str) -> Callable[[], object]:
+    async def run() -> None:
+        await app.run_action(action)
+
+    return run
 
 
-_ = SortKey  # re-exported for tests
+def run_dashboard(options: DashboardOptions) -> str | None:
+    """Run until the user quits. Returns why the final save failed, if it did."""
+    app = VidwatchApp(options)
+    app.run()
+    return app.unsaved_error

@@ -1,7 +1,8 @@
 """The detail pane: everything known about the highlighted task.
 
 All server text goes into ``rich.text.Text`` objects built from plain strings,
-so nothing the server sends is ever parsed as markup.
+so nothing the server sends is ever parsed as markup; the core removed escape
+and control sequences before it got here.
 """
 
 from __future__ import annotations
@@ -16,66 +17,66 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from app.core.models import State, TaskRecord, utcnow
-from app.core.sanitize import clean_text, strip_fence
+from app.core.sanitize import strip_fence
 from app.ui.rows import relative
 
-_ADVICE = {
-    "401": "Set a valid key in QUICKROUTER_API_KEY or the config file, then press p to resume.",
-    "not know": "Check the ID for typos and that base_url points at the gateway that created it.",
-    "Rate limited": (
-        "Polling waits as the server asked; lower max_requests_per_second if it repeats."
-    ),
-    "Server error": "The gateway or the model failed; vidwatch retries with backoff.",
-    "Network": "Check your connection; vidwatch retries with backoff.",
-    "Timed out": "The server is slow; vidwatch retries with backoff.",
-    "Unusable answer": "The server sent something vidwatch cannot read; it retries. See the log.",
-}
+__all__ = ["DetailPane"]
+
+NextCheck = Callable[[str], datetime | None]
 
 
-def advice_for(error: str) -> str:
-    for needle, advice in _ADVICE.items():
-        if needle in error:
-            return advice
-    return ""
-
-
-def _when(value: datetime | None, now: datetime) -> str:
+def when(value: datetime | None, now: datetime) -> str:
+    """An absolute local time with a relative hint: ``2026-11-24 12:00:05 (5m ago)``."""
     if value is None:
         return "–"
     local = value.astimezone()
-    return (
-        f"{local:%Y-%m-%d %H:%M:%S} ({relative(value, now)} ago)"
-        if value <= now
-        else (f"{local:%Y-%m-%d %H:%M:%S} ({relative(value, now)})")
-    )
+    hint = relative(value, now)
+    suffix = f"{hint} ago" if value <= now else hint
+    return f"{local:%Y-%m-%d %H:%M:%S} ({suffix})"
 
 
-class DetailPane(VerticalScroll, can_focus=False):
-    """Shows one :class:`TaskRecord`; follows the table's cursor."""
+class DetailPane(VerticalScroll, can_focus=True):
+    """Shows one :class:`TaskRecord`; the screen binds ``record`` to the table's cursor."""
 
-    record: reactive[TaskRecord | None] = reactive(None, always_update=True)
+    record: reactive[TaskRecord | None] = reactive(None)
 
     def __init__(
         self,
         *,
-        next_check: Callable[[str], datetime | None] | None = None,
+        next_check: NextCheck | None = None,
+        clock: Callable[[], datetime] = utcnow,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.next_check = next_check
+        self.clock = clock
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-facts", markup=False)
         yield Static("Video URL", classes="detail-heading")
         yield Static(id="detail-url", markup=False)
-        yield Static("Error", id="detail-error-heading", classes="detail-heading")
+        yield Static("Problem", id="detail-error-heading", classes="detail-heading")
         yield Static(id="detail-error", markup=False)
         yield Static("Enhanced prompt", classes="detail-heading")
         yield Static(id="detail-prompt", markup=False)
 
-    def watch_record(self, record: TaskRecord | None) -> None:
+    def on_mount(self) -> None:
+        self._show(self.record)
+
+    def watch_record(self, old: TaskRecord | None, new: TaskRecord | None) -> None:
         if not self.is_mounted:
             return
+        moved = (old is None) != (new is None) or (old and new and old.id != new.id)
+        self._show(new)
+        if moved:
+            self.scroll_home(animate=False)
+
+    def refresh_times(self) -> None:
+        """Redraw the relative times only (called every second)."""
+        if self.record is not None:
+            self.query_one("#detail-facts", Static).update(self._facts(self.record))
+
+    def _show(self, record: TaskRecord | None) -> None:
         facts = self.query_one("#detail-facts", Static)
         url = self.query_one("#detail-url", Static)
         error = self.query_one("#detail-error", Static)
@@ -89,51 +90,63 @@ class DetailPane(VerticalScroll, can_focus=False):
         facts.update(self._facts(record))
         r = record.result
         if r.video_url:
-            url.update(Text(r.video_url, style="underline"))
+            url.update(Text(r.video_url))
         elif r.state is State.SUCCEEDED:
             url.update(Text("finished, but the server sent no usable URL yet"))
+        elif r.state is State.FAILED:
+            url.update(Text("none: the job failed"))
         else:
             url.update(Text("not ready yet"))
-        problem = r.error or (r.fail_reason if r.state is State.FAILED else None)
-        self.set_class(bool(problem), "-has-error")
-        if problem:
-            text = Text(problem)
-            advice = advice_for(problem)
-            if advice:
-                text.append("\n" + advice, style="italic")
-            error.update(text)
-        else:
-            error.update(Text(""))
+        error_text = self._problem(record)
+        self.set_class(error_text is not None, "-has-error")
+        error.update(error_text or Text(""))
         body = strip_fence(r.enhanced_prompt) if r.enhanced_prompt else "(none yet)"
-        prompt.update(Text(clean_text(body)))
+        prompt.update(Text(body))
+
+    @staticmethod
+    def _problem(record: TaskRecord) -> Text | None:
+        r = record.result
+        if r.state is State.FAILED:
+            text = Text(r.fail_reason or f"The job failed on the server (status {r.status!r}).")
+            text.append("\nStart the job again where you created it.", style="italic")
+            return text
+        if not r.error:
+            return None
+        text = Text(r.error)
+        if r.problem is not None:
+            text.append("\n" + r.problem.advice, style="italic")
+        return text
 
     def _facts(self, record: TaskRecord) -> Text:
         r = record.result
-        now = utcnow()
+        now = self.clock()
         state = r.state
+        if r.checked_at is None:
+            state_word = "· not checked yet"
+        else:
+            state_word = f"{state.symbol} {state.value}"
         status = r.status or "–"
+        if state is State.UNKNOWN and r.status:
+            status += " (a word vidwatch does not know; still polling)"
         rows: list[tuple[str, str]] = [
             ("Task", record.id),
             ("Label", record.task.label or "–"),
             ("Server id", r.server_id or "–"),
-            ("State", f"{state.symbol} {state.value}" if r.checked_at else "· not checked yet"),
-            (
-                "Status",
-                status
-                + (" (not a word vidwatch knows)" if state is State.UNKNOWN and r.status else ""),
-            ),
+            ("State", state_word),
+            ("Status", status),
         ]
         if r.progress is not None:
             rows.append(("Progress", f"{r.progress:.0f}%"))
-        if r.fail_reason and state is State.FAILED:
-            rows.append(("Reason", r.fail_reason))
         rows += [
-            ("Added", _when(record.task.added_at, now)),
-            ("Updated", _when(r.status_update_time, now)),
-            ("Checked", _when(r.checked_at, now)),
+            ("Added", when(record.task.added_at, now)),
+            ("Updated", when(r.status_update_time, now)),
+            ("Checked", when(r.checked_at, now)),
         ]
         due = self.next_check(record.id) if self.next_check else None
-        rows.append(("Next check", _when(due, now) if due else ("–" if r.final else "soon")))
+        if due is not None:
+            rows.append(("Next check", when(due, now)))
+        else:
+            rows.append(("Next check", "– (finished)" if r.final else "–"))
         text = Text()
         for index, (label, value) in enumerate(rows):
             if index:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -150,16 +151,15 @@ class HelpScreen(ModalScreen[None]):
         self.rows = rows
 
     def compose(self) -> ComposeResult:
-        text = Text()
-        for index, (keys, description) in enumerate(self.rows):
-            if index:
-                text.append("\n")
-            text.append(f"{keys:>14}", style="bold")
-            text.append(f"  {description}")
+        table = Table.grid(padding=(0, 2))
+        table.add_column(justify="right", style="bold", no_wrap=True)
+        table.add_column(ratio=1)
+        for keys, description in self.rows:
+            table.add_row(Text(keys), Text(description))
         with Vertical(classes="dialog", id="help"):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll():
-                yield Static(text)
+                yield Static(table)
             yield Static("ctrl+p opens the command palette · esc closes", classes="dialog-hint")
 
     def action_close(self) -> None:

@@ -9,7 +9,7 @@ import enum
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from app.core.models import State, TaskRecord
+from app.core.models import Problem, State, TaskRecord
 from app.core.sanitize import first_line, shorten_id
 
 
@@ -31,6 +31,15 @@ _STATE_ORDER = {
     State.QUEUED: 3,
     State.SUCCEEDED: 4,
 }
+
+
+def next_text(due: datetime | None, now: datetime) -> str:
+    """The NEXT column: when the task is checked again."""
+    if due is None:
+        return "–"
+    if due <= now:
+        return "now"
+    return relative(due, now)
 
 
 def relative(when: datetime | None, now: datetime) -> str:
@@ -55,10 +64,26 @@ def task_name(record: TaskRecord, width: int) -> str:
     return record.task.label or shorten_id(record.id, width)
 
 
+_PROBLEM_WORDS: dict[Problem, str] = {
+    Problem.AUTH: "key rejected",
+    Problem.NOT_FOUND: "not found",
+    Problem.RATE_LIMITED: "rate limited",
+    Problem.SERVER: "server error",
+    Problem.BAD_RESPONSE: "bad answer",
+    Problem.NETWORK: "no network",
+    Problem.TIMEOUT: "timed out",
+    Problem.NO_URL: "no URL yet",
+}
+
+
 def state_text(record: TaskRecord) -> str:
+    """The state as a symbol and a word: readable without colour."""
     result = record.result
     if result.checked_at is None:
         return "· new"
+    if not result.status and result.problem is not None:
+        # Never got a status: say what stands in the way instead of "unknown".
+        return f"! {_PROBLEM_WORDS[result.problem]}"
     state = result.state
     word = state.value
     if state is State.UNKNOWN and result.status:

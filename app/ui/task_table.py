@@ -27,6 +27,7 @@ from app.core.models import State, TaskRecord, utcnow
 from app.ui.rows import (
     SortKey,
     matcher,
+    next_text,
     prompt_line,
     relative,
     search_text,
@@ -261,13 +262,34 @@ class TaskTable(ScrollView, can_focus=True):
         width = self.size.width
         columns = layout(width)
         if y == 0:
-            style = self.get_component_rich_style("task-table--header")
-            return self._strip([(c, c.title, style) for c in columns], width, style)
+            return self._header(columns, width)
         index = int(self.scroll_y) + y - 1
         if index >= len(self._view):
+            if y == 2 and not self._view:
+                return self._empty_hint(width)
             return Strip.blank(width, self.rich_style)
         task_id = self._view[index]
         return self._row(self.records[task_id], index, columns, width)
+
+    def _header(self, columns: list[Column], width: int) -> Strip:
+        style = self.get_component_rich_style("task-table--header")
+        cells = [(c, c.title, style) for c in columns]
+        shown, total = len(self._view), len(self.records)
+        info = f"{shown}/{total} · " if shown != total else f"{total} · "
+        info += f"sort: {self.sort_key.value} "
+        last, title, _ = cells[-1]
+        if last.key == "prompt" and last.width >= len(title) + len(info) + 2:
+            padding = last.width - len(title) - len(info)
+            cells[-1] = (last, title + " " * padding + info, style)
+        return self._strip(cells, width, style)
+
+    def _empty_hint(self, width: int) -> Strip:
+        if self.records:
+            text = f"  No task matches {self.filter_text.strip()!r}. Press esc to clear the filter."
+        else:
+            text = "  No tasks yet. Press a to add task IDs, or run: vidwatch add ID…"
+        style = self.get_component_rich_style("task-table--muted", partial=True)
+        return Strip([Segment(text, style)]).crop_extend(0, width, self.rich_style)
 
     def _row(self, record: TaskRecord, index: int, columns: list[Column], width: int) -> Strip:
         result = record.result
@@ -278,14 +300,16 @@ class TaskTable(ScrollView, can_focus=True):
         elif self._flash.get(record.id, 0.0) > time.monotonic():
             base = base + self.get_component_rich_style("task-table--flash")
         state_class = "new" if result.checked_at is None else result.state.value
-        state_style = base + self.get_component_rich_style(f"task-table--{state_class}")
-        muted = base + self.get_component_rich_style("task-table--muted")
+        state_style = base + self.get_component_rich_style(
+            f"task-table--{state_class}", partial=True
+        )
+        muted = base + self.get_component_rich_style("task-table--muted", partial=True)
         cells: list[tuple[Column, str, Style]] = []
         for column in columns:
             key = column.key
             if key == "mark":
                 ready = result.state is State.SUCCEEDED and result.video_url
-                url_style = base + self.get_component_rich_style("task-table--url")
+                url_style = base + self.get_component_rich_style("task-table--url", partial=True)
                 cells.append((column, "●" if ready else " ", url_style))
             elif key == "task":
                 cells.append((column, task_name(record, column.width), base))
@@ -299,7 +323,7 @@ class TaskTable(ScrollView, can_focus=True):
                 cells.append((column, relative(result.checked_at, now), muted))
             elif key == "next":
                 due = self.next_check(record.id) if self.next_check else None
-                cells.append((column, relative(due, now) if due else "–", muted))
+                cells.append((column, next_text(due, now), muted))
             else:
                 text = result.error if result.error and not result.final else prompt_line(record)
                 cells.append((column, text, muted if result.error else base))

@@ -1,0 +1,198 @@
+"""The watched list as one in-memory truth, kept in step with the task file.
+
+A :class:`Session` joins the :class:`~app.core.poller.Poller` (which owns the
+records and their latest results) to the :class:`~app.core.store.TaskStore`
+(the file other ``vidwatch`` processes also write). The dashboard uses it; it
+never knows about a screen.
+
+Saving is split so the slow part can run off the event loop::
+
+    job = session.snapshot()                        # on the loop: cheap copies
+    on_disk = await asyncio.to_thread(session.write, job)   # merge under the lock
+    change = session.integrate(on_disk, job)        # on the loop: others' edits
+
+Tasks another process added appear; tasks another process removed go; tasks
+removed here while a save was under way stay removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from app.core.models import Task, TaskRecord, utcnow
+from app.core.poller import Poller
+from app.core.store import LoadResult, Signature, TaskStore
+
+__all__ = ["AddReport", "DiskChange", "SaveJob", "Session"]
+
+
+@dataclass(frozen=True, slots=True)
+class AddReport:
+    added: tuple[str, ...]
+    skipped: tuple[str, ...]  # already watched
+
+
+@dataclass(frozen=True, slots=True)
+class DiskChange:
+    """What another process changed in the task file since we last looked."""
+
+    added: tuple[TaskRecord, ...] = ()
+    removed: tuple[str, ...] = ()
+    warning: str | None = None  # the file was damaged and set aside
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.warning)
+
+
+@dataclass(frozen=True, slots=True)
+class SaveJob:
+    """A consistent copy of what to save, taken on the event loop."""
+
+    records: dict[str, TaskRecord]
+    removed: frozenset[str]
+    known_on_disk: frozenset[str]
+
+
+class Session:
+    """The task list the dashboard shows, polls and saves."""
+
+    def __init__(self, store: TaskStore, poller: Poller) -> None:
+        self.store = store
+        self.poller = poller
+        self._removed: set[str] = set()  # removed here, not yet saved
+        self._on_disk: frozenset[str] = frozenset()  # IDs in the file when we last looked
+        self._signature: Signature | None = None
+        self._io = asyncio.Lock()  # one save or disk check at a time
+        self.dirty = False
+
+    @property
+    def records(self) -> Mapping[str, TaskRecord]:
+        return self.poller.records
+
+    # ------------------------------------------------------------------ loading
+
+    def read(self) -> tuple[LoadResult, Signature | None]:
+        """Read the task file (blocking, thread-safe: touches nothing in memory).
+
+        Raises :class:`~app.core.store.StoreError` when the file cannot be read.
+        """
+        return self.store.load(), self.store.signature()
+
+    def adopt(self, loaded: LoadResult, signature: Signature | None) -> str | None:
+        """Take what :meth:`read` returned (on the event loop). Returns the store's warning."""
+        self._signature = signature
+        self._on_disk = frozenset(loaded.records)
+        self.poller.add(loaded.records.values())
+        return loaded.warning
+
+    def load(self) -> str | None:
+        """:meth:`read` and :meth:`adopt` in one blocking call (the CLI and tests)."""
+        return self.adopt(*self.read())
+
+    # ------------------------------------------------------------------ editing
+
+    def add(self, ids: Iterable[str], label: str = "", now: datetime | None = None) -> AddReport:
+        when = now or utcnow()
+        added: list[str] = []
+        skipped: list[str] = []
+        new: list[TaskRecord] = []
+        for task_id in dict.fromkeys(ids):
+            if task_id in self.records:
+                skipped.append(task_id)
+                continue
+            self._removed.discard(task_id)
+            new.append(TaskRecord(Task(task_id, when, label)))
+            added.append(task_id)
+        if new:
+            self.poller.add(new)
+            self.dirty = True
+        return AddReport(tuple(added), tuple(skipped))
+
+    def remove(self, ids: Iterable[str]) -> list[str]:
+        gone = [i for i in dict.fromkeys(ids) if i in self.records]
+        if gone:
+            self.poller.remove(gone)
+            self._removed.update(gone)
+            self.dirty = True
+        return gone
+
+    def relabel(self, task_id: str, label: str) -> TaskRecord | None:
+        if task_id not in self.records:
+            return None
+        self.poller.relabel(task_id, label)
+        self.dirty = True
+        return self.records[task_id]
+
+    def mark_dirty(self) -> None:
+        self.dirty = True
+
+    # ------------------------------------------------------------------ saving
+
+    def snapshot(self) -> SaveJob:
+        self.dirty = False
+        return SaveJob(dict(self.records), frozenset(self._removed), self._on_disk)
+
+    def write(self, job: SaveJob) -> tuple[dict[str, TaskRecord], Signature | None]:
+        """Merge ``job`` into the file under its lock (blocking: run it in a thread)."""
+        merged = self.store.save_records(job.records, job.removed, job.known_on_disk)
+        return merged, self.store.signature()
+
+    def integrate(
+        self,
+        on_disk: Mapping[str, TaskRecord],
+        signature: Signature | None,
+        saved: SaveJob | None = None,
+    ) -> DiskChange:
+        """Adopt what the file holds now: tasks added or removed elsewhere."""
+        if saved is not None:
+            self._removed -= saved.removed
+        records = self.records
+        added = tuple(
+            record
+            for task_id, record in on_disk.items()
+            if task_id not in records and task_id not in self._removed
+        )
+        removed = tuple(i for i in self._on_disk if i not in on_disk and i in records)
+        self._on_disk = frozenset(on_disk)
+        self._signature = signature
+        if added:
+            self.poller.add(added)
+        if removed:
+            self.poller.remove(removed)
+        return DiskChange(added, removed)
+
+    def save(self) -> DiskChange:
+        """Save now, blocking (the CLI and tests)."""
+        job = self.snapshot()
+        on_disk, signature = self.write(job)
+        return self.integrate(on_disk, signature, job)
+
+    async def save_async(self) -> DiskChange:
+        """Save with the file work in a thread; the event loop stays free."""
+        async with self._io:
+            job = self.snapshot()
+            try:
+                on_disk, signature = await asyncio.to_thread(self.write, job)
+            except BaseException:
+                self.dirty = True  # nothing was saved; try again later
+                raise
+            return self.integrate(on_disk, signature, job)
+
+    # ------------------------------------------------------------------ watching
+
+    def disk_changed(self) -> bool:
+        """Whether the file was replaced since we last read or wrote it (cheap: one stat)."""
+        return self.store.signature() != self._signature
+
+    async def check_disk(self) -> DiskChange:
+        """Pick up edits by other processes (``vidwatch add`` in another terminal)."""
+        async with self._io:
+            if not await asyncio.to_thread(self.disk_changed):
+                return DiskChange()
+
+            loaded, signature = await asyncio.to_thread(self.read)
+            change = self.integrate(loaded.records, signature)
+            return replace(change, warning=loaded.warning)

@@ -1,0 +1,398 @@
+"""The main screen: header, banner, task table, detail pane, filter, footer.
+
+State flows down: the app hands this screen typed records and the poller's
+status; the screen binds its reactives into the header (``data_bind``) and the
+detail pane. Events flow up: the table says which task is highlighted
+(:class:`TaskTable.Highlighted`); this screen says when the list was edited
+(:class:`MainScreen.Edited`) so the app saves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from app.core.clipboard import CopyResult, OpenResult
+from app.core.models import State, TaskRecord, utcnow
+from app.core.poller import PollerStatus
+from app.core.session import AddReport, DiskChange, Session
+from app.ui.detail import DetailPane
+from app.ui.dialogs import AddDialog, AddRequest, ConfirmDialog, LabelDialog
+from app.ui.header import StateCounts, StatusBar
+from app.ui.rows import state_text
+from app.ui.task_table import TaskTable
+
+__all__ = ["Copier", "MainScreen", "Opener"]
+
+Copier = Callable[[str], CopyResult]
+Opener = Callable[[str], OpenResult]
+
+NARROW_WIDTH = 100  # below this the detail pane folds away
+SHORT_HEIGHT = 12  # below this too
+
+
+def describe_add(report: AddReport, rejected: Sequence[tuple[str, str]]) -> str:
+    parts = [f"Added {len(report.added)} task{'' if len(report.added) == 1 else 's'}"]
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} already watched")
+    if rejected:
+        task_id, reason = rejected[0]
+        more = f" and {len(rejected) - 1} more" if len(rejected) > 1 else ""
+        parts.append(f"{len(rejected)} rejected ({task_id[:40]!r}: {reason}{more})")
+    return ", ".join(parts) + "."
+
+
+def no_url_reason(record: TaskRecord) -> str:
+    """Why a task has no URL to copy or open, in a few words."""
+    result = record.result
+    if result.checked_at is None:
+        return "the task has not been checked yet"
+    if result.state is State.FAILED:
+        return "the job failed"
+    if result.state is State.SUCCEEDED:
+        return "the job finished but the server sent no usable URL"
+    return f"no video URL yet (the job is {state_text(record)[2:]})"
+
+
+def count_states(records: Iterable[TaskRecord]) -> tuple[StateCounts, int]:
+    counts: Counter[State] = Counter()
+    fresh = 0
+    for record in records:
+        if record.result.checked_at is None:
+            fresh += 1
+        else:
+            counts[record.result.state] += 1
+    return tuple(sorted(counts.items())), fresh
+
+
+class MainScreen(Screen[None]):
+    """The dashboard. Its bindings act on the highlighted task or the current view."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "add", "Add", tooltip="Add task IDs (paste many at once; optional label)"),
+        Binding("c", "copy", "Copy URL", tooltip="Copy the highlighted task's video URL"),
+        Binding(
+            "C",
+            "copy_all",
+            "Copy all",
+            tooltip="Copy every finished URL in the current view, one per line",
+        ),
+        Binding(
+            "o", "open", "Open", tooltip="Open the video URL in a browser (copies it over SSH)"
+        ),
+        Binding("r", "refresh", "Refresh", tooltip="Check the highlighted task now"),
+        Binding(
+            "R", "refresh_all", "Refresh all", show=False, tooltip="Check every unfinished task now"
+        ),
+        Binding(
+            "p",
+            "app.pause",
+            "Pause",
+            tooltip="Pause or resume polling (after a rejected key: retry, re-reading the config)",
+        ),
+        Binding(
+            "d,delete",
+            "remove",
+            "Remove",
+            tooltip="Stop watching the highlighted task (asks first)",
+        ),
+        Binding("slash", "filter", "Filter", tooltip="Filter by ID, label, state or prompt"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, tooltip="Clear the filter"),
+        Binding("s", "sort", "Sort", tooltip="Cycle the sort: added, state, updated"),
+        Binding("l", "label", "Label", show=False, tooltip="Edit the highlighted task's label"),
+    ]
+
+    class Edited(Message):
+        """The list changed here (add, remove, label): save it soon."""
+
+    counts: reactive[StateCounts] = reactive(())
+    fresh: reactive[int] = reactive(0)
+    status: reactive[PollerStatus] = reactive(PollerStatus)
+    demo: reactive[bool] = reactive(False)
+    saving_failed: reactive[bool] = reactive(False)
+    summary: reactive[str] = reactive("")
+    current: reactive[TaskRecord | None] = reactive(None)
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        copier: Copier,
+        opener: Opener,
+        clock: Callable[[], datetime] = utcnow,
+        demo: bool = False,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.copier = copier
+        self.opener = opener
+        self.clock = clock
+        self._banners: dict[str, str] = {}
+        self.set_reactive(MainScreen.demo, demo)
+        self.set_reactive(MainScreen.status, session.poller.status)
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar").data_bind(
+            MainScreen.counts,
+            MainScreen.fresh,
+            MainScreen.status,
+            MainScreen.demo,
+            MainScreen.saving_failed,
+            MainScreen.summary,
+        )
+        yield Static(id="banner", markup=False)
+        with Horizontal(id="body"):
+            yield TaskTable(id="table", next_check=self._next_check, clock=self.clock)
+            yield DetailPane(id="detail", next_check=self._next_check, clock=self.clock).data_bind(
+                record=MainScreen.current
+            )
+        yield Input(placeholder="Filter: ID, label, state or prompt — esc clears", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self._fit(self.size.width, self.size.height)
+
+    def on_resize(self, event: object) -> None:
+        self._fit(self.size.width, self.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        self.set_class(width < NARROW_WIDTH or height < SHORT_HEIGHT, "-narrow")
+        self.set_class(height < SHORT_HEIGHT, "-short")
+
+    @property
+    def table(self) -> TaskTable:
+        return self.query_one(TaskTable)
+
+    @property
+    def detail(self) -> DetailPane:
+        return self.query_one(DetailPane)
+
+    def _next_check(self, task_id: str) -> datetime | None:
+        return self.session.poller.next_check(task_id)
+
+    # ------------------------------------------------------------------ state in
+
+    def show_records(self, records: Iterable[TaskRecord]) -> None:
+        self.table.set_records(records)
+        self._recount()
+
+    def apply_updates(self, records: Sequence[TaskRecord], flash: Iterable[str] = ()) -> None:
+        """Results arrived (batched by the app)."""
+        self.table.upsert(records, flash=flash)
+        self._recount()
+        self._follow_cursor()
+
+    def apply_disk_change(self, change: DiskChange) -> None:
+        if change.removed:
+            self.table.remove_rows(change.removed)
+        if change.added:
+            self.table.upsert(change.added)
+            count = len(change.added)
+            self.notify(f"{count} task{'' if count == 1 else 's'} added in another window.")
+        self._recount()
+        self._follow_cursor()
+
+    def set_banner(self, key: str, message: str | None) -> None:
+        if message:
+            self._banners[key] = message
+        else:
+            self._banners.pop(key, None)
+        banner = self.query_one("#banner", Static)
+        banner.update(Text("\n".join(self._banners.values())))
+        banner.display = bool(self._banners)
+
+    def banner_text(self) -> str:
+        return "\n".join(self._banners.values())
+
+    def tick(self) -> None:
+        """Once a second: relative times move on."""
+        self.table.refresh()
+        self.detail.refresh_times()
+
+    def _recount(self) -> None:
+        self.counts, self.fresh = count_states(self.table.records.values())
+
+    def _follow_cursor(self) -> None:
+        self.current = self.table.cursor_record
+
+    @on(TaskTable.Highlighted)
+    def _highlighted(self, event: TaskTable.Highlighted) -> None:
+        self._follow_cursor()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _selected(self) -> TaskRecord | None:
+        record = self.table.cursor_record
+        if record is None:
+            self.notify("No task selected. Press a to add task IDs.", severity="warning")
+        return record
+
+    def _edited(self) -> None:
+        self.session.mark_dirty()
+        self.post_message(self.Edited())
+
+    async def copy(self, text: str, what: str) -> None:
+        """Copy and say truthfully how it went."""
+        result = await asyncio.to_thread(self.copier, text)
+        if result.method == "osc52":
+            self.app.copy_to_clipboard(text)
+        self.notify(f"{what} {result.describe()}.", markup=False)
+
+    # ------------------------------------------------------------------ actions
+
+    def action_add(self) -> None:
+        self.app.push_screen(AddDialog(), self._added)
+
+    def _added(self, request: AddRequest | None) -> None:
+        if request is None:
+            return
+        report = self.session.add(request.ids, request.label, now=self.clock())
+        if report.added:
+            self.table.upsert([self.session.records[i] for i in report.added])
+            self.table.move_to(report.added[-1])
+            self._recount()
+            self._edited()
+        self.notify(
+            describe_add(report, request.rejected),
+            severity="warning" if request.rejected else "information",
+            markup=False,
+        )
+
+    async def action_copy(self) -> None:
+        record = self._selected()
+        if record is None:
+            return
+        url = record.result.video_url
+        if not url:
+            self.notify(f"Nothing copied: {no_url_reason(record)}.", severity="warning")
+            return
+        await self.copy(url, "URL copied")
+
+    async def action_copy_all(self) -> None:
+        urls = [
+            r.result.video_url
+            for r in self.table.visible_records
+            if r.result.state is State.SUCCEEDED and r.result.video_url
+        ]
+        if not urls:
+            self.notify("Nothing copied: no finished URLs in this view.", severity="warning")
+            return
+        await self.copy("\n".join(urls) + "\n", f"{len(urls)} URL{'' if len(urls) == 1 else 's'}")
+
+    async def action_open(self) -> None:
+        record = self._selected()
+        if record is None:
+            return
+        url = record.result.video_url
+        if not url:
+            self.notify(f"Nothing to open: {no_url_reason(record)}.", severity="warning")
+            return
+        result = await asyncio.to_thread(self.opener, url)
+        if result.opened:
+            self.notify("Opened in the browser.")
+        elif result.should_copy:
+            await self.copy(url, f"Not opened ({result.reason}); the URL was copied instead")
+        else:
+            self.notify(f"Not opened: {result.reason}.", severity="error", markup=False)
+
+    def action_refresh(self) -> None:
+        record = self._selected()
+        if record is None:
+            return
+        poller = self.session.poller
+        if poller.client is None:
+            self.notify("Not polling: no API key.", severity="warning")
+        elif poller.refresh(record.id):
+            self.notify(f"Checking {record.task.label or record.id} now.", markup=False)
+        else:
+            self.notify("It is being checked right now.")
+
+    def action_refresh_all(self) -> None:
+        poller = self.session.poller
+        if poller.client is None:
+            self.notify("Not polling: no API key.", severity="warning")
+            return
+        count = poller.refresh_all()
+        self.notify(f"Checking {count} unfinished task{'' if count == 1 else 's'} now.")
+
+    def action_remove(self) -> None:
+        record = self._selected()
+        if record is None:
+            return
+        name = record.task.label or record.id
+
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                return
+            removed = self.session.remove([record.id])
+            self.table.remove_rows(removed)
+            self._recount()
+            self._follow_cursor()
+            self._edited()
+            self.notify(f"Stopped watching {name}.", markup=False)
+
+        detail = record.id if record.task.label else ""
+        self.app.push_screen(ConfirmDialog(f"Stop watching {name}?", detail), answer)
+
+    def action_label(self) -> None:
+        record = self._selected()
+        if record is None:
+            return
+
+        def done(label: str | None) -> None:
+            if label is None:
+                return
+            updated = self.session.relabel(record.id, label)
+            if updated is not None:
+                self.table.upsert([updated])
+                self._follow_cursor()
+                self._edited()
+
+        self.app.push_screen(LabelDialog(record.id, record.task.label), done)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        had_filter = bool(box.value) or box.display
+        box.value = ""
+        box.display = False
+        self.table.set_filter("")
+        self.table.focus()
+        self._follow_cursor()
+        if not had_filter:
+            self.notify("Nothing to clear. Press q to quit.", timeout=2)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value)
+        self._follow_cursor()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            event.input.display = False
+        self.table.focus()
+
+    def action_sort(self) -> None:
+        self.table.set_sort(self.table.sort_key.next())
+        self.notify(f"Sorted by {self.table.sort_key.value}.", timeout=2)

@@ -1,0 +1,72 @@
+"""End to end: the dashboard against the built-in simulator over real loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from app.core.config import Config, Paths
+from app.core.models import State, Task
+from app.core.scheduler import Policy
+from app.core.simulator import Simulator
+from app.core.store import TaskStore
+from app.ui.app import DashboardOptions, VidwatchApp
+from app.ui.task_table import TaskTable
+from tests.dashboard_support import Clipboard
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_a_job_goes_from_queued_to_succeeded_on_screen_and_its_url_is_copied(
+    tmp_path: Path,
+) -> None:
+    sim = Simulator(jobs=0, seed=11)
+    base_url = await sim.start()
+    try:
+        job = sim.add_job(queue_time=0.6, duration=1.2, fails=False)
+        tasks = tmp_path / "tasks.toml"
+        TaskStore(tasks).add([Task(job, sim.wall_time(0), "e2e job")])
+        config = Config(
+            base_url=base_url,
+            api_key=sim.api_key,
+            policy=Policy(min_interval=0.2, max_interval=0.4, max_requests_per_second=50),
+        )
+        clipboard = Clipboard()
+        app = VidwatchApp(
+            DashboardOptions(paths=Paths(tmp_path / "c.toml", tasks, tmp_path), config=config),
+            copier=clipboard.copy,
+        )
+        seen: list[str] = []
+        async with app.run_test(size=(160, 30)) as pilot:
+            table = app.main.query_one(TaskTable)
+
+            def state_cell() -> str:
+                row = table.render_line(1).text
+                word = row[29:44].strip()
+                if not seen or seen[-1] != word:
+                    seen.append(word)
+                return word
+
+            for _ in range(300):
+                if "succeeded" in state_cell():
+                    break
+                await asyncio.sleep(0.02)
+            assert "succeeded" in state_cell()
+            words = [w.split()[-1] for w in seen if w]
+            assert words[-1] == "succeeded"
+            assert "queued" in words
+            assert "running" in words
+            assert words.index("queued") < words.index("running") < words.index("succeeded")
+            await pilot.press("c")
+            await pilot.pause()
+            assert clipboard.copied == [f"{base_url}/videos/{sim.jobs[job].server_id}.mp4"]
+            record = table.records[job]
+            assert record.result.state is State.SUCCEEDED
+            assert record.result.status == "completed"
+        stored = TaskStore(tasks).load().records[job]
+        assert stored.result.video_url == clipboard.copied[0]
+        assert sim.stats.requests >= 3
+    finally:
+        await sim.stop()

@@ -1,0 +1,88 @@
+"""Hostile server text on screen: never markup, never an escape sequence, never an action."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from app.core.models import State
+from app.ui.task_table import TaskTable
+from tests.dashboard_support import KEY, FakeGateway, body, make_app, record
+
+ESC = "\x1b"
+EVIL_PROMPT = (
+    "[@click=app.quit]click me[/] [bold]bold?[/bold] [/]\n"
+    f"{ESC}]2;pwned title{ESC}\\ {ESC}]52;c;ZXZpbA=={ESC}\\ {ESC}[31mred{ESC}[0m"
+)
+
+
+def evil_body() -> dict[str, object]:
+    return body(
+        f"proc[@click=app.quit]essing{ESC}]2;t{ESC}\\",
+        url="https://cdn.example/v/[@click=app.quit].mp4",
+        prompt=EVIL_PROMPT,
+        error_message=f"[/]{ESC}]52;c;ZXZpbA=={ESC}\\boom",
+    )
+
+
+def all_text(widget_texts: list[str]) -> str:
+    return "\n".join(widget_texts)
+
+
+async def test_hostile_server_text_is_shown_literally_and_does_nothing(tmp_path: Path) -> None:
+    gateway = FakeGateway({"grok:evil": evil_body()})
+    h = make_app(tmp_path, [record("grok:evil", State.QUEUED)], key=KEY, gateway=gateway)
+    async with h.app.run_test(size=(200, 40)) as pilot:
+        await _until_checked(pilot, h.app.main.query_one(TaskTable))
+        table = h.app.main.query_one(TaskTable)
+        rows = [table.render_line(y).text for y in range(3)]
+        statics = [
+            h.app.main.query_one(f"#detail-{name}", Static).render()
+            for name in ("facts", "url", "prompt")
+        ]
+        shown = all_text(rows + [getattr(t, "plain", str(t)) for t in statics])
+        assert "[@click=app.quit]click me[/]" in shown  # literally
+        assert "[bold]bold?[/bold]" in shown
+        assert "https://cdn.example/v/[@click=app.quit].mp4" in shown
+        assert ESC not in shown
+        assert "\x07" not in shown
+        assert "pwned title" not in shown  # the whole OSC sequence is gone, not just ESC
+        assert "ZXZpbA==" not in shown
+        for content in statics:  # no span carries an action
+            spans = getattr(content, "spans", [])
+            assert all("@click" not in str(span.style) for span in spans)
+        # Clicking on it everywhere runs nothing.
+        for y in range(1, 4):
+            await pilot.click(TaskTable, offset=(60, y))
+        await pilot.click("#detail-prompt", offset=(2, 0))
+        await pilot.click("#detail-url", offset=(30, 0))
+        assert h.app.is_running
+        await pilot.press("c")  # copies the literal URL, sanitised
+        await pilot.pause()
+        assert h.clipboard.copied == ["https://cdn.example/v/[@click=app.quit].mp4"]
+        svg = h.app.export_screenshot()
+        assert ESC not in svg
+        assert "ZXZpbA==" not in svg
+
+
+async def test_hostile_labels_and_ids_typed_by_the_user_are_literal_too(tmp_path: Path) -> None:
+    h = make_app(tmp_path, [record("grok:[/]x", State.RUNNING, label="[@click=app.quit]me")])
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        await pilot.press("d")  # the confirmation names the task literally
+        question = h.app.screen.query_one(".dialog-title").render()
+        assert "[@click=app.quit]me" in str(question)
+        await pilot.press("n")
+        await pilot.click(TaskTable, offset=(5, 1))
+        assert h.app.is_running
+
+
+async def _until_checked(pilot: Pilot[None], table: TaskTable) -> None:
+    for _ in range(200):
+        record = table.records.get("grok:evil")
+        if record is not None and record.result.checked_at is not None:
+            await pilot.pause()
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("the task was never checked")

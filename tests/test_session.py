@@ -1,0 +1,133 @@
+"""The session: one in-memory list kept in step with the task file and other writers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from app.core.models import State, Task, TaskResult
+from app.core.poller import Poller
+from app.core.scheduler import Policy
+from app.core.session import Session
+from app.core.store import TaskStore
+
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def offline_session(path: Path) -> Session:
+    return Session(TaskStore(path), Poller(None, Policy()))
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "tasks.toml"
+
+
+def test_load_add_remove_relabel_and_save(path: Path) -> None:
+    TaskStore(path).add([Task("a", T0, "first")])
+    session = offline_session(path)
+    assert session.load() is None
+    assert list(session.records) == ["a"]
+
+    report = session.add(["b", "a", "c", "b"], label="batch", now=T0)
+    assert report.added == ("b", "c")
+    assert report.skipped == ("a",)
+    assert session.dirty
+    assert session.relabel("c", "renamed") is not None
+    assert session.relabel("nope", "x") is None
+    assert session.remove(["a", "zzz"]) == ["a"]
+    session.save()
+    assert not session.dirty
+
+    stored = TaskStore(path).load().records
+    assert list(stored) == ["b", "c"]
+    assert stored["b"].task.label == "batch"
+    assert stored["c"].task.label == "renamed"
+
+
+def test_tasks_added_by_another_process_appear_and_ours_are_kept(path: Path) -> None:
+    session = offline_session(path)
+    session.load()
+    session.add(["mine"], now=T0)
+    TaskStore(path).add([Task("theirs", T0)])  # another terminal: vidwatch add theirs
+    change = session.save()
+    assert [r.id for r in change.added] == ["theirs"]
+    assert set(session.records) == {"mine", "theirs"}
+    assert set(TaskStore(path).load().records) == {"mine", "theirs"}
+
+
+def test_tasks_removed_by_another_process_are_not_written_back(path: Path) -> None:
+    TaskStore(path).add([Task("a", T0), Task("b", T0)])
+    session = offline_session(path)
+    session.load()
+    TaskStore(path).remove(["a"])  # another terminal: vidwatch remove a
+    change = session.save()
+    assert change.removed == ("a",)
+    assert list(session.records) == ["b"]
+    assert list(TaskStore(path).load().records) == ["b"]
+
+
+async def test_check_disk_sees_other_writers_and_is_cheap_when_nothing_changed(
+    path: Path,
+) -> None:
+    session = offline_session(path)
+    session.load()
+    assert not await session.check_disk()
+    TaskStore(path).add([Task("x", T0)])
+    change = await session.check_disk()
+    assert [r.id for r in change.added] == ["x"]
+    assert "x" in session.records
+    assert not await session.check_disk()
+
+
+async def test_a_task_removed_while_a_save_runs_stays_removed(path: Path) -> None:
+    TaskStore(path).add([Task("a", T0), Task("b", T0)])
+    session = offline_session(path)
+    session.load()
+    session.mark_dirty()
+    job = session.snapshot()  # the save starts with "a" still in the list
+    session.remove(["a"])  # the user removes it while the file work runs
+    on_disk, signature = await asyncio.to_thread(session.write, job)
+    assert "a" in on_disk
+    change = session.integrate(on_disk, signature, job)
+    assert change.added == ()
+    assert "a" not in session.records
+    await session.save_async()
+    assert list(TaskStore(path).load().records) == ["b"]
+
+
+async def test_results_reach_the_file(path: Path) -> None:
+    TaskStore(path).add([Task("a", T0)])
+    session = offline_session(path)
+    session.load()
+    done = TaskResult(State.SUCCEEDED, "completed", "https://v/a.mp4", checked_at=T0)
+    session.poller.records["a"] = session.records["a"].with_result(done)
+    session.mark_dirty()
+    await session.save_async()
+    assert TaskStore(path).load().records["a"].result == done
+
+
+async def test_an_offline_poller_polls_nothing_and_says_so(path: Path) -> None:
+    session = offline_session(path)
+    session.add(["a"], now=T0)
+    assert session.poller.status.offline
+    assert session.poller.status.label.startswith("offline")
+    assert await session.poller.poll_pass() == []
+    runner = asyncio.create_task(session.poller.run())
+    await asyncio.sleep(0.05)
+    assert session.poller.requests_total == 0
+    session.poller.stop()
+    await asyncio.wait_for(runner, 2)
+
+
+def test_a_corrupt_file_found_by_check_disk_is_reported(path: Path) -> None:
+    session = offline_session(path)
+    session.load()
+    path.write_text("this is [not toml", encoding="utf-8")
+    change = asyncio.run(session.check_disk())
+    assert change.warning
+    assert "could not be read" in change.warning
+    assert list(path.parent.glob("tasks.toml.corrupt-*"))
