@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from app.core.scheduler import Policy
 from app.core.simulator import Simulator
 from app.core.store import TaskStore
 from app.ui.app import DashboardOptions, VidwatchApp
+from app.ui.header import StatusBar
 from app.ui.task_table import TaskTable
 from tests.dashboard_support import Clipboard
 
@@ -70,3 +72,39 @@ async def test_a_job_goes_from_queued_to_succeeded_on_screen_and_its_url_is_copi
         assert sim.stats.requests >= 3
     finally:
         await sim.stop()
+
+
+async def test_demo_runs_on_its_own_simulator_and_leaves_the_users_list_alone(
+    tmp_path: Path,
+) -> None:
+    tasks = tmp_path / "tasks.toml"
+    TaskStore(tasks).add([Task("mine:1", sim_time())])
+    before = tasks.read_bytes()
+    options = DashboardOptions(
+        paths=Paths(tmp_path / "c.toml", tasks, tmp_path),
+        config=Config(),  # no key at all
+        demo=True,
+        demo_jobs=6,
+        demo_speed=60.0,
+    )
+    app = VidwatchApp(options)
+    async with app.run_test(size=(160, 30)) as pilot:
+        table = app.main.query_one(TaskTable)
+        for _ in range(300):
+            if any(r.result.finished for r in table.records.values()):
+                break
+            await pilot.pause(0.02)
+        assert len(table.records) == 6
+        assert "mine:1" not in table.records
+        assert any(r.result.finished for r in table.records.values())
+        assert "DEMO" in app.main.query_one(StatusBar).render().plain
+        assert "DEMO" in app.main.banner_text()
+        demo_dir = app.session.store.path.parent
+        assert demo_dir.exists()
+        await pilot.press("q")
+    assert tasks.read_bytes() == before
+    assert not demo_dir.exists()
+
+
+def sim_time() -> datetime:
+    return datetime.now(UTC)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from textual.app import App, ComposeResult
 
 from app.core.models import State, Task, TaskRecord, TaskResult
-from app.ui.rows import SortKey, relative, sort_ids, state_text
+from app.ui.rows import SortKey, next_text, relative, sort_ids, state_text
 from app.ui.task_table import TaskTable, layout
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -159,3 +159,10 @@ def test_sort_by_state_puts_failures_first() -> None:
     assert sort_ids(records, records, SortKey.STATE) == ["f", "r", "s"]
     assert SortKey.ADDED.next() is SortKey.STATE
     assert SortKey.UPDATED.next() is SortKey.ADDED
+
+
+def test_next_check_text() -> None:
+    assert next_text(None, T0) == "–"
+    assert next_text(T0 - timedelta(seconds=3), T0) == "now"  # overdue: waiting for budget
+    assert next_text(T0 + timedelta(milliseconds=400), T0) == "now"
+    assert next_text(T0 + timedelta(seconds=12), T0) == "in 12s"

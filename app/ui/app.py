@@ -184,6 +184,12 @@ class VidwatchApp(App[None]):
         self.config = replace(
             self.config, base_url=base_url, api_key=simulator.api_key, key_source="demo"
         )
+        self.main.set_banner(
+            "demo",
+            f"DEMO: {len(tasks)} simulated jobs from the built-in simulator at {base_url}, "
+            "in a task list of their own (yours is untouched). Set QUICKROUTER_API_KEY to "
+            "watch your real jobs.",
+        )
 
     def _go_online(self, config: Config) -> None:
         try:

@@ -37,7 +37,7 @@ def next_text(due: datetime | None, now: datetime) -> str:
     """The NEXT column: when the task is checked again."""
     if due is None:
         return "–"
-    if due <= now:
+    if (due - now).total_seconds() < 1.0:
         return "now"
     return relative(due, now)
 
