@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test pytest lint format typecheck bench clean
+.PHONY: help run demo test pytest lint format typecheck bench soak clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 
 typecheck: $(STAMP) ## mypy --strict
 	$(BIN)/mypy
+
+soak: $(STAMP) ## The full soak: 1,000 jobs at 30 % chaos (a few minutes)
+	VIDWATCH_SOAK_JOBS=1000 $(BIN)/python -m pytest tests/test_soak.py -q -s --timeout 1800
 
 bench: $(STAMP) ## Benchmarks (CPU per poll and more)
 	$(BIN)/python -m bench

@@ -8,6 +8,7 @@ Exit codes (also in ``vidwatch --help`` and the README):
   3   no API key, or the key was rejected
   4   the task list or config cannot be read or written
   64  the command line itself is wrong (usage error)
+  70  internal error (a bug; the log has the details)
   130 interrupted (Ctrl-C)
 """
 
@@ -17,6 +18,8 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -25,12 +28,23 @@ from datetime import datetime
 from typing import Any, NoReturn, TextIO
 
 from app import __version__
-from app.core.api import QueryClient
+from app.core.api import NotFound, QueryClient
 from app.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
-from app.core.models import State, Task, TaskRecord, split_ids, utcnow, validate_task_id
+from app.core.logs import add_secret, redact, setup_logging
+from app.core.models import (
+    State,
+    Task,
+    TaskRecord,
+    TaskResult,
+    split_ids,
+    utcnow,
+    validate_task_id,
+)
 from app.core.poller import Poller, PollerEvent, TaskUpdate
 from app.core.sanitize import clean_line
 from app.core.store import StoreError, TaskStore
+
+log = logging.getLogger("vidwatch.cli")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -38,6 +52,7 @@ EXIT_TIMEOUT = 2
 EXIT_KEY = 3
 EXIT_STORE = 4
 EXIT_USAGE = 64
+EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES = """\
@@ -48,6 +63,7 @@ exit codes:
   3    no API key, or the key was rejected
   4    the task list or the config file cannot be read or written
   64   usage error
+  70   internal error (a bug: the log has the details)
   130  interrupted
 """
 
@@ -76,6 +92,7 @@ class Context:
             config = load_config(self.paths.config_file)
         except ConfigError as exc:
             raise CliError(str(exc), EXIT_STORE) from None
+        add_secret(config.api_key)
         for warning in config.warnings:
             self.warn(warning)
         return config
@@ -271,15 +288,18 @@ def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
     unknown = [i for i in ns.ids if i not in records]
     for task_id in unknown:
         ctx.warn(f"not watched: {clean_line(task_id, 80)} (add it first)")
-    ids = [i for i in ns.ids if i in records] if ns.ids else None
+    if ns.ids:
+        targets = [i for i in dict.fromkeys(ns.ids) if i in records]
+    else:
+        targets = [i for i, r in records.items() if not r.result.final]
 
     async def go() -> tuple[list[TaskUpdate], str | None]:
         async with _client(config) as client:
-            poller = Poller(client, config.policy, records)
-            updates = await poller.poll_pass(ids)
+            poller = Poller(client, config.policy, {i: records[i] for i in targets})
+            updates = await poller.poll_pass(targets)
             return updates, poller.status.auth_error
 
-    updates, auth_error = asyncio.run(go())
+    updates, auth_error = asyncio.run(go()) if targets else ([], None)
     ctx.store().merge_results({u.record.id: u.record.result for u in updates})
     polled = [u.record for u in updates]
     if ns.json:
@@ -290,7 +310,8 @@ def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
     if auth_error:
         ctx.warn(auth_error)
         return EXIT_KEY
-    return EXIT_FAILED if unknown else EXIT_OK
+    not_found = any(isinstance(u.outcome, NotFound) for u in updates)
+    return EXIT_FAILED if unknown or not_found else EXIT_OK
 
 
 def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
@@ -299,42 +320,57 @@ def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
         return EXIT_FAILED
     if not ids:
         raise CliError("No IDs to wait for.", EXIT_USAGE)
+    if ns.timeout is not None and ns.timeout < 0:
+        raise CliError("--timeout must be 0 or more seconds.", EXIT_USAGE)
     config = ctx.config()
     _require_key(ctx, config)
     store = ctx.store()
     store.add([Task(i, utcnow()) for i in ids])
     records = _load(ctx)
     watched = {i: records[i] for i in ids if i in records}
-    deadline = time.monotonic() + ns.timeout if ns.timeout else None
+    deadline = time.monotonic() + ns.timeout if ns.timeout is not None else None
     quiet = ns.quiet
 
     async def go() -> Poller:
         async with _client(config) as client:
             poller = Poller(client, config.policy, watched)
+            unsaved: dict[str, TaskResult] = {}
 
             def report(event: PollerEvent) -> None:
-                if isinstance(event, TaskUpdate) and event.state_changed and not quiet:
+                if not (isinstance(event, TaskUpdate) and event.state_changed):
+                    return
+                unsaved[event.record.id] = event.record.result
+                if not quiet:
                     r = event.record.result
                     word = (
                         r.state.value if r.state is not State.UNKNOWN else f"unknown ({r.status})"
                     )
                     print(f"{event.record.id}: {_display(word, 60)}", file=ctx.err)
-                if isinstance(event, TaskUpdate) and event.state_changed:
-                    store.merge_results({event.record.id: event.record.result})
+
+            async def save_changes() -> None:
+                """State changes reach the task file every second, written in a thread."""
+                while True:
+                    await asyncio.sleep(1.0)
+                    if unsaved:
+                        batch = dict(unsaved)
+                        unsaved.clear()
+                        await asyncio.to_thread(store.merge_results, batch)
 
             poller.subscribe(report)
 
             def done() -> bool:
                 if poller.status.auth_error:
                     return True
-                return all(
-                    r.result.final or poller.scheduler.gave_up(i) for i, r in poller.records.items()
-                )
+                return all(poller.scheduler.is_done(i) for i in poller.records)
 
-            remaining = (deadline - time.monotonic()) if deadline else None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(poller.run(until=done), remaining)
-            await poller.aclose()
+            saver = asyncio.create_task(save_changes())
+            remaining = max(deadline - time.monotonic(), 0.0) if deadline is not None else None
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(poller.run(until=done), remaining)
+            finally:
+                saver.cancel()
+                await poller.aclose()
             return poller
 
     poller = asyncio.run(go())
@@ -346,9 +382,12 @@ def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
             print(f"{task_id}\t{r.video_url}", file=ctx.out)
         elif r.state is State.FAILED:
             ctx.warn(f"{task_id} failed: {_display(r.fail_reason or r.status, 200)}")
-            code = max(code, EXIT_FAILED) if code != EXIT_TIMEOUT else code
-        elif poller.scheduler.gave_up(task_id):
-            ctx.warn(f"{task_id}: {_display(r.error, 200)}")
+            code = EXIT_FAILED if code == EXIT_OK else code
+        elif r.state is State.SUCCEEDED and poller.scheduler.is_done(task_id):
+            ctx.warn(f"{task_id}: finished, but the server never sent a video URL")
+            code = EXIT_FAILED if code == EXIT_OK else code
+        elif poller.scheduler.is_done(task_id):  # the server does not know it
+            ctx.warn(f"{task_id}: {_display(r.error or 'not found', 200)}")
             code = EXIT_FAILED if code == EXIT_OK else code
         else:
             code = EXIT_TIMEOUT
@@ -376,10 +415,10 @@ def cmd_dashboard(ctx: Context, ns: argparse.Namespace) -> int:
     from app.ui.app import DashboardOptions, run_dashboard
 
     config = ctx.config() if not ns.demo else _demo_config(ctx)
-    unsaved = run_dashboard(DashboardOptions(paths=ctx.paths, config=config, demo=ns.demo))
-    if unsaved:
-        raise CliError(f"The last changes could not be saved: {unsaved}", EXIT_STORE)
-    return EXIT_OK
+    ended = run_dashboard(DashboardOptions(paths=ctx.paths, config=config, demo=ns.demo))
+    if ended.unsaved_error:
+        raise CliError(f"The last changes could not be saved: {ended.unsaved_error}", EXIT_STORE)
+    return EXIT_INTERNAL if ended.crashed else EXIT_OK
 
 
 def _demo_config(ctx: Context) -> Config:
@@ -392,7 +431,15 @@ def _demo_config(ctx: Context) -> Config:
 def cmd_simulate(ctx: Context, ns: argparse.Namespace) -> int:
     from app.core.simulator import serve_forever
 
-    serve_forever(port=ns.port, jobs=ns.jobs, seed=ns.seed, out=ctx.out)
+    if not 0.0 <= ns.chaos <= 1.0:
+        raise CliError("--chaos is a fraction of requests, from 0 to 1 (0.3 = 30 %).", EXIT_USAGE)
+    if ns.speed <= 0:
+        raise CliError(
+            "--speed must be positive (60 = a minute of job time per second).", EXIT_USAGE
+        )
+    serve_forever(
+        port=ns.port, jobs=ns.jobs, seed=ns.seed, out=ctx.out, chaos=ns.chaos, speed=ns.speed
+    )
     return EXIT_OK
 
 
@@ -412,6 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--tasks-file", metavar="PATH", help="task list to use (default: see 'vidwatch paths')"
     )
     parser.add_argument("--config", metavar="PATH", help="config file to use")
+    parser.add_argument(
+        "--debug", action="store_true", help="log every poll, not just changes and errors"
+    )
     parser.add_argument(
         "--demo",
         action="store_true",
@@ -465,6 +515,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     p.add_argument("--jobs", type=int, default=40, help="jobs it knows at start")
     p.add_argument("--seed", type=int, default=0, help="seed for its jobs")
+    p.add_argument(
+        "--chaos",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="answer this fraction of queries with a random fault (0.3 = 30 %%): 401 bursts, "
+        "404, 429 with Retry-After in both forms, 5xx, HTML, empty, truncated, malformed or "
+        "huge bodies, wrong types, missing fields, slow answers, dropped and reset connections",
+    )
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)"
+    )
     p.set_defaults(func=cmd_simulate)
     return parser
 
@@ -476,6 +538,7 @@ def main(
     err: TextIO | None = None,
     stdin: TextIO | None = None,
 ) -> int:
+    add_secret(os.environ.get(ENV_API_KEY, "").strip())
     parser = build_parser()
     ns = parser.parse_args(argv)
     ctx = Context(
@@ -484,6 +547,9 @@ def main(
         err=err or sys.stderr,
         stdin=stdin or sys.stdin,
     )
+    if ns.command != "simulate":
+        setup_logging(ctx.paths.log_dir, debug=ns.debug)
+        log.info("vidwatch %s: %s", __version__, ns.command or "dashboard")
     func = ns.func if ns.command else cmd_dashboard
     try:
         code: int = func(ctx, ns)
@@ -498,4 +564,13 @@ def main(
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # a defect: one clear line, the details in the log
+        log.exception("unexpected error")
+        ctx.warn(
+            redact(
+                f"internal error ({type(exc).__name__}: {exc}); details are in the log: "
+                f"{ctx.paths.log_file}"
+            )
+        )
+        return EXIT_INTERNAL
     return code

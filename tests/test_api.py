@@ -47,6 +47,15 @@ def ok(raw: bytes, headers: httpx.Headers | None = None) -> Ok:
     return outcome
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59", 253402300799, 1e300, -5, "1899-01-01"],
+)
+def test_implausible_server_times_are_dropped_not_kept(value: object) -> None:
+    result = ok(body(status_update_time=value)).result
+    assert result.status_update_time is None
+
+
 def test_documented_example_parses() -> None:
     result = ok(body()).result
     assert result.state is State.QUEUED
@@ -99,7 +108,16 @@ def test_succeeded_without_url_is_an_anomaly_not_final() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["javascript:alert(1)", "file:///etc/passwd", "https://a/b\x1b]52;c;x\x07", "-o /tmp/x"]
+    "url",
+    [
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "https://a/b\x1b]52;c;x\x07",
+        "-o /tmp/x",
+        "https://cdn.example/v/\u202eexe.4pm",  # shown reversed: looks like mp4.exe
+        "https://cdn.example/v/a\u200bb.mp4",  # an invisible character
+        "https://cdn.example/v/a b.mp4",
+    ],
 )
 def test_unsafe_urls_are_dropped(url: str) -> None:
     result = ok(body(status="completed", video_url=url)).result

@@ -51,6 +51,8 @@ HOOKS = {
     "compose",
     "get_default_screen",
     "get_system_commands",
+    "notify",  # VidwatchApp.notify: deliberately plain text for every toast
+    "_fatal_error",  # VidwatchApp: a crash message without local variables (the key)
     "render",
     "render_line",
     "virtual_size",  # a ScrollView sets it by design

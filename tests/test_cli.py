@@ -194,3 +194,52 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
         main([command, "--help"])
     assert info.value.code == 0
     assert "exit codes" in capsys.readouterr().out
+
+
+def test_wait_ends_when_a_job_finishes_without_ever_sending_a_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler gives up re-asking after a few tries; wait must end too (exit 1)."""
+    from app.core.api import Ok
+    from app.core.models import State, TaskResult, utcnow
+
+    class NoUrl:
+        calls = 0
+
+        async def __aenter__(self) -> NoUrl:
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+        async def query(self, task_id: str) -> Ok:
+            NoUrl.calls += 1
+            return Ok(TaskResult(State.SUCCEEDED, "completed", checked_at=utcnow()))
+
+    monkeypatch.setattr("app.cli._client", lambda config: NoUrl())
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[polling]\nmin_interval = 0.01\nmax_interval = 0.02\nmax_requests_per_second = 1000\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("QUICKROUTER_API_KEY", "sk-test")
+    err = io.StringIO()
+    code = main(
+        ["--config", str(config), "--tasks-file", str(tmp_path / "t.toml"), "wait", "grok:1"],
+        out=io.StringIO(),
+        err=err,
+    )
+    assert code == 1
+    assert "never sent a video URL" in err.getvalue()
+    assert NoUrl.calls > 1
+
+
+def test_a_dashboard_that_crashed_exits_70(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.ui.app import DashboardExit
+
+    monkeypatch.setattr("app.ui.app.run_dashboard", lambda options: DashboardExit(True, None))
+    assert main([], out=io.StringIO(), err=io.StringIO()) == 70
+    monkeypatch.setattr("app.ui.app.run_dashboard", lambda options: DashboardExit(False, "full"))
+    err = io.StringIO()
+    assert main([], out=io.StringIO(), err=err) == 4
+    assert "could not be saved: full" in err.getvalue()

@@ -105,3 +105,18 @@ def test_paths_follow_xdg_and_overrides(tmp_path: Path, monkeypatch: pytest.Monk
         Paths.discover(tasks_file=tmp_path / "flag.toml", env=env).tasks_file
         == tmp_path / "flag.toml"
     )
+
+
+@pytest.mark.parametrize("bad", ["sk-abc\u200bdef", "sk abc", "sk-ключ", "sk-\tx"])
+def test_a_key_that_cannot_be_sent_is_refused_without_repeating_it(
+    tmp_path: Path, bad: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f'api_key = "{bad}"\n'.replace("\t", "\\t"), encoding="utf-8")
+    path.chmod(0o600)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert "cannot be sent" in str(info.value)
+    assert bad not in str(info.value)
+    with pytest.raises(ConfigError, match="QUICKROUTER_API_KEY"):
+        load_config(tmp_path / "missing.toml", env={"QUICKROUTER_API_KEY": bad})

@@ -470,3 +470,75 @@ async def test_a_narrow_terminal_folds_the_detail_pane(tmp_path: Path) -> None:
         await pilot.pause()
         assert not h.app.main.has_class("-narrow")
         assert h.app.main.query_one(DetailPane).display
+
+
+async def test_p_with_a_broken_key_in_the_config_explains_and_keeps_running(
+    tmp_path: Path,
+) -> None:
+    gateway = FakeGateway({"sora-2:b": body("processing")}, status=401)
+    h = make_app(tmp_path, [record("sora-2:b", State.RUNNING)], key=KEY, gateway=gateway)
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: "rejected" in h.app.main.banner_text())
+        h.config_file.parent.mkdir(parents=True)
+        h.config_file.write_text('api_key = "sk-new\u200bkey-1234"\n', encoding="utf-8")
+        h.config_file.chmod(0o600)
+        await pilot.press("p")
+        await pilot.pause()
+        assert "cannot be sent" in h.last_toast()
+        assert "sk-new" not in h.last_toast()
+        assert h.app.is_running
+        assert h.app.poller.status.auth_error  # still waiting for a usable key
+
+
+async def test_a_crash_says_one_sentence_and_never_shows_local_variables(
+    tmp_path: Path,
+) -> None:
+    h = three(tmp_path, key=KEY, gateway=FakeGateway(hang=True))
+    shown: list[str] = []
+    panic = h.app.panic
+
+    def recording_panic(*renderables: object) -> None:
+        shown.extend(str(r) for r in renderables)
+        panic(*renderables)  # type: ignore[arg-type]
+
+    h.app.panic = recording_panic  # type: ignore[method-assign]
+    secret_local = KEY  # what Textual's own crash report would print
+
+    def explode() -> None:
+        raise RuntimeError(f"boom near {secret_local[:3]}")
+
+    async def run() -> None:
+        async with h.app.run_test(size=(160, 30)) as pilot:
+            h.app.main.tick = explode  # type: ignore[method-assign]
+            await pilot.pause(1.5)  # the next tick raises
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await run()
+    text = " ".join(shown)
+    assert "vidwatch stopped after an internal error (RuntimeError: boom near sk-)" in text
+    assert KEY not in text
+    assert "secret_local" not in text
+    assert h.app.return_code == 1
+
+
+async def test_quitting_while_a_failing_save_runs_reports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core.store import StoreError
+
+    h = three(tmp_path)
+
+    def slow_failure(*args: object, **kwargs: object) -> None:
+        import time
+
+        time.sleep(0.3)
+        raise StoreError("Cannot save the task list to /x: the disk is full.")
+
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        monkeypatch.setattr(h.app.session.store, "save_records", slow_failure)
+        h.app.session.add(["grok:late"])
+        h.app.main.post_message(MainScreen.Edited())
+        await pilot.pause(0.1)  # the save is under way
+        await pilot.press("q")
+    assert h.app.unsaved_error is not None
+    assert "the disk is full" in h.app.unsaved_error

@@ -165,3 +165,27 @@ def test_simulate_command_prints_url_key_and_ids(tmp_path: Path) -> None:
     assert "http://127.0.0.1:" in text
     assert "api key" in text
     assert all(i in text for i in expected)
+
+
+def test_poll_of_named_ids_asks_only_for_those(world: World) -> None:
+    jobs = [new_job(world, queue_time=100, duration=10) for _ in range(5)]
+    world.run("add", *jobs)
+    before = world.sim.stats.requests
+    polled = world.run("poll", "--json", jobs[3])
+    assert polled.returncode == 0, polled.stderr
+    assert [d["id"] for d in json.loads(polled.stdout)] == [jobs[3]]
+    assert world.sim.stats.requests - before == 1
+
+
+def test_poll_says_so_when_the_server_does_not_know_a_task(world: World) -> None:
+    world.run("add", "grok:00000000-0000-4000-8000-000000000000")
+    polled = world.run("poll")
+    assert polled.returncode == 1
+    assert "does not know this task" in polled.stdout
+
+
+def test_wait_with_timeout_zero_does_not_wait(world: World) -> None:
+    job = new_job(world, queue_time=100, duration=10)
+    waited = world.run("wait", job, "--timeout", "0")
+    assert waited.returncode == 2
+    assert "timed out" in waited.stderr

@@ -86,3 +86,22 @@ async def _until_checked(pilot: Pilot[None], table: TaskTable) -> None:
             return
         await pilot.pause(0.02)
     raise AssertionError("the task was never checked")
+
+
+async def test_toasts_that_quote_a_server_status_are_plain_text(tmp_path: Path) -> None:
+    """A status word like ``[/nope]`` reaches toasts through "no URL yet (…)": no crash."""
+    records = [
+        record("grok:a", State.UNKNOWN, status="[/nope]x"),
+        record("grok:b", State.UNKNOWN, status="[@click=app.quit]clickme"),
+    ]
+    h = make_app(tmp_path, records)
+    async with h.app.run_test(size=(160, 30), notifications=True) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        assert "[/nope]x" in h.last_toast()
+        await pilot.press("down", "o")
+        await pilot.pause()
+        assert "[@click=app.quit]clickme" in h.last_toast()
+        await pilot.click(offset=(150, 27))  # where the toasts are
+        await pilot.pause()
+        assert h.app.is_running

@@ -44,6 +44,16 @@ def test_strip_fence() -> None:
     assert strip_fence("~~~\nx\n~~~") == "x"
     assert strip_fence("no fence") == "no fence"
     assert strip_fence("```\nunterminated") == "```\nunterminated"
+    assert strip_fence("````\nfour\n```") == "````\nfour\n```"  # the closing fence differs
+    assert strip_fence("```\nsame line```") == "same line"
+    assert strip_fence("```") == "```"
+
+
+def test_strip_fence_on_a_hostile_prompt() -> None:
+    hostile = "```" + " " * 32_000 + "x"
+    assert first_line(hostile) == hostile
+    assert strip_fence(hostile) == hostile
+    assert strip_fence("```\n" + " " * 32_000 + "\n```") == ""
 
 
 def test_first_line_skips_fence_and_blanks() -> None:

@@ -18,7 +18,14 @@ from app.core.api import (
     ServerError,
 )
 from app.core.models import State, TaskResult
-from app.core.scheduler import NOT_FOUND_LIMIT, SUCCESS_NO_URL_LIMIT, Policy, RateLimiter, Scheduler
+from app.core.scheduler import (
+    KNOWN_NOT_FOUND_LIMIT,
+    NOT_FOUND_LIMIT,
+    SUCCESS_NO_URL_LIMIT,
+    Policy,
+    RateLimiter,
+    Scheduler,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -168,6 +175,21 @@ def test_retry_after_holds_every_task() -> None:
     assert sched.next_task(30.0) is not None
 
 
+@pytest.mark.parametrize("retry_after", [0.0, 0.2])
+def test_a_retry_after_of_now_does_not_turn_off_backoff(retry_after: float) -> None:
+    sched = make(n=5)
+    now = 0.0
+    sent = 0
+    while now < 10.0:
+        task = sched.next_task(now)
+        if task is not None:
+            sent += 1
+            sched.complete(task, RateLimited(retry_after), now)
+        now = max(sched.next_wakeup(now) or now + 0.01, now + 0.001)
+    assert sent <= 8  # 429 after 429 with "come back now": it slows down anyway
+    assert sched.hold_until - now < 60
+
+
 def test_429_without_retry_after_backs_off_growing() -> None:
     sched = make(n=5)
     holds = []
@@ -232,6 +254,25 @@ def test_not_found_is_retried_rarely_then_marked() -> None:
     assert sched.due_at("t0") is None
     assert sched.refresh("t0", now)
     assert not sched.gave_up("t0")
+
+
+def test_a_task_the_server_knew_survives_flaky_404s() -> None:
+    sched = make()
+    now = 0.0
+    poll(sched, now, Ok(result(State.RUNNING)))
+    for _ in range(KNOWN_NOT_FOUND_LIMIT - 1):
+        now = sched.due_at("t0") or now
+        poll(sched, now, NotFound(404))
+        assert not sched.gave_up("t0")
+        due = sched.due_at("t0")
+        assert due is not None
+        assert due - now <= 60  # retried like an error, not every few minutes
+    now = sched.due_at("t0") or now
+    poll(sched, now, Ok(result(State.RUNNING)))  # it was a blip
+    for _ in range(KNOWN_NOT_FOUND_LIMIT):
+        now = sched.due_at("t0") or now
+        poll(sched, now, NotFound(404))
+    assert sched.gave_up("t0")  # ten in a row: really gone
 
 
 def test_poll_after_hint_is_honoured() -> None:

@@ -90,9 +90,9 @@ async def test_a_task_removed_while_a_save_runs_stays_removed(path: Path) -> Non
     session.mark_dirty()
     job = session.snapshot()  # the save starts with "a" still in the list
     session.remove(["a"])  # the user removes it while the file work runs
-    on_disk, signature = await asyncio.to_thread(session.write, job)
-    assert "a" in on_disk
-    change = session.integrate(on_disk, signature, job)
+    on_disk = await asyncio.to_thread(session.write, job)
+    assert "a" in on_disk.records
+    change = session.integrate(on_disk, job)
     assert change.added == ()
     assert "a" not in session.records
     await session.save_async()
@@ -131,3 +131,44 @@ def test_a_corrupt_file_found_by_check_disk_is_reported(path: Path) -> None:
     assert change.warning
     assert "could not be read" in change.warning
     assert list(path.parent.glob("tasks.toml.corrupt-*"))
+
+
+def test_a_damaged_file_found_while_saving_loses_nothing_in_memory(path: Path) -> None:
+    TaskStore(path).add([Task(i, T0) for i in "abcde"])
+    session = offline_session(path)
+    session.load()
+    path.write_text("schema = 1\n[[tasks]\nbroken by hand", encoding="utf-8")
+    session.mark_dirty()
+    change = session.save()
+    assert change.warning
+    assert "moved to" in change.warning
+    assert change.removed == ()
+    assert sorted(session.records) == list("abcde")
+    assert sorted(TaskStore(path).load().records) == list("abcde")  # written back whole
+    assert list(path.parent.glob("tasks.toml.corrupt-*"))
+
+
+async def test_a_damaged_file_found_by_the_watcher_loses_nothing_either(path: Path) -> None:
+    TaskStore(path).add([Task(i, T0) for i in "abc"])
+    session = offline_session(path)
+    session.load()
+    path.write_bytes(b"\x00\xff not toml")
+    change = await session.check_disk()
+    assert change.warning
+    assert change.removed == ()
+    assert sorted(session.records) == list("abc")
+    assert session.dirty  # so the next save puts the list back
+    await session.save_async()
+    assert sorted(TaskStore(path).load().records) == list("abc")
+
+
+def test_the_signature_is_of_the_file_that_was_read(path: Path) -> None:
+    """Another process replacing the file just after a read must still look like a change."""
+    TaskStore(path).add([Task("a", T0)])
+    session = offline_session(path)
+    loaded = session.read()
+    TaskStore(path).add([Task("b", T0)])  # lands between our read and anything else
+    session.adopt(loaded)
+    assert session.disk_changed()
+    assert "b" not in session.records
+    assert [r.id for r in asyncio.run(session.check_disk()).added] == ["b"]

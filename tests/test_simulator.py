@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 
 import httpx
@@ -124,6 +125,7 @@ async def test_wrong_key_and_unknown_id(sim: Simulator) -> None:
         ("html", ServerError),
         ("empty", BadResponse),
         ("malformed", BadResponse),
+        ("truncated", BadResponse),
         ("wrong-types", BadResponse),
         ("missing-fields", BadResponse),
         ("huge", BadResponse),
@@ -145,12 +147,30 @@ async def test_each_fault_gives_its_typed_outcome(sim: Simulator, fault: str, ki
 async def test_connection_faults_are_network_errors(sim: Simulator) -> None:
     from app.core.api import NetworkError
 
-    for fault in ("drop", "truncated"):
+    for fault in ("drop", "reset"):
         # aiohttp retries an idempotent GET once when the server drops it: drop twice.
         async with QueryClient(sim.base_url, sim.api_key) as client:
             sim.inject(fault, 2)
             outcome = await client.query(sim.job_ids[0])
-            assert isinstance(outcome, NetworkError | BadResponse), (fault, outcome)
+            assert isinstance(outcome, NetworkError), (fault, outcome)
+            sim.clear_faults()
+            assert isinstance(await client.query(sim.job_ids[0]), Ok)
+
+
+async def test_chaos_mixes_every_fault_and_401s_come_in_bursts(sim: Simulator) -> None:
+    sim.chaos = 1.0
+    sim.slow_seconds = 0.05
+    outcomes = []
+    async with QueryClient(sim.base_url, sim.api_key, timeout=5) as client:
+        for _ in range(400):
+            outcomes.append(await client.query(sim.job_ids[0]))
+    assert set(sim.stats.faults) == set(FAULTS)
+    kinds = [type(o).__name__ for o in outcomes]
+    assert "Ok" in kinds  # "slow" answers normally in the end
+    runs = [len(list(g)) for k, g in itertools.groupby(kinds) if k == "AuthRejected"]
+    assert max(runs) >= 2
+    assert all(run >= 2 for run in runs)
+    assert sim.stats.retry_afters  # the 429s with a Retry-After were recorded
 
 
 def test_unknown_fault_is_refused() -> None:

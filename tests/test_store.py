@@ -64,6 +64,21 @@ def test_round_trip_keeps_every_field(path: Path) -> None:
     assert document["schema"] == SCHEMA
 
 
+def test_a_hand_edited_time_out_of_range_is_dropped_on_load(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        'schema = 1\n[[tasks]]\nid = "a"\nadded_at = 0001-01-01T00:00:00Z\n'
+        '[tasks.result]\nstate = "running"\nstatus = "processing"\n'
+        "status_update_time = 9999-12-31T23:59:59+09:00\nchecked_at = 2026-01-01T00:00:00Z\n",
+        encoding="utf-8",
+    )
+    record = TaskStore(path).load().records["a"]
+    assert record.result.status_update_time is None
+    assert record.task.added_at.year == 1970  # shown as "long ago", never an overflow
+    record.task.added_at.astimezone()
+    TaskStore(path).merge_results({"a": record.result})  # and it can be written back
+
+
 def test_round_trip_keeps_the_last_error_and_its_kind(path: Path) -> None:
     store = TaskStore(path)
     errored = TaskResult(
@@ -115,10 +130,13 @@ def test_save_records_merges_with_what_others_wrote(path: Path) -> None:
     other = TaskStore(path)
     other.add([Task("theirs", T0)])
     other.remove(["c"])
-    merged = store.save_records(view, removed={"b"}, known_on_disk=seen)
+    saved = store.save_records(view, removed={"b"}, known_on_disk=seen)
+    merged = saved.records
     assert sorted(merged) == ["a", "mine", "theirs"]
     assert merged["a"].task.label == "relabelled"
     assert merged["a"].result.status == "completed"
+    assert saved.signature == store.signature()
+    assert not saved.damaged
     assert sorted(store.load().records) == ["a", "mine", "theirs"]
 
 

@@ -22,8 +22,22 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from app import __version__
-from app.core.models import Problem, State, TaskResult, canonical_state, utcnow
-from app.core.sanitize import MAX_SHORT, MAX_TEXT, MAX_URL, clean_line, clean_text
+from app.core.models import (
+    Problem,
+    State,
+    TaskResult,
+    canonical_state,
+    plausible_time,
+    utcnow,
+)
+from app.core.sanitize import (
+    MAX_SHORT,
+    MAX_TEXT,
+    MAX_URL,
+    clean_line,
+    clean_text,
+    has_hidden_characters,
+)
 
 __all__ = [
     "MAX_BODY",
@@ -227,7 +241,7 @@ def _epoch_to_datetime(value: float) -> datetime | None:
         return None
     seconds = value / 1000.0 if value > 1e12 else value  # ms when above 1e12
     try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        return plausible_time(datetime.fromtimestamp(seconds, tz=UTC))
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -251,7 +265,7 @@ def _parse_time(value: object) -> datetime | None:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return plausible_time(parsed)
     raise _Invalid(f"status_update_time has type {type(value).__name__}")
 
 
@@ -269,8 +283,8 @@ def _clean_url(value: object) -> str | None:
     url = value.strip()
     if not url or len(url) > MAX_URL:
         return None
-    if any(ord(ch) < 0x21 or 0x7F <= ord(ch) <= 0x9F for ch in url):
-        return None
+    if " " in url or has_hidden_characters(url):
+        return None  # a reversed or invisible part would make the link lie
     try:
         parts = urlsplit(url)
     except ValueError:

@@ -162,6 +162,12 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
     env_key = environ.get(ENV_API_KEY, "").strip()
     api_key = env_key or (file_key or "").strip() or None
     source = "environment" if env_key else ("config file" if api_key else None)
+    if api_key is not None and not _sendable(api_key):
+        where_key = ENV_API_KEY if env_key else f"api_key in {path}"
+        raise ConfigError(
+            f"The API key in {where_key} contains spaces, invisible or non-ASCII characters "
+            "that cannot be sent in an HTTP header; paste it again."
+        )
 
     base = environ.get(ENV_BASE_URL, "").strip() or data.get("base_url", DEFAULT_BASE_URL)
     if not isinstance(base, str):
@@ -184,6 +190,11 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
         timeout=timeout,
         warnings=tuple(warnings),
     )
+
+
+def _sendable(key: str) -> bool:
+    """A key that fits in an ``Authorization`` header: printable ASCII, no spaces."""
+    return all(0x21 <= ord(ch) <= 0x7E for ch in key)
 
 
 def _mode(path: Path) -> int | None:

@@ -19,12 +19,30 @@ __all__ = [
     "TaskRecord",
     "TaskResult",
     "canonical_state",
+    "plausible_time",
     "split_ids",
     "utcnow",
     "validate_task_id",
 ]
 
 MAX_ID_LENGTH = 256
+
+
+def plausible_time(value: datetime | None) -> datetime | None:
+    """``value`` in UTC if it lies in 2000–2199, else ``None``.
+
+    A server time of year 1 or 9999 would overflow the moment it is shown in local
+    time or written to the task file; a job status cannot be from then anyway.
+    """
+    if value is None:
+        return None
+    try:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+    return value if 2000 <= value.year < 2200 else None
 
 
 def utcnow() -> datetime:

@@ -323,7 +323,7 @@ class Poller:
         result = apply_outcome(previous, outcome, self.wall(), self.scheduler.gave_up(task_id))
         record = record.with_result(result)
         self.records[task_id] = record
-        log.debug("poll %s -> %s", task_id, type(outcome).__name__)
+        _log_outcome(task_id, previous, result, outcome)
         self._emit(TaskUpdate(record, previous if previous.checked_at else None, outcome))
         if isinstance(outcome, AuthRejected | RateLimited):
             self._publish_status()
@@ -350,6 +350,19 @@ class Poller:
             self._emit(StatusChange(status))
         else:
             self._status = status
+
+
+def _log_outcome(task_id: str, previous: TaskResult, result: TaskResult, outcome: Outcome) -> None:
+    """Every poll at DEBUG; state changes at INFO; problems at WARNING (ERROR for the key)."""
+    if isinstance(outcome, Ok):
+        if previous.state != result.state or previous.checked_at is None:
+            log.info("%s: %s (%s)", task_id, result.state.value, result.status)
+        else:
+            log.debug("%s: still %s (%s)", task_id, result.state.value, result.status)
+    elif isinstance(outcome, AuthRejected):
+        log.error("%s: %s", task_id, outcome.message)
+    else:
+        log.warning("%s: %s", task_id, outcome.message)
 
 
 def _status_differs(a: PollerStatus, b: PollerStatus) -> bool:

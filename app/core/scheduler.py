@@ -25,10 +25,21 @@ from app.core.api import (
 )
 from app.core.models import State, TaskResult
 
-__all__ = ["NOT_FOUND_LIMIT", "SUCCESS_NO_URL_LIMIT", "Policy", "RateLimiter", "Scheduler"]
+__all__ = [
+    "KNOWN_NOT_FOUND_LIMIT",
+    "NOT_FOUND_LIMIT",
+    "SUCCESS_NO_URL_LIMIT",
+    "Policy",
+    "RateLimiter",
+    "Scheduler",
+]
 
 NOT_FOUND_LIMIT: Final = 3  # 404s in a row before a task is marked and left alone
+# A task the server did answer for is not "unknown" because of one flaky 404: it
+# is retried like any error, and left alone only after this many in a row.
+KNOWN_NOT_FOUND_LIMIT: Final = 10
 SUCCESS_NO_URL_LIMIT: Final = 5  # "succeeded" without a URL: re-checks before giving up
+RETRY_AFTER_TRUSTED: Final = 1.0  # seconds; a shorter Retry-After gets backoff instead
 GROWTH: Final = 1.5  # interval multiplier while a task is unchanged
 JITTER: Final = 0.2  # ± fraction applied to every interval
 
@@ -112,7 +123,7 @@ class Scheduler:
         self.paused = False
         self.auth_rejected: AuthRejected | None = None
         self.hold_until = 0.0  # Retry-After / rate-limit hold for the whole host
-        self._host_strikes = 0  # 429s in a row without Retry-After
+        self._host_strikes = 0  # 429s in a row
 
     # ------------------------------------------------------------------ tasks
 
@@ -259,29 +270,42 @@ class Scheduler:
             self.auth_rejected = outcome
             self._schedule(entry, now)
         elif isinstance(outcome, RateLimited):
-            if outcome.retry_after is not None:
-                self._host_strikes = 0
-                wait = outcome.retry_after
+            # Every 429 in a row is a strike. A Retry-After is obeyed to the letter; one
+            # that says "now" (0, or a date our clock has passed) is no reason to hammer:
+            # then the growing backoff applies, as with no header at all.
+            self._host_strikes += 1
+            backoff = self._backoff(self._host_strikes)
+            retry_after = outcome.retry_after
+            if retry_after is not None and retry_after >= RETRY_AFTER_TRUSTED:
+                wait = retry_after
             else:
-                self._host_strikes += 1
-                wait = self._backoff(self._host_strikes)
+                wait = max(retry_after or 0.0, backoff)
             self.hold_until = max(self.hold_until, now + wait)
             self._schedule(entry, self.hold_until)
         elif isinstance(outcome, NotFound):
             entry.not_found += 1
-            if entry.not_found >= NOT_FOUND_LIMIT:
+            known = entry.last is not None and bool(entry.last.status)
+            if entry.not_found >= (KNOWN_NOT_FOUND_LIMIT if known else NOT_FOUND_LIMIT):
                 entry.finished = True  # marked; polled again only when asked
                 return
-            self._schedule(entry, now + policy.max_interval * entry.not_found)
+            if known:
+                self._schedule(entry, now + self._backoff(entry.not_found))
+            else:
+                self._schedule(entry, now + policy.max_interval * entry.not_found)
         else:
             assert isinstance(outcome, ServerError | BadResponse | NetworkError)
             entry.failures += 1
             self._schedule(entry, now + self._backoff(entry.failures))
 
+    def is_done(self, task_id: str) -> bool:
+        """Not polled again unless asked: final, not found, or done without a URL."""
+        entry = self._entries.get(task_id)
+        return entry is not None and entry.finished
+
     def gave_up(self, task_id: str) -> bool:
         """True when the task was left alone after repeated not-found answers."""
         entry = self._entries.get(task_id)
-        return entry is not None and entry.finished and entry.not_found >= NOT_FOUND_LIMIT
+        return entry is not None and entry.finished and entry.not_found > 0
 
     # ------------------------------------------------------------------ internals
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from app.core.models import Task, TaskRecord, utcnow
@@ -74,23 +74,23 @@ class Session:
 
     # ------------------------------------------------------------------ loading
 
-    def read(self) -> tuple[LoadResult, Signature | None]:
+    def read(self) -> LoadResult:
         """Read the task file (blocking, thread-safe: touches nothing in memory).
 
         Raises :class:`~app.core.store.StoreError` when the file cannot be read.
         """
-        return self.store.load(), self.store.signature()
+        return self.store.load()
 
-    def adopt(self, loaded: LoadResult, signature: Signature | None) -> str | None:
+    def adopt(self, loaded: LoadResult) -> str | None:
         """Take what :meth:`read` returned (on the event loop). Returns the store's warning."""
-        self._signature = signature
+        self._signature = loaded.signature
         self._on_disk = frozenset(loaded.records)
         self.poller.add(loaded.records.values())
         return loaded.warning
 
     def load(self) -> str | None:
         """:meth:`read` and :meth:`adopt` in one blocking call (the CLI and tests)."""
-        return self.adopt(*self.read())
+        return self.adopt(self.read())
 
     # ------------------------------------------------------------------ editing
 
@@ -135,51 +135,60 @@ class Session:
         self.dirty = False
         return SaveJob(dict(self.records), frozenset(self._removed), self._on_disk)
 
-    def write(self, job: SaveJob) -> tuple[dict[str, TaskRecord], Signature | None]:
+    def write(self, job: SaveJob) -> LoadResult:
         """Merge ``job`` into the file under its lock (blocking: run it in a thread)."""
-        merged = self.store.save_records(job.records, job.removed, job.known_on_disk)
-        return merged, self.store.signature()
+        return self.store.save_records(job.records, job.removed, job.known_on_disk)
 
-    def integrate(
-        self,
-        on_disk: Mapping[str, TaskRecord],
-        signature: Signature | None,
-        saved: SaveJob | None = None,
-    ) -> DiskChange:
-        """Adopt what the file holds now: tasks added or removed elsewhere."""
+    def integrate(self, on_disk: LoadResult, saved: SaveJob | None = None) -> DiskChange:
+        """Adopt what the file holds now: tasks added or removed elsewhere.
+
+        A damaged file that was set aside says nothing about removals: then nothing is
+        dropped from memory, and the whole list is marked to be written back.
+        """
         if saved is not None:
             self._removed -= saved.removed
         records = self.records
         added = tuple(
             record
-            for task_id, record in on_disk.items()
+            for task_id, record in on_disk.records.items()
             if task_id not in records and task_id not in self._removed
         )
-        removed = tuple(i for i in self._on_disk if i not in on_disk and i in records)
-        self._on_disk = frozenset(on_disk)
-        self._signature = signature
+        removed: tuple[str, ...] = ()
+        if on_disk.damaged:
+            self.dirty = True
+        else:
+            removed = tuple(i for i in self._on_disk if i not in on_disk.records and i in records)
+        self._on_disk = frozenset(on_disk.records)
+        self._signature = on_disk.signature
         if added:
             self.poller.add(added)
         if removed:
             self.poller.remove(removed)
-        return DiskChange(added, removed)
+        return DiskChange(added, removed, on_disk.warning)
 
     def save(self) -> DiskChange:
         """Save now, blocking (the CLI and tests)."""
         job = self.snapshot()
-        on_disk, signature = self.write(job)
-        return self.integrate(on_disk, signature, job)
+        return self.integrate(self.write(job), job)
 
     async def save_async(self) -> DiskChange:
         """Save with the file work in a thread; the event loop stays free."""
         async with self._io:
-            job = self.snapshot()
-            try:
-                on_disk, signature = await asyncio.to_thread(self.write, job)
-            except BaseException:
-                self.dirty = True  # nothing was saved; try again later
-                raise
-            return self.integrate(on_disk, signature, job)
+            return await self._save_locked()
+
+    async def save_if_dirty(self) -> DiskChange:
+        """Wait for a save under way, then save if anything is still unsaved (quitting)."""
+        async with self._io:
+            return await self._save_locked() if self.dirty else DiskChange()
+
+    async def _save_locked(self) -> DiskChange:
+        job = self.snapshot()
+        try:
+            on_disk = await asyncio.to_thread(self.write, job)
+        except BaseException:
+            self.dirty = True  # nothing was saved; try again later
+            raise
+        return self.integrate(on_disk, job)
 
     # ------------------------------------------------------------------ watching
 
@@ -192,7 +201,4 @@ class Session:
         async with self._io:
             if not await asyncio.to_thread(self.disk_changed):
                 return DiskChange()
-
-            loaded, signature = await asyncio.to_thread(self.read)
-            change = self.integrate(loaded.records, signature)
-            return replace(change, warning=loaded.warning)
+            return self.integrate(await asyncio.to_thread(self.read))

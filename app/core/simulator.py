@@ -10,7 +10,8 @@ from a seed. ``speed`` compresses time (speed 60: a 90 s job takes 1.5 s).
 Faults can be switched on for the next N requests (``inject``) or mixed in at
 random (``chaos``): 401, 404, 429 with ``Retry-After`` in seconds or as an HTTP
 date, 500/502/503, HTML, empty, truncated or malformed JSON, wrong types,
-missing fields, huge bodies, slow answers, dropped connections.
+missing fields, huge bodies, slow answers, dropped and reset connections, an error
+that echoes the Authorization header, and a redirect to another host.
 """
 
 from __future__ import annotations
@@ -62,14 +63,28 @@ FAULTS = (
     "empty",
     "malformed",
     "truncated",
+    "reset",
     "wrong-types",
     "missing-fields",
     "huge",
     "slow",
     "drop",
+    "echo-key",
+    "redirect",
 )
-# Faults that never change what a job "is"; chaos mixes these (401 bursts are separate).
-CHAOS_FAULTS = tuple(f for f in FAULTS if f not in ("401", "404"))
+# How often chaos picks each fault, relative to the others. A 429 stops the whole host
+# for its Retry-After and a 401 burst stops everything until the user resumes, so
+# those are rarer; everything else is equally likely.
+CHAOS_WEIGHTS: dict[str, float] = {
+    **dict.fromkeys(FAULTS, 1.0),
+    "401": 0.1,
+    "429": 0.25,
+    "429-date": 0.25,
+    "429-bare": 0.25,
+    "huge": 0.5,
+    "slow": 0.5,
+}
+AUTH_BURST = (2, 5)  # a chaos 401 answers this many requests in a row
 
 VIDEO_SIZE = 64 * 1024
 
@@ -108,6 +123,8 @@ class Stats:
     faults: Counter[str] = field(default_factory=Counter)
     videos: int = 0
     key_sent_to_video_host: int = 0
+    query_times: list[float] = field(default_factory=list)  # arrival, on the simulator's clock
+    retry_afters: list[tuple[float, float]] = field(default_factory=list)  # (sent at, seconds)
 
 
 def video_bytes(server_id: str, size: int = VIDEO_SIZE) -> bytes:
@@ -129,6 +146,7 @@ class Simulator:
         sigma: float = 0.6,
         fail_rate: float = 0.1,
         chaos: float = 0.0,
+        retry_after: int = 2,
         api_key: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         spread: float = 0.0,
@@ -141,6 +159,9 @@ class Simulator:
         self.sigma = sigma
         self.fail_rate = fail_rate
         self.chaos = chaos
+        self.retry_after = retry_after
+        self.slow_seconds = 2.0
+        self.redirect_to: str | None = None  # where the "redirect" fault points
         self.api_key = (
             api_key or f"sk-sim-{seed:04d}-{uuid.UUID(int=self.rng.getrandbits(128)).hex[:16]}"
         )
@@ -238,7 +259,12 @@ class Simulator:
                 self._faults[0] = (kind, count - 1)
             return kind
         if self.chaos and self.fault_rng.random() < self.chaos:
-            return CHAOS_FAULTS[self.fault_rng.randrange(len(CHAOS_FAULTS))]
+            kinds = list(CHAOS_WEIGHTS)
+            kind = self.fault_rng.choices(kinds, weights=[CHAOS_WEIGHTS[k] for k in kinds])[0]
+            if kind == "401":
+                burst = self.fault_rng.randint(*AUTH_BURST)
+                self._faults.insert(0, ("401", burst - 1))
+            return kind
         return None
 
     # ------------------------------------------------------------------ HTTP
@@ -258,6 +284,7 @@ class Simulator:
 
     async def _query(self, request: web.Request) -> web.StreamResponse:
         self.stats.requests += 1
+        self.stats.query_times.append(self.clock())
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self._json(
                 401, _error("Invalid API key", "invalid_request_error", "invalid_api_key")
@@ -286,12 +313,16 @@ class Simulator:
                 404, {"code": "task_not_exist", "message": "task not exist", "data": None}
             )
         if fault == "429":
-            return self._json(429, _error("Rate limit reached", "rate_limit"), {"Retry-After": "2"})
+            self.stats.retry_afters.append((self.clock(), float(self.retry_after)))
+            headers = {"Retry-After": str(self.retry_after)}
+            return self._json(429, _error("Rate limit reached", "rate_limit"), headers)
         if fault == "429-date":
-            when = format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
-            return self._json(
-                429, _error("Rate limit reached", "rate_limit"), {"Retry-After": when}
-            )
+            # HTTP dates have whole seconds: the wait is between retry_after and one more.
+            now = datetime.now(UTC)
+            when = now.replace(microsecond=0) + timedelta(seconds=self.retry_after + 1)
+            self.stats.retry_afters.append((self.clock(), (when - now).total_seconds()))
+            headers = {"Retry-After": format_datetime(when, usegmt=True)}
+            return self._json(429, _error("Rate limit reached", "rate_limit"), headers)
         if fault == "429-bare":
             return self._json(429, _error("Too many requests", "rate_limit"))
         if fault in ("500", "502", "503"):
@@ -318,21 +349,34 @@ class Simulator:
                 200, b'{"id": "' + b"x" * (2 * 1024 * 1024) + b'"}', "application/json"
             )
         if fault == "slow":
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(self.slow_seconds)
             return None  # then the normal answer
-        if fault == "drop":
+        if fault == "drop":  # the connection closes before any answer
             if request.transport is not None:
                 request.transport.close()
             return self._raw(500, b"", "text/plain")
+        if fault == "reset":
+            return await self._reset(request)
+        if fault == "echo-key":  # a hostile or careless server repeats the credentials
+            echoed = request.headers.get("Authorization", "")
+            return self._json(500, _error(f"bad auth header: {echoed}", "server_error"))
+        if fault == "redirect":  # following this would hand the key to another host
+            target = self.redirect_to or f"{self.base_url}/elsewhere"
+            return self._raw(302, b"", "text/plain", {"Location": target})
         return None
 
     async def _truncated(self, request: web.Request) -> web.StreamResponse:
+        """A complete HTTP answer whose JSON body stops halfway."""
+        return self._raw(200, b'{"id": "abc", "status": "proc', "application/json")
+
+    async def _reset(self, request: web.Request) -> web.StreamResponse:
+        """Headers promise 400 bytes; the connection is cut after 30."""
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         response.content_length = 400
         await response.prepare(request)
         await response.write(b'{"id": "abc", "status": "proc')
         if request.transport is not None:
-            request.transport.close()
+            request.transport.abort()
         return response
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
@@ -513,6 +557,7 @@ def serve_forever(
         lines = [
             f"vidwatch simulator listening on {base_url}",
             f"api key   {simulator.api_key}",
+            *([f"chaos     {chaos:.0%} of queries get a random fault"] if chaos else []),
             "",
             "to point vidwatch at it, in another shell",
             f"  export QUICKROUTER_BASE_URL={base_url}",

@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import logging
 import math
 import os
 import shutil
@@ -49,7 +50,15 @@ from typing import Any
 
 import tomli_w
 
-from app.core.models import Problem, State, Task, TaskRecord, TaskResult, canonical_state
+from app.core.models import (
+    Problem,
+    State,
+    Task,
+    TaskRecord,
+    TaskResult,
+    canonical_state,
+    plausible_time,
+)
 from app.core.sanitize import MAX_SHORT, MAX_TEXT, MAX_URL, clean_line, clean_text
 
 __all__ = ["SCHEMA", "LoadResult", "Signature", "StoreError", "TaskStore"]
@@ -57,7 +66,13 @@ __all__ = ["SCHEMA", "LoadResult", "Signature", "StoreError", "TaskStore"]
 SCHEMA = 1
 LOCK_TIMEOUT = 15.0
 
+log = logging.getLogger("vidwatch.store")
+
 Signature = tuple[int, int, int]
+
+
+def _signature_of(st: os.stat_result) -> Signature:
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 class StoreError(Exception):
@@ -66,8 +81,16 @@ class StoreError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class LoadResult:
+    """What a read found. ``signature`` identifies the exact file read (``None``: no
+    file); ``warning`` says what was damaged and where the original was put aside."""
+
     records: dict[str, TaskRecord]
     warning: str | None = None
+    signature: Signature | None = None
+
+    @property
+    def damaged(self) -> bool:
+        return self.warning is not None
 
 
 def _reason(exc: OSError) -> str:
@@ -90,9 +113,8 @@ def _stamp() -> str:
 
 
 def _aware(value: Any) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """A time from the file, in UTC, or ``None`` when it is not one we can show."""
+    return plausible_time(value) if isinstance(value, datetime) else None
 
 
 def _text(value: Any, limit: int) -> str | None:
@@ -182,6 +204,7 @@ def dumps(records: Iterable[TaskRecord]) -> bytes:
 class _Parsed:
     records: dict[str, TaskRecord]
     skipped: int
+    signature: Signature | None = None
 
 
 class TaskStore:
@@ -196,15 +219,14 @@ class TaskStore:
     def load(self) -> LoadResult:
         """Everything the file holds. Damaged files are set aside (with a warning)."""
         parsed, warning = self._read_checked()
-        return LoadResult(parsed.records, warning)
+        return LoadResult(parsed.records, warning, parsed.signature)
 
     def signature(self) -> Signature | None:
         """Changes whenever the file is replaced; ``None`` when there is no file."""
         try:
-            st = os.stat(self.path)
+            return _signature_of(os.stat(self.path))
         except OSError:
             return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def add(self, tasks: Iterable[Task]) -> tuple[list[str], list[str]]:
         """Add tasks not yet stored. Returns (added IDs, already-stored IDs)."""
@@ -255,19 +277,24 @@ class TaskStore:
         records: Mapping[str, TaskRecord],
         removed: Iterable[str] = (),
         known_on_disk: Iterable[str] | None = None,
-    ) -> dict[str, TaskRecord]:
+    ) -> LoadResult:
         """Merge an in-memory view into the file and return what the file now holds.
 
         * tasks on disk that the view does not have (added elsewhere) are kept;
         * tasks in ``removed`` are dropped;
         * tasks in ``known_on_disk`` that are no longer on disk were removed by
-          another process: they are not written back;
+          another process: they are not written back — unless the file was damaged
+          and set aside, when nothing on disk can be trusted to mean "removed";
         * for tasks on both sides, the newer result wins; the view's label wins.
+
+        The returned signature is taken under the lock: it is the file just written.
         """
         removed_set = set(removed)
         known = set(known_on_disk) if known_on_disk is not None else None
         with self._locked():
-            merged, _ = self._read_for_update()
+            merged, warning = self._read_for_update()
+            if warning is not None:
+                known = None  # the file was damaged: our view is the best copy there is
             for task_id in removed_set:
                 merged.pop(task_id, None)
             for task_id, record in records.items():
@@ -282,7 +309,8 @@ class TaskStore:
                     result = record.result if _newer(record.result, disk.result) else disk.result
                     merged[task_id] = TaskRecord(record.task, result)
             self._write(merged.values())
-        return merged
+            signature = self.signature()
+        return LoadResult(merged, warning, signature)
 
     def replace_all(self, records: Iterable[TaskRecord]) -> None:
         """Write exactly these records (used by tests and tools, not by merges)."""
@@ -292,7 +320,7 @@ class TaskStore:
 
     # ------------------------------------------------------------------ reading
 
-    def _parse(self, data: bytes) -> _Parsed:
+    def _parse(self, data: bytes, signature: Signature | None = None) -> _Parsed:
         try:
             document = tomllib.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -316,11 +344,13 @@ class TaskStore:
                 skipped += 1
             elif record.id not in records:
                 records[record.id] = record
-        return _Parsed(records, skipped)
+        return _Parsed(records, skipped, signature)
 
-    def _read_raw(self) -> bytes | None:
+    def _read_raw(self) -> tuple[bytes, Signature] | None:
+        """The file's bytes and the signature of that very file (not of a later one)."""
         try:
-            return self.path.read_bytes()
+            with open(self.path, "rb") as handle:
+                return handle.read(), _signature_of(os.fstat(handle.fileno()))
         except FileNotFoundError:
             return None
         except IsADirectoryError:
@@ -329,11 +359,11 @@ class TaskStore:
             raise StoreError(f"Cannot read the task list {self.path}: {_reason(exc)}.") from None
 
     def _read_checked(self) -> tuple[_Parsed, str | None]:
-        data = self._read_raw()
-        if data is None:
+        raw = self._read_raw()
+        if raw is None:
             return _Parsed({}, 0), None
         try:
-            parsed = self._parse(data)
+            parsed = self._parse(*raw)
         except _Corrupt:
             # Take the lock so the file is not being replaced while we move it.
             with self._locked():
@@ -346,13 +376,14 @@ class TaskStore:
 
     def _handle_damage(self) -> tuple[_Parsed, str | None]:
         """Under the lock: re-read and set a damaged file aside. Returns what is usable."""
-        data = self._read_raw()
-        if data is None:
+        raw = self._read_raw()
+        if raw is None:
             return _Parsed({}, 0), None
         try:
-            parsed = self._parse(data)
+            parsed = self._parse(*raw)
         except _Corrupt as exc:
             backup = self._set_aside(move=True)
+            log.warning("%s could not be read (%s); moved to %s", self.path, exc, backup)
             return _Parsed({}, 0), (
                 f"The task list {self.path} could not be read ({exc}); it was moved to "
                 f"{backup} and a new, empty list was started."
@@ -361,7 +392,9 @@ class TaskStore:
             return parsed, None
         backup = self._set_aside(move=False)
         self._write(parsed.records.values())
+        parsed = _Parsed(parsed.records, parsed.skipped, self.signature())
         n = parsed.skipped
+        log.warning("%d unreadable entries dropped from %s; original in %s", n, self.path, backup)
         return parsed, (
             f"{n} entr{'y' if n == 1 else 'ies'} in the task list could not be read and "
             f"{'was' if n == 1 else 'were'} dropped; the original file was copied to {backup}."
@@ -387,11 +420,11 @@ class TaskStore:
 
     def _read_for_update(self) -> tuple[dict[str, TaskRecord], str | None]:
         """Under the lock: the current records, damaged files already set aside."""
-        data = self._read_raw()
-        if data is None:
+        raw = self._read_raw()
+        if raw is None:
             return {}, None
         try:
-            parsed = self._parse(data)
+            parsed = self._parse(*raw)
         except _Corrupt:
             parsed, warning = self._handle_damage()
             return dict(parsed.records), warning
@@ -427,8 +460,10 @@ class TaskStore:
             os.close(fd)  # closing releases the lock
 
     def _write(self, records: Iterable[TaskRecord]) -> None:
+        """Under the lock: replace the file atomically with ``records``."""
         data = dumps(records)
         folder = self.path.parent
+        self._remove_stale_temp_files()
         tmp: str | None = None
         try:
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
@@ -449,11 +484,20 @@ class TaskStore:
             finally:
                 os.close(dir_fd)
         except OSError as exc:
+            log.error("saving %s failed: %s", self.path, exc)
             raise StoreError(f"Cannot save the task list to {self.path}: {_reason(exc)}.") from None
         finally:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+
+    def _remove_stale_temp_files(self) -> None:
+        """Temp files left by a writer that was killed mid-save. Only writers holding the
+        lock create them, and we hold it: every one found is stale."""
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+                log.info("removed %s, left by an interrupted save", stale)
 
 
 class _Corrupt(Exception):

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -22,14 +23,17 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from app.core.api import QueryClient
 from app.core.clipboard import copy_text, open_url
 from app.core.config import Config, ConfigError, Paths, load_config
+from app.core.logs import add_secret, redact
 from app.core.models import FINISHED_STATES, State, Task, utcnow
 from app.core.poller import Poller, PollerEvent, PollerStatus, StatusChange, TaskUpdate
 from app.core.session import DiskChange, Session
@@ -37,7 +41,7 @@ from app.core.store import StoreError, TaskStore
 from app.ui.dialogs import HelpScreen
 from app.ui.main_screen import Copier, MainScreen, Opener
 
-__all__ = ["DashboardOptions", "VidwatchApp", "run_dashboard", "stylesheet"]
+__all__ = ["DashboardExit", "DashboardOptions", "VidwatchApp", "run_dashboard", "stylesheet"]
 
 log = logging.getLogger("vidwatch.ui")
 
@@ -45,6 +49,7 @@ FLUSH_SECONDS = 0.1  # poller updates reach the screen at most this often
 SAVE_DELAY = 1.0  # results are saved this long after they arrive (debounce)
 EDIT_SAVE_DELAY = 0.05  # the user's own edits are saved almost at once
 WATCH_SECONDS = 1.0  # how often the task file is checked for other writers
+SAVE_RETRY_SECONDS = 5.0  # after a failed save
 DEMO_MIN_INTERVAL, DEMO_MAX_INTERVAL = 1.0, 8.0  # the demo moves fast
 
 
@@ -132,6 +137,35 @@ class VidwatchApp(App[None]):
     def get_default_screen(self) -> Screen[None]:
         return self.main
 
+    def _fatal_error(self) -> None:
+        """Textual's crash handler, replaced on purpose: its traceback shows the values of
+        local variables, which can hold the API key. The log gets the details (redacted);
+        the terminal gets one sentence."""
+        error = sys.exc_info()[1]
+        log.error("the dashboard stopped after an internal error", exc_info=error)
+        what = f"{type(error).__name__}: {error}" if error is not None else "unknown"
+        self.panic(
+            Text(
+                redact(
+                    f"vidwatch stopped after an internal error ({what}). Your list was saved "
+                    "up to the last change; the log has the details (vidwatch paths)."
+                )
+            )
+        )
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast is plain text: a status word or reason from the server that looks
+        like ``[@click=…]`` or ``[/]`` must show as itself, never act or crash."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     # ------------------------------------------------------------------ start
 
     async def on_mount(self) -> None:
@@ -140,6 +174,13 @@ class VidwatchApp(App[None]):
         if self.options.demo:
             await self._start_demo()
         await self._load()
+        log.info(
+            "dashboard on %d tasks from %s (base URL %s%s)",
+            len(self.session.records),
+            self.session.store.path,
+            self.config.base_url,
+            ", demo" if self.options.demo else "",
+        )
         self.poller.subscribe(self._on_poller_event)
         if self.config.api_key:
             self._go_online(self.config)
@@ -157,13 +198,13 @@ class VidwatchApp(App[None]):
 
     async def _load(self) -> None:
         try:
-            loaded, signature = await asyncio.to_thread(self.session.read)
+            loaded = await asyncio.to_thread(self.session.read)
         except StoreError as exc:
             self.main.set_banner("store", f"{exc} Nothing will be saved until this is fixed.")
             self.main.saving_failed = True
             self._save_error = str(exc)
         else:
-            warning = self.session.adopt(loaded, signature)
+            warning = self.session.adopt(loaded)
             if warning:
                 self.main.set_banner("store", warning)
         self.main.show_records(self.session.records.values())
@@ -225,13 +266,16 @@ class VidwatchApp(App[None]):
         if self._pending:  # results not drawn yet are in the poller's records: save them
             self._pending.clear()
             self.session.mark_dirty()
-        if self._loaded and self.session.dirty:
-            try:
-                await self.session.save_async()
+        if self._loaded:
+            try:  # waits for a save under way; saves again if it failed or more changed
+                await self.session.save_if_dirty()
             except StoreError as exc:
                 # The screen is going away: the CLI reports this after the app exits.
                 self.unsaved_error = str(exc)
                 log.error("final save failed: %s", exc)
+            except Exception as exc:
+                self.unsaved_error = f"an internal error ({type(exc).__name__}); see the log"
+                log.exception("final save failed")
         if self.client is not None:
             await self.client.aclose()
         stop = getattr(self.simulator, "stop", None)
@@ -260,7 +304,11 @@ class VidwatchApp(App[None]):
         updates = list(self._pending.values())
         self._pending.clear()
         flash, self._flash = self._flash, set()
-        self.main.apply_updates([u.record for u in updates], flash)
+        # The current record, not the update's copy: a label edited (or a task removed)
+        # since the poll answered must not be undone (or brought back) by it.
+        records = self.session.records
+        current = [records[u.record.id] for u in updates if u.record.id in records]
+        self.main.apply_updates(current, flash)
         self._announce_finished(updates)
         self.session.mark_dirty()
         self._schedule_save(SAVE_DELAY)
@@ -330,6 +378,10 @@ class VidwatchApp(App[None]):
         except StoreError as exc:
             self._saving_failed(str(exc))
             return
+        except Exception as exc:  # a defect must not take the dashboard down
+            log.exception("saving failed")
+            self._saving_failed(f"An internal error ({type(exc).__name__}); see the log.")
+            return
         if self._save_error is not None:
             self._save_error = None
             self.main.saving_failed = False
@@ -346,7 +398,7 @@ class VidwatchApp(App[None]):
         self.main.set_banner(
             "save", f"Cannot save: {message} Everything is kept in memory; retrying."
         )
-        self._schedule_save(5.0)
+        self._schedule_save(SAVE_RETRY_SECONDS)
 
     async def _watch_file(self) -> None:
         if not self._loaded or self._engine_closed:
@@ -397,30 +449,34 @@ class VidwatchApp(App[None]):
             self.notify("Polling paused. Press p to resume.")
 
     def _retry_key(self) -> None:
-        """Re-read the config file: a fixed or new key starts polling again."""
+        """Re-read the config: a fixed or new key (or the same one, if it came from the
+        environment or the command line) starts polling again."""
         if self.options.demo:
             self.poller.resume()
             self.notify("Retrying.")
             return
         try:
-            config = load_config(self.options.paths.config_file)
+            fresh = load_config(self.options.paths.config_file)
         except ConfigError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(str(exc), severity="error", timeout=10)
             return
-        if not config.api_key:
+        key = fresh.api_key or self.config.api_key
+        if not key:
             self.notify(
-                f"Still no API key in the environment or {self.options.paths.config_file}.",
+                f"Still no API key: set QUICKROUTER_API_KEY or api_key in "
+                f"{self.options.paths.config_file}.",
                 severity="warning",
-                markup=False,
             )
             return
-        changed = config.api_key != self.config.api_key
-        self.config = replace(self.config, api_key=config.api_key, key_source=config.key_source)
+        add_secret(key)
+        changed = key != self.config.api_key
+        self.config = replace(self.config, api_key=key, key_source=fresh.key_source)
         if self.poller.client is None:
-            self._go_online(replace(config, policy=self.config.policy))
-            self.notify("API key found: polling started.")
+            self._go_online(replace(fresh, api_key=key, policy=self.config.policy))
+            if self.poller.client is not None:
+                self.notify("API key found: polling started.")
         elif changed:
-            self.poller.set_key(config.api_key)
+            self.poller.set_key(key)
             self.notify("Retrying with the new key from the config file.")
         else:
             self.poller.resume()
@@ -449,8 +505,14 @@ def _runner(app: App[None], action: str) -> Callable[[], object]:
     return run
 
 
-def run_dashboard(options: DashboardOptions) -> str | None:
-    """Run until the user quits. Returns why the final save failed, if it did."""
+@dataclass(frozen=True)
+class DashboardExit:
+    crashed: bool  # stopped by an internal error (the log has the details)
+    unsaved_error: str | None  # why the last save failed, if it did
+
+
+def run_dashboard(options: DashboardOptions) -> DashboardExit:
+    """Run until the user quits."""
     app = VidwatchApp(options)
     app.run()
-    return app.unsaved_error
+    return DashboardExit(bool(app.return_code), app.unsaved_error)

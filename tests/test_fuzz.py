@@ -1,0 +1,251 @@
+"""Property tests (hypothesis): hostile bytes, any JSON, any string, any typed ID."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from app.core.api import (
+    AuthRejected,
+    BadResponse,
+    NetworkError,
+    NotFound,
+    Ok,
+    QueryClient,
+    RateLimited,
+    ServerError,
+    parse_response,
+)
+from app.core.models import (
+    MAX_ID_LENGTH,
+    State,
+    Task,
+    TaskRecord,
+    TaskResult,
+    split_ids,
+    validate_task_id,
+)
+from app.core.sanitize import MAX_TEXT, clean_line, clean_text
+from app.core.store import TaskStore
+from app.ui.detail import DetailPane
+from app.ui.task_table import TaskTable
+from tests.dashboard_support import T0, make_app
+
+OUTCOMES = (Ok, AuthRejected, NotFound, RateLimited, ServerError, BadResponse, NetworkError)
+FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1
+FIELDS = (
+    "id",
+    "status",
+    "video_url",
+    "enhanced_prompt",
+    "status_update_time",
+    "error",
+    "error_message",
+    "fail_reason",
+    "progress",
+    "url",
+    "result_url",
+    "detail",
+    "output",
+    "data",
+    "code",
+    "message",
+)
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+shaped_bodies = st.fixed_dictionaries(
+    {}, optional={name: json_values | st.text() for name in FIELDS}
+)
+statuses = st.sampled_from([200, 200, 200, 301, 400, 401, 402, 403, 404, 418, 429, 500, 502, 503])
+headers = st.dictionaries(
+    st.sampled_from(["retry-after", "openai-poll-after-ms", "content-type"]),
+    st.text(max_size=40),
+    max_size=3,
+)
+
+
+def strings_in(result: TaskResult) -> list[str]:
+    values = (
+        result.status,
+        result.video_url,
+        result.enhanced_prompt,
+        result.server_id,
+        result.error,
+        result.fail_reason,
+    )
+    return [v for v in values if isinstance(v, str)]
+
+
+def check_outcome(outcome: object) -> None:
+    assert isinstance(outcome, OUTCOMES)
+    assert isinstance(outcome.message, str)
+    if isinstance(outcome, Ok):
+        result = outcome.result
+        assert isinstance(result.state, State)
+        for text in strings_in(result):
+            assert "\x1b" not in text
+            assert not FORBIDDEN.search(text)
+        if result.video_url is not None:
+            assert result.video_url.startswith(("http://", "https://", "HTTP", "Http", "hTTp"))
+        if result.progress is not None:
+            assert 0.0 <= result.progress <= 100.0
+    else:
+        assert not FORBIDDEN.search(outcome.message)
+
+
+@settings(max_examples=300, deadline=None)
+@given(status=statuses, head=headers, body=st.binary(max_size=2000))
+def test_any_bytes_give_a_typed_outcome(status: int, head: dict[str, str], body: bytes) -> None:
+    check_outcome(parse_response(status, head, body))
+
+
+@settings(max_examples=300, deadline=None)
+@given(status=statuses, head=headers, body=json_values)
+def test_any_json_gives_a_typed_outcome(status: int, head: dict[str, str], body: Any) -> None:
+    raw = json.dumps(body, allow_nan=True).encode()
+    check_outcome(parse_response(status, head, raw))
+
+
+@settings(max_examples=400, deadline=None)
+@given(body=shaped_bodies)
+def test_bodies_shaped_like_the_api_with_any_values_give_a_typed_outcome(
+    body: dict[str, Any],
+) -> None:
+    check_outcome(parse_response(200, {}, json.dumps(body, allow_nan=True).encode()))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text())
+def test_sanitised_text_holds_no_escape_or_control_characters(value: str) -> None:
+    cleaned = clean_text(value)
+    assert not FORBIDDEN.search(cleaned)
+    assert len(cleaned) <= MAX_TEXT
+    assert clean_text(cleaned) == cleaned  # idempotent
+    line = clean_line(value)
+    assert not FORBIDDEN.search(line)
+    assert "\n" not in line
+    assert "\t" not in line
+    cleaned.encode("utf-8")  # no lone surrogates survive
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=300))
+def test_any_typed_id_is_accepted_or_rejected_with_a_reason(value: str) -> None:
+    reason = validate_task_id(value)
+    if reason is None:
+        assert value
+        assert len(value) <= MAX_ID_LENGTH
+        assert not any(ch.isspace() for ch in value)
+        assert not FORBIDDEN.search(value)
+    else:
+        assert isinstance(reason, str)
+        assert reason
+    for part in split_ids(value):
+        assert part
+        assert not any(ch in part for ch in " \t\n\r,")
+
+
+ids = st.text(min_size=1, max_size=80).filter(lambda s: validate_task_id(s) is None)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(task_id=ids)
+def test_an_accepted_id_survives_the_store_and_the_query_string(
+    tmp_path: Path, task_id: str
+) -> None:
+    path = tmp_path / "tasks.toml"
+    path.unlink(missing_ok=True)
+    TaskStore(path).add([Task(task_id, T0)])
+    assert list(TaskStore(path).load().records) == [task_id]
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.params["id"])
+        return httpx.Response(200, json={"status": "pending"})
+
+    import asyncio
+
+    async def ask() -> None:
+        async with QueryClient(
+            "https://gw.example", "k", transport=httpx.MockTransport(handler)
+        ) as client:
+            assert isinstance(await client.query(task_id), Ok)
+
+    asyncio.run(ask())
+    assert seen == [task_id]
+
+
+async def test_any_server_string_renders_literally_in_every_widget(tmp_path: Path) -> None:
+    """Cleaned server text is drawn character for character: never markup, never styled away."""
+    harness = make_app(tmp_path, [TaskRecord(Task("grok:x", T0))])
+    async with harness.app.run_test(size=(220, 60)) as pilot:
+        table = harness.app.main.query_one(TaskTable)
+        detail = harness.app.main.query_one(DetailPane)
+        wide_prompt_column = dict(table_layout(table))["prompt"]
+
+        @settings(max_examples=150, deadline=None)
+        @given(st.text(min_size=1, max_size=60))
+        @example("[b]bold[/b] and [red]red[/red]")
+        @example("[@click=app.quit]quit[/]")
+        @example("[/]")
+        @example(":rocket: :smile:")
+        @example("a\x1b]52;c;ZXZpbA==\x07b")
+        def check(raw: str) -> None:
+            text = clean_line(raw, 60)
+            if not text.strip():
+                return
+            result = TaskResult(
+                state=State.UNKNOWN,
+                status=text,
+                enhanced_prompt=text,
+                checked_at=T0,
+                video_url="https://cdn.example/" + text.replace(" ", "%20"),
+                server_id=text,
+            )
+            record = TaskRecord(Task("grok:x", T0, text), result)
+            table.upsert([record])
+            row = table.render_line(1).text
+            assert text[: min(len(text), 20)].rstrip() in row or cells(text) > 20
+            if cells(text) < wide_prompt_column:
+                assert text in row  # the prompt column, whole
+            detail.record = record
+            facts = str(harness.app.main.query_one("#detail-facts").render())
+            assert f"Label      {text}" in facts
+            assert f"Server id  {text}" in facts
+            prompt = str(harness.app.main.query_one("#detail-prompt").render())
+            assert prompt == text.strip()
+
+        check()
+        await pilot.pause()
+        assert harness.app.is_running
+
+
+def cells(text: str) -> int:
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
+def table_layout(table: TaskTable) -> list[tuple[str, int]]:
+    from app.ui.task_table import layout
+
+    return [(c.key, c.width) for c in layout(table.size.width)]
