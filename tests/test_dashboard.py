@@ -542,3 +542,23 @@ async def test_quitting_while_a_failing_save_runs_reports_it(
         await pilot.press("q")
     assert h.app.unsaved_error is not None
     assert "the disk is full" in h.app.unsaved_error
+
+
+@pytest.mark.parametrize("size", [(60, 15), (40, 10), (24, 8), (12, 5)])
+async def test_small_terminals_degrade_gracefully(tmp_path: Path, size: tuple[int, int]) -> None:
+    h = three(tmp_path)
+    async with h.app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert not h.app.main.query_one(DetailPane).display
+        keys = ["down", "up", "c", "C", "s", "o", "r", "R", "p", "p", "question_mark"]
+        keys += ["escape", "slash", "x", "escape", "a", "escape", "d", "n", "l", "escape"]
+        for key in keys:
+            await pilot.press(key)
+        await pilot.resize_terminal(160, 40)
+        await pilot.pause()
+        await pilot.resize_terminal(*size)
+        await pilot.pause()
+        h.app.main.tick()
+        h.app.export_screenshot()  # everything still renders
+        assert h.app.is_running
+        assert isinstance(h.app.screen, MainScreen)

@@ -41,7 +41,8 @@ Copier = Callable[[str], CopyResult]
 Opener = Callable[[str], OpenResult]
 
 NARROW_WIDTH = 100  # below this the detail pane folds away
-SHORT_HEIGHT = 12  # below this too
+LOW_HEIGHT = 12  # and below this
+SHORT_HEIGHT = 20  # below this the banner keeps to two lines
 
 
 def describe_add(report: AddReport, rejected: Sequence[tuple[str, str]]) -> str:
@@ -172,7 +173,7 @@ class MainScreen(Screen[None]):
         self._fit(self.size.width, self.size.height)
 
     def _fit(self, width: int, height: int) -> None:
-        self.set_class(width < NARROW_WIDTH or height < SHORT_HEIGHT, "-narrow")
+        self.set_class(width < NARROW_WIDTH or height < LOW_HEIGHT, "-narrow")
         self.set_class(height < SHORT_HEIGHT, "-short")
 
     @property
