@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from app.core.clipboard import OpenResult
 from app.core.models import State, Task
@@ -88,11 +88,11 @@ async def test_the_detail_pane_follows_the_cursor(tmp_path: Path) -> None:
         await pilot.press("down")
         assert detail.record is not None
         assert detail.record.id == "sora-2:b"
-        facts = str(h.app.main.query_one("#detail-facts", Static).render())
+        facts = detail.section_text("facts")
         assert "sora-2:b" in facts
         assert "running" in facts
         await pilot.press("down")
-        url = str(h.app.main.query_one("#detail-url", Static).render())
+        url = detail.section_text("url")
         assert URL_C in url
 
 

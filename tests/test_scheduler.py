@@ -19,6 +19,7 @@ from app.core.api import (
 )
 from app.core.models import State, TaskResult
 from app.core.scheduler import (
+    HIT_START,
     KNOWN_NOT_FOUND_LIMIT,
     NOT_FOUND_LIMIT,
     SUCCESS_NO_URL_LIMIT,
@@ -30,17 +31,21 @@ from app.core.scheduler import (
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def result(state: State, status: str = "", url: str | None = None, stamp: int = 0) -> TaskResult:
+EPOCH = 1_700_000_000
+
+
+def result(state: State, status: str = "", url: str | None = None, stamp: float = 0) -> TaskResult:
     return TaskResult(
         state=state,
         status=status or state.value,
         video_url=url,
-        status_update_time=datetime.fromtimestamp(1_700_000_000 + stamp, UTC),
+        status_update_time=datetime.fromtimestamp(EPOCH + stamp, UTC),
         checked_at=T0,
     )
 
 
 RUNNING = Ok(result(State.RUNNING))
+QUEUED = Ok(result(State.QUEUED))
 DONE = Ok(result(State.SUCCEEDED, url="https://x/v.mp4"))
 
 
@@ -49,6 +54,7 @@ def make(policy: Policy | None = None, n: int = 1) -> Scheduler:
         policy
         or Policy(min_interval=3, max_interval=60, concurrency=8, max_requests_per_second=1000),
         rng=random.Random(1),
+        wall_offset=EPOCH,  # clock 0.0 is the moment of the server's stamp 0
     )
     for i in range(n):
         sched.track(f"t{i}", None, now=0.0)
@@ -64,7 +70,7 @@ def poll(sched: Scheduler, now: float, outcome: Outcome) -> str:
 
 def test_new_tasks_are_due_at_once_and_then_wait() -> None:
     sched = make()
-    assert poll(sched, 0.0, RUNNING) == "t0"
+    assert poll(sched, 0.0, QUEUED) == "t0"
     assert sched.next_task(0.0) is None
     due = sched.due_at("t0")
     assert due is not None
@@ -76,7 +82,7 @@ def test_interval_grows_while_unchanged_and_resets_on_change() -> None:
     now = 0.0
     intervals = []
     for _ in range(12):
-        poll(sched, now, RUNNING)
+        poll(sched, now, QUEUED)
         due = sched.due_at("t0")
         assert due is not None
         intervals.append(due - now)
@@ -84,10 +90,70 @@ def test_interval_grows_while_unchanged_and_resets_on_change() -> None:
     assert intervals[3] > intervals[0] * 2  # growing
     assert max(intervals) <= 60 * 1.2  # capped (plus jitter)
     assert intervals[-1] >= 60 * 0.8
-    poll(sched, now, Ok(result(State.RUNNING, stamp=99)))  # the server says it changed
+    poll(sched, now, Ok(result(State.QUEUED, stamp=99)))  # the server says it changed
     due = sched.due_at("t0")
     assert due is not None
     assert due - now <= 3 * 1.2
+
+
+def next_delay(sched: Scheduler, now: float, outcome: Outcome) -> float:
+    poll(sched, now, outcome)
+    due = sched.due_at("t0")
+    assert due is not None
+    return due - now
+
+
+def test_a_running_job_is_polled_where_jobs_like_it_finish() -> None:
+    """Learned: jobs run about 90 s. A job 5 s into its run waits long; one at 85 s, briefly."""
+
+    def trained() -> Scheduler:
+        sched = make()
+        for seconds in [60, 70, 80, 85, 90, 90, 95, 100, 110, 120] * 3:
+            sched.durations.observe("", seconds)
+        return sched
+
+    early = next_delay(trained(), 5.0, RUNNING)  # started at stamp 0: 5 s in
+    late = next_delay(trained(), 85.0, RUNNING)
+    assert early > 30
+    assert late < early / 4
+    assert late >= 3 * 0.9  # never below min_interval (jitter aside)
+
+
+def test_running_times_are_learned_from_the_servers_stamps() -> None:
+    sched = make()
+    poll(sched, 1.0, Ok(result(State.RUNNING, stamp=0.5)))
+    now = sched.due_at("t0") or 0.0
+    poll(sched, now, Ok(result(State.SUCCEEDED, url="https://v", stamp=40.5)))
+    assert sched.durations.samples == 1
+    assert abs(sched.durations.quantile(0.5) - 40.0) < 0.01  # type: ignore[operator]
+
+
+def test_a_server_stamp_in_our_future_counts_as_now() -> None:
+    sched = make()
+    poll(sched, 10.0, Ok(result(State.RUNNING, stamp=3600)))  # the server's clock is ahead
+    due = sched.due_at("t0")
+    assert due is not None
+    assert due - 10.0 >= 20  # treated as just started, not as running for -1 h
+
+
+def test_the_hit_probability_follows_the_budget() -> None:
+    tight = make(Policy(min_interval=3, max_interval=60, max_requests_per_second=1), n=50)
+    now = 0.0
+    while now < 300:
+        task = tight.next_task(now)
+        if task is not None:
+            tight.complete(task, RUNNING, now)
+        now += 0.1
+    assert tight.hit_probability > HIT_START  # tasks wait for the budget: ask later
+
+    roomy = make(Policy(min_interval=3, max_interval=60, max_requests_per_second=100), n=5)
+    now = 0.0
+    while now < 300:
+        task = roomy.next_task(now)
+        if task is not None:
+            roomy.complete(task, RUNNING, now)
+        now = roomy.next_wakeup(now) or now + 0.1
+    assert roomy.hit_probability < 0.1  # the budget has room: ask sooner
 
 
 def test_jitter_spreads_tasks_apart() -> None:

@@ -63,7 +63,7 @@ def test_main_screen(snap_compare: SnapCompare, tmp_path: Path) -> None:
 
     async def settle(pilot: Pilot[None]) -> None:
         await pilot.pause(0.3)  # every unfinished task is now in flight, forever
-        app.main.tick()  # what the once-a-second redraw would show
+        app.tick()  # what the once-a-second redraw would show
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(160, 24), run_before=settle)
@@ -99,7 +99,7 @@ def test_key_rejected_banner(snap_compare: SnapCompare, tmp_path: Path) -> None:
                 break
             await pilot.pause(0.05)
         await pilot.pause(0.2)
-        app.main.tick()
+        app.tick()
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(160, 24), run_before=rejected)

@@ -25,7 +25,7 @@ import pytest
 from app.core.api import Outcome, QueryClient, RateLimited
 from app.core.models import State, Task, TaskRecord
 from app.core.poller import Poller, PollerEvent, TaskUpdate
-from app.core.scheduler import Policy
+from app.core.scheduler import BURST_SECONDS, Policy
 from app.core.session import Session
 from app.core.simulator import Simulator
 from app.core.store import TaskStore
@@ -155,8 +155,9 @@ async def test_soak_under_chaos(tmp_path: Path) -> None:
     # retry of a dropped keep-alive connection.
     sends = [s.sent for s in client.log]
     busiest = max_in_window(sends)
-    assert busiest <= BUDGET + 1
-    assert max_in_window(sim.stats.query_times) <= (BUDGET + 1) * 1.1 + 2
+    allowed = BUDGET + max(1.0, BUDGET * BURST_SECONDS)  # a second's budget plus one burst
+    assert busiest <= allowed
+    assert max_in_window(sim.stats.query_times) <= allowed * 1.1 + 2
 
     # Retry-After held every request back for as long as the server asked.
     holds = [
@@ -178,7 +179,7 @@ async def test_soak_under_chaos(tmp_path: Path) -> None:
         f"  requests sent {len(client.log)}, answered by the simulator {sim.stats.requests}, "
         f"faults injected {faults}\n"
         f"  faults by kind: {dict(sorted(sim.stats.faults.items()))}\n"
-        f"  busiest second: {busiest} requests (budget {BUDGET:g} + burst 1)\n"
+        f"  busiest second: {busiest} requests (budget {BUDGET:g} + burst {allowed - BUDGET:g})\n"
         f"  Retry-After holds honoured: {len(holds)}, requests sent during a hold: 0\n"
         f"  401 bursts resumed by the user: {resumes}; saves: {saves}\n"
         f"  state changes seen: {dict(changes)}\n"

@@ -256,3 +256,73 @@ def test_concurrent_writers_in_separate_processes_lose_nothing(path: Path) -> No
     records = TaskStore(path).load().records
     assert len(records) == 160
     assert {f"p{i}-{n}" for i in range(4) for n in range(40)} == set(records)
+
+
+def test_saving_again_does_not_reparse_our_own_file(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.core.store as store_module
+
+    parses: list[int] = []
+    real_loads = store_module.loads
+
+    def counting(text: str) -> dict[str, object]:
+        parses.append(len(text))
+        return real_loads(text)
+
+    monkeypatch.setattr(store_module, "loads", counting)
+    store = TaskStore(path)
+    store.add([Task(f"t{i}", T0) for i in range(50)])
+    for _ in range(5):
+        store.save_records({})  # nothing changed on disk since our own write
+    assert parses == []
+    TaskStore(path).add([Task("from-elsewhere", T0)])  # another process writes
+    parses.clear()
+    assert "from-elsewhere" in store.save_records({}).records
+    assert len(parses) == 1  # the new file was read once
+
+
+def test_the_file_stays_plain_toml_for_any_text(path: Path) -> None:
+    tricky = 'line one\n[[tasks]]\nid = "fake"\n""" \'\'\' \\ \t tab \u200b zwsp 一头牛'
+    record = TaskRecord(
+        Task("grok:1", T0, label="x"),
+        TaskResult(State.RUNNING, "processing", enhanced_prompt=tricky, checked_at=T0),
+    )
+    TaskStore(path).replace_all([record])
+    document = tomllib.loads(path.read_text(encoding="utf-8"))  # the standard parser
+    assert document["schema"] == SCHEMA
+    assert [t["id"] for t in document["tasks"]] == ["grok:1"]
+    assert document["tasks"][0]["result"]["enhanced_prompt"] == tricky
+
+
+def test_a_long_list_parses_in_pieces_and_a_prompt_cannot_forge_a_task(path: Path) -> None:
+    from app.core.store import LOAD_CHUNK
+
+    forged = 'end of prompt\n[[tasks]]\nid = "forged"\nadded_at = 2026-01-01T00:00:00Z\n'
+    records = [
+        TaskRecord(
+            Task(f"t{n}", T0),
+            TaskResult(State.RUNNING, "processing", enhanced_prompt=forged, checked_at=T0),
+        )
+        for n in range(LOAD_CHUNK * 2 + 5)
+    ]
+    TaskStore(path).replace_all(records)
+    loaded = TaskStore(path).load()
+    assert loaded.warning is None
+    assert list(loaded.records) == [f"t{n}" for n in range(LOAD_CHUNK * 2 + 5)]
+    assert loaded.records["t7"].result.enhanced_prompt == forged
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["tasks"][7]["id"] == "t7"
+
+
+def test_a_hand_written_list_without_a_schema_line_loads(path: Path) -> None:
+    from app.core.store import LOAD_CHUNK
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "".join(
+        f'[[tasks]]\nid = "h{n}"\nadded_at = 2026-01-01T00:00:00Z\n\n'
+        for n in range(LOAD_CHUNK + 3)
+    )
+    path.write_text(body, encoding="utf-8")
+    loaded = TaskStore(path).load()
+    assert loaded.warning is None
+    assert len(loaded.records) == LOAD_CHUNK + 3

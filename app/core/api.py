@@ -7,6 +7,7 @@ Every call returns one typed :data:`Outcome`; no exception escapes
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import math
@@ -19,7 +20,6 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from app import __version__
 from app.core.models import (
@@ -452,6 +452,18 @@ def _parse_error_status(
     return BadResponse(detail or f"unexpected HTTP status {status}", status)
 
 
+_URL_FALLBACKS: Final = (("detail", "video_url"), ("url",), ("result_url",), ("output", "url"))
+_URL_KEYS: Final = frozenset(path[0] for path in _URL_FALLBACKS)
+_REASONS: Final = (
+    ("fail_reason",),
+    ("error_message",),
+    ("error",),
+    ("detail", "error"),
+    ("detail", "fail_reason"),
+)
+_REASON_KEYS: Final = frozenset(path[0] for path in _REASONS)
+
+
 def _result_from(data: dict[str, Any], now: datetime) -> TaskResult:
     raw_status = data.get("status")
     if raw_status is None:
@@ -460,20 +472,15 @@ def _result_from(data: dict[str, Any], now: datetime) -> TaskResult:
         raise _Invalid(f"status has type {type(raw_status).__name__}, expected a string")
     status = clean_line(raw_status, MAX_SHORT)
 
-    if "video_url" in data:
-        _optional_str(data, "video_url")  # type check the documented field
-    url = None
-    for candidate in (
-        data.get("video_url"),
-        _dig(data, "detail", "video_url"),
-        data.get("url"),
-        data.get("result_url"),
-        _dig(data, "output", "url"),
-    ):
-        url = _clean_url(candidate)
-        if url:
-            break
     raw_url = data.get("video_url")
+    if raw_url is not None and not isinstance(raw_url, str):
+        raise _Invalid(f"video_url has type {type(raw_url).__name__}, expected a string")
+    url = _clean_url(raw_url) if raw_url else None
+    if url is None and not _URL_KEYS.isdisjoint(data):  # sibling gateways put it elsewhere
+        for path in _URL_FALLBACKS:
+            url = _clean_url(_dig(data, *path))
+            if url:
+                break
     bad_url = isinstance(raw_url, str) and raw_url.strip() != "" and url is None
 
     prompt = _optional_str(data, "enhanced_prompt")
@@ -483,15 +490,14 @@ def _result_from(data: dict[str, Any], now: datetime) -> TaskResult:
     update_time = _parse_time(data.get("status_update_time"))
 
     state = canonical_state(status, url is not None)
-    fail_reason = _first_text(
-        data.get("fail_reason"),
-        data.get("error_message"),
-        data.get("error"),
-        _dig(data, "detail", "error"),
-        _dig(data, "detail", "fail_reason"),
-    )
-    progress = _progress(data.get("progress"))
-    if progress is None:
+    fail_reason = ""
+    if not _REASON_KEYS.isdisjoint(data):
+        for path in _REASONS:
+            value = _dig(data, *path)
+            if value is not None and (fail_reason := _text_of(value)):
+                break
+    progress = _progress(data["progress"]) if "progress" in data else None
+    if progress is None and "detail" in data:
         progress = _progress(_dig(data, "detail", "progress"))
     error = None
     problem = None
@@ -564,9 +570,14 @@ def check_base_url(url: str, *, allow_insecure_http: bool = False) -> str:
 class QueryClient:
     """One long-lived HTTP client for ``GET /v1/video/query``.
 
-    Built on httpx with the aiohttp transport (about a quarter of the CPU of
-    httpx's default transport per request; see ``make bench``). Keep-alive,
-    no redirects, bodies capped at :data:`MAX_BODY`.
+    Requests go through one aiohttp session: keep-alive, no redirects (the key must
+    not follow one to another host), bodies capped at :data:`MAX_BODY`, timeouts.
+    aiohttp is used directly because cost per poll matters at thousands of tasks:
+    ``make bench`` measures it against raw aiohttp and httpx's default transport.
+
+    ``transport`` (an httpx transport) routes requests through httpx instead — the
+    tests use ``httpx.MockTransport`` to play any server. Both paths end in the same
+    :func:`parse_response`.
     """
 
     def __init__(
@@ -580,22 +591,23 @@ class QueryClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        self._key = api_key or ""
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        headers = {
-            "Accept": "application/json",
-            "User-Agent": f"vidwatch/{__version__}",
-        }
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            follow_redirects=False,
-            limits=limits,
-            transport=transport or AiohttpTransport(limits=limits),
-        )
+        self._key = ""
+        self._headers: dict[str, str] = {}
+        self._timeout = timeout
+        self._connections = connections
+        self._url = self.base_url + QUERY_PATH
+        self._session: aiohttp.ClientSession | None = None
+        self._stale = False
+        self._closing: set[asyncio.Task[None]] = set()
+        self._httpx: httpx.AsyncClient | None = None
+        if transport is not None:
+            self._httpx = httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                follow_redirects=False,
+                transport=transport,
+            )
+        self.set_key(api_key)
 
     @property
     def has_key(self) -> bool:
@@ -604,10 +616,11 @@ class QueryClient:
     def set_key(self, api_key: str | None) -> None:
         """Use a new key from the next request on."""
         self._key = api_key or ""
+        headers = {"Accept": "application/json", "User-Agent": f"vidwatch/{__version__}"}
         if api_key:
-            self._client.headers["Authorization"] = f"Bearer {api_key}"
-        else:
-            self._client.headers.pop("Authorization", None)
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._headers = headers
+        self._stale = True  # the session carries the headers: the next request opens a new one
 
     def redact(self, text: str) -> str:
         """Remove the key from text that may echo it (server messages, exceptions)."""
@@ -618,10 +631,11 @@ class QueryClient:
     async def query(self, task_id: str) -> Outcome:
         """Ask for one task. Never raises (cancellation aside)."""
         try:
-            status, headers, body = await self._get(task_id)
-        except httpx.TimeoutException:
-            return NetworkError("no answer in time", timeout=True)
-        except TimeoutError:
+            if self._httpx is not None:
+                status, headers, body = await self._get_httpx(task_id)
+            else:
+                status, headers, body = await self._get(task_id)
+        except (httpx.TimeoutException, TimeoutError):
             return NetworkError("no answer in time", timeout=True)
         except _TooLarge:
             return BadResponse(f"body larger than {MAX_BODY // 1024} KiB")
@@ -632,8 +646,52 @@ class QueryClient:
         outcome = parse_response(status, headers, body)
         return self._redacted(outcome)
 
-    async def _get(self, task_id: str) -> tuple[int, httpx.Headers, bytes]:
-        async with self._client.stream("GET", QUERY_PATH, params={"id": task_id}) as response:
+    def _open(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is not None and self._stale and not session.closed:
+            closing = asyncio.get_running_loop().create_task(session.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+            session = None
+        if session is None or session.closed:
+            self._stale = False
+            connector = aiohttp.TCPConnector(limit=self._connections, ttl_dns_cache=300)
+            session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(
+                    total=self._timeout, connect=min(self._timeout, 10.0)
+                ),
+                auto_decompress=True,
+                trust_env=False,  # never hand the key to a proxy from the environment
+                headers=self._headers,
+            )
+            self._session = session
+        return session
+
+    async def _get(self, task_id: str) -> tuple[int, Mapping[str, str], bytes]:
+        session = self._open()
+        async with session.get(
+            self._url, params={"id": task_id}, allow_redirects=False
+        ) as response:
+            length = response.content_length
+            if length is not None:
+                if length > MAX_BODY:
+                    raise _TooLarge
+                return response.status, response.headers, await response.read()
+            chunks: list[bytes] = []  # no length given: read, but never past the cap
+            size = 0
+            while chunk := await response.content.read(65536):
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise _TooLarge
+                chunks.append(chunk)
+            return response.status, response.headers, b"".join(chunks)
+
+    async def _get_httpx(self, task_id: str) -> tuple[int, Mapping[str, str], bytes]:
+        assert self._httpx is not None
+        async with self._httpx.stream(
+            "GET", QUERY_PATH, params={"id": task_id}, headers=self._headers
+        ) as response:
             length = response.headers.get("content-length")
             if length and length.isdigit() and int(length) > MAX_BODY:
                 raise _TooLarge
@@ -671,7 +729,12 @@ class QueryClient:
         return NetworkError(self.redact(outcome.reason), outcome.timeout)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+        if self._httpx is not None:
+            await self._httpx.aclose()
 
     async def __aenter__(self) -> QueryClient:
         return self

@@ -8,8 +8,8 @@ listens: the CLI prints, the dashboard redraws, tests collect.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import math
 import random
 import time
 from collections import deque
@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from app.core.api import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
+from app.core.durations import DurationModel
 from app.core.models import TaskRecord, TaskResult, utcnow
 from app.core.scheduler import NOT_FOUND_LIMIT, Policy, Scheduler
 
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("vidwatch.poller")
+
+STATUS_EVERY = 1.0  # seconds: request counters reach listeners at most this often
 
 
 class QueryFn(Protocol):
@@ -86,6 +89,42 @@ PollerEvent = TaskUpdate | StatusChange
 Listener = Callable[[PollerEvent], None]
 
 
+class _Wakeup:
+    """Sleep until a deadline or until :meth:`set` — one future and one timer per sleep
+    (``asyncio.wait_for`` on an Event costs a task per wait; at 500 polls a second
+    that is a fifth of the CPU)."""
+
+    def __init__(self) -> None:
+        self._waiter: asyncio.Future[None] | None = None
+        self._pending = False
+
+    def set(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        else:
+            self._pending = True  # the next sleep returns at once
+
+    async def sleep(self, seconds: float | None) -> None:
+        if self._pending:
+            self._pending = False
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(seconds, _resolve, waiter) if seconds is not None else None
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 def apply_outcome(
     previous: TaskResult, outcome: Outcome, now: datetime, gave_up: bool = False
 ) -> TaskResult:
@@ -114,20 +153,29 @@ class Poller:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        durations: DurationModel | None = None,
     ) -> None:
         self.client = client
         self.policy = policy
         self.clock = clock
         self.wall = wall
-        self.scheduler = Scheduler(policy, now=clock(), rng=rng)
+        self.scheduler = Scheduler(
+            policy,
+            now=clock(),
+            rng=rng,
+            durations=durations,
+            wall_offset=wall().timestamp() - clock(),
+        )
         self.records: dict[str, TaskRecord] = {}
         self._listeners: list[Listener] = []
-        self._wake = asyncio.Event()
+        self._wake = _Wakeup()
         self._running = False
         self._inflight: set[asyncio.Task[None]] = set()
         self._request_times: deque[float] = deque()
         self._requests_total = 0
         self._status = PollerStatus(offline=client is None)
+        self._published = self._status  # what listeners were last told
+        self._published_at = -math.inf
         if records:
             self.add(records.values())
 
@@ -234,10 +282,7 @@ class Poller:
                         self._start(task_id)
                 self._publish_status()
                 wake = self.scheduler.next_wakeup(now) if self.client is not None else None
-                self._wake.clear()
-                timeout = None if wake is None else max(wake - now, 0.0005)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                await self._wake.sleep(None if wake is None else max(wake - now, 0.0005))
         finally:
             self._running = False
 
@@ -345,11 +390,17 @@ class Poller:
             requests_per_minute=len(times),
             pending=sched.pending(),
         )
-        if _status_differs(status, self._status):
-            self._status = status
+        counters_moved = (status.requests_per_minute, status.pending) != (
+            self._published.requests_per_minute,
+            self._published.pending,
+        )
+        self._status = status
+        if _status_differs(status, self._published) or (
+            counters_moved and now - self._published_at >= STATUS_EVERY
+        ):
+            self._published = status
+            self._published_at = now
             self._emit(StatusChange(status))
-        else:
-            self._status = status
 
 
 def _log_outcome(task_id: str, previous: TaskResult, result: TaskResult, outcome: Outcome) -> None:
@@ -366,14 +417,8 @@ def _log_outcome(task_id: str, previous: TaskResult, result: TaskResult, outcome
 
 
 def _status_differs(a: PollerStatus, b: PollerStatus) -> bool:
-    """Changes worth an event (the hold time moving by under a second is not)."""
-    if (a.paused, a.offline, a.auth_error, a.requests_per_minute, a.pending) != (
-        b.paused,
-        b.offline,
-        b.auth_error,
-        b.requests_per_minute,
-        b.pending,
-    ):
+    """Changes worth an event now (the counters alone are published once a second)."""
+    if (a.paused, a.offline, a.auth_error) != (b.paused, b.offline, b.auth_error):
         return True
     if (a.hold_until is None) != (b.hold_until is None):
         return True

@@ -50,6 +50,11 @@ _CONTROLS = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
 )
 _SURROGATES = re.compile("[\ud800-\udfff]")
+# Anything clean_text would change: ESC and every control above, CR, surrogates.
+_DIRTY = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069"
+    "\ufeff\ufff9-\ufffb\ud800-\udfff]"
+)
 
 
 def clean_text(value: str, limit: int = MAX_TEXT) -> str:
@@ -58,6 +63,8 @@ def clean_text(value: str, limit: int = MAX_TEXT) -> str:
     Newlines and tabs survive (``\\r\\n`` and lone ``\\r`` become ``\\n``).
     Text over ``limit`` characters is cut and ends with an ellipsis.
     """
+    if len(value) <= limit and not _DIRTY.search(value):
+        return value  # the common case, one scan: nothing to remove
     if len(value) > limit * 4:
         # Never run the regexes over megabytes; anything past this cannot be shown.
         value = value[: limit * 4]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final
 
 from app.core.api import (
@@ -23,6 +25,7 @@ from app.core.api import (
     RateLimited,
     ServerError,
 )
+from app.core.durations import DurationModel, model_key
 from app.core.models import State, TaskResult
 
 __all__ = [
@@ -40,7 +43,20 @@ NOT_FOUND_LIMIT: Final = 3  # 404s in a row before a task is marked and left alo
 KNOWN_NOT_FOUND_LIMIT: Final = 10
 SUCCESS_NO_URL_LIMIT: Final = 5  # "succeeded" without a URL: re-checks before giving up
 RETRY_AFTER_TRUSTED: Final = 1.0  # seconds; a shorter Retry-After gets backoff instead
-GROWTH: Final = 1.5  # interval multiplier while a task is unchanged
+BURST_SECONDS: Final = 0.05  # the budget may send this much of a second's worth at once
+GROWTH: Final = 1.5
+# Polls of running jobs aim at a hit probability that adapts to the budget.
+HIT_START: Final = 0.2
+HIT_MIN: Final = 0.02
+HIT_MAX: Final = 0.25
+HIT_UP: Final = 1.1  # per second while tasks wait for the budget
+HIT_DOWN: Final = 0.9  # per second while the budget is not used
+TUNE_EVERY: Final = 1.0  # seconds
+BUSY: Final = 0.8  # the budget counts as used above this share
+LAG_WEIGHT: Final = 0.05  # moving average of how late tasks are handed out
+LAG_LOW: Final = 0.5  # seconds
+LAG_HIGH: Final = 2.0
+RUNNING_JITTER: Final = 0.1  # interval multiplier while a task is unchanged
 JITTER: Final = 0.2  # ± fraction applied to every interval
 
 
@@ -64,6 +80,9 @@ class Policy:
             raise ValueError("max_requests_per_second must be a positive number")
 
 
+_EPSILON: Final = 1e-9  # float dust: 0.9999999999 tokens is a token
+
+
 class RateLimiter:
     """A token bucket: at most ``burst + rate * T`` requests in any window ``T``."""
 
@@ -80,15 +99,16 @@ class RateLimiter:
 
     def try_acquire(self, now: float) -> bool:
         self._fill(now)
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self._tokens >= 1.0 - _EPSILON:
+            self._tokens = max(self._tokens - 1.0, 0.0)
             return True
         return False
 
     def wait_time(self, now: float) -> float:
         """Seconds until one token is available (0 when one is)."""
         self._fill(now)
-        return 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
+        missing = 1.0 - self._tokens
+        return 0.0 if missing <= _EPSILON else missing / self.rate
 
 
 @dataclass(slots=True)
@@ -103,6 +123,8 @@ class _Entry:
     no_url: int = 0
     version: int = 0
     last: TaskResult | None = field(default=None, repr=False)
+    key: str = ""  # the model, for learned durations
+    running_since: float | None = None  # epoch seconds, from the server's status_update_time
 
 
 class Scheduler:
@@ -113,11 +135,30 @@ class Scheduler:
     queries it and reports back with :meth:`complete`.
     """
 
-    def __init__(self, policy: Policy, *, now: float = 0.0, rng: random.Random | None = None):
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        now: float = 0.0,
+        rng: random.Random | None = None,
+        durations: DurationModel | None = None,
+        wall_offset: float | None = None,
+    ):
         self.policy = policy
         self.rng = rng or random.Random()
-        self.limiter = RateLimiter(policy.max_requests_per_second, now=now)
+        rate = policy.max_requests_per_second
+        self.limiter = RateLimiter(rate, burst=max(1.0, rate * BURST_SECONDS), now=now)
+        self.durations = durations or DurationModel()
+        # Epoch seconds = clock seconds + wall_offset (ages come from server times).
+        self.wall_offset = time.time() - time.monotonic() if wall_offset is None else wall_offset
+        # How likely a poll of a running job should be to find it done. Lowered while the
+        # budget has room (polls come sooner), raised while tasks wait for it (later).
+        self.hit_probability = HIT_START
+        self._lag = 0.0  # how late due tasks are handed out (moving average, seconds)
+        self._handed = 0  # tasks handed out since the last tuning
+        self._tuned_at = now
         self._entries: dict[str, _Entry] = {}
+        self._open: set[str] = set()  # tracked and not finished
         self._heap: list[tuple[float, int, str]] = []
         self._in_flight = 0
         self.paused = False
@@ -132,14 +173,19 @@ class Scheduler:
         entry = self._entries.get(task_id)
         if entry is None:
             entry = _Entry(task_id, now + delay, self.policy.min_interval, last=last)
+            entry.key = model_key(task_id)
             self._entries[task_id] = entry
         entry.last = last
         entry.finished = last is not None and last.final
+        if last is not None and last.state is State.RUNNING:
+            entry.running_since = self._epoch(last.status_update_time, now)
+        self._set_open(entry)
         if not entry.finished and not entry.in_flight:
             self._schedule(entry, now + delay)
 
     def forget(self, task_id: str) -> None:
         entry = self._entries.pop(task_id, None)
+        self._open.discard(task_id)
         if entry is not None and entry.in_flight:
             self._in_flight -= 1
 
@@ -153,6 +199,7 @@ class Scheduler:
         entry.no_url = 0
         entry.failures = 0
         entry.interval = self.policy.min_interval
+        self._set_open(entry)
         self._schedule(entry, now)
         return True
 
@@ -186,7 +233,7 @@ class Scheduler:
 
     def pending(self) -> int:
         """Tasks that will be polled again (not finished, not given up)."""
-        return sum(1 for e in self._entries.values() if e.version and not e.finished)
+        return len(self._open)
 
     # ------------------------------------------------------------------ control
 
@@ -214,6 +261,10 @@ class Scheduler:
         if entry is None or not self.limiter.try_acquire(now):
             return None
         heapq.heappop(self._heap)
+        if entry.running_since is not None:  # only these are timed by hit_probability
+            self._lag += LAG_WEIGHT * (max(now - entry.due, 0.0) - self._lag)
+        self._handed += 1
+        self._tune(now)
         entry.version = 0  # off the heap; due_at() is None while in flight
         entry.in_flight = True
         self._in_flight += 1
@@ -228,6 +279,7 @@ class Scheduler:
             return None
         if self._in_flight >= self.policy.concurrency:
             return None  # a completion will wake the loop
+        self._tune(now)
         return max(entry.due, self.hold_until, now + self.limiter.wait_time(now))
 
     def complete(self, task_id: str, outcome: Outcome, now: float) -> None:
@@ -244,14 +296,17 @@ class Scheduler:
             entry.not_found = 0
             result = outcome.result
             changed = result.same_job_state(entry.last) is False
+            self._learn(entry, result, now)
             entry.last = result
             if result.final:
                 entry.finished = True
+                self._open.discard(task_id)
                 return
             if result.state is State.SUCCEEDED:  # succeeded, but no URL: an anomaly
                 entry.no_url += 1
                 if entry.no_url > SUCCESS_NO_URL_LIMIT:
                     entry.finished = True
+                    self._open.discard(task_id)
                     return
                 entry.interval = policy.max_interval
             elif changed:
@@ -263,6 +318,8 @@ class Scheduler:
                     entry.interval, min(policy.min_interval * 4, policy.max_interval)
                 )
             delay = self._jitter(entry.interval)
+            if result.state is State.RUNNING and entry.running_since is not None:
+                delay = self._running_delay(entry, now)
             if outcome.poll_after is not None:
                 delay = max(delay, outcome.poll_after)
             self._schedule(entry, now + delay)
@@ -287,6 +344,7 @@ class Scheduler:
             known = entry.last is not None and bool(entry.last.status)
             if entry.not_found >= (KNOWN_NOT_FOUND_LIMIT if known else NOT_FOUND_LIMIT):
                 entry.finished = True  # marked; polled again only when asked
+                self._open.discard(task_id)
                 return
             if known:
                 self._schedule(entry, now + self._backoff(entry.not_found))
@@ -308,6 +366,56 @@ class Scheduler:
         return entry is not None and entry.finished and entry.not_found > 0
 
     # ------------------------------------------------------------------ internals
+
+    def _set_open(self, entry: _Entry) -> None:
+        if entry.finished:
+            self._open.discard(entry.task_id)
+        else:
+            self._open.add(entry.task_id)
+
+    def _epoch(self, when: datetime | None, now: float) -> float:
+        """A server time in epoch seconds, never in our future (clock skew)."""
+        now_epoch = now + self.wall_offset
+        return now_epoch if when is None else min(when.timestamp(), now_epoch)
+
+    def _learn(self, entry: _Entry, result: TaskResult, now: float) -> None:
+        """Note when a job started running; learn how long it ran when it is done."""
+        state = result.state
+        if state is State.RUNNING:
+            previous = entry.last
+            if entry.running_since is None or previous is None or previous.state != state:
+                entry.running_since = self._epoch(result.status_update_time, now)
+        elif state.finished:
+            if entry.running_since is not None and result.status_update_time is not None:
+                ran = self._epoch(result.status_update_time, now) - entry.running_since
+                self.durations.observe(entry.key, ran)
+            entry.running_since = None
+        else:
+            entry.running_since = None
+
+    def _running_delay(self, entry: _Entry, now: float) -> float:
+        """Wait until the job is done with probability ``hit_probability`` (learned
+        running times), within the policy's bounds, jittered a little."""
+        assert entry.running_since is not None
+        age = now + self.wall_offset - entry.running_since
+        wait = self.durations.delay_for(entry.key, age, self.hit_probability)
+        policy = self.policy
+        wait = min(max(wait, policy.min_interval), policy.max_interval)
+        return wait * (1.0 + self.rng.uniform(-RUNNING_JITTER, RUNNING_JITTER))
+
+    def _tune(self, now: float) -> None:
+        """Once a second: tasks kept waiting for the budget -> poll running jobs later;
+        budget left unused -> sooner."""
+        elapsed = now - self._tuned_at
+        if elapsed < TUNE_EVERY:
+            return
+        used = self._handed / (self.limiter.rate * elapsed)
+        if self._lag > LAG_HIGH:
+            self.hit_probability = min(self.hit_probability * HIT_UP, HIT_MAX)
+        elif used < BUSY and self._lag < LAG_LOW:
+            self.hit_probability = max(self.hit_probability * HIT_DOWN, HIT_MIN)
+        self._tuned_at = now
+        self._handed = 0
 
     def _jitter(self, interval: float) -> float:
         return interval * (1.0 + self.rng.uniform(-JITTER, JITTER))

@@ -48,7 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import tomli_w
+import rtoml
 
 from app.core.models import (
     Problem,
@@ -192,9 +192,55 @@ def decode_record(entry: Any) -> TaskRecord | None:
     return TaskRecord(task, result)
 
 
+DUMP_CHUNK = 500  # records per serialiser call: a call holds the GIL, the UI waits for it
+
+
 def dumps(records: Iterable[TaskRecord]) -> bytes:
-    document = {"schema": SCHEMA, "tasks": [encode_record(r) for r in records]}
-    return tomli_w.dumps(document).encode("utf-8")
+    """The task file's text. Written in chunks of ``[[tasks]]`` tables, which TOML joins
+    into one array, so the native serialiser never holds the interpreter for long."""
+    parts = [rtoml.dumps({"schema": SCHEMA}), "\n"]
+    chunk: list[dict[str, Any]] = []
+    for record in records:
+        chunk.append(encode_record(record))
+        if len(chunk) >= DUMP_CHUNK:
+            parts.append(rtoml.dumps({"tasks": chunk}))
+            chunk = []
+    if chunk:
+        parts.append(rtoml.dumps({"tasks": chunk}))
+    return "".join(parts).encode("utf-8")
+
+
+LOAD_CHUNK = 400  # ``[[tasks]]`` tables per parser call, for the same reason
+_TABLE = "\n[[tasks]]\n"
+
+
+def loads(text: str) -> dict[str, Any]:
+    """Parse TOML: rtoml (about eight times faster than tomllib on a large list); tomllib
+    decides when rtoml refuses, so only a file that no parser reads counts as damaged.
+
+    A long list is parsed a few hundred tables at a time, so that a load in a worker
+    thread never holds the interpreter (and the dashboard) for more than a few ms. A
+    split inside a multi-line string leaves a piece that does not parse; then the
+    whole text is parsed in one go, which is always correct.
+    """
+    pieces = ("\n" + text if text.startswith("[[tasks]]\n") else text).split(_TABLE)
+    if len(pieces) > LOAD_CHUNK:
+        try:
+            document = rtoml.loads(pieces[0])
+            tasks: list[Any] = []
+            for start in range(1, len(pieces), LOAD_CHUNK):
+                chunk = "[[tasks]]\n" + _TABLE.join(pieces[start : start + LOAD_CHUNK])
+                tasks.extend(rtoml.loads(chunk).get("tasks", []))
+        except ValueError:
+            pass
+        else:
+            if "tasks" not in document:
+                document["tasks"] = tasks
+                return document
+    try:
+        return rtoml.loads(text)
+    except ValueError:
+        return tomllib.loads(text)
 
 
 # --------------------------------------------------------------------------- the store
@@ -213,6 +259,8 @@ class TaskStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        # What the file held at a signature (it was read or written here): never mutated.
+        self._cache: tuple[Signature, dict[str, TaskRecord]] | None = None
 
     # ------------------------------------------------------------------ public API
 
@@ -322,7 +370,7 @@ class TaskStore:
 
     def _parse(self, data: bytes, signature: Signature | None = None) -> _Parsed:
         try:
-            document = tomllib.loads(data.decode("utf-8"))
+            document = loads(data.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise _Corrupt(str(exc).splitlines()[0] if str(exc) else "not TOML") from None
         schema = document.get("schema", SCHEMA)
@@ -344,6 +392,8 @@ class TaskStore:
                 skipped += 1
             elif record.id not in records:
                 records[record.id] = record
+        if signature is not None and not skipped:
+            self._cache = (signature, records)
         return _Parsed(records, skipped, signature)
 
     def _read_raw(self) -> tuple[bytes, Signature] | None:
@@ -419,7 +469,14 @@ class TaskStore:
         return backup
 
     def _read_for_update(self) -> tuple[dict[str, TaskRecord], str | None]:
-        """Under the lock: the current records, damaged files already set aside."""
+        """Under the lock: the current records, damaged files already set aside.
+
+        When the file is the one this store last wrote or read (same signature), it is
+        not parsed again: saving 10,000 tasks every second must not re-read 9 MB.
+        """
+        cached = self._cache
+        if cached is not None and cached[0] == self.signature():
+            return dict(cached[1]), None
         raw = self._read_raw()
         if raw is None:
             return {}, None
@@ -461,7 +518,8 @@ class TaskStore:
 
     def _write(self, records: Iterable[TaskRecord]) -> None:
         """Under the lock: replace the file atomically with ``records``."""
-        data = dumps(records)
+        snapshot = {record.id: record for record in records}
+        data = dumps(snapshot.values())
         folder = self.path.parent
         self._remove_stale_temp_files()
         tmp: str | None = None
@@ -483,6 +541,8 @@ class TaskStore:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
+            signature = self.signature()
+            self._cache = (signature, snapshot) if signature is not None else None
         except OSError as exc:
             log.error("saving %s failed: %s", self.path, exc)
             raise StoreError(f"Cannot save the task list to {self.path}: {_reason(exc)}.") from None

@@ -10,7 +10,6 @@ detail pane. Events flow up: the table says which task is highlighted
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import ClassVar
@@ -66,17 +65,6 @@ def no_url_reason(record: TaskRecord) -> str:
     if result.state is State.SUCCEEDED:
         return "the job finished but the server sent no usable URL"
     return f"no video URL yet (the job is {state_text(record)[2:]})"
-
-
-def count_states(records: Iterable[TaskRecord]) -> tuple[StateCounts, int]:
-    counts: Counter[State] = Counter()
-    fresh = 0
-    for record in records:
-        if record.result.checked_at is None:
-            fresh += 1
-        else:
-            counts[record.result.state] += 1
-    return tuple(sorted(counts.items())), fresh
 
 
 class MainScreen(Screen[None]):
@@ -142,6 +130,7 @@ class MainScreen(Screen[None]):
         self.opener = opener
         self.clock = clock
         self._banners: dict[str, str] = {}
+        self._banner_shown = ""
         self.set_reactive(MainScreen.demo, demo)
         self.set_reactive(MainScreen.status, session.poller.status)
 
@@ -214,9 +203,12 @@ class MainScreen(Screen[None]):
             self._banners[key] = message
         else:
             self._banners.pop(key, None)
+        text = "\n".join(self._banners.values())
         banner = self.query_one("#banner", Static)
-        banner.update(Text("\n".join(self._banners.values())))
-        banner.display = bool(self._banners)
+        if text != self._banner_shown:  # the poller reports its status often
+            self._banner_shown = text
+            banner.update(Text(text))
+            banner.display = bool(text)
 
     def banner_text(self) -> str:
         return "\n".join(self._banners.values())
@@ -227,7 +219,8 @@ class MainScreen(Screen[None]):
         self.detail.refresh_times()
 
     def _recount(self) -> None:
-        self.counts, self.fresh = count_states(self.table.records.values())
+        table = self.table
+        self.counts, self.fresh = table.state_counts(), table.fresh
 
     def _follow_cursor(self) -> None:
         self.current = self.table.cursor_record

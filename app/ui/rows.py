@@ -6,6 +6,7 @@ Kept apart from the widget so formatting is unit-testable and cheap.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -105,21 +106,22 @@ def search_text(record: TaskRecord) -> str:
     return "\n".join(parts).lower()
 
 
+def sort_value(record: TaskRecord, key: SortKey) -> float:
+    """Where a task goes in the view for ``key`` (smaller first; ADDED keeps list order)."""
+    if key is SortKey.STATE:
+        return float(_STATE_ORDER[record.result.state])
+    if key is SortKey.UPDATED:  # the server's update time, newest first; never-updated last
+        when = record.result.status_update_time
+        return -when.timestamp() if when else math.inf
+    return 0.0
+
+
 def sort_ids(records: dict[str, TaskRecord], ids: Iterable[str], key: SortKey) -> list[str]:
-    """Order ``ids`` for the view. ``records`` keeps insertion (added) order."""
+    """Order ``ids`` for the view. ``records`` keeps insertion (added) order; ties keep it."""
     ordered = list(ids)
     if key is SortKey.ADDED:
         return ordered
-    if key is SortKey.STATE:
-        position = {task_id: i for i, task_id in enumerate(ordered)}
-        return sorted(ordered, key=lambda i: (_STATE_ORDER[records[i].result.state], position[i]))
-
-    # most recently updated first; never-updated last
-    def updated(task_id: str) -> float:
-        when = records[task_id].result.status_update_time or records[task_id].result.checked_at
-        return -when.timestamp() if when else float("inf")
-
-    return sorted(ordered, key=updated)
+    return sorted(ordered, key=lambda i: sort_value(records[i], key))
 
 
 def matcher(query: str) -> Callable[[str], bool]:

@@ -8,6 +8,7 @@ markup, and it was cleaned of escape sequences by the core before it got here.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,7 @@ from app.ui.rows import (
     relative,
     search_text,
     sort_ids,
+    sort_value,
     state_text,
     task_name,
 )
@@ -125,6 +127,9 @@ class TaskTable(ScrollView, can_focus=True):
         self._cursor = 0
         self._cursor_id: str | None = None
         self._flash: dict[str, float] = {}
+        self._counts: Counter[State] = Counter()
+        self._fresh = 0
+        self._styles: dict[tuple[str, bool], Style] = {}
         self.sort_key = SortKey.ADDED
         self.filter_text = ""
 
@@ -153,33 +158,79 @@ class TaskTable(ScrollView, can_focus=True):
     def set_records(self, records: Iterable[TaskRecord]) -> None:
         self.records = {r.id: r for r in records}
         self._hay = {}
+        self._counts = Counter()
+        self._fresh = 0
+        for record in self.records.values():
+            self._count(record, 1)
         self._rebuild()
 
     def upsert(self, records: Sequence[TaskRecord], flash: Iterable[str] = ()) -> None:
-        """Add or replace rows by key; the cursor stays on its task."""
+        """Add or replace rows by key; the cursor stays on its task.
+
+        Rows whose place in the view cannot have changed (same sort position, same
+        answer to the filter) are redrawn where they stand: at 500 updates a second
+        the view is not rebuilt for a progress figure.
+        """
         if not records:
             return
-        new = False
+        rebuild = False
+        filtering = bool(self.filter_text.strip())
+        match = matcher(self.filter_text) if filtering else None
         for record in records:
-            if record.id not in self.records:
-                new = True
+            old = self.records.get(record.id)
+            if old is None:
+                rebuild = True
+            else:
+                self._count(old, -1)
+                if sort_value(old, self.sort_key) != sort_value(record, self.sort_key):
+                    rebuild = True
+            self._count(record, 1)
             self.records[record.id] = record
-            self._hay.pop(record.id, None)
-        until = time.monotonic() + FLASH_SECONDS
-        flashed = False
-        for task_id in flash:
-            self._flash[task_id] = until
-            flashed = True
+            before = self._hay.pop(record.id, None)
+            if match is not None and not rebuild:
+                after = self._hay[record.id] = search_text(record)
+                was = match(before) if before is not None else record.id in self._pos
+                rebuild = was != match(after)
+        flashed = list(flash)
         if flashed:
-            self.set_timer(FLASH_SECONDS + 0.05, self.refresh)
-        if new or self.filter_text or self.sort_key is not SortKey.ADDED:
+            until = time.monotonic() + FLASH_SECONDS
+            for task_id in flashed:
+                self._flash[task_id] = until
+            self.set_timer(FLASH_SECONDS + 0.05, lambda: self._refresh_rows(flashed))
+        if rebuild:
             self._rebuild()
         else:
-            self.refresh()
+            self._refresh_rows(r.id for r in records)
+
+    def _refresh_rows(self, ids: Iterable[str]) -> None:
+        """Redraw just these rows, where they are on screen."""
+        top = int(self.scroll_y)
+        bottom = top + max(self.size.height - 1, 0)
+        for task_id in ids:
+            index = self._pos.get(task_id)
+            if index is not None and top <= index < bottom:
+                self.refresh_line(index + 1)  # line 0 is the header
+
+    def _count(self, record: TaskRecord, sign: int) -> None:
+        if record.result.checked_at is None:
+            self._fresh += sign
+        else:
+            self._counts[record.result.state] += sign
+
+    def state_counts(self) -> tuple[tuple[State, int], ...]:
+        """Checked tasks per state (zeros left out), kept up to date row by row."""
+        return tuple(sorted((s, n) for s, n in self._counts.items() if n))
+
+    @property
+    def fresh(self) -> int:
+        """Tasks not checked yet."""
+        return self._fresh
 
     def remove_rows(self, ids: Iterable[str]) -> None:
         for task_id in ids:
-            self.records.pop(task_id, None)
+            record = self.records.pop(task_id, None)
+            if record is not None:
+                self._count(record, -1)
             self._hay.pop(task_id, None)
         self._rebuild()
 
@@ -222,12 +273,18 @@ class TaskTable(ScrollView, can_focus=True):
     def _set_cursor(self, index: int) -> None:
         count = len(self._view)
         index = max(0, min(index, count - 1)) if count else 0
+        previous = self._cursor
         self._cursor = index
         task_id = self._view[index] if count else None
         changed = task_id != self._cursor_id
         self._cursor_id = task_id
+        top = self.scroll_y
         self._scroll_to_cursor()
-        self.refresh()  # only visible rows are drawn, so a full refresh is cheap
+        if self.scroll_y == top:  # no scroll: only the two rows the cursor left and entered
+            self.refresh_line(previous + 1)
+            self.refresh_line(index + 1)
+        else:
+            self.refresh()
         if changed:
             self.post_message(self.Highlighted(self, task_id))
 
@@ -267,12 +324,12 @@ class TaskTable(ScrollView, can_focus=True):
         if index >= len(self._view):
             if y == 2 and not self._view:
                 return self._empty_hint(width)
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._style(""))
         task_id = self._view[index]
         return self._row(self.records[task_id], index, columns, width)
 
     def _header(self, columns: list[Column], width: int) -> Strip:
-        style = self.get_component_rich_style("task-table--header")
+        style = self._style("task-table--header", False)
         cells = [(c, c.title, style) for c in columns]
         shown, total = len(self._view), len(self.records)
         info = f"{shown}/{total} · " if shown != total else f"{total} · "
@@ -288,28 +345,42 @@ class TaskTable(ScrollView, can_focus=True):
             text = f"  No task matches {self.filter_text.strip()!r}. Press esc to clear the filter."
         else:
             text = "  No tasks yet. Press a to add task IDs, or run: vidwatch add ID…"
-        style = self.get_component_rich_style("task-table--muted", partial=True)
-        return Strip([Segment(text, style)]).crop_extend(0, width, self.rich_style)
+        style = self._style("task-table--muted")
+        return Strip([Segment(text, style)]).crop_extend(0, width, self._style(""))
+
+    def _style(self, component: str, partial: bool = True) -> Style:
+        """A component style, computed once per theme (rows ask for them 8 times each)."""
+        key = (component, partial)
+        style = self._styles.get(key)
+        if style is None:
+            if component:
+                style = self.get_component_rich_style(component, partial=partial)
+            else:
+                style = self.rich_style
+            self._styles[key] = style
+        return style
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", lambda: self._styles.clear(), init=False)
 
     def _row(self, record: TaskRecord, index: int, columns: list[Column], width: int) -> Strip:
         result = record.result
         now = self.clock()
-        base = self.rich_style
+        style = self._style
+        base = style("")
         if index == self._cursor:
-            base = base + self.get_component_rich_style("task-table--cursor")
+            base = base + style("task-table--cursor", False)
         elif self._flash.get(record.id, 0.0) > time.monotonic():
-            base = base + self.get_component_rich_style("task-table--flash")
+            base = base + style("task-table--flash", False)
         state_class = "new" if result.checked_at is None else result.state.value
-        state_style = base + self.get_component_rich_style(
-            f"task-table--{state_class}", partial=True
-        )
-        muted = base + self.get_component_rich_style("task-table--muted", partial=True)
+        state_style = base + style(f"task-table--{state_class}")
+        muted = base + style("task-table--muted")
         cells: list[tuple[Column, str, Style]] = []
         for column in columns:
             key = column.key
             if key == "mark":
                 ready = result.state is State.SUCCEEDED and result.video_url
-                url_style = base + self.get_component_rich_style("task-table--url", partial=True)
+                url_style = base + style("task-table--url")
                 cells.append((column, "●" if ready else " ", url_style))
             elif key == "task":
                 cells.append((column, task_name(record, column.width), base))

@@ -1,0 +1,270 @@
+"""The dashboard at 10,000 tasks, headless (``App.run_test``), against the stock DataTable.
+
+Measured in one process, after all imports: launch to first rows painted, key presses
+answered while 500 updates a second stream in, sort and filter, memory (in a child
+process, so nothing else counts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual import events
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
+from app.core.api import Ok, Outcome, QueryClient
+from app.core.config import Config, Paths
+from app.core.models import State, TaskRecord, TaskResult, utcnow
+from app.core.scheduler import Policy
+from app.core.store import TaskStore
+from app.ui.app import DashboardOptions, VidwatchApp
+from app.ui.rows import SortKey
+from app.ui.task_table import TaskTable
+from bench.fixtures import records
+
+SIZE = (160, 45)
+
+
+@dataclass(frozen=True)
+class Figures:
+    launch: float  # seconds to first rows painted
+    datatable_launch: float
+    key_p95: float  # seconds, key press to repaint, while updates stream in
+    key_median: float
+    updates_per_second: float
+    sort: float
+    filter: float
+    rss_mb: float
+
+
+def task_file(count: int) -> Path:
+    path = Path(tempfile.mkdtemp(prefix="vidwatch-bench-")) / "tasks.toml"
+    TaskStore(path).replace_all(records(count))
+    return path
+
+
+class Streaming:
+    """A client that answers at once with a new progress figure: every poll is an update.
+
+    Jobs stay queued, so the scheduler asks again every 1-2 s: 3,000 unfinished tasks
+    want far more than the 500 requests a second the budget allows, and get exactly that.
+    """
+
+    def __init__(self) -> None:
+        self.rng = random.Random(3)
+        self.answers = 0
+
+    async def query(self, task_id: str) -> Outcome:
+        self.answers += 1
+        progress = float(self.rng.randrange(100))
+        return Ok(TaskResult(State.QUEUED, "pending", progress=progress, checked_at=utcnow()))
+
+    async def aclose(self) -> None:
+        return None
+
+
+def make_app(
+    path: Path, *, key: str | None, client: Streaming | None, budget: float
+) -> VidwatchApp:
+    policy = Policy(
+        min_interval=1.0, max_interval=2.0, concurrency=16, max_requests_per_second=budget
+    )
+    config = Config(base_url="https://gw.example", api_key=key, policy=policy)
+    paths = Paths(path.parent / "config.toml", path, path.parent)
+
+    def factory(config: Config) -> QueryClient:
+        assert client is not None
+        return client  # type: ignore[return-value]
+
+    return VidwatchApp(DashboardOptions(paths, config), client_factory=factory)
+
+
+class Painted:
+    """When the next frame after a change reached the (headless) screen."""
+
+    def __init__(self) -> None:
+        self.at = 0.0
+        self.event = asyncio.Event()
+
+    def mark(self) -> None:
+        self.at = time.perf_counter()
+        self.event.set()
+
+    async def wait(self) -> float:
+        await self.event.wait()
+        return self.at
+
+
+async def after_paint(app: App[Any]) -> float:
+    painted = Painted()
+    app.screen.call_after_refresh(painted.mark)
+    return await painted.wait()
+
+
+async def launch(path: Path) -> float:
+    """Seconds from starting the app to the first rows on screen (no network)."""
+    app = make_app(path, key=None, client=None, budget=10)
+    painted = Painted()
+    show = app.main.show_records
+
+    def timed_show(recs: Iterable[TaskRecord]) -> None:
+        show(recs)
+        app.screen.call_after_refresh(painted.mark)
+
+    app.main.show_records = timed_show  # type: ignore[method-assign,assignment]
+    start = time.perf_counter()
+    async with app.run_test(size=SIZE) as pilot:
+        done = await painted.wait()
+        assert app.main.table.row_count == 10_000
+        await pilot.pause()
+    return done - start
+
+
+class Stock(App[None]):
+    def __init__(self, rows: Sequence[tuple[str, ...]]) -> None:
+        super().__init__()
+        self.rows = rows
+        self.painted = Painted()
+
+    def compose(self) -> ComposeResult:
+        yield DataTable()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("task", "state", "age", "updated", "checked", "next", "prompt")
+        table.add_rows(self.rows)
+        self.call_after_refresh(self.painted.mark)
+
+
+async def datatable_launch(count: int) -> float:
+    rows = []
+    for record in records(count):
+        r = record.result
+        rows.append(
+            (record.id, r.state.value, "5m", "4m", "10s", "in 3s", (r.enhanced_prompt or "")[:60])
+        )
+    app = Stock(rows)
+    start = time.perf_counter()
+    async with app.run_test(size=SIZE) as pilot:
+        done = await app.painted.wait()
+        await pilot.pause()
+    return done - start
+
+
+async def keys_under_load(path: Path, presses: int = 300) -> tuple[float, float, float]:
+    """(p95, median) seconds from a key press to its repaint, and updates/s meanwhile."""
+    client = Streaming()
+    app = make_app(path, key="sk-bench", client=client, budget=500)
+    latencies: list[float] = []
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main.query_one(TaskTable)
+        await asyncio.sleep(2.0)  # polling reaches its pace
+        original = table.action_cursor
+        sent: list[float] = []
+
+        def timed_cursor(delta: int) -> None:
+            original(delta)
+            table.call_after_refresh(lambda: latencies.append(time.perf_counter() - sent[-1]))
+
+        table.action_cursor = timed_cursor  # type: ignore[method-assign]
+        first = client.answers
+        started = time.perf_counter()
+        for n in range(presses):
+            sent.append(time.perf_counter())
+            app.post_message(events.Key("down" if n % 2 == 0 else "up", None))
+            await asyncio.sleep(random.uniform(0.03, 0.07))
+        rate = (client.answers - first) / (time.perf_counter() - started)
+        await pilot.pause()
+    latencies.sort()
+    return latencies[int(0.95 * len(latencies))], statistics.median(latencies), rate
+
+
+async def sort_and_filter(path: Path) -> tuple[float, float]:
+    app = make_app(path, key=None, client=None, budget=10)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main.query_one(TaskTable)
+        await pilot.pause(0.5)
+        assert table.row_count == 10_000
+        sorts = []
+        for key in (SortKey.STATE, SortKey.UPDATED, SortKey.ADDED, SortKey.STATE):
+            start = time.perf_counter()
+            table.set_sort(key)
+            sorts.append(await after_paint(app) - start)
+        filters = []
+        for text in ("f", "fa", "fai", "fail", "failed", "", "cow", "batch 7", ""):
+            start = time.perf_counter()
+            table.set_filter(text)
+            filters.append(await after_paint(app) - start)
+    return max(sorts), max(filters)
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def memory(path: Path) -> float:
+    """Resident memory with 10,000 tasks loaded, polled, saved for a few seconds."""
+    client = Streaming()
+    app = make_app(path, key="sk-bench", client=client, budget=500)
+    async with app.run_test(size=SIZE):
+        await asyncio.sleep(4.0)
+        return rss_mb()
+
+
+PARTS: dict[str, Callable[[Path], Coroutine[Any, Any, Any]]] = {
+    "launch": lambda path: launch(path),
+    "datatable": lambda path: datatable_launch(10_000),
+    "keys": lambda path: keys_under_load(path),
+    "sort_filter": lambda path: sort_and_filter(path),
+    "memory": lambda path: memory(path),
+}
+
+
+def part(name: str, path: Path) -> Any:
+    """Run one measurement in a fresh interpreter, as a user's process would be."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.dashboard", name, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(count: int = 10_000) -> Figures:
+    path = task_file(count)
+    launches = [part("launch", path) for _ in range(3)]  # the file cache warms after the first
+    key_p95, key_median, rate = part("keys", path)
+    sort, filter_ = part("sort_filter", path)
+    return Figures(
+        launch=min(launches),
+        datatable_launch=min(part("datatable", path) for _ in range(2)),
+        key_p95=key_p95,
+        key_median=key_median,
+        updates_per_second=rate,
+        sort=sort,
+        filter=filter_,
+        rss_mb=part("memory", path),
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3:
+        print(json.dumps(asyncio.run(PARTS[sys.argv[1]](Path(sys.argv[2])))))
+    else:
+        print(measure())
