@@ -20,16 +20,20 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn, TextIO
+from pathlib import Path
+from typing import NoReturn, TextIO
 
 from app import __version__
-from app.core.api import NotFound, QueryClient
+from app.core.api import NotFound, Ok, QueryClient, is_loopback_url
 from app.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
+from app.core.downloads import Downloader, DownloadResult
+from app.core.export import FORMATS, export, record_json
 from app.core.logs import add_secret, redact, setup_logging
 from app.core.models import (
     State,
@@ -41,6 +45,7 @@ from app.core.models import (
     validate_task_id,
 )
 from app.core.poller import Poller, PollerEvent, TaskUpdate
+from app.core.query import QueryError, parse_query, search_text
 from app.core.sanitize import clean_line
 from app.core.store import StoreError, TaskStore
 
@@ -121,25 +126,6 @@ def _display(text: str | None, limit: int = 200) -> str:
 
 def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when else None
-
-
-def record_json(record: TaskRecord) -> dict[str, Any]:
-    r = record.result
-    return {
-        "id": record.id,
-        "label": record.task.label,
-        "added_at": _iso(record.task.added_at),
-        "status": r.status,
-        "state": r.state.value,
-        "video_url": r.video_url,
-        "enhanced_prompt": r.enhanced_prompt,
-        "status_update_time": _iso(r.status_update_time),
-        "checked_at": _iso(r.checked_at),
-        "error": r.error,
-        "fail_reason": r.fail_reason,
-        "server_id": r.server_id,
-        "progress": r.progress,
-    }
 
 
 def _state_word(record: TaskRecord) -> str:
@@ -247,8 +233,20 @@ def cmd_remove(ctx: Context, ns: argparse.Namespace) -> int:
     return EXIT_FAILED if missing else EXIT_OK
 
 
+def _filtered(ctx: Context, records: Iterable[TaskRecord], text: str | None) -> list[TaskRecord]:
+    """The dashboard's filter language (``state:failed age:<1h cow``) on the command line."""
+    if not text:
+        return list(records)
+    try:
+        query = parse_query(text)
+    except QueryError as exc:
+        raise CliError(f"--filter: {exc}", EXIT_USAGE) from None
+    now = utcnow()
+    return [r for r in records if query.matches(r, search_text(r), now)]
+
+
 def cmd_list(ctx: Context, ns: argparse.Namespace) -> int:
-    records = list(_load(ctx).values())
+    records = _filtered(ctx, _load(ctx).values(), ns.filter)
     if ns.json:
         json.dump([record_json(r) for r in records], ctx.out, ensure_ascii=False, indent=2)
         print(file=ctx.out)
@@ -399,6 +397,133 @@ def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
     return code
 
 
+def cmd_export(ctx: Context, ns: argparse.Namespace) -> int:
+    records = _filtered(ctx, _load(ctx).values(), ns.filter)
+    text = export(records, ns.format)
+    if ns.output in (None, "-"):
+        ctx.out.write(text)
+        return EXIT_OK
+    path = Path(ns.output).expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise CliError(f"Cannot write {path}: {exc.strerror or exc}.", EXIT_STORE) from None
+    print(
+        f"Exported {len(records)} task{'s' if len(records) != 1 else ''} to {path}.", file=ctx.err
+    )
+    return EXIT_OK
+
+
+def cmd_download(ctx: Context, ns: argparse.Namespace) -> int:
+    config = ctx.config()
+    records = _load(ctx)
+    if ns.ids:
+        missing = [i for i in ns.ids if i not in records]
+        for task_id in missing:
+            ctx.warn(f"not watched: {clean_line(task_id, 80)} (add it first)")
+        chosen = [records[i] for i in dict.fromkeys(ns.ids) if i in records]
+    else:
+        missing = []
+        chosen = [r for r in records.values() if r.task.saved_to is None]
+    ready = [r for r in chosen if r.result.state is State.SUCCEEDED and r.result.video_url]
+    for record in chosen:
+        if record not in ready and ns.ids:
+            ctx.warn(f"{record.id}: no finished video yet ({_state_word(record)})")
+    if not ready:
+        print("Nothing to download.", file=ctx.err)
+        return EXIT_FAILED if missing or (ns.ids and chosen) else EXIT_OK
+    folder = Path(ns.dir).expanduser() if ns.dir else config.download_dir
+    progress = _Progress(ctx.err, {r.id: r.task.label or r.id for r in ready})
+
+    async def go() -> list[DownloadResult]:
+        client = _client(config) if config.api_key else None
+
+        async def refresh(task_id: str) -> str | None:
+            if client is None:
+                return None
+            outcome = await client.query(task_id)
+            if isinstance(outcome, Ok):
+                ctx.store().merge_results({task_id: outcome.result})
+                return outcome.result.video_url
+            return None
+
+        try:
+            async with Downloader(
+                folder, parallel=ns.parallel or config.max_downloads, refresh=refresh
+            ) as downloader:
+                return await downloader.download_all(ready, progress.update)
+        finally:
+            if client is not None:
+                await client.aclose()
+
+    results = asyncio.run(go())
+    progress.done()
+    saved = {r.task_id: str(r.path) for r in results if r.ok and r.path is not None}
+    if saved:
+        ctx.store().set_saved(saved)
+    failed = 0
+    for result in results:
+        if result.ok:
+            print(f"{result.task_id}\t{result.path}", file=ctx.out)
+        else:
+            failed += 1
+            ctx.warn(f"{result.task_id}: {result.message}")
+    return EXIT_FAILED if failed or missing else EXIT_OK
+
+
+class _Progress:
+    """One line on a terminal, redrawn: how far the downloads have got."""
+
+    def __init__(self, out: TextIO, names: dict[str, str]) -> None:
+        self.out = out
+        self.names = names
+        self.done_bytes: dict[str, int] = {}
+        self.totals: dict[str, int | None] = {}
+        self.tty = out.isatty()
+        self.last = 0.0
+
+    def update(self, task_id: str, done: int, total: int | None) -> None:
+        self.done_bytes[task_id] = done
+        self.totals[task_id] = total
+        now = time.monotonic()
+        if not self.tty or now - self.last < 0.2:
+            return
+        self.last = now
+        got = sum(self.done_bytes.values()) / 1e6
+        known = [t for t in self.totals.values() if t]
+        whole = f"/{sum(known) / 1e6:.1f}" if len(known) == len(self.totals) else ""
+        line = f"downloading {len(self.names)} video(s): {got:.1f}{whole} MB"
+        print(f"\r{line:<70}", end="", file=self.out, flush=True)
+
+    def done(self) -> None:
+        if self.tty and self.last:
+            print("\r" + " " * 70 + "\r", end="", file=self.out, flush=True)
+
+
+def cmd_web(ctx: Context, ns: argparse.Namespace) -> int:
+    if not is_loopback_url(f"http://{ns.host}"):
+        raise CliError(
+            f"vidwatch web serves on loopback only (not {ns.host}): the dashboard acts with "
+            "your API key, so anyone who reaches it could use it.",
+            EXIT_USAGE,
+        )
+    from textual_serve.server import Server
+
+    argv = [sys.executable, "-m", "app", "--tasks-file", str(ctx.paths.tasks_file)]
+    argv += ["--config", str(ctx.paths.config_file)]
+    if ns.demo:
+        argv.append("--demo")
+    command_line = " ".join(shlex.quote(part) for part in argv)
+    print(
+        f"vidwatch web: open http://{ns.host}:{ns.port} in a browser (Ctrl-C stops)", file=ctx.err
+    )
+    Server(command_line, host=ns.host, port=ns.port, title="vidwatch").serve()
+    return EXIT_OK
+
+
 def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
     config = ctx.config()
     print(f"base URL  {config.base_url}", file=ctx.out)
@@ -489,7 +614,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("list", "show the watched tasks and what was last known (no network)")
     p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.add_argument("--filter", metavar="QUERY", help="as in the dashboard: state:failed age:<1h")
     p.set_defaults(func=cmd_list)
+
+    p = command("export", "write the watched tasks as CSV, JSON or Markdown (no network)")
+    p.add_argument("--format", choices=FORMATS, default="csv")
+    p.add_argument("--output", "-o", metavar="FILE", help="where to write (default: stdout)")
+    p.add_argument("--filter", metavar="QUERY", help="as in the dashboard: state:failed age:<1h")
+    p.set_defaults(func=cmd_export)
+
+    p = command(
+        "download",
+        "download finished videos (the named ones, or every finished one not yet saved)",
+    )
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--dir", metavar="DIR", help="where to save (default: download_dir)")
+    p.add_argument("--parallel", type=int, metavar="N", help="downloads at once (default 3)")
+    p.set_defaults(func=cmd_download)
+
+    p = command("web", "serve the dashboard to a browser on loopback (textual-serve)")
+    p.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--demo", action="store_true", help="serve the demo dashboard")
+    p.set_defaults(func=cmd_web)
 
     p = command("urls", "print the video URL of every finished task, one per line")
     p.set_defaults(func=cmd_urls)

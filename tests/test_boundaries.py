@@ -63,7 +63,8 @@ HOOK_PREFIXES = ("on_", "action_", "watch_", "validate_", "compute_", "__")
 
 
 def _names_defined_by(cls: type) -> set[str]:
-    """Methods and class attributes in the class body, and every ``self.x = …`` in it."""
+    """Methods and class attributes in the class body, and every ``self.x = …`` in it
+    (setting a property of the base, like ``display`` or ``border_title``, is its API)."""
     import inspect
     import textwrap
 
@@ -89,6 +90,7 @@ def _names_defined_by(cls: type) -> set[str]:
                 isinstance(target, ast.Attribute)
                 and isinstance(target.value, ast.Name)
                 and target.value.id == "self"
+                and not hasattr(inspect.getattr_static(cls, target.attr, None), "__set__")
             ):
                 names.add(target.attr)
     return names

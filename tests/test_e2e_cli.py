@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.simulator import Simulator, SimulatorThread
+from app.core.simulator import Simulator, SimulatorThread, video_bytes
 
 
 @dataclass
@@ -189,3 +190,54 @@ def test_wait_with_timeout_zero_does_not_wait(world: World) -> None:
     waited = world.run("wait", job, "--timeout", "0")
     assert waited.returncode == 2
     assert "timed out" in waited.stderr
+
+
+def test_download_saves_finished_videos_and_remembers_them(world: World, tmp_path: Path) -> None:
+    done = new_job(world, queue_time=0, duration=0.05, fails=False)
+    running = new_job(world, queue_time=0, duration=3600, fails=False)
+    world.run("add", done, running, "--label", "clip")
+    assert world.run("poll").returncode == 0
+    folder = tmp_path / "videos"
+    got = world.run("download", "--dir", str(folder))
+    assert got.returncode == 0, got.stderr
+    task_id, path = got.stdout.strip().split("\t")
+    assert task_id == done
+    server_id = done.split(":", 1)[1]
+    assert Path(path).read_bytes() == video_bytes(server_id)
+    assert Path(path).parent == folder
+    listed = {d["id"]: d for d in json.loads(world.run("list", "--json").stdout)}
+    assert listed[done]["saved_to"] == path
+    assert listed[running]["saved_to"] is None
+    again = world.run("download", "--dir", str(folder))  # nothing left to fetch
+    assert again.returncode == 0
+    assert "Nothing to download" in again.stderr
+    named = world.run("download", running, "--dir", str(folder))
+    assert named.returncode == 1
+    assert "no finished video yet" in named.stderr
+    assert world.sim.stats.key_sent_to_video_host == 0
+
+
+def test_export_and_list_take_the_filter_language(world: World, tmp_path: Path) -> None:
+    ok = new_job(world, queue_time=0, duration=0.05, fails=False)
+    bad = new_job(world, queue_time=0, duration=0.05, fails=True)
+    world.run("add", ok, bad)
+    world.run("poll")
+    out = tmp_path / "failed.csv"
+    exported = world.run("export", "--filter", "state:failed", "--output", str(out))
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["id"] for r in rows] == [bad]
+    assert rows[0]["state"] == "failed"
+    md = world.run("export", "--format", "md")
+    assert md.stdout.count("\n") == 4  # header, rule, two rows
+    listed = json.loads(world.run("list", "--json", "--filter=-state:failed").stdout)
+    assert [d["id"] for d in listed] == [ok]
+    wrong = world.run("list", "--filter", "age:soon")
+    assert wrong.returncode == 64
+    assert "age:<1h" in wrong.stderr
+
+
+def test_web_refuses_anything_but_loopback(world: World) -> None:
+    refused = world.run("web", "--host", "0.0.0.0")
+    assert refused.returncode == 64
+    assert "loopback only" in refused.stderr

@@ -17,6 +17,7 @@ from typing import Any, Final
 import platformdirs
 
 from app.core.api import InsecureURLError, check_base_url
+from app.core.notify import MODES
 from app.core.scheduler import Policy
 
 __all__ = [
@@ -70,6 +71,11 @@ class Paths:
     def log_file(self) -> Path:
         return self.log_dir / "vidwatch.log"
 
+    @property
+    def view_file(self) -> Path:
+        """The dashboard's remembered view (filter, sort, columns), beside the config."""
+        return self.config_file.with_name("view.toml")
+
 
 @dataclass(frozen=True, slots=True)
 class Config:
@@ -82,6 +88,9 @@ class Config:
     allow_insecure_http: bool = False
     bell: bool = True
     timeout: float = 20.0
+    download_dir: Path = field(default_factory=lambda: default_download_dir())
+    max_downloads: int = 3
+    desktop_notifications: str = "auto"  # auto | terminal | notify-send | off
     warnings: tuple[str, ...] = ()
 
     @property
@@ -89,7 +98,24 @@ class Config:
         return bool(self.api_key)
 
 
-_TOP_KEYS = {"base_url", "api_key", "allow_insecure_http", "bell", "timeout", "polling"}
+_TOP_KEYS = {
+    "base_url",
+    "api_key",
+    "allow_insecure_http",
+    "bell",
+    "timeout",
+    "polling",
+    "download_dir",
+    "max_downloads",
+    "desktop_notifications",
+}
+
+
+def default_download_dir() -> Path:
+    """``~/Videos/vidwatch`` (the platform's videos folder)."""
+    return platformdirs.user_videos_path() / APP_NAME
+
+
 _POLLING_KEYS = {"min_interval", "max_interval", "concurrency", "max_requests_per_second"}
 
 
@@ -180,6 +206,15 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
     timeout = _number(data, "timeout", where, 20.0)
     if timeout <= 0:
         raise ConfigError(f"{where}: 'timeout' must be positive")
+    folder = data.get("download_dir")
+    if folder is not None and not (isinstance(folder, str) and folder.strip()):
+        raise ConfigError(f"{where}: 'download_dir' must be a folder path")
+    downloads = data.get("max_downloads", 3)
+    if isinstance(downloads, bool) or not isinstance(downloads, int) or not 1 <= downloads <= 16:
+        raise ConfigError(f"{where}: 'max_downloads' must be a whole number from 1 to 16")
+    notifications = data.get("desktop_notifications", "auto")
+    if notifications not in MODES:
+        raise ConfigError(f"{where}: 'desktop_notifications' must be one of {', '.join(MODES)}")
     return Config(
         base_url=base,
         api_key=api_key,
@@ -188,6 +223,9 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
         allow_insecure_http=allow_insecure,
         bell=_flag(data, "bell", where, True),
         timeout=timeout,
+        download_dir=Path(folder).expanduser() if folder else default_download_dir(),
+        max_downloads=downloads,
+        desktop_notifications=notifications,
         warnings=tuple(warnings),
     )
 

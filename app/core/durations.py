@@ -21,18 +21,14 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Final
 
+from app.core.models import model_key
+
 __all__ = ["DurationModel", "model_key"]
 
 _NORMAL: Final = NormalDist()
 MIN_SAMPLES_PER_KEY: Final = 8  # below this a model's own jobs borrow from all jobs
 SHORTEST: Final = 0.5  # seconds; shorter running times are clock noise
 LONGEST: Final = 86_400.0
-
-
-def model_key(task_id: str) -> str:
-    """``grok`` for ``grok:eee6…``; ``""`` for IDs without a model prefix."""
-    prefix, sep, _ = task_id.partition(":")
-    return prefix.lower() if sep and len(prefix) <= 40 else ""
 
 
 @dataclass(slots=True)

@@ -18,7 +18,9 @@ __all__ = [
     "Task",
     "TaskRecord",
     "TaskResult",
+    "Transition",
     "canonical_state",
+    "model_key",
     "plausible_time",
     "split_ids",
     "utcnow",
@@ -200,9 +202,25 @@ class Task:
     id: str
     added_at: datetime
     label: str = ""
+    saved_to: str | None = None  # where the video was downloaded
 
     def with_label(self, label: str) -> Task:
         return replace(self, label=label)
+
+    def with_saved_to(self, path: str | None) -> Task:
+        return replace(self, saved_to=path)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A change of a job's status, and when it happened (the server's time when it said)."""
+
+    state: State
+    status: str
+    at: datetime
+
+
+HISTORY_LIMIT = 24  # transitions kept per task: the first and the latest
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +244,7 @@ class TaskResult:
     fail_reason: str | None = None
     progress: float | None = None
     problem: Problem | None = None
+    history: tuple[Transition, ...] = ()
 
     @property
     def finished(self) -> bool:
@@ -237,6 +256,25 @@ class TaskResult:
         return self.state is State.FAILED or (
             self.state is State.SUCCEEDED and self.video_url is not None
         )
+
+    def followed_by(self, new: TaskResult) -> TaskResult:
+        """``new`` (a fresh answer) carrying this result's history, plus a transition if the
+        status moved."""
+        history = self.history
+        if not history or history[-1].status != new.status or history[-1].state != new.state:
+            at = new.status_update_time or new.checked_at or utcnow()
+            history = (*history, Transition(new.state, new.status, at))
+            if len(history) > HISTORY_LIMIT:
+                history = (history[0], *history[-(HISTORY_LIMIT - 1) :])
+        return replace(new, history=history)
+
+    def ran_for(self) -> float | None:
+        """Seconds from entering the running state to finishing, when the history shows both."""
+        started = next((t.at for t in self.history if t.state is State.RUNNING), None)
+        ended = self.history[-1] if self.history else None
+        if started is None or ended is None or not ended.state.finished:
+            return None
+        return (ended.at - started).total_seconds()
 
     def same_job_state(self, other: TaskResult | None) -> bool:
         """True when ``other`` reports the same observable job state.
@@ -272,6 +310,12 @@ class TaskRecord:
 
     def with_result(self, result: TaskResult) -> TaskRecord:
         return TaskRecord(self.task, result)  # dataclasses.replace costs 4x more, per poll
+
+
+def model_key(task_id: str) -> str:
+    """``grok`` for ``grok:eee6…``; ``""`` for IDs without a model prefix."""
+    prefix, sep, _ = task_id.partition(":")
+    return prefix.lower() if sep and len(prefix) <= 40 else ""
 
 
 _ID_SPLIT = re.compile(r"[\s,]+")

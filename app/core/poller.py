@@ -21,7 +21,7 @@ from typing import Protocol
 from app.core.api import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
 from app.core.durations import DurationModel
 from app.core.models import TaskRecord, TaskResult, utcnow
-from app.core.scheduler import NOT_FOUND_LIMIT, Policy, Scheduler
+from app.core.scheduler import NOT_FOUND_LIMIT, Eta, Policy, Scheduler
 
 __all__ = [
     "Listener",
@@ -32,6 +32,7 @@ __all__ = [
     "StatusChange",
     "TaskUpdate",
     "apply_outcome",
+    "span",
 ]
 
 log = logging.getLogger("vidwatch.poller")
@@ -125,12 +126,25 @@ def _resolve(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
+def span(seconds: float) -> str:
+    """A duration for people: ``45s``, ``1m30s``, ``2h05m``."""
+    total = max(round(seconds), 0)
+    if total < 60:
+        return f"{total}s"
+    if total < 3600:
+        minutes, rest = divmod(total, 60)
+        return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
+    hours, rest = divmod(total, 3600)
+    return f"{hours}h{rest // 60:02d}m"
+
+
 def apply_outcome(
     previous: TaskResult, outcome: Outcome, now: datetime, gave_up: bool = False
 ) -> TaskResult:
-    """The task's new result after ``outcome``; errors keep what was known."""
+    """The task's new result after ``outcome``; errors keep what was known (and its
+    history); a new status is added to the history."""
     if isinstance(outcome, Ok):
-        return outcome.result
+        return previous.followed_by(outcome.result)
     message = outcome.message
     if isinstance(outcome, NotFound) and gave_up:
         message += f" (gave up after {NOT_FOUND_LIMIT} tries; press r to retry)"
@@ -213,6 +227,24 @@ class Poller:
             self.scheduler.forget(task_id)
         self._wake.set()
 
+    async def ask(self, task_id: str) -> Outcome | None:
+        """Poll one task right now, outside the schedule (a download wants a fresh URL).
+
+        The answer is applied and announced like any other; ``None`` while offline.
+        """
+        client = self.client
+        record = self.records.get(task_id)
+        if client is None or record is None:
+            return None
+        outcome = await client.query(task_id)
+        current = self.records.get(task_id)
+        if current is not None:
+            previous = current.result
+            updated = current.with_result(apply_outcome(previous, outcome, self.wall()))
+            self.records[task_id] = updated
+            self._emit(TaskUpdate(updated, previous if previous.checked_at else None, outcome))
+        return outcome
+
     def relabel(self, task_id: str, label: str) -> None:
         record = self.records.get(task_id)
         if record is not None:
@@ -257,6 +289,18 @@ class Poller:
         if due is None:
             return None
         return self.wall() + timedelta(seconds=max(due - self.clock(), 0.0))
+
+    def eta(self, task_id: str) -> Eta | None:
+        """A running job's expected time left (learned running times), or ``None``."""
+        return self.scheduler.eta(task_id, self.clock())
+
+    def durations_summary(self) -> str:
+        """``jobs take 1m30s (p90 3m12s, 42 seen)``, or ``""`` before any job finished."""
+        durations = self.scheduler.durations
+        median, p90 = durations.quantile(0.5), durations.quantile(0.9)
+        if median is None or p90 is None:
+            return ""
+        return f"jobs take {span(median)} (p90 {span(p90)}, {durations.samples} seen)"
 
     def is_polling(self, task_id: str) -> bool:
         return self.scheduler.is_in_flight(task_id)

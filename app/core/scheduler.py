@@ -25,13 +25,14 @@ from app.core.api import (
     RateLimited,
     ServerError,
 )
-from app.core.durations import DurationModel, model_key
-from app.core.models import State, TaskResult
+from app.core.durations import DurationModel
+from app.core.models import State, TaskResult, model_key
 
 __all__ = [
     "KNOWN_NOT_FOUND_LIMIT",
     "NOT_FOUND_LIMIT",
     "SUCCESS_NO_URL_LIMIT",
+    "Eta",
     "Policy",
     "RateLimiter",
     "Scheduler",
@@ -109,6 +110,18 @@ class RateLimiter:
         self._fill(now)
         missing = 1.0 - self._tokens
         return 0.0 if missing <= _EPSILON else missing / self.rate
+
+
+@dataclass(frozen=True, slots=True)
+class Eta:
+    """How a running job is doing against the learned running times."""
+
+    running_for: float  # seconds
+    remaining: float  # median seconds left, given it is still running
+    late: bool  # far past the time jobs like it take (fewer than 1 in 20 run this long)
+
+
+LATE_SURVIVAL: Final = 0.05
 
 
 @dataclass(slots=True)
@@ -354,6 +367,17 @@ class Scheduler:
             assert isinstance(outcome, ServerError | BadResponse | NetworkError)
             entry.failures += 1
             self._schedule(entry, now + self._backoff(entry.failures))
+
+    def eta(self, task_id: str, now: float) -> Eta | None:
+        """For a running job: how long it has run, the time it probably still needs, and
+        whether it is overdue. ``None`` for anything not running."""
+        entry = self._entries.get(task_id)
+        if entry is None or entry.running_since is None or entry.finished:
+            return None
+        age = max(now + self.wall_offset - entry.running_since, 0.0)
+        durations = self.durations
+        late = durations.survival(entry.key, age) < LATE_SURVIVAL
+        return Eta(age, durations.remaining(entry.key, age), late)
 
     def is_done(self, task_id: str) -> bool:
         """Not polled again unless asked: final, not found, or done without a URL."""

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from app.core.models import Task, TaskRecord, utcnow
@@ -143,6 +143,16 @@ class Session:
         self.poller.relabel(task_id, label)
         self.dirty = True
         return self.records[task_id]
+
+    def set_saved(self, task_id: str, path: str) -> TaskRecord | None:
+        """Note where the task's video was downloaded."""
+        record = self.records.get(task_id)
+        if record is None:
+            return None
+        updated = replace(record, task=record.task.with_saved_to(path))
+        self.poller.records[task_id] = updated
+        self.dirty = True
+        return updated
 
     def mark_dirty(self) -> None:
         self.dirty = True

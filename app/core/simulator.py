@@ -123,6 +123,7 @@ class Stats:
     faults: Counter[str] = field(default_factory=Counter)
     videos: int = 0
     key_sent_to_video_host: int = 0
+    expired_links: int = 0
     query_times: list[float] = field(default_factory=list)  # arrival, on the simulator's clock
     retry_afters: list[tuple[float, float]] = field(default_factory=list)  # (sent at, seconds)
 
@@ -150,8 +151,14 @@ class Simulator:
         api_key: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         spread: float = 0.0,
+        video_size: int = VIDEO_SIZE,
+        url_ttl: float | None = None,
     ) -> None:
         self.seed = seed
+        self.video_size = video_size
+        self.url_ttl = url_ttl  # seconds a video link stays valid (None: forever)
+        self.video_rate: float | None = None  # bytes per second when set
+        self.cut_video_after: int | None = None  # cut the next video download after N bytes
         self.rng = random.Random(seed)
         self.fault_rng = random.Random(seed + 1)
         self.speed = speed
@@ -233,7 +240,16 @@ class Simulator:
         return all(job.finishes_at <= now for job in self.jobs.values())
 
     def video_url(self, job: Job) -> str:
-        return f"{self.base_url}/videos/{job.server_id}.mp4"
+        """The job's video link; signed and expiring when ``url_ttl`` is set (like a CDN's)."""
+        url = f"{self.base_url}/videos/{job.server_id}.mp4"
+        if self.url_ttl is None:
+            return url
+        expires = int(time.time() + self.url_ttl)
+        return f"{url}?exp={expires}&sig={self._signature(job.server_id, expires)}"
+
+    def _signature(self, server_id: str, expires: int) -> str:
+        secret = f"{self.seed}:{self.api_key}:{server_id}:{expires}".encode()
+        return hashlib.sha256(secret).hexdigest()[:16]
 
     def wall_time(self, sim_seconds: float) -> datetime:
         """The wall-clock moment of a simulated time (for ``status_update_time``)."""
@@ -415,8 +431,15 @@ class Simulator:
         if "Authorization" in request.headers:
             # The video host must never see the API key.
             self.stats.key_sent_to_video_host += 1
+        if self.url_ttl is not None:
+            expires = request.query.get("exp", "")
+            signature = request.query.get("sig", "")
+            valid = expires.isdigit() and signature == self._signature(job.server_id, int(expires))
+            if not valid or int(expires) < time.time():
+                self.stats.expired_links += 1
+                return self._raw(403, b"<Error>Request has expired</Error>", "application/xml")
         self.stats.videos += 1
-        data = video_bytes(job.server_id)
+        data = video_bytes(job.server_id, self.video_size)
         start, end = 0, len(data) - 1
         status = 200
         header = request.headers.get("Range", "")
@@ -433,7 +456,33 @@ class Simulator:
         headers = {"Accept-Ranges": "bytes", "Content-Type": "video/mp4"}
         if status == 206:
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
-        return web.Response(status=status, body=data[start : end + 1], headers=headers)
+        body = data[start : end + 1]
+        if self.cut_video_after is None and self.video_rate is None:
+            return web.Response(status=status, body=body, headers=headers)
+        return await self._stream_video(request, status, headers, body)
+
+    async def _stream_video(
+        self, request: web.Request, status: int, headers: dict[str, str], body: bytes
+    ) -> web.StreamResponse:
+        """Send the body in pieces: slowly (``video_rate`` bytes/s), or cut the connection
+        after ``cut_video_after`` bytes (once), as a flaky network would."""
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_length = len(body)
+        await response.prepare(request)
+        cut, self.cut_video_after = self.cut_video_after, None
+        step = 32 * 1024
+        for offset in range(0, len(body), step):
+            piece = body[offset : offset + step]
+            if cut is not None and offset + len(piece) > cut:
+                await response.write(piece[: max(cut - offset, 0)])
+                if request.transport is not None:
+                    request.transport.abort()
+                return response
+            await response.write(piece)
+            if self.video_rate:
+                await asyncio.sleep(len(piece) / self.video_rate)
+        await response.write_eof()
+        return response
 
     async def _control(self, request: web.Request) -> web.StreamResponse:
         """``POST /_sim/fault {"kind": "429", "count": 3}`` — for driving a running simulator."""

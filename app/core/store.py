@@ -51,11 +51,13 @@ from typing import Any
 import rtoml
 
 from app.core.models import (
+    HISTORY_LIMIT,
     Problem,
     State,
     Task,
     TaskRecord,
     TaskResult,
+    Transition,
     canonical_state,
     plausible_time,
 )
@@ -131,6 +133,8 @@ def encode_record(record: TaskRecord) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": task.id, "added_at": _encode_time(task.added_at)}
     if task.label:
         entry["label"] = task.label
+    if task.saved_to:
+        entry["saved_to"] = task.saved_to
     r = record.result
     result: dict[str, Any] = {}
     if r.checked_at is not None or r.status or r.error:
@@ -148,6 +152,11 @@ def encode_record(record: TaskRecord) -> dict[str, Any]:
             result["progress"] = r.progress
         if r.problem is not None:
             result["problem"] = r.problem.value
+        if r.history:
+            result["history"] = [
+                {"state": t.state.value, "status": t.status, "at": _encode_time(t.at)}
+                for t in r.history
+            ]
         entry["result"] = result
     return entry
 
@@ -161,7 +170,13 @@ def decode_record(entry: Any) -> TaskRecord | None:
         return None
     added_at = _aware(entry.get("added_at")) or datetime.fromtimestamp(0, UTC)
     label = entry.get("label")
-    task = Task(task_id, added_at, clean_line(label, 120) if isinstance(label, str) else "")
+    saved = entry.get("saved_to")
+    task = Task(
+        task_id,
+        added_at,
+        clean_line(label, 120) if isinstance(label, str) else "",
+        clean_line(saved, 4096) if isinstance(saved, str) and saved else None,
+    )
     raw = entry.get("result")
     if not isinstance(raw, dict):
         return TaskRecord(task)
@@ -188,8 +203,27 @@ def decode_record(entry: Any) -> TaskRecord | None:
         fail_reason=_text(raw.get("fail_reason"), MAX_TEXT),
         progress=float(progress) if isinstance(progress, int | float) else None,
         problem=problem,
+        history=_decode_history(raw.get("history")),
     )
     return TaskRecord(task, result)
+
+
+def _decode_history(raw: Any) -> tuple[Transition, ...]:
+    if not isinstance(raw, list):
+        return ()
+    history: list[Transition] = []
+    for item in raw[-HISTORY_LIMIT:]:
+        if not isinstance(item, dict):
+            continue
+        at = _aware(item.get("at"))
+        status = item.get("status")
+        try:
+            state = State(str(item.get("state")))
+        except ValueError:
+            continue
+        if at is not None and isinstance(status, str):
+            history.append(Transition(state, clean_line(status, MAX_SHORT), at))
+    return tuple(history)
 
 
 DUMP_CHUNK = 500  # records per serialiser call: a call holds the GIL, the UI waits for it
@@ -319,6 +353,19 @@ class TaskStore:
             if changed:
                 self._write(records.values())
         return changed
+
+    def set_saved(self, paths: Mapping[str, str]) -> None:
+        """Note where videos were downloaded (tasks removed meanwhile are left out)."""
+        with self._locked():
+            records, _ = self._read_for_update()
+            changed = False
+            for task_id, path in paths.items():
+                record = records.get(task_id)
+                if record is not None and record.task.saved_to != path:
+                    records[task_id] = TaskRecord(record.task.with_saved_to(path), record.result)
+                    changed = True
+            if changed:
+                self._write(records.values())
 
     def save_records(
         self,

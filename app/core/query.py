@@ -1,0 +1,147 @@
+"""The filter language of the dashboard (``/``) and of ``vidwatch list/export --filter``.
+
+Words are ANDed. A plain word matches ID, label, state, status or prompt (any case).
+Fields narrow it down::
+
+    state:failed            canonical state or raw word; state:new, state:failed,unknown
+    label:cow  id:7f3a  prompt:moon  model:grok
+    age:<1h  age:>30m       since the task was added (s, m, h, d, w)
+    updated:<10m            since the server last changed its status
+    url:yes  saved:no       a video URL is known / the video is on disk
+    -state:succeeded        a leading - (or !) negates any word
+
+A known field with a bad value gives a readable error, never a crash; anything else
+with a colon (``grok:eee6…``, a URL) is a plain word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.core.models import TaskRecord, model_key
+
+__all__ = ["Query", "QueryError", "parse_query", "search_text"]
+
+Check = Callable[[TaskRecord, str, datetime], bool]  # (record, its search text, now)
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SPAN = re.compile(r"^(<=|>=|<|>)?\s*(\d+(?:\.\d+)?)\s*([smhdw]?)$")
+_YES = {"yes", "y", "true", "1"}
+_NO = {"no", "n", "false", "0"}
+FIELDS = ("state", "label", "id", "prompt", "model", "age", "updated", "url", "saved")
+
+
+class QueryError(ValueError):
+    """The filter text does not parse; ``str()`` says what and how to write it."""
+
+
+def search_text(record: TaskRecord) -> str:
+    """What a plain word is looked for in (lower-cased)."""
+    r = record.result
+    parts = [record.id, record.task.label, r.state.value, r.status, r.enhanced_prompt or ""]
+    return "\n".join(parts).lower()
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    checks: tuple[Check, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.checks
+
+    def matches(self, record: TaskRecord, haystack: str, now: datetime) -> bool:
+        return all(check(record, haystack, now) for check in self.checks)
+
+
+def parse_query(text: str) -> Query:
+    """Parse ``text``; raises :class:`QueryError` with a one-line explanation."""
+    checks: list[Check] = []
+    for word in text.split():
+        negate = word[0] in "-!" and len(word) > 1
+        term = word[1:] if negate else word
+        check = _term(term)
+        checks.append(_negated(check) if negate else check)
+    return Query(text, tuple(checks))
+
+
+def _negated(check: Check) -> Check:
+    return lambda record, hay, now: not check(record, hay, now)
+
+
+def _term(term: str) -> Check:
+    field, sep, value = term.partition(":")
+    field = field.lower()
+    if not sep or field not in FIELDS:
+        # Not a field: a plain word. Task IDs look like fields (grok:eee6…), URLs too.
+        needle = term.lower()
+        return lambda record, hay, now: needle in hay
+    if not value:
+        raise QueryError(f"{field}: needs a value, as in {field}:{_EXAMPLES[field]}")
+    needle = value.lower()
+    if field == "state":
+        wanted = set(needle.split(","))  # canonical states, raw words, or "new"
+
+        def state(record: TaskRecord, hay: str, now: datetime) -> bool:
+            r = record.result
+            if r.checked_at is None:
+                return "new" in wanted
+            return r.state.value in wanted or r.status.lower() in wanted
+
+        return state
+    if field == "label":
+        return lambda record, hay, now: needle in record.task.label.lower()
+    if field == "id":
+        return lambda record, hay, now: needle in record.id.lower()
+    if field == "prompt":
+        return lambda record, hay, now: needle in (record.result.enhanced_prompt or "").lower()
+    if field == "model":
+        return lambda record, hay, now: model_key(record.id) == needle
+    if field in ("url", "saved"):
+        if needle not in _YES | _NO:
+            raise QueryError(f"{field}: say yes or no, as in {field}:yes")
+        want = needle in _YES
+        if field == "url":
+            return lambda record, hay, now: (record.result.video_url is not None) == want
+        return lambda record, hay, now: (record.task.saved_to is not None) == want
+    return _age_check(field, value)
+
+
+def _age_check(field: str, value: str) -> Check:
+    match = _SPAN.match(value.strip().lower())
+    if match is None:
+        raise QueryError(f"{field}: write a time like {field}:<1h or {field}:>30m")
+    op, number, unit = match.groups()
+    limit = float(number) * _UNITS[unit or "s"]
+    compare: Callable[[float], bool]
+    if op in (None, "<"):
+        compare = lambda seconds: seconds < limit  # noqa: E731
+    elif op == "<=":
+        compare = lambda seconds: seconds <= limit  # noqa: E731
+    elif op == ">":
+        compare = lambda seconds: seconds > limit  # noqa: E731
+    else:
+        compare = lambda seconds: seconds >= limit  # noqa: E731
+
+    def check(record: TaskRecord, hay: str, now: datetime) -> bool:
+        when = record.task.added_at if field == "age" else record.result.status_update_time
+        return when is not None and compare((now - when).total_seconds())
+
+    return check
+
+
+_EXAMPLES = {
+    "state": "failed",
+    "label": "cow",
+    "id": "7f3a",
+    "prompt": "moon",
+    "model": "grok",
+    "age": "<1h",
+    "updated": "<10m",
+    "url": "yes",
+    "saved": "no",
+}
