@@ -337,6 +337,12 @@ async def test_question_mark_lists_every_binding(tmp_path: Path) -> None:
         for expected in ("a", "c", "C", "o", "r", "R", "p", "/", "esc", "s", "l", "?", "q"):
             assert expected in keys
         assert any("delete" in k or "del" in k for k in keys)
+        for expected in ("D", "e", "v"):  # issue 6: download, export, columns
+            assert expected in keys
+        helps = dict(h.app.screen.rows)
+        assert "Mark or unmark" in helps["space"]
+        assert "next" in next(v for k, v in helps.items() if "shift" in k)
+        assert "Mark every task" in helps["*"]
         await pilot.press("escape")
         assert isinstance(h.app.screen, MainScreen)
 

@@ -13,17 +13,19 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -31,17 +33,22 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from app.core.api import QueryClient
+from app.core.api import Ok, QueryClient
 from app.core.clipboard import copy_text, open_url
 from app.core.config import Config, ConfigError, Paths, load_config
+from app.core.downloads import Downloader
 from app.core.durations import DurationModel
 from app.core.logs import add_secret, redact
-from app.core.models import FINISHED_STATES, State, Task, utcnow
+from app.core.models import FINISHED_STATES, State, Task, TaskRecord, utcnow
+from app.core.notify import desktop_sequence, notify_send, terminal_style
 from app.core.poller import Poller, PollerEvent, PollerStatus, StatusChange, TaskUpdate
 from app.core.session import DiskChange, Session
 from app.core.store import StoreError, TaskStore
+from app.core.view import load_view, save_view
 from app.ui.dialogs import HelpScreen
+from app.ui.downloads import DownloadsPanel
 from app.ui.main_screen import Copier, MainScreen, Opener
+from app.ui.task_table import TaskTable
 
 __all__ = ["DashboardExit", "DashboardOptions", "VidwatchApp", "run_dashboard", "stylesheet"]
 
@@ -52,6 +59,7 @@ SAVE_DELAY = 1.0  # results are saved this long after they arrive (debounce)
 EDIT_SAVE_DELAY = 0.05  # the user's own edits are saved almost at once
 WATCH_SECONDS = 1.0  # how often the task file is checked for other writers
 SAVE_RETRY_SECONDS = 5.0  # after a failed save
+VIEW_SAVE_DELAY = 1.0  # seconds: the view is written once typing settles
 GC_FREEZE_TICKS = 60  # seconds between moving long-lived objects out of the GC's way
 GC_FULL_TICKS = 900  # seconds between full collections
 DEMO_MIN_INTERVAL, DEMO_MAX_INTERVAL = 1.0, 8.0  # the demo moves fast
@@ -105,9 +113,12 @@ class VidwatchApp(App[None]):
         copier: Copier = copy_text,
         opener: Opener = open_url,
         client_factory: ClientFactory = make_client,
+        downloader_transport: httpx.AsyncBaseTransport | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.options = options
+        self.environ = os.environ if environ is None else environ
         self.client_factory = client_factory
         self.config = options.config
         self.clock = clock
@@ -131,9 +142,18 @@ class VidwatchApp(App[None]):
         self.poller = Poller(None, self.config.policy, wall=clock, durations=durations)
         self.session = Session(store, self.poller)
         self.main = MainScreen(
-            self.session, copier=copier, opener=opener, clock=clock, demo=options.demo
+            self.session,
+            copier=copier,
+            opener=opener,
+            clock=clock,
+            demo=options.demo,
+            folder=self.config.download_dir,
+            view=load_view(options.paths.view_file) if not options.demo else None,
         )
+        self.downloader_transport = downloader_transport
         self._pending: dict[str, TaskUpdate] = {}
+        self._view_timer_armed = False
+        self._batch_announced: frozenset[str] = frozenset()
         self._flash: set[str] = set()
         self._flush_armed = False
         self._save_timer_armed = False
@@ -320,6 +340,7 @@ class VidwatchApp(App[None]):
         current = [records[u.record.id] for u in updates if u.record.id in records]
         self.main.apply_updates(current, flash)
         self._announce_finished(updates)
+        self._announce_batch()
         self.session.mark_dirty()
         self._schedule_save(SAVE_DELAY)
 
@@ -338,13 +359,53 @@ class VidwatchApp(App[None]):
             record = done[0]
             name = record.task.label or record.id
             if failed:
-                self.notify(f"Failed: {name}", severity="error", markup=False)
+                self.notify(f"Failed: {name}", severity="error")
+                self.desktop("vidwatch: a job failed", name)
             else:
-                self.notify(f"Finished: {name} — press c to copy its URL", markup=False)
+                self.notify(f"Finished: {name} — press c to copy its URL")
+                self.desktop("vidwatch: a video is ready", name)
         else:
-            self.notify(f"{len(done) - len(failed)} finished, {len(failed)} failed", markup=False)
+            summary = f"{len(done) - len(failed)} finished, {len(failed)} failed"
+            self.notify(summary)
+            self.desktop("vidwatch", summary)
         if self.config.bell:
             self.bell()
+
+    def _announce_batch(self) -> None:
+        """One summary when every marked task has finished."""
+        marked = frozenset(self.main.table.marked)
+        if not marked or marked == self._batch_announced:
+            return
+        records = [self.session.records[i] for i in marked if i in self.session.records]
+        if not records or not all(r.result.final for r in records):
+            return
+        self._batch_announced = marked
+        failed = sum(1 for r in records if r.result.state is State.FAILED)
+        summary = (
+            f"All {len(records)} marked tasks are done: "
+            f"{len(records) - failed} succeeded, {failed} failed."
+        )
+        self.notify(summary, timeout=10)
+        self.desktop("vidwatch: your batch is done", summary)
+
+    def desktop(self, title: str, body: str) -> None:
+        """A desktop notification, the way the config says (OSC 9/777 or notify-send)."""
+        mode = self.config.desktop_notifications
+        if mode == "off":
+            return
+        if mode == "notify-send":
+            self.run_worker(
+                asyncio.to_thread(notify_send, title, body), group="notify", exit_on_error=False
+            )
+            return
+        style = terminal_style(self.environ) or ("osc9" if mode == "terminal" else None)
+        if style is None:
+            return
+        sequence = desktop_sequence(title, body, style, in_tmux=bool(self.environ.get("TMUX")))
+        driver = self._driver
+        if driver is not None:
+            driver.write(sequence)
+            driver.flush()
 
     def _on_status(self, status: PollerStatus) -> None:
         self.main.status = status
@@ -365,6 +426,7 @@ class VidwatchApp(App[None]):
     def tick(self) -> None:
         """Once a second: times move on, and the request counters are brought up to date."""
         self.main.status = self.poller.status
+        self.main.summary = self.poller.durations_summary()
         self.main.tick()
         self._ticks += 1
         if self._ticks % GC_FREEZE_TICKS == 0:
@@ -376,6 +438,75 @@ class VidwatchApp(App[None]):
 
     def on_main_screen_edited(self, event: MainScreen.Edited) -> None:
         self._schedule_save(EDIT_SAVE_DELAY)
+
+    # ------------------------------------------------------------------ the remembered view
+
+    def on_main_screen_view_changed(self, event: MainScreen.ViewChanged) -> None:
+        if self.options.demo or self._view_timer_armed:
+            return  # the demo never touches the user's files; a save is coming anyway
+        self._view_timer_armed = True
+        self.set_timer(VIEW_SAVE_DELAY, self._save_view)
+
+    async def _save_view(self) -> None:
+        self._view_timer_armed = False
+        try:
+            await asyncio.to_thread(
+                save_view, self.options.paths.view_file, self.main.current_view()
+            )
+        except OSError as exc:
+            log.warning("cannot remember the view in %s: %s", self.options.paths.view_file, exc)
+
+    # ------------------------------------------------------------------ downloads
+
+    def on_main_screen_download_requested(self, event: MainScreen.DownloadRequested) -> None:
+        self.run_worker(self._download(event.records), group="downloads", exit_on_error=False)
+
+    async def _download(self, records: list[TaskRecord]) -> None:
+        panel = self.main.query_one(DownloadsPanel)
+        for record in records:
+            panel.start(record.id, record.task.label or record.id)
+
+        async def refresh(task_id: str) -> str | None:
+            outcome = await self.poller.ask(task_id)
+            return outcome.result.video_url if isinstance(outcome, Ok) else None
+
+        downloader = Downloader(
+            self.config.download_dir,
+            parallel=self.config.max_downloads,
+            refresh=refresh,
+            transport=self.downloader_transport,
+        )
+        saved = failed = 0
+        try:
+            results = await downloader.download_all(records, panel.progress)
+        finally:
+            await downloader.aclose()
+            for record in records:
+                panel.finish(record.id)
+        for result in results:
+            name = self._task_name(result.task_id)
+            if result.ok and result.path is not None:
+                saved += 1
+                updated = self.session.set_saved(result.task_id, str(result.path))
+                if updated is not None:
+                    self.main.apply_updates([updated])
+                if len(results) == 1:
+                    self.notify(f"{name}: {result.message}.")
+            else:
+                failed += 1
+                self.notify(f"Not downloaded: {name}: {result.message}.", severity="error")
+        if len(results) > 1:
+            self.notify(
+                f"Downloaded {saved} of {len(results)} to {self.config.download_dir}"
+                + (f"; {failed} failed." if failed else "."),
+                severity="warning" if failed else "information",
+            )
+        self.session.mark_dirty()
+        self._schedule_save(EDIT_SAVE_DELAY)
+
+    def _task_name(self, task_id: str) -> str:
+        record = self.session.records.get(task_id)
+        return (record.task.label or record.id) if record is not None else task_id
 
     def _schedule_save(self, delay: float) -> None:
         if not self._save_timer_armed:
@@ -443,7 +574,8 @@ class VidwatchApp(App[None]):
     def key_help(self) -> list[tuple[str, str]]:
         """(keys, what they do) for every binding, from the bindings themselves."""
         rows: list[tuple[str, str]] = []
-        for binding in [*MainScreen.BINDINGS, *self.BINDINGS]:
+        marking = [b for b in TaskTable.BINDINGS if isinstance(b, Binding) and b.tooltip]
+        for binding in [*MainScreen.BINDINGS, *marking, *self.BINDINGS]:
             assert isinstance(binding, Binding)
             keys = ", ".join(self.get_key_display(Binding(k, "")) for k in binding.key.split(","))
             rows.append((keys, binding.tooltip or binding.description))

@@ -28,14 +28,16 @@ from textual.selection import Selection
 from textual.strip import Strip
 
 from app.core.models import State, TaskRecord, utcnow
+from app.core.poller import span
 from app.core.sanitize import strip_fence
+from app.core.scheduler import Eta
 from app.ui.rows import relative
 
 __all__ = ["DetailPane"]
 
 NextCheck = Callable[[str], datetime | None]
 LABEL = 11  # width of the label column in the facts block
-SECTIONS = ("facts", "url", "problem", "prompt")
+SECTIONS = ("facts", "url", "problem", "timeline", "prompt")
 
 
 def when(value: datetime | None, now: datetime) -> str:
@@ -76,11 +78,13 @@ class DetailPane(ScrollView, can_focus=True):
         self,
         *,
         next_check: NextCheck | None = None,
+        eta: Callable[[str], Eta | None] | None = None,
         clock: Callable[[], datetime] = utcnow,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.next_check = next_check
+        self.eta = eta
         self.clock = clock
         self._sections: dict[str, list[Text]] = {}
         self._lines: list[Text] = []
@@ -152,6 +156,7 @@ class DetailPane(ScrollView, can_focus=True):
                 "facts": self._facts(record),
                 "url": self._url(record),
                 "problem": self._problem(record),
+                "timeline": self._timeline(record),
                 "prompt": self._prompt(record),
             }
         self._join()
@@ -193,6 +198,14 @@ class DetailPane(ScrollView, can_focus=True):
         ]
         if r.progress is not None:
             rows.append(("Progress", f"{r.progress:.0f}%"))
+        eta = self.eta(record.id) if self.eta and state is State.RUNNING else None
+        if eta is not None:
+            if eta.late:
+                rows.append(("ETA", f"overdue: {span(eta.running_for)} running, longer than most"))
+            else:
+                rows.append(
+                    ("ETA", f"about {span(eta.remaining)} left ({span(eta.running_for)} in)")
+                )
         rows += [
             ("Added", when(record.task.added_at, now)),
             ("Updated", when(r.status_update_time, now)),
@@ -243,6 +256,31 @@ class DetailPane(ScrollView, can_focus=True):
         lines = [self._heading("Problem"), *self._wrap(Text(reason, self._style("detail--error")))]
         if advice:
             lines += self._wrap(Text(advice, style=self._style("detail--advice")))
+        return lines
+
+    def _timeline(self, record: TaskRecord) -> list[Text]:
+        """Each status the job went through, when, and how long it took."""
+        history = record.result.history
+        if not history:
+            return []
+        muted = self._style("detail--muted")
+        lines = [self._heading("Timeline")]
+        today = self.clock().astimezone().date()
+        previous: datetime | None = None
+        for step in history:
+            local = step.at.astimezone()
+            stamp = f"{local:%H:%M:%S}" if local.date() == today else f"{local:%m-%d %H:%M}"
+            line = Text(f"{stamp:<12}")
+            line.append(f"{step.state.symbol} {step.state.value:<10}")
+            line.append(f" {step.status}", style=muted)
+            if previous is not None:
+                line.append(f"  +{span((step.at - previous).total_seconds())}", style=muted)
+            lines += self._wrap(line)
+            previous = step.at
+        ran = record.result.ran_for()
+        if ran is not None:
+            total = (history[-1].at - history[0].at).total_seconds()
+            lines.append(Text(f"ran {span(ran)}, {span(total)} in all", style=muted))
         return lines
 
     def _prompt(self, record: TaskRecord) -> list[Text]:

@@ -1,4 +1,4 @@
-"""Modal screens: add IDs, edit a label, confirm removal, help."""
+"""Modal screens: add IDs, edit a label, confirm removal, help, export, columns."""
 
 from __future__ import annotations
 
@@ -11,7 +11,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import (
+    Button,
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    SelectionList,
+    Static,
+    TextArea,
+)
 
 from app.core.models import split_ids, validate_task_id
 
@@ -163,4 +172,98 @@ class HelpScreen(ModalScreen[None]):
             yield Static("ctrl+p opens the command palette · esc closes", classes="dialog-hint")
 
     def action_close(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    fmt: str
+    path: str
+
+
+class ExportDialog(ModalScreen[ExportRequest | None]):
+    """Choose a format and a file for ``e`` (the marked tasks, or the current view)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Export", priority=True),
+    ]
+
+    def __init__(self, what: str, folder: str, stem: str) -> None:
+        super().__init__()
+        self.what = what
+        self.folder = folder
+        self.stem = stem
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="export"):
+            yield Label(Text(f"Export {self.what}"), classes="dialog-title")
+            with RadioSet(id="export-format"):
+                yield RadioButton("CSV (spreadsheets)", value=True, id="fmt-csv")
+                yield RadioButton("JSON (scripts)", id="fmt-json")
+                yield RadioButton("Markdown (notes, issues)", id="fmt-md")
+            yield Input(value=self._path("csv"), id="export-path")
+            yield Static(
+                "enter (in the path) or ctrl+s to write · esc to cancel", classes="dialog-hint"
+            )
+
+    def _path(self, fmt: str) -> str:
+        return f"{self.folder.rstrip('/')}/{self.stem}.{fmt}"
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def _format(self) -> str:
+        pressed = self.query_one(RadioSet).pressed_button
+        return (pressed.id or "fmt-csv").removeprefix("fmt-") if pressed else "csv"
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        box = self.query_one(Input)
+        for fmt in ("csv", "json", "md"):
+            if box.value.endswith(f".{fmt}"):
+                box.value = box.value[: -len(fmt)] + self._format()
+                break
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        path = self.query_one(Input).value.strip()
+        if path:
+            self.dismiss(ExportRequest(self._format(), path))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ColumnsDialog(ModalScreen[frozenset[str] | None]):
+    """Pick the table's columns (``v``); the choice is remembered."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("enter", "done", "Done", priority=True),
+    ]
+
+    def __init__(self, choices: tuple[tuple[str, str], ...], hidden: frozenset[str]) -> None:
+        super().__init__()
+        self.choices = choices
+        self.hidden = hidden
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="columns"):
+            yield Label("Columns", classes="dialog-title")
+            yield SelectionList[str](
+                *[(Text(text), key, key not in self.hidden) for key, text in self.choices],
+                id="columns-list",
+            )
+            yield Static("space toggles · enter keeps · esc cancels", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(SelectionList).focus()
+
+    def action_done(self) -> None:
+        shown = set(self.query_one(SelectionList).selected)
+        self.dismiss(frozenset(key for key, _ in self.choices if key not in shown))
+
+    def action_cancel(self) -> None:
         self.dismiss(None)

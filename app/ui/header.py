@@ -41,6 +41,7 @@ class StatusBar(Widget):
     demo: reactive[bool] = reactive(False)
     saving_failed: reactive[bool] = reactive(False)
     summary: reactive[str] = reactive("")  # e.g. how long jobs take
+    marked: reactive[int] = reactive(0)
 
     def render(self) -> Text:
         style = self._style
@@ -57,6 +58,8 @@ class StatusBar(Widget):
                 text.append(f"{state.symbol} {count} {state.value}  ", style=style(component))
         if self.fresh:
             text.append(f"· {self.fresh} new  ", style=style("status-bar--zero"))
+        if self.marked:
+            text.append(f"■ {self.marked} marked  ", style=style("status-bar--held"))
         status = self.status
         text.append("│ ")
         text.append(status.label, style=style(_status_class(status)))

@@ -10,8 +10,11 @@ detail pane. Events flow up: the table says which task is highlighted
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -25,14 +28,27 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from app.core.clipboard import CopyResult, OpenResult
+from app.core.export import export
 from app.core.models import State, TaskRecord, utcnow
 from app.core.poller import PollerStatus
+from app.core.query import QueryError
+from app.core.scheduler import Eta
 from app.core.session import AddReport, DiskChange, Session
+from app.core.view import View
 from app.ui.detail import DetailPane
-from app.ui.dialogs import AddDialog, AddRequest, ConfirmDialog, LabelDialog
+from app.ui.dialogs import (
+    AddDialog,
+    AddRequest,
+    ColumnsDialog,
+    ConfirmDialog,
+    ExportDialog,
+    ExportRequest,
+    LabelDialog,
+)
+from app.ui.downloads import DownloadsPanel
 from app.ui.header import StateCounts, StatusBar
-from app.ui.rows import state_text
-from app.ui.task_table import TaskTable
+from app.ui.rows import SortKey, state_text
+from app.ui.task_table import OPTIONAL_COLUMNS, TaskTable
 
 __all__ = ["Copier", "MainScreen", "Opener"]
 
@@ -72,7 +88,12 @@ class MainScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add", "Add", tooltip="Add task IDs (paste many at once; optional label)"),
-        Binding("c", "copy", "Copy URL", tooltip="Copy the highlighted task's video URL"),
+        Binding(
+            "c",
+            "copy",
+            "Copy URL",
+            tooltip="Copy the video URL of the highlighted task (or of every marked one)",
+        ),
         Binding(
             "C",
             "copy_all",
@@ -82,7 +103,15 @@ class MainScreen(Screen[None]):
         Binding(
             "o", "open", "Open", tooltip="Open the video URL in a browser (copies it over SSH)"
         ),
-        Binding("r", "refresh", "Refresh", tooltip="Check the highlighted task now"),
+        Binding(
+            "D",
+            "download",
+            "Download",
+            tooltip="Download the video of the highlighted task (or of every marked one)",
+        ),
+        Binding(
+            "r", "refresh", "Refresh", tooltip="Check the highlighted task (or the marked) now"
+        ),
         Binding(
             "R", "refresh_all", "Refresh all", show=False, tooltip="Check every unfinished task now"
         ),
@@ -96,16 +125,49 @@ class MainScreen(Screen[None]):
             "d,delete",
             "remove",
             "Remove",
-            tooltip="Stop watching the highlighted task (asks first)",
+            tooltip="Stop watching the highlighted task, or the marked ones (asks first)",
         ),
-        Binding("slash", "filter", "Filter", tooltip="Filter by ID, label, state or prompt"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, tooltip="Clear the filter"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            tooltip="Filter: words, state:failed, age:<1h, label:cow, -state:succeeded",
+        ),
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear",
+            show=False,
+            tooltip="Clear the filter, then the marks",
+        ),
         Binding("s", "sort", "Sort", tooltip="Cycle the sort: added, state, updated"),
         Binding("l", "label", "Label", show=False, tooltip="Edit the highlighted task's label"),
+        Binding(
+            "e",
+            "export",
+            "Export",
+            show=False,
+            tooltip="Export the marked tasks (or the view) as CSV, JSON or Markdown",
+        ),
+        Binding("v", "columns", "Columns", show=False, tooltip="Choose the table's columns"),
     ]
 
     class Edited(Message):
         """The list changed here (add, remove, label): save it soon."""
+
+    class ViewChanged(Message):
+        """Filter, sort or columns changed: remember them."""
+
+        def __init__(self, view: View) -> None:
+            super().__init__()
+            self.view = view
+
+    class DownloadRequested(Message):
+        """Download these finished videos."""
+
+        def __init__(self, records: list[TaskRecord]) -> None:
+            super().__init__()
+            self.records = records
 
     counts: reactive[StateCounts] = reactive(())
     fresh: reactive[int] = reactive(0)
@@ -114,6 +176,7 @@ class MainScreen(Screen[None]):
     saving_failed: reactive[bool] = reactive(False)
     summary: reactive[str] = reactive("")
     current: reactive[TaskRecord | None] = reactive(None)
+    marked: reactive[int] = reactive(0)
 
     def __init__(
         self,
@@ -123,9 +186,13 @@ class MainScreen(Screen[None]):
         opener: Opener,
         clock: Callable[[], datetime] = utcnow,
         demo: bool = False,
+        folder: Path | None = None,
+        view: View | None = None,
     ) -> None:
         super().__init__()
         self.session = session
+        self.folder = folder or Path.home()  # where downloads and exports go
+        self.initial_view = view or View()
         self.copier = copier
         self.opener = opener
         self.clock = clock
@@ -144,19 +211,51 @@ class MainScreen(Screen[None]):
             MainScreen.demo,
             MainScreen.saving_failed,
             MainScreen.summary,
+            MainScreen.marked,
         )
         yield Static(id="banner", markup=False)
         with Horizontal(id="body"):
-            yield TaskTable(id="table", next_check=self._next_check, clock=self.clock)
-            yield DetailPane(id="detail", next_check=self._next_check, clock=self.clock).data_bind(
-                record=MainScreen.current
+            yield TaskTable(
+                id="table", next_check=self._next_check, eta=self._eta, clock=self.clock
             )
-        yield Input(placeholder="Filter: ID, label, state or prompt — esc clears", id="filter")
+            yield DetailPane(
+                id="detail", next_check=self._next_check, eta=self._eta, clock=self.clock
+            ).data_bind(record=MainScreen.current)
+        yield Input(
+            placeholder="Filter: words, state:failed, age:<1h, label:cow, -state:succeeded "
+            "— esc clears",
+            id="filter",
+        )
+        yield DownloadsPanel(id="downloads")
         yield Footer()
 
     def on_mount(self) -> None:
         self.table.focus()
         self._fit(self.size.width, self.size.height)
+        self._apply_view(self.initial_view)
+
+    def _apply_view(self, view: View) -> None:
+        table = self.table
+        table.set_hidden(view.hidden & {key for key, _ in OPTIONAL_COLUMNS})
+        with contextlib.suppress(ValueError):
+            table.sort_key = SortKey(view.sort)
+        try:
+            table.set_filter(view.filter)
+        except QueryError:
+            table.set_filter("")
+        else:
+            if view.filter:
+                box = self.query_one("#filter", Input)
+                with box.prevent(Input.Changed):
+                    box.value = view.filter
+                box.display = True
+
+    def current_view(self) -> View:
+        table = self.table
+        return View(table.filter_text, table.sort_key.value, table.hidden)
+
+    def _view_changed(self) -> None:
+        self.post_message(self.ViewChanged(self.current_view()))
 
     def on_resize(self, event: object) -> None:
         self._fit(self.size.width, self.size.height)
@@ -175,6 +274,9 @@ class MainScreen(Screen[None]):
 
     def _next_check(self, task_id: str) -> datetime | None:
         return self.session.poller.next_check(task_id)
+
+    def _eta(self, task_id: str) -> Eta | None:
+        return self.session.poller.eta(task_id)
 
     # ------------------------------------------------------------------ state in
 
@@ -237,6 +339,14 @@ class MainScreen(Screen[None]):
             self.notify("No task selected. Press a to add task IDs.", severity="warning")
         return record
 
+    def _targets(self) -> list[TaskRecord]:
+        """What a bulk action acts on: the marked tasks, else the highlighted one."""
+        marked = self.table.marked_records
+        if marked:
+            return marked
+        record = self._selected()
+        return [record] if record is not None else []
+
     def _edited(self) -> None:
         self.session.mark_dirty()
         self.post_message(self.Edited())
@@ -246,7 +356,11 @@ class MainScreen(Screen[None]):
         result = await asyncio.to_thread(self.copier, text)
         if result.method == "osc52":
             self.app.copy_to_clipboard(text)
-        self.notify(f"{what} {result.describe()}.", markup=False)
+        self.notify(f"{what} {result.describe()}.")
+
+    @on(TaskTable.MarksChanged)
+    def _marks_changed(self, event: TaskTable.MarksChanged) -> None:
+        self.marked = event.count
 
     # ------------------------------------------------------------------ actions
 
@@ -265,10 +379,18 @@ class MainScreen(Screen[None]):
         self.notify(
             describe_add(report, request.rejected),
             severity="warning" if request.rejected else "information",
-            markup=False,
         )
 
     async def action_copy(self) -> None:
+        if self.table.marked:
+            urls = [r.result.video_url for r in self.table.marked_records if r.result.video_url]
+            if not urls:
+                self.notify(
+                    "Nothing copied: no marked task has a video URL yet.", severity="warning"
+                )
+                return
+            await self.copy("\n".join(urls) + "\n", f"{plural(len(urls), 'URL')} of marked tasks")
+            return
         record = self._selected()
         if record is None:
             return
@@ -287,7 +409,7 @@ class MainScreen(Screen[None]):
         if not urls:
             self.notify("Nothing copied: no finished URLs in this view.", severity="warning")
             return
-        await self.copy("\n".join(urls) + "\n", f"{len(urls)} URL{'' if len(urls) == 1 else 's'}")
+        await self.copy("\n".join(urls) + "\n", plural(len(urls), "URL"))
 
     async def action_open(self) -> None:
         record = self._selected()
@@ -303,19 +425,43 @@ class MainScreen(Screen[None]):
         elif result.should_copy:
             await self.copy(url, f"Not opened ({result.reason}); the URL was copied instead")
         else:
-            self.notify(f"Not opened: {result.reason}.", severity="error", markup=False)
+            self.notify(f"Not opened: {result.reason}.", severity="error")
+
+    def action_download(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        ready = [r for r in targets if r.result.state is State.SUCCEEDED and r.result.video_url]
+        if not ready:
+            if len(targets) == 1:
+                self.notify(
+                    f"Nothing to download: {no_url_reason(targets[0])}.", severity="warning"
+                )
+            else:
+                self.notify("Nothing to download: no marked task is finished.", severity="warning")
+            return
+        waiting = len(targets) - len(ready)
+        note = f" ({waiting} not finished yet)" if waiting else ""
+        self.notify(f"Downloading {plural(len(ready), 'video')} to {self.folder}{note}.")
+        self.post_message(self.DownloadRequested(ready))
 
     def action_refresh(self) -> None:
-        record = self._selected()
-        if record is None:
+        targets = self._targets()
+        if not targets:
             return
         poller = self.session.poller
         if poller.client is None:
             self.notify("Not polling: no API key.", severity="warning")
-        elif poller.refresh(record.id):
-            self.notify(f"Checking {record.task.label or record.id} now.", markup=False)
+            return
+        started = [r for r in targets if poller.refresh(r.id)]
+        if len(targets) == 1:
+            record = targets[0]
+            if started:
+                self.notify(f"Checking {record.task.label or record.id} now.")
+            else:
+                self.notify("It is being checked right now.")
         else:
-            self.notify("It is being checked right now.")
+            self.notify(f"Checking {plural(len(started), 'marked task')} now.")
 
     def action_refresh_all(self) -> None:
         poller = self.session.poller
@@ -323,26 +469,35 @@ class MainScreen(Screen[None]):
             self.notify("Not polling: no API key.", severity="warning")
             return
         count = poller.refresh_all()
-        self.notify(f"Checking {count} unfinished task{'' if count == 1 else 's'} now.")
+        self.notify(f"Checking {plural(count, 'unfinished task')} now.")
 
     def action_remove(self) -> None:
-        record = self._selected()
-        if record is None:
+        targets = self._targets()
+        if not targets:
             return
-        name = record.task.label or record.id
+        if len(targets) == 1:
+            record = targets[0]
+            name = record.task.label or record.id
+            question, detail = f"Stop watching {name}?", (record.id if record.task.label else "")
+        else:
+            name = plural(len(targets), "marked task")
+            question, detail = (
+                f"Stop watching {name}?",
+                "They stay on the server; only vidwatch forgets them.",
+            )
+        ids = [r.id for r in targets]
 
         def answer(yes: bool | None) -> None:
             if not yes:
                 return
-            removed = self.session.remove([record.id])
+            removed = self.session.remove(ids)
             self.table.remove_rows(removed)
             self._recount()
             self._follow_cursor()
             self._edited()
-            self.notify(f"Stopped watching {name}.", markup=False)
+            self.notify(f"Stopped watching {name}.")
 
-        detail = record.id if record.task.label else ""
-        self.app.push_screen(ConfirmDialog(f"Stop watching {name}?", detail), answer)
+        self.app.push_screen(ConfirmDialog(question, detail), answer)
 
     def action_label(self) -> None:
         record = self._selected()
@@ -360,6 +515,41 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(LabelDialog(record.id, record.task.label), done)
 
+    def action_export(self) -> None:
+        marked = self.table.marked_records
+        records = marked or self.table.visible_records
+        if not records:
+            self.notify("Nothing to export: the view is empty.", severity="warning")
+            return
+        what = plural(len(records), "marked task" if marked else "task") + (
+            "" if marked else " in view"
+        )
+        stem = f"vidwatch-{self.clock().astimezone():%Y%m%d-%H%M%S}"
+
+        async def chosen(request: ExportRequest | None) -> None:
+            if request is None:
+                return
+            text = export(records, request.fmt)
+            try:
+                path = await asyncio.to_thread(_write_file, request.path, text)
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                self.notify(
+                    f"Not exported: cannot write {request.path} ({reason}).", severity="error"
+                )
+                return
+            self.notify(f"Exported {what} to {path}.")
+
+        self.app.push_screen(ExportDialog(what, str(self.folder), stem), chosen)
+
+    def action_columns(self) -> None:
+        def chosen(hidden: frozenset[str] | None) -> None:
+            if hidden is not None:
+                self.table.set_hidden(hidden)
+                self._view_changed()
+
+        self.app.push_screen(ColumnsDialog(OPTIONAL_COLUMNS, self.table.hidden), chosen)
+
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
@@ -367,19 +557,31 @@ class MainScreen(Screen[None]):
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
-        had_filter = bool(box.value) or box.display
-        box.value = ""
-        box.display = False
-        self.table.set_filter("")
-        self.table.focus()
-        self._follow_cursor()
-        if not had_filter:
+        if box.value or box.display:
+            box.value = ""
+            box.display = False
+            box.border_subtitle = ""
+            self.table.set_filter("")
+            self.table.focus()
+            self._follow_cursor()
+            self._view_changed()
+        elif self.table.clear_marks():
+            self.notify("Marks cleared.", timeout=2)
+        else:
             self.notify("Nothing to clear. Press q to quit.", timeout=2)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.table.set_filter(event.value)
+        try:
+            self.table.set_filter(event.value)
+        except QueryError as exc:
+            event.input.border_subtitle = str(exc)
+            event.input.add_class("-invalid")
+            return
+        event.input.border_subtitle = ""
+        event.input.remove_class("-invalid")
         self._follow_cursor()
+        self._view_changed()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
@@ -390,3 +592,18 @@ class MainScreen(Screen[None]):
     def action_sort(self) -> None:
         self.table.set_sort(self.table.sort_key.next())
         self.notify(f"Sorted by {self.table.sort_key.value}.", timeout=2)
+        self._view_changed()
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _write_file(where: str, text: str) -> Path:
+    """Write atomically (a temp file beside it, then a rename); returns the path."""
+    path = Path(where).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 
 from app.core.models import Problem, State, TaskRecord
 from app.core.sanitize import first_line, shorten_id
+from app.core.scheduler import Eta
 
 
 class SortKey(enum.StrEnum):
@@ -99,13 +100,6 @@ def prompt_line(record: TaskRecord) -> str:
     return first_line(prompt) if prompt else ""
 
 
-def search_text(record: TaskRecord) -> str:
-    """What the filter matches against (lower-cased)."""
-    r = record.result
-    parts = [record.id, record.task.label, r.state.value, r.status, r.enhanced_prompt or ""]
-    return "\n".join(parts).lower()
-
-
 def sort_value(record: TaskRecord, key: SortKey) -> float:
     """Where a task goes in the view for ``key`` (smaller first; ADDED keeps list order)."""
     if key is SortKey.STATE:
@@ -124,6 +118,15 @@ def sort_ids(records: dict[str, TaskRecord], ids: Iterable[str], key: SortKey) -
     return sorted(ordered, key=lambda i: sort_value(records[i], key))
 
 
-def matcher(query: str) -> Callable[[str], bool]:
-    needle = query.strip().lower()
-    return lambda haystack: needle in haystack
+def eta_text(eta: Eta | None) -> str:
+    """The ETA column: ``~40s``, ``late`` when far past the usual time, ``–`` otherwise."""
+    if eta is None:
+        return "–"
+    if eta.late:
+        return "late"
+    seconds = eta.remaining
+    if seconds < 60:
+        return f"~{seconds:.0f}s"
+    if seconds < 3600:
+        return f"~{seconds / 60:.0f}m"
+    return f"~{seconds / 3600:.0f}h"

@@ -1,8 +1,9 @@
 """The task table: a line-API widget that renders only the rows on screen.
 
-Rows are keyed by task ID. Updates, sorting and filtering keep the cursor on
-the same task. Server text is drawn as plain segments: it is never parsed as
-markup, and it was cleaned of escape sequences by the core before it got here.
+Rows are keyed by task ID. Updates, sorting and filtering keep the cursor on the
+same task; marks (``space``) survive them too. Server text is drawn as plain
+segments: never parsed as markup, and cleaned of escape sequences by the core
+before it got here.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from app.core.models import State, TaskRecord, utcnow
+from app.core.query import parse_query, search_text
+from app.core.scheduler import Eta
 from app.ui.rows import (
     SortKey,
-    matcher,
+    eta_text,
     next_text,
     prompt_line,
     relative,
-    search_text,
     sort_ids,
     sort_value,
     state_text,
@@ -48,25 +50,39 @@ class Column:
     width: int
 
 
-def layout(width: int) -> list[Column]:
+# The columns a user may hide (``v``), in the order they appear.
+OPTIONAL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("age", "AGE: since the task was added"),
+    ("updated", "UPDATED: since the server last changed its status"),
+    ("checked", "CHECKED: since vidwatch last asked"),
+    ("next", "NEXT: when vidwatch asks again"),
+    ("eta", "ETA: time left, from how long jobs like it take"),
+    ("prompt", "PROMPT: the first line of the enhanced prompt"),
+)
+
+
+def layout(width: int, hidden: frozenset[str] = frozenset()) -> list[Column]:
     """Columns that fit ``width``; the prompt takes what is left."""
     columns = [
-        Column("mark", " ", 1),
+        Column("mark", " ", 2),
         Column("task", "TASK", 26),
         Column("state", "STATE", 14),
         Column("age", "AGE", 5),
         Column("updated", "UPDATED", 8),
         Column("checked", "CHECKED", 8),
         Column("next", "NEXT", 7),
+        Column("eta", "ETA", 6),
     ]
+    columns = [c for c in columns if c.key not in hidden]
     # Drop the least important columns first on narrow screens.
-    for drop in ("next", "checked", "age", "updated"):
+    for drop in ("next", "checked", "eta", "age", "updated"):
         used = sum(c.width + 1 for c in columns)
         if width - used >= 12:
             break
         columns = [c for c in columns if c.key != drop]
-    used = sum(c.width + 1 for c in columns)
-    columns.append(Column("prompt", "PROMPT", max(width - used, 0)))
+    if "prompt" not in hidden:
+        used = sum(c.width + 1 for c in columns)
+        columns.append(Column("prompt", "PROMPT", max(width - used, 0)))
     return columns
 
 
@@ -77,6 +93,7 @@ class TaskTable(ScrollView, can_focus=True):
         "task-table--header",
         "task-table--cursor",
         "task-table--flash",
+        "task-table--marked",
         "task-table--new",
         "task-table--queued",
         "task-table--running",
@@ -85,6 +102,7 @@ class TaskTable(ScrollView, can_focus=True):
         "task-table--unknown",
         "task-table--muted",
         "task-table--url",
+        "task-table--late",
     }
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -94,6 +112,22 @@ class TaskTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home,g", "edge(0)", "First", show=False),
         Binding("end,G", "edge(1)", "Last", show=False),
+        Binding("space", "mark", "Mark", show=False, tooltip="Mark or unmark the task, move on"),
+        Binding(
+            "shift+down",
+            "mark_range(1)",
+            "Mark down",
+            show=False,
+            tooltip="Mark this task and the next (shift+up: the one above)",
+        ),
+        Binding("shift+up", "mark_range(-1)", "Mark up", show=False),
+        Binding(
+            "asterisk",
+            "mark_all",
+            "Mark all",
+            show=False,
+            tooltip="Mark every task in the view (again: unmark them)",
+        ),
     ]
 
     class Highlighted(Message):
@@ -108,10 +142,23 @@ class TaskTable(ScrollView, can_focus=True):
         def control(self) -> TaskTable:
             return self.table
 
+    class MarksChanged(Message):
+        """Tasks were marked or unmarked; ``count`` is how many are marked now."""
+
+        def __init__(self, table: TaskTable, count: int) -> None:
+            super().__init__()
+            self.table = table
+            self.count = count
+
+        @property
+        def control(self) -> TaskTable:
+            return self.table
+
     def __init__(
         self,
         *,
         next_check: Callable[[str], datetime | None] | None = None,
+        eta: Callable[[str], Eta | None] | None = None,
         clock: Callable[[], datetime] = utcnow,
         name: str | None = None,
         id: str | None = None,
@@ -119,8 +166,11 @@ class TaskTable(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.next_check = next_check
+        self.eta = eta
         self.clock = clock
         self.records: dict[str, TaskRecord] = {}
+        self.marked: set[str] = set()
+        self.hidden: frozenset[str] = frozenset()
         self._hay: dict[str, str] = {}
         self._view: list[str] = []
         self._pos: dict[str, int] = {}
@@ -131,9 +181,13 @@ class TaskTable(ScrollView, can_focus=True):
         self._fresh = 0
         self._styles: dict[tuple[str, bool], Style] = {}
         self.sort_key = SortKey.ADDED
-        self.filter_text = ""
+        self.filter_query = parse_query("")
 
     # ------------------------------------------------------------------ data
+
+    @property
+    def filter_text(self) -> str:
+        return self.filter_query.text
 
     @property
     def row_count(self) -> int:
@@ -146,6 +200,13 @@ class TaskTable(ScrollView, can_focus=True):
     @property
     def visible_records(self) -> list[TaskRecord]:
         return [self.records[i] for i in self._view]
+
+    @property
+    def marked_records(self) -> list[TaskRecord]:
+        """Marked tasks, in view order first, then any filtered out of view."""
+        in_view = [self.records[i] for i in self._view if i in self.marked]
+        hidden = [r for i, r in self.records.items() if i in self.marked and i not in self._pos]
+        return in_view + hidden
 
     @property
     def cursor_id(self) -> str | None:
@@ -162,6 +223,7 @@ class TaskTable(ScrollView, can_focus=True):
         self._fresh = 0
         for record in self.records.values():
             self._count(record, 1)
+        self.marked &= set(self.records)
         self._rebuild()
 
     def upsert(self, records: Sequence[TaskRecord], flash: Iterable[str] = ()) -> None:
@@ -174,8 +236,8 @@ class TaskTable(ScrollView, can_focus=True):
         if not records:
             return
         rebuild = False
-        filtering = bool(self.filter_text.strip())
-        match = matcher(self.filter_text) if filtering else None
+        filtering = not self.filter_query.empty
+        now = self.clock()
         for record in records:
             old = self.records.get(record.id)
             if old is None:
@@ -186,11 +248,10 @@ class TaskTable(ScrollView, can_focus=True):
                     rebuild = True
             self._count(record, 1)
             self.records[record.id] = record
-            before = self._hay.pop(record.id, None)
-            if match is not None and not rebuild:
-                after = self._hay[record.id] = search_text(record)
-                was = match(before) if before is not None else record.id in self._pos
-                rebuild = was != match(after)
+            self._hay.pop(record.id, None)
+            if filtering and not rebuild:
+                shown = record.id in self._pos
+                rebuild = shown != self.filter_query.matches(record, self._haystack(record.id), now)
         flashed = list(flash)
         if flashed:
             until = time.monotonic() + FLASH_SECONDS
@@ -201,6 +262,12 @@ class TaskTable(ScrollView, can_focus=True):
             self._rebuild()
         else:
             self._refresh_rows(r.id for r in records)
+
+    def _haystack(self, task_id: str) -> str:
+        hay = self._hay.get(task_id)
+        if hay is None:
+            hay = self._hay[task_id] = search_text(self.records[task_id])
+        return hay
 
     def _refresh_rows(self, ids: Iterable[str]) -> None:
         """Redraw just these rows, where they are on screen."""
@@ -232,15 +299,26 @@ class TaskTable(ScrollView, can_focus=True):
             if record is not None:
                 self._count(record, -1)
             self._hay.pop(task_id, None)
+            self.marked.discard(task_id)
         self._rebuild()
+        self._marks_changed()
 
     def set_filter(self, text: str) -> None:
-        self.filter_text = text
+        """Filter with the query language (``state:failed age:<1h cow``).
+
+        Raises :class:`~app.core.query.QueryError` for text that does not parse; the
+        view then stays as it was.
+        """
+        self.filter_query = parse_query(text)
         self._rebuild()
 
     def set_sort(self, key: SortKey) -> None:
         self.sort_key = key
         self._rebuild()
+
+    def set_hidden(self, hidden: Iterable[str]) -> None:
+        self.hidden = frozenset(hidden)
+        self.refresh()
 
     def move_to(self, task_id: str) -> bool:
         index = self._pos.get(task_id)
@@ -251,13 +329,11 @@ class TaskTable(ScrollView, can_focus=True):
 
     def _rebuild(self) -> None:
         ids: Iterable[str] = self.records
-        if self.filter_text.strip():
-            match = matcher(self.filter_text)
-            hay = self._hay
-            for task_id in self.records:
-                if task_id not in hay:
-                    hay[task_id] = search_text(self.records[task_id])
-            ids = [i for i in self.records if match(hay[i])]
+        if not self.filter_query.empty:
+            now = self.clock()
+            matches = self.filter_query.matches
+            records = self.records
+            ids = [i for i in records if matches(records[i], self._haystack(i), now)]
         self._view = sort_ids(self.records, ids, self.sort_key)
         self._pos = {task_id: i for i, task_id in enumerate(self._view)}
         self.virtual_size = Size(self.size.width, len(self._view) + 1)
@@ -267,6 +343,54 @@ class TaskTable(ScrollView, can_focus=True):
         else:
             self._set_cursor(min(self._cursor, max(len(self._view) - 1, 0)))
         self.refresh()
+
+    # ------------------------------------------------------------------ marks
+
+    def action_mark(self) -> None:
+        """Mark (or unmark) the highlighted task and move on."""
+        task_id = self._cursor_id
+        if task_id is None:
+            return
+        if task_id in self.marked:
+            self.marked.discard(task_id)
+        else:
+            self.marked.add(task_id)
+        self._marks_changed()
+        self.refresh_line(self._cursor + 1)
+        self.action_cursor(1)
+
+    def action_mark_range(self, delta: int) -> None:
+        """Extend the marks: mark this task and the next one up or down."""
+        if self._cursor_id is None:
+            return
+        self.marked.add(self._cursor_id)
+        self.refresh_line(self._cursor + 1)
+        self.action_cursor(delta)
+        if self._cursor_id is not None:
+            self.marked.add(self._cursor_id)
+            self.refresh_line(self._cursor + 1)
+        self._marks_changed()
+
+    def action_mark_all(self) -> None:
+        """Mark every task in the view; if all are marked already, unmark them."""
+        in_view = set(self._view)
+        if in_view and in_view <= self.marked:
+            self.marked -= in_view
+        else:
+            self.marked |= in_view
+        self._marks_changed()
+        self.refresh()
+
+    def clear_marks(self) -> bool:
+        if not self.marked:
+            return False
+        self.marked.clear()
+        self._marks_changed()
+        self.refresh()
+        return True
+
+    def _marks_changed(self) -> None:
+        self.post_message(self.MarksChanged(self, len(self.marked)))
 
     # ------------------------------------------------------------------ cursor
 
@@ -317,7 +441,7 @@ class TaskTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        columns = layout(width)
+        columns = layout(width, self.hidden)
         if y == 0:
             return self._header(columns, width)
         index = int(self.scroll_y) + y - 1
@@ -332,10 +456,12 @@ class TaskTable(ScrollView, can_focus=True):
         style = self._style("task-table--header", False)
         cells = [(c, c.title, style) for c in columns]
         shown, total = len(self._view), len(self.records)
-        info = f"{shown}/{total} · " if shown != total else f"{total} · "
-        info += f"sort: {self.sort_key.value} "
+        info = f"{shown}/{total}" if shown != total else f"{total}"
+        if self.marked:
+            info += f" · {len(self.marked)} marked"
+        info += f" · sort: {self.sort_key.value} "
         last, title, _ = cells[-1]
-        if last.key == "prompt" and last.width >= len(title) + len(info) + 2:
+        if last.width >= len(title) + len(info) + 2:
             padding = last.width - len(title) - len(info)
             cells[-1] = (last, title + " " * padding + info, style)
         return self._strip(cells, width, style)
@@ -345,8 +471,9 @@ class TaskTable(ScrollView, can_focus=True):
             text = f"  No task matches {self.filter_text.strip()!r}. Press esc to clear the filter."
         else:
             text = "  No tasks yet. Press a to add task IDs, or run: vidwatch add ID…"
-        style = self._style("task-table--muted")
-        return Strip([Segment(text, style)]).crop_extend(0, width, self._style(""))
+        return Strip([Segment(text, self._style("task-table--muted"))]).crop_extend(
+            0, width, self._style("")
+        )
 
     def _style(self, component: str, partial: bool = True) -> Style:
         """A component style, computed once per theme (rows ask for them 8 times each)."""
@@ -368,10 +495,13 @@ class TaskTable(ScrollView, can_focus=True):
         now = self.clock()
         style = self._style
         base = style("")
+        marked = record.id in self.marked
         if index == self._cursor:
             base = base + style("task-table--cursor", False)
         elif self._flash.get(record.id, 0.0) > time.monotonic():
             base = base + style("task-table--flash", False)
+        elif marked:
+            base = base + style("task-table--marked", False)
         state_class = "new" if result.checked_at is None else result.state.value
         state_style = base + style(f"task-table--{state_class}")
         muted = base + style("task-table--muted")
@@ -379,9 +509,15 @@ class TaskTable(ScrollView, can_focus=True):
         for column in columns:
             key = column.key
             if key == "mark":
-                ready = result.state is State.SUCCEEDED and result.video_url
-                url_style = base + style("task-table--url")
-                cells.append((column, "●" if ready else " ", url_style))
+                if record.task.saved_to:
+                    sign = "◆"  # the video is on disk
+                elif result.state is State.SUCCEEDED and result.video_url:
+                    sign = "●"  # a URL is ready
+                else:
+                    sign = " "
+                cells.append(
+                    (column, ("■" if marked else " ") + sign, base + style("task-table--url"))
+                )
             elif key == "task":
                 cells.append((column, task_name(record, column.width), base))
             elif key == "state":
@@ -395,6 +531,12 @@ class TaskTable(ScrollView, can_focus=True):
             elif key == "next":
                 due = self.next_check(record.id) if self.next_check else None
                 cells.append((column, next_text(due, now), muted))
+            elif key == "eta":
+                eta = self.eta(record.id) if self.eta and result.state is State.RUNNING else None
+                late = eta is not None and eta.late
+                cells.append(
+                    (column, eta_text(eta), base + style("task-table--late") if late else muted)
+                )
             else:
                 text = result.error if result.error and not result.final else prompt_line(record)
                 cells.append((column, text, muted if result.error else base))
