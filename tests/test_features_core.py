@@ -221,6 +221,12 @@ def test_terminal_notifications_by_terminal() -> None:
     assert terminal_style({"TERM_PROGRAM": "ghostty"}) == "osc777"
     assert terminal_style({"TERM": "foot"}) == "osc777"
     assert terminal_style({"TERM": "xterm-256color"}) is None
+    # inside tmux: the outer terminal's own variables
+    tmux = {"TERM": "tmux-256color", "TERM_PROGRAM": "tmux", "TMUX": "/tmp/tmux-1/default,1,0"}
+    assert terminal_style(tmux) is None
+    assert terminal_style({**tmux, "KITTY_WINDOW_ID": "3"}) == "osc9"
+    assert terminal_style({**tmux, "LC_TERMINAL": "iTerm2"}) == "osc9"
+    assert terminal_style({**tmux, "GHOSTTY_RESOURCES_DIR": "/usr/share/ghostty"}) == "osc777"
 
 
 def test_notification_sequences_carry_no_control_characters() -> None:

@@ -205,6 +205,44 @@ async def test_a_finished_job_and_a_finished_batch_reach_the_desktop(tmp_path: P
     assert any("All 2 marked tasks are done: 1 succeeded, 1 failed." in t for t in h.toasts)
 
 
+async def test_marking_finished_tasks_does_not_announce_a_batch(tmp_path: Path) -> None:
+    gateway = FakeGateway({"grok:x": body("completed", URL.format("x"))})
+    h = make_app(
+        tmp_path,
+        [record("grok:x", State.SUCCEEDED, label="x"), record("grok:y", State.RUNNING)],
+        key=KEY,
+        gateway=gateway,
+    )
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        await pilot.press("space")  # x, finished long ago
+        await until(pilot, lambda: len(gateway.calls) >= 3)  # y is polled, updates flow
+        await pilot.press("r")  # x asked again: same answer
+        await pilot.pause(0.3)
+        assert not any("marked" in t for t in h.toasts)
+
+
+async def test_a_wave_of_finishes_is_one_toast_and_one_bell(tmp_path: Path) -> None:
+    ids = ["grok:a", "grok:b", "grok:c", "grok:d"]
+    gateway = FakeGateway({i: body("processing") for i in ids})
+    h = make_app(
+        tmp_path, [record(i, State.RUNNING, label=i[-1]) for i in ids], key=KEY, gateway=gateway
+    )
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: len(gateway.calls) >= 4)
+        gateway.bodies["grok:a"] = body("completed", URL.format("a"))
+        await until(pilot, lambda: "Finished: a — press c to copy its URL" in h.toasts)
+        for job in ids[1:]:  # three more, one after another, within the next second
+            answer = body("failed") if job == "grok:d" else body("completed", URL.format(job))
+            gateway.bodies[job] = answer
+            await until(pilot, lambda: h.app.session.records[job].result.final)  # noqa: B023
+        assert len(h.toasts) == 1  # held back: the last toast was less than 2 s ago
+        await until(pilot, lambda: len(h.toasts) == 2)
+        assert h.toasts[1] == "2 succeeded, 1 failed"
+        assert h.bells == 2
+        await pilot.pause(0.5)
+        assert len(h.toasts) == 2
+
+
 # --------------------------------------------------------------------------- the view
 
 
@@ -240,12 +278,12 @@ async def test_a_bad_filter_explains_itself_and_keeps_the_view(tmp_path: Path) -
         assert table(h).view_ids == ["grok:d"]
         box.value = "state:succeeded age:soon"  # pasted
         await pilot.pause()
-        assert "age:<1h" in str(box.border_subtitle)
+        assert "age:<1h" in str(box.border_title)
         assert box.has_class("-invalid")
         assert table(h).view_ids == ["grok:d"]  # the last filter that parsed still applies
         box.value = "state:succeeded age:<1h"
         await pilot.pause()
-        assert box.border_subtitle == ""
+        assert box.border_title == ""
         assert not box.has_class("-invalid")
         assert table(h).view_ids == ["grok:a", "grok:c"]
 

@@ -39,6 +39,14 @@ def terminal_style(env: Mapping[str, str]) -> Style | None:
         return "osc9"
     if program == "ghostty" or term.startswith(("foot", "rxvt")) or "ghostty" in term:
         return "osc777"
+    # Inside tmux (or over SSH with SendEnv) TERM and TERM_PROGRAM name tmux; the outer
+    # terminal still shows through the variables it sets in every shell it starts.
+    if env.get("LC_TERMINAL") == "iTerm2" or any(
+        env.get(name) for name in ("ITERM_SESSION_ID", "KITTY_WINDOW_ID", "WEZTERM_PANE")
+    ):
+        return "osc9"
+    if env.get("GHOSTTY_RESOURCES_DIR"):
+        return "osc777"
     return None
 
 

@@ -18,6 +18,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -59,6 +60,7 @@ SAVE_DELAY = 1.0  # results are saved this long after they arrive (debounce)
 EDIT_SAVE_DELAY = 0.05  # the user's own edits are saved almost at once
 WATCH_SECONDS = 1.0  # how often the task file is checked for other writers
 SAVE_RETRY_SECONDS = 5.0  # after a failed save
+ANNOUNCE_GAP = 2.0  # seconds between "finished" toasts: a wave of finishes is summed up
 VIEW_SAVE_DELAY = 1.0  # seconds: the view is written once typing settles
 GC_FREEZE_TICKS = 60  # seconds between moving long-lived objects out of the GC's way
 GC_FULL_TICKS = 900  # seconds between full collections
@@ -154,6 +156,9 @@ class VidwatchApp(App[None]):
         self._pending: dict[str, TaskUpdate] = {}
         self._view_timer_armed = False
         self._batch_announced: frozenset[str] = frozenset()
+        self._finished: list[TaskRecord] = []  # finishes not announced yet
+        self._announced_at = -ANNOUNCE_GAP  # monotonic time of the last "finished" toast
+        self._announce_armed = False
         self._flash: set[str] = set()
         self._flush_armed = False
         self._save_timer_armed = False
@@ -340,20 +345,35 @@ class VidwatchApp(App[None]):
         current = [records[u.record.id] for u in updates if u.record.id in records]
         self.main.apply_updates(current, flash)
         self._announce_finished(updates)
-        self._announce_batch()
+        self._announce_batch(updates)
         self.session.mark_dirty()
         self._schedule_save(SAVE_DELAY)
 
     def _announce_finished(self, updates: Iterable[TaskUpdate]) -> None:
-        done = [
+        """A toast, the bell and a desktop notification for jobs that just finished; at
+        most one every ANNOUNCE_GAP seconds, so a wave of finishes is one summary."""
+        self._finished += [
             u.record
             for u in updates
             if u.state_changed
             and u.previous is not None
             and u.record.result.state in FINISHED_STATES
         ]
+        if not self._finished or self._announce_armed:
+            return
+        wait = self._announced_at + ANNOUNCE_GAP - time.monotonic()
+        if wait > 0:
+            self._announce_armed = True
+            self.set_timer(wait, self._announce_now)
+        else:
+            self._announce_now()
+
+    def _announce_now(self) -> None:
+        self._announce_armed = False
+        done, self._finished = self._finished, []
         if not done:
             return
+        self._announced_at = time.monotonic()
         failed = [r for r in done if r.result.state is State.FAILED]
         if len(done) == 1:
             record = done[0]
@@ -365,26 +385,29 @@ class VidwatchApp(App[None]):
                 self.notify(f"Finished: {name} — press c to copy its URL")
                 self.desktop("vidwatch: a video is ready", name)
         else:
-            summary = f"{len(done) - len(failed)} finished, {len(failed)} failed"
-            self.notify(summary)
+            summary = f"{len(done) - len(failed)} succeeded, {len(failed)} failed"
+            self.notify(summary, severity="warning" if failed else "information")
             self.desktop("vidwatch", summary)
         if self.config.bell:
             self.bell()
 
-    def _announce_batch(self) -> None:
-        """One summary when every marked task has finished."""
+    def _announce_batch(self, updates: Iterable[TaskUpdate]) -> None:
+        """One summary when the last of the marked tasks finishes (not when tasks that
+        had already finished are marked)."""
         marked = frozenset(self.main.table.marked)
         if not marked or marked == self._batch_announced:
+            return
+        if not any(u.state_changed and u.record.id in marked for u in updates):
             return
         records = [self.session.records[i] for i in marked if i in self.session.records]
         if not records or not all(r.result.final for r in records):
             return
         self._batch_announced = marked
         failed = sum(1 for r in records if r.result.state is State.FAILED)
-        summary = (
-            f"All {len(records)} marked tasks are done: "
-            f"{len(records) - failed} succeeded, {failed} failed."
+        which = (
+            "The marked task is" if len(records) == 1 else f"All {len(records)} marked tasks are"
         )
+        summary = f"{which} done: {len(records) - failed} succeeded, {failed} failed."
         self.notify(summary, timeout=10)
         self.desktop("vidwatch: your batch is done", summary)
 

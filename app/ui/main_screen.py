@@ -560,7 +560,7 @@ class MainScreen(Screen[None]):
         if box.value or box.display:
             box.value = ""
             box.display = False
-            box.border_subtitle = ""
+            box.border_title = ""
             self.table.set_filter("")
             self.table.focus()
             self._follow_cursor()
@@ -575,10 +575,10 @@ class MainScreen(Screen[None]):
         try:
             self.table.set_filter(event.value)
         except QueryError as exc:
-            event.input.border_subtitle = str(exc)
+            event.input.border_title = str(exc)
             event.input.add_class("-invalid")
             return
-        event.input.border_subtitle = ""
+        event.input.border_title = ""
         event.input.remove_class("-invalid")
         self._follow_cursor()
         self._view_changed()
