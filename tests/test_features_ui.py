@@ -270,6 +270,14 @@ async def test_filter_sort_and_columns_are_remembered_between_runs(tmp_path: Pat
         assert again.app.main.query_one("#filter", Input).value == "-state:failed"
 
 
+async def test_a_view_changed_just_before_quitting_is_kept(tmp_path: Path) -> None:
+    h = four(tmp_path)
+    view_file = h.app.options.paths.view_file
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        await pilot.press("s", "q")  # quit well within the debounce delay
+    assert load_view(view_file).sort == "state"
+
+
 async def test_a_bad_filter_explains_itself_and_keeps_the_view(tmp_path: Path) -> None:
     h = four(tmp_path)
     async with h.app.run_test(size=(160, 30)) as pilot:

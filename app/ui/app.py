@@ -45,7 +45,7 @@ from app.core.notify import desktop_sequence, notify_send, terminal_style
 from app.core.poller import Poller, PollerEvent, PollerStatus, StatusChange, TaskUpdate
 from app.core.session import DiskChange, Session
 from app.core.store import StoreError, TaskStore
-from app.core.view import load_view, save_view
+from app.core.view import View, load_view, save_view
 from app.ui.dialogs import HelpScreen
 from app.ui.downloads import DownloadsPanel
 from app.ui.main_screen import Copier, MainScreen, Opener
@@ -154,7 +154,7 @@ class VidwatchApp(App[None]):
         )
         self.downloader_transport = downloader_transport
         self._pending: dict[str, TaskUpdate] = {}
-        self._view_timer_armed = False
+        self._unsaved_view: View | None = None  # changed, not written yet
         self._batch_announced: frozenset[str] = frozenset()
         self._finished: list[TaskRecord] = []  # finishes not announced yet
         self._announced_at = -ANNOUNCE_GAP  # monotonic time of the last "finished" toast
@@ -297,6 +297,7 @@ class VidwatchApp(App[None]):
         if self._engine_closed:
             return
         self._engine_closed = True
+        await self._save_view()  # a view changed just before quitting is kept too
         await self.poller.aclose()
         if self._pending:  # results not drawn yet are in the poller's records: save them
             self._pending.clear()
@@ -334,8 +335,8 @@ class VidwatchApp(App[None]):
 
     def _flush_updates(self) -> None:
         self._flush_armed = False
-        if not self._pending:
-            return
+        if not self._pending or self._engine_closed:
+            return  # closing: the records are saved from the poller, the screen is going
         updates = list(self._pending.values())
         self._pending.clear()
         flash, self._flash = self._flash, set()
@@ -465,17 +466,20 @@ class VidwatchApp(App[None]):
     # ------------------------------------------------------------------ the remembered view
 
     def on_main_screen_view_changed(self, event: MainScreen.ViewChanged) -> None:
-        if self.options.demo or self._view_timer_armed:
-            return  # the demo never touches the user's files; a save is coming anyway
-        self._view_timer_armed = True
-        self.set_timer(VIEW_SAVE_DELAY, self._save_view)
+        if self.options.demo:
+            return  # the demo never touches the user's files
+        armed = self._unsaved_view is not None
+        self._unsaved_view = event.view
+        if not armed:  # else a save is coming anyway, and takes the latest view
+            self.set_timer(VIEW_SAVE_DELAY, self._save_view)
 
     async def _save_view(self) -> None:
-        self._view_timer_armed = False
+        """Write the latest view (from the message: the screen may be gone by now)."""
+        view, self._unsaved_view = self._unsaved_view, None
+        if view is None:
+            return
         try:
-            await asyncio.to_thread(
-                save_view, self.options.paths.view_file, self.main.current_view()
-            )
+            await asyncio.to_thread(save_view, self.options.paths.view_file, view)
         except OSError as exc:
             log.warning("cannot remember the view in %s: %s", self.options.paths.view_file, exc)
 
