@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 
 from app.core.api import Ok, QueryClient
-from app.core.downloads import Downloader, safe_filename
+from app.core.downloads import Downloader, _task_tag, safe_filename
 from app.core.models import State, Task, TaskRecord, TaskResult, utcnow
 from app.core.simulator import Simulator, video_bytes
 
@@ -55,9 +57,11 @@ async def test_a_video_lands_whole_under_its_label_without_the_key(
     assert len(seen) > 1  # progress came in steps
     assert list(tmp_path.glob("*.part")) == []
     assert sim.stats.key_sent_to_video_host == 0
-    async with Downloader(tmp_path) as downloader:  # again: nothing to do
-        again = await downloader.download(record)
+    saved = replace(record, task=replace(record.task, saved_to=str(result.path)))
+    async with Downloader(tmp_path) as downloader:  # again, as the app knows it: nothing to do
+        again = await downloader.download(saved)
     assert again.skipped
+    assert again.path == result.path
     assert sim.stats.videos == 1
 
 
@@ -74,15 +78,19 @@ async def test_an_interrupted_download_resumes_where_it_stopped(
     kept = parts[0].stat().st_size
     assert 0 < kept <= 100_000  # what arrived before the cut is kept
     ranges: list[str] = []
+    if_range: list[str] = []
 
     def spy(request: httpx.Request) -> None:
         ranges.append(request.headers.get("range", ""))
+        if_range.append(request.headers.get("if-range", ""))
 
     async with Downloader(tmp_path) as downloader:
         downloader._client.event_hooks["request"] = [_async(spy)]
         second = await downloader.download(record)
     assert second.ok, second.message
     assert ranges == [f"bytes={kept}-"]
+    assert if_range == [f'"{sim.jobs[record.id].server_id}-300000"']  # the same version only
+    assert list(tmp_path.glob("*.json")) == []  # the part's note goes with it
     assert second.path is not None
     assert second.path.read_bytes() == video_bytes(sim.jobs[record.id].server_id, 300_000)
 
@@ -151,12 +159,15 @@ async def test_only_http_links_are_fetched(tmp_path: Path, url: str) -> None:
 @pytest.mark.parametrize(
     ("label", "task_id", "expected"),
     [
-        ("cow", "grok:abc-123", "cow [okabc123].mp4"),
+        ("cow", "grok:abc-123", "cow [abc123].mp4"),
         ("", "grok:abc-123", "grok_abc-123.mp4"),
-        ("../../etc/passwd", "grok:1", "_.._etc_passwd [grok1].mp4"),
-        ('a/b\\c:d*e?f"g<h>i|j', "x:1", "a_b_c_d_e_f_g_h_i_j [x1].mp4"),
+        ("../../etc/passwd", "grok:1", "_.._etc_passwd [1].mp4"),
+        ('a/b\\c:d*e?f"g<h>i|j', "x:1", "a_b_c_d_e_f_g_h_i_j [1].mp4"),
         ("CON", "", "_CON.mp4"),
-        ("trailing dots...", "v:9", "trailing dots... [v9].mp4"),
+        ("trailing dots...", "v:9", "trailing dots [9].mp4"),
+        ("evil\u202etxt.exe\x9b31m", "v:9", "eviltxt.exe [9].mp4"),
+        ("COM¹", "", "_COM¹.mp4"),
+        ("conin$", "", "_conin$.mp4"),
     ],
 )
 def test_file_names_are_safe_everywhere(label: str, task_id: str, expected: str) -> None:
@@ -164,8 +175,8 @@ def test_file_names_are_safe_everywhere(label: str, task_id: str, expected: str)
         Task(task_id or "CON", utcnow(), label),
         TaskResult(State.SUCCEEDED, "completed", "https://cdn.example/v/x.mp4?sig=1"),
     )
-    if not task_id:
-        record = TaskRecord(Task("CON", utcnow()), record.result)
+    if not task_id:  # a label that is a reserved name, and no ID tag to follow it
+        record = TaskRecord(Task(label, utcnow()), record.result)
     name = safe_filename(record)
     assert name == expected
     assert "/" not in name
@@ -182,3 +193,150 @@ def test_long_and_unicode_names_stay_within_limits() -> None:
     assert name.endswith(".webm")
     assert len(name.encode()) <= 150 + len(".webm")
     name.encode("utf-8")
+
+
+def test_a_long_label_is_cut_but_the_id_tag_stays() -> None:
+    record = TaskRecord(
+        Task("grok:1111aaaa-2222", utcnow(), "日本語のラベル" * 30),
+        TaskResult(State.SUCCEEDED, "completed", "https://cdn.example/v/x.mp4"),
+    )
+    name = safe_filename(record)
+    assert name.endswith(" [aaaa2222].mp4")
+    assert len(name.encode()) <= 150 + len(".mp4")
+
+
+def video(task_id: str, label: str, url: str = "https://cdn.example/v/x.mp4") -> TaskRecord:
+    return TaskRecord(Task(task_id, utcnow(), label), TaskResult(State.SUCCEEDED, "completed", url))
+
+
+def serve_bodies(bodies: dict[str, bytes]) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = bodies[request.url.path]
+        return httpx.Response(200, headers={"Content-Length": str(len(body))}, content=body)
+
+    return httpx.MockTransport(handler)
+
+
+async def test_tasks_never_share_a_file(tmp_path: Path) -> None:
+    """Same label, IDs that clean to the same name, case-only differences: each video gets
+    its own file, in one run and across runs, and nobody's file is taken for another's."""
+    bodies = {f"/v/{n}.mp4": bytes([n]) * (1000 + n) for n in range(4)}
+    records = [
+        video("job:x", "same", "https://cdn.example/v/0.mp4"),
+        video("job/x", "same", "https://cdn.example/v/1.mp4"),
+        video("JOB:X", "Same", "https://cdn.example/v/2.mp4"),
+    ]
+    async with Downloader(tmp_path, transport=serve_bodies(bodies)) as downloader:
+        results = await downloader.download_all(records)
+    assert all(r.ok for r in results), results
+    paths = [r.path for r in results]
+    assert len({str(p).casefold() for p in paths}) == 3
+    for result, n in zip(results, range(3), strict=True):
+        assert result.path is not None
+        assert result.path.read_bytes() == bodies[f"/v/{n}.mp4"]
+    later = video("job?x", "same", "https://cdn.example/v/3.mp4")  # another run, same name
+    async with Downloader(tmp_path, transport=serve_bodies(bodies)) as downloader:
+        fourth = await downloader.download(later)
+    assert fourth.ok
+    assert not fourth.skipped  # the file of that name is another task's
+    assert fourth.path is not None
+    assert fourth.path.read_bytes() == bodies["/v/3.mp4"]
+    assert fourth.path.name not in {p.name for p in paths if p is not None}
+
+
+async def test_many_downloads_started_at_once_each_get_their_own_name(tmp_path: Path) -> None:
+    """Names are claimed in worker threads, many at once: no two claims may win one name."""
+    count = 48
+    bodies = {f"/v/{n}.mp4": n.to_bytes(2, "big") * 600 for n in range(count)}
+    records = [
+        video(f"j{n}:{'X' if n % 2 else 'x'}", "batch", f"https://cdn.example/v/{n}.mp4")
+        for n in range(count)
+    ]
+    async with Downloader(tmp_path, parallel=count, transport=serve_bodies(bodies)) as downloader:
+        results = await downloader.download_all(records)
+    assert all(r.ok for r in results), results
+    names = {r.path.name.casefold() for r in results if r.path is not None}
+    assert len(names) == count
+    for n, result in enumerate(results):
+        assert result.path is not None
+        assert result.path.read_bytes() == bodies[f"/v/{n}.mp4"]
+
+
+async def test_a_part_of_another_video_is_not_continued(tmp_path: Path) -> None:
+    """A .part left from the first URL (say, before upscaling): the new URL starts over."""
+    first = video("grok:1", "", "https://cdn.example/v/draft.mp4")
+    cut = {"/v/draft.mp4": b"A" * 5000}
+
+    def cut_short(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Length": "20000"}, content=cut["/v/draft.mp4"])
+
+    async with Downloader(tmp_path, transport=httpx.MockTransport(cut_short)) as downloader:
+        assert not (await downloader.download(first)).ok
+    assert len(list(tmp_path.glob("*.part"))) == 1
+    final = video("grok:1", "", "https://cdn.example/v/final.mp4")
+    sent: list[httpx.Request] = []
+
+    def whole(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if "range" in request.headers:
+            return httpx.Response(
+                206, headers={"Content-Range": "bytes 5000-19999/20000"}, content=b"B" * 15000
+            )
+        return httpx.Response(200, headers={"Content-Length": "20000"}, content=b"B" * 20000)
+
+    async with Downloader(tmp_path, transport=httpx.MockTransport(whole)) as downloader:
+        result = await downloader.download(final)
+    assert result.ok, result.message
+    assert "range" not in sent[0].headers
+    assert result.path is not None
+    assert result.path.read_bytes() == b"B" * 20000
+
+
+async def test_downloads_ask_for_bytes_as_stored() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("accept-encoding", ""))
+        return httpx.Response(200, content=b"v" * 10)
+
+    async with Downloader(Path("/nonexistent"), transport=httpx.MockTransport(handler)) as d:
+        await d._client.get("https://cdn.example/v.mp4")
+    assert seen == ["identity"]  # no gzip: sizes and ranges count the file's own bytes
+
+
+@pytest.mark.parametrize(
+    ("url", "answer"),
+    [
+        ("http://cdn.example:99999/v.mp4", None),
+        ("http://xn--/v.mp4", None),
+        ("https://cdn.example/v.mp4", httpx.Response(200, content=b"")),
+        ("https://cdn.example/v.mp4", httpx.Response(410)),
+        (
+            "https://cdn.example/v.mp4",
+            httpx.Response(206, headers=[(b"Content-Range", b"bytes \xb2-9/10")], content=b"x"),
+        ),
+    ],
+)
+async def test_one_odd_video_fails_alone(
+    tmp_path: Path, url: str, answer: httpx.Response | None
+) -> None:
+    good = video("grok:good", "good", "https://good.example/v.mp4")
+    odd = video("grok:odd", "odd", url)
+    part = tmp_path / f"odd [odd].mp4.{_task_tag(odd.id)}.part"  # so a range is asked
+    part.write_bytes(b"x")
+    part.with_name(part.name + ".json").write_text(json.dumps({"path": "/v.mp4", "total": 10}))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "good.example":
+            return httpx.Response(200, headers={"Content-Length": "3"}, content=b"abc")
+        assert answer is not None
+        return answer
+
+    async with Downloader(tmp_path, transport=httpx.MockTransport(handler)) as downloader:
+        results = await downloader.download_all([good, odd])
+    assert results[0].ok
+    assert not results[1].ok
+    assert results[1].message
+    if answer is not None and answer.status_code == 410:
+        assert "HTTP 410" in results[1].message
+    assert (tmp_path / "good [good].mp4").read_bytes() == b"abc"

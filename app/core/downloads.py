@@ -7,15 +7,22 @@
   is fsynced and renamed into place, so a finished name is always a whole video.
 * A signed URL that expired (401/403/410 from the CDN) is refreshed once by polling the
   task again (``refresh``), then retried.
-* File names come from the label or the ID, made safe on every common filesystem.
+* File names come from the label or the ID, made safe on every common filesystem, and
+  never shared: a name another task's video already has gets `` (2)``. The partial file
+  is named after the task too, and a resume is checked to continue the same video
+  (``If-Range`` with the server's validator, the same total size, the same URL path).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
+import logging
 import os
 import re
+import threading
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -28,14 +35,19 @@ import httpx
 from app import __version__
 from app.core.clipboard import safe_url
 from app.core.models import TaskRecord
+from app.core.sanitize import clean_line
 
 __all__ = ["DownloadResult", "Downloader", "safe_filename"]
 
 VIDEO_SUFFIXES: Final = (".mp4", ".mov", ".webm", ".mkv", ".m4v", ".avi", ".gif")
 _UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
-_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{n}{i}" for n in ("COM", "LPT") for i in range(1, 10)}
+_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
+    f"{n}{i}" for n in ("COM", "LPT") for i in (*"123456789", "¹", "²", "³")
+}
 MAX_NAME_BYTES: Final = 150
 EXPIRED: Final = (401, 403, 410)
+
+log = logging.getLogger("vidwatch.downloads")
 
 Progress = Callable[[str, int, int | None], None]  # task id, bytes so far, total if known
 Refresh = Callable[[str], Awaitable[str | None]]  # task id -> a fresh URL, or None
@@ -53,20 +65,42 @@ class DownloadResult:
 
 def safe_filename(record: TaskRecord) -> str:
     """``cow take 2 [ffea938d].mp4`` or ``grok_eee6faa8-….mp4``: safe on Windows, macOS
-    and Linux (no separators, no reserved names, no trailing dots, at most 150 bytes)."""
-    label = record.task.label.strip()
-    tag = re.sub(r"[^0-9A-Za-z]", "", record.result.server_id or record.id)[-8:]
-    base = f"{label} [{tag}]" if label else record.id
-    base = unicodedata.normalize("NFC", base)
-    base = _UNSAFE.sub("_", base)
-    base = " ".join(base.split()).strip(" .")
-    if not base or base.split(".")[0].upper() in _RESERVED:
+    and Linux (no separators, no control or bidi characters, no reserved names, no
+    trailing dots, at most 150 bytes; a long label is cut, never the ID tag)."""
+    label = _clean_part(record.task.label)
+    ident = record.result.server_id or record.id.partition(":")[2] or record.id
+    tag = re.sub(r"[^0-9A-Za-z]", "", ident)[-8:]
+    if label and tag:
+        room = MAX_NAME_BYTES - len(f" [{tag}]")
+        base = f"{_cut(label, room).rstrip(' .')} [{tag}]"
+    else:
+        base = _cut(label or _clean_part(record.id), MAX_NAME_BYTES)
+    base = base.strip(" .")
+    if not base or base.split(".")[0].strip().upper() in _RESERVED:
         base = f"_{base}" if base else "video"
-    while len(base.encode("utf-8")) > MAX_NAME_BYTES:
-        base = base[:-1]
-    base = base.rstrip(" .")
     suffix = Path(urlsplit(record.result.video_url or "").path).suffix.lower()
     return base + (suffix if suffix in VIDEO_SUFFIXES else ".mp4")
+
+
+def _clean_part(text: str) -> str:
+    text = unicodedata.normalize("NFC", clean_line(text, limit=400))
+    return " ".join(_UNSAFE.sub("_", text).split())
+
+
+def _cut(text: str, limit: int) -> str:
+    while len(text.encode("utf-8")) > limit:
+        text = text[:-1]
+    return text
+
+
+def numbered(name: str, n: int) -> str:
+    """``cow [ab12].mp4`` -> ``cow [ab12] (2).mp4``."""
+    stem, dot, suffix = name.rpartition(".")
+    return f"{stem} ({n}).{suffix}" if dot else f"{name} ({n})"
+
+
+def _task_tag(task_id: str) -> str:
+    return hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
 
 
 class _Failed(Exception):
@@ -88,10 +122,13 @@ class Downloader:
         self.folder = Path(folder).expanduser()
         self.refresh = refresh
         self._slots = asyncio.Semaphore(max(parallel, 1))
+        self._claimed: dict[str, str] = {}  # casefolded file name -> task id, this run
+        self._claim_lock = threading.Lock()  # claims run in worker threads, several at once
         self._client = httpx.AsyncClient(
             follow_redirects=True,  # CDNs redirect; no credential travels with these requests
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
-            headers={"User-Agent": f"vidwatch/{__version__}"},
+            # identity: byte counts, Content-Length and ranges all mean the file's bytes
+            headers={"User-Agent": f"vidwatch/{__version__}", "Accept-Encoding": "identity"},
             transport=transport,
         )
 
@@ -126,6 +163,14 @@ class Downloader:
             except OSError as exc:
                 reason = exc.strerror or type(exc).__name__
                 return DownloadResult(record.id, False, None, 0, f"cannot write the file: {reason}")
+            except (httpx.InvalidURL, ValueError, ArithmeticError) as exc:
+                # a URL httpx cannot use (bad port, bad IDNA), a header that does not parse
+                message = f"unusable link or answer ({type(exc).__name__})"
+                return DownloadResult(record.id, False, None, 0, message)
+            except Exception as exc:  # one odd video must not stop the others
+                log.exception("download of %s failed", record.id)
+                reason = type(exc).__name__
+                return DownloadResult(record.id, False, None, 0, f"failed ({reason}); see the log")
 
     async def _download(self, record: TaskRecord, progress: Progress | None) -> DownloadResult:
         url = record.result.video_url
@@ -134,20 +179,24 @@ class Downloader:
         problem = safe_url(url)
         if problem:
             raise _Failed(f"refused the URL: {problem}")
+        saved = record.task.saved_to
+        if saved:  # this task's own file, from an earlier download
+            size = await asyncio.to_thread(_size_of, Path(saved))
+            if size:
+                path = Path(saved)
+                return DownloadResult(record.id, True, path, size, "already on disk", skipped=True)
         await asyncio.to_thread(self.folder.mkdir, parents=True, exist_ok=True)
-        final = self.folder / safe_filename(record)
-        size = await asyncio.to_thread(_size_of, final)
-        if size is not None:
-            return DownloadResult(record.id, True, final, size, "already on disk", skipped=True)
-        part = final.with_name(final.name + ".part")
+        final = await asyncio.to_thread(self._claim, record.id, safe_filename(record))
+        part = final.with_name(f"{final.name}.{_task_tag(record.id)}.part")
         refreshed = False
         while True:
             try:
                 size = await self._fetch(record.id, url, part, progress)
                 break
-            except _Expired:
+            except _Expired as expired:
                 if refreshed or self.refresh is None:
-                    raise _Failed("the video link has expired (HTTP 403)") from None
+                    status = expired.status
+                    raise _Failed(f"the video link has expired (HTTP {status})") from None
                 fresh = await self.refresh(record.id)
                 if not fresh or safe_url(fresh):
                     raise _Failed("the video link has expired and no new one came") from None
@@ -155,17 +204,45 @@ class Downloader:
         await asyncio.to_thread(_commit, part, final)
         return DownloadResult(record.id, True, final, size, f"saved to {final}")
 
+    def _claim(self, task_id: str, name: str) -> Path:
+        """A file name for this task's video that no other video has: not on disk (a file
+        there belongs to another task, or to the user) and not taken in this run."""
+        with self._claim_lock:
+            return self._claim_locked(task_id, name)
+
+    def _claim_locked(self, task_id: str, name: str) -> Path:
+        for n in range(1, 10_000):
+            candidate = name if n == 1 else numbered(name, n)
+            key = candidate.casefold()  # macOS and Windows ignore case
+            owner = self._claimed.get(key)
+            if owner == task_id:
+                return self.folder / candidate
+            if owner is None and not (self.folder / candidate).exists():
+                self._claimed[key] = task_id
+                return self.folder / candidate
+        raise _Failed("no free file name left for this video")
+
     async def _fetch(self, task_id: str, url: str, part: Path, progress: Progress | None) -> int:
+        meta_file = part.with_name(part.name + ".json")
         offset = await asyncio.to_thread(_size_of, part) or 0
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        meta = await asyncio.to_thread(_read_meta, meta_file) if offset else None
+        path = urlsplit(url).path
+        if offset and (meta is None or meta.get("path") != path):
+            offset = 0  # not known to be this video: start over
+        headers = {}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+            validator = meta.get("etag") or meta.get("last_modified") if meta else None
+            if isinstance(validator, str) and not validator.startswith("W/"):
+                headers["If-Range"] = validator  # changed since? then the whole file
         async with self._client.stream("GET", url, headers=headers) as response:
             status = response.status_code
             if status in EXPIRED:
-                raise _Expired
+                raise _Expired(status)
             total: int | None
             if status == 416 and offset:  # nothing after our offset: complete, or stale
                 total = _range_total(response.headers.get("content-range"))
-                if total == offset:
+                if total == offset and meta is not None and meta.get("total") == total:
                     return offset
                 await asyncio.to_thread(part.unlink)
                 return await self._fetch(task_id, url, part, progress)
@@ -173,6 +250,9 @@ class Downloader:
                 start, total = _range_start_total(response.headers.get("content-range"))
                 if start != offset:
                     raise _Failed("the video host resumed at the wrong place")
+                if meta is not None and meta.get("total") not in (None, total):
+                    await asyncio.to_thread(part.unlink)  # another video: start over
+                    return await self._fetch(task_id, url, part, progress)
                 mode = "ab"
             elif status == 200:
                 offset, mode = 0, "wb"  # no resume: start over
@@ -181,6 +261,15 @@ class Downloader:
                 raise _Failed(f"the video host answered HTTP {status}")
             if total is None and offset == 0:
                 total = _int(response.headers.get("content-length"))
+            if mode == "wb":
+                record = {
+                    "task": task_id,
+                    "path": path,
+                    "total": total,
+                    "etag": response.headers.get("etag"),
+                    "last_modified": response.headers.get("last-modified"),
+                }
+                await asyncio.to_thread(_write_meta, meta_file, record)
             done = offset
             out = await asyncio.to_thread(open, part, mode)  # file work off the event loop
             try:
@@ -193,11 +282,28 @@ class Downloader:
                 await asyncio.to_thread(out.close)
             if total is not None and done != total:
                 raise _Failed(f"got {done:,} of {total:,} bytes; run the download again to resume")
+            if done == 0:
+                raise _Failed("the video host sent an empty file")
             return done
 
 
 class _Expired(Exception):
-    pass
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _read_meta(path: Path) -> dict[str, object] | None:
+    """What the partial file is a part of (written when it was started)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_meta(path: Path, meta: dict[str, object]) -> None:
+    path.write_text(json.dumps(meta), encoding="utf-8")
 
 
 def _commit(part: Path, final: Path) -> None:
@@ -207,7 +313,11 @@ def _commit(part: Path, final: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    if final.exists():  # appeared while we downloaded: never replace someone's file
+        raise _Failed(f"{final.name} appeared while downloading; the video is kept in {part}")
     os.replace(part, final)
+    with contextlib.suppress(OSError):
+        os.unlink(part.with_name(part.name + ".json"))
     with contextlib.suppress(OSError):
         dir_fd = os.open(final.parent, os.O_RDONLY)
         try:
@@ -224,7 +334,8 @@ def _size_of(path: Path) -> int | None:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    value = value.strip() if value else value
+    return int(value) if value and value.isascii() and value.isdigit() else None
 
 
 def _range_total(header: str | None) -> int | None:

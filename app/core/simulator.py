@@ -442,7 +442,11 @@ class Simulator:
         data = video_bytes(job.server_id, self.video_size)
         start, end = 0, len(data) - 1
         status = 200
+        etag = f'"{job.server_id}-{len(data)}"'
         header = request.headers.get("Range", "")
+        if_range = request.headers.get("If-Range")
+        if if_range is not None and if_range != etag:
+            header = ""  # the client's part is of another version: send the whole video
         if header.startswith("bytes="):
             first, _, last = header[6:].partition("-")
             try:
@@ -453,7 +457,7 @@ class Simulator:
             if start >= len(data) or start > end or start < 0:
                 return web.Response(status=416, headers={"Content-Range": f"bytes */{len(data)}"})
             status = 206
-        headers = {"Accept-Ranges": "bytes", "Content-Type": "video/mp4"}
+        headers = {"Accept-Ranges": "bytes", "Content-Type": "video/mp4", "ETag": etag}
         if status == 206:
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
         body = data[start : end + 1]
