@@ -16,6 +16,7 @@ from app.core.clipboard import OpenResult
 from app.core.models import State, Task
 from app.core.scheduler import Policy
 from app.core.store import TaskStore
+from app.ui.app import VidwatchApp
 from app.ui.detail import DetailPane
 from app.ui.dialogs import AddDialog, ConfirmDialog, HelpScreen, LabelDialog
 from app.ui.header import StatusBar
@@ -364,6 +365,31 @@ async def test_q_saves_and_quits(tmp_path: Path) -> None:
         await pilot.press("q")
         await pilot.pause()
     assert h.app.return_code == 0
+    assert "late:1" in h.stored()
+
+
+async def test_timers_that_fire_while_the_app_shuts_down_touch_no_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the window (not q) takes the screens apart before the app unmounts; the
+    clock tick, a poller status and the file watcher can still fire in that gap."""
+    h = three(tmp_path)
+    fired: list[str] = []
+    close_all = VidwatchApp._close_all
+
+    async def close_then_fire(app: VidwatchApp) -> None:
+        await close_all(app)
+        app.tick()
+        app._on_status(app.poller.status)
+        await app._watch_file()
+        fired.append("all")
+
+    monkeypatch.setattr(VidwatchApp, "_close_all", close_then_fire)
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        h.app.session.add(["late:1"], now=T0)
+        await pilot.pause()
+    assert fired == ["all"]
+    assert h.app.return_code in (0, None)
     assert "late:1" in h.stored()
 
 

@@ -335,7 +335,7 @@ class VidwatchApp(App[None]):
 
     def _flush_updates(self) -> None:
         self._flush_armed = False
-        if not self._pending or self._engine_closed:
+        if not self._pending or self._screen_gone:
             return  # closing: the records are saved from the poller, the screen is going
         updates = list(self._pending.values())
         self._pending.clear()
@@ -432,6 +432,8 @@ class VidwatchApp(App[None]):
             driver.flush()
 
     def _on_status(self, status: PollerStatus) -> None:
+        if self._screen_gone:
+            return
         self.main.status = status
         if status.auth_error:
             self.main.set_banner(
@@ -447,8 +449,15 @@ class VidwatchApp(App[None]):
                 "poller", "Polling stopped after an internal error (see the log); restart vidwatch."
             )
 
+    @property
+    def _screen_gone(self) -> bool:
+        """Shutting down: the screens may already be taken apart, so nothing touches them."""
+        return self._engine_closed or not self.is_running
+
     def tick(self) -> None:
         """Once a second: times move on, and the request counters are brought up to date."""
+        if self._screen_gone:
+            return
         self.main.status = self.poller.status
         self.main.summary = self.poller.durations_summary()
         self.main.tick()
@@ -557,6 +566,8 @@ class VidwatchApp(App[None]):
             log.exception("saving failed")
             self._saving_failed(f"An internal error ({type(exc).__name__}); see the log.")
             return
+        if self._screen_gone:  # the final save in _save_and_close reports what is left
+            return
         if self._save_error is not None:
             self._save_error = None
             self.main.saving_failed = False
@@ -566,6 +577,8 @@ class VidwatchApp(App[None]):
         self._apply(change)
 
     def _saving_failed(self, message: str) -> None:
+        if self._screen_gone:
+            return
         if self._save_error != message:
             self.notify(message, severity="error", timeout=15, markup=False)
         self._save_error = message
@@ -576,14 +589,16 @@ class VidwatchApp(App[None]):
         self._schedule_save(SAVE_RETRY_SECONDS)
 
     async def _watch_file(self) -> None:
-        if not self._loaded or self._engine_closed:
+        if not self._loaded or self._screen_gone:
             return
         try:
             change = await self.session.check_disk()
         except StoreError as exc:
-            self.main.set_banner("store", str(exc))
+            if not self._screen_gone:
+                self.main.set_banner("store", str(exc))
             return
-        self._apply(change)
+        if not self._screen_gone:
+            self._apply(change)
 
     def _apply(self, change: DiskChange) -> None:
         if change.warning:
