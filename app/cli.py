@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import shlex
@@ -30,10 +29,10 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from app import __version__
-from app.core.api import NotFound, Ok, QueryClient, is_loopback_url
+from app.core.api import NotFound, Ok, QueryClient
 from app.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
 from app.core.downloads import Downloader, DownloadResult
-from app.core.export import FORMATS, export, record_json
+from app.core.export import FORMATS, export, record_json, to_json, write_export
 from app.core.logs import add_secret, redact, setup_logging
 from app.core.models import (
     State,
@@ -248,8 +247,9 @@ def _filtered(ctx: Context, records: Iterable[TaskRecord], text: str | None) -> 
 def cmd_list(ctx: Context, ns: argparse.Namespace) -> int:
     records = _filtered(ctx, _load(ctx).values(), ns.filter)
     if ns.json:
-        json.dump([record_json(r) for r in records], ctx.out, ensure_ascii=False, indent=2)
-        print(file=ctx.out)
+        print(to_json([record_json(r) for r in records]), file=ctx.out)
+    elif ns.filter and not records:
+        print(f"No task matches {ns.filter!r}.", file=ctx.out)
     else:
         _print_table(ctx, records)
     return EXIT_OK
@@ -301,8 +301,7 @@ def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
     ctx.store().merge_results({u.record.id: u.record.result for u in updates})
     polled = [u.record for u in updates]
     if ns.json:
-        json.dump([record_json(r) for r in polled], ctx.out, ensure_ascii=False, indent=2)
-        print(file=ctx.out)
+        print(to_json([record_json(r) for r in polled]), file=ctx.out)
     else:
         _print_table(ctx, polled)
     if auth_error:
@@ -403,14 +402,11 @@ def cmd_export(ctx: Context, ns: argparse.Namespace) -> int:
     if ns.output in (None, "-"):
         ctx.out.write(text)
         return EXIT_OK
-    path = Path(ns.output).expanduser()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        path = write_export(ns.output, text)
     except OSError as exc:
-        raise CliError(f"Cannot write {path}: {exc.strerror or exc}.", EXIT_STORE) from None
+        where = ns.output or "''"
+        raise CliError(f"Cannot write {where}: {exc.strerror or exc}.", EXIT_STORE) from None
     print(
         f"Exported {len(records)} task{'s' if len(records) != 1 else ''} to {path}.", file=ctx.err
     )
@@ -504,23 +500,33 @@ class _Progress:
 
 
 def cmd_web(ctx: Context, ns: argparse.Namespace) -> int:
-    if not is_loopback_url(f"http://{ns.host}"):
+    from app.web import loopback_host, serve
+
+    try:
+        host = loopback_host(ns.host)
+    except ValueError:
         raise CliError(
             f"vidwatch web serves on loopback only (not {ns.host}): the dashboard acts with "
-            "your API key, so anyone who reaches it could use it.",
+            "your API key, so anyone who reaches it could use it. Use 127.0.0.1, ::1 or "
+            "localhost, and forward the port over SSH to reach it from elsewhere.",
             EXIT_USAGE,
-        )
-    from textual_serve.server import Server
-
+        ) from None
     argv = [sys.executable, "-m", "app", "--tasks-file", str(ctx.paths.tasks_file)]
     argv += ["--config", str(ctx.paths.config_file)]
     if ns.demo:
         argv.append("--demo")
     command_line = " ".join(shlex.quote(part) for part in argv)
-    print(
-        f"vidwatch web: open http://{ns.host}:{ns.port} in a browser (Ctrl-C stops)", file=ctx.err
-    )
-    Server(command_line, host=ns.host, port=ns.port, title="vidwatch").serve()
+
+    def announce(url: str) -> None:
+        print(f"vidwatch web: open {url} in a browser (Ctrl-C stops)", file=ctx.err, flush=True)
+
+    try:
+        serve(command_line, host, ns.port, announce)
+    except OSError as exc:
+        raise CliError(
+            f"vidwatch web cannot listen on {ns.host} port {ns.port}: {exc.strerror or exc}",
+            EXIT_USAGE,
+        ) from None
     return EXIT_OK
 
 
@@ -569,6 +575,17 @@ def cmd_simulate(ctx: Context, ns: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
+
+
+def port_number(value: str) -> int:
+    """argparse type: a TCP port a server can listen on."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1-65535, not {port}")
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -634,7 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("web", "serve the dashboard to a browser on loopback (textual-serve)")
     p.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=port_number, default=8000, help="1-65535 (default 8000)")
     p.add_argument("--demo", action="store_true", help="serve the demo dashboard")
     p.set_defaults(func=cmd_web)
 

@@ -235,9 +235,23 @@ def test_export_and_list_take_the_filter_language(world: World, tmp_path: Path) 
     wrong = world.run("list", "--filter", "age:soon")
     assert wrong.returncode == 64
     assert "age:<1h" in wrong.stderr
+    none = world.run("list", "--filter", "label:nothing-like-this")
+    assert none.stdout.strip() == "No task matches 'label:nothing-like-this'."
+    for where in ("", ".", str(tmp_path)):
+        refused = world.run("export", "-o", where)
+        assert refused.returncode == 4, where
+        assert "folder" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_web_refuses_anything_but_loopback(world: World) -> None:
-    refused = world.run("web", "--host", "0.0.0.0")
-    assert refused.returncode == 64
-    assert "loopback only" in refused.stderr
+    for host in ("0.0.0.0", "192.168.1.5", "example.com", "127.0.0.1/x", "[::2]"):
+        refused = world.run("web", "--host", host)
+        assert refused.returncode == 64, host
+        assert "loopback only" in refused.stderr
+    for port in ("70000", "0", "http"):
+        bad = world.run("web", "--port", port)
+        assert bad.returncode == 64, port
+        assert "port" in bad.stderr
+        assert "Traceback" not in bad.stderr

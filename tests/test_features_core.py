@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from app.core.api import Ok
 from app.core.durations import DurationModel
-from app.core.export import export
+from app.core.export import export, write_export
 from app.core.models import State, Task, TaskRecord, TaskResult, Transition
 from app.core.notify import desktop_sequence, notify_send, payload, terminal_style
 from app.core.poller import apply_outcome, span
@@ -212,6 +213,53 @@ def test_markdown_export_keeps_the_table_whole() -> None:
         export([], "xml")
 
 
+INJECTING = TaskRecord(
+    Task(
+        "grok:8\r\x1b[2J",
+        T0,
+        "<img src=x onerror=alert(1)> [c](javascript:alert(1)) ![](https://evil/p.png)",
+    ),
+    TaskResult(State.UNKNOWN, "<script>x</script>", "https://evil/<b>x</b>_y_", checked_at=T0),
+)
+
+
+def test_markdown_cells_cannot_inject_html_links_or_images() -> None:
+    text = export([INJECTING], "md")
+    row = text.strip().splitlines()[2]
+    assert "\x1b" not in text
+    assert "\r" not in text
+    bare = re.sub(r"\\.", "", row)  # what is left once every escaped character is gone
+    for special in "<>[]()!_":
+        assert special not in bare, special
+    assert "\\<img src=x onerror=alert\\(1\\)\\>" in row  # escaped, still readable
+    assert row.count(" | ") == 6
+
+
+def test_exports_printed_to_a_terminal_carry_no_control_sequences() -> None:
+    record = TaskRecord(
+        Task("grok:9", T0, "a\x1b]52;c;ZXZpbA==\x07b\x9b31mc\u202ed"),
+        TaskResult(State.SUCCEEDED, "completed", "https://v/9", checked_at=T0),
+    )
+    for fmt in ("csv", "md", "json"):
+        text = export([record], fmt)
+        for hidden in ("\x1b", "\x9b", "\u202e"):
+            assert hidden not in text, fmt
+        assert "\x07" not in text, fmt
+    data = json.loads(export([record], "json"))
+    assert data[0]["label"] == record.task.label  # JSON escapes them: the data is whole
+
+
+def test_an_export_needs_a_file_name_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    for where in ("", ".", "/", str(tmp_path) + "/"):
+        with pytest.raises(IsADirectoryError):
+            write_export(where, "x")
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(IsADirectoryError):
+        write_export(tmp_path / "dir", "x")
+    assert write_export(tmp_path / "a" / "out.csv", "x\n").read_text() == "x\n"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "dir", "out.csv"]
+
+
 # --------------------------------------------------------------------------- notifications
 
 
@@ -271,3 +319,9 @@ def test_the_view_round_trips_and_a_broken_file_is_the_default(tmp_path: Path) -
     assert load_view(path) == View()
     path.write_text('[view]\nfilter = 5\nhidden_columns = "x"\n', encoding="utf-8")
     assert load_view(path) == View()
+    path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    assert load_view(path) == View()  # nested too deep for the parser: still the default
+    path.write_bytes(b"[view]\n" + b"#" * 100_000)
+    assert load_view(path) == View()
+    save_view(path, View("cow \ud800", "state"))  # a lone surrogate from a paste
+    assert load_view(path).filter == "cow ?"

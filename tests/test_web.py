@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import socket
@@ -14,6 +15,7 @@ import urllib.request
 from io import BytesIO
 from pathlib import Path
 
+import aiohttp
 import pytest
 from PIL import Image
 
@@ -43,38 +45,100 @@ def text_bands(png: bytes) -> int:
     return bands
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
-async def test_the_dashboard_loads_in_a_browser_and_shows_its_rows(tmp_path: Path) -> None:
-    assert CHROMIUM is not None
-    port = free_port()
-    home = tmp_path / "home"
-    env = {
-        **os.environ,
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_DATA_HOME": str(home / "data"),
-        "XDG_STATE_HOME": str(home / "state"),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "web", "--demo", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # textual-serve starts the dashboard in a child of its own
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
+class WebServer:
+    """``vidwatch web --demo`` in its own process group, on a free port."""
+
+    def __init__(self, home: Path) -> None:
+        self.port = free_port()
+        self.home = home
+        env = {
+            **os.environ,
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_DATA_HOME": str(home / "data"),
+            "XDG_STATE_HOME": str(home / "state"),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app", "web", "--demo", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # textual-serve starts the dashboard in a child of its own
+        )
+        assert self.process.stderr is not None
+        line = self.process.stderr.readline()  # "vidwatch web: open URL in a browser …"
+        match = re.search(r"open (http://\S+) in a browser", line)
+        assert match, line
+        self.url = match.group(1)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    async def ready(self) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
                     assert response.status == 200
-                    break
+                    return
             except OSError:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.3)
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+async def test_only_the_printed_address_reaches_the_dashboard(tmp_path: Path) -> None:
+    """Other web pages (Origin), DNS rebinding (Host) and other local users (no token)
+    are refused; the printed address works and its cookie opens the WebSocket."""
+    server = WebServer(tmp_path / "home")
+    try:
+        await server.ready()
+        assert "token=" in server.url
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(server.base + "/") as bare:
+                assert bare.status == 403
+                assert "printed" in await bare.text()
+            async with http.get(server.base + "/?token=wrong") as guessed:
+                assert guessed.status == 403
+            query = server.url.split("?", 1)[1]
+            rebound = {"Host": f"evil.example:{server.port}"}
+            async with http.get(f"{server.base}/?{query}", headers=rebound) as response:
+                assert response.status == 403
+            with pytest.raises(aiohttp.WSServerHandshakeError):  # no cookie yet
+                await http.ws_connect(server.base + "/ws")
+            async with http.get(server.url) as page:
+                assert page.status == 200
+                assert "ws://127.0.0.1" in await page.text()
+            evil = {"Origin": "https://evil.example"}
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(server.base + "/ws", headers=evil)
+            assert refused.value.status == 403
+            own = {"Origin": server.base}
+            async with http.ws_connect(server.base + "/ws?width=80&height=24", headers=own) as ws:
+                await ws.send_json(["ping", "x"])
+                message = await ws.receive(timeout=20)
+                assert message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
+        async with aiohttp.ClientSession() as stranger:  # another user: no cookie
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                await stranger.ws_connect(server.base + "/ws", headers={"Origin": server.base})
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+async def test_the_dashboard_loads_in_a_browser_and_shows_its_rows(tmp_path: Path) -> None:
+    assert CHROMIUM is not None
+    home = tmp_path / "home"
+    server = WebServer(home)
+    try:
+        await server.ready()
         async with chromium(CHROMIUM) as page:
-            await page.call("Page.navigate", url=url)
+            await page.call("Page.navigate", url=server.url)
             connected = False
             for _ in range(120):
                 await asyncio.sleep(0.25)
@@ -96,8 +160,4 @@ async def test_the_dashboard_loads_in_a_browser_and_shows_its_rows(tmp_path: Pat
         assert "dashboard on 36 tasks" in log
         assert "demo" in log
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        server.stop()

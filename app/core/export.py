@@ -2,22 +2,31 @@
 
 Server text is data, and an export is often opened in a spreadsheet: a cell that starts
 with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage return) would run as a formula, so
-such cells get a leading apostrophe in CSV. Markdown cells have pipes and newlines
-escaped so a prompt cannot break the table.
+such cells get a leading apostrophe in CSV. Markdown cells are one line with every
+character that could make a link, an image, HTML or emphasis escaped, so a label or a
+status cannot break the table or inject anything into a rendered page. Escape and
+control sequences are removed from CSV and Markdown, and escaped in JSON (``\u001b``),
+so an export printed to a terminal is inert.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import json
+import os
+import re
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
 from app.core.models import TaskRecord
+from app.core.sanitize import clean_line, clean_text
 
-__all__ = ["FORMATS", "export", "record_json"]
+__all__ = ["FORMATS", "export", "record_json", "to_json", "write_export"]
 
 FORMATS: Final = ("csv", "json", "md")
 COLUMNS: Final = (
@@ -65,23 +74,37 @@ def record_json(record: TaskRecord) -> dict[str, Any]:
     }
 
 
+# Characters that may not reach a terminal raw, even inside a JSON string: C1 controls
+# (U+009B is CSI to some terminals), bidi overrides and invisible characters.
+_JSON_HIDDEN = re.compile("[\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# Markdown punctuation that can start a link, image, HTML, emphasis, code or a cell.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>!|~&#])")
+
+
+def to_json(data: object) -> str:
+    """JSON text that is safe to print: controls and bidi characters as ``\\uXXXX``."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return _JSON_HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
 def _csv_safe(text: str) -> str:
+    text = clean_text(text, limit=max(len(text), 1))  # newlines stay: CSV quotes them
     return "'" + text if text.startswith(_FORMULA) else text
 
 
 def _md_safe(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
+    return _MD_SPECIAL.sub(r"\\\1", clean_line(text, limit=max(len(text), 1)))
 
 
 def export(records: Iterable[TaskRecord], fmt: str) -> str:
     """The tasks in ``fmt`` (``csv``, ``json`` or ``md``)."""
     rows = [record_json(r) for r in records]
     if fmt == "json":
-        return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
+        return to_json(rows) + "\n"
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -96,3 +119,26 @@ def export(records: Iterable[TaskRecord], fmt: str) -> str:
             lines.append("| " + " | ".join(_md_safe(_cell(row[c])) for c in shown) + " |")
         return "\n".join(lines) + "\n"
     raise ValueError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
+
+
+def write_export(where: str | Path, text: str) -> Path:
+    """Write ``text`` to the file ``where`` atomically (temp file beside it, fsync,
+    rename); returns the path. Raises OSError with a readable ``strerror``."""
+    path = Path(where).expanduser()
+    if not str(where).strip() or not path.name or str(where).endswith(("/", os.sep)):
+        raise IsADirectoryError(errno.EISDIR, "that is a folder, not a file name")
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "that is a folder; add a file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path

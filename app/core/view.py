@@ -26,10 +26,16 @@ class View:
     hidden: frozenset[str] = field(default_factory=frozenset)  # column keys
 
 
+MAX_BYTES = 64 * 1024  # a view is a few lines; anything bigger is not ours
+
+
 def load_view(path: Path) -> View:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        raw = path.read_bytes()
+        if len(raw) > MAX_BYTES:
+            return View()
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # decode and TOML errors are ValueErrors
         return View()
     table = data.get("view", {})
     if not isinstance(table, dict):
@@ -48,8 +54,16 @@ def load_view(path: Path) -> View:
 
 def save_view(path: Path, view: View) -> None:
     """Write atomically (temp file, fsync, rename). Raises OSError when it cannot."""
+
+    def text(value: str) -> str:  # a lone surrogate (from a paste) cannot be UTF-8
+        return value.encode("utf-8", "replace").decode("utf-8")
+
     document = {
-        "view": {"filter": view.filter, "sort": view.sort, "hidden_columns": sorted(view.hidden)}
+        "view": {
+            "filter": text(view.filter),
+            "sort": text(view.sort),
+            "hidden_columns": sorted(text(h) for h in view.hidden),
+        }
     }
     data = (
         "# Written by vidwatch: the dashboard's filter, sort and hidden columns.\n"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +27,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from app.core.clipboard import CopyResult, OpenResult
-from app.core.export import export
+from app.core.export import export, write_export
 from app.core.models import State, TaskRecord, utcnow
 from app.core.poller import PollerStatus
 from app.core.query import QueryError
@@ -531,7 +530,7 @@ class MainScreen(Screen[None]):
                 return
             text = export(records, request.fmt)
             try:
-                path = await asyncio.to_thread(_write_file, request.path, text)
+                path = await asyncio.to_thread(write_export, request.path, text)
             except OSError as exc:
                 reason = exc.strerror or type(exc).__name__
                 self.notify(
@@ -597,13 +596,3 @@ class MainScreen(Screen[None]):
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _write_file(where: str, text: str) -> Path:
-    """Write atomically (a temp file beside it, then a rename); returns the path."""
-    path = Path(where).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path

@@ -1,0 +1,114 @@
+"""``vidwatch web``: the dashboard in a browser, through textual-serve, locked to its user.
+
+textual-serve itself answers anyone who reaches the port: any web page the user visits
+could open a WebSocket to ``ws://127.0.0.1:8000/ws`` and drive a dashboard that holds the
+API key, and DNS rebinding gets past "loopback only". So every request must
+
+- name a loopback host and our port in ``Host`` (no rebinding),
+- come from our own page when it has an ``Origin`` (browsers always send one on a
+  WebSocket, so other sites are refused), and
+- carry the secret of this run: the printed address holds it as ``?token=…``; the first
+  page load turns it into an HttpOnly, SameSite=Strict cookie for the rest.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from textual_serve.server import Server
+
+__all__ = ["WebGuard", "loopback_host", "serve"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+REFUSED = (
+    "vidwatch web: open the address that `vidwatch web` printed (it carries this run's token)."
+)
+
+
+def loopback_host(value: str) -> str:
+    """``value`` if it names this machine's loopback (``localhost``, ``127.x``, ``::1``);
+    raises ValueError otherwise."""
+    host = value.strip().lower().removeprefix("[").removesuffix("]")
+    if host == "localhost":
+        return host
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return host
+    except ValueError:
+        pass
+    raise ValueError(value)
+
+
+def url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class WebGuard:
+    """The checks above, as aiohttp middleware."""
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self.port = port
+        self.token = token
+        self.cookie = f"vidwatch_{port}"  # cookies ignore ports: one name per server
+        self.address = f"{url_host(host)}:{port}"
+        names = {url_host(host), "localhost", "127.0.0.1", "[::1]"}
+        self.hosts = {f"{name}:{port}" for name in names}
+        if port == 80:  # browsers leave the default port out
+            self.hosts |= names
+        self.origins = {f"http://{h}" for h in self.hosts}
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}/?token={self.token}"
+
+    def _has(self, value: str | None) -> bool:
+        return value is not None and hmac.compare_digest(value.encode(), self.token.encode())
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.headers.get("Host", "").lower() not in self.hosts:
+            return web.Response(status=403, text="vidwatch web: unknown host name.\n")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.lower() not in self.origins:
+            return web.Response(status=403, text="vidwatch web: other sites may not connect.\n")
+        if self._has(request.query.get("token")):
+            response = await handler(request)
+            response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path="/")
+            return response
+        if not self._has(request.cookies.get(self.cookie)):
+            return web.Response(status=403, text=REFUSED + "\n")
+        return await handler(request)
+
+
+class GuardedServer(Server):
+    """textual-serve with :class:`WebGuard` in front and its own start-up chatter off."""
+
+    def __init__(self, command: str, host: str, port: int, guard: WebGuard) -> None:
+        public = f"http://{url_host(host)}:{port}"
+        super().__init__(command, host=host, port=port, title="vidwatch", public_url=public)
+        self.guard = guard
+
+    async def _make_app(self) -> web.Application:
+        app = await super()._make_app()
+        app.middlewares.append(self.guard.middleware)
+        return app
+
+    def initialize_logging(self) -> None:
+        # Not textual-serve's rich tracebacks with locals: warnings only, plainly.
+        logging.basicConfig(level=logging.WARNING, format="vidwatch web: %(message)s")
+
+    async def on_startup(self, app: web.Application) -> None:
+        pass  # the CLI prints the address, with its token
+
+
+def serve(command: str, host: str, port: int, announce: Callable[[str], None]) -> None:
+    """Serve ``command`` (the dashboard) until interrupted; ``announce`` gets the URL."""
+    guard = WebGuard(host, port, secrets.token_urlsafe(18))
+    announce(guard.url)
+    GuardedServer(command, host, port, guard).serve()
