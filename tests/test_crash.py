@@ -144,7 +144,7 @@ def test_a_disk_that_refuses_gives_one_clear_sentence_from_the_cli(
     def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
         raise OSError(error, os.strerror(error))
 
-    monkeypatch.setattr("app.core.store.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("app.core.atomic.tempfile.mkstemp", refuse)
     out, err = io.StringIO(), io.StringIO()
     code = main(["--tasks-file", str(tasks), "add", "grok:b"], out=out, err=err)
     assert code == 4
@@ -168,7 +168,7 @@ def test_a_full_disk_during_write_leaves_the_old_file_and_no_temp_file(
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr("app.core.store.os.write", full)
+    monkeypatch.setattr("app.core.atomic.os.write", full)
     err = io.StringIO()
     assert main(["--tasks-file", str(tasks), "add", "grok:b"], err=err, out=io.StringIO()) == 4
     assert "the disk is full" in err.getvalue()
@@ -197,7 +197,7 @@ async def test_the_dashboard_keeps_running_when_it_cannot_save_and_recovers(
             raise OSError(error, os.strerror(error))
         return real_mkstemp(*args, **kwargs)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr("app.core.store.tempfile.mkstemp", mkstemp)
+    monkeypatch.setattr("app.core.atomic.tempfile.mkstemp", mkstemp)
     monkeypatch.setattr("app.ui.app.SAVE_RETRY_SECONDS", 0.2)
     async with h.app.run_test(size=(160, 30)) as pilot:
         broken["on"] = True

@@ -218,7 +218,7 @@ def test_failed_write_keeps_the_old_file_and_says_why(
     def full_disk(fd: int, data: object) -> int:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("app.core.store.os.write", full_disk)
+    monkeypatch.setattr("app.core.atomic.os.write", full_disk)
     with pytest.raises(StoreError, match=r"Cannot save the task list to .*: the disk is full"):
         store.add([Task("b", T0)])
     monkeypatch.undo()

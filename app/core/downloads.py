@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from app import __version__
+from app.core.atomic import fsync_dir
 from app.core.clipboard import safe_url
 from app.core.models import TaskRecord
 from app.core.sanitize import clean_line
@@ -318,12 +319,7 @@ def _commit(part: Path, final: Path) -> None:
     os.replace(part, final)
     with contextlib.suppress(OSError):
         os.unlink(part.with_name(part.name + ".json"))
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(final.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    fsync_dir(final.parent)
 
 
 def _size_of(path: Path) -> int | None:

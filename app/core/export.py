@@ -11,7 +11,6 @@ so an export printed to a terminal is inert.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import errno
 import io
@@ -23,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from app.core.atomic import atomic_write
 from app.core.models import TaskRecord
 from app.core.sanitize import clean_line, clean_text
 
@@ -130,15 +130,5 @@ def write_export(where: str | Path, text: str) -> Path:
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "that is a folder; add a file name")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    atomic_write(path, text.encode("utf-8"))
     return path

@@ -39,7 +39,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 import time
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
@@ -50,6 +49,7 @@ from typing import Any
 
 import rtoml
 
+from app.core.atomic import atomic_write
 from app.core.models import (
     HISTORY_LIMIT,
     Problem,
@@ -567,36 +567,14 @@ class TaskStore:
         """Under the lock: replace the file atomically with ``records``."""
         snapshot = {record.id: record for record in records}
         data = dumps(snapshot.values())
-        folder = self.path.parent
         self._remove_stale_temp_files()
-        tmp: str | None = None
         try:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
-            try:
-                os.fchmod(fd, 0o600)
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-            tmp = None
-            dir_fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            atomic_write(self.path, data, mode=0o600)
             signature = self.signature()
             self._cache = (signature, snapshot) if signature is not None else None
         except OSError as exc:
             log.error("saving %s failed: %s", self.path, exc)
             raise StoreError(f"Cannot save the task list to {self.path}: {_reason(exc)}.") from None
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
 
     def _remove_stale_temp_files(self) -> None:
         """Temp files left by a writer that was killed mid-save. Only writers holding the

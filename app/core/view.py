@@ -7,14 +7,13 @@ A damaged or hand-mangled ``view.toml`` just means the default view.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomli_w
+
+from app.core.atomic import atomic_write
 
 __all__ = ["View", "load_view", "save_view"]
 
@@ -70,14 +69,4 @@ def save_view(path: Path, view: View) -> None:
         + tomli_w.dumps(document)
     ).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".view.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, data)
