@@ -469,6 +469,21 @@ async def test_ids_added_in_another_terminal_appear_within_two_seconds(tmp_path:
     assert set(h.stored()) == {"grok:a", "veo3.1-fast:c", "other:1", "other:2"}
 
 
+async def test_a_video_downloaded_in_another_terminal_shows_and_stays_noted(
+    tmp_path: Path,
+) -> None:
+    h = three(tmp_path)
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        TaskStore(h.tasks).set_saved({"grok:a": str(tmp_path / "a.mp4")})  # vidwatch download
+        await until(pilot, lambda: h.app.session.records["grok:a"].task.saved_to is not None, 3)
+        await pilot.pause()
+        assert "◆" in screen_text(h)
+        h.app.session.relabel("grok:a", "renamed")  # the dashboard saves its own change
+        await h.app.session.save_async()
+    assert TaskStore(h.tasks).load().records["grok:a"].task.saved_to == str(tmp_path / "a.mp4")
+
+
 async def test_results_are_saved_as_they_arrive(tmp_path: Path) -> None:
     gateway = FakeGateway({"grok:x": body("completed", URL_A)})
     h = make_app(tmp_path, [record("grok:x")], key=KEY, gateway=gateway)

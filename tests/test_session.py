@@ -59,6 +59,36 @@ def test_tasks_added_by_another_process_appear_and_ours_are_kept(path: Path) -> 
     assert set(TaskStore(path).load().records) == {"mine", "theirs"}
 
 
+def test_a_download_noted_by_another_process_is_kept_and_adopted(path: Path) -> None:
+    """`vidwatch download` while the dashboard is open: the dashboard's next save (of a
+    relabel, a new result) must not drop the file it noted, and the dashboard shows it."""
+    TaskStore(path).add([Task("a", T0, "cow"), Task("b", T0)])
+    session = offline_session(path)
+    session.load()
+    TaskStore(path).set_saved({"a": "/videos/cow.mp4"})  # the other terminal
+    session.relabel("a", "cow v2")
+    session.relabel("b", "bee")
+    change = session.save()
+    stored = TaskStore(path).load().records
+    assert stored["a"].task.saved_to == "/videos/cow.mp4"
+    assert stored["a"].task.label == "cow v2"
+    assert [r.id for r in change.updated] == ["a"]
+    assert session.records["a"].task.saved_to == "/videos/cow.mp4"
+    assert session.records["a"].task.label == "cow v2"
+    assert session.records["b"].task.saved_to is None
+
+
+async def test_the_watcher_adopts_a_download_made_elsewhere(path: Path) -> None:
+    TaskStore(path).add([Task("a", T0)])
+    session = offline_session(path)
+    session.load()
+    TaskStore(path).set_saved({"a": "/videos/a.mp4"})
+    change = await session.check_disk()
+    assert [r.task.saved_to for r in change.updated] == ["/videos/a.mp4"]
+    assert session.records["a"].task.saved_to == "/videos/a.mp4"
+    assert not (await session.check_disk())
+
+
 def test_tasks_removed_by_another_process_are_not_written_back(path: Path) -> None:
     TaskStore(path).add([Task("a", T0), Task("b", T0)])
     session = offline_session(path)

@@ -44,9 +44,10 @@ class DiskChange:
     added: tuple[TaskRecord, ...] = ()
     removed: tuple[str, ...] = ()
     warning: str | None = None  # the file was damaged and set aside
+    updated: tuple[TaskRecord, ...] = ()  # tasks we have, changed elsewhere (a download)
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.removed or self.warning)
+        return bool(self.added or self.removed or self.warning or self.updated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,13 +188,21 @@ class Session:
             self.dirty = True
         else:
             removed = tuple(i for i in self._on_disk if i not in on_disk.records and i in records)
+        updated: list[TaskRecord] = []
+        for task_id, disk in on_disk.records.items():
+            mine = records.get(task_id)
+            if mine is not None and mine.task.saved_to is None and disk.task.saved_to:
+                # `vidwatch download` in another terminal saved this video
+                record = replace(mine, task=mine.task.with_saved_to(disk.task.saved_to))
+                self.poller.records[task_id] = record
+                updated.append(record)
         self._on_disk = frozenset(on_disk.records)
         self._signature = on_disk.signature
         if added:
             self.poller.add(added)
         if removed:
             self.poller.remove(removed)
-        return DiskChange(added, removed, on_disk.warning)
+        return DiskChange(added, removed, on_disk.warning, tuple(updated))
 
     def save(self) -> DiskChange:
         """Save now, blocking (the CLI and tests)."""

@@ -380,7 +380,8 @@ class TaskStore:
         * tasks in ``known_on_disk`` that are no longer on disk were removed by
           another process: they are not written back — unless the file was damaged
           and set aside, when nothing on disk can be trusted to mean "removed";
-        * for tasks on both sides, the newer result wins; the view's label wins.
+        * for tasks on both sides, the newer result wins; the view's label wins; a
+          download noted on disk (by another process) is kept when the view has none.
 
         The returned signature is taken under the lock: it is the file just written.
         """
@@ -402,7 +403,11 @@ class TaskStore:
                     merged[task_id] = record
                 elif _newer(record.result, disk.result) or record.task != disk.task:
                     result = record.result if _newer(record.result, disk.result) else disk.result
-                    merged[task_id] = TaskRecord(record.task, result)
+                    task = record.task
+                    if task.saved_to is None and disk.task.saved_to is not None:
+                        # downloaded by another process (vidwatch download): keep it
+                        task = task.with_saved_to(disk.task.saved_to)
+                    merged[task_id] = TaskRecord(task, result)
             self._write(merged.values())
             signature = self.signature()
         return LoadResult(merged, warning, signature)

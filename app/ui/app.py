@@ -605,6 +605,8 @@ class VidwatchApp(App[None]):
             self.main.set_banner("store", change.warning)
         if change.added or change.removed:
             self.main.apply_disk_change(change)
+        if change.updated:
+            self.main.apply_updates(change.updated)
 
     # ------------------------------------------------------------------ app actions
 
