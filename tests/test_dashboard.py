@@ -300,6 +300,30 @@ async def test_slash_filters_and_escape_clears(tmp_path: Path) -> None:
         assert len(table(h).view_ids) == 3
 
 
+async def test_the_last_row_is_on_screen_with_a_scrollbar_and_the_filter_open(
+    tmp_path: Path,
+) -> None:
+    """More rows than fit: the vertical scrollbar must not bring a horizontal one that
+    covers the last line, with or without the filter box taking room."""
+    records = [record(f"grok:{n:02}", State.RUNNING, label=f"job {n:02}") for n in range(40)]
+    h = make_app(tmp_path, records)
+    async with h.app.run_test(size=(120, 24)) as pilot:
+        t = table(h)
+        for keys in (("end",), ("slash", "escape", "end")):
+            await pilot.press(*keys)
+            await pilot.pause()
+            assert t.show_vertical_scrollbar
+            assert not t.show_horizontal_scrollbar
+            line = t.cursor_index - int(t.scroll_y) + 1  # line 0 is the header
+            assert 1 <= line < t.scrollable_content_region.height
+            assert t.cursor_id == "grok:39"
+        await pilot.press("slash")
+        await pilot.pause()
+        assert not t.show_horizontal_scrollbar
+        line = t.cursor_index - int(t.scroll_y) + 1
+        assert 1 <= line < t.scrollable_content_region.height
+
+
 async def test_s_cycles_the_sort_and_keeps_the_cursor(tmp_path: Path) -> None:
     h = three(tmp_path)
     async with h.app.run_test(size=(160, 30)) as pilot:

@@ -77,7 +77,7 @@ def layout(width: int, hidden: frozenset[str] = frozenset()) -> list[Column]:
     # Drop the least important columns first on narrow screens.
     for drop in ("next", "checked", "eta", "age", "updated"):
         used = sum(c.width + 1 for c in columns)
-        if width - used >= 12:
+        if width - used >= 10:
             break
         columns = [c for c in columns if c.key != drop]
     if "prompt" not in hidden:
@@ -213,6 +213,11 @@ class TaskTable(ScrollView, can_focus=True):
         return self._cursor_id
 
     @property
+    def cursor_index(self) -> int:
+        """The cursor's position in the view."""
+        return self._cursor
+
+    @property
     def cursor_record(self) -> TaskRecord | None:
         return self.records.get(self._cursor_id) if self._cursor_id else None
 
@@ -272,7 +277,7 @@ class TaskTable(ScrollView, can_focus=True):
     def _refresh_rows(self, ids: Iterable[str]) -> None:
         """Redraw just these rows, where they are on screen."""
         top = int(self.scroll_y)
-        bottom = top + max(self.size.height - 1, 0)
+        bottom = top + self._rows_shown
         for task_id in ids:
             index = self._pos.get(task_id)
             if index is not None and top <= index < bottom:
@@ -336,7 +341,7 @@ class TaskTable(ScrollView, can_focus=True):
             ids = [i for i in records if matches(records[i], self._haystack(i), now)]
         self._view = sort_ids(self.records, ids, self.sort_key)
         self._pos = {task_id: i for i, task_id in enumerate(self._view)}
-        self.virtual_size = Size(self.size.width, len(self._view) + 1)
+        self._size_virtually()
         keep = self._cursor_id
         if keep is not None and keep in self._pos:
             self._set_cursor(self._pos[keep])
@@ -413,7 +418,7 @@ class TaskTable(ScrollView, can_focus=True):
             self.post_message(self.Highlighted(self, task_id))
 
     def _scroll_to_cursor(self) -> None:
-        height = max(self.size.height - 1, 1)
+        height = self._rows_shown
         top = int(self.scroll_y)
         if self._cursor < top:
             self.scroll_to(y=self._cursor, animate=False, immediate=True)
@@ -424,7 +429,7 @@ class TaskTable(ScrollView, can_focus=True):
         self._set_cursor(self._cursor + delta)
 
     def action_page(self, direction: int) -> None:
-        self._set_cursor(self._cursor + direction * max(self.size.height - 2, 1))
+        self._set_cursor(self._cursor + direction * max(self._rows_shown - 1, 1))
 
     def action_edge(self, end: int) -> None:
         self._set_cursor(len(self._view) - 1 if end else 0)
@@ -434,13 +439,26 @@ class TaskTable(ScrollView, can_focus=True):
             self._set_cursor(int(self.scroll_y) + event.y - 1)
 
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(event.size.width, len(self._view) + 1)
+        self._size_virtually()
         self._scroll_to_cursor()
+
+    def _size_virtually(self) -> None:
+        # As wide as the space beside the scrollbar: rows never scroll sideways, so a
+        # vertical scrollbar never brings a horizontal one that hides the last row.
+        self.virtual_size = Size(self._width, len(self._view) + 1)
+
+    @property
+    def _width(self) -> int:
+        return self.scrollable_content_region.width
+
+    @property
+    def _rows_shown(self) -> int:
+        return max(self.scrollable_content_region.height - 1, 1)  # the header is fixed
 
     # ------------------------------------------------------------------ rendering
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self._width
         columns = layout(width, self.hidden)
         if y == 0:
             return self._header(columns, width)
