@@ -143,6 +143,7 @@ def matching(text: str) -> list[str]:
         ("-state:succeeded", ["grok:1", "grok:3", "veo:4"]),
         ("label:c", ["grok:1", "sora-2:2"]),
         ("model:grok", ["grok:1", "grok:3"]),
+        ("model:so", ["sora-2:2"]),  # a prefix: model:veo finds veo3.1-fast
         ("age:<10m", ["grok:1", "veo:4"]),
         ("age:>1h", ["sora-2:2"]),
         ("url:yes", ["sora-2:2"]),
@@ -158,6 +159,9 @@ def test_the_filter_language(text: str, ids: list[str]) -> None:
     ("text", "words"),
     [
         ("age:soon", "age:<1h"),
+        ("age:>5", "add a unit"),
+        ("updated:5", "add a unit"),
+        ("age:>5x", "age:<1h"),
         ("url:maybe", "yes or no"),
         ("label:", "needs a value"),
     ],

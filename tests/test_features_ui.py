@@ -287,6 +287,7 @@ async def test_a_bad_filter_explains_itself_and_keeps_the_view(tmp_path: Path) -
         box.value = "state:succeeded age:soon"  # pasted
         await pilot.pause()
         assert "age:<1h" in str(box.border_title)
+        assert "still showing 'state:failed'" in str(box.border_title)
         assert box.has_class("-invalid")
         assert table(h).view_ids == ["grok:d"]  # the last filter that parsed still applies
         box.value = "state:succeeded age:<1h"
@@ -294,6 +295,14 @@ async def test_a_bad_filter_explains_itself_and_keeps_the_view(tmp_path: Path) -
         assert box.border_title == ""
         assert not box.has_class("-invalid")
         assert table(h).view_ids == ["grok:a", "grok:c"]
+        box.value = "age"  # on the way to age:<1h: a word nothing matches
+        await pilot.pause()
+        box.value = "age:"
+        await pilot.pause()
+        assert table(h).view_ids == []
+        hint = table(h).render_line(2).text
+        assert "not finished" in hint
+        assert "No task matches 'age'" not in hint
 
 
 async def test_a_saved_view_with_a_broken_filter_opens_unfiltered(tmp_path: Path) -> None:

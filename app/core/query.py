@@ -4,7 +4,7 @@ Words are ANDed. A plain word matches ID, label, state, status or prompt (any ca
 Fields narrow it down::
 
     state:failed            canonical state or raw word; state:new, state:failed,unknown
-    label:cow  id:7f3a  prompt:moon  model:grok
+    label:cow  id:7f3a  prompt:moon  model:veo (the ID's model part starts with it)
     age:<1h  age:>30m       since the task was added (s, m, h, d, w)
     updated:<10m            since the server last changed its status
     url:yes  saved:no       a video URL is known / the video is on disk
@@ -29,6 +29,7 @@ Check = Callable[[TaskRecord, str, datetime], bool]  # (record, its search text,
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SPAN = re.compile(r"^(<=|>=|<|>)?\s*(\d+(?:\.\d+)?)\s*([smhdw]?)$")
+_UNIT_NAMES = "s, m, h, d or w"
 _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0"}
 FIELDS = ("state", "label", "id", "prompt", "model", "age", "updated", "url", "saved")
@@ -100,7 +101,7 @@ def _term(term: str) -> Check:
     if field == "prompt":
         return lambda record, hay, now: needle in (record.result.enhanced_prompt or "").lower()
     if field == "model":
-        return lambda record, hay, now: model_key(record.id) == needle
+        return lambda record, hay, now: model_key(record.id).startswith(needle)
     if field in ("url", "saved"):
         if needle not in _YES | _NO:
             raise QueryError(f"{field}: say yes or no, as in {field}:yes")
@@ -116,7 +117,9 @@ def _age_check(field: str, value: str) -> Check:
     if match is None:
         raise QueryError(f"{field}: write a time like {field}:<1h or {field}:>30m")
     op, number, unit = match.groups()
-    limit = float(number) * _UNITS[unit or "s"]
+    if not unit:  # 5 what? a guess would filter silently wrong
+        raise QueryError(f"{field}: add a unit ({_UNIT_NAMES}), as in {field}:<{number}m")
+    limit = float(number) * _UNITS[unit]
     compare: Callable[[float], bool]
     if op in (None, "<"):
         compare = lambda seconds: seconds < limit  # noqa: E731

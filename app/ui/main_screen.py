@@ -574,7 +574,9 @@ class MainScreen(Screen[None]):
         try:
             self.table.set_filter(event.value)
         except QueryError as exc:
-            event.input.border_title = str(exc)
+            applied = self.table.filter_text.strip()
+            shown = f"still showing {applied!r}" if applied else "still showing every task"
+            event.input.border_title = f"{exc} · {shown}"
             event.input.add_class("-invalid")
             return
         event.input.border_title = ""

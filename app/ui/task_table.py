@@ -26,7 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from app.core.models import State, TaskRecord, utcnow
-from app.core.query import parse_query, search_text
+from app.core.query import QueryError, parse_query, search_text
 from app.core.scheduler import Eta
 from app.ui.rows import (
     SortKey,
@@ -182,6 +182,7 @@ class TaskTable(ScrollView, can_focus=True):
         self._styles: dict[tuple[str, bool], Style] = {}
         self.sort_key = SortKey.ADDED
         self.filter_query = parse_query("")
+        self.filter_problem: str | None = None  # the filter being typed does not parse
 
     # ------------------------------------------------------------------ data
 
@@ -314,7 +315,14 @@ class TaskTable(ScrollView, can_focus=True):
         Raises :class:`~app.core.query.QueryError` for text that does not parse; the
         view then stays as it was.
         """
-        self.filter_query = parse_query(text)
+        try:
+            query = parse_query(text)
+        except QueryError as exc:
+            self.filter_problem = str(exc)
+            self.refresh()  # the empty-view hint says why
+            raise
+        self.filter_problem = None
+        self.filter_query = query
         self._rebuild()
 
     def set_sort(self, key: SortKey) -> None:
@@ -485,7 +493,9 @@ class TaskTable(ScrollView, can_focus=True):
         return self._strip(cells, width, style)
 
     def _empty_hint(self, width: int) -> Strip:
-        if self.records:
+        if self.records and self.filter_problem:
+            text = f"  The filter is not finished ({self.filter_problem}). Press esc to clear it."
+        elif self.records:
             text = f"  No task matches {self.filter_text.strip()!r}. Press esc to clear the filter."
         else:
             text = "  No tasks yet. Press a to add task IDs, or run: vidwatch add ID…"
