@@ -208,6 +208,23 @@ async def test_r_and_shift_r_poll_now(tmp_path: Path) -> None:
         assert set(gateway.seen_keys) == {f"Bearer {KEY}"}
 
 
+async def test_the_request_rate_in_the_header_falls_when_polling_goes_quiet(
+    tmp_path: Path,
+) -> None:
+    gateway = FakeGateway({"sora-2:b": body("completed", URL_A)})
+    h = three(tmp_path, key=KEY, gateway=gateway)
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: gateway.calls.count("sora-2:b") == 1)
+        h.app.tick()
+        assert h.app.main.status.requests_per_minute == 1
+        clock = h.app.poller.clock
+        h.app.poller.clock = lambda: clock() + 61.0  # a minute later, every task finished
+        h.app.tick()
+        assert h.app.main.status.requests_per_minute == 0
+        await pilot.pause()
+        assert "0 req/min" in str(h.app.main.query_one(StatusBar).render())
+
+
 async def test_p_pauses_and_resumes(tmp_path: Path) -> None:
     gateway = FakeGateway({"sora-2:b": body("processing")})
     h = make_app(tmp_path, [record("sora-2:b", State.RUNNING)], key=KEY, gateway=gateway)

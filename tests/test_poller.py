@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict, deque
 from datetime import UTC, datetime
 
@@ -249,3 +250,18 @@ async def test_aclose_keeps_quick_answers_and_cancels_a_hung_request() -> None:
     await runner
     assert poller.records["b"].result.checked_at is None
     assert not poller.is_polling("b")
+
+
+async def test_requests_per_minute_falls_while_nothing_is_polled() -> None:
+    """The header's req/min must not freeze at its last value once every task is done."""
+    offset = [0.0]
+    client = Scripted({"a": [ok(State.SUCCEEDED, "https://v/a.mp4")], "b": [ok(State.FAILED)]})
+    poller = Poller(
+        client, FAST, {"a": rec("a"), "b": rec("b")}, clock=lambda: time.monotonic() + offset[0]
+    )
+    await run_until(poller, lambda: all(r.result.final for r in poller.records.values()))
+    assert poller.refresh_status().requests_per_minute == 2
+    offset[0] += 61.0  # a quiet minute: no request, so nothing else recounts
+    assert poller.status.requests_per_minute == 2  # what was last published
+    assert poller.refresh_status().requests_per_minute == 0
+    assert poller.status.requests_per_minute == 0

@@ -313,6 +313,12 @@ class Poller:
     def status(self) -> PollerStatus:
         return self._status
 
+    def refresh_status(self) -> PollerStatus:
+        """Bring the counters up to date now (requests age out of the last minute even
+        while nothing is polled) and return the status."""
+        self._publish_status()
+        return self._status
+
     # ------------------------------------------------------------------ running
 
     async def run(self, until: Callable[[], bool] | None = None) -> None:

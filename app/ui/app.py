@@ -458,7 +458,7 @@ class VidwatchApp(App[None]):
         """Once a second: times move on, and the request counters are brought up to date."""
         if self._screen_gone:
             return
-        self.main.status = self.poller.status
+        self.main.status = self.poller.refresh_status()
         self.main.summary = self.poller.durations_summary()
         self.main.tick()
         self._ticks += 1
