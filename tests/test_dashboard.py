@@ -230,10 +230,13 @@ async def test_p_pauses_and_resumes(tmp_path: Path) -> None:
     h = make_app(tmp_path, [record("sora-2:b", State.RUNNING)], key=KEY, gateway=gateway)
     async with h.app.run_test(size=(160, 30)) as pilot:
         await until(pilot, lambda: len(gateway.calls) >= 1)
+        assert footer_keys(h)["p"] == "Pause"
         await pilot.press("p")
         bar = h.app.main.query_one(StatusBar)
         assert bar.status.paused
         assert "paused" in bar.render().plain
+        await pilot.pause()
+        assert footer_keys(h)["p"] == "Resume"
         await pilot.pause(0.1)
         frozen = len(gateway.calls)
         await pilot.pause(0.4)
@@ -241,6 +244,7 @@ async def test_p_pauses_and_resumes(tmp_path: Path) -> None:
         await pilot.press("p")
         assert not bar.status.paused
         await until(pilot, lambda: len(gateway.calls) > frozen + 2)
+        assert footer_keys(h)["p"] == "Pause"
 
 
 async def test_a_rejected_key_shows_a_banner_and_p_retries_with_the_new_one(
@@ -397,6 +401,18 @@ async def test_every_action_is_in_the_command_palette(tmp_path: Path) -> None:
             assert title in titles
         for title in ("Pause", "Remove", "Filter", "Sort", "Label", "Keys"):
             assert title in titles
+        commands = [c.title for c in h.app.get_system_commands(h.app.main)]
+        assert commands.count("Keys") == 1  # Textual's own "Keys" gives way to ours
+        assert "Resume" not in commands  # p is listed once, as Pause
+
+
+def footer_keys(h: Harness) -> dict[str, str]:
+    """What the footer offers: key -> description."""
+    return {
+        key: b.binding.description
+        for key, b in h.app.main.active_bindings.items()
+        if b.enabled and b.binding.show
+    }
 
 
 async def test_q_saves_and_quits(tmp_path: Path) -> None:

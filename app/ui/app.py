@@ -621,6 +621,8 @@ class VidwatchApp(App[None]):
         marking = [b for b in TaskTable.BINDINGS if isinstance(b, Binding) and b.tooltip]
         for binding in [*MainScreen.BINDINGS, *marking, *self.BINDINGS]:
             assert isinstance(binding, Binding)
+            if binding.action in MainScreen.ALTERNATES:
+                continue
             keys = ", ".join(self.get_key_display(Binding(k, "")) for k in binding.key.split(","))
             rows.append((keys, binding.tooltip or binding.description))
         rows += [
@@ -676,11 +678,15 @@ class VidwatchApp(App[None]):
             self.notify("Retrying with the same key.")
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":  # ours below lists every key, not the focused few
+                yield command
         if screen is not self.main:
             return
         for binding in MainScreen.BINDINGS:
             assert isinstance(binding, Binding)
+            if binding.action in MainScreen.ALTERNATES:
+                continue
             action = binding.action
             target = f"app.{action[4:]}" if action.startswith("app.") else f"screen.{action}"
             yield SystemCommand(

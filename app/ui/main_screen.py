@@ -116,10 +116,12 @@ class MainScreen(Screen[None]):
         ),
         Binding(
             "p",
-            "app.pause",
+            "pause_polling",
             "Pause",
             tooltip="Pause or resume polling (after a rejected key: retry, re-reading the config)",
         ),
+        # The same key once polling is paused (or waits for a key): the footer says so.
+        Binding("p", "resume_polling", "Resume", tooltip="Resume polling"),
         Binding(
             "d,delete",
             "remove",
@@ -171,6 +173,8 @@ class MainScreen(Screen[None]):
     counts: reactive[StateCounts] = reactive(())
     fresh: reactive[int] = reactive(0)
     status: reactive[PollerStatus] = reactive(PollerStatus)
+    # Bindings that share a key with the one listed in help and the palette.
+    ALTERNATES: ClassVar[frozenset[str]] = frozenset({"resume_polling"})
     demo: reactive[bool] = reactive(False)
     saving_failed: reactive[bool] = reactive(False)
     summary: reactive[str] = reactive("")
@@ -437,10 +441,11 @@ class MainScreen(Screen[None]):
                     f"Nothing to download: {no_url_reason(targets[0])}.", severity="warning"
                 )
             else:
-                self.notify("Nothing to download: no marked task is finished.", severity="warning")
+                self.notify(
+                    "Nothing to download: no marked task has a video.", severity="warning"
+                )
             return
-        waiting = len(targets) - len(ready)
-        note = f" ({waiting} not finished yet)" if waiting else ""
+        note = skipped_note(targets, ready)
         self.notify(f"Downloading {plural(len(ready), 'video')} to {self.folder}{note}.")
         self.post_message(self.DownloadRequested(ready))
 
@@ -549,6 +554,29 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(ColumnsDialog(OPTIONAL_COLUMNS, self.table.hidden), chosen)
 
+    # ------------------------------------------------------------------ pause / resume
+
+    @staticmethod
+    def _stopped(status: PollerStatus) -> bool:
+        return status.paused or status.offline or bool(status.auth_error)
+
+    def watch_status(self, old: PollerStatus, new: PollerStatus) -> None:
+        if self._stopped(old) != self._stopped(new):
+            self.refresh_bindings()  # the footer shows p Pause or p Resume
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pause_polling":
+            return not self._stopped(self.status)
+        if action == "resume_polling":
+            return self._stopped(self.status)
+        return True
+
+    async def action_pause_polling(self) -> None:
+        await self.app.run_action("app.pause")
+
+    async def action_resume_polling(self) -> None:
+        await self.app.run_action("app.pause")
+
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
@@ -594,6 +622,23 @@ class MainScreen(Screen[None]):
         self.table.set_sort(self.table.sort_key.next())
         self.notify(f"Sorted by {self.table.sort_key.value}.", timeout=2)
         self._view_changed()
+
+
+def skipped_note(targets: Sequence[TaskRecord], ready: Sequence[TaskRecord]) -> str:
+    """Why some marked tasks are left out: ' (1 failed, 2 not finished yet)'."""
+    chosen = {r.id for r in ready}
+    left = [r for r in targets if r.id not in chosen]
+    if not left:
+        return ""
+    failed = sum(r.result.state is State.FAILED for r in left)
+    done = sum(r.result.state is State.SUCCEEDED for r in left)  # finished, no URL
+    waiting = len(left) - failed - done
+    parts = [
+        f"{failed} failed" if failed else "",
+        f"{done} without a URL" if done else "",
+        f"{waiting} not finished yet" if waiting else "",
+    ]
+    return f" ({', '.join(p for p in parts if p)})"
 
 
 def plural(count: int, noun: str) -> str:
