@@ -266,6 +266,12 @@ def cmd_paths(ctx: Context, ns: argparse.Namespace) -> int:
     print(f"config  {ctx.paths.config_file}", file=ctx.out)
     print(f"tasks   {ctx.paths.tasks_file}", file=ctx.out)
     print(f"log     {ctx.paths.log_file}", file=ctx.out)
+    print(f"view    {ctx.paths.view_file}", file=ctx.out)
+    try:
+        downloads = str(ctx.config().download_dir)
+    except CliError as exc:  # paths must answer even when the config is broken
+        downloads = f"(unknown: {exc})"
+    print(f"videos  {downloads}", file=ctx.out)
     return EXIT_OK
 
 

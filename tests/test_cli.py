@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,8 @@ def test_paths(run: Run) -> None:
     assert str(run.tasks) in out
     assert "config.toml" in out
     assert "vidwatch.log" in out
+    assert "view.toml" in out
+    assert "videos  " in out
 
 
 def test_poll_without_key_is_one_clear_message(run: Run) -> None:
@@ -243,3 +246,13 @@ def test_a_dashboard_that_crashed_exits_70(monkeypatch: pytest.MonkeyPatch) -> N
     err = io.StringIO()
     assert main([], out=io.StringIO(), err=err) == 4
     assert "could not be saved: full" in err.getvalue()
+
+
+def test_paths_answers_even_with_a_broken_config(run: Run) -> None:
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "vidwatch" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("base_url = [", encoding="utf-8")
+    config.chmod(0o600)
+    code, out, _ = run("paths")
+    assert code == EXIT_OK
+    assert "videos  (unknown:" in out

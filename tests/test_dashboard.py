@@ -345,6 +345,25 @@ async def test_the_last_row_is_on_screen_with_a_scrollbar_and_the_filter_open(
         assert 1 <= line < t.scrollable_content_region.height
 
 
+async def test_a_filter_that_hides_every_task_says_so_in_the_detail_pane(
+    tmp_path: Path,
+) -> None:
+    h = three(tmp_path)
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        await pilot.press("slash", *"zzz")
+        await pilot.pause()
+        detail = h.app.main.query_one(DetailPane)
+        assert detail.record is None
+        text = "\n".join(detail.render_line(y).text for y in range(3))
+        assert "filter hides every task" in text
+        assert "Press a to add" not in text
+        await pilot.press("enter", "c")
+        assert "filter hides every task" in h.last_toast()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert detail.record is not None
+
+
 async def test_s_cycles_the_sort_and_keeps_the_cursor(tmp_path: Path) -> None:
     h = three(tmp_path)
     async with h.app.run_test(size=(160, 30)) as pilot:

@@ -97,6 +97,8 @@ def test_split_ids_on_whitespace_commas_and_newlines() -> None:
         ("a\x9b", "control"),
         ("a\u202eb", "bidi"),
         ("a\u200bb", "invisible"),
+        ("grok:", "ends with ':'"),
+        ("sora-2::", "nothing after the model"),
     ],
 )
 def test_invalid_ids_have_a_reason(value: str, fragment: str) -> None:

@@ -138,6 +138,9 @@ def test_relative_times() -> None:
     assert relative(T0 - timedelta(minutes=7), T0) == "7m"
     assert relative(T0 - timedelta(hours=3), T0) == "3h"
     assert relative(T0 - timedelta(days=2), T0) == "2d"
+    assert relative(T0 - timedelta(seconds=59.6), T0) == "1m"  # never "60s"
+    assert relative(T0 - timedelta(seconds=3599.7), T0) == "1h"
+    assert relative(T0 + timedelta(seconds=59.8), T0) == "in 1m"
     assert relative(T0 + timedelta(seconds=4), T0) == "in 4s"
 
 

@@ -342,4 +342,6 @@ def validate_task_id(task_id: str) -> str | None:
             return f"contains an invisible or bidi control character (U+{code:04X})"
         if 0xD800 <= code <= 0xDFFF:
             return "contains an unpaired surrogate"
+    if task_id.endswith(":"):
+        return "ends with ':' (nothing after the model name); paste the whole ID"
     return None

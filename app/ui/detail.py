@@ -60,6 +60,9 @@ def _spanned(line: Text) -> Text:
     return line
 
 
+NO_TASKS = "No task selected. Press a to add task IDs."
+
+
 class DetailPane(ScrollView, can_focus=True):
     """Shows one :class:`TaskRecord`; the screen binds ``record`` to the table's cursor."""
 
@@ -73,6 +76,7 @@ class DetailPane(ScrollView, can_focus=True):
     }
 
     record: reactive[TaskRecord | None] = reactive(None)
+    hint: reactive[str] = reactive(NO_TASKS)  # shown when there is no record
 
     def __init__(
         self,
@@ -98,6 +102,10 @@ class DetailPane(ScrollView, can_focus=True):
         self._layout_all()
         # Component styles are complete only once the stylesheet has reached this widget.
         self.call_after_refresh(self._restyle)
+
+    def watch_hint(self) -> None:
+        if self.record is None:
+            self._layout_all()
 
     def watch_record(self, old: TaskRecord | None, new: TaskRecord | None) -> None:
         moved = (old is None) != (new is None) or (old and new and old.id != new.id)
@@ -149,7 +157,7 @@ class DetailPane(ScrollView, can_focus=True):
         record = self.record
         if record is None:
             self._sections = {
-                "facts": [Text("No task selected. Press a to add task IDs.")],
+                "facts": [Text(self.hint)],
             }
         else:
             self._sections = {

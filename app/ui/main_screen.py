@@ -34,7 +34,7 @@ from app.core.query import QueryError
 from app.core.scheduler import Eta
 from app.core.session import AddReport, DiskChange, Session
 from app.core.view import View
-from app.ui.detail import DetailPane
+from app.ui.detail import NO_TASKS, DetailPane
 from app.ui.dialogs import (
     AddDialog,
     AddRequest,
@@ -179,6 +179,7 @@ class MainScreen(Screen[None]):
     saving_failed: reactive[bool] = reactive(False)
     summary: reactive[str] = reactive("")
     current: reactive[TaskRecord | None] = reactive(None)
+    no_task_hint: reactive[str] = reactive(NO_TASKS)
     marked: reactive[int] = reactive(0)
 
     def __init__(
@@ -223,7 +224,7 @@ class MainScreen(Screen[None]):
             )
             yield DetailPane(
                 id="detail", next_check=self._next_check, eta=self._eta, clock=self.clock
-            ).data_bind(record=MainScreen.current)
+            ).data_bind(record=MainScreen.current, hint=MainScreen.no_task_hint)
         yield Input(
             placeholder="Filter: words, state:failed, age:<1h, label:cow, -state:succeeded "
             "— esc clears",
@@ -328,7 +329,9 @@ class MainScreen(Screen[None]):
         self.counts, self.fresh = table.state_counts(), table.fresh
 
     def _follow_cursor(self) -> None:
-        self.current = self.table.cursor_record
+        table = self.table
+        self.current = table.cursor_record
+        self.no_task_hint = NO_TASKS if not table.records or table.row_count else HIDDEN_BY_FILTER
 
     @on(TaskTable.Highlighted)
     def _highlighted(self, event: TaskTable.Highlighted) -> None:
@@ -339,7 +342,7 @@ class MainScreen(Screen[None]):
     def _selected(self) -> TaskRecord | None:
         record = self.table.cursor_record
         if record is None:
-            self.notify("No task selected. Press a to add task IDs.", severity="warning")
+            self.notify(self.no_task_hint, severity="warning")
         return record
 
     def _targets(self) -> list[TaskRecord]:
@@ -441,9 +444,7 @@ class MainScreen(Screen[None]):
                     f"Nothing to download: {no_url_reason(targets[0])}.", severity="warning"
                 )
             else:
-                self.notify(
-                    "Nothing to download: no marked task has a video.", severity="warning"
-                )
+                self.notify("Nothing to download: no marked task has a video.", severity="warning")
             return
         note = skipped_note(targets, ready)
         self.notify(f"Downloading {plural(len(ready), 'video')} to {self.folder}{note}.")
@@ -622,6 +623,9 @@ class MainScreen(Screen[None]):
         self.table.set_sort(self.table.sort_key.next())
         self.notify(f"Sorted by {self.table.sort_key.value}.", timeout=2)
         self._view_changed()
+
+
+HIDDEN_BY_FILTER = "The filter hides every task. Press esc to clear it."
 
 
 def skipped_note(targets: Sequence[TaskRecord], ready: Sequence[TaskRecord]) -> str:

@@ -50,15 +50,15 @@ def relative(when: datetime | None, now: datetime) -> str:
         return "–"
     seconds = (now - when).total_seconds()
     future = seconds < -0.5
-    seconds = abs(seconds)
-    if seconds < 60:
-        text = f"{seconds:.0f}s"
-    elif seconds < 3600:
-        text = f"{seconds // 60:.0f}m"
-    elif seconds < 86400:
-        text = f"{seconds // 3600:.0f}h"
+    whole = round(abs(seconds))  # rounded first: 59.6 s is 1m, never "60s"
+    if whole < 60:
+        text = f"{whole}s"
+    elif whole < 3600:
+        text = f"{whole // 60}m"
+    elif whole < 86400:
+        text = f"{whole // 3600}h"
     else:
-        text = f"{seconds // 86400:.0f}d"
+        text = f"{whole // 86400}d"
     return f"in {text}" if future else text
 
 
