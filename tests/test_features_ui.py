@@ -132,6 +132,28 @@ async def test_e_exports_the_marks_or_the_view(tmp_path: Path) -> None:
         assert any("Exported 1 marked task" in t for t in h.toasts)
 
 
+async def test_up_and_down_pick_the_export_format_from_the_path_box(tmp_path: Path) -> None:
+    h = four(tmp_path)
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        await pilot.press("e")
+        screen = h.app.screen
+        assert isinstance(screen, ExportDialog)
+        box = screen.query_one(Input)
+        assert box.has_focus
+        await pilot.press("down")
+        assert box.value.endswith(".json")
+        await pilot.press("down")
+        assert box.value.endswith(".md")
+        await pilot.press("down")  # round again
+        assert box.value.endswith(".csv")
+        await pilot.press("up")
+        assert box.value.endswith(".md")
+        box.value = str(tmp_path / "view.md")
+        await pilot.press("enter")
+        await until(pilot, (tmp_path / "view.md").exists)
+        assert (tmp_path / "view.md").read_text(encoding="utf-8").startswith("|")
+
+
 # --------------------------------------------------------------------------- downloads
 
 

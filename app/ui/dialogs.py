@@ -187,6 +187,9 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "submit", "Export", priority=True),
+        # The path box has the focus and no use for up and down: they pick the format.
+        Binding("up", "format(-1)", "Previous format", show=False),
+        Binding("down", "format(1)", "Next format", show=False),
     ]
 
     def __init__(self, what: str, folder: str, stem: str) -> None:
@@ -204,7 +207,8 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
                 yield RadioButton("Markdown (notes, issues)", id="fmt-md")
             yield Input(value=self._path("csv"), id="export-path")
             yield Static(
-                "enter (in the path) or ctrl+s to write · esc to cancel", classes="dialog-hint"
+                "↑ ↓ format · enter (in the path) or ctrl+s to write · esc to cancel",
+                classes="dialog-hint",
             )
 
     def _path(self, fmt: str) -> str:
@@ -216,6 +220,11 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
     def _format(self) -> str:
         pressed = self.query_one(RadioSet).pressed_button
         return (pressed.id or "fmt-csv").removeprefix("fmt-") if pressed else "csv"
+
+    def action_format(self, step: int) -> None:
+        buttons = list(self.query(RadioButton))
+        current = self.query_one(RadioSet).pressed_index
+        buttons[(max(current, 0) + step) % len(buttons)].value = True
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         box = self.query_one(Input)
