@@ -118,6 +118,23 @@ async def test_a_adds_pasted_ids_with_a_label_and_reports_rejects(tmp_path: Path
         assert h.stored()["grok:new1"].task.label == "batch 7"
 
 
+async def test_the_add_dialog_scrolls_to_the_label_on_a_short_terminal(tmp_path: Path) -> None:
+    h = three(tmp_path)
+    async with h.app.run_test(size=(60, 15)) as pilot:
+        await pilot.press("a")
+        dialog = h.app.screen.query_one("#dialog")
+        await pilot.press("x", "tab", *"cows")
+        await pilot.pause()
+        label = h.app.screen.query_one("#add-label", Input)
+        assert label.has_focus
+        assert dialog.scrollable_content_region.contains_region(label.region)
+        await pilot.press("tab", "tab")  # on to the buttons, also reachable
+        await pilot.pause()
+        button = h.app.focused
+        assert button is not None
+        assert dialog.scrollable_content_region.contains_region(button.region)
+
+
 async def test_escape_cancels_the_add_dialog(tmp_path: Path) -> None:
     h = three(tmp_path)
     async with h.app.run_test(size=(160, 30)) as pilot:
