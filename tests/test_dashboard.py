@@ -702,3 +702,23 @@ async def test_small_terminals_degrade_gracefully(tmp_path: Path, size: tuple[in
         h.app.export_screenshot()  # everything still renders
         assert h.app.is_running
         assert isinstance(h.app.screen, MainScreen)
+        t = table(h)
+        assert t.scrollable_content_region.height >= 2  # the header line and a task, at least
+        bar = h.app.main.query_one(StatusBar)
+        shown = bar.render().plain[: bar.size.width]
+        assert "offline" in shown  # what polling does is never cut off
+
+
+async def test_a_narrow_header_keeps_the_polling_state_and_the_counts(tmp_path: Path) -> None:
+    h = three(tmp_path)
+    async with h.app.run_test(size=(60, 15)) as pilot:
+        await pilot.pause()
+        bar = h.app.main.query_one(StatusBar)
+        line = bar.render().plain
+        assert len(line) <= 60
+        assert "offline" in line
+        assert "✔ 2" in line
+        assert "▶ 1" in line
+        await pilot.resize_terminal(160, 30)
+        await pilot.pause()
+        assert "✔ 2 succeeded" in bar.render().plain

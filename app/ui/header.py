@@ -44,23 +44,43 @@ class StatusBar(Widget):
     marked: reactive[int] = reactive(0)
 
     def render(self) -> Text:
+        text = self._line(compact=False)
+        if text.cell_len > self.size.width:  # narrow: symbols and numbers, state first
+            text = self._line(compact=True)
+        return text
+
+    def _line(self, *, compact: bool) -> Text:
         style = self._style
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(" vidwatch ", style=style("status-bar--brand"))
+        text.append(" vw " if compact else " vidwatch ", style=style("status-bar--brand"))
         if self.demo:
             text.append(" DEMO ", style=style("status-bar--held") + Style(reverse=True))
         text.append(" ")
+        status = self.status
+        if compact:  # what polling is doing matters more than the counts when space is short
+            text.append(status.label, style=style(_status_class(status)))
+            if self.saving_failed:
+                text.append(" NOT SAVING", style=style("status-bar--bad"))
+            text.append(" │ ")
         counts = dict(self.counts)
         for state in _ORDER:
             count = counts.get(state, 0)
             if count or state is not State.UNKNOWN:
                 component = f"status-bar--{state.value}" if count else "status-bar--zero"
-                text.append(f"{state.symbol} {count} {state.value}  ", style=style(component))
+                word = "" if compact else f" {state.value}"
+                gap = " " if compact else "  "
+                text.append(f"{state.symbol} {count}{word}{gap}", style=style(component))
         if self.fresh:
-            text.append(f"· {self.fresh} new  ", style=style("status-bar--zero"))
+            text.append(
+                f"· {self.fresh}{'' if compact else ' new'}  ", style=style("status-bar--zero")
+            )
         if self.marked:
-            text.append(f"■ {self.marked} marked  ", style=style("status-bar--held"))
-        status = self.status
+            marked = f"■ {self.marked}" if compact else f"■ {self.marked} marked"
+            text.append(f"{marked}  ", style=style("status-bar--held"))
+        if compact:
+            if not status.offline:
+                text.append(f"│ {status.requests_per_minute}/min")
+            return text
         text.append("│ ")
         text.append(status.label, style=style(_status_class(status)))
         if not status.offline:

@@ -57,6 +57,7 @@ Opener = Callable[[str], OpenResult]
 NARROW_WIDTH = 100  # below this the detail pane folds away
 LOW_HEIGHT = 12  # and below this
 SHORT_HEIGHT = 20  # below this the banner keeps to two lines
+TINY_HEIGHT = 8  # below this the banner keeps to one line and the footer folds away
 
 
 def describe_add(report: AddReport, rejected: Sequence[tuple[str, str]]) -> str:
@@ -267,6 +268,7 @@ class MainScreen(Screen[None]):
     def _fit(self, width: int, height: int) -> None:
         self.set_class(width < NARROW_WIDTH or height < LOW_HEIGHT, "-narrow")
         self.set_class(height < SHORT_HEIGHT, "-short")
+        self.set_class(height < TINY_HEIGHT, "-tiny")
 
     @property
     def table(self) -> TaskTable:
