@@ -13,7 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from app.core.clipboard import OpenResult
-from app.core.models import State, Task
+from app.core.models import Problem, State, Task, TaskRecord, TaskResult
 from app.core.scheduler import Policy
 from app.core.store import TaskStore
 from app.ui.app import VidwatchApp
@@ -95,6 +95,24 @@ async def test_the_detail_pane_follows_the_cursor(tmp_path: Path) -> None:
         await pilot.press("down")
         url = detail.section_text("url")
         assert URL_C in url
+
+
+async def test_a_task_the_server_does_not_know_has_one_name_in_row_and_detail(
+    tmp_path: Path,
+) -> None:
+    lost = TaskRecord(
+        Task("grok:gone", T0),
+        TaskResult(State.UNKNOWN, "", checked_at=T0, problem=Problem.NOT_FOUND, error="404"),
+    )
+    h = make_app(tmp_path, [lost, record("grok:new")])
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        detail = h.app.main.query_one(DetailPane)
+        assert "! not found" in screen_text(h)
+        facts = detail.section_text("facts")
+        assert "! not found (counted as ? unknown)" in facts
+        await pilot.press("down")
+        assert "· new (not checked yet)" in detail.section_text("facts")
 
 
 # --------------------------------------------------------------------------- keys

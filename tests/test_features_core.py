@@ -212,7 +212,9 @@ def test_markdown_export_keeps_the_table_whole() -> None:
     text = export([HOSTILE], "md")
     lines = text.strip().splitlines()
     assert len(lines) == 3  # header, rule, one row: the newline in the prompt did not split it
-    assert lines[2].count(" | ") == 6
+    assert lines[2].count(" | ") == 7
+    assert lines[0].endswith("| why |")
+    assert "calc" in lines[2]  # the failed job's reason, escaped
     with pytest.raises(ValueError, match="unknown export format"):
         export([], "xml")
 
@@ -236,7 +238,17 @@ def test_markdown_cells_cannot_inject_html_links_or_images() -> None:
     for special in "<>[]()!_":
         assert special not in bare, special
     assert "\\<img src=x onerror=alert\\(1\\)\\>" in row  # escaped, still readable
-    assert row.count(" | ") == 6
+    assert row.count(" | ") == 7
+
+
+def test_csv_shows_the_prompt_without_its_fence_and_json_keeps_it() -> None:
+    fenced = TaskRecord(
+        Task("grok:10", T0),
+        TaskResult(State.SUCCEEDED, "completed", enhanced_prompt="```\nA cow\n```", checked_at=T0),
+    )
+    row = next(csv.DictReader(io.StringIO(export([fenced], "csv"))))
+    assert row["enhanced_prompt"] == "A cow"
+    assert json.loads(export([fenced], "json"))[0]["enhanced_prompt"] == "```\nA cow\n```"
 
 
 def test_exports_printed_to_a_terminal_carry_no_control_sequences() -> None:

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from app.core.atomic import atomic_write
 from app.core.models import TaskRecord
-from app.core.sanitize import clean_line, clean_text
+from app.core.sanitize import clean_line, clean_text, strip_fence
 
 __all__ = ["FORMATS", "export", "record_json", "to_json", "write_export"]
 
@@ -100,6 +100,13 @@ def _md_safe(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", clean_line(text, limit=max(len(text), 1)))
 
 
+def _for_people(row: dict[str, Any]) -> dict[str, Any]:
+    """Spreadsheet cells show the prompt as the detail pane does: no code fence.
+    (JSON keeps the server's text as it came.)"""
+    prompt = row["enhanced_prompt"]
+    return {**row, "enhanced_prompt": strip_fence(prompt)} if prompt else row
+
+
 def export(records: Iterable[TaskRecord], fmt: str) -> str:
     """The tasks in ``fmt`` (``csv``, ``json`` or ``md``)."""
     rows = [record_json(r) for r in records]
@@ -110,13 +117,16 @@ def export(records: Iterable[TaskRecord], fmt: str) -> str:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(COLUMNS)
         for row in rows:
+            row = _for_people(row)
             writer.writerow([_csv_safe(_cell(row[c])) for c in COLUMNS])
         return out.getvalue()
     if fmt == "md":
         shown = ("id", "label", "state", "status", "video_url", "saved_to", "status_update_time")
-        lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+        lines = ["| " + " | ".join((*shown, "why")) + " |", "|" + "---|" * (len(shown) + 1)]
         for row in rows:
-            lines.append("| " + " | ".join(_md_safe(_cell(row[c])) for c in shown) + " |")
+            why = row["fail_reason"] or row["error"]  # a failed job's reason, or our error
+            cells = [*(_cell(row[c]) for c in shown), _cell(why)]
+            lines.append("| " + " | ".join(_md_safe(c) for c in cells) + " |")
         return "\n".join(lines) + "\n"
     raise ValueError(f"unknown export format {fmt!r}: one of {', '.join(FORMATS)}")
 

@@ -31,7 +31,7 @@ from app.core.models import State, TaskRecord, utcnow
 from app.core.poller import span
 from app.core.sanitize import strip_fence
 from app.core.scheduler import Eta
-from app.ui.rows import relative
+from app.ui.rows import relative, state_text
 
 __all__ = ["DetailPane"]
 
@@ -191,9 +191,12 @@ class DetailPane(ScrollView, can_focus=True):
         r = record.result
         now = self.clock()
         state = r.state
-        state_word = (
-            "· not checked yet" if r.checked_at is None else f"{state.symbol} {state.value}"
-        )
+        if r.checked_at is None:
+            state_word = "· new (not checked yet)"
+        elif not r.status and r.problem is not None:  # the row's word, the header's count
+            state_word = f"{state_text(record)} (counted as {state.symbol} {state.value})"
+        else:
+            state_word = f"{state.symbol} {state.value}"
         status = r.status or "–"
         if state is State.UNKNOWN and r.status:
             status += " (a word vidwatch does not know; still polling)"
