@@ -52,6 +52,7 @@ HOOKS = {
     "get_default_screen",
     "get_selection",  # DetailPane: text selection for a line-API widget, as Log does
     "get_system_commands",
+    "check_action",  # MainScreen: p is Pause or Resume, whichever applies
     "selection_updated",
     "notify",  # VidwatchApp.notify: deliberately plain text for every toast
     "_fatal_error",  # VidwatchApp: a crash message without local variables (the key)
