@@ -184,25 +184,23 @@ def test_file_names_are_safe_everywhere(label: str, task_id: str, expected: str)
     assert len(name.encode()) <= 160
 
 
-def test_long_and_unicode_names_stay_within_limits() -> None:
+@pytest.mark.parametrize(
+    ("task_id", "label", "ext", "ending"),
+    [
+        ("grok:1", "一只橘猫" * 80, ".webm", " [1].webm"),
+        ("grok:1111aaaa-2222", "日本語のラベル" * 30, ".mp4", " [aaaa2222].mp4"),
+    ],
+)
+def test_a_long_label_is_cut_within_limits_but_the_id_tag_stays(
+    task_id: str, label: str, ext: str, ending: str
+) -> None:
     record = TaskRecord(
-        Task("grok:1", utcnow(), "一只橘猫" * 80),
-        TaskResult(State.SUCCEEDED, "completed", "https://cdn.example/v/x.webm"),
+        Task(task_id, utcnow(), label),
+        TaskResult(State.SUCCEEDED, "completed", f"https://cdn.example/v/x{ext}"),
     )
     name = safe_filename(record)
-    assert name.endswith(".webm")
-    assert len(name.encode()) <= 150 + len(".webm")
-    name.encode("utf-8")
-
-
-def test_a_long_label_is_cut_but_the_id_tag_stays() -> None:
-    record = TaskRecord(
-        Task("grok:1111aaaa-2222", utcnow(), "日本語のラベル" * 30),
-        TaskResult(State.SUCCEEDED, "completed", "https://cdn.example/v/x.mp4"),
-    )
-    name = safe_filename(record)
-    assert name.endswith(" [aaaa2222].mp4")
-    assert len(name.encode()) <= 150 + len(".mp4")
+    assert name.endswith(ending)
+    assert len(name.encode()) <= 150 + len(ext)
 
 
 def video(task_id: str, label: str, url: str = "https://cdn.example/v/x.mp4") -> TaskRecord:
