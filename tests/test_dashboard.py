@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Input
@@ -397,6 +398,33 @@ async def test_a_filter_that_hides_every_task_says_so_in_the_detail_pane(
         await pilot.press("escape")
         await pilot.pause()
         assert detail.record is not None
+
+
+async def test_keys_typed_right_after_slash_land_in_the_filter(tmp_path: Path) -> None:
+    """Type-ahead (a paste, a slow SSH link): the keys after / are already queued when
+    / is handled. They must reach the filter box, never the table (d would remove)."""
+    h = three(tmp_path)
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        for key, char in (("slash", "/"), ("i", "i"), ("d", "d"), ("enter", "\r")):
+            h.app.post_message(events.Key(key, char))
+        await pilot.pause()
+        await pilot.pause()
+        assert h.app.main.query_one("#filter", Input).value == "id"
+        assert isinstance(h.app.screen, MainScreen)  # no "Stop watching?" dialog
+        assert len(h.app.session.records) == 3
+
+
+async def test_enter_typed_ahead_of_the_remove_question_means_no(tmp_path: Path) -> None:
+    h = three(tmp_path)
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        for key, char in (("d", "d"), ("enter", "\r")):
+            h.app.post_message(events.Key(key, char))
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(h.app.screen, MainScreen)
+        assert len(h.app.session.records) == 3  # the focused answer is No
 
 
 async def test_s_cycles_the_sort_and_keeps_the_cursor(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -153,6 +154,17 @@ class MainScreen(Screen[None]):
         ),
         Binding("v", "columns", "Columns", show=False, tooltip="Choose the table's columns"),
     ]
+    # Priority bindings run as the app receives the key, before the keys typed after it are
+    # routed: a paste or type-ahead after / or a lands in the box that opens, never on the
+    # table (where d would ask to remove). Escape stays ordinary; while the filter box has
+    # the focus, check_action hands every letter to it.
+    BINDINGS = [
+        dataclasses.replace(b, priority=True) if isinstance(b, Binding) and b.key != "escape" else b
+        for b in BINDINGS
+    ]
+    TYPED_ACTIONS: ClassVar[frozenset[str]] = frozenset(
+        b.action for b in BINDINGS if isinstance(b, Binding) and b.priority
+    )
 
     class Edited(Message):
         """The list changed here (add, remove, label): save it soon."""
@@ -568,6 +580,8 @@ class MainScreen(Screen[None]):
             self.refresh_bindings()  # the footer shows p Pause or p Resume
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.TYPED_ACTIONS and isinstance(self.focused, Input):
+            return False  # a letter typed into the filter box
         if action == "pause_polling":
             return not self._stopped(self.status)
         if action == "resume_polling":
@@ -583,7 +597,8 @@ class MainScreen(Screen[None]):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        # Now, not after a refresh: keys typed right after / are already queued.
+        self.set_focus(box)
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
