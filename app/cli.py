@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from app import __version__
 from app.core.api import NotFound, Ok, QueryClient
@@ -47,6 +47,9 @@ from app.core.poller import Poller, PollerEvent, TaskUpdate
 from app.core.query import QueryError, parse_query, search_text
 from app.core.sanitize import clean_line
 from app.core.store import StoreError, TaskStore
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 log = logging.getLogger("vidwatch.cli")
 
@@ -429,7 +432,7 @@ def cmd_download(ctx: Context, ns: argparse.Namespace) -> int:
         chosen = [records[i] for i in dict.fromkeys(ns.ids) if i in records]
     else:
         missing = []
-        chosen = [r for r in records.values() if r.task.saved_to is None]
+        chosen = [r for r in records.values() if not _on_disk(r)]
     ready = [r for r in chosen if r.result.state is State.SUCCEEDED and r.result.video_url]
     for record in chosen:
         if record not in ready and ns.ids:
@@ -438,6 +441,8 @@ def cmd_download(ctx: Context, ns: argparse.Namespace) -> int:
         print("Nothing to download.", file=ctx.err)
         return EXIT_FAILED if missing or (ns.ids and chosen) else EXIT_OK
     folder = Path(ns.dir).expanduser() if ns.dir else config.download_dir
+    if folder.exists() and not folder.is_dir():
+        raise CliError(f"--dir {folder} is a file, not a folder.", EXIT_USAGE)
     progress = _Progress(ctx.err, {r.id: r.task.label or r.id for r in ready})
 
     async def go() -> list[DownloadResult]:
@@ -461,8 +466,10 @@ def cmd_download(ctx: Context, ns: argparse.Namespace) -> int:
             if client is not None:
                 await client.aclose()
 
-    results = asyncio.run(go())
-    progress.done()
+    try:
+        results = asyncio.run(go())
+    finally:
+        progress.done()
     saved = {r.task_id: str(r.path) for r in results if r.ok and r.path is not None}
     if saved:
         ctx.store().set_saved(saved)
@@ -470,39 +477,63 @@ def cmd_download(ctx: Context, ns: argparse.Namespace) -> int:
     for result in results:
         if result.ok:
             print(f"{result.task_id}\t{result.path}", file=ctx.out)
+            if result.skipped:
+                elsewhere = ns.dir and result.path and result.path.parent != folder
+                note = f"; not downloaded again into {folder}" if elsewhere else ""
+                ctx.warn(f"{result.task_id}: already saved at {result.path}{note}")
         else:
             failed += 1
             ctx.warn(f"{result.task_id}: {result.message}")
     return EXIT_FAILED if failed or missing else EXIT_OK
 
 
+def _on_disk(record: TaskRecord) -> bool:
+    """Downloaded, and the file is still there (a deleted file is fetched again)."""
+    saved = record.task.saved_to
+    return saved is not None and Path(saved).is_file()
+
+
 class _Progress:
-    """One line on a terminal, redrawn: how far the downloads have got."""
+    """A progress bar per download on a terminal (rich); nothing when piped."""
 
     def __init__(self, out: TextIO, names: dict[str, str]) -> None:
-        self.out = out
-        self.names = names
-        self.done_bytes: dict[str, int] = {}
-        self.totals: dict[str, int | None] = {}
-        self.tty = out.isatty()
-        self.last = 0.0
+        # Imported here: every other command starts without rich's cost.
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self.names = {task_id: clean_line(name, 40) for task_id, name in names.items()}
+        self.enabled = out.isatty()
+        self.bars = Progress(
+            TextColumn("{task.description}", markup=False),  # labels are user/server text
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=Console(file=out),
+            transient=False,
+        )
+        self.rows: dict[str, TaskID] = {}
+        if self.enabled:
+            self.bars.start()
 
     def update(self, task_id: str, done: int, total: int | None) -> None:
-        self.done_bytes[task_id] = done
-        self.totals[task_id] = total
-        now = time.monotonic()
-        if not self.tty or now - self.last < 0.2:
+        if not self.enabled:
             return
-        self.last = now
-        got = sum(self.done_bytes.values()) / 1e6
-        known = [t for t in self.totals.values() if t]
-        whole = f"/{sum(known) / 1e6:.1f}" if len(known) == len(self.totals) else ""
-        line = f"downloading {len(self.names)} video(s): {got:.1f}{whole} MB"
-        print(f"\r{line:<70}", end="", file=self.out, flush=True)
+        row = self.rows.get(task_id)
+        if row is None:
+            row = self.rows[task_id] = self.bars.add_task(self.names.get(task_id, task_id))
+        self.bars.update(row, completed=done, total=total)
 
     def done(self) -> None:
-        if self.tty and self.last:
-            print("\r" + " " * 70 + "\r", end="", file=self.out, flush=True)
+        if self.enabled:
+            self.bars.stop()
 
 
 def cmd_web(ctx: Context, ns: argparse.Namespace) -> int:

@@ -256,3 +256,34 @@ def test_paths_answers_even_with_a_broken_config(run: Run) -> None:
     code, out, _ = run("paths")
     assert code == EXIT_OK
     assert "videos  (unknown:" in out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_downloads_get_a_progress_bar_each_on_a_terminal() -> None:
+    from app.cli import _Progress
+
+    screen = _Terminal()
+    progress = _Progress(screen, {"grok:1": "cows [bold]x[/]", "grok:2": "grok:2"})
+    progress.update("grok:1", 0, 2_000_000)
+    progress.update("grok:2", 500_000, 1_000_000)
+    progress.update("grok:1", 2_000_000, 2_000_000)
+    progress.done()
+    text = screen.getvalue()
+    assert "cows [bold]x[/]" in text  # a label is text, never markup
+    assert "grok:2" in text
+    assert "2.0/2.0 MB" in text
+    assert "0.5/1.0 MB" in text
+
+
+def test_no_progress_is_drawn_into_a_pipe() -> None:
+    from app.cli import _Progress
+
+    pipe = io.StringIO()
+    progress = _Progress(pipe, {"grok:1": "cows"})
+    progress.update("grok:1", 10, 100)
+    progress.done()
+    assert pipe.getvalue() == ""

@@ -214,6 +214,19 @@ def test_download_saves_finished_videos_and_remembers_them(world: World, tmp_pat
     named = world.run("download", running, "--dir", str(folder))
     assert named.returncode == 1
     assert "no finished video yet" in named.stderr
+    elsewhere = world.run("download", done, "--dir", str(tmp_path / "other"))
+    assert elsewhere.returncode == 0
+    assert f"already saved at {path}; not downloaded again into" in elsewhere.stderr
+    Path(path).unlink()  # the user deleted the file: it is fetched again
+    back = world.run("download", "--dir", str(folder))
+    assert back.returncode == 0, back.stderr
+    assert back.stdout.strip() == f"{done}\t{path}"
+    assert Path(path).read_bytes() == video_bytes(server_id)
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    refused = world.run("download", done, "--dir", str(a_file))
+    assert refused.returncode == 64
+    assert "is a file, not a folder" in refused.stderr
     assert world.sim.stats.key_sent_to_video_host == 0
 
 

@@ -252,6 +252,20 @@ async def test_marking_finished_tasks_does_not_announce_a_batch(tmp_path: Path) 
         assert not any("marked" in t for t in h.toasts)
 
 
+async def test_the_finish_toast_offers_c_only_for_the_highlighted_task(tmp_path: Path) -> None:
+    ids = ["grok:a", "grok:b"]
+    gateway = FakeGateway({i: body("processing") for i in ids})
+    h = make_app(
+        tmp_path, [record(i, State.RUNNING, label=i[-1]) for i in ids], key=KEY, gateway=gateway
+    )
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: len(gateway.calls) >= 2)
+        assert table(h).cursor_id == "grok:a"
+        gateway.bodies["grok:b"] = body("completed", URL.format("b"))
+        await until(pilot, lambda: any(t.startswith("Finished: b") for t in h.toasts))
+        assert "Finished: b" in h.toasts  # c would copy a's URL (none yet): not offered
+
+
 async def test_a_wave_of_finishes_is_one_toast_and_one_bell(tmp_path: Path) -> None:
     ids = ["grok:a", "grok:b", "grok:c", "grok:d"]
     gateway = FakeGateway({i: body("processing") for i in ids})

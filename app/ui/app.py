@@ -383,7 +383,9 @@ class VidwatchApp(App[None]):
                 self.notify(f"Failed: {name}", severity="error")
                 self.desktop("vidwatch: a job failed", name)
             else:
-                self.notify(f"Finished: {name} — press c to copy its URL")
+                # c copies the highlighted row: offer it only when that is this task
+                here = self.main.table.cursor_id == record.id
+                self.notify(f"Finished: {name}" + (" — press c to copy its URL" if here else ""))
                 self.desktop("vidwatch: a video is ready", name)
         else:
             summary = f"{len(done) - len(failed)} succeeded, {len(failed)} failed"
