@@ -136,6 +136,8 @@ def _state_word(record: TaskRecord) -> str:
         return "new"
     if r.state is State.UNKNOWN and r.status:
         return f"unknown ({_display(r.status, 30)})"
+    if not r.status and r.problem is not None:  # never a status: say what stands in the way
+        return r.problem.word
     return r.state.value
 
 
@@ -347,11 +349,7 @@ def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
                     return
                 unsaved[event.record.id] = event.record.result
                 if not quiet:
-                    r = event.record.result
-                    word = (
-                        r.state.value if r.state is not State.UNKNOWN else f"unknown ({r.status})"
-                    )
-                    print(f"{event.record.id}: {_display(word, 60)}", file=ctx.err)
+                    print(f"{event.record.id}: {_state_word(event.record)}", file=ctx.err)
 
             async def save_changes() -> None:
                 """State changes reach the task file every second, written in a thread."""
@@ -397,6 +395,8 @@ def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
             code = EXIT_FAILED if code == EXIT_OK else code
         else:
             code = EXIT_TIMEOUT
+            if r.error:  # why it may never finish: a 404, a server that keeps failing
+                ctx.warn(f"{task_id}: not finished; last problem: {_display(r.error, 200)}")
     if poller.status.auth_error:
         ctx.warn(poller.status.auth_error)
         return EXIT_KEY

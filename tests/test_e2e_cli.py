@@ -102,6 +102,14 @@ def test_wait_times_out_with_exit_2(world: World) -> None:
     assert "timed out" in waited.stderr
 
 
+def test_wait_on_an_id_the_server_does_not_know_says_so(world: World) -> None:
+    waited = world.run("wait", "grok:00000000-never-created", "--timeout", "1")
+    assert waited.returncode == 2
+    assert "grok:00000000-never-created: not found" in waited.stderr
+    assert "last problem:" in waited.stderr
+    assert "()" not in waited.stderr
+
+
 def test_rejected_key_is_exit_3_and_never_printed(world: World) -> None:
     job = new_job(world, queue_time=0, duration=0.3)
     env = {**world.env, "QUICKROUTER_API_KEY": "sk-wrong-key-0123456789"}

@@ -98,6 +98,23 @@ class Problem(enum.StrEnum):
         """What the user can do about it, in one sentence."""
         return _ADVICE[self]
 
+    @property
+    def word(self) -> str:
+        """A few words for a table cell: ``not found``, ``server error``."""
+        return _WORDS[self]
+
+
+_WORDS: dict[Problem, str] = {
+    Problem.AUTH: "key rejected",
+    Problem.NOT_FOUND: "not found",
+    Problem.RATE_LIMITED: "rate limited",
+    Problem.SERVER: "server error",
+    Problem.BAD_RESPONSE: "bad answer",
+    Problem.NETWORK: "no network",
+    Problem.TIMEOUT: "timed out",
+    Problem.NO_URL: "no URL yet",
+}
+
 
 _ADVICE: dict[Problem, str] = {
     Problem.AUTH: (

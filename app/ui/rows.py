@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable
 from datetime import datetime
 
-from app.core.models import Problem, State, TaskRecord
+from app.core.models import State, TaskRecord
 from app.core.sanitize import first_line, shorten_id
 from app.core.scheduler import Eta
 
@@ -66,18 +66,6 @@ def task_name(record: TaskRecord, width: int) -> str:
     return record.task.label or shorten_id(record.id, width)
 
 
-_PROBLEM_WORDS: dict[Problem, str] = {
-    Problem.AUTH: "key rejected",
-    Problem.NOT_FOUND: "not found",
-    Problem.RATE_LIMITED: "rate limited",
-    Problem.SERVER: "server error",
-    Problem.BAD_RESPONSE: "bad answer",
-    Problem.NETWORK: "no network",
-    Problem.TIMEOUT: "timed out",
-    Problem.NO_URL: "no URL yet",
-}
-
-
 def state_text(record: TaskRecord) -> str:
     """The state as a symbol and a word: readable without colour."""
     result = record.result
@@ -85,7 +73,7 @@ def state_text(record: TaskRecord) -> str:
         return "· new"
     if not result.status and result.problem is not None:
         # Never got a status: say what stands in the way instead of "unknown".
-        return f"! {_PROBLEM_WORDS[result.problem]}"
+        return f"! {result.problem.word}"
     state = result.state
     word = state.value
     if state is State.UNKNOWN and result.status:
