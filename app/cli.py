@@ -93,6 +93,7 @@ class Context:
     out: TextIO
     err: TextIO
     stdin: TextIO
+    _store: TaskStore | None = None
 
     def config(self) -> Config:
         try:
@@ -105,7 +106,13 @@ class Context:
         return config
 
     def store(self) -> TaskStore:
-        return TaskStore(self.paths.tasks_file)
+        """One store per run: it gathers the notices of damaged files it set aside."""
+        if self._store is None:
+            self._store = TaskStore(self.paths.tasks_file)
+        return self._store
+
+    def store_notices(self) -> list[str]:
+        return self._store.notices if self._store is not None else []
 
     def warn(self, message: str) -> None:
         print(f"vidwatch: {message}", file=self.err)
@@ -114,11 +121,20 @@ class Context:
 # --------------------------------------------------------------------------- helpers
 
 
+def _tell_damage(ctx: Context, code: int) -> int:
+    """A damaged task file was set aside during the command: say so (once), and make the
+    exit code say the list could not be read, even though the command went on."""
+    notices = ctx.store_notices()
+    if not notices:
+        return code
+    for notice in dict.fromkeys(notices):
+        ctx.warn(notice)
+    notices.clear()
+    return EXIT_STORE if code == EXIT_OK else code
+
+
 def _load(ctx: Context) -> dict[str, TaskRecord]:
-    loaded = ctx.store().load()
-    if loaded.warning:
-        ctx.warn(loaded.warning)
-    return loaded.records
+    return ctx.store().load().records  # a damaged file's notice is told at the end
 
 
 def _display(text: str | None, limit: int = 200) -> str:
@@ -558,13 +574,13 @@ def cmd_web(ctx: Context, ns: argparse.Namespace) -> int:
         print(f"vidwatch web: open {url} in a browser (Ctrl-C stops)", file=ctx.err, flush=True)
 
     try:
-        serve(command_line, host, ns.port, announce)
+        interrupted = serve(command_line, host, ns.port, announce)
     except OSError as exc:
         raise CliError(
             f"vidwatch web cannot listen on {ns.host} port {ns.port}: {exc.strerror or exc}",
             EXIT_USAGE,
         ) from None
-    return EXIT_OK
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
 def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
@@ -753,11 +769,13 @@ def main(
         log.info("vidwatch %s: %s", __version__, ns.command or "dashboard")
     func = ns.func if ns.command else cmd_dashboard
     try:
-        code: int = func(ctx, ns)
+        code = _tell_damage(ctx, func(ctx, ns))
     except CliError as exc:
+        _tell_damage(ctx, exc.code)
         ctx.warn(str(exc))
         return exc.code
     except StoreError as exc:
+        _tell_damage(ctx, EXIT_STORE)
         ctx.warn(str(exc))
         return EXIT_STORE
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ import hmac
 import ipaddress
 import logging
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -93,6 +94,11 @@ class GuardedServer(Server):
         public = f"http://{url_host(host)}:{port}"
         super().__init__(command, host=host, port=port, title="vidwatch", public_url=public)
         self.guard = guard
+        self.interrupted = False  # stopped by Ctrl-C or SIGTERM (exit 130, not 0)
+
+    def request_exit(self) -> None:
+        self.interrupted = True
+        super().request_exit()
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
@@ -107,8 +113,21 @@ class GuardedServer(Server):
         pass  # the CLI prints the address, with its token
 
 
-def serve(command: str, host: str, port: int, announce: Callable[[str], None]) -> None:
-    """Serve ``command`` (the dashboard) until interrupted; ``announce`` gets the URL."""
+def serve(command: str, host: str, port: int, announce: Callable[[str], None]) -> bool:
+    """Serve ``command`` (the dashboard) until interrupted; ``announce`` gets the URL once
+    the port is known to be free. Returns whether a signal stopped it. Raises OSError
+    when the address cannot be used."""
+    _check_free(host, port)
     guard = WebGuard(host, port, secrets.token_urlsafe(18))
     announce(guard.url)
-    GuardedServer(command, host, port, guard).serve()
+    server = GuardedServer(command, host, port, guard)
+    server.serve()
+    return server.interrupted
+
+
+def _check_free(host: str, port: int) -> None:
+    """Bind the address once, so a busy port fails before a URL is printed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
+        probe.bind((host, port))

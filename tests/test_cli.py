@@ -148,11 +148,33 @@ def test_wait_without_key(run: Run) -> None:
 def test_corrupt_task_file_is_kept_aside_and_reported(run: Run) -> None:
     run.tasks.write_text("this is [not toml", encoding="utf-8")
     code, _out, err = run("list")
-    assert code == EXIT_OK
+    assert code == EXIT_STORE  # "the task list cannot be read", though it goes on
     assert "corrupt" in err
+    assert err.count("could not be read") == 1
     backups = list(run.tasks.parent.glob("tasks.toml.corrupt-*"))
     assert len(backups) == 1
     assert backups[0].read_text() == "this is [not toml"
+    assert run("list")[0] == EXIT_OK  # the new list reads fine
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (("add", "grok:9"), EXIT_STORE),
+        (("remove", "grok:1"), EXIT_FAILED),  # grok:1 is not in the new, empty list
+        (("urls",), EXIT_STORE),
+    ],
+)
+def test_every_command_that_finds_a_damaged_list_says_so(
+    run: Run, command: tuple[str, ...], expected: int
+) -> None:
+    """add and remove once set a damaged file aside without a word."""
+    run.tasks.write_text("this is [not toml", encoding="utf-8")
+    code, _out, err = run(*command)
+    assert code == expected
+    assert "could not be read" in err
+    assert "moved to" in err
+    assert len(list(run.tasks.parent.glob("tasks.toml.corrupt-*"))) == 1
 
 
 def test_unwritable_store_is_exit_4(run: Run, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -276,3 +277,10 @@ def test_web_refuses_anything_but_loopback(world: World) -> None:
         assert bad.returncode == 64, port
         assert "port" in bad.stderr
         assert "Traceback" not in bad.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = world.run("web", "--port", str(busy.getsockname()[1]), timeout=20)
+    assert taken.returncode == 64
+    assert "cannot listen" in taken.stderr
+    assert "open http" not in taken.stderr  # no address printed for a server that never ran

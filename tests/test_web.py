@@ -84,12 +84,15 @@ class WebServer:
                     raise
                 await asyncio.sleep(0.3)
 
-    def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.process.poll() is not None:
+            return self.process.returncode
+        os.killpg(self.process.pid, sig)
         try:
-            self.process.wait(10)
+            return self.process.wait(10)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
+            return None
 
 
 async def test_only_the_printed_address_reaches_the_dashboard(tmp_path: Path) -> None:
@@ -126,6 +129,7 @@ async def test_only_the_printed_address_reaches_the_dashboard(tmp_path: Path) ->
         async with aiohttp.ClientSession() as stranger:  # another user: no cookie
             with pytest.raises(aiohttp.WSServerHandshakeError):
                 await stranger.ws_connect(server.base + "/ws", headers={"Origin": server.base})
+        assert server.stop(signal.SIGINT) == 130  # Ctrl-C: "interrupted", as documented
     finally:
         server.stop()
 

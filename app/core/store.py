@@ -295,6 +295,9 @@ class TaskStore:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         # What the file held at a signature (it was read or written here): never mutated.
         self._cache: tuple[Signature, dict[str, TaskRecord]] | None = None
+        # Every damaged file set aside by this store, in one sentence each, whichever call
+        # found it (add and remove too): the caller must tell the user.
+        self.notices: list[str] = []
 
     # ------------------------------------------------------------------ public API
 
@@ -486,7 +489,7 @@ class TaskStore:
         except _Corrupt as exc:
             backup = self._set_aside(move=True)
             log.warning("%s could not be read (%s); moved to %s", self.path, exc, backup)
-            return _Parsed({}, 0), (
+            return _Parsed({}, 0), self._notice(
                 f"The task list {self.path} could not be read ({exc}); it was moved to "
                 f"{backup} and a new, empty list was started."
             )
@@ -497,10 +500,14 @@ class TaskStore:
         parsed = _Parsed(parsed.records, parsed.skipped, self.signature())
         n = parsed.skipped
         log.warning("%d unreadable entries dropped from %s; original in %s", n, self.path, backup)
-        return parsed, (
+        return parsed, self._notice(
             f"{n} entr{'y' if n == 1 else 'ies'} in the task list could not be read and "
             f"{'was' if n == 1 else 'were'} dropped; the original file was copied to {backup}."
         )
+
+    def _notice(self, message: str) -> str:
+        self.notices.append(message)
+        return message
 
     def _set_aside(self, *, move: bool) -> Path:
         backup = self.path.with_name(f"{self.path.name}.corrupt-{_stamp()}")
