@@ -407,7 +407,8 @@ def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
             ctx.warn(f"{task_id}: finished, but the server never sent a video URL")
             code = EXIT_FAILED if code == EXIT_OK else code
         elif poller.scheduler.is_done(task_id):  # the server does not know it
-            ctx.warn(f"{task_id}: {_display(r.error or 'not found', 200)}")
+            why = _display(r.error or "not found", 200)
+            ctx.warn(f"{task_id}: {why} — check the ID and base_url")
             code = EXIT_FAILED if code == EXIT_OK else code
         else:
             code = EXIT_TIMEOUT

@@ -118,11 +118,9 @@ class NotFound:
 
     @property
     def message(self) -> str:
-        return _join(
-            f"The server does not know this task (HTTP {self.status})",
-            self.detail,
-            "check the ID and the base URL",
-        )
+        # What to do (check the ID and base_url) is the problem's advice, shown beside it.
+        what = f"The server does not know this task (HTTP {self.status})"
+        return f"{what}: {self.detail}" if self.detail else what
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,7 @@ class TaskTable(ScrollView, can_focus=True):
         "task-table--muted",
         "task-table--url",
         "task-table--late",
+        "task-table--problem",
     }
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -565,9 +566,11 @@ class TaskTable(ScrollView, can_focus=True):
                 cells.append(
                     (column, eta_text(eta), base + style("task-table--late") if late else muted)
                 )
+            elif result.error and not result.final:  # a problem stands: it matters more
+                problem = base + style("task-table--problem")
+                cells.append((column, f"! {result.error}", problem))
             else:
-                text = result.error if result.error and not result.final else prompt_line(record)
-                cells.append((column, text, muted if result.error else base))
+                cells.append((column, prompt_line(record), base))
         return self._strip(cells, width, base)
 
     @staticmethod
