@@ -273,6 +273,14 @@ async def test_p_pauses_and_resumes(tmp_path: Path) -> None:
         assert "paused" in bar.render().plain
         await pilot.pause()
         assert footer_keys(h)["p"] == "Resume"
+        palette = {c.title: c for c in h.app.get_system_commands(h.app.main)}
+        assert "Pause" not in palette  # named for what it does now
+        await palette["Resume"].callback()
+        await pilot.pause()
+        assert not bar.status.paused
+        await pilot.press("p")
+        await pilot.pause()
+        assert bar.status.paused
         await pilot.pause(0.1)
         frozen = len(gateway.calls)
         await pilot.pause(0.4)
@@ -481,11 +489,12 @@ async def test_every_action_is_in_the_command_palette(tmp_path: Path) -> None:
         titles = {c.title for c in h.app.get_system_commands(h.app.main)}
         for title in ("Add", "Copy URL", "Copy all", "Open", "Refresh", "Refresh all"):
             assert title in titles
-        for title in ("Pause", "Remove", "Filter", "Sort", "Label", "Keys"):
+        for title in ("Remove", "Filter", "Sort", "Label", "Keys"):
             assert title in titles
         commands = [c.title for c in h.app.get_system_commands(h.app.main)]
         assert commands.count("Keys") == 1  # Textual's own "Keys" gives way to ours
-        assert "Resume" not in commands  # p is listed once, as Pause
+        assert commands.count("Pause") + commands.count("Resume") == 1  # p: one entry
+        assert "Resume" in commands  # no key yet: p retries, as after a pause
 
 
 def footer_keys(h: Harness) -> dict[str, str]:
@@ -768,3 +777,7 @@ async def test_a_narrow_header_keeps_the_polling_state_and_the_counts(tmp_path: 
         await pilot.resize_terminal(160, 30)
         await pilot.pause()
         assert "✔ 2 succeeded" in bar.render().plain
+        h.app.main.demo = True
+        await pilot.resize_terminal(14, 6)
+        await pilot.pause()
+        assert bar.render().plain[:14].startswith(" vw  offline")  # before DEMO, not cut

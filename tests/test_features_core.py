@@ -17,7 +17,7 @@ from app.core.export import export, write_export
 from app.core.models import State, Task, TaskRecord, TaskResult, Transition
 from app.core.notify import desktop_sequence, notify_send, payload, terminal_style
 from app.core.poller import apply_outcome, span
-from app.core.query import QueryError, parse_query, search_text
+from app.core.query import QueryError, parse_query, parse_usable, search_text
 from app.core.scheduler import Policy, Scheduler
 from app.core.store import TaskStore
 from app.core.view import View, load_view, save_view
@@ -169,6 +169,12 @@ def test_the_filter_language(text: str, ids: list[str]) -> None:
 def test_a_bad_filter_says_how_to_write_it(text: str, words: str) -> None:
     with pytest.raises(QueryError, match=words):
         parse_query(text)
+
+
+def test_a_half_typed_filter_keeps_the_terms_that_parse() -> None:
+    usable = parse_usable("state:failed age:<5 -label:x url:")
+    assert usable.text == "state:failed -label:x"
+    assert [r.id for r in RECORDS if usable.matches(r, search_text(r), T0)] == ["grok:1"]
 
 
 def test_ids_and_urls_are_plain_words() -> None:

@@ -332,22 +332,26 @@ async def test_a_bad_filter_explains_itself_and_keeps_the_view(tmp_path: Path) -
         box.value = "state:succeeded age:soon"  # pasted
         await pilot.pause()
         assert "age:<1h" in str(box.border_title)
-        assert "still showing 'state:failed'" in str(box.border_title)
+        assert "still showing 'state:succeeded'" in str(box.border_title)
         assert box.has_class("-invalid")
-        assert table(h).view_ids == ["grok:d"]  # the last filter that parsed still applies
+        assert table(h).view_ids == ["grok:a", "grok:c"]  # the terms that parse apply
         box.value = "state:succeeded age:<1h"
         await pilot.pause()
         assert box.border_title == ""
         assert not box.has_class("-invalid")
         assert table(h).view_ids == ["grok:a", "grok:c"]
-        box.value = "age"  # on the way to age:<1h: a word nothing matches
-        await pilot.pause()
-        box.value = "age:"
+        box.value = "state:succeeded age"  # on the way to age:<1h: a word nothing matches
         await pilot.pause()
         assert table(h).view_ids == []
+        box.value = "state:succeeded age:"
+        await pilot.pause()
+        assert table(h).view_ids == ["grok:a", "grok:c"]  # not the empty 'age' of before
+        assert "still showing 'state:succeeded'" in str(box.border_title)
+        box.value = "zzz age:<5"  # the usable part matches nothing
+        await pilot.pause()
         hint = table(h).render_line(2).text
-        assert "not finished" in hint
-        assert "No task matches 'age'" not in hint
+        assert "finished part of the filter" in hint
+        assert "No task matches 'zzz'" not in hint
 
 
 async def test_a_saved_view_with_a_broken_filter_opens_unfiltered(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from app.core.models import TaskRecord, model_key
 
-__all__ = ["Query", "QueryError", "parse_query", "search_text"]
+__all__ = ["Query", "QueryError", "parse_query", "parse_usable", "search_text"]
 
 Check = Callable[[TaskRecord, str, datetime], bool]  # (record, its search text, now)
 
@@ -68,6 +68,19 @@ def parse_query(text: str) -> Query:
         check = _term(term)
         checks.append(_negated(check) if negate else check)
     return Query(text, tuple(checks))
+
+
+def parse_usable(text: str) -> Query:
+    """The terms of ``text`` that parse, the others left out: what to show while a
+    filter is half typed (``state:failed age:`` filters by state meanwhile)."""
+    kept = []
+    for word in text.split():
+        try:
+            parse_query(word)
+        except QueryError:
+            continue
+        kept.append(word)
+    return parse_query(" ".join(kept))
 
 
 def _negated(check: Check) -> Check:

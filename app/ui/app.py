@@ -691,8 +691,12 @@ class VidwatchApp(App[None]):
                 continue
             action = binding.action
             target = f"app.{action[4:]}" if action.startswith("app.") else f"screen.{action}"
+            title = binding.description
+            if action == "pause_polling":  # one entry that toggles, named for what it does now
+                target = "app.pause"
+                title = "Resume" if self.main.check_action("resume_polling", ()) else "Pause"
             yield SystemCommand(
-                binding.description,
+                title,
                 f"{binding.tooltip} ({binding.key.split(',')[0]})",
                 _runner(self, target),
             )

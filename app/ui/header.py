@@ -53,15 +53,16 @@ class StatusBar(Widget):
         style = self._style
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" vw " if compact else " vidwatch ", style=style("status-bar--brand"))
-        if self.demo:
-            text.append(" DEMO ", style=style("status-bar--held") + Style(reverse=True))
-        text.append(" ")
         status = self.status
-        if compact:  # what polling is doing matters more than the counts when space is short
+        if compact:  # what polling is doing matters more than the rest when space is short
+            text.append(" ")
             text.append(status.label, style=style(_status_class(status)))
             if self.saving_failed:
                 text.append(" NOT SAVING", style=style("status-bar--bad"))
-            text.append(" │ ")
+            text.append(" ")
+        if self.demo:
+            text.append(" DEMO ", style=style("status-bar--held") + Style(reverse=True))
+        text.append(" │ " if compact else " ")
         counts = dict(self.counts)
         for state in _ORDER:
             count = counts.get(state, 0)

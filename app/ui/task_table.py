@@ -26,7 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from app.core.models import State, TaskRecord, utcnow
-from app.core.query import QueryError, parse_query, search_text
+from app.core.query import QueryError, parse_query, parse_usable, search_text
 from app.core.scheduler import Eta
 from app.ui.rows import (
     SortKey,
@@ -313,14 +313,16 @@ class TaskTable(ScrollView, can_focus=True):
     def set_filter(self, text: str) -> None:
         """Filter with the query language (``state:failed age:<1h cow``).
 
-        Raises :class:`~app.core.query.QueryError` for text that does not parse; the
-        view then stays as it was.
+        Raises :class:`~app.core.query.QueryError` for text that does not parse, after
+        filtering by the terms that do.
         """
         try:
             query = parse_query(text)
         except QueryError as exc:
+            # Half typed (age:<5 on the way to age:<5m): filter by the terms that parse.
             self.filter_problem = str(exc)
-            self.refresh()  # the empty-view hint says why
+            self.filter_query = parse_usable(text)
+            self._rebuild()
             raise
         self.filter_problem = None
         self.filter_query = query
@@ -495,7 +497,7 @@ class TaskTable(ScrollView, can_focus=True):
 
     def _empty_hint(self, width: int) -> Strip:
         if self.records and self.filter_problem:
-            text = f"  The filter is not finished ({self.filter_problem}). Press esc to clear it."
+            text = "  No task matches the finished part of the filter (see the box below)."
         elif self.records:
             text = f"  No task matches {self.filter_text.strip()!r}. Press esc to clear the filter."
         else:
