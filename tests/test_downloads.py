@@ -260,6 +260,35 @@ async def test_many_downloads_started_at_once_each_get_their_own_name(tmp_path: 
         assert result.path.read_bytes() == bodies[f"/v/{n}.mp4"]
 
 
+async def test_two_downloads_of_one_task_never_write_one_file(tmp_path: Path) -> None:
+    """D pressed twice, or the dashboard and `vidwatch download` at once: one downloads,
+    the other says so, and the saved video is whole."""
+    body = bytes(range(256)) * 800
+    gate = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await gate.wait()
+        return httpx.Response(200, headers={"Content-Length": str(len(body))}, content=body)
+
+    record = video("grok:same", "clip", "https://cdn.example/v/same.mp4")
+    async with (
+        Downloader(tmp_path, transport=httpx.MockTransport(slow)) as first,
+        Downloader(tmp_path, transport=httpx.MockTransport(slow)) as second,
+    ):
+        one = asyncio.create_task(first.download(record))
+        await asyncio.sleep(0.05)  # the first holds the task's lock
+        # Without the lock the second would wait on the same video: give it 5 s, then fail.
+        other = await asyncio.wait_for(second.download(record), 5)
+        gate.set()
+        done = await one
+    assert done.ok, done
+    assert not other.ok
+    assert "already being downloaded" in other.message
+    assert done.path is not None
+    assert done.path.read_bytes() == body
+    assert sorted(p.name for p in tmp_path.iterdir()) == [done.path.name]  # no lock left
+
+
 async def test_a_part_of_another_video_is_not_continued(tmp_path: Path) -> None:
     """A .part left from the first URL (say, before upscaling): the new URL starts over."""
     first = video("grok:1", "", "https://cdn.example/v/draft.mp4")

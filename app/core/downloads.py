@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -24,7 +25,7 @@ import os
 import re
 import threading
 import unicodedata
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -187,6 +188,14 @@ class Downloader:
                 path = Path(saved)
                 return DownloadResult(record.id, True, path, size, "already on disk", skipped=True)
         await asyncio.to_thread(self.folder.mkdir, parents=True, exist_ok=True)
+        with _exclusive(self.folder / f".{_task_tag(record.id)}.vidwatch-download"):
+            return await self._download_locked(record, url, progress)
+
+    async def _download_locked(
+        self, record: TaskRecord, url: str, progress: Progress | None
+    ) -> DownloadResult:
+        """Under this task's download lock: no other download of it (here, or in another
+        vidwatch: D twice, or the dashboard and the CLI) writes the same part file."""
         final = await asyncio.to_thread(self._claim, record.id, safe_filename(record))
         part = final.with_name(f"{final.name}.{_task_tag(record.id)}.part")
         refreshed = False
@@ -305,6 +314,30 @@ def _read_meta(path: Path) -> dict[str, object] | None:
 
 def _write_meta(path: Path, meta: dict[str, object]) -> None:
     path.write_text(json.dumps(meta), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold ``lock_path`` (flock, never waiting) or fail: another download has it. The
+    lock file is removed when done; it names nothing but the task's tag."""
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise _Failed(f"cannot write to the folder: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _Failed(
+                "this video is already being downloaded (here or by another vidwatch)"
+            ) from None
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(lock_path)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _commit(part: Path, final: Path) -> None:
