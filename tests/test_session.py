@@ -78,6 +78,27 @@ def test_a_download_noted_by_another_process_is_kept_and_adopted(path: Path) -> 
     assert session.records["b"].task.saved_to is None
 
 
+def test_a_file_downloaded_again_elsewhere_replaces_a_deleted_one(
+    path: Path, tmp_path: Path
+) -> None:
+    old, new = tmp_path / "old.mp4", tmp_path / "new.mp4"
+    TaskStore(path).add([Task("a", T0)])
+    TaskStore(path).set_saved({"a": str(old)})
+    session = offline_session(path)
+    session.load()  # the dashboard knows old.mp4 ...
+    new.write_bytes(b"video")  # ... which was deleted; vidwatch download fetched new.mp4
+    TaskStore(path).set_saved({"a": str(new)})
+    session.relabel("a", "renamed")
+    change = session.save()
+    assert TaskStore(path).load().records["a"].task.saved_to == str(new)
+    assert session.records["a"].task.saved_to == str(new)
+    assert [r.id for r in change.updated] == ["a"]
+    old.write_bytes(b"mine")  # both there: our own note stands
+    session.set_saved("a", str(old))
+    session.save()
+    assert TaskStore(path).load().records["a"].task.saved_to == str(old)
+
+
 async def test_the_watcher_adopts_a_download_made_elsewhere(path: Path) -> None:
     TaskStore(path).add([Task("a", T0)])
     session = offline_session(path)

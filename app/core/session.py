@@ -26,7 +26,7 @@ from datetime import datetime
 
 from app.core.models import Task, TaskRecord, utcnow
 from app.core.poller import Poller
-from app.core.store import LoadResult, Signature, TaskStore
+from app.core.store import LoadResult, Signature, TaskStore, adopt_download
 
 __all__ = ["AddReport", "DiskChange", "SaveJob", "Session"]
 
@@ -190,8 +190,11 @@ class Session:
             removed = tuple(i for i in self._on_disk if i not in on_disk.records and i in records)
         updated: list[TaskRecord] = []
         for task_id, disk in on_disk.records.items():
+            theirs = disk.task.saved_to
+            if theirs is None:  # the common case, kept cheap: 10,000 tasks per save
+                continue
             mine = records.get(task_id)
-            if mine is not None and mine.task.saved_to is None and disk.task.saved_to:
+            if mine is not None and adopt_download(mine.task.saved_to, theirs):
                 # `vidwatch download` in another terminal saved this video
                 record = replace(mine, task=mine.task.with_saved_to(disk.task.saved_to))
                 self.poller.records[task_id] = record

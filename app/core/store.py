@@ -277,6 +277,14 @@ def loads(text: str) -> dict[str, Any]:
         return tomllib.loads(text)
 
 
+def adopt_download(mine: str | None, theirs: str | None) -> bool:
+    """Whether another process's note of a downloaded file replaces ours: we have none,
+    or ours is gone (deleted, then downloaded again elsewhere) and theirs is there."""
+    if not theirs or theirs == mine:
+        return False
+    return mine is None or (not os.path.isfile(mine) and os.path.isfile(theirs))
+
+
 # --------------------------------------------------------------------------- the store
 
 
@@ -407,7 +415,7 @@ class TaskStore:
                 elif _newer(record.result, disk.result) or record.task != disk.task:
                     result = record.result if _newer(record.result, disk.result) else disk.result
                     task = record.task
-                    if task.saved_to is None and disk.task.saved_to is not None:
+                    if adopt_download(task.saved_to, disk.task.saved_to):
                         # downloaded by another process (vidwatch download): keep it
                         task = task.with_saved_to(disk.task.saved_to)
                     merged[task_id] = TaskRecord(task, result)
