@@ -506,6 +506,21 @@ def footer_keys(h: Harness) -> dict[str, str]:
     }
 
 
+async def test_palette_commands_work_while_the_filter_box_has_the_focus(
+    tmp_path: Path,
+) -> None:
+    """Letters typed in the box do nothing; a command chosen by name must still run."""
+    h = three(tmp_path)
+    async with h.app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("slash", "c")
+        assert isinstance(h.app.focused, Input)
+        commands = {c.title: c for c in h.app.get_system_commands(h.app.main)}
+        assert "Resume" in commands  # no key: p retries, whatever has the focus
+        await commands["Add"].callback()
+        await pilot.pause()
+        assert isinstance(h.app.screen, AddDialog)
+
+
 async def test_q_saves_and_quits(tmp_path: Path) -> None:
     h = three(tmp_path)
     async with h.app.run_test(size=(160, 30)) as pilot:
@@ -530,6 +545,8 @@ async def test_timers_that_fire_while_the_app_shuts_down_touch_no_screen(
         app.tick()
         app._on_status(app.poller.status)
         await app._watch_file()
+        app._finished = [app.session.records["grok:a"]]  # a finish toast still to show
+        app._announce_now()
         fired.append("all")
 
     monkeypatch.setattr(VidwatchApp, "_close_all", close_then_fire)

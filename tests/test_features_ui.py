@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -347,6 +348,12 @@ async def test_a_bad_filter_explains_itself_and_keeps_the_view(tmp_path: Path) -
         await pilot.pause()
         assert table(h).view_ids == ["grok:a", "grok:c"]  # not the empty 'age' of before
         assert "still showing 'state:succeeded'" in str(box.border_title)
+        box.value = "[/] [b]x age:<5"  # typed text in the box's title is never markup
+        await pilot.pause()
+        shown = Text.from_markup(str(box.border_title)).plain  # as the border draws it
+        assert "still showing '[/] [b]x'" in shown
+        h.app.export_screenshot()  # drawn without a MarkupError
+        assert h.app.is_running
         box.value = "zzz age:<5"  # the usable part matches nothing
         await pilot.pause()
         hint = table(h).render_line(2).text

@@ -371,6 +371,8 @@ class VidwatchApp(App[None]):
 
     def _announce_now(self) -> None:
         self._announce_armed = False
+        if self._screen_gone:
+            return
         done, self._finished = self._finished, []
         if not done:
             return
@@ -690,22 +692,21 @@ class VidwatchApp(App[None]):
             if binding.action in MainScreen.ALTERNATES:
                 continue
             action = binding.action
-            target = f"app.{action[4:]}" if action.startswith("app.") else f"screen.{action}"
             title = binding.description
             if action == "pause_polling":  # one entry that toggles, named for what it does now
-                target = "app.pause"
-                title = "Resume" if self.main.check_action("resume_polling", ()) else "Pause"
+                action = "resume_polling" if self.main.polling_stopped else action
+                title = "Resume" if self.main.polling_stopped else "Pause"
             yield SystemCommand(
                 title,
                 f"{binding.tooltip} ({binding.key.split(',')[0]})",
-                _runner(self, target),
+                _runner(self.main, action),
             )
         yield SystemCommand("Keys", "Show every key binding (?)", self.action_help)
 
 
-def _runner(app: App[None], action: str) -> Callable[[], object]:
+def _runner(screen: MainScreen, action: str) -> Callable[[], object]:
     async def run() -> None:
-        await app.run_action(action)
+        await screen.run_from_palette(action)
 
     return run
 

@@ -214,6 +214,7 @@ class MainScreen(Screen[None]):
         self.opener = opener
         self.clock = clock
         self._banners: dict[str, str] = {}
+        self._palette = False  # a palette command is running (see check_action)
         self._banner_shown = ""
         self.set_reactive(MainScreen.demo, demo)
         self.set_reactive(MainScreen.status, session.poller.status)
@@ -580,13 +581,25 @@ class MainScreen(Screen[None]):
             self.refresh_bindings()  # the footer shows p Pause or p Resume
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.TYPED_ACTIONS and isinstance(self.focused, Input):
+        if action in self.TYPED_ACTIONS and isinstance(self.focused, Input) and not self._palette:
             return False  # a letter typed into the filter box
         if action == "pause_polling":
             return not self._stopped(self.status)
         if action == "resume_polling":
             return self._stopped(self.status)
         return True
+
+    async def run_from_palette(self, action: str) -> None:
+        """A command chosen by name runs even while the filter box has the focus."""
+        self._palette = True
+        try:
+            await self.run_action(action)
+        finally:
+            self._palette = False
+
+    @property
+    def polling_stopped(self) -> bool:
+        return self._stopped(self.status)
 
     async def action_pause_polling(self) -> None:
         await self.app.run_action("app.pause")
@@ -622,7 +635,8 @@ class MainScreen(Screen[None]):
         except QueryError as exc:
             applied = self.table.filter_text.strip()
             shown = f"still showing {applied!r}" if applied else "still showing every task"
-            event.input.border_title = f"{exc} · {shown}"
+            # The user's own text: never markup ("[/]" would stop the dashboard).
+            event.input.border_title = Text(f"{exc} · {shown}")
             event.input.add_class("-invalid")
             return
         event.input.border_title = ""
