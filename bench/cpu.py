@@ -24,14 +24,13 @@ from pathlib import Path
 
 import aiohttp
 import httpx
-
-from app.core.api import QueryClient
-from app.core.config import Config, Paths
-from app.core.models import Task, TaskRecord, utcnow
-from app.core.poller import Poller
-from app.core.scheduler import Policy
-from app.core.store import TaskStore
-from app.ui.app import DashboardOptions, VidwatchApp
+from vidwatch.core.api import QueryClient
+from vidwatch.core.config import Config, Paths
+from vidwatch.core.models import Task, TaskRecord, utcnow
+from vidwatch.core.poller import Poller
+from vidwatch.core.scheduler import Policy
+from vidwatch.core.store import TaskStore
+from vidwatch.ui.app import DashboardOptions, VidwatchApp
 
 QUERY = "/v1/video/query"
 # Every task is due all the time: the pipeline never waits, as in the raw loop.
@@ -58,7 +57,7 @@ def start_simulator(jobs: int, seed: int = 1) -> Simulated:
     """Run ``vidwatch simulate`` (jobs an hour long: every poll finds them running)."""
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "app", "simulate",
+            sys.executable, "-m", "vidwatch", "simulate",
             "--jobs", str(jobs), "--seed", str(seed), "--speed", "0.01",
         ],
         stdout=subprocess.PIPE,

@@ -23,15 +23,15 @@ from typing import Any
 from textual import events
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
+from vidwatch.core.api import Ok, Outcome, QueryClient
+from vidwatch.core.config import Config, Paths
+from vidwatch.core.models import State, TaskRecord, TaskResult, utcnow
+from vidwatch.core.scheduler import Policy
+from vidwatch.core.store import TaskStore
+from vidwatch.ui.app import DashboardOptions, VidwatchApp
+from vidwatch.ui.rows import SortKey
+from vidwatch.ui.task_table import TaskTable
 
-from app.core.api import Ok, Outcome, QueryClient
-from app.core.config import Config, Paths
-from app.core.models import State, TaskRecord, TaskResult, utcnow
-from app.core.scheduler import Policy
-from app.core.store import TaskStore
-from app.ui.app import DashboardOptions, VidwatchApp
-from app.ui.rows import SortKey
-from app.ui.task_table import TaskTable
 from bench.fixtures import records
 
 SIZE = (160, 45)

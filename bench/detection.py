@@ -1,8 +1,8 @@
 """Detection latency at a fixed request budget: a discrete-event run on a simulated clock.
 
-The real :class:`~app.core.scheduler.Scheduler` decides what to poll; the real
+The real :class:`~vidwatch.core.scheduler.Scheduler` decides what to poll; the real
 simulator's job model says what each poll sees, through the real
-:func:`~app.core.api.parse_response`. No sleeping and no sockets: a 25-minute
+:func:`~vidwatch.core.api.parse_response`. No sleeping and no sockets: a 25-minute
 run takes a few seconds. Latency is the time from the simulator finishing a job
 to vidwatch holding the answer that says so.
 
@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.core.api import Ok, Outcome, parse_response
-from app.core.scheduler import Policy, Scheduler
-from app.core.simulator import Job, Simulator
+from vidwatch.core.api import Ok, Outcome, parse_response
+from vidwatch.core.scheduler import Policy, Scheduler
+from vidwatch.core.simulator import Job, Simulator
 
 RTT = 0.15  # seconds per request on the simulated clock
 EPOCH = datetime(2026, 11, 1, tzinfo=UTC)

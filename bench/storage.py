@@ -15,11 +15,12 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from app.core.models import utcnow
-from app.core.poller import Poller
-from app.core.scheduler import Policy
-from app.core.session import Session
-from app.core.store import TaskStore
+from vidwatch.core.models import utcnow
+from vidwatch.core.poller import Poller
+from vidwatch.core.scheduler import Policy
+from vidwatch.core.session import Session
+from vidwatch.core.store import TaskStore
+
 from bench.fixtures import records
 
 

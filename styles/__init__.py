@@ -1,1 +1,1 @@
-"""Textual stylesheets, installed as the package ``app.styles``."""
+"""Textual stylesheets, installed as the package ``vidwatch.styles``."""

@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-from app.core.api import QueryClient
-from app.core.clipboard import CopyResult, OpenResult
-from app.core.config import Config, Paths
-from app.core.models import State, Task, TaskRecord, TaskResult
-from app.core.scheduler import Policy
-from app.core.store import TaskStore
-from app.ui.app import DashboardOptions, VidwatchApp
+from vidwatch.core.api import QueryClient
+from vidwatch.core.clipboard import CopyResult, OpenResult
+from vidwatch.core.config import Config, Paths
+from vidwatch.core.models import State, Task, TaskRecord, TaskResult
+from vidwatch.core.scheduler import Policy
+from vidwatch.core.store import TaskStore
+from vidwatch.ui.app import DashboardOptions, VidwatchApp
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 KEY = "sk-test-4f9a1c2b7e"

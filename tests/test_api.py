@@ -6,8 +6,7 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
-
-from app.core.api import (
+from vidwatch.core.api import (
     MAX_BODY,
     MAX_RETRY_AFTER,
     AuthRejected,
@@ -23,7 +22,7 @@ from app.core.api import (
     parse_response,
     parse_retry_after,
 )
-from app.core.models import Problem, State
+from vidwatch.core.models import Problem, State
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 H = httpx.Headers

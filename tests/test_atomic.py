@@ -7,8 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-
-from app.core.atomic import atomic_write
+from vidwatch.core.atomic import atomic_write
 
 
 def test_replaces_the_file_whole_with_the_mode_asked_for(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CORE = Path(__file__).resolve().parent.parent / "app" / "core"
+CORE = Path(__file__).resolve().parent.parent / "app" / "vidwatch" / "core"
 
 
 def test_core_never_imports_textual_statically() -> None:
@@ -23,18 +23,18 @@ def test_core_never_imports_textual_statically() -> None:
             offenders += [
                 f"{path.name}: {n}"
                 for n in names
-                if n.split(".")[0] in ("textual", "app")
-                and (n.startswith("textual") or n.startswith("app.ui"))
+                if n.split(".")[0] in ("textual", "vidwatch")
+                and (n.startswith("textual") or n.startswith("vidwatch.ui"))
             ]
     assert offenders == []
 
 
 def test_importing_the_core_loads_no_textual() -> None:
     code = (
-        "import sys, pkgutil, importlib, app.core\n"
-        "for m in pkgutil.iter_modules(app.core.__path__):\n"
-        "    importlib.import_module('app.core.' + m.name)\n"
-        "import app.cli\n"
+        "import sys, pkgutil, importlib, vidwatch.core\n"
+        "for m in pkgutil.iter_modules(vidwatch.core.__path__):\n"
+        "    importlib.import_module('vidwatch.core.' + m.name)\n"
+        "import vidwatch.cli\n"
         "bad = [m for m in sys.modules if m == 'textual' or m.startswith('textual.')]\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )
@@ -104,14 +104,13 @@ def test_ui_classes_never_shadow_textual_internals() -> None:
     import inspect
     import pkgutil
 
+    import vidwatch.ui
     from textual.dom import DOMNode
-
-    import app.ui
 
     offenders: list[str] = []
     checked = 0
-    for info in pkgutil.iter_modules(app.ui.__path__):
-        module = importlib.import_module(f"app.ui.{info.name}")
+    for info in pkgutil.iter_modules(vidwatch.ui.__path__):
+        module = importlib.import_module(f"vidwatch.ui.{info.name}")
         for cls in vars(module).values():
             if not (inspect.isclass(cls) and issubclass(cls, DOMNode)):
                 continue

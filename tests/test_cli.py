@@ -8,8 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-from app.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_STORE, EXIT_USAGE, main
+from vidwatch.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_STORE, EXIT_USAGE, main
 
 
 class Run:
@@ -91,8 +90,8 @@ def test_add_nothing_is_a_usage_error(run: Run) -> None:
 def test_urls_prints_finished_urls_only(run: Run, tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from app.core.models import State, Task, TaskResult
-    from app.core.store import TaskStore
+    from vidwatch.core.models import State, Task, TaskResult
+    from vidwatch.core.store import TaskStore
 
     store = TaskStore(run.tasks)
     now = datetime.now(UTC)
@@ -225,8 +224,8 @@ def test_wait_ends_when_a_job_finishes_without_ever_sending_a_url(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The scheduler gives up re-asking after a few tries; wait must end too (exit 1)."""
-    from app.core.api import Ok
-    from app.core.models import State, TaskResult, utcnow
+    from vidwatch.core.api import Ok
+    from vidwatch.core.models import State, TaskResult, utcnow
 
     class NoUrl:
         calls = 0
@@ -241,7 +240,7 @@ def test_wait_ends_when_a_job_finishes_without_ever_sending_a_url(
             NoUrl.calls += 1
             return Ok(TaskResult(State.SUCCEEDED, "completed", checked_at=utcnow()))
 
-    monkeypatch.setattr("app.cli._client", lambda config: NoUrl())
+    monkeypatch.setattr("vidwatch.cli._client", lambda config: NoUrl())
     config = tmp_path / "config.toml"
     config.write_text(
         "[polling]\nmin_interval = 0.01\nmax_interval = 0.02\nmax_requests_per_second = 1000\n",
@@ -260,11 +259,13 @@ def test_wait_ends_when_a_job_finishes_without_ever_sending_a_url(
 
 
 def test_a_dashboard_that_crashed_exits_70(monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.ui.app import DashboardExit
+    from vidwatch.ui.app import DashboardExit
 
-    monkeypatch.setattr("app.ui.app.run_dashboard", lambda options: DashboardExit(True, None))
+    monkeypatch.setattr("vidwatch.ui.app.run_dashboard", lambda options: DashboardExit(True, None))
     assert main([], out=io.StringIO(), err=io.StringIO()) == 70
-    monkeypatch.setattr("app.ui.app.run_dashboard", lambda options: DashboardExit(False, "full"))
+    monkeypatch.setattr(
+        "vidwatch.ui.app.run_dashboard", lambda options: DashboardExit(False, "full")
+    )
     err = io.StringIO()
     assert main([], out=io.StringIO(), err=err) == 4
     assert "could not be saved: full" in err.getvalue()
@@ -286,7 +287,7 @@ class _Terminal(io.StringIO):
 
 
 def test_downloads_get_a_progress_bar_each_on_a_terminal() -> None:
-    from app.cli import _Progress
+    from vidwatch.cli import _Progress
 
     screen = _Terminal()
     progress = _Progress(screen, {"grok:1": "cows [bold]x[/]", "grok:2": "grok:2"})
@@ -302,7 +303,7 @@ def test_downloads_get_a_progress_bar_each_on_a_terminal() -> None:
 
 
 def test_no_progress_is_drawn_into_a_pipe() -> None:
-    from app.cli import _Progress
+    from vidwatch.cli import _Progress
 
     pipe = io.StringIO()
     progress = _Progress(pipe, {"grok:1": "cows"})

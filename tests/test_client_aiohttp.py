@@ -11,9 +11,8 @@ import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from app.core.api import MAX_BODY, BadResponse, NetworkError, Ok, QueryClient
-from app.core.models import validate_task_id
+from vidwatch.core.api import MAX_BODY, BadResponse, NetworkError, Ok, QueryClient
+from vidwatch.core.models import validate_task_id
 
 pytestmark = pytest.mark.e2e
 

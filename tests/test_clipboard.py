@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-
-from app.core.clipboard import copy_text, open_url, safe_url
+from vidwatch.core.clipboard import copy_text, open_url, safe_url
 
 
 class Recorder:

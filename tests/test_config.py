@@ -3,8 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from app.core.config import DEFAULT_BASE_URL, ConfigError, Paths, load_config
+from vidwatch.core.config import DEFAULT_BASE_URL, ConfigError, Paths, load_config
 
 
 def write(path: Path, text: str, mode: int = 0o600) -> Path:

@@ -21,13 +21,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
-
-from app.cli import main
-from app.core.models import State, TaskResult
-from app.core.poller import Poller
-from app.core.scheduler import Policy
-from app.core.session import Session
-from app.core.store import TaskStore
+from vidwatch.cli import main
+from vidwatch.core.models import State, TaskResult
+from vidwatch.core.poller import Poller
+from vidwatch.core.scheduler import Policy
+from vidwatch.core.session import Session
+from vidwatch.core.store import TaskStore
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +58,7 @@ def _writer(path: str, tag: str, conn: Connection) -> None:
 def forkserver() -> multiprocessing.context.ForkServerContext:
     ctx = multiprocessing.get_context("forkserver")
     assert isinstance(ctx, multiprocessing.context.ForkServerContext)
-    ctx.set_forkserver_preload(["app.core.session", "app.core.store", "tests.test_crash"])
+    ctx.set_forkserver_preload(["vidwatch.core.session", "vidwatch.core.store", "tests.test_crash"])
     return ctx
 
 
@@ -108,7 +107,7 @@ def test_four_vidwatch_add_processes_at_once_store_all_thousand(
     for p in range(4):
         ids = "\n".join(f"grok:p{p}-{n:03d}" for n in range(250))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "--tasks-file", str(tasks), "add", "-"],
+            [sys.executable, "-m", "vidwatch", "--tasks-file", str(tasks), "add", "-"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -144,7 +143,7 @@ def test_a_disk_that_refuses_gives_one_clear_sentence_from_the_cli(
     def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
         raise OSError(error, os.strerror(error))
 
-    monkeypatch.setattr("app.core.atomic.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("vidwatch.core.atomic.tempfile.mkstemp", refuse)
     out, err = io.StringIO(), io.StringIO()
     code = main(["--tasks-file", str(tasks), "add", "grok:b"], out=out, err=err)
     assert code == 4
@@ -168,7 +167,7 @@ def test_a_full_disk_during_write_leaves_the_old_file_and_no_temp_file(
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr("app.core.atomic.os.write", full)
+    monkeypatch.setattr("vidwatch.core.atomic.os.write", full)
     err = io.StringIO()
     assert main(["--tasks-file", str(tasks), "add", "grok:b"], err=err, out=io.StringIO()) == 4
     assert "the disk is full" in err.getvalue()
@@ -184,8 +183,8 @@ async def test_the_dashboard_keeps_running_when_it_cannot_save_and_recovers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int, words: str
 ) -> None:
     from textual.widgets import TextArea
+    from vidwatch.ui.header import StatusBar
 
-    from app.ui.header import StatusBar
     from tests.dashboard_support import make_app, record
 
     h = make_app(tmp_path, [record("grok:a", State.RUNNING)])
@@ -197,8 +196,8 @@ async def test_the_dashboard_keeps_running_when_it_cannot_save_and_recovers(
             raise OSError(error, os.strerror(error))
         return real_mkstemp(*args, **kwargs)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr("app.core.atomic.tempfile.mkstemp", mkstemp)
-    monkeypatch.setattr("app.ui.app.SAVE_RETRY_SECONDS", 0.2)
+    monkeypatch.setattr("vidwatch.core.atomic.tempfile.mkstemp", mkstemp)
+    monkeypatch.setattr("vidwatch.ui.app.SAVE_RETRY_SECONDS", 0.2)
     async with h.app.run_test(size=(160, 30)) as pilot:
         broken["on"] = True
         await pilot.press("a")

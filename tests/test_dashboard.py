@@ -12,18 +12,18 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Input
+from vidwatch.core.clipboard import OpenResult
+from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult
+from vidwatch.core.scheduler import Policy
+from vidwatch.core.store import TaskStore
+from vidwatch.ui.app import VidwatchApp
+from vidwatch.ui.detail import DetailPane
+from vidwatch.ui.dialogs import AddDialog, ConfirmDialog, HelpScreen, LabelDialog
+from vidwatch.ui.header import StatusBar
+from vidwatch.ui.main_screen import MainScreen
+from vidwatch.ui.rows import SortKey
+from vidwatch.ui.task_table import TaskTable
 
-from app.core.clipboard import OpenResult
-from app.core.models import Problem, State, Task, TaskRecord, TaskResult
-from app.core.scheduler import Policy
-from app.core.store import TaskStore
-from app.ui.app import VidwatchApp
-from app.ui.detail import DetailPane
-from app.ui.dialogs import AddDialog, ConfirmDialog, HelpScreen, LabelDialog
-from app.ui.header import StatusBar
-from app.ui.main_screen import MainScreen
-from app.ui.rows import SortKey
-from app.ui.task_table import TaskTable
 from tests.dashboard_support import KEY, T0, FakeGateway, Harness, body, make_app, record
 
 URL_A = "https://cdn.example/a.mp4?sig=1"
@@ -736,7 +736,7 @@ async def test_a_crash_says_one_sentence_and_never_shows_local_variables(
 async def test_quitting_while_a_failing_save_runs_reports_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.core.store import StoreError
+    from vidwatch.core.store import StoreError
 
     h = three(tmp_path)
 

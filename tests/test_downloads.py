@@ -10,11 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from app.core.api import Ok, QueryClient
-from app.core.downloads import Downloader, _task_tag, safe_filename
-from app.core.models import State, Task, TaskRecord, TaskResult, utcnow
-from app.core.simulator import Simulator, video_bytes
+from vidwatch.core.api import Ok, QueryClient
+from vidwatch.core.downloads import Downloader, _task_tag, safe_filename
+from vidwatch.core.models import State, Task, TaskRecord, TaskResult, utcnow
+from vidwatch.core.simulator import Simulator, video_bytes
 
 pytestmark = pytest.mark.e2e
 

@@ -6,8 +6,8 @@ import math
 import random
 
 import pytest
+from vidwatch.core.durations import MIN_SAMPLES_PER_KEY, DurationModel, model_key
 
-from app.core.durations import MIN_SAMPLES_PER_KEY, DurationModel, model_key
 from bench.detection import run
 
 

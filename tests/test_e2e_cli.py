@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from app.core.simulator import Simulator, SimulatorThread, video_bytes
+from vidwatch.core.simulator import Simulator, SimulatorThread, video_bytes
 
 
 @dataclass
@@ -29,7 +28,7 @@ class World:
         self, *argv: str, stdin: str = "", timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "app", "--tasks-file", str(self.tasks), *argv],
+            [sys.executable, "-m", "vidwatch", "--tasks-file", str(self.tasks), *argv],
             input=stdin,
             capture_output=True,
             text=True,
@@ -118,7 +117,7 @@ def test_rejected_key_is_exit_3_and_never_printed(world: World) -> None:
         [
             sys.executable,
             "-m",
-            "app",
+            "vidwatch",
             "--tasks-file",
             str(world.tasks),
             "wait",
@@ -149,7 +148,7 @@ def test_poll_json_once(world: World) -> None:
 
 def test_simulate_command_prints_url_key_and_ids(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "simulate", "--jobs", "3", "--seed", "9"],
+        [sys.executable, "-m", "vidwatch", "simulate", "--jobs", "3", "--seed", "9"],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from vidwatch.core.config import Config, Paths
+from vidwatch.core.models import State, Task
+from vidwatch.core.scheduler import Policy
+from vidwatch.core.simulator import Simulator
+from vidwatch.core.store import TaskStore
+from vidwatch.ui.app import DashboardOptions, VidwatchApp
+from vidwatch.ui.header import StatusBar
+from vidwatch.ui.task_table import TaskTable
 
-from app.core.config import Config, Paths
-from app.core.models import State, Task
-from app.core.scheduler import Policy
-from app.core.simulator import Simulator
-from app.core.store import TaskStore
-from app.ui.app import DashboardOptions, VidwatchApp
-from app.ui.header import StatusBar
-from app.ui.task_table import TaskTable
 from tests.dashboard_support import Clipboard
 
 pytestmark = pytest.mark.e2e

@@ -10,17 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
-from app.core.api import Ok
-from app.core.durations import DurationModel
-from app.core.export import export, write_export
-from app.core.models import State, Task, TaskRecord, TaskResult, Transition
-from app.core.notify import desktop_sequence, notify_send, payload, terminal_style
-from app.core.poller import apply_outcome, span
-from app.core.query import QueryError, parse_query, parse_usable, search_text
-from app.core.scheduler import Policy, Scheduler
-from app.core.store import TaskStore
-from app.core.view import View, load_view, save_view
+from vidwatch.core.api import Ok
+from vidwatch.core.durations import DurationModel
+from vidwatch.core.export import export, write_export
+from vidwatch.core.models import State, Task, TaskRecord, TaskResult, Transition
+from vidwatch.core.notify import desktop_sequence, notify_send, payload, terminal_style
+from vidwatch.core.poller import apply_outcome, span
+from vidwatch.core.query import QueryError, parse_query, parse_usable, search_text
+from vidwatch.core.scheduler import Policy, Scheduler
+from vidwatch.core.store import TaskStore
+from vidwatch.core.view import View, load_view, save_view
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -35,7 +34,7 @@ def answer(state: State, status: str, at: datetime, url: str | None = None) -> O
 
 
 def test_each_status_change_is_kept_with_its_time_and_survives_errors() -> None:
-    from app.core.api import NetworkError
+    from vidwatch.core.api import NetworkError
 
     result = TaskResult()
     result = apply_outcome(result, answer(State.QUEUED, "pending", T0), T0)

@@ -15,18 +15,18 @@ import pytest
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Input
+from vidwatch.core.config import Config, Paths
+from vidwatch.core.models import State, Task, TaskResult, Transition
+from vidwatch.core.scheduler import Policy
+from vidwatch.core.simulator import Simulator, video_bytes
+from vidwatch.core.store import TaskStore
+from vidwatch.core.view import View, load_view, save_view
+from vidwatch.ui.app import DashboardOptions, VidwatchApp
+from vidwatch.ui.detail import DetailPane
+from vidwatch.ui.dialogs import ColumnsDialog, ConfirmDialog, ExportDialog
+from vidwatch.ui.header import StatusBar
+from vidwatch.ui.task_table import TaskTable
 
-from app.core.config import Config, Paths
-from app.core.models import State, Task, TaskResult, Transition
-from app.core.scheduler import Policy
-from app.core.simulator import Simulator, video_bytes
-from app.core.store import TaskStore
-from app.core.view import View, load_view, save_view
-from app.ui.app import DashboardOptions, VidwatchApp
-from app.ui.detail import DetailPane
-from app.ui.dialogs import ColumnsDialog, ConfirmDialog, ExportDialog
-from app.ui.header import StatusBar
-from app.ui.task_table import TaskTable
 from tests.dashboard_support import KEY, T0, FakeGateway, Harness, body, make_app, record
 
 URL = "https://cdn.example/v/{}.mp4"

@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from app.core.api import (
+from vidwatch.core.api import (
     AuthRejected,
     BadResponse,
     NetworkError,
@@ -22,7 +21,7 @@ from app.core.api import (
     ServerError,
     parse_response,
 )
-from app.core.models import (
+from vidwatch.core.models import (
     MAX_ID_LENGTH,
     State,
     Task,
@@ -31,10 +30,11 @@ from app.core.models import (
     split_ids,
     validate_task_id,
 )
-from app.core.sanitize import MAX_TEXT, clean_line, clean_text
-from app.core.store import TaskStore
-from app.ui.detail import DetailPane
-from app.ui.task_table import TaskTable
+from vidwatch.core.sanitize import MAX_TEXT, clean_line, clean_text
+from vidwatch.core.store import TaskStore
+from vidwatch.ui.detail import DetailPane
+from vidwatch.ui.task_table import TaskTable
+
 from tests.dashboard_support import T0, make_app
 
 OUTCOMES = (Ok, AuthRejected, NotFound, RateLimited, ServerError, BadResponse, NetworkError)
@@ -246,6 +246,6 @@ def cells(text: str) -> int:
 
 
 def table_layout(table: TaskTable) -> list[tuple[str, int]]:
-    from app.ui.task_table import layout
+    from vidwatch.ui.task_table import layout
 
     return [(c.key, c.width) for c in layout(table.size.width)]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.pilot import Pilot
+from vidwatch.core.models import State
+from vidwatch.ui.detail import DetailPane
+from vidwatch.ui.task_table import TaskTable
 
-from app.core.models import State
-from app.ui.detail import DetailPane
-from app.ui.task_table import TaskTable
 from tests.dashboard_support import KEY, FakeGateway, body, make_app, record
 
 ESC = "\x1b"

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from app.core.api import QueryClient
-from app.core.config import Config, Paths, load_config
-from app.core.models import State, Task
-from app.core.scheduler import Policy
-from app.core.simulator import Simulator, SimulatorThread
-from app.core.store import TaskStore
-from app.ui.app import DashboardOptions, VidwatchApp
+from vidwatch.core.api import QueryClient
+from vidwatch.core.config import Config, Paths, load_config
+from vidwatch.core.models import State, Task
+from vidwatch.core.scheduler import Policy
+from vidwatch.core.simulator import Simulator, SimulatorThread
+from vidwatch.core.store import TaskStore
+from vidwatch.ui.app import DashboardOptions, VidwatchApp
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +41,7 @@ class World:
 
     def run(self, *argv: str, stdin: str = "", env: dict[str, str] | None = None) -> int:
         proc = subprocess.run(
-            [sys.executable, "-m", "app", *argv],
+            [sys.executable, "-m", "vidwatch", *argv],
             input=stdin,
             capture_output=True,
             text=True,

@@ -8,12 +8,12 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from app.cli import main
-from app.core.api import AuthRejected, NetworkError, Ok
-from app.core.logs import BACKUPS, MAX_BYTES, add_secret, setup_logging
-from app.core.models import State, Task, TaskRecord, TaskResult, utcnow
-from app.core.poller import Poller
-from app.core.scheduler import Policy
+from vidwatch.cli import main
+from vidwatch.core.api import AuthRejected, NetworkError, Ok
+from vidwatch.core.logs import BACKUPS, MAX_BYTES, add_secret, setup_logging
+from vidwatch.core.models import State, Task, TaskRecord, TaskResult, utcnow
+from vidwatch.core.poller import Poller
+from vidwatch.core.scheduler import Policy
 
 KEY = "sk-log-canary-7c1e55d2"
 

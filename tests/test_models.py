@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import pytest
-
-from app.core.models import (
+from vidwatch.core.models import (
     MAX_ID_LENGTH,
     State,
     TaskResult,

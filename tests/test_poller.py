@@ -8,11 +8,10 @@ from collections import defaultdict, deque
 from datetime import UTC, datetime
 
 import pytest
-
-from app.core.api import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
-from app.core.models import Problem, State, Task, TaskRecord, TaskResult, utcnow
-from app.core.poller import Poller, PollerEvent, StatusChange, TaskUpdate, apply_outcome
-from app.core.scheduler import Policy
+from vidwatch.core.api import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
+from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult, utcnow
+from vidwatch.core.poller import Poller, PollerEvent, StatusChange, TaskUpdate, apply_outcome
+from vidwatch.core.scheduler import Policy
 
 FAST = Policy(min_interval=0.01, max_interval=0.05, concurrency=4, max_requests_per_second=1000)
 

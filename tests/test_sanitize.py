@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from app.core.sanitize import clean_line, clean_text, first_line, shorten_id, strip_fence
+from vidwatch.core.sanitize import clean_line, clean_text, first_line, shorten_id, strip_fence
 
 
 def test_osc_sequences_are_removed_whole() -> None:

@@ -6,8 +6,7 @@ import random
 from datetime import UTC, datetime
 
 import pytest
-
-from app.core.api import (
+from vidwatch.core.api import (
     AuthRejected,
     BadResponse,
     NetworkError,
@@ -17,8 +16,8 @@ from app.core.api import (
     RateLimited,
     ServerError,
 )
-from app.core.models import State, TaskResult
-from app.core.scheduler import (
+from vidwatch.core.models import State, TaskResult
+from vidwatch.core.scheduler import (
     HIT_START,
     KNOWN_NOT_FOUND_LIMIT,
     NOT_FOUND_LIMIT,

@@ -7,12 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from app.core.models import State, Task, TaskResult
-from app.core.poller import Poller
-from app.core.scheduler import Policy
-from app.core.session import Session
-from app.core.store import TaskStore
+from vidwatch.core.models import State, Task, TaskResult
+from vidwatch.core.poller import Poller
+from vidwatch.core.scheduler import Policy
+from vidwatch.core.session import Session
+from vidwatch.core.store import TaskStore
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

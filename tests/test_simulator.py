@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-
-from app.core.api import (
+from vidwatch.core.api import (
     AuthRejected,
     BadResponse,
     NotFound,
@@ -17,8 +16,8 @@ from app.core.api import (
     RateLimited,
     ServerError,
 )
-from app.core.models import State
-from app.core.simulator import FAULTS, Simulator, video_bytes
+from vidwatch.core.models import State
+from vidwatch.core.simulator import FAULTS, Simulator, video_bytes
 
 
 class Clock:
@@ -145,7 +144,7 @@ async def test_each_fault_gives_its_typed_outcome(sim: Simulator, fault: str, ki
 
 
 async def test_connection_faults_are_network_errors(sim: Simulator) -> None:
-    from app.core.api import NetworkError
+    from vidwatch.core.api import NetworkError
 
     for fault in ("drop", "reset"):
         # aiohttp retries an idempotent GET once when the server drops it: drop twice.

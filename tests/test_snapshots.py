@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from vidwatch.core.models import State
+from vidwatch.core.scheduler import Policy
+from vidwatch.ui.app import VidwatchApp
 
-from app.core.models import State
-from app.core.scheduler import Policy
-from app.ui.app import VidwatchApp
 from tests.dashboard_support import KEY, FakeGateway, make_app, record
 
 SnapCompare = Callable[..., bool]

@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from app.core.api import Outcome, QueryClient, RateLimited
-from app.core.models import State, Task, TaskRecord
-from app.core.poller import Poller, PollerEvent, TaskUpdate
-from app.core.scheduler import BURST_SECONDS, Policy
-from app.core.session import Session
-from app.core.simulator import Simulator
-from app.core.store import TaskStore
+from vidwatch.core.api import Outcome, QueryClient, RateLimited
+from vidwatch.core.models import State, Task, TaskRecord
+from vidwatch.core.poller import Poller, PollerEvent, TaskUpdate
+from vidwatch.core.scheduler import BURST_SECONDS, Policy
+from vidwatch.core.session import Session
+from vidwatch.core.simulator import Simulator
+from vidwatch.core.store import TaskStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from textual.app import App, ComposeResult
-
-from app.core.models import State, Task, TaskRecord, TaskResult
-from app.ui.rows import SortKey, next_text, relative, sort_ids, state_text
-from app.ui.task_table import TaskTable, layout
+from vidwatch.core.models import State, Task, TaskRecord, TaskResult
+from vidwatch.ui.rows import SortKey, next_text, relative, sort_ids, state_text
+from vidwatch.ui.task_table import TaskTable, layout
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

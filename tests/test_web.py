@@ -58,7 +58,7 @@ class WebServer:
             "XDG_STATE_HOME": str(home / "state"),
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "web", "--demo", "--port", str(self.port)],
+            [sys.executable, "-m", "vidwatch", "web", "--demo", "--port", str(self.port)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -1,7 +1,7 @@
 """The vidwatch dashboard (Textual): wires the headless engine to the screen.
 
-The app owns the engine — the :class:`~app.core.session.Session` (task list and
-file), its :class:`~app.core.poller.Poller` and the HTTP client — and the
+The app owns the engine — the :class:`~vidwatch.core.session.Session` (task list and
+file), its :class:`~vidwatch.core.poller.Poller` and the HTTP client — and the
 timing around it: poller updates batched onto the screen, saves debounced and
 run in a thread, the task file watched for other writers. The screen only draws
 and reacts to keys.
@@ -34,22 +34,22 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from app.core.api import Ok, QueryClient
-from app.core.clipboard import copy_text, open_url
-from app.core.config import Config, ConfigError, Paths, load_config
-from app.core.downloads import Downloader
-from app.core.durations import DurationModel
-from app.core.logs import add_secret, redact
-from app.core.models import FINISHED_STATES, State, Task, TaskRecord, utcnow
-from app.core.notify import desktop_sequence, notify_send, terminal_style
-from app.core.poller import Poller, PollerEvent, PollerStatus, StatusChange, TaskUpdate
-from app.core.session import DiskChange, Session
-from app.core.store import StoreError, TaskStore
-from app.core.view import View, load_view, save_view
-from app.ui.dialogs import HelpScreen
-from app.ui.downloads import DownloadsPanel
-from app.ui.main_screen import Copier, MainScreen, Opener
-from app.ui.task_table import TaskTable
+from vidwatch.core.api import Ok, QueryClient
+from vidwatch.core.clipboard import copy_text, open_url
+from vidwatch.core.config import Config, ConfigError, Paths, load_config
+from vidwatch.core.downloads import Downloader
+from vidwatch.core.durations import DurationModel
+from vidwatch.core.logs import add_secret, redact
+from vidwatch.core.models import FINISHED_STATES, State, Task, TaskRecord, utcnow
+from vidwatch.core.notify import desktop_sequence, notify_send, terminal_style
+from vidwatch.core.poller import Poller, PollerEvent, PollerStatus, StatusChange, TaskUpdate
+from vidwatch.core.session import DiskChange, Session
+from vidwatch.core.store import StoreError, TaskStore
+from vidwatch.core.view import View, load_view, save_view
+from vidwatch.ui.dialogs import HelpScreen
+from vidwatch.ui.downloads import DownloadsPanel
+from vidwatch.ui.main_screen import Copier, MainScreen, Opener
+from vidwatch.ui.task_table import TaskTable
 
 __all__ = ["DashboardExit", "DashboardOptions", "VidwatchApp", "run_dashboard", "stylesheet"]
 
@@ -83,7 +83,7 @@ def make_client(config: Config) -> QueryClient:
 
 def stylesheet() -> str:
     """The path of the packaged stylesheet (works for installed packages too)."""
-    return str(files("app.styles").joinpath("app.tcss"))
+    return str(files("vidwatch.styles").joinpath("app.tcss"))
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ class VidwatchApp(App[None]):
         _settle_garbage_collector()
 
     async def _start_demo(self) -> None:
-        from app.core.simulator import Simulator
+        from vidwatch.core.simulator import Simulator
 
         options = self.options
         simulator = Simulator(

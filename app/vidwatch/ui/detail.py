@@ -27,11 +27,11 @@ from textual.scroll_view import ScrollView
 from textual.selection import Selection
 from textual.strip import Strip
 
-from app.core.models import State, TaskRecord, utcnow
-from app.core.poller import span
-from app.core.sanitize import strip_fence
-from app.core.scheduler import Eta
-from app.ui.rows import relative, state_text
+from vidwatch.core.models import State, TaskRecord, utcnow
+from vidwatch.core.poller import span
+from vidwatch.core.sanitize import strip_fence
+from vidwatch.core.scheduler import Eta
+from vidwatch.ui.rows import relative, state_text
 
 __all__ = ["DetailPane"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import tomli_w
 
-from app.core.atomic import atomic_write
+from vidwatch.core.atomic import atomic_write
 
 __all__ = ["View", "load_view", "save_view"]
 

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import httpx
 
-from app import __version__
-from app.core.models import (
+from vidwatch import __version__
+from vidwatch.core.models import (
     Problem,
     State,
     TaskResult,
@@ -30,7 +30,7 @@ from app.core.models import (
     plausible_time,
     utcnow,
 )
-from app.core.sanitize import (
+from vidwatch.core.sanitize import (
     MAX_SHORT,
     MAX_TEXT,
     MAX_URL,

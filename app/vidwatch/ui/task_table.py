@@ -25,10 +25,10 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from app.core.models import State, TaskRecord, utcnow
-from app.core.query import QueryError, parse_query, parse_usable, search_text
-from app.core.scheduler import Eta
-from app.ui.rows import (
+from vidwatch.core.models import State, TaskRecord, utcnow
+from vidwatch.core.query import QueryError, parse_query, parse_usable, search_text
+from vidwatch.core.scheduler import Eta
+from vidwatch.ui.rows import (
     SortKey,
     eta_text,
     next_text,
@@ -313,7 +313,7 @@ class TaskTable(ScrollView, can_focus=True):
     def set_filter(self, text: str) -> None:
         """Filter with the query language (``state:failed age:<1h cow``).
 
-        Raises :class:`~app.core.query.QueryError` for text that does not parse, after
+        Raises :class:`~vidwatch.core.query.QueryError` for text that does not parse, after
         filtering by the terms that do.
         """
         try:

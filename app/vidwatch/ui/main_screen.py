@@ -27,16 +27,16 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from app.core.clipboard import CopyResult, OpenResult
-from app.core.export import export, write_export
-from app.core.models import State, TaskRecord, utcnow
-from app.core.poller import PollerStatus
-from app.core.query import QueryError
-from app.core.scheduler import Eta
-from app.core.session import AddReport, DiskChange, Session
-from app.core.view import View
-from app.ui.detail import NO_TASKS, DetailPane
-from app.ui.dialogs import (
+from vidwatch.core.clipboard import CopyResult, OpenResult
+from vidwatch.core.export import export, write_export
+from vidwatch.core.models import State, TaskRecord, utcnow
+from vidwatch.core.poller import PollerStatus
+from vidwatch.core.query import QueryError
+from vidwatch.core.scheduler import Eta
+from vidwatch.core.session import AddReport, DiskChange, Session
+from vidwatch.core.view import View
+from vidwatch.ui.detail import NO_TASKS, DetailPane
+from vidwatch.ui.dialogs import (
     AddDialog,
     AddRequest,
     ColumnsDialog,
@@ -45,10 +45,10 @@ from app.ui.dialogs import (
     ExportRequest,
     LabelDialog,
 )
-from app.ui.downloads import DownloadsPanel
-from app.ui.header import StateCounts, StatusBar
-from app.ui.rows import SortKey, state_text
-from app.ui.task_table import OPTIONAL_COLUMNS, TaskTable
+from vidwatch.ui.downloads import DownloadsPanel
+from vidwatch.ui.header import StateCounts, StatusBar
+from vidwatch.ui.rows import SortKey, state_text
+from vidwatch.ui.task_table import OPTIONAL_COLUMNS, TaskTable
 
 __all__ = ["Copier", "MainScreen", "Opener"]
 

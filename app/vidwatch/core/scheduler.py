@@ -2,7 +2,7 @@
 
 Nothing here sleeps or does I/O. Every method takes ``now`` (seconds on a
 monotonic clock) so tests and the discrete-event benchmark drive it with a
-simulated clock; :class:`app.core.poller.Poller` drives it with the real one.
+simulated clock; :class:`vidwatch.core.poller.Poller` drives it with the real one.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from app.core.api import (
+from vidwatch.core.api import (
     AuthRejected,
     BadResponse,
     NetworkError,
@@ -25,8 +25,8 @@ from app.core.api import (
     RateLimited,
     ServerError,
 )
-from app.core.durations import DurationModel
-from app.core.models import State, TaskResult, model_key
+from vidwatch.core.durations import DurationModel
+from vidwatch.core.models import State, TaskResult, model_key
 
 __all__ = [
     "KNOWN_NOT_FOUND_LIMIT",

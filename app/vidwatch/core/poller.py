@@ -1,7 +1,7 @@
 """The asyncio engine that polls tasks and hands every change to listeners.
 
 The :class:`Poller` owns the in-memory truth (``records``), drives the pure
-:class:`~app.core.scheduler.Scheduler` with a real clock, and never knows who
+:class:`~vidwatch.core.scheduler.Scheduler` with a real clock, and never knows who
 listens: the CLI prints, the dashboard redraws, tests collect.
 """
 
@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from app.core.api import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
-from app.core.durations import DurationModel
-from app.core.models import TaskRecord, TaskResult, utcnow
-from app.core.scheduler import NOT_FOUND_LIMIT, Eta, Policy, Scheduler
+from vidwatch.core.api import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
+from vidwatch.core.durations import DurationModel
+from vidwatch.core.models import TaskRecord, TaskResult, utcnow
+from vidwatch.core.scheduler import NOT_FOUND_LIMIT, Eta, Policy, Scheduler
 
 __all__ = [
     "Listener",

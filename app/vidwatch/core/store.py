@@ -49,8 +49,8 @@ from typing import Any
 
 import rtoml
 
-from app.core.atomic import atomic_write
-from app.core.models import (
+from vidwatch.core.atomic import atomic_write
+from vidwatch.core.models import (
     HISTORY_LIMIT,
     Problem,
     State,
@@ -61,7 +61,7 @@ from app.core.models import (
     canonical_state,
     plausible_time,
 )
-from app.core.sanitize import MAX_SHORT, MAX_TEXT, MAX_URL, clean_line, clean_text
+from vidwatch.core.sanitize import MAX_SHORT, MAX_TEXT, MAX_URL, clean_line, clean_text
 
 __all__ = ["SCHEMA", "LoadResult", "Signature", "StoreError", "TaskStore"]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Final
 
-from app.core.models import model_key
+from vidwatch.core.models import model_key
 
 __all__ = ["DurationModel", "model_key"]
 

@@ -22,7 +22,7 @@ from textual.widgets import (
     TextArea,
 )
 
-from app.core.models import split_ids, validate_task_id
+from vidwatch.core.models import split_ids, validate_task_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.core.models import TaskRecord, model_key
+from vidwatch.core.models import TaskRecord, model_key
 
 __all__ = ["Query", "QueryError", "parse_query", "parse_usable", "search_text"]
 

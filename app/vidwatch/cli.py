@@ -28,13 +28,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from app import __version__
-from app.core.api import NotFound, Ok, QueryClient
-from app.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
-from app.core.downloads import Downloader, DownloadResult
-from app.core.export import FORMATS, export, record_json, to_json, write_export
-from app.core.logs import add_secret, redact, setup_logging
-from app.core.models import (
+from vidwatch import __version__
+from vidwatch.core.api import NotFound, Ok, QueryClient
+from vidwatch.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
+from vidwatch.core.downloads import Downloader, DownloadResult
+from vidwatch.core.export import FORMATS, export, record_json, to_json, write_export
+from vidwatch.core.logs import add_secret, redact, setup_logging
+from vidwatch.core.models import (
     State,
     Task,
     TaskRecord,
@@ -43,10 +43,10 @@ from app.core.models import (
     utcnow,
     validate_task_id,
 )
-from app.core.poller import Poller, PollerEvent, TaskUpdate
-from app.core.query import QueryError, parse_query, search_text
-from app.core.sanitize import clean_line
-from app.core.store import StoreError, TaskStore
+from vidwatch.core.poller import Poller, PollerEvent, TaskUpdate
+from vidwatch.core.query import QueryError, parse_query, search_text
+from vidwatch.core.sanitize import clean_line
+from vidwatch.core.store import StoreError, TaskStore
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -554,7 +554,7 @@ class _Progress:
 
 
 def cmd_web(ctx: Context, ns: argparse.Namespace) -> int:
-    from app.web import loopback_host, serve
+    from vidwatch.web import loopback_host, serve
 
     try:
         host = loopback_host(ns.host)
@@ -565,7 +565,7 @@ def cmd_web(ctx: Context, ns: argparse.Namespace) -> int:
             "localhost, and forward the port over SSH to reach it from elsewhere.",
             EXIT_USAGE,
         ) from None
-    argv = [sys.executable, "-m", "app", "--tasks-file", str(ctx.paths.tasks_file)]
+    argv = [sys.executable, "-P", "-m", "vidwatch", "--tasks-file", str(ctx.paths.tasks_file)]
     argv += ["--config", str(ctx.paths.config_file)]
     if ns.demo:
         argv.append("--demo")
@@ -597,7 +597,7 @@ def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(ctx: Context, ns: argparse.Namespace) -> int:
-    from app.ui.app import DashboardOptions, run_dashboard
+    from vidwatch.ui.app import DashboardOptions, run_dashboard
 
     config = ctx.config() if not ns.demo else _demo_config(ctx)
     ended = run_dashboard(DashboardOptions(paths=ctx.paths, config=config, demo=ns.demo))
@@ -614,7 +614,7 @@ def _demo_config(ctx: Context) -> Config:
 
 
 def cmd_simulate(ctx: Context, ns: argparse.Namespace) -> int:
-    from app.core.simulator import serve_forever
+    from vidwatch.core.simulator import serve_forever
 
     if not 0.0 <= ns.chaos <= 1.0:
         raise CliError("--chaos is a fraction of requests, from 0 to 1 (0.3 = 30 %).", EXIT_USAGE)

@@ -33,11 +33,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from app import __version__
-from app.core.atomic import fsync_dir
-from app.core.clipboard import safe_url
-from app.core.models import TaskRecord
-from app.core.sanitize import clean_line
+from vidwatch import __version__
+from vidwatch.core.atomic import fsync_dir
+from vidwatch.core.clipboard import safe_url
+from vidwatch.core.models import TaskRecord
+from vidwatch.core.sanitize import clean_line
 
 __all__ = ["DownloadResult", "Downloader", "safe_filename"]
 

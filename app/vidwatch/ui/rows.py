@@ -10,9 +10,9 @@ import math
 from collections.abc import Iterable
 from datetime import datetime
 
-from app.core.models import State, TaskRecord
-from app.core.sanitize import first_line, shorten_id
-from app.core.scheduler import Eta
+from vidwatch.core.models import State, TaskRecord
+from vidwatch.core.sanitize import first_line, shorten_id
+from vidwatch.core.scheduler import Eta
 
 
 class SortKey(enum.StrEnum):

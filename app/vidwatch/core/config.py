@@ -16,9 +16,9 @@ from typing import Any, Final
 
 import platformdirs
 
-from app.core.api import InsecureURLError, check_base_url
-from app.core.notify import MODES
-from app.core.scheduler import Policy
+from vidwatch.core.api import InsecureURLError, check_base_url
+from vidwatch.core.notify import MODES
+from vidwatch.core.scheduler import Policy
 
 __all__ = [
     "APP_NAME",

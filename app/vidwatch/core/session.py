@@ -1,7 +1,7 @@
 """The watched list as one in-memory truth, kept in step with the task file.
 
-A :class:`Session` joins the :class:`~app.core.poller.Poller` (which owns the
-records and their latest results) to the :class:`~app.core.store.TaskStore`
+A :class:`Session` joins the :class:`~vidwatch.core.poller.Poller` (which owns the
+records and their latest results) to the :class:`~vidwatch.core.store.TaskStore`
 (the file other ``vidwatch`` processes also write). The dashboard uses it; it
 never knows about a screen.
 
@@ -24,9 +24,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from app.core.models import Task, TaskRecord, utcnow
-from app.core.poller import Poller
-from app.core.store import LoadResult, Signature, TaskStore, adopt_download
+from vidwatch.core.models import Task, TaskRecord, utcnow
+from vidwatch.core.poller import Poller
+from vidwatch.core.store import LoadResult, Signature, TaskStore, adopt_download
 
 __all__ = ["AddReport", "DiskChange", "SaveJob", "Session"]
 
@@ -95,7 +95,7 @@ class Session:
     def read(self) -> LoadResult:
         """Read the task file (blocking, thread-safe: touches nothing in memory).
 
-        Raises :class:`~app.core.store.StoreError` when the file cannot be read.
+        Raises :class:`~vidwatch.core.store.StoreError` when the file cannot be read.
         """
         with _long_lived_allocations():
             return self.store.load()

@@ -22,9 +22,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from app.core.atomic import atomic_write
-from app.core.models import TaskRecord
-from app.core.sanitize import clean_line, clean_text, strip_fence
+from vidwatch.core.atomic import atomic_write
+from vidwatch.core.models import TaskRecord
+from vidwatch.core.sanitize import clean_line, clean_text, strip_fence
 
 __all__ = ["FORMATS", "export", "record_json", "to_json", "write_export"]
 

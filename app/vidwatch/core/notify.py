@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, Literal
 
-from app.core.sanitize import clean_line
+from vidwatch.core.sanitize import clean_line
 
 __all__ = ["MODES", "desktop_sequence", "notify_send", "payload", "terminal_style"]
 

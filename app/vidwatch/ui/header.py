@@ -9,8 +9,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from app.core.models import State
-from app.core.poller import PollerStatus
+from vidwatch.core.models import State
+from vidwatch.core.poller import PollerStatus
 
 __all__ = ["StateCounts", "StatusBar"]
 

@@ -1,7 +1,0 @@
-"""Allow ``python -m app``."""
-
-import sys
-
-from app.cli import main
-
-sys.exit(main())
