@@ -264,3 +264,17 @@ async def test_requests_per_minute_falls_while_nothing_is_polled() -> None:
     assert poller.status.requests_per_minute == 2  # what was last published
     assert poller.refresh_status().requests_per_minute == 0
     assert poller.status.requests_per_minute == 0
+
+
+async def test_is_done_and_paused_answer_without_the_scheduler() -> None:
+    client = Scripted({"a": [ok(State.SUCCEEDED, "https://v/a.mp4")], "b": [ok(State.RUNNING)]})
+    poller = Poller(client, FAST, {"a": rec("a"), "b": rec("b")})
+    assert not poller.is_done("a")
+    await run_until(poller, lambda: poller.is_done("a") and client.calls["b"] >= 1)
+    assert not poller.is_done("b")
+    assert not poller.is_done("never-added")
+    assert not poller.paused
+    poller.pause()
+    assert poller.paused
+    poller.resume()
+    assert not poller.paused

@@ -305,6 +305,14 @@ class Poller:
     def is_polling(self, task_id: str) -> bool:
         return self.scheduler.is_in_flight(task_id)
 
+    def is_done(self, task_id: str) -> bool:
+        """Not polled again unless asked: final, not found, or done without a URL."""
+        return self.scheduler.is_done(task_id)
+
+    @property
+    def paused(self) -> bool:
+        return self.scheduler.paused
+
     @property
     def requests_total(self) -> int:
         return self._requests_total
