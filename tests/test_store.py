@@ -95,7 +95,7 @@ def test_round_trip_keeps_the_last_error_and_its_kind(path: Path) -> None:
 def test_file_is_private_and_no_temp_files_are_left(path: Path) -> None:
     TaskStore(path).add([Task("a", T0)])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert sorted(p.name for p in path.parent.iterdir()) == ["tasks.toml", "tasks.toml.lock"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["tasks.toml"]
 
 
 def test_add_skips_duplicates_and_remove_reports_what_it_removed(path: Path) -> None:
@@ -222,7 +222,7 @@ def test_failed_write_keeps_the_old_file_and_says_why(
         store.add([Task("b", T0)])
     monkeypatch.undo()
     assert path.read_bytes() == before
-    assert sorted(p.name for p in path.parent.iterdir()) == ["tasks.toml", "tasks.toml.lock"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["tasks.toml"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permissions")

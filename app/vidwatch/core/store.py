@@ -561,26 +561,40 @@ class TaskStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise StoreError(f"Cannot save the task list to {self.path}: {_reason(exc)}.") from None
-        try:
-            deadline = time.monotonic() + LOCK_TIMEOUT
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        """Hold the lock file; it is removed before release, so none is left behind. A
+        waiter that got the removed file's lock sees it is gone and locks the new one."""
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise StoreError(
+                    f"Cannot save the task list to {self.path}: {_reason(exc)}."
+                ) from None
+            try:
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            raise StoreError(
+                                f"The task list {self.path} is locked by another vidwatch "
+                                f"process (lock file {self.lock_path})."
+                            ) from None
+                        time.sleep(0.005)
+                if _same_file(fd, self.lock_path):
                     break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise StoreError(
-                            f"The task list {self.path} is locked by another vidwatch "
-                            f"process (lock file {self.lock_path})."
-                        ) from None
-                    time.sleep(0.005)
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)  # the holder before us removed that file: lock the new one
+        try:
             yield
         finally:
+            with contextlib.suppress(OSError):
+                os.unlink(self.lock_path)
             os.close(fd)  # closing releases the lock
 
     def _write(self, records: Iterable[TaskRecord]) -> None:
@@ -603,6 +617,15 @@ class TaskStore:
             with contextlib.suppress(OSError):
                 stale.unlink()
                 log.info("removed %s, left by an interrupted save", stale)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (not removed or replaced)."""
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 class _Corrupt(Exception):
