@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP) ## Start the dashboard (the demo when no API key is set)
-	@if $(BIN)/vidwatch check >/dev/null 2>&1; then \
+	@if $(BIN)/vidwatch check --offline >/dev/null 2>&1; then \
 		$(BIN)/vidwatch; \
 	else \
 		echo "No API key (QUICKROUTER_API_KEY or the config file): starting the demo on the built-in simulator."; \

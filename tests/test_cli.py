@@ -240,7 +240,7 @@ def test_wait_ends_when_a_job_finishes_without_ever_sending_a_url(
             NoUrl.calls += 1
             return Ok(TaskResult(State.SUCCEEDED, "completed", checked_at=utcnow()))
 
-    monkeypatch.setattr("vidwatch.cli._client", lambda config: NoUrl())
+    monkeypatch.setattr("vidwatch.cli.network.make_client", lambda config: NoUrl())
     config = tmp_path / "config.toml"
     config.write_text(
         "[polling]\nmin_interval = 0.01\nmax_interval = 0.02\nmax_requests_per_second = 1000\n",
@@ -287,10 +287,10 @@ class _Terminal(io.StringIO):
 
 
 def test_downloads_get_a_progress_bar_each_on_a_terminal() -> None:
-    from vidwatch.cli import _Progress
+    from vidwatch.cli.download import Progress
 
     screen = _Terminal()
-    progress = _Progress(screen, {"grok:1": "cows [bold]x[/]", "grok:2": "grok:2"})
+    progress = Progress(screen, {"grok:1": "cows [bold]x[/]", "grok:2": "grok:2"})
     progress.update("grok:1", 0, 2_000_000)
     progress.update("grok:2", 500_000, 1_000_000)
     progress.update("grok:1", 2_000_000, 2_000_000)
@@ -303,10 +303,10 @@ def test_downloads_get_a_progress_bar_each_on_a_terminal() -> None:
 
 
 def test_no_progress_is_drawn_into_a_pipe() -> None:
-    from vidwatch.cli import _Progress
+    from vidwatch.cli.download import Progress
 
     pipe = io.StringIO()
-    progress = _Progress(pipe, {"grok:1": "cows"})
+    progress = Progress(pipe, {"grok:1": "cows"})
     progress.update("grok:1", 10, 100)
     progress.done()
     assert pipe.getvalue() == ""

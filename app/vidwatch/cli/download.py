@@ -1,0 +1,142 @@
+"""``vidwatch download``: finished videos to disk, a progress bar each on a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from vidwatch.cli import network
+from vidwatch.cli.offline import load
+from vidwatch.cli.output import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    Context,
+    safe,
+    state_word,
+)
+from vidwatch.core.api import Ok
+from vidwatch.core.downloads import Downloader, DownloadResult
+from vidwatch.core.models import State, TaskRecord
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+
+def cmd_download(ctx: Context, ns: argparse.Namespace) -> int:
+    config = ctx.config()
+    records = load(ctx)
+    if ns.ids:
+        missing = [i for i in ns.ids if i not in records]
+        for task_id in missing:
+            ctx.warn(f"not watched: {safe(task_id, 80)} (add it first)")
+        chosen = [records[i] for i in dict.fromkeys(ns.ids) if i in records]
+    else:
+        missing = []
+        chosen = [r for r in records.values() if not on_disk(r)]
+    ready = [r for r in chosen if r.result.state is State.SUCCEEDED and r.result.video_url]
+    for record in chosen:
+        if record not in ready and ns.ids:
+            ctx.warn(f"{record.id}: no finished video yet ({state_word(record)})")
+    if not ready:
+        print("Nothing to download.", file=ctx.err)
+        return EXIT_FAILED if missing or (ns.ids and chosen) else EXIT_OK
+    folder = Path(ns.dir).expanduser() if ns.dir else config.download_dir
+    if folder.exists() and not folder.is_dir():
+        raise CliError(f"--dir {folder} is a file, not a folder.", EXIT_USAGE)
+    progress = Progress(ctx.err, {r.id: r.task.label or r.id for r in ready})
+
+    async def go() -> list[DownloadResult]:
+        client = network.make_client(config) if config.api_key else None
+
+        async def refresh(task_id: str) -> str | None:
+            if client is None:
+                return None
+            outcome = await client.query(task_id)
+            if isinstance(outcome, Ok):
+                ctx.store().merge_results({task_id: outcome.result})
+                return outcome.result.video_url
+            return None
+
+        try:
+            async with Downloader(
+                folder, parallel=ns.parallel or config.max_downloads, refresh=refresh
+            ) as downloader:
+                return await downloader.download_all(ready, progress.update)
+        finally:
+            if client is not None:
+                await client.aclose()
+
+    try:
+        results = asyncio.run(go())
+    finally:
+        progress.done()
+    saved = {r.task_id: str(r.path) for r in results if r.ok and r.path is not None}
+    if saved:
+        ctx.store().set_saved(saved)
+    failed = 0
+    for result in results:
+        if result.ok:
+            ctx.row(result.task_id, str(result.path))
+            if result.skipped:
+                elsewhere = ns.dir and result.path and result.path.parent != folder
+                note = f"; not downloaded again into {folder}" if elsewhere else ""
+                ctx.warn(f"{result.task_id}: already saved at {result.path}{note}")
+        else:
+            failed += 1
+            ctx.warn(f"{result.task_id}: {result.message}")
+    return EXIT_FAILED if failed or missing else EXIT_OK
+
+
+def on_disk(record: TaskRecord) -> bool:
+    """Downloaded, and the file is still there (a deleted file is fetched again)."""
+    saved = record.task.saved_to
+    return saved is not None and Path(saved).is_file()
+
+
+class Progress:
+    """A progress bar per download on a terminal (rich); nothing when piped."""
+
+    def __init__(self, out: TextIO, names: dict[str, str]) -> None:
+        # Imported here: every other command starts without rich's cost.
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+        from rich.progress import Progress as Bars
+
+        self.names = {task_id: safe(name, 40) for task_id, name in names.items()}
+        self.enabled = out.isatty()
+        self.bars = Bars(
+            TextColumn("{task.description}", markup=False),  # labels are user/server text
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=Console(file=out),
+            transient=False,
+        )
+        self.rows: dict[str, TaskID] = {}
+        if self.enabled:
+            self.bars.start()
+
+    def update(self, task_id: str, done: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        row = self.rows.get(task_id)
+        if row is None:
+            row = self.rows[task_id] = self.bars.add_task(
+                self.names.get(task_id) or safe(task_id, 40)
+            )
+        self.bars.update(row, completed=done, total=total)
+
+    def done(self) -> None:
+        if self.enabled:
+            self.bars.stop()

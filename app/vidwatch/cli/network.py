@@ -1,0 +1,292 @@
+"""Commands that ask the server or serve: poll, wait, check, web, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shlex
+import sys
+import time
+from dataclasses import replace
+
+from vidwatch.cli.offline import gather_ids, load
+from vidwatch.cli.output import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_KEY,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    CliError,
+    Context,
+    answered,
+    describe,
+    host_of,
+    plural,
+    print_table,
+    require_key,
+    safe,
+    state_word,
+    url_problem,
+)
+from vidwatch.core.api import AuthRejected, NotFound, Ok, Outcome, QueryClient
+from vidwatch.core.config import ENV_API_KEY, Config
+from vidwatch.core.export import record_json, to_json
+from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult, utcnow
+from vidwatch.core.poller import Poller, PollerEvent, TaskUpdate
+
+# An ID no job has: the answer tells a key that is accepted (404, or 400 task_not_exist)
+# from one that is rejected (401/403), and costs nothing.
+CHECK_ID = "vidwatch-check:00000000-0000-4000-8000-000000000000"
+
+
+def make_client(config: Config) -> QueryClient:
+    return QueryClient(
+        config.base_url,
+        config.api_key,
+        timeout=config.timeout,
+        connections=config.policy.concurrency,
+        allow_insecure_http=config.allow_insecure_http,
+    )
+
+
+def _told(result: TaskResult, outcome: Outcome, host: str) -> TaskResult:
+    """The result with the outcome said as a person would (asked once, not retried)."""
+    if isinstance(outcome, Ok):
+        return result
+    return replace(result, error=describe(outcome, host))
+
+
+def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
+    config = ctx.config()
+    require_key(ctx, config)
+    records = load(ctx)
+    unknown = [i for i in ns.ids if i not in records]
+    for task_id in unknown:
+        ctx.warn(f"not watched: {safe(task_id, 80)} (add it first)")
+    if ns.ids:
+        targets = [i for i in dict.fromkeys(ns.ids) if i in records]
+    else:
+        targets = [i for i, r in records.items() if not r.result.final]
+
+    async def go() -> tuple[list[TaskUpdate], str | None]:
+        async with make_client(config) as client:
+            poller = Poller(client, config.policy, {i: records[i] for i in targets})
+            updates = await poller.poll_pass(targets)
+            return updates, poller.status.auth_error
+
+    updates, auth_error = asyncio.run(go()) if targets else ([], None)
+    host = host_of(config.base_url)
+    # A rejected key says nothing about the task: it is told once, never stored in it.
+    told = {
+        u.record.id: (u.record.with_result(_told(u.record.result, u.outcome, host)), u.outcome)
+        for u in updates
+        if not isinstance(u.outcome, AuthRejected)
+    }
+    ctx.store().merge_results({i: record.result for i, (record, _) in told.items()})
+    polled = [told[i][0] for i in records if i in told]  # in the order of `vidwatch list`
+    if ns.json:
+        print(to_json([record_json(r) for r in polled]), file=ctx.out)
+    elif polled or not records:
+        print_table(ctx, polled)  # no tasks at all: it says how to add some
+    elif not targets and not unknown:
+        ctx.say("Nothing to poll: every watched task has finished (name IDs to ask again).")
+    if auth_error:
+        ctx.warn(auth_error)
+        return EXIT_KEY
+    outcomes = [outcome for _, outcome in told.values()]
+    failed = [o for o in outcomes if not answered(o)]
+    if outcomes and len(failed) == len(outcomes):
+        ctx.warn(f"no task could be checked: {describe(failed[0], host)}")
+        return EXIT_UNREACHABLE
+    if failed:
+        ctx.warn(f"{plural(len(failed), 'task')} of {len(outcomes)} could not be checked")
+    not_found = any(isinstance(o, NotFound) for o in outcomes)
+    return EXIT_FAILED if unknown or not_found or failed else EXIT_OK
+
+
+def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
+    got = gather_ids(ctx, ns.ids)
+    if got.rejected:
+        return EXIT_FAILED
+    ids = got.ids
+    if not ids:
+        raise CliError("No IDs to wait for.", EXIT_USAGE)
+    if ns.timeout is not None and ns.timeout < 0:
+        raise CliError("--timeout must be 0 or more seconds.", EXIT_USAGE)
+    config = ctx.config()
+    require_key(ctx, config)
+    store = ctx.store()
+    store.add([Task(i, utcnow()) for i in ids])
+    records = load(ctx)
+    watched = {i: records[i] for i in ids if i in records}
+    deadline = time.monotonic() + ns.timeout if ns.timeout is not None else None
+    last: dict[str, Outcome] = {}
+
+    async def go() -> Poller:
+        async with make_client(config) as client:
+            poller = Poller(client, config.policy, watched)
+            unsaved: dict[str, TaskResult] = {}
+
+            def report(event: PollerEvent) -> None:
+                if not isinstance(event, TaskUpdate):
+                    return
+                last[event.record.id] = event.outcome
+                if isinstance(event.outcome, AuthRejected) or not event.state_changed:
+                    return  # a rejected key is told once, at the end
+                unsaved[event.record.id] = event.record.result
+                if not ns.quiet:
+                    print(f"{safe(event.record.id)}: {state_word(event.record)}", file=ctx.err)
+
+            async def save_changes() -> None:
+                """State changes reach the task file every second, written in a thread."""
+                while True:
+                    await asyncio.sleep(1.0)
+                    if unsaved:
+                        batch = dict(unsaved)
+                        unsaved.clear()
+                        await asyncio.to_thread(store.merge_results, batch)
+
+            poller.subscribe(report)
+
+            def done() -> bool:
+                if poller.status.auth_error:
+                    return True
+                return all(poller.is_done(i) for i in poller.records)
+
+            saver = asyncio.create_task(save_changes())
+            remaining = max(deadline - time.monotonic(), 0.0) if deadline is not None else None
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(poller.run(until=done), remaining)
+            finally:
+                saver.cancel()
+                await poller.aclose()
+            return poller
+
+    poller = asyncio.run(go())
+    host = host_of(config.base_url)
+    results = {
+        i: _told(r.result, last[i], host) if i in last else r.result
+        for i, r in poller.records.items()
+        if r.result.problem is not Problem.AUTH
+    }
+    store.merge_results(results)
+    code = EXIT_OK
+    auth_error = poller.status.auth_error
+    for task_id, record in poller.records.items():
+        if task_id in results and not (auth_error and not poller.is_done(task_id)):
+            code = _tell_waited(ctx, poller, record.with_result(results[task_id]), code)
+    if auth_error:
+        ctx.warn(auth_error)  # once, whatever the number of tasks
+        return EXIT_KEY
+    if code == EXIT_TIMEOUT:
+        ctx.warn(f"timed out after {ns.timeout:g} s; unfinished jobs are still watched")
+    return code
+
+
+def _tell_waited(ctx: Context, poller: Poller, record: TaskRecord, code: int) -> int:
+    """Print a waited-for task's end (``ID<TAB>URL`` on stdout); the exit code so far."""
+    task_id, r = record.id, record.result
+    shown = safe(task_id)
+    if r.state is State.SUCCEEDED and r.video_url:
+        reason = url_problem(r.video_url)
+        if reason is None:
+            ctx.row(task_id, r.video_url)
+            return code
+        ctx.warn(f"{shown}: finished, but its URL is not usable: {reason}")
+    elif r.state is State.FAILED:
+        ctx.warn(f"{shown} failed: {safe(r.fail_reason or r.status)}")
+    elif r.state is State.SUCCEEDED and poller.is_done(task_id):
+        ctx.warn(f"{shown}: finished, but the server never sent a video URL")
+    elif poller.is_done(task_id):  # the server does not know it
+        ctx.warn(f"{shown}: {safe(r.error or 'not found')} — check the ID and base_url")
+    else:
+        if r.error:  # why it may never finish: a 404, a server that keeps failing
+            ctx.warn(f"{shown}: not finished; last problem: {safe(r.error)}")
+        return EXIT_TIMEOUT
+    return EXIT_FAILED if code == EXIT_OK else code
+
+
+def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
+    """Ask the server once about an ID no job has: the answer tells whether the server
+    is reachable and whether it accepts the key."""
+    config = ctx.config()
+    ctx.say(f"base URL  {config.base_url}")
+    if ns.offline:
+        if config.api_key:
+            ctx.say(f"API key   set (from the {config.key_source}); not checked (--offline)")
+            return EXIT_OK
+        ctx.say(f"API key   not set: set {ENV_API_KEY} or api_key in {ctx.paths.config_file}")
+        return EXIT_KEY
+
+    async def ask() -> Outcome:
+        async with make_client(config) as client:
+            return await client.query(CHECK_ID)
+
+    outcome = asyncio.run(ask())
+    host = host_of(config.base_url)
+    if answered(outcome) or isinstance(outcome, AuthRejected):
+        ctx.say(f"server    reachable ({host} answered)")
+    else:
+        ctx.say(f"server    {describe(outcome, host)}")
+    if not config.api_key:
+        ctx.say(f"API key   not set: set {ENV_API_KEY} or api_key in {ctx.paths.config_file}")
+        return EXIT_KEY
+    source = f"from the {config.key_source}"
+    if answered(outcome):
+        ctx.say(f"API key   accepted ({source})")
+        return EXIT_OK
+    if isinstance(outcome, AuthRejected):
+        ctx.say(f"API key   rejected ({source}): {describe(outcome, host)}")
+        return EXIT_KEY
+    ctx.say(f"API key   set ({source}), not checked: the server gave no usable answer")
+    return EXIT_UNREACHABLE
+
+
+def cmd_web(ctx: Context, ns: argparse.Namespace) -> int:
+    from vidwatch.web import loopback_host, serve
+
+    try:
+        host = loopback_host(ns.host)
+    except ValueError:
+        raise CliError(
+            f"vidwatch web serves on loopback only (not {ns.host}): the dashboard acts with "
+            "your API key, so anyone who reaches it could use it. Use 127.0.0.1, ::1 or "
+            "localhost, and forward the port over SSH to reach it from elsewhere.",
+            EXIT_USAGE,
+        ) from None
+    argv = [sys.executable, "-P", "-m", "vidwatch", "--tasks-file", str(ctx.paths.tasks_file)]
+    argv += ["--config", str(ctx.paths.config_file)]
+    if ns.demo:
+        argv.append("--demo")
+    command_line = " ".join(shlex.quote(part) for part in argv)
+
+    def announce(url: str) -> None:
+        print(f"vidwatch web: open {url} in a browser (Ctrl-C stops)", file=ctx.err, flush=True)
+
+    try:
+        interrupted = serve(command_line, host, ns.port, announce)
+    except OSError as exc:
+        raise CliError(
+            f"vidwatch web cannot listen on {ns.host} port {ns.port}: {exc.strerror or exc}",
+            EXIT_USAGE,
+        ) from None
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def cmd_simulate(ctx: Context, ns: argparse.Namespace) -> int:
+    from vidwatch.core.simulator import serve_forever
+
+    if not 0.0 <= ns.chaos <= 1.0:
+        raise CliError("--chaos is a fraction of requests, from 0 to 1 (0.3 = 30 %).", EXIT_USAGE)
+    if ns.speed <= 0:
+        raise CliError(
+            "--speed must be positive (60 = a minute of job time per second).", EXIT_USAGE
+        )
+    serve_forever(
+        port=ns.port, jobs=ns.jobs, seed=ns.seed, out=ctx.out, chaos=ns.chaos, speed=ns.speed
+    )
+    return EXIT_OK

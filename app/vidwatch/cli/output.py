@@ -1,0 +1,275 @@
+"""What every command shares: exit codes, the run's context, and printing.
+
+Everything printed that came from disk or a server goes through :func:`safe` (or
+:meth:`Context.warn`, :meth:`Context.say`, :meth:`Context.row`, which use it): a task
+file edited by hand can hold escape sequences as well as any server can.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from vidwatch.core.api import (
+    AuthRejected,
+    BadResponse,
+    NetworkError,
+    NotFound,
+    Ok,
+    Outcome,
+    RateLimited,
+    ServerError,
+)
+from vidwatch.core.clipboard import safe_url
+from vidwatch.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
+from vidwatch.core.logs import add_secret
+from vidwatch.core.models import State, TaskRecord
+from vidwatch.core.sanitize import MAX_URL, clean_line, has_hidden_characters
+from vidwatch.core.store import TaskStore
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_TIMEOUT = 2
+EXIT_KEY = 3
+EXIT_STORE = 4
+EXIT_UNREACHABLE = 5
+EXIT_USAGE = 64
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES = """\
+exit codes:
+  0    success
+  1    an ID was rejected or not found, a task could not be checked, or a
+       waited-for job failed
+  2    wait: timed out before every job finished
+  3    no API key, or the key was rejected
+  4    the task list or the config file cannot be read or written
+  5    the server could not be reached, or gave no usable answer (poll: no
+       task could be checked; check: the key could not be checked)
+  64   usage error
+  70   internal error (a bug: the log has the details)
+  130  interrupted
+"""
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def safe(text: str | None, limit: int = 200) -> str:
+    """Text from disk or a server, made one safe line: no escapes, controls, bidi."""
+    return clean_line(text or "", limit)
+
+
+@dataclass
+class Context:
+    paths: Paths
+    out: TextIO
+    err: TextIO
+    stdin: TextIO
+    _store: TaskStore | None = None
+    _config_told: bool = False
+
+    def config(self) -> Config:
+        try:
+            config = load_config(self.paths.config_file)
+        except ConfigError as exc:
+            raise CliError(str(exc), EXIT_STORE) from None
+        add_secret(config.api_key)
+        if not self._config_told:
+            self._config_told = True
+            for warning in config.warnings:
+                self.warn(warning)
+        return config
+
+    def check_config(self) -> None:
+        """Commands that do not need the config still say when it is broken."""
+        try:
+            self.config()
+        except CliError as exc:
+            self.warn(f"{exc} (this command does not need it; polling does)")
+
+    def store(self) -> TaskStore:
+        """One store per run: it gathers the notices of damaged files it set aside."""
+        if self._store is None:
+            self._store = TaskStore(self.paths.tasks_file)
+        return self._store
+
+    def store_notices(self) -> list[str]:
+        return self._store.notices if self._store is not None else []
+
+    def warn(self, message: str) -> None:
+        print(f"vidwatch: {safe(message, 2000)}", file=self.err)
+
+    def say(self, message: str) -> None:
+        print(safe(message, 2000), file=self.out)
+
+    def row(self, *cells: str | None) -> None:
+        """One tab-separated line on stdout (``ID<TAB>URL``), every cell made safe."""
+        print("\t".join(safe(cell, MAX_URL) for cell in cells), file=self.out)
+
+
+def tell_damage(ctx: Context, code: int) -> int:
+    """A damaged task file was set aside during the command: say so (once), and make the
+    exit code say the list could not be read, even though the command went on."""
+    notices = ctx.store_notices()
+    if not notices:
+        return code
+    for notice in dict.fromkeys(notices):
+        ctx.warn(notice)
+    notices.clear()
+    return EXIT_STORE if code == EXIT_OK else code
+
+
+def require_key(ctx: Context, config: Config) -> None:
+    if not config.api_key:
+        raise CliError(
+            f'No API key. Set {ENV_API_KEY}, or put api_key = "…" in '
+            f"{ctx.paths.config_file} (chmod 600).",
+            EXIT_KEY,
+        )
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def state_word(record: TaskRecord) -> str:
+    r = record.result
+    if not r.checked_at:
+        return "new"
+    if r.state is State.UNKNOWN and r.status:
+        return f"unknown ({safe(r.status, 30)})"
+    if not r.status and r.problem is not None:  # never a status: say what stands in the way
+        return r.problem.word
+    return r.state.value
+
+
+def print_table(ctx: Context, records: Sequence[TaskRecord]) -> None:
+    if not records:
+        print("No tasks. Add some with: vidwatch add ID…", file=ctx.out)
+        return
+    rows = [("STATE", "TASK", "LABEL", "UPDATED", "URL / ERROR")]
+    for rec in records:
+        r = rec.result
+        detail = r.video_url or r.error or (r.fail_reason if r.state is State.FAILED else "") or ""
+        updated = (
+            r.status_update_time.astimezone().strftime("%m-%d %H:%M")
+            if r.status_update_time
+            else ""
+        )
+        rows.append(
+            (
+                state_word(rec),
+                safe(rec.id, 80),
+                safe(rec.task.label, 30),
+                updated,
+                safe(detail, 200),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(4)]
+        print("  ".join([*cells, row[4]]).rstrip(), file=ctx.out)
+
+
+def url_problem(url: str) -> str | None:
+    """``None`` when a stored URL may be printed as a link, else why not. URLs are checked
+    where they are used: a task file edited by hand holds whatever was typed into it."""
+    if len(url) > MAX_URL:
+        return f"longer than {MAX_URL} characters"
+    if has_hidden_characters(url) or any(_hidden(ch) for ch in url):
+        return "it contains spaces, control or invisible characters"
+    reason = safe_url(url)
+    if reason is not None:
+        return reason
+    if "@" in urlsplit(url).netloc:
+        return "it hides its real host behind a user name (user@host)"
+    return None
+
+
+# Invisible although not in a control or separator category: combining grapheme joiner,
+# Hangul and Khmer fillers.
+_INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0")
+
+
+def _hidden(ch: str) -> bool:
+    """Whitespace, controls, format characters (bidi, soft hyphen, tags), separators."""
+    return ch in _INVISIBLE or unicodedata.category(ch)[0] in "CZ"
+
+
+# --------------------------------------------------------------------------- outcomes
+
+_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("refused", "connect call failed"), "the connection was refused"),
+    (
+        (
+            "name or service not known",
+            "nodename nor servname",
+            "name resolution",
+            "getaddrinfo",
+            "dnserror",
+            "no address associated",
+        ),
+        "the name does not resolve (DNS)",
+    ),
+    (("certificate",), "its certificate was not accepted"),
+    (("network is unreachable", "no route to host"), "the network is unreachable"),
+    (("reset",), "the connection was reset"),
+    (("disconnected", "closed", "remote protocol"), "the server closed the connection"),
+)
+
+
+def host_of(base_url: str) -> str:
+    """``api.quickrouter.ai`` (with the port when it is not the default)."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or base_url
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def describe(outcome: Outcome, host: str) -> str:
+    """An unsuccessful answer as a person would say it, for a command that asks once
+    (no "will retry", no client internals such as ``ssl:default``)."""
+    if isinstance(outcome, NetworkError):
+        if outcome.timeout:
+            return f"no answer from {host} in time"
+        reason = outcome.reason.lower()
+        cause = next(
+            (text for needles, text in _CAUSES if any(n in reason for n in needles)),
+            "the connection failed",
+        )
+        return f"cannot reach {host}: {cause}"
+    if isinstance(outcome, ServerError):
+        return _with(f"{host} failed to answer (HTTP {outcome.status})", outcome.detail)
+    if isinstance(outcome, BadResponse):
+        where = f" (HTTP {outcome.status})" if outcome.status is not None else ""
+        return f"{host} sent an unusable answer{where}: {safe(outcome.reason)}"
+    if isinstance(outcome, RateLimited):
+        wait = (
+            f"; it asked to wait {outcome.retry_after:.0f} s"
+            if outcome.retry_after is not None
+            else ""
+        )
+        return _with(f"{host} is limiting requests (HTTP 429)", outcome.detail) + wait
+    if isinstance(outcome, AuthRejected | NotFound):
+        return safe(outcome.message, 400)
+    assert isinstance(outcome, Ok)
+    return ""
+
+
+def _with(what: str, detail: str) -> str:
+    return f"{what}: {safe(detail)}" if detail else what
+
+
+def answered(outcome: Outcome) -> bool:
+    """Whether the server said something about the task (it knows it, or does not)."""
+    return isinstance(outcome, Ok | NotFound)

@@ -1,0 +1,280 @@
+"""The command line's parser and ``main``: parse, set up, dispatch, turn errors into
+one clear line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import logging
+import os
+import re
+import sys
+from collections.abc import Sequence
+from typing import NoReturn, TextIO
+
+from vidwatch import __version__
+from vidwatch.cli.download import cmd_download
+from vidwatch.cli.network import cmd_check, cmd_poll, cmd_simulate, cmd_wait, cmd_web
+from vidwatch.cli.offline import cmd_add, cmd_export, cmd_list, cmd_paths, cmd_remove, cmd_urls
+from vidwatch.cli.output import (
+    EXIT_CODES,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STORE,
+    EXIT_USAGE,
+    CliError,
+    Context,
+    tell_damage,
+)
+from vidwatch.core.config import ENV_API_KEY, Config, Paths
+from vidwatch.core.export import FORMATS
+from vidwatch.core.logs import add_secret, redact, setup_logging
+from vidwatch.core.store import StoreError
+
+log = logging.getLogger("vidwatch.cli")
+
+_NEEDS_VALUE = re.compile(r"argument (\S+): expected one argument")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Exits 64 on a usage error, with a hint where argparse's own message is cryptic."""
+
+    argv: Sequence[str] = ()  # the whole command line, for hints
+    commands: dict[str, _Parser]
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{self._hint(message)}\n")
+
+    def _hint(self, message: str) -> str:
+        """``--filter -state:x``: a value that starts with '-' needs '='."""
+        match = _NEEDS_VALUE.match(message)
+        if not match:
+            return ""
+        names = match.group(1).split("/")
+        argv = list(self.argv)
+        for index, token in enumerate(argv[:-1]):
+            value = argv[index + 1]
+            if token in names and value.startswith("-") and value != "--":
+                return f"\n  a value that starts with '-' needs '=': {token}={value}"
+        return ""
+
+    def reject_extras(self, extras: Sequence[str]) -> NoReturn:
+        """Unknown arguments, told by the (sub)command they were given to."""
+        options = [o for action in self._actions for o in action.option_strings]
+        hints = [
+            f"{extra} (did you mean {close[0]}?)"
+            if extra.startswith("-") and (close := difflib.get_close_matches(extra, options, 1))
+            else extra
+            for extra in extras
+        ]
+        self.error(f"unrecognized arguments: {' '.join(hints)}")
+
+
+def cmd_dashboard(ctx: Context, ns: argparse.Namespace) -> int:
+    from vidwatch.ui.app import DashboardOptions, run_dashboard
+
+    config = ctx.config() if not ns.demo else _demo_config(ctx)
+    ended = run_dashboard(DashboardOptions(paths=ctx.paths, config=config, demo=ns.demo))
+    if ended.unsaved_error:
+        raise CliError(f"The last changes could not be saved: {ended.unsaved_error}", EXIT_STORE)
+    return EXIT_INTERNAL if ended.crashed else EXIT_OK
+
+
+def _demo_config(ctx: Context) -> Config:
+    try:
+        return ctx.config()
+    except CliError:
+        return Config()  # the demo does not need the user's config to be valid
+
+
+def port_number(value: str) -> int:
+    """argparse type: a TCP port a server can listen on."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1-65535, not {port}")
+    return port
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(
+        prog="vidwatch",
+        description="Watch QuickRouter AI video-generation jobs from the terminal.\n"
+        "Without a command, opens the dashboard.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"vidwatch {__version__}")
+    parser.add_argument(
+        "--tasks-file", metavar="PATH", help="task list to use (default: see 'vidwatch paths')"
+    )
+    parser.add_argument("--config", metavar="PATH", help="config file to use")
+    parser.add_argument(
+        "--debug", action="store_true", help="log every poll, not just changes and errors"
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="open the dashboard on the built-in simulator (your task list is untouched)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser.commands = {}
+
+    def command(name: str, help_text: str) -> _Parser:
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXIT_CODES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        assert isinstance(p, _Parser)
+        parser.commands[name] = p
+        return p
+
+    p = command(
+        "add",
+        "add task IDs to watch: arguments are taken as given; '-' reads stdin and keeps "
+        "what looks like an ID (plain, a create call's JSON, a link's ?id=)",
+    )
+    p.add_argument("ids", nargs="+", metavar="ID", help="task IDs; '-' reads them from stdin")
+    p.add_argument("--label", help="a label for the added tasks")
+    p.set_defaults(func=cmd_add)
+
+    p = command("remove", "stop watching task IDs")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.set_defaults(func=cmd_remove)
+
+    p = command("list", "show the watched tasks and what was last known (no network)")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.add_argument("--filter", metavar="QUERY", help="as in the dashboard: state:failed age:<1h")
+    p.set_defaults(func=cmd_list)
+
+    p = command("export", "write the watched tasks as CSV, JSON or Markdown (no network)")
+    p.add_argument("--format", choices=FORMATS, default="csv")
+    p.add_argument("--output", "-o", metavar="FILE", help="where to write (default: stdout)")
+    p.add_argument("--filter", metavar="QUERY", help="as in the dashboard: state:failed age:<1h")
+    p.set_defaults(func=cmd_export)
+
+    p = command(
+        "download",
+        "download finished videos (the named ones, or every finished one not yet saved)",
+    )
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--dir", metavar="DIR", help="where to save (default: download_dir)")
+    p.add_argument("--parallel", type=int, metavar="N", help="downloads at once (default 3)")
+    p.set_defaults(func=cmd_download)
+
+    p = command("web", "serve the dashboard to a browser on loopback (textual-serve)")
+    p.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
+    p.add_argument("--port", type=port_number, default=8000, help="1-65535 (default 8000)")
+    p.add_argument("--demo", action="store_true", help="serve the demo dashboard")
+    p.set_defaults(func=cmd_web)
+
+    p = command("urls", "print the video URL of every finished task, one per line")
+    p.set_defaults(func=cmd_urls)
+
+    p = command("poll", "check unfinished tasks (or the named ones) once, save and print")
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.set_defaults(func=cmd_poll)
+
+    p = command("wait", "add the IDs if needed and poll until all finish; prints ID<TAB>URL")
+    p.add_argument("ids", nargs="+", metavar="ID", help="task IDs; '-' reads them from stdin")
+    p.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds (exit 2)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=cmd_wait)
+
+    p = command("paths", "show where the config, the task list and the log live")
+    p.set_defaults(func=cmd_paths)
+
+    p = command(
+        "check",
+        "ask the server once whether it is reachable and accepts the API key "
+        "(exit 0 accepted, 3 no key or rejected, 5 unreachable or no usable answer)",
+    )
+    p.add_argument(
+        "--offline", action="store_true", help="only say whether a key is set (no request)"
+    )
+    p.set_defaults(func=cmd_check)
+
+    p = command("simulate", "run the built-in QuickRouter simulator on loopback")
+    p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    p.add_argument("--jobs", type=int, default=40, help="jobs it knows at start")
+    p.add_argument("--seed", type=int, default=0, help="seed for its jobs")
+    p.add_argument(
+        "--chaos",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="answer this fraction of queries with a random fault (0.3 = 30 %%): 401 bursts, "
+        "404, 429 with Retry-After in both forms, 5xx, HTML, empty, truncated, malformed or "
+        "huge bodies, wrong types, missing fields, slow answers, dropped and reset connections",
+    )
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)"
+    )
+    p.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, or exit 64 with the usage of the (sub)command that was misused."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    for p in (parser, *parser.commands.values()):
+        p.argv = args
+    ns, extras = parser.parse_known_args(args)
+    if extras:
+        parser.commands.get(ns.command or "", parser).reject_extras(extras)
+    return ns
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    add_secret(os.environ.get(ENV_API_KEY, "").strip())
+    ns = parse(argv)
+    ctx = Context(
+        paths=Paths.discover(tasks_file=ns.tasks_file, config_file=ns.config),
+        out=out or sys.stdout,
+        err=err or sys.stderr,
+        stdin=stdin or sys.stdin,
+    )
+    if ns.command != "simulate":
+        setup_logging(ctx.paths.log_dir, debug=ns.debug)
+        log.info("vidwatch %s: %s", __version__, ns.command or "dashboard")
+    func = ns.func if ns.command else cmd_dashboard
+    try:
+        code = tell_damage(ctx, func(ctx, ns))
+    except CliError as exc:
+        tell_damage(ctx, exc.code)
+        ctx.warn(str(exc))
+        return exc.code
+    except StoreError as exc:
+        tell_damage(ctx, EXIT_STORE)
+        ctx.warn(str(exc))
+        return EXIT_STORE
+    except KeyboardInterrupt:
+        ctx.warn("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # a defect: one clear line, the details in the log
+        log.exception("unexpected error")
+        ctx.warn(
+            redact(
+                f"internal error ({type(exc).__name__}: {exc}); details are in the log: "
+                f"{ctx.paths.log_file}"
+            )
+        )
+        return EXIT_INTERNAL
+    return code
