@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import (
     Button,
+    Checkbox,
     Input,
     Label,
     RadioButton,
@@ -22,28 +23,28 @@ from textual.widgets import (
     TextArea,
 )
 
-from vidwatch.core.models import split_ids, validate_task_id
+from vidwatch.core.ids import extract_ids, shown
 
 
 @dataclass(frozen=True, slots=True)
 class AddRequest:
     ids: tuple[str, ...]
-    rejected: tuple[tuple[str, str], ...]  # (id, reason)
+    rejected: tuple[tuple[str, str], ...]  # (what was left out, why)
     label: str
 
 
-def parse_add(text: str, label: str) -> AddRequest:
-    ids: list[str] = []
+def parse_add(text: str, label: str, *, anyway: bool = False) -> AddRequest:
+    """The IDs in a paste (:func:`~vidwatch.core.ids.extract_ids`). ``anyway`` adds the
+    tokens that do not look like IDs too (the user was asked, and said yes)."""
+    found = extract_ids(text)
+    ids = list(found.ids)
     rejected: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for task_id in split_ids(text):
-        reason = validate_task_id(task_id)
-        if reason:
-            rejected.append((task_id, reason))
-        elif task_id not in seen:
-            seen.add(task_id)
-            ids.append(task_id)
-    return AddRequest(tuple(ids), tuple(rejected), label.strip())
+    for item in found.ignored:
+        if anyway and item.addable:
+            ids.append(item.candidate)
+        else:
+            rejected.append((item.text, item.reason))
+    return AddRequest(tuple(dict.fromkeys(ids)), tuple(rejected), label.strip())
 
 
 class AddDialog(ModalScreen[AddRequest | None]):
@@ -58,12 +59,16 @@ class AddDialog(ModalScreen[AddRequest | None]):
         with Vertical(id="dialog", classes="dialog"):
             yield Label("Add task IDs", classes="dialog-title")
             yield Static(
-                "Paste one or many IDs, separated by spaces, commas or new lines.",
+                "Paste IDs (spaces, commas or new lines between them), the JSON a create "
+                "call answered, or links with ?id=.",
                 classes="dialog-hint",
             )
             yield TextArea(id="add-ids", soft_wrap=True, show_line_numbers=False)
             yield Input(placeholder="Label (optional)", id="add-label")
             yield Static(id="add-preview", classes="dialog-hint", markup=False)
+            anyway = Checkbox("Also add what does not look like a task ID", id="add-anyway")
+            anyway.display = False  # shown only when the paste holds such tokens
+            yield anyway
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Add  ctrl+s", variant="primary", id="add-ok")
                 yield Button("Cancel  esc", id="add-cancel")
@@ -72,12 +77,14 @@ class AddDialog(ModalScreen[AddRequest | None]):
         self.query_one("#add-ids", TextArea).focus()
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
-        request = parse_add(event.text_area.text, "")
-        preview = f"{len(request.ids)} ID(s) to add"
-        if request.rejected:
-            task_id, reason = request.rejected[0]
-            preview += f"; {len(request.rejected)} rejected (first: {task_id[:40]!r}: {reason})"
+        found = extract_ids(event.text_area.text)
+        preview = f"{len(found.ids)} ID(s) to add"
+        if found.ignored:
+            first = found.ignored[0]
+            count = len(found.ignored)
+            preview += f"; {count} left out (first: {shown(first.text, 40)}: {first.reason})"
         self.query_one("#add-preview", Static).update(Text(preview))
+        self.query_one("#add-anyway", Checkbox).display = any(i.addable for i in found.ignored)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_submit()
@@ -91,7 +98,8 @@ class AddDialog(ModalScreen[AddRequest | None]):
     def action_submit(self) -> None:
         text = self.query_one("#add-ids", TextArea).text
         label = self.query_one("#add-label", Input).value
-        self.dismiss(parse_add(text, label))
+        anyway = self.query_one("#add-anyway", Checkbox)
+        self.dismiss(parse_add(text, label, anyway=anyway.display and anyway.value))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
