@@ -215,13 +215,17 @@ def test_wait_with_a_wrong_key_prints_the_401_once(
 
 
 def test_wait_prints_only_usable_urls(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    urls = {"grok:1": "https://v.example/a.mp4", "grok:2": "https://v.example@evil.example/b"}
+
     async def answer(task_id: str) -> Outcome:
-        return ok(State.SUCCEEDED, "https://v.example/a.mp4")
+        return ok(State.SUCCEEDED, urls[task_id])
 
     serve(monkeypatch, answer)
-    code, out, _ = run("wait", "grok:1", "--timeout", "30")
-    assert code == EXIT_OK
+    code, out, err = run("wait", "grok:1", "grok:2", "--timeout", "30")
+    assert code == EXIT_FAILED
     assert out == "grok:1\thttps://v.example/a.mp4\n"
+    assert "grok:2: finished, but its URL is not usable" in err
+    assert "evil.example" not in out
 
 
 # --------------------------------------------------------------------------- check
