@@ -110,7 +110,7 @@ def test_image_counts_per_model() -> None:
     assert frames is not None
     assert (frames.min_images, frames.max_images) == (1, 2)
     assert prepare("veo3-fast-frames", "x", [URL, URL]).request.images == (URL, URL)
-    with pytest.raises(CreateError, match="1 to 2"):
+    with pytest.raises(CreateError, match="1 or 2"):
         prepare("veo3-fast-frames", "x", [])
     with pytest.raises(CreateError, match=f"up to {MAX_IMAGES}"):
         prepare("anything-new", "x", [URL] * (MAX_IMAGES + 1))

@@ -89,7 +89,7 @@ class ModelSpec:
     fields: tuple[FieldSpec, ...]
     min_images: int = 0
     max_images: int = MAX_IMAGES
-    images_help: str = "reference images (URLs)"
+    images_help: str = "reference images"
     default_duration: int | None = None  # seconds; set for models that take a duration
 
     def field(self, name: str) -> FieldSpec | None:
@@ -146,14 +146,14 @@ VEO_MODELS = (
 MODELS: Mapping[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("grok-video-3", "grok", _GROK, images_help="reference images (URLs)"),
+        ModelSpec("grok-video-3", "grok", _GROK, images_help="the output follows the image"),
         *(ModelSpec(name, "veo", _VEO) for name in VEO_MODELS),
         ModelSpec(
             "veo3.1-components",
             "veo",
             _VEO,
             max_images=3,
-            images_help="up to 3 component images (URLs)",
+            images_help="components to put in the video",
         ),
         ModelSpec("sora-2", "sora", _sora(10, 15), default_duration=10),
         ModelSpec("sora-2-pro", "sora", _sora(15, 25), default_duration=15),
@@ -179,7 +179,7 @@ def lookup(model: str) -> ModelSpec | None:
             _VEO,
             min_images=1,
             max_images=2,
-            images_help="first frame, then optionally the last frame (URLs)",
+            images_help="the first frame, then optionally the last",
         )
     return None
 
@@ -247,7 +247,10 @@ def check_images(model: str, spec: ModelSpec | None, images: Sequence[object]) -
     low = spec.min_images if spec else 0
     high = spec.max_images if spec else MAX_IMAGES
     if not low <= len(images) <= high:
-        span = f"up to {high}" if low == 0 else f"{low} to {high}" if low != high else f"{low}"
+        if low == 0:
+            span = f"up to {high}"
+        else:
+            span = f"{low} or {high}" if high == low + 1 else f"{low} to {high}"
         what = spec.images_help if spec else "images"
         raise FieldError(f"{model} takes {span} images ({what}), not {len(images)}")
     return [check_image_url(url) for url in images]
