@@ -182,7 +182,7 @@ async def test_create_endpoint(sim: Simulator) -> None:
     async with httpx.AsyncClient(base_url=sim.base_url) as client:
         r = await client.post(
             "/v1/video/create",
-            json={"model": "grok", "prompt": "a cow"},
+            json={"model": "grok-video-3", "prompt": "a cow"},
             headers={"Authorization": f"Bearer {sim.api_key}"},
         )
     body = r.json()

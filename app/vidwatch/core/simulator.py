@@ -12,6 +12,10 @@ random (``chaos``): 401, 404, 429 with ``Retry-After`` in seconds or as an HTTP
 date, 500/502/503, HTML, empty, truncated or malformed JSON, wrong types,
 missing fields, huge bodies, slow answers, dropped and reset connections, an error
 that echoes the Authorization header, and a redirect to another host.
+
+Creates check each known model's fields, spend a configurable credit, refuse when too
+many created jobs run, and can lose the answer after taking the job: see
+:mod:`vidwatch.core.sim_create` and its ``CREATE_HELP``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from email.utils import format_datetime
 from typing import TextIO
 
 from aiohttp import web
+
+from vidwatch.core.sim_create import CreateDesk, handle_control, handle_create
 
 __all__ = ["FAULTS", "Job", "Simulator", "SimulatorThread", "serve_forever"]
 
@@ -174,6 +180,7 @@ class Simulator:
         )
         self.clock = clock
         self.stats = Stats()
+        self.create = CreateDesk(retry_after=retry_after)
         self.jobs: dict[str, Job] = {}
         self.by_server_id: dict[str, Job] = {}
         self._faults: list[tuple[str, int]] = []
@@ -200,6 +207,7 @@ class Simulator:
         prompt: str | None = None,
         created: float | None = None,
         index: int | None = None,
+        id_prefix: str | None = None,
     ) -> str:
         rng = self.rng
         model = model or MODELS[rng.randrange(len(MODELS))]
@@ -212,7 +220,7 @@ class Simulator:
         queue = queue_time if queue_time is not None else rng.expovariate(1 / 8.0)
         failing = fails if fails is not None else rng.random() < self.fail_rate
         job = Job(
-            id=f"{model}:{server_id}",
+            id=f"{id_prefix or model}:{server_id}",
             server_id=server_id,
             model=model,
             prompt=prompt
@@ -396,32 +404,7 @@ class Simulator:
         return response
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
-        self.stats.requests += 1
-        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return self._json(
-                401, _error("Invalid API key", "invalid_request_error", "invalid_api_key")
-            )
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return self._json(400, _error("body is not JSON", "invalid_request_error"))
-        if (
-            not isinstance(body, dict)
-            or not isinstance(body.get("model"), str)
-            or not body.get("prompt")
-        ):
-            return self._json(400, _error("model and prompt are required", "invalid_request_error"))
-        task_id = self.add_job(model=body["model"], prompt=str(body["prompt"])[:2000])
-        job = self.jobs[task_id]
-        status, changed = job.status_at(self.now())
-        return self._json(
-            200,
-            {
-                "id": job.id,
-                "status": status,
-                "status_update_time": int(self.wall_time(changed).timestamp() * 1000),
-            },
-        )
+        return await handle_create(self, request)  # checks, credit, load and faults
 
     async def _video(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -497,6 +480,9 @@ class Simulator:
             return self._json(400, {"error": str(exc)})
         return self._json(200, {"ok": True})
 
+    async def _create_control(self, request: web.Request) -> web.StreamResponse:
+        return await handle_control(self, request)
+
     async def _stats(self, request: web.Request) -> web.StreamResponse:
         return self._json(
             200,
@@ -506,6 +492,7 @@ class Simulator:
                 "faults": dict(self.stats.faults),
                 "jobs": len(self.jobs),
                 "finished": sum(1 for j in self.jobs.values() if j.finishes_at <= self.now()),
+                **self.create.stats(),
             },
         )
 
@@ -532,6 +519,7 @@ class Simulator:
         app.router.add_post("/v1/video/create", self._create)
         app.router.add_get("/videos/{name}", self._video)
         app.router.add_post("/_sim/fault", self._control)
+        app.router.add_post("/_sim/create", self._create_control)
         app.router.add_get("/_sim/stats", self._stats)
         return app
 

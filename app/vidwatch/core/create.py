@@ -1,0 +1,279 @@
+"""Create requests: what one ``POST /v1/video/create`` sends, checked before it costs money.
+
+:func:`prepare` turns what the user gave (model, prompt, image URLs, ``--param`` fields)
+into a frozen :class:`CreateRequest` whose :meth:`~CreateRequest.body` is the exact JSON
+body, or raises :class:`CreateError` with one clear sentence. Known models' fields are
+checked against :mod:`vidwatch.core.catalogue` (a bad ``aspect_ratio`` names the allowed
+values); unknown models and fields pass through as given. A model with a duration always
+sends one: when none is given, its default is filled in and a note says so.
+
+:func:`parse_param` reads ``--param key=value``: ``true``/``false`` become booleans,
+JSON numbers numbers, ``[…]`` and ``{…}`` JSON when they parse, anything else (``16:9``,
+``720P``) stays text; a value in double quotes (``"15"``) is always text. Batch files use
+the same typing for their extra CSV columns (:func:`parse_value`).
+
+The body never holds the API key: only the HTTP client adds the Authorization header.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from vidwatch.core.catalogue import (
+    FieldError,
+    JsonValue,
+    check_field,
+    check_images,
+    lookup,
+)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MAX_PROMPT",
+    "RESERVED",
+    "CreateError",
+    "CreateRequest",
+    "JsonValue",
+    "Prepared",
+    "normalise_prompt",
+    "parse_param",
+    "parse_value",
+    "prepare",
+    "spend_summary",
+]
+
+DEFAULT_MODEL = "grok-video-3"
+MAX_PROMPT = 20_000  # characters; video prompts are a few hundred, Sora's limit is lower
+MAX_FIELDS = 64
+MAX_KEY = 64
+MAX_VALUE = 8_192  # characters of one field's JSON
+RESERVED = frozenset({"model", "prompt", "images"})  # set by their own options, never --param
+
+_OWN_OPTION = {
+    "model": "use --model",
+    "prompt": "the prompt is the command's argument",
+    "images": "use --image URL (once per image)",
+}
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_NUMBER = re.compile(r"^-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,17})?(?:[eE][+-]?[0-9]{1,3})?$")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class CreateError(ValueError):
+    """The request cannot be sent as given; ``str()`` is one sentence saying why."""
+
+
+def _freeze(value: JsonValue) -> JsonValue:
+    """A private deep copy (lists and objects copied), so a request cannot change later."""
+    if isinstance(value, list):
+        return [_freeze(item) for item in value]
+    if isinstance(value, dict):
+        return {str(k): _freeze(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRequest:
+    """One job to create. ``fields`` are the extra body fields, in the order given."""
+
+    model: str
+    prompt: str
+    images: tuple[str, ...] = ()
+    fields: Mapping[str, JsonValue] = field(default_factory=lambda: MappingProxyType({}))
+    send_images: bool = True  # known models always get "images" (Sora requires it)
+
+    def __post_init__(self) -> None:
+        frozen = {key: _freeze(value) for key, value in self.fields.items()}
+        object.__setattr__(self, "fields", MappingProxyType(frozen))
+
+    def body(self) -> dict[str, JsonValue]:
+        """The exact JSON body: model, prompt, the fields, images. A fresh copy each call."""
+        body: dict[str, JsonValue] = {"model": self.model, "prompt": self.prompt}
+        for key, value in self.fields.items():
+            body[key] = _freeze(value)
+        if self.images or self.send_images:
+            body["images"] = list(self.images)
+        return body
+
+    def canonical(self) -> str:
+        """The body as compact JSON with sorted keys: equal requests, equal text."""
+        return json.dumps(self.body(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    @property
+    def duration(self) -> int | None:
+        value = self.fields.get("duration")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def __hash__(self) -> int:
+        return hash(self.canonical())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CreateRequest):
+            return NotImplemented
+        return self.canonical() == other.canonical()
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A checked request and what vidwatch decided for the user (``notes``), to be said."""
+
+    request: CreateRequest
+    notes: tuple[str, ...] = ()
+
+
+def parse_value(text: str) -> JsonValue:
+    """A ``--param`` value (or an extra CSV cell) as a typed JSON value.
+
+    ``true``/``false`` (any case) → bool; a JSON number → int or float (``007`` and
+    numbers of more than 18 digits stay text); ``[…]``/``{…}`` → the JSON when it parses;
+    ``"…"`` → the text inside (a way to force text); else the text, spaces trimmed.
+    """
+    raw = text.strip()
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    if _NUMBER.match(raw):
+        number = float(raw)
+        if "." not in raw and "e" not in raw.lower():
+            return int(raw)
+        return number if math.isfinite(number) else raw
+    if (raw.startswith("[") and raw.endswith("]")) or (raw.startswith("{") and raw.endswith("}")):
+        try:
+            parsed: JsonValue = json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
+            return raw
+        return parsed
+    if len(raw) >= 2 and raw.startswith('"') and raw.endswith('"'):
+        try:
+            quoted = json.loads(raw)
+        except ValueError:
+            return raw
+        if isinstance(quoted, str):
+            return quoted
+    return raw
+
+
+def _no_constant(name: str) -> JsonValue:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_param(text: str) -> tuple[str, JsonValue]:
+    """``key=value`` → (key, typed value); :class:`CreateError` when it is not that shape."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise CreateError(f"--param takes key=value, not {_shown(text)}")
+    _check_key(key)
+    if key in RESERVED:
+        raise CreateError(f"{key} is not a --param: {_OWN_OPTION[key]}")
+    return key, parse_value(value)
+
+
+def _check_key(key: str) -> None:
+    if len(key) > MAX_KEY or not _KEY.match(key):
+        raise CreateError(
+            f"a field name is letters, digits, _ . - (at most {MAX_KEY}), not {_shown(key)}"
+        )
+
+
+def normalise_prompt(prompt: str) -> str:
+    """Line ends as ``\\n``, surrounding blank space removed."""
+    return prompt.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _check_prompt(prompt: object) -> str:
+    if not isinstance(prompt, str):
+        raise CreateError(f"the prompt must be text, not {_shown(prompt)}")
+    text = normalise_prompt(prompt)
+    if not text:
+        raise CreateError("the prompt is empty")
+    if len(text) > MAX_PROMPT:
+        raise CreateError(f"the prompt is {len(text):,} characters; the limit is {MAX_PROMPT:,}")
+    if _CONTROL.search(text):
+        raise CreateError("the prompt has control characters (escape sequences?)")
+    if not _utf8(text):
+        raise CreateError("the prompt has broken characters (lone surrogates)")
+    return text
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def prepare(
+    model: str,
+    prompt: object,
+    images: Sequence[object] = (),
+    fields: Mapping[str, JsonValue] | Iterable[tuple[str, JsonValue]] = (),
+) -> Prepared:
+    """Check everything and build the request; :class:`CreateError` says what is wrong."""
+    model = model.strip() if isinstance(model, str) else model
+    if not isinstance(model, str) or not model:
+        raise CreateError("no model given")
+    if len(model) > MAX_KEY * 2 or not all(c.isprintable() and not c.isspace() for c in model):
+        raise CreateError(f"{_shown(model)} is not a model name")
+    text = _check_prompt(prompt)
+    pairs = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
+    if len(pairs) > MAX_FIELDS:
+        raise CreateError(f"{len(pairs)} fields; at most {MAX_FIELDS} are sent")
+    spec = lookup(model)
+    given: dict[str, JsonValue] = {}
+    notes: list[str] = []
+    for key, value in pairs:
+        _check_key(key)
+        if key in RESERVED:
+            raise CreateError(f"{key} cannot be set as a field")
+        _check_json(key, value)
+        known = spec.field(key) if spec else None
+        if known is not None and value is None:
+            continue  # an empty cell or a JSON null: not given
+        try:
+            given[key] = check_field(model, known, value) if known else value
+        except FieldError as exc:
+            raise CreateError(str(exc)) from None
+        if spec is not None and known is None:
+            notes.append(f"{key} is not a known field of {model}: sent as given")
+    try:
+        urls = check_images(model, spec, images)
+    except FieldError as exc:
+        raise CreateError(str(exc)) from None
+    if spec is not None and spec.default_duration is not None and "duration" not in given:
+        given["duration"] = spec.default_duration
+        notes.append(f"duration not given: sending {spec.default_duration} s ({model}'s default)")
+    request = CreateRequest(model, text, tuple(urls), given, send_images=spec is not None)
+    return Prepared(request, tuple(notes))
+
+
+def _check_json(key: str, value: JsonValue) -> None:
+    try:
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        raise CreateError(f"{key} is not a JSON value") from None
+    if not _utf8(text):
+        raise CreateError(f"{key} has broken characters (lone surrogates)")
+    if len(text) > MAX_VALUE:
+        raise CreateError(f"{key} is {len(text):,} characters long; the limit is {MAX_VALUE:,}")
+
+
+def spend_summary(requests: Iterable[CreateRequest]) -> list[str]:
+    """What a batch will cost, for the confirmation: ``3 × sora-2, 10 s``, one line per
+    model and duration, most first."""
+    counts = Counter((r.model, r.duration) for r in requests)
+    lines = []
+    for (model, duration), count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0])):
+        lines.append(f"{count} × {model}" + (f", {duration} s" if duration is not None else ""))
+    return lines
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    text = "".join(ch if ch.isprintable() else "?" for ch in repr(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
