@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from vidwatch import __version__
-from vidwatch.core.api import NotFound, Ok, QueryClient
+from vidwatch.core.client import QueryClient, client_for
 from vidwatch.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
 from vidwatch.core.downloads import Downloader, DownloadResult
 from vidwatch.core.export import FORMATS, export, record_json, to_json, write_export
@@ -43,6 +43,7 @@ from vidwatch.core.models import (
     utcnow,
     validate_task_id,
 )
+from vidwatch.core.outcomes import NotFound, Ok
 from vidwatch.core.poller import Poller, PollerEvent, TaskUpdate
 from vidwatch.core.query import QueryError, parse_query, search_text
 from vidwatch.core.sanitize import clean_line
@@ -297,13 +298,7 @@ def cmd_paths(ctx: Context, ns: argparse.Namespace) -> int:
 
 
 def _client(config: Config) -> QueryClient:
-    return QueryClient(
-        config.base_url,
-        config.api_key,
-        timeout=config.timeout,
-        connections=config.policy.concurrency,
-        allow_insecure_http=config.allow_insecure_http,
-    )
+    return client_for(config)
 
 
 def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
