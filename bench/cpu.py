@@ -4,9 +4,13 @@ The simulator runs in a separate process (``vidwatch simulate``), so only the cl
 CPU is counted; ``time.process_time`` covers every thread of this process.
 
 - raw aiohttp: a session, the same GET, ``json.loads`` of the body — the floor;
-- httpx with its default transport: for reference;
-- vidwatch engine: the real Poller and QueryClient (schedule, request, parse, model update);
-- vidwatch dashboard: all of the above plus the table and header updates, the app headless.
+- httpx with its default transport: a bare client, the same GET and ``json.loads``;
+- vidwatch engine: the real Poller and the QueryClient the dashboard makes
+  (``client_for``: httpx on the production transport), schedule, request, parse, model
+  update;
+- the same engine with httpx's default transport instead: the transport choice, alone;
+- vidwatch dashboard: all of the above plus the table and header updates, the app
+  headless, its client made by the app itself (the same ``client_for``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 
 import aiohttp
 import httpx
-from vidwatch.core.api import QueryClient
+from vidwatch.core.client import client_for
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.models import Task, TaskRecord, utcnow
 from vidwatch.core.poller import Poller
@@ -50,6 +54,7 @@ class Figures:
     raw_aiohttp: float  # CPU ms per poll
     httpx_default: float
     engine: float
+    engine_httpx_default: float  # the same engine on httpx's default transport
     dashboard: float
 
 
@@ -122,11 +127,17 @@ async def httpx_default(sim: Simulated, total: int) -> float:
         return await cpu_per_call(get, sim.ids, total)
 
 
-async def engine(sim: Simulated, total: int) -> float:
-    """The real poller: scheduling, request, parse, model update, a listener."""
+async def engine(sim: Simulated, total: int, *, httpx_transport: bool = False) -> float:
+    """The real poller and the dashboard's client: scheduling, request, parse, model
+    update, a listener. ``httpx_transport``: httpx's default transport under it."""
     now = utcnow()
     records = {i: TaskRecord(Task(i, now)) for i in sim.ids}
-    async with QueryClient(sim.base_url, sim.key, connections=8) as client:
+    config = Config(base_url=sim.base_url, api_key=sim.key, policy=POLICY)
+    transport = None  # the production transport, chosen by vidwatch.core.http
+    if httpx_transport:
+        limits = httpx.Limits(max_connections=POLICY.concurrency)
+        transport = httpx.AsyncHTTPTransport(limits=limits)
+    async with client_for(config, transport=transport) as client:
         poller = Poller(client, POLICY, records)
         seen = 0
 
@@ -183,6 +194,7 @@ async def measure_async(total: int, jobs: int) -> Figures:
             raw_aiohttp=await raw_aiohttp(sim, total),
             httpx_default=await httpx_default(sim, total),
             engine=await engine(sim, total),
+            engine_httpx_default=await engine(sim, total // 2, httpx_transport=True),
             dashboard=await dashboard(sim, total),
         )
     finally:

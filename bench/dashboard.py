@@ -23,9 +23,10 @@ from typing import Any
 from textual import events
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
-from vidwatch.core.api import Ok, Outcome, QueryClient
+from vidwatch.core.client import QueryClient
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.models import State, TaskRecord, TaskResult, utcnow
+from vidwatch.core.outcomes import Ok, Outcome
 from vidwatch.core.scheduler import Policy
 from vidwatch.core.store import TaskStore
 from vidwatch.ui.app import DashboardOptions, VidwatchApp

@@ -2,7 +2,7 @@
 
 The real :class:`~vidwatch.core.scheduler.Scheduler` decides what to poll; the real
 simulator's job model says what each poll sees, through the real
-:func:`~vidwatch.core.api.parse_response`. No sleeping and no sockets: a 25-minute
+:func:`~vidwatch.core.parsing.parse_response`. No sleeping and no sockets: a 25-minute
 run takes a few seconds. Latency is the time from the simulator finishing a job
 to vidwatch holding the answer that says so.
 
@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from vidwatch.core.api import Ok, Outcome, parse_response
+from vidwatch.core.outcomes import Ok, Outcome
+from vidwatch.core.parsing import parse_response
 from vidwatch.core.scheduler import Policy, Scheduler
 from vidwatch.core.simulator import Job, Simulator
 

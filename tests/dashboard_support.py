@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from vidwatch.core.api import QueryClient
+from vidwatch.core.client import QueryClient, client_for
 from vidwatch.core.clipboard import CopyResult, OpenResult
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult
@@ -50,19 +50,18 @@ class FakeGateway:
         answer = self.bodies.get(task_id)
         if answer is None:
             return httpx.Response(404, content=b'{"code": "task_not_exist", "message": "no"}')
+        answer = {"id": task_id.partition(":")[2] or task_id, **answer}  # as the gateway does
         return httpx.Response(200, content=json.dumps(answer).encode())
 
     def factory(self, config: Config) -> QueryClient:
-        return QueryClient(
-            config.base_url, config.api_key, transport=httpx.MockTransport(self.handler)
-        )
+        """The client the app makes (``client_for``), with this gateway as its transport."""
+        return client_for(config, transport=httpx.MockTransport(self.handler))
 
 
 def body(
     status: str, url: str | None = None, prompt: str = "a cow", **extra: Any
 ) -> dict[str, Any]:
     return {
-        "id": "srv",
         "status": status,
         "video_url": url,
         "enhanced_prompt": prompt,

@@ -42,6 +42,38 @@ def test_importing_the_core_loads_no_textual() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_the_pure_core_loads_no_http_stack() -> None:
+    """Scheduling, polling and parsing work on outcomes: only the client (and the
+    downloader, and the simulator, a server) load httpx or aiohttp."""
+    code = (
+        "import sys\n"
+        "import vidwatch.core.scheduler, vidwatch.core.poller, vidwatch.core.parsing\n"
+        "import vidwatch.core.urls, vidwatch.core.config, vidwatch.core.store\n"
+        "bad = sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'aiohttp', 'httpcore'})\n"
+        "print(bad); sys.exit(1 if bad else 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_only_the_http_module_uses_aiohttp_as_a_client() -> None:
+    """One HTTP stack: aiohttp is imported by vidwatch/core/http.py (the transport) and by
+    the two servers (the simulator and its create side, ``vidwatch web``), nowhere else."""
+    users = set()
+    for path in CORE.parent.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            else:
+                continue
+            if any(n.split(".")[0] in ("aiohttp", "httpx_aiohttp") for n in names):
+                users.add(path.relative_to(CORE.parent).as_posix())
+    assert users == {"core/http.py", "core/simulator.py", "core/sim_create.py", "web.py"}
+
+
 HOOKS = {
     "BINDINGS",
     "COMPONENT_CLASSES",

@@ -224,8 +224,8 @@ def test_wait_ends_when_a_job_finishes_without_ever_sending_a_url(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The scheduler gives up re-asking after a few tries; wait must end too (exit 1)."""
-    from vidwatch.core.api import Ok
     from vidwatch.core.models import State, TaskResult, utcnow
+    from vidwatch.core.outcomes import Ok
 
     class NoUrl:
         calls = 0

@@ -123,10 +123,10 @@ def hand_edited(run: Run, *tasks: tuple[str, str, str]) -> None:
     ("url", "why"),
     [
         ("javascript:alert(1)", "only http(s)"),
-        ("https://v.example/a\\n.mp4", "spaces, control"),
-        ("https://v.example/a\\u2028b.mp4", "spaces, control"),
-        ("https://v.example/a\\u00adb\\u3164.mp4", "spaces, control"),
-        ("https://v.example/a\\U000e0041.mp4", "spaces, control"),
+        ("https://v.example/a\\n.mp4", "spaces or control"),
+        ("https://v.example/a\\u2028b.mp4", "invisible"),
+        ("https://v.example/a\\u00adb\\u3164.mp4", "invisible"),
+        ("https://v.example/a\\U000e0041.mp4", "invisible"),
         ("https://trusted.example@evil.example/x.mp4", "real host"),
     ],
 )

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from vidwatch.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_UNREACHABLE, main
 from vidwatch.cli.network import CHECK_ID
-from vidwatch.core.api import (
+from vidwatch.core.models import State, Task, TaskResult, utcnow
+from vidwatch.core.outcomes import (
     AuthRejected,
     NetworkError,
     NotFound,
@@ -24,7 +25,6 @@ from vidwatch.core.api import (
     RateLimited,
     ServerError,
 )
-from vidwatch.core.models import State, Task, TaskResult, utcnow
 from vidwatch.core.simulator import Simulator, SimulatorThread
 from vidwatch.core.store import TaskStore
 

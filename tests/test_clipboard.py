@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from vidwatch.core.clipboard import copy_text, open_url, safe_url
+from vidwatch.core.clipboard import copy_text, open_url
+from vidwatch.core.urls import url_problem
 
 
 class Recorder:
@@ -140,4 +141,4 @@ def test_open_over_ssh_or_without_display_asks_to_copy(env: dict[str, str], reas
 
 
 def test_safe_url_accepts_signed_https_urls() -> None:
-    assert safe_url("https://cdn.example/v.mp4?X-Amz-Signature=abc&e=1") is None
+    assert url_problem("https://cdn.example/v.mp4?X-Amz-Signature=abc&e=1") is None

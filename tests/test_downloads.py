@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from vidwatch.core.api import Ok, QueryClient
+from aiohttp import web
+from vidwatch.core.client import QueryClient
 from vidwatch.core.downloads import Downloader, _task_tag, safe_filename
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult, utcnow
+from vidwatch.core.outcomes import Ok
 from vidwatch.core.simulator import Simulator, video_bytes
 
 pytestmark = pytest.mark.e2e
@@ -137,7 +140,7 @@ async def test_a_short_body_is_caught_by_the_size_check(tmp_path: Path) -> None:
     def full_file(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"Content-Length": "1000"}, content=b"y" * 10)
 
-    async with Downloader(tmp_path, transport=httpx.MockTransport(full_file)) as downloader:
+    async with Downloader(tmp_path, transport=mock(full_file)) as downloader:
         result = await downloader.download(record)
     assert not result.ok
     assert "got 10 of 1,000 bytes" in result.message
@@ -206,12 +209,38 @@ def video(task_id: str, label: str, url: str = "https://cdn.example/v/x.mp4") ->
     return TaskRecord(Task(task_id, utcnow(), label), TaskResult(State.SUCCEEDED, "completed", url))
 
 
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self.data:
+            yield self.data
+
+
+def mock(
+    handler: Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]],
+) -> httpx.MockTransport:
+    """A MockTransport whose answers stream, as a network's do: httpx reads a ``content=``
+    body at once, and ``aiter_raw`` (downloads write the raw bytes) refuses a read body."""
+
+    async def streaming(request: httpx.Request) -> httpx.Response:
+        answer = handler(request)
+        if not isinstance(answer, httpx.Response):
+            answer = await answer
+        return httpx.Response(
+            answer.status_code, headers=answer.headers, stream=_Body(answer.content)
+        )
+
+    return httpx.MockTransport(streaming)
+
+
 def serve_bodies(bodies: dict[str, bytes]) -> httpx.MockTransport:
     def handler(request: httpx.Request) -> httpx.Response:
         body = bodies[request.url.path]
         return httpx.Response(200, headers={"Content-Length": str(len(body))}, content=body)
 
-    return httpx.MockTransport(handler)
+    return mock(handler)
 
 
 async def test_tasks_never_share_a_file(tmp_path: Path) -> None:
@@ -271,8 +300,8 @@ async def test_two_downloads_of_one_task_never_write_one_file(tmp_path: Path) ->
 
     record = video("grok:same", "clip", "https://cdn.example/v/same.mp4")
     async with (
-        Downloader(tmp_path, transport=httpx.MockTransport(slow)) as first,
-        Downloader(tmp_path, transport=httpx.MockTransport(slow)) as second,
+        Downloader(tmp_path, transport=mock(slow)) as first,
+        Downloader(tmp_path, transport=mock(slow)) as second,
     ):
         one = asyncio.create_task(first.download(record))
         await asyncio.sleep(0.05)  # the first holds the task's lock
@@ -296,7 +325,7 @@ async def test_a_part_of_another_video_is_not_continued(tmp_path: Path) -> None:
     def cut_short(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"Content-Length": "20000"}, content=cut["/v/draft.mp4"])
 
-    async with Downloader(tmp_path, transport=httpx.MockTransport(cut_short)) as downloader:
+    async with Downloader(tmp_path, transport=mock(cut_short)) as downloader:
         assert not (await downloader.download(first)).ok
     assert len(list(tmp_path.glob("*.part"))) == 1
     final = video("grok:1", "", "https://cdn.example/v/final.mp4")
@@ -310,7 +339,7 @@ async def test_a_part_of_another_video_is_not_continued(tmp_path: Path) -> None:
             )
         return httpx.Response(200, headers={"Content-Length": "20000"}, content=b"B" * 20000)
 
-    async with Downloader(tmp_path, transport=httpx.MockTransport(whole)) as downloader:
+    async with Downloader(tmp_path, transport=mock(whole)) as downloader:
         result = await downloader.download(final)
     assert result.ok, result.message
     assert "range" not in sent[0].headers
@@ -325,7 +354,7 @@ async def test_downloads_ask_for_bytes_as_stored() -> None:
         seen.append(request.headers.get("accept-encoding", ""))
         return httpx.Response(200, content=b"v" * 10)
 
-    async with Downloader(Path("/nonexistent"), transport=httpx.MockTransport(handler)) as d:
+    async with Downloader(Path("/nonexistent"), transport=mock(handler)) as d:
         await d._client.get("https://cdn.example/v.mp4")
     assert seen == ["identity"]  # no gzip: sizes and ranges count the file's own bytes
 
@@ -358,7 +387,7 @@ async def test_one_odd_video_fails_alone(
         assert answer is not None
         return answer
 
-    async with Downloader(tmp_path, transport=httpx.MockTransport(handler)) as downloader:
+    async with Downloader(tmp_path, transport=mock(handler)) as downloader:
         results = await downloader.download_all([good, odd])
     assert results[0].ok
     assert not results[1].ok
@@ -366,3 +395,35 @@ async def test_one_odd_video_fails_alone(
     if answer is not None and answer.status_code == 410:
         assert "HTTP 410" in results[1].message
     assert (tmp_path / "good [good].mp4").read_bytes() == b"abc"
+
+
+async def test_a_host_that_compresses_anyway_gets_its_bytes_written_as_sent(
+    tmp_path: Path,
+) -> None:
+    """Asked for identity, the host gzips anyway: the file holds exactly the bytes sent
+    (the lengths count those), never a decoded copy."""
+    sent = gzip.compress(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64)
+    seen: list[str] = []
+
+    async def video_file(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Accept-Encoding", ""))
+        return web.Response(body=sent, headers={"Content-Encoding": "gzip"})
+
+    app = web.Application()
+    app.router.add_get("/v/clip.mp4", video_file)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        record = video("grok:gz", "gz", f"http://127.0.0.1:{port}/v/clip.mp4")
+        async with Downloader(tmp_path) as downloader:  # the production transport
+            result = await downloader.download(record)
+    finally:
+        await runner.cleanup()
+    assert result.ok, result.message
+    assert result.path is not None
+    assert result.path.read_bytes() == sent
+    assert result.size == len(sent)
+    assert seen == ["identity"]

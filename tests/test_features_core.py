@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from vidwatch.core.api import Ok
 from vidwatch.core.durations import DurationModel
 from vidwatch.core.export import export, write_export
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult, Transition
 from vidwatch.core.notify import desktop_sequence, notify_send, payload, terminal_style
+from vidwatch.core.outcomes import Ok
 from vidwatch.core.poller import apply_outcome, span
 from vidwatch.core.query import QueryError, parse_query, parse_usable, search_text
 from vidwatch.core.scheduler import Policy, Scheduler
@@ -34,7 +34,7 @@ def answer(state: State, status: str, at: datetime, url: str | None = None) -> O
 
 
 def test_each_status_change_is_kept_with_its_time_and_survives_errors() -> None:
-    from vidwatch.core.api import NetworkError
+    from vidwatch.core.outcomes import NetworkError
 
     result = TaskResult()
     result = apply_outcome(result, answer(State.QUEUED, "pending", T0), T0)

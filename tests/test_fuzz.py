@@ -10,17 +10,7 @@ from typing import Any
 import httpx
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from vidwatch.core.api import (
-    AuthRejected,
-    BadResponse,
-    NetworkError,
-    NotFound,
-    Ok,
-    QueryClient,
-    RateLimited,
-    ServerError,
-    parse_response,
-)
+from vidwatch.core.client import QueryClient
 from vidwatch.core.models import (
     MAX_ID_LENGTH,
     State,
@@ -30,6 +20,16 @@ from vidwatch.core.models import (
     split_ids,
     validate_task_id,
 )
+from vidwatch.core.outcomes import (
+    AuthRejected,
+    BadResponse,
+    NetworkError,
+    NotFound,
+    Ok,
+    RateLimited,
+    ServerError,
+)
+from vidwatch.core.parsing import parse_response
 from vidwatch.core.sanitize import MAX_TEXT, clean_line, clean_text
 from vidwatch.core.store import TaskStore
 from vidwatch.ui.detail import DetailPane

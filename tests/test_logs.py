@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vidwatch.cli import main
-from vidwatch.core.api import AuthRejected, NetworkError, Ok
 from vidwatch.core.logs import BACKUPS, MAX_BYTES, add_secret, setup_logging
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult, utcnow
+from vidwatch.core.outcomes import AuthRejected, NetworkError, Ok
 from vidwatch.core.poller import Poller
 from vidwatch.core.scheduler import Policy
 

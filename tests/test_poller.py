@@ -8,8 +8,8 @@ from collections import defaultdict, deque
 from datetime import UTC, datetime
 
 import pytest
-from vidwatch.core.api import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
 from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult, utcnow
+from vidwatch.core.outcomes import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
 from vidwatch.core.poller import Poller, PollerEvent, StatusChange, TaskUpdate, apply_outcome
 from vidwatch.core.scheduler import Policy
 

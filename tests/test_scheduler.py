@@ -6,7 +6,8 @@ import random
 from datetime import UTC, datetime
 
 import pytest
-from vidwatch.core.api import (
+from vidwatch.core.models import State, TaskResult
+from vidwatch.core.outcomes import (
     AuthRejected,
     BadResponse,
     NetworkError,
@@ -16,7 +17,6 @@ from vidwatch.core.api import (
     RateLimited,
     ServerError,
 )
-from vidwatch.core.models import State, TaskResult
 from vidwatch.core.scheduler import (
     HIT_START,
     KNOWN_NOT_FOUND_LIMIT,

@@ -7,16 +7,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from vidwatch.core.api import (
-    AuthRejected,
-    BadResponse,
-    NotFound,
-    Ok,
-    QueryClient,
-    RateLimited,
-    ServerError,
-)
+from vidwatch.core.client import QueryClient
 from vidwatch.core.models import State
+from vidwatch.core.outcomes import AuthRejected, BadResponse, NotFound, Ok, RateLimited, ServerError
 from vidwatch.core.simulator import FAULTS, Simulator, video_bytes
 
 
@@ -144,7 +137,7 @@ async def test_each_fault_gives_its_typed_outcome(sim: Simulator, fault: str, ki
 
 
 async def test_connection_faults_are_network_errors(sim: Simulator) -> None:
-    from vidwatch.core.api import NetworkError
+    from vidwatch.core.outcomes import NetworkError
 
     for fault in ("drop", "reset"):
         # aiohttp retries an idempotent GET once when the server drops it: drop twice.
@@ -152,6 +145,7 @@ async def test_connection_faults_are_network_errors(sim: Simulator) -> None:
             sim.inject(fault, 2)
             outcome = await client.query(sim.job_ids[0])
             assert isinstance(outcome, NetworkError), (fault, outcome)
+            assert not outcome.timeout, (fault, outcome)  # a drop is not a timeout
             sim.clear_faults()
             assert isinstance(await client.query(sim.job_ids[0]), Ok)
 

@@ -14,7 +14,6 @@ API key, and DNS rebinding gets past "loopback only". So every request must
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import secrets
 import socket
@@ -22,6 +21,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from textual_serve.server import Server
+
+from vidwatch.core.urls import is_loopback_host
 
 __all__ = ["WebGuard", "loopback_host", "serve"]
 
@@ -35,15 +36,9 @@ REFUSED = (
 def loopback_host(value: str) -> str:
     """``value`` if it names this machine's loopback (``localhost``, ``127.x``, ``::1``);
     raises ValueError otherwise."""
-    host = value.strip().lower().removeprefix("[").removesuffix("]")
-    if host == "localhost":
-        return host
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return host
-    except ValueError:
-        pass
-    raise ValueError(value)
+    if not is_loopback_host(value):
+        raise ValueError(value)
+    return value.strip().lower().removeprefix("[").removesuffix("]")
 
 
 def url_host(host: str) -> str:

@@ -18,9 +18,9 @@ from vidwatch.cli.output import (
     safe,
     state_word,
 )
-from vidwatch.core.api import Ok
 from vidwatch.core.downloads import Downloader, DownloadResult
 from vidwatch.core.models import State, TaskRecord
+from vidwatch.core.outcomes import Ok
 
 if TYPE_CHECKING:
     from rich.progress import TaskID

@@ -29,13 +29,14 @@ from vidwatch.cli.output import (
     require_key,
     safe,
     state_word,
-    url_problem,
 )
-from vidwatch.core.api import AuthRejected, NotFound, Ok, Outcome, QueryClient
+from vidwatch.core.client import QueryClient, client_for
 from vidwatch.core.config import ENV_API_KEY, Config
 from vidwatch.core.export import record_json, to_json
 from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult, utcnow
+from vidwatch.core.outcomes import AuthRejected, NotFound, Ok, Outcome
 from vidwatch.core.poller import Poller, PollerEvent, TaskUpdate
+from vidwatch.core.urls import url_problem
 
 # An ID no job has: the answer tells a key that is accepted (404, or 400 task_not_exist)
 # from one that is rejected (401/403), and costs nothing.
@@ -43,13 +44,7 @@ CHECK_ID = "vidwatch-check:00000000-0000-4000-8000-000000000000"
 
 
 def make_client(config: Config) -> QueryClient:
-    return QueryClient(
-        config.base_url,
-        config.api_key,
-        timeout=config.timeout,
-        connections=config.policy.concurrency,
-        allow_insecure_http=config.allow_insecure_http,
-    )
+    return client_for(config)
 
 
 def _told(result: TaskResult, outcome: Outcome, host: str) -> TaskResult:

@@ -7,13 +7,15 @@ file edited by hand can hold escape sequences as well as any server can.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from vidwatch.core.api import (
+from vidwatch.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
+from vidwatch.core.logs import add_secret
+from vidwatch.core.models import State, TaskRecord
+from vidwatch.core.outcomes import (
     AuthRejected,
     BadResponse,
     NetworkError,
@@ -23,11 +25,7 @@ from vidwatch.core.api import (
     RateLimited,
     ServerError,
 )
-from vidwatch.core.clipboard import safe_url
-from vidwatch.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
-from vidwatch.core.logs import add_secret
-from vidwatch.core.models import State, TaskRecord
-from vidwatch.core.sanitize import MAX_URL, clean_line, has_hidden_characters
+from vidwatch.core.sanitize import MAX_URL, clean_line
 from vidwatch.core.store import TaskStore
 
 EXIT_OK = 0
@@ -180,31 +178,6 @@ def print_table(ctx: Context, records: Sequence[TaskRecord]) -> None:
     for row in rows:
         cells = [row[i].ljust(widths[i]) for i in range(4)]
         print("  ".join([*cells, row[4]]).rstrip(), file=ctx.out)
-
-
-def url_problem(url: str) -> str | None:
-    """``None`` when a stored URL may be printed as a link, else why not. URLs are checked
-    where they are used: a task file edited by hand holds whatever was typed into it."""
-    if len(url) > MAX_URL:
-        return f"longer than {MAX_URL} characters"
-    if has_hidden_characters(url) or any(_hidden(ch) for ch in url):
-        return "it contains spaces, control or invisible characters"
-    reason = safe_url(url)
-    if reason is not None:
-        return reason
-    if "@" in urlsplit(url).netloc:
-        return "it hides its real host behind a user name (user@host)"
-    return None
-
-
-# Invisible although not in a control or separator category: combining grapheme joiner,
-# Hangul and Khmer fillers.
-_INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0")
-
-
-def _hidden(ch: str) -> bool:
-    """Whitespace, controls, format characters (bidi, soft hyphen, tags), separators."""
-    return ch in _INVISIBLE or unicodedata.category(ch)[0] in "CZ"
 
 
 # --------------------------------------------------------------------------- outcomes

@@ -20,9 +20,10 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-__all__ = ["CopyResult", "OpenResult", "copy_text", "open_url", "safe_url"]
+from vidwatch.core.urls import url_problem
+
+__all__ = ["CopyResult", "OpenResult", "copy_text", "open_url"]
 
 Which = Callable[[str], str | None]
 Run = Callable[[Sequence[str], bytes], int]
@@ -110,25 +111,6 @@ class OpenResult:
     reason: str = ""
 
 
-def safe_url(url: str) -> str | None:
-    """``None`` when ``url`` may be handed to a browser, else why not."""
-    if not url:
-        return "empty URL"
-    if url.startswith("-"):
-        return "it starts with '-'"
-    if any(ord(c) < 0x21 or ord(c) == 0x7F or 0x80 <= ord(c) < 0xA0 for c in url):
-        return "it contains spaces or control characters"
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "it is not a valid URL"
-    if parts.scheme.lower() not in ("http", "https"):
-        return f"only http(s) URLs are opened, not {parts.scheme or 'this'!r}"
-    if not parts.netloc:
-        return "it has no host"
-    return None
-
-
 Spawn = Callable[[Sequence[str]], bool]
 
 
@@ -156,7 +138,7 @@ def open_url(
 ) -> OpenResult:
     """Open ``url`` in a browser when that can work; otherwise say why (and whether to copy)."""
     env = os.environ if env is None else env
-    problem = safe_url(url)
+    problem = url_problem(url)
     if problem:
         return OpenResult(False, False, f"refused: {problem}")
     if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):

@@ -16,9 +16,9 @@ from typing import Any, Final
 
 import platformdirs
 
-from vidwatch.core.api import InsecureURLError, check_base_url
 from vidwatch.core.notify import MODES
 from vidwatch.core.scheduler import Policy
+from vidwatch.core.urls import InsecureURLError, check_base_url
 
 __all__ = [
     "APP_NAME",

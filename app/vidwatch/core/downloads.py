@@ -33,11 +33,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from vidwatch import __version__
 from vidwatch.core.atomic import fsync_dir
-from vidwatch.core.clipboard import safe_url
+from vidwatch.core.http import new_client
 from vidwatch.core.models import TaskRecord
 from vidwatch.core.sanitize import clean_line
+from vidwatch.core.urls import url_problem
 
 __all__ = ["DownloadResult", "Downloader", "safe_filename"]
 
@@ -48,6 +48,7 @@ _RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
 }
 MAX_NAME_BYTES: Final = 150
 EXPIRED: Final = (401, 403, 410)
+WRITE_BATCH: Final = 256 * 1024
 
 log = logging.getLogger("vidwatch.downloads")
 
@@ -126,11 +127,13 @@ class Downloader:
         self._slots = asyncio.Semaphore(max(parallel, 1))
         self._claimed: dict[str, str] = {}  # casefolded file name -> task id, this run
         self._claim_lock = threading.Lock()  # claims run in worker threads, several at once
-        self._client = httpx.AsyncClient(
+        self._client = new_client(
             follow_redirects=True,  # CDNs redirect; no credential travels with these requests
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
             # identity: byte counts, Content-Length and ranges all mean the file's bytes
-            headers={"User-Agent": f"vidwatch/{__version__}", "Accept-Encoding": "identity"},
+            headers={"Accept-Encoding": "identity"},
+            connections=parallel,
+            purpose="files",
             transport=transport,
         )
 
@@ -178,7 +181,7 @@ class Downloader:
         url = record.result.video_url
         if not url:
             raise _Failed("no video URL yet")
-        problem = safe_url(url)
+        problem = url_problem(url)
         if problem:
             raise _Failed(f"refused the URL: {problem}")
         saved = record.task.saved_to
@@ -208,7 +211,7 @@ class Downloader:
                     status = expired.status
                     raise _Failed(f"the video link has expired (HTTP {status})") from None
                 fresh = await self.refresh(record.id)
-                if not fresh or safe_url(fresh):
+                if not fresh or url_problem(fresh):
                     raise _Failed("the video link has expired and no new one came") from None
                 url, refreshed = fresh, True
         await asyncio.to_thread(_commit, part, final)
@@ -282,14 +285,24 @@ class Downloader:
                 await asyncio.to_thread(_write_meta, meta_file, record)
             done = offset
             out = await asyncio.to_thread(open, part, mode)  # file work off the event loop
+            pending = bytearray()  # written in batches: one thread hop per WRITE_BATCH
             try:
-                async for chunk in response.aiter_bytes():  # as it arrives: resumable
-                    await asyncio.to_thread(out.write, chunk)
+                # The bytes as sent, never decoded: a host that compresses anyway gets its
+                # bytes written as they are (the lengths and ranges count those).
+                async for chunk in response.aiter_raw():
+                    pending += chunk
                     done += len(chunk)
+                    if len(pending) >= WRITE_BATCH:
+                        await asyncio.to_thread(out.write, bytes(pending))
+                        pending.clear()
                     if progress is not None:
                         progress(task_id, done, total)
             finally:
-                await asyncio.to_thread(out.close)
+                try:
+                    if pending:  # what arrived is kept: a later run resumes after it
+                        await asyncio.to_thread(out.write, bytes(pending))
+                finally:
+                    await asyncio.to_thread(out.close)
             if total is not None and done != total:
                 raise _Failed(f"got {done:,} of {total:,} bytes; run the download again to resume")
             if done == 0:

@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from vidwatch.core.api import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
 from vidwatch.core.durations import DurationModel
 from vidwatch.core.models import TaskRecord, TaskResult, utcnow
+from vidwatch.core.outcomes import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
 from vidwatch.core.scheduler import NOT_FOUND_LIMIT, Eta, Policy, Scheduler
 
 __all__ = [

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from vidwatch.core.api import (
+from vidwatch.core.durations import DurationModel
+from vidwatch.core.models import State, TaskResult, model_key
+from vidwatch.core.outcomes import (
     AuthRejected,
     BadResponse,
     NetworkError,
@@ -25,8 +27,6 @@ from vidwatch.core.api import (
     RateLimited,
     ServerError,
 )
-from vidwatch.core.durations import DurationModel
-from vidwatch.core.models import State, TaskResult, model_key
 
 __all__ = [
     "KNOWN_NOT_FOUND_LIMIT",

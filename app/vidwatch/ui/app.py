@@ -34,7 +34,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from vidwatch.core.api import Ok, QueryClient
+from vidwatch.core.client import QueryClient, client_for
 from vidwatch.core.clipboard import copy_text, open_url
 from vidwatch.core.config import Config, ConfigError, Paths, load_config
 from vidwatch.core.downloads import Downloader
@@ -42,6 +42,7 @@ from vidwatch.core.durations import DurationModel
 from vidwatch.core.logs import add_secret, redact
 from vidwatch.core.models import FINISHED_STATES, State, Task, TaskRecord, utcnow
 from vidwatch.core.notify import desktop_sequence, notify_send, terminal_style
+from vidwatch.core.outcomes import Ok
 from vidwatch.core.poller import Poller, PollerEvent, PollerStatus, StatusChange, TaskUpdate
 from vidwatch.core.session import DiskChange, Session
 from vidwatch.core.store import StoreError, TaskStore
@@ -72,13 +73,7 @@ ClientFactory = Callable[[Config], QueryClient]
 
 
 def make_client(config: Config) -> QueryClient:
-    return QueryClient(
-        config.base_url,
-        config.api_key,
-        timeout=config.timeout,
-        connections=config.policy.concurrency,
-        allow_insecure_http=config.allow_insecure_http,
-    )
+    return client_for(config)
 
 
 def stylesheet() -> str:

@@ -1,3 +1,5 @@
+"""Parsing the gateway's answers (pure: no network)."""
+
 from __future__ import annotations
 
 import json
@@ -6,23 +8,23 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
-from vidwatch.core.api import (
-    MAX_BODY,
-    MAX_RETRY_AFTER,
+from vidwatch.core.models import Problem, State
+from vidwatch.core.outcomes import (
     AuthRejected,
     BadResponse,
-    InsecureURLError,
-    NetworkError,
     NotFound,
     Ok,
-    QueryClient,
     RateLimited,
     ServerError,
-    check_base_url,
+)
+from vidwatch.core.parsing import (
+    MAX_BODY,
+    MAX_RETRY_AFTER,
     parse_response,
     parse_retry_after,
+    same_task,
 )
-from vidwatch.core.models import Problem, State
+from vidwatch.core.poller import apply_outcome
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 H = httpx.Headers
@@ -300,162 +302,46 @@ def test_redirect_is_not_followed_and_explained() -> None:
     assert "redirect" in outcome.reason
 
 
-# --------------------------------------------------------------------------- base URL policy
+# --------------------------------------------------------------------------- which task
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("asked", "body_id", "same"),
     [
-        "https://api.quickrouter.ai",
-        "https://api.quickrouter.ai/",
-        "http://127.0.0.1:8080",
-        "http://localhost:1",
+        ("grok:abc", "abc", True),  # the documented form: without the model prefix
+        ("grok:abc", "grok:abc", True),
+        ("abc", "grok:abc", True),  # the user added the bare ID
+        ("grok:abc", None, True),  # no id: nothing says otherwise
+        ("grok:abc", "", True),
+        ("grok:abc", "xyz", False),
+        ("grok:abc", "grok:xyz", False),
+        ("grok:abc", "sora-2:xyz", False),
+        ("7", 7, True),
+        ("grok:abc", 7, False),
     ],
 )
-def test_allowed_base_urls(url: str) -> None:
-    assert check_base_url(url) == url.rstrip("/")
+def test_same_task(asked: str, body_id: object, same: bool) -> None:
+    assert same_task(asked, body_id) is same
 
 
-@pytest.mark.parametrize(
-    ("url", "fragment"),
-    [
-        ("http://api.quickrouter.ai", "plain http"),
-        ("ftp://x", "https://"),
-        ("https://user:pw@x", "user name"),
-        ("https://x/?a=1", "query"),
-        ("api.quickrouter.ai", "https://"),
-    ],
-)
-def test_refused_base_urls(url: str, fragment: str) -> None:
-    with pytest.raises(InsecureURLError, match=fragment):
-        check_base_url(url)
+def test_an_answer_about_another_task_is_a_bad_response() -> None:
+    raw = body(id="xyz", status="completed", video_url="https://cdn.example/x.mp4")
+    outcome = parse_response(200, H(), raw, now=NOW, asked_id="grok:abc")
+    assert isinstance(outcome, BadResponse), outcome
+    assert "another task (xyz)" in outcome.reason
+    assert outcome.problem is Problem.BAD_RESPONSE
+    assert isinstance(parse_response(200, H(), raw, now=NOW, asked_id="grok:xyz"), Ok)
+    assert isinstance(parse_response(200, H(), raw, now=NOW), Ok)  # nothing asked: no check
 
 
-def test_plain_http_allowed_only_when_asked() -> None:
-    assert check_base_url("http://gw.internal", allow_insecure_http=True) == "http://gw.internal"
-
-
-# --------------------------------------------------------------------------- the client
-
-
-KEY = "sk-test-KEY-0123456789"
-
-
-def client_for(handler: httpx.MockTransport) -> QueryClient:
-    return QueryClient("https://api.example", KEY, transport=handler)
-
-
-async def test_client_sends_key_and_encodes_id() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, content=body(status="running"))
-
-    async with client_for(httpx.MockTransport(handler)) as client:
-        outcome = await client.query("grok:a b&c=d/é")
-    assert isinstance(outcome, Ok)
-    assert outcome.result.state is State.RUNNING
-    request = seen[0]
-    assert request.headers["authorization"] == f"Bearer {KEY}"
-    assert request.url.path == "/v1/video/query"
-    assert request.url.params["id"] == "grok:a b&c=d/é"
-    assert b"a+b%26c%3Dd%2F%C3%A9" in request.url.query or b"a%20b%26c%3Dd" in request.url.query
-
-
-async def test_client_does_not_follow_redirects() -> None:
-    calls: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(str(request.url))
-        return httpx.Response(307, headers={"location": "https://evil.example/steal"})
-
-    async with client_for(httpx.MockTransport(handler)) as client:
-        outcome = await client.query("x")
-    assert isinstance(outcome, BadResponse)
-    assert len(calls) == 1
-
-
-async def test_client_refuses_huge_bodies_by_length_and_by_stream() -> None:
-    def declared(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"content-length": str(MAX_BODY * 5)}, content=b"{}")
-
-    async def chunks() -> object:
-        for _ in range(40):
-            yield b"x" * 65536
-
-    def streamed(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=chunks())  # type: ignore[arg-type]
-
-    for handler in (declared, streamed):
-        async with client_for(httpx.MockTransport(handler)) as client:
-            outcome = await client.query("x")
-        assert isinstance(outcome, BadResponse)
-        assert "larger than" in outcome.reason
-
-
-@pytest.mark.parametrize(
-    ("exc", "timeout"),
-    [
-        (httpx.ConnectError("connection refused"), False),
-        (httpx.ReadTimeout("slow"), True),
-        (httpx.RemoteProtocolError("peer closed"), False),
-        (OSError("network unreachable"), False),
-        (RuntimeError("surprise"), False),
-    ],
-)
-async def test_client_turns_exceptions_into_network_errors(exc: Exception, timeout: bool) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise exc
-
-    async with client_for(httpx.MockTransport(handler)) as client:
-        outcome = await client.query("x")
-    assert isinstance(outcome, NetworkError)
-    assert outcome.timeout is timeout
-
-
-async def test_client_redacts_an_echoed_key() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        auth = request.headers["authorization"]
-        return httpx.Response(401, json={"error": {"message": f"bad token {auth}"}})
-
-    async with client_for(httpx.MockTransport(handler)) as client:
-        outcome = await client.query("x")
-    assert isinstance(outcome, AuthRejected)
-    assert KEY not in outcome.message
-    assert "***" in outcome.message
-
-    def echo_ok(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=body(status="failed", fail_reason=f"key {KEY} banned"))
-
-    async with client_for(httpx.MockTransport(echo_ok)) as client:
-        result = await client.query("x")
-    assert isinstance(result, Ok)
-    assert KEY not in (result.result.fail_reason or "")
-
-
-async def test_client_set_key_changes_the_header() -> None:
-    seen: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers.get("authorization", ""))
-        return httpx.Response(200, content=body())
-
-    async with client_for(httpx.MockTransport(handler)) as client:
-        await client.query("x")
-        client.set_key("new-key-123")
-        await client.query("x")
-    assert seen == [f"Bearer {KEY}", "Bearer new-key-123"]
-
-
-def test_client_refuses_plain_http_to_a_remote_host() -> None:
-    with pytest.raises(InsecureURLError):
-        QueryClient("http://api.quickrouter.ai", KEY)
-
-
-def test_client_repr_does_not_leak_the_key() -> None:
-    client = QueryClient(
-        "https://api.example", KEY, transport=httpx.MockTransport(lambda r: httpx.Response(200))
-    )
-    assert KEY not in repr(client)
-    assert KEY not in repr(vars(client).get("base_url"))
+def test_an_answer_about_another_task_stays_out_of_the_record() -> None:
+    """Shown as a problem on the asked task; what it knew stays as it was."""
+    before = ok(body(id="abc", status="processing")).result
+    raw = body(id="xyz", status="completed", video_url="https://cdn.example/x.mp4")
+    outcome = parse_response(200, H(), raw, now=NOW, asked_id="grok:abc")
+    after = apply_outcome(before, outcome, NOW)
+    assert (after.state, after.status, after.video_url) == (State.RUNNING, "processing", None)
+    assert after.server_id == "abc"
+    assert after.problem is Problem.BAD_RESPONSE
+    assert after.error is not None
+    assert "another task" in after.error

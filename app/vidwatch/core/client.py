@@ -1,0 +1,225 @@
+"""The QuickRouter client: one send path for every call to the gateway.
+
+``GET /v1/video/query`` goes through :meth:`QueryClient._send`, and so will
+``POST /v1/video/create``: one request on the client from
+:func:`vidwatch.core.http.new_client` (no redirects, so the key never follows one to
+another host; no proxy from the environment), the body read while it streams and cut at
+:data:`~vidwatch.core.parsing.MAX_BODY` after decompression, one deadline for the whole
+exchange, and every failure turned into a typed :data:`~vidwatch.core.outcomes.Outcome`
+with the key redacted. No exception escapes (cancellation aside).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final
+from urllib.parse import urlencode
+
+import httpx
+
+from vidwatch.core.config import Config
+from vidwatch.core.http import BodyTooLarge, describe_error, new_client, read_capped
+from vidwatch.core.models import TaskResult
+from vidwatch.core.outcomes import (
+    AuthRejected,
+    BadResponse,
+    NetworkError,
+    NotFound,
+    Ok,
+    Outcome,
+    RateLimited,
+    ServerError,
+)
+from vidwatch.core.parsing import MAX_BODY, parse_response
+from vidwatch.core.urls import check_base_url
+
+__all__ = ["QUERY_PATH", "QueryClient", "client_for"]
+
+QUERY_PATH: Final = "/v1/video/query"
+URL_CACHE: Final = 20_000  # parsed request URLs kept: one per watched task
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An HTTP answer, read whole and under the cap."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+
+class QueryClient:
+    """One long-lived client for the gateway: keep-alive connections, the key in the
+    ``Authorization`` header, the headers the provider's page lists for every call."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        timeout: float = 20.0,
+        connections: int = 16,
+        allow_insecure_http: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self._timeout = timeout
+        self._timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0)).as_dict()
+        self._key = ""
+        self._urls: dict[tuple[object, ...], httpx.URL] = {}
+        self._http = new_client(
+            base_url=self.base_url,
+            headers={"Accept": "application/json", "Content-Type": "application/json"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            connections=connections,
+            transport=transport,
+        )
+        self.set_key(api_key)
+
+    def __repr__(self) -> str:
+        return f"QueryClient({self.base_url!r}, key {'set' if self._key else 'not set'})"
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self._key)
+
+    def set_key(self, api_key: str | None) -> None:
+        """Use a new key from the next request on."""
+        self._key = api_key or ""
+        if api_key:
+            self._http.headers["Authorization"] = f"Bearer {api_key}"
+        else:
+            self._http.headers.pop("Authorization", None)
+
+    def redact(self, text: str) -> str:
+        """Remove the key from text that may echo it (server messages, exceptions)."""
+        if self._key and len(self._key) >= 4 and self._key in text:
+            return text.replace(self._key, "***")
+        return text
+
+    async def query(self, task_id: str) -> Outcome:
+        """Ask for one task. Never raises (cancellation aside)."""
+        reply = await self._send("GET", QUERY_PATH, params={"id": task_id})
+        if not isinstance(reply, Reply):
+            return reply
+        outcome = parse_response(reply.status, reply.headers, reply.body, asked_id=task_id)
+        return self._redacted(outcome)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> Reply | BadResponse | NetworkError:
+        """One request and its whole answer, within the deadline and the body cap; every
+        failure is an outcome, its text redacted. ``json`` is a request body (a POST)."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                # Built here rather than by build_request (three URL parses per poll): the
+                # client's headers and timeouts, and the URL parsed once per task.
+                request = httpx.Request(
+                    method,
+                    self._url(path, params),
+                    headers=self._http.headers,
+                    json=json,
+                    extensions={"timeout": self._timeouts},
+                )
+                response = await self._http.send(request, stream=True)
+                try:
+                    body = await read_capped(response, MAX_BODY)
+                finally:
+                    await response.aclose()
+                return Reply(response.status_code, response.headers, body)
+        except BodyTooLarge:
+            return BadResponse(f"body larger than {MAX_BODY // 1024} KiB")
+        except (httpx.TimeoutException, TimeoutError):
+            return NetworkError("no answer in time", timeout=True)
+        except (httpx.HTTPError, OSError, ValueError) as exc:
+            return NetworkError(self.redact(describe_error(exc)))
+        except Exception as exc:
+            return NetworkError(self.redact(f"unexpected {type(exc).__name__}"))
+
+    def _url(self, path: str, params: Mapping[str, str] | None) -> httpx.URL:
+        """The request URL, parsed and checked by httpx once and then kept: the same
+        tasks are asked for again and again, and parsing costs more than the rest of
+        building a request. At most :data:`URL_CACHE` are kept (~650 bytes each)."""
+        key = (path, *params.items()) if params else (path,)
+        url = self._urls.get(key)
+        if url is None:
+            if len(self._urls) >= URL_CACHE:
+                self._urls.clear()
+            query = f"?{urlencode(params)}" if params else ""
+            url = self._urls[key] = httpx.URL(self.base_url + path + query)
+        return url
+
+    def _redacted(self, outcome: Outcome) -> Outcome:
+        if not self._key or (isinstance(outcome, Ok) and not _mentions(outcome.result, self._key)):
+            return outcome
+        if isinstance(outcome, Ok):
+            r = outcome.result
+            fields = {
+                name: self.redact(value) if isinstance(value, str) else value
+                for name, value in (
+                    ("status", r.status),
+                    ("video_url", r.video_url),
+                    ("enhanced_prompt", r.enhanced_prompt),
+                    ("server_id", r.server_id),
+                    ("fail_reason", r.fail_reason),
+                    ("error", r.error),
+                )
+            }
+            return Ok(_replace_result(r, fields), outcome.poll_after)
+        if isinstance(outcome, AuthRejected | NotFound | ServerError | RateLimited):
+            return _replace_detail(outcome, self.redact(outcome.detail))
+        if isinstance(outcome, BadResponse):
+            return BadResponse(self.redact(outcome.reason), outcome.status)
+        return NetworkError(self.redact(outcome.reason), outcome.timeout)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> QueryClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def client_for(config: Config, *, transport: httpx.AsyncBaseTransport | None = None) -> QueryClient:
+    """The client the dashboard and the CLI use, from the configuration."""
+    return QueryClient(
+        config.base_url,
+        config.api_key,
+        timeout=config.timeout,
+        connections=config.policy.concurrency,
+        allow_insecure_http=config.allow_insecure_http,
+        transport=transport,
+    )
+
+
+def _mentions(result: TaskResult, key: str) -> bool:
+    return any(
+        isinstance(value, str) and key in value
+        for value in (
+            result.status,
+            result.video_url,
+            result.enhanced_prompt,
+            result.server_id,
+            result.fail_reason,
+            result.error,
+        )
+    )
+
+
+def _replace_result(result: TaskResult, fields: Mapping[str, object]) -> TaskResult:
+    return replace(result, **fields)  # type: ignore[arg-type]
+
+
+def _replace_detail(
+    outcome: AuthRejected | NotFound | ServerError | RateLimited, detail: str
+) -> Outcome:
+    return replace(outcome, detail=detail)

@@ -1,0 +1,360 @@
+"""Parsing the gateway's answers: pure functions, no network import.
+
+:func:`parse_response` turns one HTTP answer (status, headers, body) into one
+:data:`~vidwatch.core.outcomes.Outcome` and never raises, so it can be fuzzed and
+unit-tested without a network, and the scheduler can use the outcomes without
+loading an HTTP stack.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Final
+
+from vidwatch.core.models import (
+    Problem,
+    State,
+    TaskResult,
+    canonical_state,
+    plausible_time,
+    utcnow,
+)
+from vidwatch.core.outcomes import (
+    MAX_MESSAGE,
+    AuthRejected,
+    BadResponse,
+    NotFound,
+    Ok,
+    Outcome,
+    RateLimited,
+    ServerError,
+)
+from vidwatch.core.sanitize import MAX_SHORT, MAX_TEXT, clean_line, clean_text
+from vidwatch.core.urls import clean_url
+
+__all__ = ["MAX_BODY", "MAX_RETRY_AFTER", "parse_response", "parse_retry_after", "same_task"]
+
+MAX_BODY: Final = 1024 * 1024  # bodies over 1 MiB (after decompression) are refused
+MAX_RETRY_AFTER: Final = 3600.0  # a hostile Retry-After cannot stop us for days
+
+
+class _Invalid(Exception):
+    """A field of the body has a type or value we refuse."""
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Parse ``Retry-After`` given as delta-seconds or as an HTTP date.
+
+    Returns seconds from ``now`` (never negative, capped at one hour), or
+    ``None`` when absent or unreadable.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text or len(text) > 64:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or utcnow())).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _epoch_to_datetime(value: float) -> datetime | None:
+    if not math.isfinite(value) or value <= 0:
+        return None
+    seconds = value / 1000.0 if value > 1e12 else value  # ms when above 1e12
+    try:
+        return plausible_time(datetime.fromtimestamp(seconds, tz=UTC))
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _parse_time(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _Invalid("status_update_time is a boolean")
+    if isinstance(value, int | float):
+        return _epoch_to_datetime(float(value))
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or len(text) > 64:
+            return None
+        try:
+            return _epoch_to_datetime(float(text))
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return plausible_time(parsed)
+    raise _Invalid(f"status_update_time has type {type(value).__name__}")
+
+
+def _optional_str(body: Mapping[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise _Invalid(f"{key} has type {type(value).__name__}, expected a string")
+
+
+def _dig(body: Mapping[str, Any], *path: str) -> object:
+    node: object = body
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _text_of(value: object, limit: int = MAX_MESSAGE) -> str:
+    """Readable text from an error field that may be a string or an object."""
+    if isinstance(value, str):
+        return clean_line(value, limit)
+    if isinstance(value, Mapping):
+        for key in ("message", "msg", "detail", "reason", "error"):
+            inner = value.get(key)
+            if isinstance(inner, str) and inner.strip():
+                return clean_line(inner, limit)
+        code = value.get("code")
+        if isinstance(code, str | int) and not isinstance(code, bool):
+            return clean_line(str(code), limit)
+    return ""
+
+
+def _first_text(*candidates: object) -> str:
+    for value in candidates:
+        text = _text_of(value)
+        if text:
+            return text
+    return ""
+
+
+def _progress(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().rstrip("%"))
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and math.isfinite(value):
+        number = float(value)
+        if 0.0 <= number <= 1.0 and not isinstance(value, int):
+            number *= 100.0
+        return min(max(number, 0.0), 100.0)
+    return None
+
+
+def _decode_json(body: bytes) -> object:
+    if not body.strip():
+        raise _Invalid("empty body")
+    head = body.lstrip()[:1]
+    if head == b"<":
+        raise _Invalid("an HTML page instead of JSON (a proxy or gateway error?)")
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise _Invalid("body is not UTF-8") from exc
+    except (ValueError, RecursionError) as exc:
+        raise _Invalid("body is not valid JSON") from exc
+
+
+def _error_detail(body: bytes) -> tuple[str, object]:
+    """(message, decoded JSON or None) from an error body; never raises."""
+    if len(body) > MAX_BODY:
+        return "", None
+    try:
+        data = _decode_json(body)
+    except _Invalid:
+        return "", None
+    if isinstance(data, Mapping):
+        return _first_text(data.get("error"), data.get("message"), data.get("msg")), data
+    return "", data
+
+
+def _is_not_exist(data: object) -> bool:
+    if not isinstance(data, Mapping):
+        return False
+    code = data.get("code")
+    if code is None and isinstance(data.get("error"), Mapping):
+        code = data["error"].get("code")
+    return isinstance(code, str) and code.strip().lower() in ("task_not_exist", "task_not_found")
+
+
+def parse_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: datetime | None = None,
+    asked_id: str | None = None,
+) -> Outcome:
+    """Turn one HTTP answer into an :data:`Outcome`. Never raises.
+
+    ``headers`` must be case-insensitive (httpx's are) or use lower-case keys. With
+    ``asked_id``, an answer whose ``id`` names another task is refused (a
+    :class:`BadResponse`): it must not land in the asked task's record.
+    """
+    try:
+        return _parse(status, headers, body, now or utcnow(), asked_id)
+    except Exception as exc:  # a defect in parsing must not stop polling
+        return BadResponse(f"could not be parsed ({type(exc).__name__})", status)
+
+
+def same_task(asked_id: str, body_id: object) -> bool:
+    """Whether an answer's ``id`` can be about ``asked_id``: the same text, or the part
+    after the model prefix (``grok:abc`` is answered with ``abc``). No id: no evidence."""
+    if body_id is None:
+        return True
+    text = str(body_id).strip()
+    if not text or text == asked_id:
+        return True
+    return text == asked_id.partition(":")[2] or text.partition(":")[2] == asked_id
+
+
+def _parse(
+    status: int, headers: Mapping[str, str], body: bytes, now: datetime, asked_id: str | None
+) -> Outcome:
+    if len(body) > MAX_BODY:
+        return BadResponse(f"body larger than {MAX_BODY // 1024} KiB", status)
+    if status != 200:
+        return _parse_error_status(status, headers, body, now)
+    try:
+        data = _decode_json(body)
+    except _Invalid as exc:
+        return BadResponse(str(exc), status)
+    if not isinstance(data, dict):
+        return BadResponse(f"expected a JSON object, got {type(data).__name__}", status)
+    if _is_not_exist(data):
+        return NotFound(status, _first_text(data.get("message"), data.get("error")))
+    # Some gateways wrap the task in {"code": ..., "data": {...}}.
+    inner = data.get("data")
+    if "status" not in data and isinstance(inner, dict) and "status" in inner:
+        data = inner
+    if "status" not in data and not isinstance(_dig(data, "detail", "status"), str):
+        if "error" in data:
+            return BadResponse(_first_text(data.get("error")) or "an error object", status)
+        return BadResponse("missing field 'status'", status)
+    try:
+        result = _result_from(data, now)
+    except _Invalid as exc:
+        return BadResponse(str(exc), status)
+    if asked_id is not None and not same_task(asked_id, data.get("id")):
+        other = clean_line(str(data.get("id")), 80)
+        return BadResponse(f"the answer is about another task ({other}); it was not kept", status)
+    hint = headers.get("openai-poll-after-ms")
+    poll_after: float | None = None
+    if hint:
+        try:
+            ms = float(hint)
+        except ValueError:
+            ms = math.nan
+        if math.isfinite(ms) and ms >= 0:
+            poll_after = min(ms / 1000.0, MAX_RETRY_AFTER)
+    return Ok(result, poll_after)
+
+
+def _parse_error_status(
+    status: int, headers: Mapping[str, str], body: bytes, now: datetime
+) -> Outcome:
+    detail, data = _error_detail(body)
+    if status in (401, 402, 403):
+        return AuthRejected(status, detail)
+    if status == 404 or (status == 400 and _is_not_exist(data)):
+        return NotFound(status, detail)
+    if status == 429:
+        return RateLimited(parse_retry_after(headers.get("retry-after"), now), detail)
+    if 500 <= status <= 599:
+        return ServerError(status, detail)
+    if 300 <= status <= 399:
+        return BadResponse(
+            "a redirect, not followed so the key is not sent elsewhere — check base_url",
+            status,
+        )
+    return BadResponse(detail or f"unexpected HTTP status {status}", status)
+
+
+_URL_FALLBACKS: Final = (("detail", "video_url"), ("url",), ("result_url",), ("output", "url"))
+_URL_KEYS: Final = frozenset(path[0] for path in _URL_FALLBACKS)
+_REASONS: Final = (
+    ("fail_reason",),
+    ("error_message",),
+    ("error",),
+    ("detail", "error"),
+    ("detail", "fail_reason"),
+)
+_REASON_KEYS: Final = frozenset(path[0] for path in _REASONS)
+
+
+def _result_from(data: dict[str, Any], now: datetime) -> TaskResult:
+    raw_status = data.get("status")
+    if raw_status is None:
+        raw_status = _dig(data, "detail", "status")
+    if not isinstance(raw_status, str):
+        raise _Invalid(f"status has type {type(raw_status).__name__}, expected a string")
+    status = clean_line(raw_status, MAX_SHORT)
+
+    raw_url = data.get("video_url")
+    if raw_url is not None and not isinstance(raw_url, str):
+        raise _Invalid(f"video_url has type {type(raw_url).__name__}, expected a string")
+    url = clean_url(raw_url) if raw_url else None
+    if url is None and not _URL_KEYS.isdisjoint(data):  # sibling gateways put it elsewhere
+        for path in _URL_FALLBACKS:
+            url = clean_url(_dig(data, *path))
+            if url:
+                break
+    bad_url = isinstance(raw_url, str) and raw_url.strip() != "" and url is None
+
+    prompt = _optional_str(data, "enhanced_prompt")
+    server_id = data.get("id")
+    if isinstance(server_id, bool) or not (server_id is None or isinstance(server_id, str | int)):
+        raise _Invalid(f"id has type {type(server_id).__name__}")
+    update_time = _parse_time(data.get("status_update_time"))
+
+    state = canonical_state(status, url is not None)
+    fail_reason = ""
+    if not _REASON_KEYS.isdisjoint(data):
+        for path in _REASONS:
+            value = _dig(data, *path)
+            if value is not None and (fail_reason := _text_of(value)):
+                break
+    progress = _progress(data["progress"]) if "progress" in data else None
+    if progress is None and "detail" in data:
+        progress = _progress(_dig(data, "detail", "progress"))
+    error = None
+    problem = None
+    if state is State.SUCCEEDED and url is None:
+        problem = Problem.NO_URL
+        error = (
+            "The server sent a video URL that is not a plain http(s) link; it was not kept"
+            if bad_url
+            else "The job is reported finished but no video URL was sent; checking again"
+        )
+    return TaskResult(
+        state=state,
+        status=status,
+        video_url=url,
+        enhanced_prompt=clean_text(prompt, MAX_TEXT) if prompt is not None else None,
+        server_id=clean_line(str(server_id), MAX_SHORT) if server_id is not None else None,
+        status_update_time=update_time,
+        checked_at=now,
+        error=error,
+        fail_reason=fail_reason or None,
+        progress=progress,
+        problem=problem,
+    )
