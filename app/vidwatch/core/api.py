@@ -33,10 +33,9 @@ from vidwatch.core.models import (
 from vidwatch.core.sanitize import (
     MAX_SHORT,
     MAX_TEXT,
-    MAX_URL,
     clean_line,
     clean_text,
-    has_hidden_characters,
+    url_problem,
 )
 
 __all__ = [
@@ -279,17 +278,7 @@ def _clean_url(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     url = value.strip()
-    if not url or len(url) > MAX_URL:
-        return None
-    if " " in url or has_hidden_characters(url):
-        return None  # a reversed or invisible part would make the link lie
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url
+    return url if url_problem(url) is None else None  # the one URL rule (sanitize)
 
 
 def _dig(body: Mapping[str, Any], *path: str) -> object:

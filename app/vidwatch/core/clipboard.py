@@ -20,7 +20,8 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from vidwatch.core.sanitize import url_problem
 
 __all__ = ["CopyResult", "OpenResult", "copy_text", "open_url", "safe_url"]
 
@@ -112,21 +113,7 @@ class OpenResult:
 
 def safe_url(url: str) -> str | None:
     """``None`` when ``url`` may be handed to a browser, else why not."""
-    if not url:
-        return "empty URL"
-    if url.startswith("-"):
-        return "it starts with '-'"
-    if any(ord(c) < 0x21 or ord(c) == 0x7F or 0x80 <= ord(c) < 0xA0 for c in url):
-        return "it contains spaces or control characters"
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "it is not a valid URL"
-    if parts.scheme.lower() not in ("http", "https"):
-        return f"only http(s) URLs are opened, not {parts.scheme or 'this'!r}"
-    if not parts.netloc:
-        return "it has no host"
-    return None
+    return url_problem(url)  # the one URL rule, also applied where URLs arrive
 
 
 Spawn = Callable[[Sequence[str]], bool]

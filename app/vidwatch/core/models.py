@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from vidwatch.core.sanitize import has_hidden_characters
+
 __all__ = [
     "FINISHED_STATES",
     "MAX_ID_LENGTH",
@@ -353,12 +355,12 @@ def validate_task_id(task_id: str) -> str | None:
         code = ord(ch)
         if code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0:
             return f"contains a control character (U+{code:04X})"
-        if ch.isspace():
-            return "contains whitespace"
-        if code in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF) or 0x202A <= code <= 0x202E:
-            return f"contains an invisible or bidi control character (U+{code:04X})"
         if 0xD800 <= code <= 0xDFFF:
             return "contains an unpaired surrogate"
+        if has_hidden_characters(ch):  # the whole class sanitize removes from text
+            return f"contains an invisible, bidi or format character (U+{code:04X})"
+        if ch.isspace():
+            return "contains whitespace"
     if task_id.endswith(":"):
         return "ends with ':' (nothing after the model name); paste the whole ID"
     return None
