@@ -36,32 +36,21 @@ import contextlib
 import errno
 import fcntl
 import logging
-import math
 import os
 import shutil
 import time
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import rtoml
 
 from vidwatch.core.atomic import atomic_write
-from vidwatch.core.models import (
-    HISTORY_LIMIT,
-    Problem,
-    State,
-    Task,
-    TaskRecord,
-    TaskResult,
-    Transition,
-    canonical_state,
-    plausible_time,
-)
-from vidwatch.core.sanitize import MAX_SHORT, MAX_TEXT, MAX_URL, clean_line, clean_text
+from vidwatch.core.fields import from_file, to_file
+from vidwatch.core.models import Task, TaskRecord, TaskResult, canonical_state
 
 __all__ = ["SCHEMA", "LoadResult", "Signature", "StoreError", "TaskStore"]
 
@@ -112,118 +101,35 @@ def _stamp() -> str:
 
 
 # --------------------------------------------------------------------------- encoding
+# What is written and read back, field by field, comes from the records' one field list
+# (vidwatch.core.fields); only the shape of an entry is decided here.
 
 
-def _aware(value: Any) -> datetime | None:
-    """A time from the file, in UTC, or ``None`` when it is not one we can show."""
-    return plausible_time(value) if isinstance(value, datetime) else None
-
-
-def _text(value: Any, limit: int) -> str | None:
-    return clean_text(value, limit) if isinstance(value, str) else None
-
-
-def _encode_time(value: datetime) -> datetime:
-    # TOML keeps offsets; normalise to UTC, whole microseconds are fine.
-    return value.astimezone(UTC)
+def _has_news(result: TaskResult) -> bool:
+    """Whether a result is worth a ``[tasks.result]`` table: it holds an answer or an error."""
+    return result.checked_at is not None or bool(result.status) or bool(result.error)
 
 
 def encode_record(record: TaskRecord) -> dict[str, Any]:
-    task = record.task
-    entry: dict[str, Any] = {"id": task.id, "added_at": _encode_time(task.added_at)}
-    if task.label:
-        entry["label"] = task.label
-    if task.saved_to:
-        entry["saved_to"] = task.saved_to
-    r = record.result
-    result: dict[str, Any] = {}
-    if r.checked_at is not None or r.status or r.error:
-        result["state"] = r.state.value
-        result["status"] = r.status
-        for name in ("video_url", "enhanced_prompt", "server_id", "error", "fail_reason"):
-            value = getattr(r, name)
-            if value is not None:
-                result[name] = value
-        if r.status_update_time is not None:
-            result["status_update_time"] = _encode_time(r.status_update_time)
-        if r.checked_at is not None:
-            result["checked_at"] = _encode_time(r.checked_at)
-        if r.progress is not None and math.isfinite(r.progress):
-            result["progress"] = r.progress
-        if r.problem is not None:
-            result["problem"] = r.problem.value
-        if r.history:
-            result["history"] = [
-                {"state": t.state.value, "status": t.status, "at": _encode_time(t.at)}
-                for t in r.history
-            ]
-        entry["result"] = result
+    entry = to_file(record.task)
+    if _has_news(record.result):
+        entry["result"] = to_file(record.result)
     return entry
+
+
+def _derive_state(values: dict[str, Any]) -> None:
+    """A result whose state is missing or unreadable: the state its status word means."""
+    if "state" not in values:
+        values["state"] = canonical_state(values.get("status"), "video_url" in values)
 
 
 def decode_record(entry: Any) -> TaskRecord | None:
     """One ``[[tasks]]`` entry, or ``None`` when it is not usable."""
-    if not isinstance(entry, dict):
+    task = from_file(entry, Task)
+    if task is None:
         return None
-    task_id = entry.get("id")
-    if not isinstance(task_id, str) or not task_id or len(task_id) > 1024:
-        return None
-    added_at = _aware(entry.get("added_at")) or datetime.fromtimestamp(0, UTC)
-    label = entry.get("label")
-    saved = entry.get("saved_to")
-    task = Task(
-        task_id,
-        added_at,
-        clean_line(label, 120) if isinstance(label, str) else "",
-        clean_line(saved, 4096) if isinstance(saved, str) and saved else None,
-    )
-    raw = entry.get("result")
-    if not isinstance(raw, dict):
-        return TaskRecord(task)
-    status = clean_line(raw["status"], MAX_SHORT) if isinstance(raw.get("status"), str) else ""
-    url = _text(raw.get("video_url"), MAX_URL)
-    try:
-        state = State(str(raw.get("state")))
-    except ValueError:
-        state = canonical_state(status, url is not None)
-    progress = raw.get("progress")
-    try:
-        problem: Problem | None = Problem(str(raw["problem"])) if "problem" in raw else None
-    except ValueError:
-        problem = None
-    result = TaskResult(
-        state=state,
-        status=status,
-        video_url=url,
-        enhanced_prompt=_text(raw.get("enhanced_prompt"), MAX_TEXT),
-        server_id=_text(raw.get("server_id"), MAX_SHORT),
-        status_update_time=_aware(raw.get("status_update_time")),
-        checked_at=_aware(raw.get("checked_at")),
-        error=_text(raw.get("error"), MAX_TEXT),
-        fail_reason=_text(raw.get("fail_reason"), MAX_TEXT),
-        progress=float(progress) if isinstance(progress, int | float) else None,
-        problem=problem,
-        history=_decode_history(raw.get("history")),
-    )
-    return TaskRecord(task, result)
-
-
-def _decode_history(raw: Any) -> tuple[Transition, ...]:
-    if not isinstance(raw, list):
-        return ()
-    history: list[Transition] = []
-    for item in raw[-HISTORY_LIMIT:]:
-        if not isinstance(item, dict):
-            continue
-        at = _aware(item.get("at"))
-        status = item.get("status")
-        try:
-            state = State(str(item.get("state")))
-        except ValueError:
-            continue
-        if at is not None and isinstance(status, str):
-            history.append(Transition(state, clean_line(status, MAX_SHORT), at))
-    return tuple(history)
+    result = from_file(entry.get("result"), TaskResult, _derive_state)
+    return TaskRecord(task) if result is None else TaskRecord(task, result)
 
 
 DUMP_CHUNK = 500  # records per serialiser call: a call holds the GIL, the UI waits for it
