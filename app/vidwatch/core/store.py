@@ -27,6 +27,10 @@ Rules:
 * A file that cannot be parsed is moved aside as ``tasks.toml.corrupt-<time>``
   and the caller gets a one-sentence warning; entries that cannot be read are
   skipped, and the whole file is copied aside before it is rewritten.
+* A task listed more than once (two lists merged by hand, a sync conflict) becomes one
+  entry that keeps what each knew (:mod:`vidwatch.core.duplicates`); the caller gets a
+  one-sentence notice, and the original file is copied aside before it is rewritten.
+* A task file that is a symbolic link stays one: writes go to its target.
 * A file from a newer vidwatch (higher ``schema``) is never rewritten.
 """
 
@@ -48,7 +52,8 @@ from typing import Any
 
 import rtoml
 
-from vidwatch.core.atomic import atomic_write
+from vidwatch.core.atomic import atomic_write, write_target
+from vidwatch.core.duplicates import describe_merged, merge_duplicate
 from vidwatch.core.fields import from_file, to_file
 from vidwatch.core.models import Task, TaskRecord, TaskResult, canonical_state
 
@@ -199,6 +204,11 @@ class _Parsed:
     records: dict[str, TaskRecord]
     skipped: int
     signature: Signature | None = None
+    merged: tuple[str, ...] = ()  # IDs listed more than once, now one entry each
+
+    @property
+    def needs_repair(self) -> bool:
+        return bool(self.skipped or self.merged)
 
 
 class TaskStore:
@@ -355,15 +365,19 @@ class TaskStore:
             raise _Corrupt("'tasks' is not a list")
         records: dict[str, TaskRecord] = {}
         skipped = 0
+        merged: dict[str, None] = {}
         for entry in entries:
             record = decode_record(entry)
             if record is None:
                 skipped += 1
-            elif record.id not in records:
+            elif (first := records.get(record.id)) is None:
                 records[record.id] = record
-        if signature is not None and not skipped:
+            else:
+                records[record.id] = merge_duplicate(first, record)
+                merged[record.id] = None
+        if signature is not None and not skipped and not merged:
             self._cache = (signature, records)
-        return _Parsed(records, skipped, signature)
+        return _Parsed(records, skipped, signature, tuple(merged))
 
     def _read_raw(self) -> tuple[bytes, Signature] | None:
         """The file's bytes and the signature of that very file (not of a later one)."""
@@ -388,7 +402,7 @@ class TaskStore:
             with self._locked():
                 parsed_or_none, warning = self._handle_damage()
             return parsed_or_none, warning
-        if parsed.skipped:
+        if parsed.needs_repair:
             with self._locked():
                 return self._handle_damage()
         return parsed, None
@@ -407,16 +421,29 @@ class TaskStore:
                 f"The task list {self.path} could not be read ({exc}); it was moved to "
                 f"{backup} and a new, empty list was started."
             )
-        if not parsed.skipped:
+        if not parsed.needs_repair:
             return parsed, None
         backup = self._set_aside(move=False)
         self._write(parsed.records.values())
-        parsed = _Parsed(parsed.records, parsed.skipped, self.signature())
         n = parsed.skipped
-        log.warning("%d unreadable entries dropped from %s; original in %s", n, self.path, backup)
+        parts: list[str] = []
+        if n:
+            log.warning("%d unreadable entries dropped from %s", n, self.path)
+            parts.append(
+                f"{n} entr{'y' if n == 1 else 'ies'} in the task list could not be read and "
+                f"{'was' if n == 1 else 'were'} dropped"
+            )
+        if parsed.merged:
+            log.warning("merged duplicate entries in %s: %s", self.path, ", ".join(parsed.merged))
+            parts.append(
+                f"{describe_merged(parsed.merged)} in the task list and merged, keeping the "
+                "most advanced result, the label, the saved file and the longest timeline"
+            )
+        log.warning("the original of %s is in %s", self.path, backup)
+        parsed = _Parsed(parsed.records, n, self.signature(), parsed.merged)
+        sentence = "; ".join(parts)
         return parsed, self._notice(
-            f"{n} entr{'y' if n == 1 else 'ies'} in the task list could not be read and "
-            f"{'was' if n == 1 else 'were'} dropped; the original file was copied to {backup}."
+            f"{sentence[0].upper()}{sentence[1:]}; the original file was copied to {backup}."
         )
 
     def _notice(self, message: str) -> str:
@@ -424,16 +451,19 @@ class TaskStore:
         return message
 
     def _set_aside(self, *, move: bool) -> Path:
-        backup = self.path.with_name(f"{self.path.name}.corrupt-{_stamp()}")
+        # Beside the real file: moving a symbolic link aside would leave its target
+        # behind and put a regular file where the link was.
+        real = self._real_path()
+        backup = real.with_name(f"{real.name}.corrupt-{_stamp()}")
         n = 1
         while backup.exists():
             n += 1
-            backup = self.path.with_name(f"{self.path.name}.corrupt-{_stamp()}-{n}")
+            backup = real.with_name(f"{real.name}.corrupt-{_stamp()}-{n}")
         try:
             if move:
-                os.replace(self.path, backup)
+                os.replace(real, backup)
             else:
-                shutil.copy2(self.path, backup)
+                shutil.copy2(real, backup)
         except OSError as exc:
             raise StoreError(
                 f"The task list {self.path} is damaged and could not be set aside "
@@ -458,7 +488,7 @@ class TaskStore:
         except _Corrupt:
             parsed, warning = self._handle_damage()
             return dict(parsed.records), warning
-        if parsed.skipped:
+        if parsed.needs_repair:
             parsed, warning = self._handle_damage()
             return dict(parsed.records), warning
         return parsed.records, None
@@ -502,10 +532,18 @@ class TaskStore:
             log.error("saving %s failed: %s", self.path, exc)
             raise StoreError(f"Cannot save the task list to {self.path}: {_reason(exc)}.") from None
 
+    def _real_path(self) -> Path:
+        """The file itself, where the task file is a symbolic link (writes go there)."""
+        try:
+            return write_target(self.path)
+        except OSError:
+            return self.path
+
     def _remove_stale_temp_files(self) -> None:
         """Temp files left by a writer that was killed mid-save. Only writers holding the
         lock create them, and we hold it: every one found is stale."""
-        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+        real = self._real_path()
+        for stale in real.parent.glob(f".{real.name}.*.tmp"):
             with contextlib.suppress(OSError):
                 stale.unlink()
                 log.info("removed %s, left by an interrupted save", stale)
