@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import sys
 import unicodedata
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from vidwatch.core import sanitize
 from vidwatch.core.api import Ok, parse_response
 from vidwatch.core.clipboard import safe_url
+from vidwatch.core.export import to_json
 from vidwatch.core.models import validate_task_id
 from vidwatch.core.sanitize import (
     clean_line,
@@ -20,6 +23,7 @@ from vidwatch.core.sanitize import (
     has_hidden_characters,
     url_problem,
 )
+from vidwatch.core.store import TaskStore
 
 # The ones named in the report, and their siblings.
 NAMED = (
@@ -231,3 +235,50 @@ def test_ordinary_urls_pass() -> None:
     ):
         assert url_problem(url) is None
         assert safe_url(url) is None
+
+
+@given(st.from_regex(sanitize._PLAIN_URL, fullmatch=True))
+def test_the_fast_path_for_plain_urls_agrees_with_the_full_rule(url: str) -> None:
+    assert sanitize._url_problem(url) is None or len(url) > sanitize.MAX_URL
+
+
+# --------------------------------------------------------------------------- read back
+
+
+def test_urls_and_ids_read_back_from_the_task_file_are_checked_again(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.toml"
+    path.write_text(
+        "schema = 1\n"
+        '[[tasks]]\nid = "grok:1"\n[tasks.result]\nstate = "succeeded"\n'
+        'video_url = "javascript:alert(1)"\n'
+        '[[tasks]]\nid = "grok:2"\n[tasks.result]\nstate = "succeeded"\n'
+        'video_url = "https://trusted.example@evil.example/x.mp4"\n'
+        '[[tasks]]\nid = "grok:3"\n[tasks.result]\nstate = "succeeded"\n'
+        'video_url = "https://cdn.example/a\\nb.mp4"\n'
+        '[[tasks]]\nid = "grok:4"\n[tasks.result]\nstate = "succeeded"\n'
+        'video_url = "https://cdn.example/ok.mp4"\n'
+        '[[tasks]]\nid = "grok:\\u202ecod.exe"\n'
+        '[[tasks]]\nid = "grok:\\u001b]52;c;aGk=\\u0007"\n',
+        encoding="utf-8",
+    )
+    loaded = TaskStore(path).load()
+    urls = {task_id: r.result.video_url for task_id, r in loaded.records.items()}
+    assert urls == {
+        "grok:1": None,
+        "grok:2": None,
+        "grok:3": None,
+        "grok:4": "https://cdn.example/ok.mp4",
+    }
+    # the two IDs that would reach the terminal are set aside, and the user told
+    assert loaded.warning is not None
+    assert "2 entries" in loaded.warning
+
+
+def test_json_exports_escape_the_whole_class_and_keep_the_data() -> None:
+    text = "a\u2066b\u00adc\U000e0041d❤️e\x85"
+    dumped = to_json({"x": text})
+    assert not has_hidden_characters(dumped.replace("\ufe0f", ""))
+    assert "\\u2066" in dumped
+    assert "\\udb40\\udc41" in dumped  # a tag character, as a surrogate pair
+    assert "❤️" in dumped  # an emoji keeps its selector
+    assert json.loads(dumped) == {"x": text}
