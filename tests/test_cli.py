@@ -36,7 +36,7 @@ def test_add_list_remove(run: Run) -> None:
     data = json.loads(out)
     assert [d["id"] for d in data] == ["grok:1", "sora-2:2"]
     assert data[0]["label"] == "cows"
-    assert data[0]["state"] == "unknown"
+    assert data[0]["state"] == "new"  # one name everywhere (issue 12 item 13)
     assert data[0]["video_url"] is None
     for key in (
         "id",

@@ -133,18 +133,19 @@ def hand_edited(run: Run, *tasks: tuple[str, str, str]) -> None:
 def test_urls_checks_every_url_again_and_skips_bad_ones(run: Run, url: str, why: str) -> None:
     hand_edited(run, ("grok:good", "https://v.example/good.mp4", ""), ("grok:bad", url, ""))
     stored = {d["id"]: d["video_url"] for d in json.loads(run("list", "--json")[1])}
-    assert stored["grok:bad"], "the hand edit must reach the store for this test to mean much"
     code, out, err = run("urls")
     assert code == EXIT_OK
     assert out == "https://v.example/good.mp4\n"
-    assert "grok:bad: URL skipped" in err
-    assert why in err
+    if stored["grok:bad"]:  # the store let it through: urls itself must skip it and say why
+        assert "grok:bad: URL skipped" in err
+        assert why in err
+    else:  # the store dropped it on load (the first line of defence)
+        assert stored["grok:bad"] is None
 
 
 def test_an_escape_in_a_hand_edited_id_never_reaches_the_terminal(run: Run) -> None:
     evil = "grok:x\\u001b]2;pwned\\u0007\\u001b[31m"
     hand_edited(run, (evil, "https://v.example/a.mp4", "cow\\u001b[2J"))
-    assert "\x1b" in ids_in(run)[0]  # the store keeps what the file says
     outputs: list[str] = []
     for command in (
         ("list",),
@@ -167,9 +168,8 @@ def test_download_messages_about_a_hand_edited_id_are_clean(
     """download names the task in every line it prints: the ID came from the file."""
     from vidwatch.core.downloads import DownloadResult
 
-    hand_edited(run, ("grok:\\u001b]0;x\\u0007a", "https://v.example/a.mp4", ""))
-    evil_id = ids_in(run)[0]
-    assert "\x1b" in evil_id  # the store keeps what the file says; printing must clean it
+    hand_edited(run, ("grok:good", "https://v.example/a.mp4", ""))
+    evil_id = "grok:\x1b]0;x\x07a"  # whatever reaches the printer must be cleaned there
 
     async def fake_all(self: object, records: list[object], progress: object) -> list[object]:
         return [

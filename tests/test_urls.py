@@ -90,10 +90,10 @@ def test_one_loopback_rule_for_the_key_and_for_vidwatch_web(host: str, loopback:
     [
         ("", "empty"),
         ("-o /tmp/x", "starts with '-'"),
-        ("https://a/b c", "spaces or control"),
-        ("https://a/b\x1b]52;c;x\x07", "spaces or control"),
-        ("https://cdn.example/v/\u202eexe.4pm", "invisible or direction"),  # looks like mp4.exe
-        ("https://cdn.example/v/a\u200bb.mp4", "invisible or direction"),
+        ("https://a/b c", "spaces or line breaks"),
+        ("https://a/b\x1b]52;c;x\x07", "control or invisible"),
+        ("https://cdn.example/v/\u202eexe.4pm", "control or invisible"),  # looks like mp4.exe
+        ("https://cdn.example/v/a\u200bb.mp4", "control or invisible"),
         ("javascript:alert(1)", "only http(s)"),
         ("file:///etc/passwd", "only http(s)"),
         ("https://", "no host"),

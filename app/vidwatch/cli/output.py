@@ -143,8 +143,8 @@ def plural(count: int, word: str) -> str:
 
 def state_word(record: TaskRecord) -> str:
     r = record.result
-    if not r.checked_at:
-        return "new"
+    if r.shown_state is State.NEW:
+        return State.NEW.value
     if r.state is State.UNKNOWN and r.status:
         return f"unknown ({safe(r.status, 30)})"
     if not r.status and r.problem is not None:  # never a status: say what stands in the way

@@ -3,16 +3,21 @@
 The data goes to a temp file in the destination's folder, is fsynced, renamed over the
 destination with :func:`os.replace`, and the folder is fsynced so the rename itself is
 durable. The temp file is removed when anything fails.
+
+A destination that is a symbolic link (a task file kept in a synced folder, linked from
+where vidwatch looks) is written *through*: the temp file goes beside the link's target and
+is renamed over the target, so the link stays a link.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write", "fsync_dir"]
+__all__ = ["atomic_write", "fsync_dir", "write_target"]
 
 
 def _read_umask() -> int:
@@ -37,9 +42,21 @@ def fsync_dir(folder: Path) -> None:
         os.close(dir_fd)
 
 
+def write_target(path: Path) -> Path:
+    """The file a write to ``path`` really replaces: ``path`` with every symbolic link in it
+    resolved (a dangling link gives the file it points at, which the write then creates).
+    Raises OSError for a loop of links, which has no file to write."""
+    target = Path(os.path.realpath(path))
+    if target.is_symlink():
+        raise OSError(errno.ELOOP, "the symbolic links form a loop", str(path))
+    return target
+
+
 def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Replace ``path`` with ``data`` atomically. ``mode`` sets the permissions of the new
-    file (else the umask decides). Raises OSError; the destination is then untouched."""
+    file (else the umask decides). Raises OSError; the destination is then untouched.
+    A symbolic link is written through: its target is replaced, the link is kept."""
+    path = write_target(path)
     folder = path.parent
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:

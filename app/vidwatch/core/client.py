@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from vidwatch.core import fields
 from vidwatch.core.config import Config
 from vidwatch.core.http import BodyTooLarge, describe_error, new_client, read_capped
 from vidwatch.core.models import TaskResult
@@ -159,20 +160,8 @@ class QueryClient:
     def _redacted(self, outcome: Outcome) -> Outcome:
         if not self._key or (isinstance(outcome, Ok) and not _mentions(outcome.result, self._key)):
             return outcome
-        if isinstance(outcome, Ok):
-            r = outcome.result
-            fields = {
-                name: self.redact(value) if isinstance(value, str) else value
-                for name, value in (
-                    ("status", r.status),
-                    ("video_url", r.video_url),
-                    ("enhanced_prompt", r.enhanced_prompt),
-                    ("server_id", r.server_id),
-                    ("fail_reason", r.fail_reason),
-                    ("error", r.error),
-                )
-            }
-            return Ok(_replace_result(r, fields), outcome.poll_after)
+        if isinstance(outcome, Ok):  # every text field, from the record's one field list
+            return Ok(fields.redact(outcome.result, self.redact), outcome.poll_after)
         if isinstance(outcome, AuthRejected | NotFound | ServerError | RateLimited):
             return _replace_detail(outcome, self.redact(outcome.detail))
         if isinstance(outcome, BadResponse):
@@ -202,21 +191,7 @@ def client_for(config: Config, *, transport: httpx.AsyncBaseTransport | None = N
 
 
 def _mentions(result: TaskResult, key: str) -> bool:
-    return any(
-        isinstance(value, str) and key in value
-        for value in (
-            result.status,
-            result.video_url,
-            result.enhanced_prompt,
-            result.server_id,
-            result.fail_reason,
-            result.error,
-        )
-    )
-
-
-def _replace_result(result: TaskResult, fields: Mapping[str, object]) -> TaskResult:
-    return replace(result, **fields)  # type: ignore[arg-type]
+    return fields.mentions(result, key)
 
 
 def _replace_detail(

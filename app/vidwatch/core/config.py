@@ -26,6 +26,7 @@ __all__ = [
     "ENV_API_KEY",
     "ENV_BASE_URL",
     "ENV_TASKS_FILE",
+    "LIMITS",
     "Config",
     "ConfigError",
     "Paths",
@@ -118,12 +119,40 @@ def default_download_dir() -> Path:
 
 _POLLING_KEYS = {"min_interval", "max_interval", "concurrency", "max_requests_per_second"}
 
+# Every number the config file sets, and the range it must lie in: outside it vidwatch
+# misbehaves (100,000 connections at once run out of file descriptors) or stops being
+# useful (a timeout of a microsecond). Whole numbers are the ones given as ints.
+LIMITS: Final[dict[str, tuple[float, float, str]]] = {
+    "timeout": (0.5, 600.0, " seconds"),
+    "max_downloads": (1, 16, ""),
+    "polling.min_interval": (0.01, 3600.0, " seconds"),
+    "polling.max_interval": (0.01, 86400.0, " seconds"),
+    "polling.concurrency": (1, 64, ""),
+    "polling.max_requests_per_second": (0.01, 1000.0, ""),
+}
 
-def _number(table: dict[str, Any], key: str, where: str, default: float) -> float:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"{where}: '{key}' must be a number, not {value!r}")
-    return float(value)
+
+def _show(number: float) -> str:
+    return f"{number:g}" if isinstance(number, float) else str(number)
+
+
+def _bounded(table: dict[str, Any], name: str, where: str, default: float) -> float:
+    """The setting ``name`` (``polling.concurrency`` is ``concurrency`` in ``[polling]``),
+    checked against :data:`LIMITS`; the message names the key, the value and the range."""
+    low, high, unit = LIMITS[name]
+    whole = isinstance(low, int)
+    value = table.get(name.rpartition(".")[2], default)
+    allowed = f"from {_show(low)} to {_show(high)}{unit}"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int if whole else int | float)
+        or not math.isfinite(value)
+    ):
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(f"{where}: '{name}' must be {kind} {allowed}, not {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{where}: '{name}' = {_show(value)} is out of range: use {allowed}")
+    return value
 
 
 def _flag(table: dict[str, Any], key: str, where: str, default: bool) -> bool:
@@ -160,17 +189,16 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
         warnings.append(f"{where}: unknown setting 'polling.{key}' ignored")
 
     defaults = Policy()
-    concurrency = polling.get("concurrency", defaults.concurrency)
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-        raise ConfigError(f"{where}: 'polling.concurrency' must be a whole number")
+
+    def polled(key: str) -> float:
+        return _bounded(polling, f"polling.{key}", where, getattr(defaults, key))
+
     try:
         policy = Policy(
-            min_interval=_number(polling, "min_interval", where, defaults.min_interval),
-            max_interval=_number(polling, "max_interval", where, defaults.max_interval),
-            concurrency=concurrency,
-            max_requests_per_second=_number(
-                polling, "max_requests_per_second", where, defaults.max_requests_per_second
-            ),
+            min_interval=float(polled("min_interval")),
+            max_interval=float(polled("max_interval")),
+            concurrency=int(polled("concurrency")),
+            max_requests_per_second=float(polled("max_requests_per_second")),
         )
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
@@ -203,15 +231,11 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
         base = check_base_url(base, allow_insecure_http=allow_insecure)
     except InsecureURLError as exc:
         raise ConfigError(str(exc)) from None
-    timeout = _number(data, "timeout", where, 20.0)
-    if timeout <= 0:
-        raise ConfigError(f"{where}: 'timeout' must be positive")
+    timeout = float(_bounded(data, "timeout", where, 20.0))
     folder = data.get("download_dir")
     if folder is not None and not (isinstance(folder, str) and folder.strip()):
         raise ConfigError(f"{where}: 'download_dir' must be a folder path")
-    downloads = data.get("max_downloads", 3)
-    if isinstance(downloads, bool) or not isinstance(downloads, int) or not 1 <= downloads <= 16:
-        raise ConfigError(f"{where}: 'max_downloads' must be a whole number from 1 to 16")
+    downloads = int(_bounded(data, "max_downloads", where, 3))
     notifications = data.get("desktop_notifications", "auto")
     if notifications not in MODES:
         raise ConfigError(f"{where}: 'desktop_notifications' must be one of {', '.join(MODES)}")

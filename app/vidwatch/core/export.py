@@ -7,6 +7,11 @@ character that could make a link, an image, HTML or emphasis escaped, so a label
 status cannot break the table or inject anything into a rendered page. Escape and
 control sequences are removed from CSV and Markdown, and escaped in JSON (``\u001b``),
 so an export printed to a terminal is inert.
+
+Columns and keys come from the task record's one field list (vidwatch.core.fields):
+JSON has every field; CSV and Markdown have every field but the ones named in
+:data:`CSV_EXCLUDED` and :data:`MD_EXCLUDED`, so a new field is exported without
+anything to update here.
 """
 
 from __future__ import annotations
@@ -18,65 +23,73 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from vidwatch.core import fields
 from vidwatch.core.atomic import atomic_write
-from vidwatch.core.models import TaskRecord
-from vidwatch.core.sanitize import clean_line, clean_text, strip_fence
+from vidwatch.core.models import Kind, TaskRecord
+from vidwatch.core.sanitize import clean_line, clean_text, escape_hidden, strip_fence
 
-__all__ = ["FORMATS", "export", "record_json", "to_json", "write_export"]
+__all__ = [
+    "COLUMNS",
+    "CSV_EXCLUDED",
+    "FORMATS",
+    "MD_COLUMNS",
+    "MD_EXCLUDED",
+    "export",
+    "record_json",
+    "to_json",
+    "write_export",
+]
 
 FORMATS: Final = ("csv", "json", "md")
-COLUMNS: Final = (
-    "id",
-    "label",
-    "state",
-    "status",
-    "video_url",
-    "saved_to",
+_ALL_FIELDS: Final = (*fields.TASK_FIELDS, *fields.RESULT_FIELDS)
+# Left out of CSV: a list of transitions is not a cell (JSON carries it).
+CSV_EXCLUDED: Final = ("history",)
+# Left out of the Markdown table, which is for reading: long or technical fields, and the
+# failure reason and error, which share the last column ("why").
+MD_EXCLUDED: Final = (
     "added_at",
-    "status_update_time",
+    "enhanced_prompt",
+    "server_id",
     "checked_at",
     "error",
     "fail_reason",
-    "enhanced_prompt",
+    "progress",
+    "problem",
+    "history",
 )
+# Every field not excluded, in the record's order; long server text last, where a
+# spreadsheet column can be as wide as it likes.
+COLUMNS: Final = tuple(
+    spec.name
+    for spec in sorted(_ALL_FIELDS, key=lambda spec: spec.kind is Kind.TEXT)
+    if spec.name not in CSV_EXCLUDED
+)
+MD_COLUMNS: Final = tuple(spec.name for spec in _ALL_FIELDS if spec.name not in MD_EXCLUDED)
 _FORMULA: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat() if when else None
-
-
 def record_json(record: TaskRecord) -> dict[str, Any]:
-    """One task as plain JSON types (also what ``vidwatch list --json`` prints)."""
-    r = record.result
-    return {
-        "id": record.id,
-        "label": record.task.label,
-        "added_at": _iso(record.task.added_at),
-        "status": r.status,
-        "state": r.state.value,
-        "video_url": r.video_url,
-        "enhanced_prompt": r.enhanced_prompt,
-        "status_update_time": _iso(r.status_update_time),
-        "checked_at": _iso(r.checked_at),
-        "error": r.error,
-        "fail_reason": r.fail_reason,
-        "server_id": r.server_id,
-        "progress": r.progress,
-        "saved_to": record.task.saved_to,
-        "history": [
-            {"state": t.state.value, "status": t.status, "at": _iso(t.at)} for t in r.history
-        ],
-    }
+    """One task as plain JSON types (also what ``vidwatch list --json`` prints): every
+    field of the task and of its result. ``state`` is the state users see (``new``
+    before the first answer), as everywhere else."""
+    row = fields.to_json(record.task)
+    row.update(fields.to_json(record.result))
+    row["state"] = record.result.shown_state.value
+    return row
 
 
-# Characters that may not reach a terminal raw, even inside a JSON string: C1 controls
-# (U+009B is CSI to some terminals), bidi overrides and invisible characters.
-_JSON_HIDDEN = re.compile("[\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+def _escape(ch: str) -> str:
+    """``ch`` as a JSON escape (a pair of surrogates beyond the BMP)."""
+    code = ord(ch)
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
 # Markdown punctuation that can start a link, image, HTML, emphasis, code or a cell.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>!|~&#])")
 
@@ -84,7 +97,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>!|~&#])")
 def to_json(data: object) -> str:
     """JSON text that is safe to print: controls and bidi characters as ``\\uXXXX``."""
     text = json.dumps(data, ensure_ascii=False, indent=2)
-    return _JSON_HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return escape_hidden(text, _escape)
 
 
 def _cell(value: object) -> str:
@@ -121,7 +134,7 @@ def export(records: Iterable[TaskRecord], fmt: str) -> str:
             writer.writerow([_csv_safe(_cell(row[c])) for c in COLUMNS])
         return out.getvalue()
     if fmt == "md":
-        shown = ("id", "label", "state", "status", "video_url", "saved_to", "status_update_time")
+        shown = MD_COLUMNS
         lines = ["| " + " | ".join((*shown, "why")) + " |", "|" + "---|" * (len(shown) + 1)]
         for row in rows:
             why = row["fail_reason"] or row["error"]  # a failed job's reason, or our error

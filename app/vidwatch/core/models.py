@@ -1,6 +1,12 @@
 """Typed models shared by the whole application.
 
 Everything here is a frozen dataclass or an enum; nothing imports Textual.
+
+Each field of a persisted record (:class:`Task`, :class:`TaskResult`,
+:class:`Transition`) declares its :class:`Kind` in its metadata: that declaration is
+the one field list the store, the export and the redaction derive from
+(:mod:`vidwatch.core.fields`). A field added here is stored, exported and redacted
+by its kind, with no other list to update.
 """
 
 from __future__ import annotations
@@ -9,10 +15,14 @@ import enum
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
+
+from vidwatch.core.sanitize import MAX_SHORT, MAX_TEXT, MAX_URL, has_hidden_characters
 
 __all__ = [
     "FINISHED_STATES",
     "MAX_ID_LENGTH",
+    "Kind",
     "Problem",
     "State",
     "Task",
@@ -28,6 +38,32 @@ __all__ = [
 ]
 
 MAX_ID_LENGTH = 256
+MAX_LABEL = 120
+MAX_PATH = 4096
+
+
+class Kind(enum.Enum):
+    """What a record field holds, which decides how it is stored, read back (and
+    checked: file contents are hostile), exported and redacted."""
+
+    ID = "id"  # the task ID: required, no control or invisible characters
+    TIME = "time"  # a datetime, UTC, plausible (2000–2199)
+    LINE = "line"  # one line of text (label, status word, a path), cleaned on read
+    TEXT = "text"  # server text, may span lines (prompt, errors), cleaned on read
+    URL = "url"  # an http(s) URL that passes the URL rule, re-checked on read
+    STATE = "state"  # a State
+    PROBLEM = "problem"  # a Problem
+    NUMBER = "number"  # a finite float
+    HISTORY = "history"  # a tuple of Transition records
+
+
+def stored(kind: Kind, limit: int = 0, *, if_missing: Any = None) -> dict[str, Any]:
+    """A field's metadata: its kind, the length text is cut to when read back, and the
+    value a file that lacks it (or holds garbage) gives a required field."""
+    return {"kind": kind, "limit": limit, "if_missing": if_missing}
+
+
+EPOCH = datetime.fromtimestamp(0, UTC)  # "added at some unknown time" (a hand-written file)
 
 
 def plausible_time(value: datetime | None) -> datetime | None:
@@ -53,8 +89,15 @@ def utcnow() -> datetime:
 
 
 class State(enum.StrEnum):
-    """The canonical states every server status maps onto."""
+    """The one status vocabulary: what the dashboard, ``vidwatch list`` (and ``--json``),
+    exports and ``state:`` filters call a task's state.
 
+    ``NEW`` is a task vidwatch has not got any answer about yet; it is never a server
+    status nor stored (see :attr:`TaskResult.shown_state`). Every server status maps
+    onto one of the others (:func:`canonical_state`).
+    """
+
+    NEW = "new"
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -71,6 +114,7 @@ class State(enum.StrEnum):
 
 
 _SYMBOLS: dict[State, str] = {
+    State.NEW: "·",
     State.QUEUED: "◷",
     State.RUNNING: "▶",
     State.SUCCEEDED: "✔",
@@ -216,10 +260,11 @@ def canonical_state(raw: str | None, has_url: bool) -> State:
 class Task:
     """A job the user asked vidwatch to watch."""
 
-    id: str
-    added_at: datetime
-    label: str = ""
-    saved_to: str | None = None  # where the video was downloaded
+    id: str = field(metadata=stored(Kind.ID))
+    added_at: datetime = field(metadata=stored(Kind.TIME, if_missing=EPOCH))
+    label: str = field(default="", metadata=stored(Kind.LINE, MAX_LABEL))
+    # where the video was downloaded
+    saved_to: str | None = field(default=None, metadata=stored(Kind.LINE, MAX_PATH))
 
     def with_label(self, label: str) -> Task:
         return replace(self, label=label)
@@ -232,9 +277,9 @@ class Task:
 class Transition:
     """A change of a job's status, and when it happened (the server's time when it said)."""
 
-    state: State
-    status: str
-    at: datetime
+    state: State = field(metadata=stored(Kind.STATE))
+    status: str = field(metadata=stored(Kind.LINE, MAX_SHORT))
+    at: datetime = field(metadata=stored(Kind.TIME))
 
 
 HISTORY_LIMIT = 24  # transitions kept per task: the first and the latest
@@ -250,22 +295,28 @@ class TaskResult:
     job. ``checked_at`` is when vidwatch last got *any* answer, good or bad.
     """
 
-    state: State = State.UNKNOWN
-    status: str = ""
-    video_url: str | None = None
-    enhanced_prompt: str | None = None
-    server_id: str | None = None
-    status_update_time: datetime | None = None
-    checked_at: datetime | None = None
-    error: str | None = None
-    fail_reason: str | None = None
-    progress: float | None = None
-    problem: Problem | None = None
-    history: tuple[Transition, ...] = ()
+    state: State = field(default=State.UNKNOWN, metadata=stored(Kind.STATE))
+    status: str = field(default="", metadata=stored(Kind.LINE, MAX_SHORT))
+    video_url: str | None = field(default=None, metadata=stored(Kind.URL, MAX_URL))
+    enhanced_prompt: str | None = field(default=None, metadata=stored(Kind.TEXT, MAX_TEXT))
+    server_id: str | None = field(default=None, metadata=stored(Kind.LINE, MAX_SHORT))
+    status_update_time: datetime | None = field(default=None, metadata=stored(Kind.TIME))
+    checked_at: datetime | None = field(default=None, metadata=stored(Kind.TIME))
+    error: str | None = field(default=None, metadata=stored(Kind.TEXT, MAX_TEXT))
+    fail_reason: str | None = field(default=None, metadata=stored(Kind.TEXT, MAX_TEXT))
+    progress: float | None = field(default=None, metadata=stored(Kind.NUMBER))
+    problem: Problem | None = field(default=None, metadata=stored(Kind.PROBLEM))
+    history: tuple[Transition, ...] = field(default=(), metadata=stored(Kind.HISTORY))
 
     @property
     def finished(self) -> bool:
         return self.state.finished
+
+    @property
+    def shown_state(self) -> State:
+        """The state users see, filter on and export: ``NEW`` until vidwatch got any
+        answer about the task, then the canonical state of the server's status."""
+        return State.NEW if self.checked_at is None else self.state
 
     @property
     def final(self) -> bool:
@@ -353,12 +404,12 @@ def validate_task_id(task_id: str) -> str | None:
         code = ord(ch)
         if code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0:
             return f"contains a control character (U+{code:04X})"
-        if ch.isspace():
-            return "contains whitespace"
-        if code in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF) or 0x202A <= code <= 0x202E:
-            return f"contains an invisible or bidi control character (U+{code:04X})"
         if 0xD800 <= code <= 0xDFFF:
             return "contains an unpaired surrogate"
+        if has_hidden_characters(ch):  # the whole class sanitize removes from text
+            return f"contains an invisible, bidi or format character (U+{code:04X})"
+        if ch.isspace():
+            return "contains whitespace"
     if task_id.endswith(":"):
         return "ends with ':' (nothing after the model name); paste the whole ID"
     return None

@@ -42,7 +42,7 @@ class QueryError(ValueError):
 def search_text(record: TaskRecord) -> str:
     """What a plain word is looked for in (lower-cased)."""
     r = record.result
-    parts = [record.id, record.task.label, r.state.value, r.status, r.enhanced_prompt or ""]
+    parts = [record.id, record.task.label, r.shown_state.value, r.status, r.enhanced_prompt or ""]
     return "\n".join(parts).lower()
 
 
@@ -98,13 +98,11 @@ def _term(term: str) -> Check:
         raise QueryError(f"{field}: needs a value, as in {field}:{_EXAMPLES[field]}")
     needle = value.lower()
     if field == "state":
-        wanted = set(needle.split(","))  # canonical states, raw words, or "new"
+        wanted = {w for w in needle.split(",") if w}  # State names or raw status words
 
         def state(record: TaskRecord, hay: str, now: datetime) -> bool:
             r = record.result
-            if r.checked_at is None:
-                return "new" in wanted
-            return r.state.value in wanted or r.status.lower() in wanted
+            return r.shown_state.value in wanted or (bool(r.status) and r.status.lower() in wanted)
 
         return state
     if field == "label":

@@ -12,6 +12,8 @@ markup; it builds ``rich.text.Text`` objects from these cleaned strings.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 __all__ = [
     "MAX_SHORT",
@@ -19,10 +21,13 @@ __all__ = [
     "MAX_URL",
     "clean_line",
     "clean_text",
+    "escape_hidden",
+    "first_hidden",
     "first_line",
     "has_hidden_characters",
     "shorten_id",
     "strip_fence",
+    "url_problem",
 ]
 
 MAX_TEXT = 32_768  # long fields: enhanced prompt, error bodies
@@ -44,42 +49,150 @@ _ESCAPES = re.compile(
     re.VERBOSE,
 )
 
-# Remaining control characters: C0 except tab and newline, DEL, C1, plus
-# bidi embedding/override/isolate controls and a few invisible characters.
-_CONTROLS = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
+# The invisible class: characters that draw nothing (or a blank that is not a space) and
+# can reorder, hide or disguise what the user reads. Every one is treated the same way
+# everywhere: removed from text, refused in URLs and IDs.
+#   Cf  (format): soft hyphen, Arabic letter mark, Mongolian vowel separator, zero-width
+#       space/joiners, LRM/RLM, bidi embeddings/overrides/isolates, word joiner and the
+#       invisible operators, BOM, interlinear annotation, tag characters, and the rest
+#       of the category (tests check this list against ``unicodedata``)
+#   Zl, Zp  line and paragraph separators (text: they become a newline)
+#   combining grapheme joiner, Hangul fillers, Khmer inherent vowels, Mongolian free
+#   variation selectors, variation selectors (kept in text only after an emoji), the
+#   whole tag block E0000–E007F
+_INVISIBLE_BMP = (
+    "\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160"
+    "\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164"
+    "\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
 )
-_SURROGATES = re.compile("[\ud800-\udfff]")
-# Anything clean_text would change: ESC and every control above, CR, surrogates.
-_DIRTY = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069"
-    "\ufeff\ufff9-\ufffb\ud800-\udfff]"
+_INVISIBLE = _INVISIBLE_BMP + (
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef"
 )
+# C0 except tab and newline, DEL, C1.
+_CONTROL = "\x00-\x08\x0b-\x1f\x7f-\x9f"
+_SURROGATE = "\ud800-\udfff"
+# Emoji that a variation selector (text or emoji style) or a zero-width joiner may
+# follow: a close superset of Extended_Pictographic in the BMP, and the emoji planes.
+_EMOJI = (
+    "\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u2199\u21a9\u21aa\u231a\u231b"
+    "\u2328\u23cf\u23e9-\u23fa\u24c2\u25aa\u25ab\u25b6\u25c0\u25fb-\u25fe"
+    "\u2600-\u27bf\u2934\u2935\u2b05-\u2b07\u2b1b\u2b1c\u2b50\u2b55\u3030\u303d"
+    "\u3297\u3299\U0001f000-\U0001faff"
+)
+# What text keeps of the class: ❤️ (a selector after an emoji), 1️⃣ (a keycap), 👩‍💻
+# (a joiner between emoji). Nothing else: a selector after a letter, a joiner after a
+# space, is a hiding place.
+_KEEP = (
+    f"(?<=[{_EMOJI}])[\ufe0e\ufe0f]"
+    "|(?<=[#*0-9])\ufe0f(?=\u20e3)"
+    f"|(?:(?<=[{_EMOJI}])|(?<=[{_EMOJI}]\ufe0f))\u200d(?=[{_EMOJI}])"
+)
+_REMOVE = re.compile(f"(?P<keep>{_KEEP})|[{_CONTROL}{_INVISIBLE}]")
+_HIDDEN = re.compile(f"[{_CONTROL}{_INVISIBLE}{_SURROGATE}]")
+_ESCAPE = re.compile(f"(?P<keep>{_KEEP})|[{_CONTROL}{_INVISIBLE}{_SURROGATE}]")
+_SURROGATES = re.compile(f"[{_SURROGATE}]")
+# A quick first look (the exact classes, with their few astral ranges, take ~3x longer
+# to scan): anything clean_text might change — ESC and every control, CR, surrogates,
+# the invisible class — or any character beyond the BMP, where the exact scan decides.
+_ASTRAL = "\U00010000-\U0010ffff"
+_MAYBE_HIDDEN = re.compile(f"[{_CONTROL}{_INVISIBLE_BMP}{_SURROGATE}{_ASTRAL}]")
+_DIRTY = re.compile(f"[\r{_CONTROL}{_INVISIBLE_BMP}{_SURROGATE}{_ASTRAL}]")
+_SPACE = re.compile(r"\s")
+# An http(s) URL that every check below would pass: an ASCII host of letters, digits,
+# dots and dashes, a port of at most four digits, then printable ASCII.
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.\-]+(?::[0-9]{1,4})?(?:[/?#][\x21-\x7e]*)?")
+_LINE_BREAKS = str.maketrans({"\r": "\n", "\u2028": "\n", "\u2029": "\n"})
+
+
+def _kept(match: re.Match[str]) -> str:
+    return match.group("keep") or ""
 
 
 def clean_text(value: str, limit: int = MAX_TEXT) -> str:
-    """Remove escape sequences and control characters; cap the length.
+    """Remove escape sequences, control and invisible characters; cap the length.
 
-    Newlines and tabs survive (``\\r\\n`` and lone ``\\r`` become ``\\n``).
-    Text over ``limit`` characters is cut and ends with an ellipsis.
+    Newlines and tabs survive (``\\r\\n``, a lone ``\\r`` and the Unicode line and
+    paragraph separators become ``\\n``). A variation selector or joiner survives only
+    inside an emoji. Text over ``limit`` characters is cut and ends with an ellipsis.
     """
     if len(value) <= limit and not _DIRTY.search(value):
         return value  # the common case, one scan: nothing to remove
     if len(value) > limit * 4:
         # Never run the regexes over megabytes; anything past this cannot be shown.
         value = value[: limit * 4]
-    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    text = value.replace("\r\n", "\n").translate(_LINE_BREAKS)
     text = _ESCAPES.sub("", text)
-    text = _CONTROLS.sub("", text)
+    text = _REMOVE.sub(_kept, text)
     text = _SURROGATES.sub("\ufffd", text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
 
 
+def first_hidden(value: str) -> str | None:
+    """The first control, invisible, bidi or surrogate character in ``value``, if any
+    (no exception for emoji: what an ID or a URL must never hold)."""
+    if _MAYBE_HIDDEN.search(value) is None:
+        return None
+    match = _HIDDEN.search(value)
+    return match.group() if match else None
+
+
+def escape_hidden(text: str, escape: Callable[[str], str]) -> str:
+    """``text`` with every control, invisible or surrogate character replaced by
+    ``escape(ch)`` (a variation selector or joiner inside an emoji stays): for formats
+    that must keep the data but never print it raw (JSON's ``\\u200e``)."""
+    if _MAYBE_HIDDEN.search(text) is None:
+        return text
+    return _ESCAPE.sub(lambda m: m.group("keep") or escape(m.group()), text)
+
+
 def has_hidden_characters(value: str) -> bool:
     """Control, bidi, invisible or surrogate characters: what must never sit in a URL."""
-    return bool(_CONTROLS.search(value) or _SURROGATES.search(value))
+    return first_hidden(value) is not None
+
+
+def url_problem(url: str) -> str | None:
+    """``None`` when ``url`` is a plain http(s) link that leads where it reads; else why
+    not, in a few words. The one URL rule: applied where a URL arrives (a server answer),
+    where it is read back (the task file) and where it is used (open, copy, download).
+
+    A URL with user information (``https://trusted.example@evil.example/x``) is refused:
+    it reads as one host and leads to another.
+    """
+    if _PLAIN_URL.fullmatch(url) and len(url) <= MAX_URL:
+        return None  # the common shape, decided in one scan (10,000 URLs per load)
+    return _url_problem(url)
+
+
+def _url_problem(url: str) -> str | None:
+    if not url:
+        return "empty URL"
+    if len(url) > MAX_URL:
+        return f"it is longer than {MAX_URL} characters"
+    if url.startswith("-"):
+        return "it starts with '-'"
+    hidden = first_hidden(url)
+    if hidden is not None:
+        return f"it contains a control or invisible character (U+{ord(hidden):04X})"
+    if _SPACE.search(url):
+        return "it contains spaces or line breaks"
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number from 0 to 65535 raises
+    except ValueError:
+        return "it is not a valid URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"only http(s) URLs are used, not {parts.scheme or 'this'!r}"
+    if "@" in parts.netloc:
+        host = clean_line(parts.netloc.rpartition("@")[2], 80) or "another host"
+        return f"it names a user before '@' and really leads to {host}"
+    if "\\" in parts.netloc:
+        return "its host part holds a backslash"
+    if not parts.hostname:
+        return "it has no host"
+    return None
 
 
 def clean_line(value: str, limit: int = MAX_SHORT) -> str:

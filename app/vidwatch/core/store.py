@@ -27,6 +27,10 @@ Rules:
 * A file that cannot be parsed is moved aside as ``tasks.toml.corrupt-<time>``
   and the caller gets a one-sentence warning; entries that cannot be read are
   skipped, and the whole file is copied aside before it is rewritten.
+* A task listed more than once (two lists merged by hand, a sync conflict) becomes one
+  entry that keeps what each knew (:mod:`vidwatch.core.duplicates`); the caller gets a
+  one-sentence notice, and the original file is copied aside before it is rewritten.
+* A task file that is a symbolic link stays one: writes go to its target.
 * A file from a newer vidwatch (higher ``schema``) is never rewritten.
 """
 
@@ -36,32 +40,22 @@ import contextlib
 import errno
 import fcntl
 import logging
-import math
 import os
 import shutil
 import time
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import rtoml
 
-from vidwatch.core.atomic import atomic_write
-from vidwatch.core.models import (
-    HISTORY_LIMIT,
-    Problem,
-    State,
-    Task,
-    TaskRecord,
-    TaskResult,
-    Transition,
-    canonical_state,
-    plausible_time,
-)
-from vidwatch.core.sanitize import MAX_SHORT, MAX_TEXT, MAX_URL, clean_line, clean_text
+from vidwatch.core.atomic import atomic_write, write_target
+from vidwatch.core.duplicates import describe_merged, merge_duplicate
+from vidwatch.core.fields import from_file, to_file
+from vidwatch.core.models import Task, TaskRecord, TaskResult, canonical_state
 
 __all__ = ["SCHEMA", "LoadResult", "Signature", "StoreError", "TaskStore"]
 
@@ -112,118 +106,35 @@ def _stamp() -> str:
 
 
 # --------------------------------------------------------------------------- encoding
+# What is written and read back, field by field, comes from the records' one field list
+# (vidwatch.core.fields); only the shape of an entry is decided here.
 
 
-def _aware(value: Any) -> datetime | None:
-    """A time from the file, in UTC, or ``None`` when it is not one we can show."""
-    return plausible_time(value) if isinstance(value, datetime) else None
-
-
-def _text(value: Any, limit: int) -> str | None:
-    return clean_text(value, limit) if isinstance(value, str) else None
-
-
-def _encode_time(value: datetime) -> datetime:
-    # TOML keeps offsets; normalise to UTC, whole microseconds are fine.
-    return value.astimezone(UTC)
+def _has_news(result: TaskResult) -> bool:
+    """Whether a result is worth a ``[tasks.result]`` table: it holds an answer or an error."""
+    return result.checked_at is not None or bool(result.status) or bool(result.error)
 
 
 def encode_record(record: TaskRecord) -> dict[str, Any]:
-    task = record.task
-    entry: dict[str, Any] = {"id": task.id, "added_at": _encode_time(task.added_at)}
-    if task.label:
-        entry["label"] = task.label
-    if task.saved_to:
-        entry["saved_to"] = task.saved_to
-    r = record.result
-    result: dict[str, Any] = {}
-    if r.checked_at is not None or r.status or r.error:
-        result["state"] = r.state.value
-        result["status"] = r.status
-        for name in ("video_url", "enhanced_prompt", "server_id", "error", "fail_reason"):
-            value = getattr(r, name)
-            if value is not None:
-                result[name] = value
-        if r.status_update_time is not None:
-            result["status_update_time"] = _encode_time(r.status_update_time)
-        if r.checked_at is not None:
-            result["checked_at"] = _encode_time(r.checked_at)
-        if r.progress is not None and math.isfinite(r.progress):
-            result["progress"] = r.progress
-        if r.problem is not None:
-            result["problem"] = r.problem.value
-        if r.history:
-            result["history"] = [
-                {"state": t.state.value, "status": t.status, "at": _encode_time(t.at)}
-                for t in r.history
-            ]
-        entry["result"] = result
+    entry = to_file(record.task)
+    if _has_news(record.result):
+        entry["result"] = to_file(record.result)
     return entry
+
+
+def _derive_state(values: dict[str, Any]) -> None:
+    """A result whose state is missing or unreadable: the state its status word means."""
+    if "state" not in values:
+        values["state"] = canonical_state(values.get("status"), "video_url" in values)
 
 
 def decode_record(entry: Any) -> TaskRecord | None:
     """One ``[[tasks]]`` entry, or ``None`` when it is not usable."""
-    if not isinstance(entry, dict):
+    task = from_file(entry, Task)
+    if task is None:
         return None
-    task_id = entry.get("id")
-    if not isinstance(task_id, str) or not task_id or len(task_id) > 1024:
-        return None
-    added_at = _aware(entry.get("added_at")) or datetime.fromtimestamp(0, UTC)
-    label = entry.get("label")
-    saved = entry.get("saved_to")
-    task = Task(
-        task_id,
-        added_at,
-        clean_line(label, 120) if isinstance(label, str) else "",
-        clean_line(saved, 4096) if isinstance(saved, str) and saved else None,
-    )
-    raw = entry.get("result")
-    if not isinstance(raw, dict):
-        return TaskRecord(task)
-    status = clean_line(raw["status"], MAX_SHORT) if isinstance(raw.get("status"), str) else ""
-    url = _text(raw.get("video_url"), MAX_URL)
-    try:
-        state = State(str(raw.get("state")))
-    except ValueError:
-        state = canonical_state(status, url is not None)
-    progress = raw.get("progress")
-    try:
-        problem: Problem | None = Problem(str(raw["problem"])) if "problem" in raw else None
-    except ValueError:
-        problem = None
-    result = TaskResult(
-        state=state,
-        status=status,
-        video_url=url,
-        enhanced_prompt=_text(raw.get("enhanced_prompt"), MAX_TEXT),
-        server_id=_text(raw.get("server_id"), MAX_SHORT),
-        status_update_time=_aware(raw.get("status_update_time")),
-        checked_at=_aware(raw.get("checked_at")),
-        error=_text(raw.get("error"), MAX_TEXT),
-        fail_reason=_text(raw.get("fail_reason"), MAX_TEXT),
-        progress=float(progress) if isinstance(progress, int | float) else None,
-        problem=problem,
-        history=_decode_history(raw.get("history")),
-    )
-    return TaskRecord(task, result)
-
-
-def _decode_history(raw: Any) -> tuple[Transition, ...]:
-    if not isinstance(raw, list):
-        return ()
-    history: list[Transition] = []
-    for item in raw[-HISTORY_LIMIT:]:
-        if not isinstance(item, dict):
-            continue
-        at = _aware(item.get("at"))
-        status = item.get("status")
-        try:
-            state = State(str(item.get("state")))
-        except ValueError:
-            continue
-        if at is not None and isinstance(status, str):
-            history.append(Transition(state, clean_line(status, MAX_SHORT), at))
-    return tuple(history)
+    result = from_file(entry.get("result"), TaskResult, _derive_state)
+    return TaskRecord(task) if result is None else TaskRecord(task, result)
 
 
 DUMP_CHUNK = 500  # records per serialiser call: a call holds the GIL, the UI waits for it
@@ -293,6 +204,11 @@ class _Parsed:
     records: dict[str, TaskRecord]
     skipped: int
     signature: Signature | None = None
+    merged: tuple[str, ...] = ()  # IDs listed more than once, now one entry each
+
+    @property
+    def needs_repair(self) -> bool:
+        return bool(self.skipped or self.merged)
 
 
 class TaskStore:
@@ -449,15 +365,19 @@ class TaskStore:
             raise _Corrupt("'tasks' is not a list")
         records: dict[str, TaskRecord] = {}
         skipped = 0
+        merged: dict[str, None] = {}
         for entry in entries:
             record = decode_record(entry)
             if record is None:
                 skipped += 1
-            elif record.id not in records:
+            elif (first := records.get(record.id)) is None:
                 records[record.id] = record
-        if signature is not None and not skipped:
+            else:
+                records[record.id] = merge_duplicate(first, record)
+                merged[record.id] = None
+        if signature is not None and not skipped and not merged:
             self._cache = (signature, records)
-        return _Parsed(records, skipped, signature)
+        return _Parsed(records, skipped, signature, tuple(merged))
 
     def _read_raw(self) -> tuple[bytes, Signature] | None:
         """The file's bytes and the signature of that very file (not of a later one)."""
@@ -482,7 +402,7 @@ class TaskStore:
             with self._locked():
                 parsed_or_none, warning = self._handle_damage()
             return parsed_or_none, warning
-        if parsed.skipped:
+        if parsed.needs_repair:
             with self._locked():
                 return self._handle_damage()
         return parsed, None
@@ -501,16 +421,29 @@ class TaskStore:
                 f"The task list {self.path} could not be read ({exc}); it was moved to "
                 f"{backup} and a new, empty list was started."
             )
-        if not parsed.skipped:
+        if not parsed.needs_repair:
             return parsed, None
         backup = self._set_aside(move=False)
         self._write(parsed.records.values())
-        parsed = _Parsed(parsed.records, parsed.skipped, self.signature())
         n = parsed.skipped
-        log.warning("%d unreadable entries dropped from %s; original in %s", n, self.path, backup)
+        parts: list[str] = []
+        if n:
+            log.warning("%d unreadable entries dropped from %s", n, self.path)
+            parts.append(
+                f"{n} entr{'y' if n == 1 else 'ies'} in the task list could not be read and "
+                f"{'was' if n == 1 else 'were'} dropped"
+            )
+        if parsed.merged:
+            log.warning("merged duplicate entries in %s: %s", self.path, ", ".join(parsed.merged))
+            parts.append(
+                f"{describe_merged(parsed.merged)} in the task list and merged, keeping the "
+                "most advanced result, the label, the saved file and the longest timeline"
+            )
+        log.warning("the original of %s is in %s", self.path, backup)
+        parsed = _Parsed(parsed.records, n, self.signature(), parsed.merged)
+        sentence = "; ".join(parts)
         return parsed, self._notice(
-            f"{n} entr{'y' if n == 1 else 'ies'} in the task list could not be read and "
-            f"{'was' if n == 1 else 'were'} dropped; the original file was copied to {backup}."
+            f"{sentence[0].upper()}{sentence[1:]}; the original file was copied to {backup}."
         )
 
     def _notice(self, message: str) -> str:
@@ -518,16 +451,19 @@ class TaskStore:
         return message
 
     def _set_aside(self, *, move: bool) -> Path:
-        backup = self.path.with_name(f"{self.path.name}.corrupt-{_stamp()}")
+        # Beside the real file: moving a symbolic link aside would leave its target
+        # behind and put a regular file where the link was.
+        real = self._real_path()
+        backup = real.with_name(f"{real.name}.corrupt-{_stamp()}")
         n = 1
         while backup.exists():
             n += 1
-            backup = self.path.with_name(f"{self.path.name}.corrupt-{_stamp()}-{n}")
+            backup = real.with_name(f"{real.name}.corrupt-{_stamp()}-{n}")
         try:
             if move:
-                os.replace(self.path, backup)
+                os.replace(real, backup)
             else:
-                shutil.copy2(self.path, backup)
+                shutil.copy2(real, backup)
         except OSError as exc:
             raise StoreError(
                 f"The task list {self.path} is damaged and could not be set aside "
@@ -552,7 +488,7 @@ class TaskStore:
         except _Corrupt:
             parsed, warning = self._handle_damage()
             return dict(parsed.records), warning
-        if parsed.skipped:
+        if parsed.needs_repair:
             parsed, warning = self._handle_damage()
             return dict(parsed.records), warning
         return parsed.records, None
@@ -610,10 +546,18 @@ class TaskStore:
             log.error("saving %s failed: %s", self.path, exc)
             raise StoreError(f"Cannot save the task list to {self.path}: {_reason(exc)}.") from None
 
+    def _real_path(self) -> Path:
+        """The file itself, where the task file is a symbolic link (writes go there)."""
+        try:
+            return write_target(self.path)
+        except OSError:
+            return self.path
+
     def _remove_stale_temp_files(self) -> None:
         """Temp files left by a writer that was killed mid-save. Only writers holding the
         lock create them, and we hold it: every one found is stale."""
-        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+        real = self._real_path()
+        for stale in real.parent.glob(f".{real.name}.*.tmp"):
             with contextlib.suppress(OSError):
                 stale.unlink()
                 log.info("removed %s, left by an interrupted save", stale)

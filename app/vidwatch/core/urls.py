@@ -8,10 +8,10 @@ Pure: no network import.
 from __future__ import annotations
 
 import ipaddress
-import unicodedata
 from urllib.parse import urlsplit
 
-from vidwatch.core.sanitize import MAX_URL, has_hidden_characters
+# The one URL rule lives beside the character tables it needs; it is re-exported here.
+from vidwatch.core.sanitize import url_problem
 
 __all__ = [
     "InsecureURLError",
@@ -69,42 +69,6 @@ def check_base_url(url: str, *, allow_insecure_http: bool = False) -> str:
             "or set allow_insecure_http = true in the config file if you really mean it"
         )
     return url.strip().rstrip("/")
-
-
-def url_problem(url: str) -> str | None:
-    """``None`` when ``url`` is a plain http(s) link that may be kept, shown, handed to a
-    browser or downloaded; else why not, in a few words."""
-    if not url:
-        return "empty URL"
-    if len(url) > MAX_URL:
-        return f"it is longer than {MAX_URL:,} characters"
-    if url.startswith("-"):
-        return "it starts with '-'"  # a browser launcher would read it as an option
-    if any(ord(c) < 0x21 or ord(c) == 0x7F or 0x80 <= ord(c) < 0xA0 for c in url):
-        return "it contains spaces or control characters"
-    if has_hidden_characters(url) or any(_hidden(ch) for ch in url):
-        return "it contains invisible or direction-changing characters"  # a lying link
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "it is not a valid URL"
-    if parts.scheme.lower() not in ("http", "https"):
-        return f"only http(s) URLs are used, not {parts.scheme or 'this'!r}"
-    if not parts.netloc:
-        return "it has no host"
-    if "@" in parts.netloc:
-        return "it hides its real host behind a user name (user@host)"
-    return None
-
-
-# Invisible although not in a control or separator category: combining grapheme joiner,
-# Hangul and Khmer fillers.
-_INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0")
-
-
-def _hidden(ch: str) -> bool:
-    """Whitespace, controls, format characters (bidi, soft hyphen, tags), separators."""
-    return ch in _INVISIBLE or unicodedata.category(ch)[0] in "CZ"
 
 
 def clean_url(value: object) -> str | None:

@@ -191,8 +191,8 @@ class DetailPane(ScrollView, can_focus=True):
         r = record.result
         now = self.clock()
         state = r.state
-        if r.checked_at is None:
-            state_word = "· new (not checked yet)"
+        if r.shown_state is State.NEW:
+            state_word = f"{State.NEW.symbol} {State.NEW.value} (not checked yet)"
         elif not r.status and r.problem is not None:  # the row's word, the header's count
             state_word = f"{state_text(record)} (counted as {state.symbol} {state.value})"
         else:

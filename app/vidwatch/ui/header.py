@@ -73,7 +73,8 @@ class StatusBar(Widget):
                 text.append(f"{state.symbol} {count}{word}{gap}", style=style(component))
         if self.fresh:
             text.append(
-                f"· {self.fresh}{'' if compact else ' new'}  ", style=style("status-bar--zero")
+                f"{State.NEW.symbol} {self.fresh}{'' if compact else ' ' + State.NEW}  ",
+                style=style("status-bar--zero"),
             )
         if self.marked:
             marked = f"■ {self.marked}" if compact else f"■ {self.marked} marked"

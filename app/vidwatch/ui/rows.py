@@ -69,8 +69,8 @@ def task_name(record: TaskRecord, width: int) -> str:
 def state_text(record: TaskRecord) -> str:
     """The state as a symbol and a word: readable without colour."""
     result = record.result
-    if result.checked_at is None:
-        return "· new"
+    if result.shown_state is State.NEW:
+        return f"{State.NEW.symbol} {State.NEW.value}"
     if not result.status and result.problem is not None:
         # Never got a status: say what stands in the way instead of "unknown".
         return f"! {result.problem.word}"

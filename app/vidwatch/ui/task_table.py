@@ -533,7 +533,7 @@ class TaskTable(ScrollView, can_focus=True):
             base = base + style("task-table--flash", False)
         elif marked:
             base = base + style("task-table--marked", False)
-        state_class = "new" if result.checked_at is None else result.state.value
+        state_class = result.shown_state.value
         state_style = base + style(f"task-table--{state_class}")
         muted = base + style("task-table--muted")
         cells: list[tuple[Column, str, Style]] = []
