@@ -24,7 +24,6 @@ from vidwatch.core.sanitize import (
     url_problem,
 )
 from vidwatch.core.store import TaskStore
-from vidwatch.core.urls import url_problem
 
 # The ones named in the report, and their siblings.
 NAMED = (
