@@ -48,7 +48,7 @@ def _writer(path: str, tag: str, conn: Connection) -> None:
             result = TaskResult(
                 State.RUNNING, "processing", checked_at=datetime.now(UTC), progress=float(n)
             )
-            session.poller.records[task_id] = session.records[task_id].with_result(result)
+            session.store_result(task_id, result)
         session.mark_dirty()
         session.save()
         conn.send(new)  # only now is it promised to be on disk
