@@ -197,7 +197,7 @@ async def test_the_dashboard_keeps_running_when_it_cannot_save_and_recovers(
         return real_mkstemp(*args, **kwargs)  # type: ignore[no-any-return]
 
     monkeypatch.setattr("vidwatch.core.atomic.tempfile.mkstemp", mkstemp)
-    monkeypatch.setattr("vidwatch.ui.app.SAVE_RETRY_SECONDS", 0.2)
+    monkeypatch.setattr("vidwatch.ui.saver.SAVE_RETRY_SECONDS", 0.2)
     async with h.app.run_test(size=(160, 30)) as pilot:
         broken["on"] = True
         await pilot.press("a")
