@@ -7,7 +7,8 @@ to the screen (which applies it in one place), the
 :class:`~vidwatch.ui.announcer.Announcer` (toasts, bell, desktop) and the
 :class:`~vidwatch.ui.saver.SaveController` (saving, file watching, the view). The
 client and key live in :mod:`~vidwatch.ui.connection`, the demo in
-:mod:`~vidwatch.ui.demo` and the palette in :mod:`~vidwatch.ui.palette`.
+:mod:`~vidwatch.ui.demo`, the palette in :mod:`~vidwatch.ui.palette` and the toasts'
+manners in :mod:`~vidwatch.ui.toasts`.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from typing import Any, ClassVar
 
 import httpx
 from rich.text import Text
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.notifications import SeverityLevel
+from textual.notifications import Notification, SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -53,6 +55,7 @@ from vidwatch.ui.main_screen import Copier, MainScreen, Opener
 from vidwatch.ui.palette import key_help, palette_commands
 from vidwatch.ui.saver import SaveController
 from vidwatch.ui.task_actions import TaskActions
+from vidwatch.ui.toasts import place_toasts, show_toast
 
 __all__ = ["DashboardExit", "DashboardOptions", "VidwatchApp", "run_dashboard", "stylesheet"]
 
@@ -204,8 +207,22 @@ class VidwatchApp(App[None]):
         markup: bool = False,
     ) -> None:
         """Every toast is plain text: a status word or reason from the server that looks
-        like ``[@click=…]`` or ``[/]`` must show as itself, never act or crash."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+        like ``[@click=…]`` or ``[/]`` must show as itself, never act or crash. Repeats
+        fold into one; a few show at once, clear of the box being typed in."""
+        if timeout is None:
+            timeout = self.NOTIFICATION_TIMEOUT
+        show_toast(self, Notification(message, title, severity, timeout, markup=False))
+        self._place_toasts()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._place_toasts()
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self._place_toasts()
+
+    def _place_toasts(self) -> None:
+        with contextlib.suppress(Exception):  # no screen yet, or being taken apart
+            place_toasts(self.screen)
 
     # ------------------------------------------------------------------ start
 

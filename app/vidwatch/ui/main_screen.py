@@ -24,7 +24,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from vidwatch.core.changes import Added, Change, DiskChange, Loaded, changed_ids
 from vidwatch.core.models import TaskRecord, utcnow
@@ -36,6 +36,7 @@ from vidwatch.core.view import View
 from vidwatch.ui.detail import NO_TASKS, DetailPane
 from vidwatch.ui.dialogs import ColumnsDialog
 from vidwatch.ui.downloads import DownloadsPanel
+from vidwatch.ui.footer import KeyFooter
 from vidwatch.ui.header import StateCounts, StatusBar
 from vidwatch.ui.keys import ALTERNATES, MAIN_BINDINGS, TYPED_ACTIONS
 from vidwatch.ui.rows import SortKey
@@ -122,7 +123,7 @@ class MainScreen(TaskActions):
             id="filter",
         )
         yield DownloadsPanel(id="downloads")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.table.focus()
