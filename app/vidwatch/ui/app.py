@@ -7,8 +7,9 @@ to the screen (which applies it in one place), the
 :class:`~vidwatch.ui.announcer.Announcer` (toasts, bell, desktop) and the
 :class:`~vidwatch.ui.saver.SaveController` (saving, file watching, the view). The
 client and key live in :mod:`~vidwatch.ui.connection`, the demo in
-:mod:`~vidwatch.ui.demo`, the palette in :mod:`~vidwatch.ui.palette` and the toasts'
-manners in :mod:`~vidwatch.ui.toasts`.
+:mod:`~vidwatch.ui.demo`, the palette in :mod:`~vidwatch.ui.palette`, the toasts'
+manners in :mod:`~vidwatch.ui.toasts`, and the signal watchdog in
+:mod:`~vidwatch.core.lifeline`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sys
+import termios
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,7 @@ from vidwatch.core.changes import Change
 from vidwatch.core.clipboard import copy_text, open_url
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.gc_policy import GcPolicy, settle
+from vidwatch.core.lifeline import Lifeline
 from vidwatch.core.logs import redact
 from vidwatch.core.models import utcnow
 from vidwatch.core.poller import Poller
@@ -161,6 +163,8 @@ class VidwatchApp(App[None]):
             alive=self._alive,
             view_file=None if options.demo else options.paths.view_file,
         )
+        self.lifeline = Lifeline(self._quit_from_signal, self._save_for_exit)
+        self._signal_loop: asyncio.AbstractEventLoop | None = None
         self.gc_policy = GcPolicy()
         self._engine_closed = False
 
@@ -245,13 +249,8 @@ class VidwatchApp(App[None]):
         self.run_worker(self.poller.run(), name="poller", group="poller", exit_on_error=False)
         self.set_interval(1.0, self.tick)
         self.saver.start()
-        self._install_signal_handlers()
-
-    def _install_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, lambda: self.call_later(self.action_quit))
+        self._signal_loop = asyncio.get_running_loop()
+        self.lifeline.install()
 
     async def _load(self) -> None:
         try:
@@ -318,6 +317,8 @@ class VidwatchApp(App[None]):
 
     async def on_unmount(self) -> None:
         await self._save_and_close()
+        if self.lifeline.signalled is None:  # else further signals are ignored to the end
+            self.lifeline.uninstall()
 
     async def _save_and_close(self) -> None:
         """Stop polling, save everything, release the network (idempotent)."""
@@ -330,6 +331,27 @@ class VidwatchApp(App[None]):
         await self.connection.aclose()
         if self.demo is not None:
             await self.demo.stop()
+
+    def _quit_from_signal(self) -> None:
+        """SIGHUP or SIGTERM (from the signal handler: hand it to the event loop)."""
+        loop = self._signal_loop
+        if loop is not None:
+            loop.call_soon_threadsafe(lambda: self.call_later(self.action_quit))
+
+    def _save_for_exit(self) -> bool:
+        """The watchdog's save, from its own thread, while the event loop is stuck."""
+        saved = False
+        if self.saver.loaded:
+            self.session.write(self.session.snapshot())
+            saved = True
+        # Give the terminal back its settings, if it is still there (Textual's driver
+        # for Linux and macOS keeps them).
+        attrs = getattr(self._driver, "attrs_before", None)
+        fileno = getattr(self._driver, "fileno", None)
+        if attrs is not None and isinstance(fileno, int):
+            with contextlib.suppress(Exception):
+                termios.tcsetattr(fileno, termios.TCSANOW, attrs)
+        return saved
 
     # ------------------------------------------------------------------ app actions
 
@@ -355,7 +377,11 @@ class DashboardExit:
 
 
 def run_dashboard(options: DashboardOptions) -> DashboardExit:
-    """Run until the user quits."""
+    """Run until the user quits, or a signal ends it (see :mod:`vidwatch.core.lifeline`)."""
     app = VidwatchApp(options)
-    app.run()
-    return DashboardExit(bool(app.return_code), app.unsaved_error)
+    try:
+        app.run()
+    finally:
+        ended = DashboardExit(bool(app.return_code), app.unsaved_error)
+        app.lifeline.finished(1 if ended.crashed or ended.unsaved_error else 0)
+    return ended
