@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,10 @@ from typing import Any
 from textual import events
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
+from vidwatch.core.changes import Change
 from vidwatch.core.client import QueryClient
 from vidwatch.core.config import Config, Paths
-from vidwatch.core.models import State, TaskRecord, TaskResult, utcnow
+from vidwatch.core.models import State, TaskResult, utcnow
 from vidwatch.core.outcomes import Ok, Outcome
 from vidwatch.core.scheduler import Policy
 from vidwatch.core.store import TaskStore
@@ -118,13 +119,13 @@ async def launch(path: Path) -> float:
     """Seconds from starting the app to the first rows on screen (no network)."""
     app = make_app(path, key=None, client=None, budget=10)
     painted = Painted()
-    show = app.main.show_records
+    apply = app.main.apply_changes
 
-    def timed_show(recs: Iterable[TaskRecord]) -> None:
-        show(recs)
+    def timed_apply(changes: Sequence[Change]) -> None:  # the first one shows the list
+        apply(changes)
         app.screen.call_after_refresh(painted.mark)
 
-    app.main.show_records = timed_show  # type: ignore[method-assign,assignment]
+    app.main.apply_changes = timed_apply  # type: ignore[method-assign]
     start = time.perf_counter()
     async with app.run_test(size=SIZE) as pilot:
         done = await painted.wait()

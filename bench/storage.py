@@ -59,7 +59,7 @@ async def saving(path: Path) -> tuple[float, float, float]:
         now = utcnow()
         for task_id, record in list(session.records.items()):  # every task has news
             changed = replace(record.result, checked_at=now, progress=float(round_))
-            session.poller.records[task_id] = record.with_result(changed)
+            session.store_result(task_id, changed)
         session.mark_dirty()
         start = time.perf_counter()
         worst = max(worst, await _stall_during(asyncio.ensure_future(session.save_async())))

@@ -48,7 +48,7 @@ def _writer(path: str, tag: str, conn: Connection) -> None:
             result = TaskResult(
                 State.RUNNING, "processing", checked_at=datetime.now(UTC), progress=float(n)
             )
-            session.poller.records[task_id] = session.records[task_id].with_result(result)
+            session.store_result(task_id, result)
         session.mark_dirty()
         session.save()
         conn.send(new)  # only now is it promised to be on disk
@@ -197,7 +197,7 @@ async def test_the_dashboard_keeps_running_when_it_cannot_save_and_recovers(
         return real_mkstemp(*args, **kwargs)  # type: ignore[no-any-return]
 
     monkeypatch.setattr("vidwatch.core.atomic.tempfile.mkstemp", mkstemp)
-    monkeypatch.setattr("vidwatch.ui.app.SAVE_RETRY_SECONDS", 0.2)
+    monkeypatch.setattr("vidwatch.ui.saver.SAVE_RETRY_SECONDS", 0.2)
     async with h.app.run_test(size=(160, 30)) as pilot:
         broken["on"] = True
         await pilot.press("a")

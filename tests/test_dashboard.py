@@ -14,6 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Input
 from vidwatch.core.clipboard import OpenResult
 from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult
+from vidwatch.core.poller import StatusChange
 from vidwatch.core.scheduler import Policy
 from vidwatch.core.store import TaskStore
 from vidwatch.ui.app import VidwatchApp
@@ -543,10 +544,11 @@ async def test_timers_that_fire_while_the_app_shuts_down_touch_no_screen(
     async def close_then_fire(app: VidwatchApp) -> None:
         await close_all(app)
         app.tick()
-        app._on_status(app.poller.status)
-        await app._watch_file()
-        app._finished = [app.session.records["grok:a"]]  # a finish toast still to show
-        app._announce_now()
+        app.feed.push(StatusChange(app.poller.status))
+        app.feed.flush()
+        await app.saver.watch_file()
+        app.announcer.finished = [app.session.records["grok:a"]]  # a finish toast to show
+        app.announcer.announce_now()
         fired.append("all")
 
     monkeypatch.setattr(VidwatchApp, "_close_all", close_then_fire)
@@ -748,8 +750,7 @@ async def test_quitting_while_a_failing_save_runs_reports_it(
 
     async with h.app.run_test(size=(160, 30)) as pilot:
         monkeypatch.setattr(h.app.session.store, "save_records", slow_failure)
-        h.app.session.add(["grok:late"])
-        h.app.main.post_message(MainScreen.Edited())
+        h.app.session.add(["grok:late"])  # an edit: saved at once
         await pilot.pause(0.1)  # the save is under way
         await pilot.press("q")
     assert h.app.unsaved_error is not None

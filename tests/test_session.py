@@ -154,7 +154,7 @@ async def test_results_reach_the_file(path: Path) -> None:
     session = offline_session(path)
     session.load()
     done = TaskResult(State.SUCCEEDED, "completed", "https://v/a.mp4", checked_at=T0)
-    session.poller.records["a"] = session.records["a"].with_result(done)
+    session.store_result("a", done)
     session.mark_dirty()
     await session.save_async()
     assert TaskStore(path).load().records["a"].result == done

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
@@ -163,5 +164,61 @@ async def test_the_dashboard_loads_in_a_browser_and_shows_its_rows(tmp_path: Pat
         log = (home / "state" / "vidwatch" / "vidwatch.log").read_text(encoding="utf-8")
         assert "dashboard on 36 tasks" in log
         assert "demo" in log
+    finally:
+        server.stop()
+
+
+def children_of(pid: int) -> list[int]:
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+def gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")  # ended, not yet reaped
+
+
+async def until(check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+async def test_sigterm_stops_the_server_and_its_dashboards_at_once(tmp_path: Path) -> None:
+    """A browser keeps its WebSocket open and answers pings: aiohttp alone waits a minute
+    for it. The server must stop within about a second, its dashboards with it."""
+    server = WebServer(tmp_path / "home")
+    try:
+        await server.ready()
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(server.url) as page:
+                assert page.status == 200
+            own = {"Origin": server.base}
+            async with http.ws_connect(server.base + "/ws?width=80&height=24", headers=own) as ws:
+                await ws.receive(timeout=20)  # the dashboard is running
+
+                async def browse() -> None:  # read everything, as a browser does
+                    async for _ in ws:
+                        pass
+
+                browser = asyncio.create_task(browse())
+                dashboards = children_of(server.process.pid)
+                assert dashboards
+                sent = time.monotonic()
+                os.kill(server.process.pid, signal.SIGTERM)
+                await until(lambda: server.process.poll() is not None, timeout=10)
+                print(f"vidwatch web: SIGTERM to exit {time.monotonic() - sent:.2f} s")
+                await until(lambda: all(gone(pid) for pid in dashboards), timeout=10)
+                browser.cancel()
+        assert server.process.returncode == 130
     finally:
         server.stop()

@@ -9,15 +9,25 @@ API key, and DNS rebinding gets past "loopback only". So every request must
   WebSocket, so other sites are refused), and
 - carry the secret of this run: the printed address holds it as ``?token=…``; the first
   page load turns it into an HttpOnly, SameSite=Strict cookie for the rest.
+
+On SIGTERM or Ctrl-C it stops within about a second and a half: every dashboard is
+asked to quit (each saves its list), one that has not quit after
+:data:`QUIT_SECONDS` gets SIGTERM (its own watchdog then saves and ends it), and
+connections are not waited for any longer than that (aiohttp waits a minute).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import logging
+import os
 import secrets
+import signal
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 from textual_serve.server import Server
@@ -25,6 +35,9 @@ from textual_serve.server import Server
 from vidwatch.core.urls import is_loopback_host
 
 __all__ = ["WebGuard", "loopback_host", "serve"]
+
+QUIT_SECONDS = 1.0  # dashboards asked to quit get this long before SIGTERM
+SHUTDOWN_SECONDS = 0.3  # then connections still open are closed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -58,6 +71,7 @@ class WebGuard:
         if port == 80:  # browsers leave the default port out
             self.hosts |= names
         self.origins = {f"http://{h}" for h in self.hosts}
+        self.sessions: set[asyncio.Task[object]] = set()  # one per dashboard (a WebSocket)
 
     @property
     def url(self) -> str:
@@ -79,7 +93,14 @@ class WebGuard:
             return response
         if not self._has(request.cookies.get(self.cookie)):
             return web.Response(status=403, text=REFUSED + "\n")
-        return await handler(request)
+        session = asyncio.current_task()
+        if request.path != "/ws" or session is None:
+            return await handler(request)
+        self.sessions.add(session)
+        try:
+            return await handler(request)
+        finally:
+            self.sessions.discard(session)
 
 
 class GuardedServer(Server):
@@ -106,6 +127,58 @@ class GuardedServer(Server):
 
     async def on_startup(self, app: web.Application) -> None:
         pass  # the CLI prints the address, with its token
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        """Stop the dashboards, quickly. Cancelling a session makes textual-serve ask its
+        dashboard to quit; we wait for the dashboards themselves (not for browsers to
+        answer the WebSocket's close), and one still running after QUIT_SECONDS gets
+        SIGTERM and is not waited for."""
+        sessions = set(self.guard.sessions)
+        for session in sessions:
+            session.cancel()
+        if not sessions:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + QUIT_SECONDS
+        children = _children()
+        if children is None:  # cannot see them here: wait for the sessions instead
+            await asyncio.wait(sessions, timeout=QUIT_SECONDS)
+            return
+        while children and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            children = _children() or []
+        for pid in children:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+
+    def serve(self, debug: bool = False) -> None:
+        """textual-serve's serve(), with a short shutdown (aiohttp waits a minute for open
+        connections, and a browser keeps its WebSocket open)."""
+        self.debug = debug
+        self.initialize_logging()
+        loop = asyncio.new_event_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_exit)
+        web.run_app(
+            self._make_app(),
+            host=self.host,
+            port=self.port,
+            handle_signals=False,
+            loop=loop,
+            print=None,
+            shutdown_timeout=SHUTDOWN_SECONDS,
+        )
+
+
+def _children() -> list[int] | None:
+    """This process's live children, or None where the system does not say (Linux does)."""
+    pids: list[int] = []
+    try:
+        for task in Path("/proc/self/task").iterdir():
+            pids += [int(p) for p in (task / "children").read_text().split()]
+    except (OSError, ValueError):
+        return None
+    return pids
 
 
 def serve(command: str, host: str, port: int, announce: Callable[[str], None]) -> bool:

@@ -1,8 +1,11 @@
 """The asyncio engine that polls tasks and hands every change to listeners.
 
-The :class:`Poller` owns the in-memory truth (``records``), drives the pure
-:class:`~vidwatch.core.scheduler.Scheduler` with a real clock, and never knows who
-listens: the CLI prints, the dashboard redraws, tests collect.
+The :class:`Poller` drives the pure :class:`~vidwatch.core.scheduler.Scheduler` with a
+real clock and never knows who listens: the CLI prints, the dashboard redraws, tests
+collect. The records it polls belong to one keeper: the poller itself when it runs
+alone (the CLI), or the :class:`~vidwatch.core.session.Session` that attached to it
+(the dashboard), which then decides what is watched (:meth:`Poller.track`,
+:meth:`Poller.forget`) and receives every result (:meth:`RecordKeeper.store_result`).
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ __all__ = [
     "PollerEvent",
     "PollerStatus",
     "QueryFn",
+    "RecordKeeper",
     "StatusChange",
     "TaskUpdate",
     "apply_outcome",
+    "keep_known_result",
     "span",
 ]
 
@@ -42,6 +47,38 @@ STATUS_EVERY = 1.0  # seconds: request counters reach listeners at most this oft
 
 class QueryFn(Protocol):
     async def query(self, task_id: str) -> Outcome: ...
+
+
+class RecordKeeper(Protocol):
+    """Who holds the records the poller polls."""
+
+    @property
+    def records(self) -> Mapping[str, TaskRecord]: ...
+
+    def store_result(self, task_id: str, result: TaskResult) -> TaskRecord | None:
+        """Keep a task's new result; the updated record, or None if it is no longer kept."""
+        ...
+
+
+class _OwnRecords:
+    """The poller's own records, when no session owns them (the CLI, tests)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, TaskRecord] = {}
+
+    def store_result(self, task_id: str, result: TaskResult) -> TaskRecord | None:
+        record = self.records.get(task_id)
+        if record is None:
+            return None
+        record = self.records[task_id] = record.with_result(result)
+        return record
+
+
+def keep_known_result(known: TaskRecord | None, record: TaskRecord) -> TaskRecord:
+    """``record``, with ``known``'s result when only ``known`` was ever checked."""
+    if known is not None and known.result.checked_at and not record.result.checked_at:
+        return record.with_result(known.result)
+    return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +217,8 @@ class Poller:
             durations=durations,
             wall_offset=wall().timestamp() - clock(),
         )
-        self.records: dict[str, TaskRecord] = {}
+        self._own = _OwnRecords()
+        self._keeper: RecordKeeper = self._own
         self._listeners: list[Listener] = []
         self._wake = _Wakeup()
         self._running = False
@@ -209,21 +247,51 @@ class Poller:
 
     # ------------------------------------------------------------------ tasks
 
+    @property
+    def records(self) -> Mapping[str, TaskRecord]:
+        """The polled tasks and their latest results (read-only: their keeper writes)."""
+        return self._keeper.records
+
+    def attach(self, keeper: RecordKeeper) -> None:
+        """From now on ``keeper`` holds the records (a session that has taken over the
+        ones the poller held); it watches tasks with :meth:`track` and :meth:`forget`."""
+        self._keeper = keeper
+        self._own.records.clear()
+
+    def _own_records(self) -> dict[str, TaskRecord]:
+        if self._keeper is not self._own:
+            raise RuntimeError("a session owns these records: add and remove through it")
+        return self._own.records
+
     def add(self, records: Iterable[TaskRecord], stagger: float = 0.0) -> None:
-        """Watch these tasks (new ones are polled soon; known ones keep their result)."""
+        """Keep and watch these tasks (new ones are polled soon; known ones keep their
+        result). Only while the poller keeps its own records."""
+        own = self._own_records()
+        kept: list[TaskRecord] = []
+        for record in records:
+            record = own[record.id] = keep_known_result(own.get(record.id), record)
+            kept.append(record)
+        self.track(kept, stagger)
+
+    def remove(self, ids: Iterable[str]) -> None:
+        """Stop watching and forget these tasks. Only while the poller keeps its own records."""
+        own = self._own_records()
+        ids = list(ids)
+        for task_id in ids:
+            own.pop(task_id, None)
+        self.forget(ids)
+
+    def track(self, records: Iterable[TaskRecord], stagger: float = 0.0) -> None:
+        """Poll these tasks (their keeper holds them): new ones soon, checked ones when due."""
         now = self.clock()
         for index, record in enumerate(records):
-            known = self.records.get(record.id)
-            if known is not None and known.result.checked_at and not record.result.checked_at:
-                record = record.with_result(known.result)
-            self.records[record.id] = record
             last = record.result if record.result.checked_at else None
             self.scheduler.track(record.id, last, now, delay=stagger * index)
         self._wake.set()
 
-    def remove(self, ids: Iterable[str]) -> None:
+    def forget(self, ids: Iterable[str]) -> None:
+        """Poll these tasks no more."""
         for task_id in ids:
-            self.records.pop(task_id, None)
             self.scheduler.forget(task_id)
         self._wake.set()
 
@@ -240,15 +308,11 @@ class Poller:
         current = self.records.get(task_id)
         if current is not None:
             previous = current.result
-            updated = current.with_result(apply_outcome(previous, outcome, self.wall()))
-            self.records[task_id] = updated
-            self._emit(TaskUpdate(updated, previous if previous.checked_at else None, outcome))
+            result = apply_outcome(previous, outcome, self.wall())
+            updated = self._keeper.store_result(task_id, result)
+            if updated is not None:
+                self._emit(TaskUpdate(updated, previous if previous.checked_at else None, outcome))
         return outcome
-
-    def relabel(self, task_id: str, label: str) -> None:
-        record = self.records.get(task_id)
-        if record is not None:
-            self.records[task_id] = replace(record, task=record.task.with_label(label))
 
     def refresh(self, task_id: str) -> bool:
         done = self.scheduler.refresh(task_id, self.clock())
@@ -306,11 +370,12 @@ class Poller:
         return self.scheduler.is_in_flight(task_id)
 
     def is_done(self, task_id: str) -> bool:
-        """Not polled again unless asked: final, not found, or done without a URL."""
+        """Whether the task needs no more polling (finished, or given up on)."""
         return self.scheduler.is_done(task_id)
 
     @property
     def paused(self) -> bool:
+        """Paused by the user (:meth:`pause`)."""
         return self.scheduler.paused
 
     @property
@@ -424,8 +489,10 @@ class Poller:
             return
         previous = record.result
         result = apply_outcome(previous, outcome, self.wall(), self.scheduler.gave_up(task_id))
-        record = record.with_result(result)
-        self.records[task_id] = record
+        stored = self._keeper.store_result(task_id, result)
+        if stored is None:
+            return
+        record = stored
         _log_outcome(task_id, previous, result, outcome)
         self._emit(TaskUpdate(record, previous if previous.checked_at else None, outcome))
         if isinstance(outcome, AuthRejected | RateLimited):

@@ -1,9 +1,12 @@
 """The watched list as one in-memory truth, kept in step with the task file.
 
-A :class:`Session` joins the :class:`~vidwatch.core.poller.Poller` (which owns the
-records and their latest results) to the :class:`~vidwatch.core.store.TaskStore`
-(the file other ``vidwatch`` processes also write). The dashboard uses it; it
-never knows about a screen.
+A :class:`Session` owns the task records. It joins the
+:class:`~vidwatch.core.poller.Poller` (which polls them and hands every result back
+to the session) to the :class:`~vidwatch.core.store.TaskStore` (the file other
+``vidwatch`` processes also write). Every change to the records — a poll result, an
+edit made here, a download, another process's edit — is announced as one event
+(:mod:`vidwatch.core.changes`) to the session's listeners, in order. The dashboard
+uses it; it never knows about a screen.
 
 Saving is split so the slow part can run off the event loop::
 
@@ -20,34 +23,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Iterable, Iterator, Mapping
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from types import MappingProxyType
 
-from vidwatch.core.models import Task, TaskRecord, utcnow
-from vidwatch.core.poller import Poller
+from vidwatch.core.changes import (
+    Added,
+    Change,
+    ChangeListener,
+    DiskChange,
+    Downloaded,
+    Loaded,
+    Relabeled,
+    Removed,
+)
+from vidwatch.core.models import Task, TaskRecord, TaskResult, utcnow
+from vidwatch.core.outcomes import Outcome
+from vidwatch.core.poller import Poller, PollerEvent, keep_known_result
 from vidwatch.core.store import LoadResult, Signature, TaskStore, adopt_download
 
 __all__ = ["AddReport", "DiskChange", "SaveJob", "Session"]
+
+log = logging.getLogger("vidwatch.session")
 
 
 @dataclass(frozen=True, slots=True)
 class AddReport:
     added: tuple[str, ...]
     skipped: tuple[str, ...]  # already watched
-
-
-@dataclass(frozen=True, slots=True)
-class DiskChange:
-    """What another process changed in the task file since we last looked."""
-
-    added: tuple[TaskRecord, ...] = ()
-    removed: tuple[str, ...] = ()
-    warning: str | None = None  # the file was damaged and set aside
-    updated: tuple[TaskRecord, ...] = ()  # tasks we have, changed elsewhere (a download)
-
-    def __bool__(self) -> bool:
-        return bool(self.added or self.removed or self.warning or self.updated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +80,16 @@ def _long_lived_allocations() -> Iterator[None]:
 
 
 class Session:
-    """The task list the dashboard shows, polls and saves."""
+    """The task list the dashboard shows, polls and saves: the one owner of its records."""
 
     def __init__(self, store: TaskStore, poller: Poller) -> None:
         self.store = store
         self.poller = poller
+        self._records: dict[str, TaskRecord] = dict(poller.records)
+        self._view: Mapping[str, TaskRecord] = MappingProxyType(self._records)
+        self._listeners: list[ChangeListener] = []
+        poller.attach(self)
+        poller.subscribe(self._relay)
         self._removed: set[str] = set()  # removed here, not yet saved
         self._on_disk: frozenset[str] = frozenset()  # IDs in the file when we last looked
         self._signature: Signature | None = None
@@ -88,7 +98,74 @@ class Session:
 
     @property
     def records(self) -> Mapping[str, TaskRecord]:
-        return self.poller.records
+        """Every watched task with its latest result (read-only: change it through the
+        session's methods, which announce each change)."""
+        return self._view
+
+    # ------------------------------------------------------------------ the stream
+
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        """Call ``listener`` with every :data:`~vidwatch.core.changes.Change`, in order;
+        returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _emit(self, change: Change) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:  # a listener's bug must not lose the change for the others
+                log.exception("change listener failed")
+
+    def _relay(self, event: PollerEvent) -> None:
+        """Poll results (already kept by :meth:`store_result`) and polling status."""
+        self._emit(event)
+
+    def store_result(self, task_id: str, result: TaskResult) -> TaskRecord | None:
+        """Keep a task's new result (the poller calls this for every answer; the change
+        is announced when the poller reports it). None if the task is not watched."""
+        record = self._records.get(task_id)
+        if record is None:
+            return None
+        record = self._records[task_id] = record.with_result(result)
+        self.dirty = True
+        return record
+
+    def _keep(self, records: Iterable[TaskRecord]) -> list[TaskRecord]:
+        """Hold these records (known ones keep a result they have) and poll them."""
+        kept: list[TaskRecord] = []
+        for record in records:
+            record = keep_known_result(self._records.get(record.id), record)
+            self._records[record.id] = record
+            kept.append(record)
+        self.poller.track(kept)
+        return kept
+
+    def _drop(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        for task_id in ids:
+            self._records.pop(task_id, None)
+        self.poller.forget(ids)
+
+    # ------------------------------------------------------------------ polling
+
+    @property
+    def online(self) -> bool:
+        """Whether anything is polled (there is a client: an API key)."""
+        return self.poller.client is not None
+
+    def refresh(self, ids: Iterable[str]) -> list[str]:
+        """Check these tasks now; returns those that will be (not already being) asked."""
+        return [task_id for task_id in ids if self.poller.refresh(task_id)]
+
+    def refresh_all(self) -> int:
+        """Check every unfinished task now; returns how many."""
+        return self.poller.refresh_all()
+
+    async def ask(self, task_id: str) -> Outcome | None:
+        """Poll one task right now (a download wants a fresh URL); the answer is kept and
+        announced like any other. ``None`` while offline or for a task not watched."""
+        return await self.poller.ask(task_id)
 
     # ------------------------------------------------------------------ loading
 
@@ -104,7 +181,8 @@ class Session:
         """Take what :meth:`read` returned (on the event loop). Returns the store's warning."""
         self._signature = loaded.signature
         self._on_disk = frozenset(loaded.records)
-        self.poller.add(loaded.records.values())
+        self._keep(loaded.records.values())
+        self._emit(Loaded(len(self._records), loaded.warning))
         return loaded.warning
 
     def load(self) -> str | None:
@@ -126,33 +204,38 @@ class Session:
             new.append(TaskRecord(Task(task_id, when, label)))
             added.append(task_id)
         if new:
-            self.poller.add(new)
+            kept = self._keep(new)
             self.dirty = True
+            self._emit(Added(tuple(kept)))
         return AddReport(tuple(added), tuple(skipped))
 
     def remove(self, ids: Iterable[str]) -> list[str]:
         gone = [i for i in dict.fromkeys(ids) if i in self.records]
         if gone:
-            self.poller.remove(gone)
+            self._drop(gone)
             self._removed.update(gone)
             self.dirty = True
+            self._emit(Removed(tuple(gone)))
         return gone
 
     def relabel(self, task_id: str, label: str) -> TaskRecord | None:
-        if task_id not in self.records:
+        record = self._records.get(task_id)
+        if record is None:
             return None
-        self.poller.relabel(task_id, label)
+        updated = self._records[task_id] = replace(record, task=record.task.with_label(label))
         self.dirty = True
-        return self.records[task_id]
+        self._emit(Relabeled(updated))
+        return updated
 
     def set_saved(self, task_id: str, path: str) -> TaskRecord | None:
         """Note where the task's video was downloaded."""
-        record = self.records.get(task_id)
+        record = self._records.get(task_id)
         if record is None:
             return None
         updated = replace(record, task=record.task.with_saved_to(path))
-        self.poller.records[task_id] = updated
+        self._records[task_id] = updated
         self.dirty = True
+        self._emit(Downloaded(updated))
         return updated
 
     def mark_dirty(self) -> None:
@@ -161,8 +244,10 @@ class Session:
     # ------------------------------------------------------------------ saving
 
     def snapshot(self) -> SaveJob:
+        """Copies of what to save (atomic under the GIL: plain dict and set copies, so a
+        watchdog thread may take one while the event loop is stuck)."""
         self.dirty = False
-        return SaveJob(dict(self.records), frozenset(self._removed), self._on_disk)
+        return SaveJob(dict(self._records), frozenset(self._removed), self._on_disk)
 
     def write(self, job: SaveJob) -> LoadResult:
         """Merge ``job`` into the file under its lock (blocking: run it in a thread)."""
@@ -170,7 +255,8 @@ class Session:
             return self.store.save_records(job.records, job.removed, job.known_on_disk)
 
     def integrate(self, on_disk: LoadResult, saved: SaveJob | None = None) -> DiskChange:
-        """Adopt what the file holds now: tasks added or removed elsewhere.
+        """Adopt what the file holds now: tasks added or removed elsewhere (announced as
+        one :class:`~vidwatch.core.changes.DiskChange` when there is any).
 
         A damaged file that was set aside says nothing about removals: then nothing is
         dropped from memory, and the whole list is marked to be written back.
@@ -197,15 +283,18 @@ class Session:
             if mine is not None and adopt_download(mine.task.saved_to, theirs):
                 # `vidwatch download` in another terminal saved this video
                 record = replace(mine, task=mine.task.with_saved_to(disk.task.saved_to))
-                self.poller.records[task_id] = record
+                self._records[task_id] = record
                 updated.append(record)
         self._on_disk = frozenset(on_disk.records)
         self._signature = on_disk.signature
         if added:
-            self.poller.add(added)
+            added = tuple(self._keep(added))
         if removed:
-            self.poller.remove(removed)
-        return DiskChange(added, removed, on_disk.warning, tuple(updated))
+            self._drop(removed)
+        change = DiskChange(added, removed, on_disk.warning, tuple(updated))
+        if change:
+            self._emit(change)
+        return change
 
     def save(self) -> DiskChange:
         """Save now, blocking (the CLI and tests)."""

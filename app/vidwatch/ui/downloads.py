@@ -1,19 +1,28 @@
-"""The downloads panel: one row per download under way, with Textual's progress bar.
+"""Downloads in the dashboard: the panel and the job that fills it.
 
-It appears above the footer while something downloads and folds away when all are
+The panel holds one row per download under way, with Textual's progress bar. It
+appears above the footer while something downloads and folds away when all are
 done. Progress arrives per chunk; the bars are updated at most ten times a second.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import httpx
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Static
 
-__all__ = ["DownloadsPanel"]
+from vidwatch.core.config import Config
+from vidwatch.core.downloads import Downloader
+from vidwatch.core.models import TaskRecord
+from vidwatch.core.outcomes import Ok
+from vidwatch.core.session import Session
+
+__all__ = ["DownloadsPanel", "download_videos"]
 
 EVERY = 0.1  # seconds between updates of one bar
 
@@ -74,3 +83,51 @@ class DownloadsPanel(Vertical):
         self.border_title = f"Downloading {len(self._rows)}"
         if not self._rows:
             self.display = False
+
+
+async def download_videos(
+    app: App[Any],
+    session: Session,
+    panel: DownloadsPanel,
+    records: list[TaskRecord],
+    config: Config,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> None:
+    """Download these videos with a bar each; note where each was saved in the session
+    (which announces it) and say how it went."""
+    for record in records:
+        panel.start(record.id, record.task.label or record.id)
+
+    async def fresh_url(task_id: str) -> str | None:  # a signed link may have expired
+        outcome = await session.ask(task_id)
+        return outcome.result.video_url if isinstance(outcome, Ok) else None
+
+    downloader = Downloader(
+        config.download_dir,
+        parallel=config.max_downloads,
+        refresh=fresh_url,
+        transport=transport,
+    )
+    try:
+        results = await downloader.download_all(records, panel.progress)
+    finally:
+        await downloader.aclose()
+        for record in records:
+            panel.finish(record.id)
+    failed = 0
+    for result in results:
+        known = session.records.get(result.task_id)
+        name = (known.task.label or known.id) if known is not None else result.task_id
+        if result.ok and result.path is not None:
+            session.set_saved(result.task_id, str(result.path))
+            if len(results) == 1:
+                app.notify(f"{name}: {result.message}.")
+        else:
+            failed += 1
+            app.notify(f"Not downloaded: {name}: {result.message}.", severity="error")
+    if len(results) > 1:
+        app.notify(
+            f"Downloaded {len(results) - failed} of {len(results)} to {config.download_dir}"
+            + (f"; {failed} failed." if failed else "."),
+            severity="warning" if failed else "information",
+        )

@@ -1,0 +1,86 @@
+"""The main screen's keys: one list that the footer, the help screen and the command
+palette all read."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual.binding import Binding, BindingType
+
+__all__ = ["ALTERNATES", "MAIN_BINDINGS", "TYPED_ACTIONS"]
+
+_KEYS: list[BindingType] = [
+    Binding("a", "add", "Add", tooltip="Add task IDs (paste many at once; optional label)"),
+    Binding(
+        "c",
+        "copy",
+        "Copy URL",
+        tooltip="Copy the video URL of the highlighted task (or of every marked one)",
+    ),
+    Binding(
+        "C",
+        "copy_all",
+        "Copy all",
+        tooltip="Copy every finished URL in the current view, one per line",
+    ),
+    Binding("o", "open", "Open", tooltip="Open the video URL in a browser (copies it over SSH)"),
+    Binding(
+        "D",
+        "download",
+        "Download",
+        tooltip="Download the video of the highlighted task (or of every marked one)",
+    ),
+    Binding("r", "refresh", "Refresh", tooltip="Check the highlighted task (or the marked) now"),
+    Binding(
+        "R", "refresh_all", "Refresh all", show=False, tooltip="Check every unfinished task now"
+    ),
+    Binding(
+        "p",
+        "pause_polling",
+        "Pause",
+        tooltip="Pause or resume polling (after a rejected key: retry, re-reading the config)",
+    ),
+    # The same key once polling is paused (or waits for a key): the footer says so.
+    Binding("p", "resume_polling", "Resume", tooltip="Resume polling"),
+    Binding(
+        "d,delete",
+        "remove",
+        "Remove",
+        tooltip="Stop watching the highlighted task, or the marked ones (asks first)",
+    ),
+    Binding(
+        "slash",
+        "filter",
+        "Filter",
+        tooltip="Filter: words, state:failed, age:<1h, label:cow, -state:succeeded",
+    ),
+    Binding(
+        "escape",
+        "clear_filter",
+        "Clear",
+        show=False,
+        tooltip="Clear the filter, then the marks",
+    ),
+    Binding("s", "sort", "Sort", tooltip="Cycle the sort: added, state, updated"),
+    Binding("l", "label", "Label", show=False, tooltip="Edit the highlighted task's label"),
+    Binding(
+        "e",
+        "export",
+        "Export",
+        show=False,
+        tooltip="Export the marked tasks (or the view) as CSV, JSON or Markdown",
+    ),
+    Binding("v", "columns", "Columns", show=False, tooltip="Choose the table's columns"),
+]
+# Priority bindings run as the app receives the key, before the keys typed after it are
+# routed: a paste or type-ahead after / or a lands in the box that opens, never on the
+# table (where d would ask to remove). Escape stays ordinary; while the filter box has
+# the focus, check_action hands every letter to it.
+MAIN_BINDINGS: list[BindingType] = [
+    dataclasses.replace(b, priority=True) if isinstance(b, Binding) and b.key != "escape" else b
+    for b in _KEYS
+]
+# Actions a letter typed into the filter box must not start.
+TYPED_ACTIONS = frozenset(b.action for b in MAIN_BINDINGS if isinstance(b, Binding) and b.priority)
+# Bindings that share a key with the one listed in help and the palette.
+ALTERNATES = frozenset({"resume_polling"})

@@ -1,0 +1,315 @@
+"""What the main screen's keys do to tasks: add, copy, open, download, check, remove,
+label, export.
+
+Every change to the list goes through a :class:`~vidwatch.core.session.Session`
+method; the session announces it and the screen applies it in one place
+(:meth:`MainScreen.apply_changes`). Actions here only ask, confirm and report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from textual.message import Message
+from textual.screen import Screen
+
+from vidwatch.core.clipboard import CopyResult, OpenResult
+from vidwatch.core.export import export, write_export
+from vidwatch.core.models import State, TaskRecord
+from vidwatch.core.session import AddReport, Session
+from vidwatch.ui.detail import NO_TASKS
+from vidwatch.ui.dialogs import (
+    AddDialog,
+    AddRequest,
+    ConfirmDialog,
+    ExportDialog,
+    ExportRequest,
+    LabelDialog,
+)
+from vidwatch.ui.rows import state_text
+from vidwatch.ui.task_table import TaskTable
+
+__all__ = [
+    "HIDDEN_BY_FILTER",
+    "Copier",
+    "Opener",
+    "TaskActions",
+    "describe_add",
+    "empty_hint",
+    "no_url_reason",
+    "plural",
+    "skipped_note",
+]
+
+Copier = Callable[[str], CopyResult]
+Opener = Callable[[str], OpenResult]
+
+HIDDEN_BY_FILTER = "The filter hides every task. Press esc to clear it."
+
+
+class TaskActions(Screen[None]):
+    """The task actions of :class:`~vidwatch.ui.main_screen.MainScreen`."""
+
+    class DownloadRequested(Message):
+        """Download these finished videos."""
+
+        def __init__(self, records: list[TaskRecord]) -> None:
+            super().__init__()
+            self.records = records
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        copier: Copier,
+        opener: Opener,
+        clock: Callable[[], datetime],
+        folder: Path,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.copier = copier
+        self.opener = opener
+        self.clock = clock
+        self.folder = folder  # where downloads and exports go
+
+    @property
+    def table(self) -> TaskTable:
+        return self.query_one(TaskTable)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _selected(self) -> TaskRecord | None:
+        record = self.table.cursor_record
+        if record is None:
+            self.notify(empty_hint(self.table), severity="warning")
+        return record
+
+    def _targets(self) -> list[TaskRecord]:
+        """What a bulk action acts on: the marked tasks, else the highlighted one."""
+        marked = self.table.marked_records
+        if marked:
+            return marked
+        record = self._selected()
+        return [record] if record is not None else []
+
+    async def copy(self, text: str, what: str) -> None:
+        """Copy and say truthfully how it went."""
+        result = await asyncio.to_thread(self.copier, text)
+        if result.method == "osc52":
+            self.app.copy_to_clipboard(text)
+        self.notify(f"{what} {result.describe()}.")
+
+    # ------------------------------------------------------------------ actions
+
+    def action_add(self) -> None:
+        self.app.push_screen(AddDialog(), self._added)
+
+    def _added(self, request: AddRequest | None) -> None:
+        if request is None:
+            return
+        report = self.session.add(request.ids, request.label, now=self.clock())
+        self.notify(
+            describe_add(report, request.rejected),
+            severity="warning" if request.rejected else "information",
+        )
+
+    async def action_copy(self) -> None:
+        if self.table.marked:
+            urls = [r.result.video_url for r in self.table.marked_records if r.result.video_url]
+            if not urls:
+                self.notify(
+                    "Nothing copied: no marked task has a video URL yet.", severity="warning"
+                )
+                return
+            await self.copy("\n".join(urls) + "\n", f"{plural(len(urls), 'URL')} of marked tasks")
+            return
+        record = self._selected()
+        if record is None:
+            return
+        url = record.result.video_url
+        if not url:
+            self.notify(f"Nothing copied: {no_url_reason(record)}.", severity="warning")
+            return
+        await self.copy(url, "URL copied")
+
+    async def action_copy_all(self) -> None:
+        urls = [
+            r.result.video_url
+            for r in self.table.visible_records
+            if r.result.state is State.SUCCEEDED and r.result.video_url
+        ]
+        if not urls:
+            self.notify("Nothing copied: no finished URLs in this view.", severity="warning")
+            return
+        await self.copy("\n".join(urls) + "\n", plural(len(urls), "URL"))
+
+    async def action_open(self) -> None:
+        record = self._selected()
+        if record is None:
+            return
+        url = record.result.video_url
+        if not url:
+            self.notify(f"Nothing to open: {no_url_reason(record)}.", severity="warning")
+            return
+        result = await asyncio.to_thread(self.opener, url)
+        if result.opened:
+            self.notify("Opened in the browser.")
+        elif result.should_copy:
+            await self.copy(url, f"Not opened ({result.reason}); the URL was copied instead")
+        else:
+            self.notify(f"Not opened: {result.reason}.", severity="error")
+
+    def action_download(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        ready = [r for r in targets if r.result.state is State.SUCCEEDED and r.result.video_url]
+        if not ready:
+            if len(targets) == 1:
+                self.notify(
+                    f"Nothing to download: {no_url_reason(targets[0])}.", severity="warning"
+                )
+            else:
+                self.notify("Nothing to download: no marked task has a video.", severity="warning")
+            return
+        note = skipped_note(targets, ready)
+        self.notify(f"Downloading {plural(len(ready), 'video')} to {self.folder}{note}.")
+        self.post_message(self.DownloadRequested(ready))
+
+    def action_refresh(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        if not self.session.online:
+            self.notify("Not polling: no API key.", severity="warning")
+            return
+        started = self.session.refresh(r.id for r in targets)
+        if len(targets) == 1:
+            record = targets[0]
+            if started:
+                self.notify(f"Checking {record.task.label or record.id} now.")
+            else:
+                self.notify("It is being checked right now.")
+        else:
+            self.notify(f"Checking {plural(len(started), 'marked task')} now.")
+
+    def action_refresh_all(self) -> None:
+        if not self.session.online:
+            self.notify("Not polling: no API key.", severity="warning")
+            return
+        count = self.session.refresh_all()
+        self.notify(f"Checking {plural(count, 'unfinished task')} now.")
+
+    def action_remove(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        if len(targets) == 1:
+            record = targets[0]
+            name = record.task.label or record.id
+            question, detail = f"Stop watching {name}?", (record.id if record.task.label else "")
+        else:
+            name = plural(len(targets), "marked task")
+            question, detail = (
+                f"Stop watching {name}?",
+                "They stay on the server; only vidwatch forgets them.",
+            )
+        ids = [r.id for r in targets]
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.session.remove(ids)
+                self.notify(f"Stopped watching {name}.")
+
+        self.app.push_screen(ConfirmDialog(question, detail), answer)
+
+    def action_label(self) -> None:
+        record = self._selected()
+        if record is None:
+            return
+
+        def done(label: str | None) -> None:
+            if label is not None:
+                self.session.relabel(record.id, label)
+
+        self.app.push_screen(LabelDialog(record.id, record.task.label), done)
+
+    def action_export(self) -> None:
+        marked = self.table.marked_records
+        records = marked or self.table.visible_records
+        if not records:
+            self.notify("Nothing to export: the view is empty.", severity="warning")
+            return
+        what = plural(len(records), "marked task" if marked else "task") + (
+            "" if marked else " in view"
+        )
+        stem = f"vidwatch-{self.clock().astimezone():%Y%m%d-%H%M%S}"
+
+        async def chosen(request: ExportRequest | None) -> None:
+            if request is None:
+                return
+            text = export(records, request.fmt)
+            try:
+                path = await asyncio.to_thread(write_export, request.path, text)
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                self.notify(
+                    f"Not exported: cannot write {request.path} ({reason}).", severity="error"
+                )
+                return
+            self.notify(f"Exported {what} to {path}.")
+
+        self.app.push_screen(ExportDialog(what, str(self.folder), stem), chosen)
+
+
+def empty_hint(table: TaskTable) -> str:
+    """Why no task is highlighted."""
+    return NO_TASKS if not table.records or table.row_count else HIDDEN_BY_FILTER
+
+
+def describe_add(report: AddReport, rejected: Sequence[tuple[str, str]]) -> str:
+    parts = [f"Added {len(report.added)} task{'' if len(report.added) == 1 else 's'}"]
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} already watched")
+    if rejected:
+        task_id, reason = rejected[0]
+        more = f" and {len(rejected) - 1} more" if len(rejected) > 1 else ""
+        parts.append(f"{len(rejected)} rejected ({task_id[:40]!r}: {reason}{more})")
+    return ", ".join(parts) + "."
+
+
+def no_url_reason(record: TaskRecord) -> str:
+    """Why a task has no URL to copy or open, in a few words."""
+    result = record.result
+    if result.checked_at is None:
+        return "the task has not been checked yet"
+    if result.state is State.FAILED:
+        return "the job failed"
+    if result.state is State.SUCCEEDED:
+        return "the job finished but the server sent no usable URL"
+    return f"no video URL yet (the job is {state_text(record)[2:]})"
+
+
+def skipped_note(targets: Sequence[TaskRecord], ready: Sequence[TaskRecord]) -> str:
+    """Why some marked tasks are left out: ' (1 failed, 2 not finished yet)'."""
+    chosen = {r.id for r in ready}
+    left = [r for r in targets if r.id not in chosen]
+    if not left:
+        return ""
+    failed = sum(r.result.state is State.FAILED for r in left)
+    done = sum(r.result.state is State.SUCCEEDED for r in left)  # finished, no URL
+    waiting = len(left) - failed - done
+    parts = [
+        f"{failed} failed" if failed else "",
+        f"{done} without a URL" if done else "",
+        f"{waiting} not finished yet" if waiting else "",
+    ]
+    return f" ({', '.join(p for p in parts if p)})"
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -1,0 +1,58 @@
+"""The demo keeps its downloads and exports in a folder of its own and says where."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+from vidwatch.core.config import Config, Paths, default_download_dir
+from vidwatch.core.models import State
+from vidwatch.ui.app import DashboardOptions, VidwatchApp
+from vidwatch.ui.demo import demo_files
+from vidwatch.ui.dialogs import ExportDialog
+
+
+async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.02)
+
+
+async def test_the_demo_downloads_and_exports_into_its_own_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_VIDEOS_DIR", raising=False)
+    videos = default_download_dir()
+    assert videos.is_relative_to(home)  # what the demo must leave alone
+    paths = Paths.discover()
+    options = DashboardOptions(
+        paths=paths, config=Config(), demo=True, demo_jobs=4, demo_speed=300.0
+    )
+    app = VidwatchApp(options)
+    folder = demo_files(paths)
+    async with app.run_test(size=(160, 30)) as pilot:
+        records = app.session.records
+        assert str(folder) in app.main.banner_text()  # it says where
+        table = app.main.table  # D acts on the rows shown
+        await until(pilot, lambda: any(r.state is State.SUCCEEDED for r in table.visible_records))
+        await pilot.press("asterisk", "D")  # every finished video
+        await until(pilot, lambda: any(r.task.saved_to for r in records.values()))
+        saved = [Path(r.task.saved_to) for r in records.values() if r.task.saved_to]
+        assert all(p.parent == folder and p.is_file() for p in saved)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ExportDialog))
+        suggested = Path(app.screen.query_one("#export-path", Input).value)
+        assert suggested.parent == folder
+        await pilot.press("ctrl+s")
+        await until(pilot, suggested.exists)
+        await pilot.press("q")
+    assert not videos.exists()
+    assert not (home / "Videos").exists()
