@@ -79,7 +79,6 @@ class Plan:
         self.max_interval = max_interval
         self.rate = rate
         self.scale = 0.0  # 0: every open task every min_interval
-        self.solves = 0
         self._counts = [0] * len(_WEIGHTS)  # open tasks per class
         self._open = 0
         self._queues: dict[int, deque[tuple[float, int, str]]] = {}  # (sent, token, task)
@@ -149,7 +148,6 @@ class Plan:
     def solve(self, now: float) -> bool:
         self._solved_at = now
         self._joined = self._drifted = False
-        self.solves += 1
         scale = self._solve()
         if scale == self.scale:
             return False

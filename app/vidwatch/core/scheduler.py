@@ -169,12 +169,12 @@ class Scheduler:
         self.wall_offset = time.time() - time.monotonic() if wall_offset is None else wall_offset
         self.plan = Plan(policy.min_interval, policy.max_interval, rate)
         self._entries: dict[str, _Entry] = {}
-        self._open: set[str] = set()  # tracked and not finished
+        self._open: dict[str, None] = {}  # tracked and not finished (a set in insertion order)
         self._heap: list[tuple[float, int, str]] = []  # _FIXED tasks: (due, version, task)
         self._in_flight = 0
         self._sweep_at: float | None = None  # check_by(): every open task once more from then
         self._running: dict[str, _Entry] = {}  # open tasks known to be running
-        self._unasked: set[str] = set()  # never asked yet, waiting for a first check
+        self._unasked: dict[str, None] = {}  # never asked yet, waiting for a first check
         self._census_at = -math.inf
         self._prepared_at: float | None = None  # _prepare() has run at this time, since a change
         self.paused = False
@@ -214,11 +214,11 @@ class Scheduler:
         self._prepared_at = None
         entry = self._entries.pop(task_id, None)
         self._running.pop(task_id, None)
-        self._unasked.discard(task_id)
+        self._unasked.pop(task_id, None)
         if entry is None:
             return
         if task_id in self._open:
-            self._open.discard(task_id)
+            del self._open[task_id]
             self.plan.leave(entry.cls)
         self.plan.drop(task_id)
         if entry.in_flight:
@@ -327,7 +327,7 @@ class Scheduler:
         entry.where = _IDLE
         entry.in_flight = True
         entry.sent = now
-        self._unasked.discard(entry.task_id)
+        self._unasked.pop(entry.task_id, None)
         self._in_flight += 1
         return entry.task_id
 
@@ -442,10 +442,10 @@ class Scheduler:
     def _set_open(self, entry: _Entry) -> None:
         if entry.finished:
             if entry.task_id in self._open:
-                self._open.discard(entry.task_id)
+                del self._open[entry.task_id]
                 self.plan.leave(entry.cls)
         elif entry.task_id not in self._open:
-            self._open.add(entry.task_id)
+            self._open[entry.task_id] = None
             self.plan.join(entry.cls)
 
     def _finish(self, entry: _Entry) -> None:
@@ -527,7 +527,7 @@ class Scheduler:
     def _schedule(self, entry: _Entry, due: float, *, first: bool = False) -> None:
         """Due at a set time (not by the plan)."""
         if not first:
-            self._unasked.discard(entry.task_id)
+            self._unasked.pop(entry.task_id, None)
         if entry.where == _PLANNED:
             self.plan.drop(entry.task_id)
         entry.where = _FIXED
@@ -537,7 +537,7 @@ class Scheduler:
 
     def _put_in_plan(self, entry: _Entry, *, first: bool = False) -> None:
         if not first:
-            self._unasked.discard(entry.task_id)
+            self._unasked.pop(entry.task_id, None)
         entry.where = _PLANNED
         entry.version += 1  # its fixed-heap items, if any, go stale
         self.plan.put(entry.task_id, entry.cls, self._anchor(entry))
@@ -545,7 +545,7 @@ class Scheduler:
     def _first_check(self, entry: _Entry) -> None:
         """A task never asked about: at once while the budget affords checking every task
         every min_interval; otherwise by the plan, as if asked when it was added."""
-        self._unasked.add(entry.task_id)
+        self._unasked[entry.task_id] = None
         if self.plan.scale == 0.0:
             self._schedule(entry, entry.added, first=True)
         else:
@@ -557,7 +557,7 @@ class Scheduler:
         return entry.sent if entry.sent is not None else entry.added
 
     def _unschedule(self, entry: _Entry) -> None:
-        self._unasked.discard(entry.task_id)
+        self._unasked.pop(entry.task_id, None)
         if entry.where == _PLANNED:
             self.plan.drop(entry.task_id)
         entry.where = _IDLE
