@@ -78,3 +78,30 @@ def test_the_scheduler_finds_finished_jobs_sooner_than_round_robin() -> None:
     assert ours.median <= plain.median * 0.5
     assert ours.p95 <= plain.p95 * 0.6
     assert ours.requests <= plain.requests
+
+
+def test_the_hazard_is_the_chance_per_second_of_finishing_soon() -> None:
+    model = DurationModel(prior_median=90, prior_sigma=0.5)
+    early, usual = model.hazard("", 5, 3), model.hazard("", 85, 3)
+    assert usual > 100 * early  # a job near its usual end finishes far more likely
+    finished = 1 - model.survival("", 85 + 3) / model.survival("", 85)
+    assert usual * 3 == pytest.approx(-math.log(1 - finished))
+    far = model.hazard("", 1e5, 60)  # a job stuck far past any seen: finite, not NaN
+    assert math.isfinite(far)
+    assert far > 0
+    assert math.isfinite(model.log_survival("", 1e5))
+
+
+def test_jobs_still_running_correct_what_the_first_to_finish_teach() -> None:
+    """Of 100 jobs started together, the 10 that finished first took 30–40 s; 90 are still
+    running at 120 s. Without them the model would say jobs take 35 s."""
+    model = DurationModel(prior_median=90)
+    for seconds in (30, 31, 32, 33, 35, 36, 37, 38, 39, 40):
+        model.observe("grok", seconds)
+    naive = model.remaining("grok", 0)
+    assert naive < 50
+    model.running({"grok": [120.0] * 90})
+    assert model.remaining("grok", 0) > 2 * naive
+    assert model.survival("grok", 120) > 0.5  # most jobs like these run longer than 2 min
+    model.running({})  # nothing running any more: back to the finished ones alone
+    assert model.remaining("grok", 0) == pytest.approx(naive)

@@ -86,6 +86,35 @@ def test_add_wait_urls(world: World) -> None:
     assert world.sim.api_key not in world.tasks.read_text(encoding="utf-8")
 
 
+def test_wait_on_jobs_of_seconds_returns_in_seconds_with_the_default_config(
+    world: World, tmp_path: Path
+) -> None:
+    """Issue 11: default polling (every 3 s at most, 10 req/s), two 4-second jobs.
+    `wait --timeout 40` sees them finish and prints both URLs (main asked again only
+    ~46 s later, and timed out)."""
+    defaults = tmp_path / "defaults.toml"
+    defaults.write_text("", encoding="utf-8")
+    jobs = [new_job(world, queue_time=0.5, duration=4.0, fails=False) for _ in range(2)]
+    env = {**world.env, "VIDWATCH_CONFIG": str(defaults)}
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "vidwatch", "--tasks-file", str(world.tasks), *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    assert run("add", *jobs).returncode == 0
+    waited = run("wait", *jobs, "--timeout", "40")
+    assert waited.returncode == 0, waited.stderr
+    assert sorted(waited.stdout.splitlines()) == sorted(
+        f"{i}\t{world.thread.base_url}/videos/{i.split(':', 1)[1]}.mp4" for i in jobs
+    )
+
+
 def test_wait_reports_a_failed_job_with_exit_1(world: World) -> None:
     good = new_job(world, queue_time=0, duration=0.3, fails=False)
     bad = new_job(world, queue_time=0, duration=0.3, fails=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict, deque
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult, utcnow
@@ -278,3 +278,60 @@ async def test_is_done_and_paused_answer_without_the_scheduler() -> None:
     assert poller.paused
     poller.resume()
     assert not poller.paused
+
+
+class Clocked(Scripted):
+    """Answers at once; every request moves a simulated clock on by ``step`` seconds."""
+
+    def __init__(self, script: dict[str, list[Outcome]], now: list[float], step: float) -> None:
+        super().__init__(script)
+        self.now = now
+        self.step = step
+        self.order: list[str] = []
+
+    async def query(self, task_id: str) -> Outcome:
+        self.now[0] += self.step
+        self.order.append(task_id)
+        return await super().query(task_id)
+
+
+async def test_next_check_stays_true_when_the_plan_changes() -> None:
+    """The dashboard's NEXT column: 300 running jobs at 10 req/s are asked about every
+    30 s or so; when all but two are gone, the next check of a survivor is 3 s after its
+    last, and next_check says so at once."""
+    now = [0.0]
+    ids = [f"t{i}" for i in range(300)]
+    client = Clocked({i: [ok(State.RUNNING)] for i in ids}, now, step=0.1)
+    policy = Policy(min_interval=3, max_interval=60, concurrency=4, max_requests_per_second=10)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    poller = Poller(
+        client,
+        policy,
+        {i: rec(i) for i in ids},
+        clock=lambda: now[0],
+        wall=lambda: t0 + timedelta(seconds=now[0]),
+    )
+    await asyncio.wait_for(poller.poll_pass(), 10)
+    last = client.order[-1]
+
+    def wait_for_next_check() -> float:
+        when = poller.next_check(last)
+        assert when is not None
+        return (when - poller.wall()).total_seconds()
+
+    assert wait_for_next_check() > 20  # the budget is shared by 300 jobs
+    poller.remove([i for i in ids if i != last][1:])  # two are left
+    assert 0 < wait_for_next_check() <= 3.0  # budget freed: re-planned at once
+
+
+async def test_check_by_asks_once_more_before_the_deadline() -> None:
+    """`wait --timeout`: a check planned for after the deadline comes before it instead."""
+    offset = [0.0]
+    client = Scripted({"a": [ok(State.RUNNING), ok(State.SUCCEEDED, "https://v/a.mp4")]})
+    policy = Policy(min_interval=30, max_interval=60, concurrency=4, max_requests_per_second=10)
+    poller = Poller(client, policy, {"a": rec("a")}, clock=lambda: time.monotonic() + offset[0])
+    await asyncio.wait_for(poller.poll_pass(), 5)
+    offset[0] += 10.0  # ten seconds later; the next check is still 20 s away
+    poller.check_by(poller.clock() + 0.5)
+    await run_until(poller, lambda: poller.records["a"].result.final)
+    assert client.calls["a"] == 2

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -18,7 +21,6 @@ from vidwatch.core.outcomes import (
     ServerError,
 )
 from vidwatch.core.scheduler import (
-    HIT_START,
     KNOWN_NOT_FOUND_LIMIT,
     NOT_FOUND_LIMIT,
     SUCCESS_NO_URL_LIMIT,
@@ -71,96 +73,194 @@ def test_new_tasks_are_due_at_once_and_then_wait() -> None:
     sched = make()
     assert poll(sched, 0.0, QUEUED) == "t0"
     assert sched.next_task(0.0) is None
-    due = sched.due_at("t0")
-    assert due is not None
-    assert 3 * 0.8 <= due <= 3 * 1.2
+    assert sched.due_at("t0") == pytest.approx(3.0)
 
 
-def test_interval_grows_while_unchanged_and_resets_on_change() -> None:
-    sched = make()
+def drive(
+    sched: Scheduler, until: float, answer: Callable[[str, float], Outcome]
+) -> dict[str, list[float]]:
+    """Run the scheduler on a simulated clock, answering instantly; when each task was asked."""
+    asked: dict[str, list[float]] = {}
     now = 0.0
-    intervals = []
-    for _ in range(12):
-        poll(sched, now, QUEUED)
-        due = sched.due_at("t0")
+    while now < until:
+        while (task := sched.next_task(now)) is not None:
+            asked.setdefault(task, []).append(now)
+            sched.complete(task, answer(task, now), now)
+        wake = sched.next_wakeup(now)
+        if wake is None:
+            break
+        now = max(wake, now + 1e-6)
+    return asked
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [RUNNING, QUEUED, Ok(result(State.UNKNOWN, status="brewing"))],
+    ids=["running", "queued", "unknown"],
+)
+def test_an_idle_budget_checks_every_open_task_every_min_interval(answer: Ok) -> None:
+    """Issue 11: two jobs, the default budget (10 req/s, 3 s), nothing learned: each is
+    asked every 3 s — also right after its first `running` answer (main waited ~46 s)."""
+    sched = make(Policy(), n=2)
+    assert poll(sched, 0.0, answer) == "t0"
+    due = sched.due_at("t0", 0.0)
+    assert due is not None
+    assert due <= 3.0
+    asked = drive(sched, 60.0, lambda task, now: answer)
+    for times in asked.values():
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        assert len(gaps) >= 18
+        assert all(gap == pytest.approx(3.0) for gap in gaps)  # never sooner, never later
+
+
+def trained(policy: Policy, n: int = 0) -> Scheduler:
+    sched = make(policy, n=n)
+    for seconds in [60, 70, 80, 85, 90, 90, 95, 100, 110, 120] * 3:
+        sched.durations.observe("", seconds)
+    return sched
+
+
+TIGHT = Policy(min_interval=3, max_interval=60, concurrency=8, max_requests_per_second=2)
+
+
+def test_a_tight_budget_is_rationed_by_the_square_root_rule() -> None:
+    """40 jobs at 2 req/s cannot all be asked every 3 s. Jobs near the end of their usual
+    running time (about 90 s) get short intervals, jobs just started and queued ones long
+    ones, and the intervals together plan exactly the budget."""
+    sched = trained(TIGHT, n=40)
+    old = {f"t{i}" for i in range(0, 40, 2)}  # running since stamp 0
+    queued = {"t1", "t3", "t5"}
+    sent: dict[str, float] = {}
+
+    def answer(task: str, now: float) -> Outcome:
+        if task in queued:
+            return QUEUED
+        return Ok(result(State.RUNNING, stamp=0 if task in old else max(now - 5, 0)))
+
+    now = 70.0
+    while len(sent) < 40:
+        task = sched.next_task(now)
+        if task is None:
+            now = sched.next_wakeup(now) or now + 0.01
+            continue
+        sent[task] = now
+        sched.complete(task, answer(task, now), now)
+    interval = {}
+    later = now + 2.0  # the plan has caught up with the last answers
+    for task, at in sent.items():
+        due = sched.due_at(task, later)
         assert due is not None
-        intervals.append(due - now)
-        now = due
-    assert intervals[3] > intervals[0] * 2  # growing
-    assert max(intervals) <= 60 * 1.2  # capped (plus jitter)
-    assert intervals[-1] >= 60 * 0.8
-    poll(sched, now, Ok(result(State.QUEUED, stamp=99)))  # the server says it changed
-    due = sched.due_at("t0")
+        interval[task] = due - at
+    assert all(3 <= i <= 60 for i in interval.values())
+    assert sum(1 / i for i in interval.values()) == pytest.approx(2.0, rel=0.01)  # fills it
+    young = [interval[t] for t in sent if t not in old and t not in queued]
+    late = [interval[t] for t in old]
+    assert max(late) * 2 < min(young)  # the square root of a much higher hazard
+    assert min(interval[t] for t in queued) >= max(late)
+
+
+def test_a_check_planned_far_out_moves_in_when_the_budget_frees_up() -> None:
+    """60 running jobs at 1 req/s: each is asked about once a minute. When all but two
+    finish, the next check of a survivor moves in to min_interval after its last; when 60
+    new jobs arrive it moves out again."""
+    policy = Policy(min_interval=3, max_interval=60, concurrency=8, max_requests_per_second=1)
+    sched = make(policy, n=60)
+    asked = drive(sched, 61.0, lambda task, now: Ok(result(State.RUNNING, stamp=0)))
+    last = max(asked, key=lambda task: asked[task][-1])
+    sent = asked[last][-1]
+    due = sched.due_at(last, sent)
     assert due is not None
-    assert due - now <= 3 * 1.2
+    assert due - sent > 45  # the budget is rationed: about once a minute
+    now = sent + 1.0
+    for task in asked:
+        if task not in (last, "t0"):
+            sched.forget(task)
+    assert sched.due_at(last, now) == pytest.approx(sent + 3.0)  # budget freed: re-planned
+    wake = sched.next_wakeup(now)
+    assert wake is not None
+    assert wake <= sent + 3.0
+    for i in range(60):
+        sched.track(f"new{i}", None, now)
+    moved = sched.due_at(last, now + 0.5)
+    assert moved is not None
+    assert moved > sent + 20  # the budget is exhausted again: it waits its turn
 
 
-def next_delay(sched: Scheduler, now: float, outcome: Outcome) -> float:
-    poll(sched, now, outcome)
-    due = sched.due_at("t0")
+def test_new_tasks_are_asked_at_once_only_while_the_budget_allows() -> None:
+    sched = make(TIGHT, n=1)
+    assert sched.due_at("t0", 0.0) == 0.0  # ample: at once
+    for i in range(1, 40):
+        sched.track(f"t{i}", None, 0.0)
+    due = sched.due_at("t39", 0.0)
     assert due is not None
-    return due - now
+    assert due > 3.0  # rationed: in its turn, as if asked when it was added
 
 
-def test_a_running_job_is_polled_where_jobs_like_it_finish() -> None:
-    """Learned: jobs run about 90 s. A job 5 s into its run waits long; one at 85 s, briefly."""
-
-    def trained() -> Scheduler:
-        sched = make()
-        for seconds in [60, 70, 80, 85, 90, 90, 95, 100, 110, 120] * 3:
-            sched.durations.observe("", seconds)
-        return sched
-
-    early = next_delay(trained(), 5.0, RUNNING)  # started at stamp 0: 5 s in
-    late = next_delay(trained(), 85.0, RUNNING)
-    assert early > 30
-    assert late < early / 4
-    assert late >= 3 * 0.9  # never below min_interval (jitter aside)
-
-
-def test_running_times_are_learned_from_the_servers_stamps() -> None:
-    sched = make()
-    poll(sched, 1.0, Ok(result(State.RUNNING, stamp=0.5)))
-    now = sched.due_at("t0") or 0.0
-    poll(sched, now, Ok(result(State.SUCCEEDED, url="https://v", stamp=40.5)))
-    assert sched.durations.samples == 1
-    assert abs(sched.durations.quantile(0.5) - 40.0) < 0.01  # type: ignore[operator]
+def test_idle_budget_is_lent_to_the_earliest_check_never_before_min_interval() -> None:
+    """When a re-plan moves every check out, the budget is still spent: on the earliest
+    planned check, but never on a task asked less than min_interval ago."""
+    sched = make(TIGHT, n=40)
+    asked = drive(sched, 30.0, lambda task, now: RUNNING)
+    now = max(times[-1] for times in asked.values())
+    for i in range(200):  # many new tasks: the plan scales up, checks move out
+        sched.track(f"n{i}", None, now)
+    later = now + 1.0
+    first = min(asked, key=lambda task: sched.due_at(task, later) or math.inf)
+    due = sched.due_at(first, later)
+    assert due is not None
+    assert due > later + 5
+    lent = sched.next_task(later)
+    assert lent is not None
+    assert later - max(asked.get(lent, [-math.inf])) >= 3.0
 
 
 def test_a_server_stamp_in_our_future_counts_as_now() -> None:
     sched = make()
     poll(sched, 10.0, Ok(result(State.RUNNING, stamp=3600)))  # the server's clock is ahead
-    due = sched.due_at("t0")
-    assert due is not None
-    assert due - 10.0 >= 20  # treated as just started, not as running for -1 h
+    eta = sched.eta("t0", 10.0)
+    assert eta is not None
+    assert eta.running_for == 0.0  # treated as just started, not as running for -1 h
 
 
-def test_the_hit_probability_follows_the_budget() -> None:
-    tight = make(Policy(min_interval=3, max_interval=60, max_requests_per_second=1), n=50)
-    now = 0.0
-    while now < 300:
-        task = tight.next_task(now)
-        if task is not None:
-            tight.complete(task, RUNNING, now)
-        now += 0.1
-    assert tight.hit_probability > HIT_START  # tasks wait for the budget: ask later
-
-    roomy = make(Policy(min_interval=3, max_interval=60, max_requests_per_second=100), n=5)
-    now = 0.0
-    while now < 300:
-        task = roomy.next_task(now)
-        if task is not None:
-            roomy.complete(task, RUNNING, now)
-        now = roomy.next_wakeup(now) or now + 0.1
-    assert roomy.hit_probability < 0.1  # the budget has room: ask sooner
+def test_running_times_are_learned_from_the_servers_stamps() -> None:
+    sched = make()
+    poll(sched, 1.0, Ok(result(State.RUNNING, stamp=0.5)))
+    poll(sched, 41.0, Ok(result(State.SUCCEEDED, url="https://v", stamp=40.5)))
+    assert sched.durations.samples == 1
+    assert abs(sched.durations.quantile(0.5) - 40.0) < 0.01  # type: ignore[operator]
 
 
-def test_jitter_spreads_tasks_apart() -> None:
-    sched = make(n=50)
-    for i in range(50):
-        poll(sched, i * 0.002, RUNNING)
-    dues = {round(sched.due_at(f"t{i}") or 0, 5) for i in range(50)}
-    assert len(dues) > 40
+def test_jobs_still_running_correct_what_the_first_finished_ones_teach() -> None:
+    """The first jobs to finish are the short ones; the scheduler tells the duration
+    model how long the others have been running, so it does not conclude all jobs are short."""
+    sched = make(n=0)
+    for seconds in [30, 32, 35, 38, 40] * 2:
+        sched.durations.observe("", seconds)
+    biased = sched.durations.remaining("", 0.0)
+    for i in range(30):
+        sched.track(f"t{i}", Ok(result(State.RUNNING, stamp=0)).result, 120.0)
+    sched.next_wakeup(120.0)  # the census happens as the scheduler plans
+    assert sched.durations.remaining("", 0.0) > 2 * biased
+
+
+def test_check_by_asks_every_unfinished_task_once_more_before_the_deadline() -> None:
+    """`wait --timeout 20`: checks planned for later than the deadline are brought
+    forward so the answers are in before it; finished tasks are left alone."""
+    policy = Policy(min_interval=30, max_interval=60, concurrency=8, max_requests_per_second=10)
+    sched = make(policy, n=3)
+    poll(sched, 0.0, RUNNING)
+    poll(sched, 0.1, RUNNING)
+    poll(sched, 0.2, DONE)
+    sched.check_by(20.0, now=1.0)
+    sweep = 20.0 - 2 / 10 - 1.0  # two open tasks at 10 req/s, and a second for the answers
+    assert sched.due_at("t0", 1.0) == pytest.approx(sweep)
+    assert sched.next_wakeup(1.0) == pytest.approx(sweep)
+    assert sched.next_task(sweep - 0.01) is None
+    got = {sched.next_task(sweep), sched.next_task(sweep + 0.1), sched.next_task(sweep + 0.2)}
+    assert got == {"t0", "t1", None}
+    sched.complete("t0", RUNNING, sweep + 0.3)
+    assert sched.due_at("t0", sweep + 0.3) == pytest.approx(sweep + 30)  # back to the plan
+    assert sched.due_at("t2") is None
 
 
 def test_finished_tasks_are_not_polled_again_unless_asked() -> None:
@@ -194,14 +294,6 @@ def test_succeeded_without_url_is_rechecked_slowly_then_left() -> None:
         now = due
     poll(sched, now, anomaly)
     assert sched.due_at("t0") is None
-
-
-def test_unknown_status_is_polled_more_slowly() -> None:
-    sched = make()
-    poll(sched, 0.0, Ok(result(State.UNKNOWN, status="brewing")))
-    due = sched.due_at("t0")
-    assert due is not None
-    assert due >= 12 * 0.8
 
 
 def test_budget_limits_requests_per_second() -> None:

@@ -123,6 +123,8 @@ def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
     async def go() -> Poller:
         async with make_client(config) as client:
             poller = Poller(client, config.policy, watched)
+            if deadline is not None:  # one last check of what is unfinished, just before it
+                poller.check_by(deadline)
             unsaved: dict[str, TaskResult] = {}
 
             def report(event: PollerEvent) -> None:

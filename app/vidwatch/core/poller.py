@@ -345,14 +345,21 @@ class Poller:
         self.client = client
         self.resume()
 
+    def check_by(self, deadline: float) -> None:
+        """Ask about every unfinished task once more so that the answers are in before
+        ``deadline`` (on :attr:`clock`): ``wait --timeout`` ends on fresh knowledge."""
+        self.scheduler.check_by(deadline, self.clock())
+        self._wake.set()
+
     def next_check(self, task_id: str) -> datetime | None:
         """When the task will next be polled, on the wall clock (None while offline)."""
         if self.client is None or self.scheduler.blocked:
             return None
-        due = self.scheduler.due_at(task_id)
+        now = self.clock()
+        due = self.scheduler.due_at(task_id, now)
         if due is None:
             return None
-        return self.wall() + timedelta(seconds=max(due - self.clock(), 0.0))
+        return self.wall() + timedelta(seconds=max(due - now, 0.0))
 
     def eta(self, task_id: str) -> Eta | None:
         """A running job's expected time left (learned running times), or ``None``."""

@@ -27,6 +27,7 @@ from vidwatch.core.outcomes import (
     RateLimited,
     ServerError,
 )
+from vidwatch.core.rationing import CLASS_MAX, Plan, weight_class
 
 __all__ = [
     "KNOWN_NOT_FOUND_LIMIT",
@@ -45,20 +46,9 @@ KNOWN_NOT_FOUND_LIMIT: Final = 10
 SUCCESS_NO_URL_LIMIT: Final = 5  # "succeeded" without a URL: re-checks before giving up
 RETRY_AFTER_TRUSTED: Final = 1.0  # seconds; a shorter Retry-After gets backoff instead
 BURST_SECONDS: Final = 0.05  # the budget may send this much of a second's worth at once
-GROWTH: Final = 1.5
-# Polls of running jobs aim at a hit probability that adapts to the budget.
-HIT_START: Final = 0.2
-HIT_MIN: Final = 0.02
-HIT_MAX: Final = 0.25
-HIT_UP: Final = 1.1  # per second while tasks wait for the budget
-HIT_DOWN: Final = 0.9  # per second while the budget is not used
-TUNE_EVERY: Final = 1.0  # seconds
-BUSY: Final = 0.8  # the budget counts as used above this share
-LAG_WEIGHT: Final = 0.05  # moving average of how late tasks are handed out
-LAG_LOW: Final = 0.5  # seconds
-LAG_HIGH: Final = 2.0
-RUNNING_JITTER: Final = 0.1  # interval multiplier while a task is unchanged
-JITTER: Final = 0.2  # ± fraction applied to every interval
+ANSWER_MARGIN: Final = 1.0  # seconds: a last check before a deadline is sent this much before it
+CENSUS_EVERY: Final = 2.0  # seconds: how often the running jobs' ages reach the duration model
+CENSUS_SAMPLE: Final = 256  # at most this many of them
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,28 +114,41 @@ class Eta:
 LATE_SURVIVAL: Final = 0.05
 
 
+_IDLE: Final = 0  # finished, or in flight
+_FIXED: Final = 1  # due at a set time: new, asked for, backing off, held, a hint
+_PLANNED: Final = 2  # due when the plan says: last request + the interval of its class
+
+
 @dataclass(slots=True)
 class _Entry:
     task_id: str
-    due: float
-    interval: float
+    due: float  # for _FIXED
     finished: bool = False
     in_flight: bool = False
+    where: int = _IDLE
     failures: int = 0
     not_found: int = 0
     no_url: int = 0
     version: int = 0
+    sent: float | None = None  # when its last request was sent
+    added: float = 0.0  # when it was first tracked (plus its delay)
+    cls: int = CLASS_MAX  # its weight class in the plan (while open)
     last: TaskResult | None = field(default=None, repr=False)
     key: str = ""  # the model, for learned durations
     running_since: float | None = None  # epoch seconds, from the server's status_update_time
 
 
 class Scheduler:
-    """Per-task due times, growing intervals, backoff and the request budget.
+    """Per-task due times, the plan that spends the budget, backoff and the request budget.
 
     Use: :meth:`next_task` hands out one due task at a time (respecting the
     concurrency cap, the budget, pauses and ``Retry-After``); the caller
     queries it and reports back with :meth:`complete`.
+
+    Answered, unfinished tasks are checked by the :class:`~vidwatch.core.rationing.Plan`:
+    every ``min_interval`` while the budget affords it, else by the square-root rule
+    on their chance of finishing (learned running times). New tasks, tasks asked for,
+    errors, ``Retry-After`` holds and not-found answers have set due times.
     """
 
     def __init__(
@@ -164,16 +167,16 @@ class Scheduler:
         self.durations = durations or DurationModel()
         # Epoch seconds = clock seconds + wall_offset (ages come from server times).
         self.wall_offset = time.time() - time.monotonic() if wall_offset is None else wall_offset
-        # How likely a poll of a running job should be to find it done. Lowered while the
-        # budget has room (polls come sooner), raised while tasks wait for it (later).
-        self.hit_probability = HIT_START
-        self._lag = 0.0  # how late due tasks are handed out (moving average, seconds)
-        self._handed = 0  # tasks handed out since the last tuning
-        self._tuned_at = now
+        self.plan = Plan(policy.min_interval, policy.max_interval, rate)
         self._entries: dict[str, _Entry] = {}
-        self._open: set[str] = set()  # tracked and not finished
-        self._heap: list[tuple[float, int, str]] = []
+        self._open: dict[str, None] = {}  # tracked and not finished (a set in insertion order)
+        self._heap: list[tuple[float, int, str]] = []  # _FIXED tasks: (due, version, task)
         self._in_flight = 0
+        self._sweep_at: float | None = None  # check_by(): every open task once more from then
+        self._running: dict[str, _Entry] = {}  # open tasks known to be running
+        self._unasked: dict[str, None] = {}  # never asked yet, waiting for a first check
+        self._census_at = -math.inf
+        self._prepared_at: float | None = None  # _prepare() has run at this time, since a change
         self.paused = False
         self.auth_rejected: AuthRejected | None = None
         self.hold_until = 0.0  # Retry-After / rate-limit hold for the whole host
@@ -182,28 +185,48 @@ class Scheduler:
     # ------------------------------------------------------------------ tasks
 
     def track(self, task_id: str, last: TaskResult | None, now: float, delay: float = 0.0) -> None:
-        """Start (or keep) watching a task. Finished tasks are not polled."""
+        """Start (or keep) watching a task. Finished tasks are not polled. A task already
+        watched keeps its next check (unless it was finished and no longer is)."""
+        self._prepared_at = None
         entry = self._entries.get(task_id)
+        fresh = entry is None
         if entry is None:
-            entry = _Entry(task_id, now + delay, self.policy.min_interval, last=last)
+            entry = _Entry(task_id, now + delay, added=now + delay, last=last)
             entry.key = model_key(task_id)
             self._entries[task_id] = entry
+        was_open = task_id in self._open
         entry.last = last
         entry.finished = last is not None and last.final
-        if last is not None and last.state is State.RUNNING:
+        if last is not None and last.state is State.RUNNING and not entry.finished:
             entry.running_since = self._epoch(last.status_update_time, now)
+            self._running[task_id] = entry
+        if not entry.finished:
+            self._reclass(entry, self._class_for(entry, now))
         self._set_open(entry)
-        if not entry.finished and not entry.in_flight:
+        if entry.finished:
+            self._unschedule(entry)
+        elif fresh:
+            self._first_check(entry)
+        elif not entry.in_flight and (not was_open or entry.where == _IDLE):
             self._schedule(entry, now + delay)
 
     def forget(self, task_id: str) -> None:
+        self._prepared_at = None
         entry = self._entries.pop(task_id, None)
-        self._open.discard(task_id)
-        if entry is not None and entry.in_flight:
+        self._running.pop(task_id, None)
+        self._unasked.pop(task_id, None)
+        if entry is None:
+            return
+        if task_id in self._open:
+            del self._open[task_id]
+            self.plan.leave(entry.cls)
+        self.plan.drop(task_id)
+        if entry.in_flight:
             self._in_flight -= 1
 
     def refresh(self, task_id: str, now: float) -> bool:
         """Poll this task as soon as possible, even if it is finished."""
+        self._prepared_at = None
         entry = self._entries.get(task_id)
         if entry is None or entry.in_flight:
             return False
@@ -211,17 +234,24 @@ class Scheduler:
         entry.not_found = 0
         entry.no_url = 0
         entry.failures = 0
-        entry.interval = self.policy.min_interval
         self._set_open(entry)
         self._schedule(entry, now)
         return True
 
     def refresh_all(self, now: float, include_finished: bool = False) -> int:
         count = 0
-        for entry in self._entries.values():
+        for entry in list(self._entries.values()):
             if (include_finished or not entry.finished) and self.refresh(entry.task_id, now):
                 count += 1
         return count
+
+    def check_by(self, at: float, now: float) -> None:
+        """Check every unfinished task once more so that the answers are in before ``at``
+        (``wait --timeout``): tasks not asked about since ``at`` minus the time the
+        budget needs to ask them all (plus :data:`ANSWER_MARGIN`) are asked then."""
+        lead = len(self._open) / self.limiter.rate + ANSWER_MARGIN
+        self._sweep_at = max(at - lead, now)
+        self._prepared_at = None
 
     def __contains__(self, task_id: object) -> bool:
         return task_id in self._entries
@@ -237,12 +267,20 @@ class Scheduler:
         entry = self._entries.get(task_id)
         return entry is not None and entry.in_flight
 
-    def due_at(self, task_id: str) -> float | None:
-        """When the task will next be polled (clock seconds), or None."""
+    def due_at(self, task_id: str, now: float | None = None) -> float | None:
+        """When the task will next be polled under the current plan (clock seconds), or
+        None (finished, or in flight). Overdue tasks (waiting for the budget) are in the past.
+        With ``now``, changes not yet planned for (tasks added or gone) are planned first."""
         entry = self._entries.get(task_id)
-        if entry is None or entry.in_flight or entry.version == 0:
+        if entry is None:
             return None
-        return entry.due
+        if now is not None:
+            self._prepare(now)
+        due = self._due(entry)
+        sweep = self._sweep_at
+        if due is not None and sweep is not None and (entry.sent is None or entry.sent < sweep):
+            due = min(due, sweep)
+        return due
 
     def pending(self) -> int:
         """Tasks that will be polled again (not finished, not given up)."""
@@ -270,16 +308,26 @@ class Scheduler:
         """The next task to poll now, or None. Takes a budget token when it returns one."""
         if self.blocked or now < self.hold_until or self._in_flight >= self.policy.concurrency:
             return None
-        entry = self._peek(now)
-        if entry is None or not self.limiter.try_acquire(now):
+        self._prepare(now)
+        first = self._first()
+        if first is None:
             return None
-        heapq.heappop(self._heap)
-        if entry.running_since is not None:  # only these are timed by hit_probability
-            self._lag += LAG_WEIGHT * (max(now - entry.due, 0.0) - self._lag)
-        self._handed += 1
-        self._tune(now)
-        entry.version = 0  # off the heap; due_at() is None while in flight
+        due, entry = first
+        if due > now:
+            lent = self._lend(now)
+            if lent is None:
+                return None
+            entry = lent
+        if not self.limiter.try_acquire(now):
+            return None
+        if entry.where == _PLANNED:
+            self.plan.drop(entry.task_id)
+        else:
+            heapq.heappop(self._heap)
+        entry.where = _IDLE
         entry.in_flight = True
+        entry.sent = now
+        self._unasked.pop(entry.task_id, None)
         self._in_flight += 1
         return entry.task_id
 
@@ -287,16 +335,27 @@ class Scheduler:
         """The earliest time :meth:`next_task` could return a task, or None (idle)."""
         if self.blocked:
             return None
-        entry = self._peek(math.inf)
-        if entry is None:
+        self._prepare(now)
+        first = self._first()
+        if first is None:
             return None
         if self._in_flight >= self.policy.concurrency:
             return None  # a completion will wake the loop
-        self._tune(now)
-        return max(entry.due, self.hold_until, now + self.limiter.wait_time(now))
+        due = first[0]
+        head = self.plan.first() if self.plan.scale > 0.0 else None
+        if head is not None:  # see _lend()
+            entry = self._entries[head[1]]
+            floor = self.plan.min_interval if entry.sent is not None else 0.0
+            due = min(due, self._anchor(entry) + floor)
+        wake = max(due, self.hold_until, now + self.limiter.wait_time(now))
+        for event in (self.plan.pending_solve(), self._sweep_at):
+            if event is not None and now < event < wake:
+                wake = event  # a re-plan or a last check may bring tasks forward
+        return wake
 
     def complete(self, task_id: str, outcome: Outcome, now: float) -> None:
         """Record what a poll returned and decide when to poll again."""
+        self._prepared_at = None
         entry = self._entries.get(task_id)
         if entry is None or not entry.in_flight:
             return
@@ -308,34 +367,24 @@ class Scheduler:
             entry.failures = 0
             entry.not_found = 0
             result = outcome.result
-            changed = result.same_job_state(entry.last) is False
             self._learn(entry, result, now)
             entry.last = result
             if result.final:
-                entry.finished = True
-                self._open.discard(task_id)
+                self._finish(entry)
                 return
             if result.state is State.SUCCEEDED:  # succeeded, but no URL: an anomaly
                 entry.no_url += 1
                 if entry.no_url > SUCCESS_NO_URL_LIMIT:
-                    entry.finished = True
-                    self._open.discard(task_id)
+                    self._finish(entry)
                     return
-                entry.interval = policy.max_interval
-            elif changed:
-                entry.interval = policy.min_interval
-            else:
-                entry.interval = min(entry.interval * GROWTH, policy.max_interval)
-            if result.state is State.UNKNOWN:
-                entry.interval = max(
-                    entry.interval, min(policy.min_interval * 4, policy.max_interval)
-                )
-            delay = self._jitter(entry.interval)
-            if result.state is State.RUNNING and entry.running_since is not None:
-                delay = self._running_delay(entry, now)
+                self._schedule(entry, now + policy.max_interval)
+                return
+            self._reclass(entry, self._class_for(entry, now))
             if outcome.poll_after is not None:
-                delay = max(delay, outcome.poll_after)
-            self._schedule(entry, now + delay)
+                planned = (entry.sent or now) + self.plan.interval(entry.cls)
+                self._schedule(entry, max(planned, now + outcome.poll_after))
+            else:
+                self._put_in_plan(entry)
         elif isinstance(outcome, AuthRejected):
             self.auth_rejected = outcome
             self._schedule(entry, now)
@@ -356,8 +405,7 @@ class Scheduler:
             entry.not_found += 1
             known = entry.last is not None and bool(entry.last.status)
             if entry.not_found >= (KNOWN_NOT_FOUND_LIMIT if known else NOT_FOUND_LIMIT):
-                entry.finished = True  # marked; polled again only when asked
-                self._open.discard(task_id)
+                self._finish(entry)  # marked; polled again only when asked
                 return
             if known:
                 self._schedule(entry, now + self._backoff(entry.not_found))
@@ -393,9 +441,45 @@ class Scheduler:
 
     def _set_open(self, entry: _Entry) -> None:
         if entry.finished:
-            self._open.discard(entry.task_id)
-        else:
-            self._open.add(entry.task_id)
+            if entry.task_id in self._open:
+                del self._open[entry.task_id]
+                self.plan.leave(entry.cls)
+        elif entry.task_id not in self._open:
+            self._open[entry.task_id] = None
+            self.plan.join(entry.cls)
+
+    def _finish(self, entry: _Entry) -> None:
+        entry.finished = True
+        self._running.pop(entry.task_id, None)
+        self._set_open(entry)
+        self._unschedule(entry)
+
+    def _reclass(self, entry: _Entry, cls: int) -> None:
+        if entry.task_id in self._open:
+            self.plan.move(entry.cls, cls)
+        entry.cls = cls
+
+    def _class_for(self, entry: _Entry, now: float) -> int:
+        """The weight class of an open task: ``1 / sqrt(hazard)``, the hazard being its
+        chance per second of finishing soon (learned running times; queued and unknown
+        jobs: as a job that has just started). "Soon": over the next ``min_interval``, or
+        while rationed, over the interval that hazard would get (a job that cannot finish
+        in the next 3 s may well finish in the next minute)."""
+        age = 0.0
+        if entry.running_since is not None:
+            age = max(now + self.wall_offset - entry.running_since, 0.0)
+        plan = self.plan
+        log_survival = self.durations.log_survival
+        key = entry.key
+        alive = log_survival(key, age)  # hazard over a window: (ln S(age) - ln S(end)) / span
+        span = plan.min_interval
+        hazard = max(alive - log_survival(key, age + span), 0.0) / span
+        if plan.scale > 0.0:
+            wanted = plan.scale / math.sqrt(hazard) if hazard > 0.0 else math.inf
+            window = min(max(wanted, plan.min_interval), plan.max_interval)
+            if window != span:
+                hazard = max(alive - log_survival(key, age + window), 0.0) / window
+        return weight_class(hazard)
 
     def _epoch(self, when: datetime | None, now: float) -> float:
         """A server time in epoch seconds, never in our future (clock skew)."""
@@ -409,59 +493,133 @@ class Scheduler:
             previous = entry.last
             if entry.running_since is None or previous is None or previous.state != state:
                 entry.running_since = self._epoch(result.status_update_time, now)
-        elif state.finished:
-            if entry.running_since is not None and result.status_update_time is not None:
-                ran = self._epoch(result.status_update_time, now) - entry.running_since
-                self.durations.observe(entry.key, ran)
-            entry.running_since = None
-        else:
-            entry.running_since = None
-
-    def _running_delay(self, entry: _Entry, now: float) -> float:
-        """Wait until the job is done with probability ``hit_probability`` (learned
-        running times), within the policy's bounds, jittered a little."""
-        assert entry.running_since is not None
-        age = now + self.wall_offset - entry.running_since
-        wait = self.durations.delay_for(entry.key, age, self.hit_probability)
-        policy = self.policy
-        wait = min(max(wait, policy.min_interval), policy.max_interval)
-        return wait * (1.0 + self.rng.uniform(-RUNNING_JITTER, RUNNING_JITTER))
-
-    def _tune(self, now: float) -> None:
-        """Once a second: tasks kept waiting for the budget -> poll running jobs later;
-        budget left unused -> sooner."""
-        elapsed = now - self._tuned_at
-        if elapsed < TUNE_EVERY:
+            self._running[entry.task_id] = entry
             return
-        used = self._handed / (self.limiter.rate * elapsed)
-        if self._lag > LAG_HIGH:
-            self.hit_probability = min(self.hit_probability * HIT_UP, HIT_MAX)
-        elif used < BUSY and self._lag < LAG_LOW:
-            self.hit_probability = max(self.hit_probability * HIT_DOWN, HIT_MIN)
-        self._tuned_at = now
-        self._handed = 0
+        stamp = result.status_update_time
+        if state.finished and entry.running_since is not None and stamp is not None:
+            self.durations.observe(entry.key, self._epoch(stamp, now) - entry.running_since)
+        entry.running_since = None
+        self._running.pop(entry.task_id, None)
 
-    def _jitter(self, interval: float) -> float:
-        return interval * (1.0 + self.rng.uniform(-JITTER, JITTER))
+    def _census(self, now: float) -> None:
+        """Tell the duration model how long the running jobs have run so far (a sample):
+        the jobs that finished first are the short ones, and only with the running ones
+        beside them does the model see how long jobs really take."""
+        if now < self._census_at + CENSUS_EVERY:
+            return
+        self._census_at = now
+        running = list(self._running.values())
+        if len(running) > CENSUS_SAMPLE:
+            running = self.rng.sample(running, CENSUS_SAMPLE)
+        ages: dict[str, list[float]] = {}
+        epoch = now + self.wall_offset
+        for entry in running:
+            if entry.running_since is not None:
+                ages.setdefault(entry.key, []).append(epoch - entry.running_since)
+        weight = len(self._running) / len(running) if running else 1.0
+        self.durations.running(ages, weight)
 
     def _backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff, never below half the minimum interval."""
         cap = min(self.policy.max_interval, self.policy.min_interval * 2.0 ** min(attempt, 20))
         return max(self.policy.min_interval / 2.0, self.rng.uniform(0.0, cap))
 
-    def _schedule(self, entry: _Entry, due: float) -> None:
+    def _schedule(self, entry: _Entry, due: float, *, first: bool = False) -> None:
+        """Due at a set time (not by the plan)."""
+        if not first:
+            self._unasked.pop(entry.task_id, None)
+        if entry.where == _PLANNED:
+            self.plan.drop(entry.task_id)
+        entry.where = _FIXED
         entry.due = due
         entry.version += 1
         heapq.heappush(self._heap, (due, entry.version, entry.task_id))
 
-    def _peek(self, now: float) -> _Entry | None:
-        """The valid heap top if it is due by ``now``; drops stale heap items."""
+    def _put_in_plan(self, entry: _Entry, *, first: bool = False) -> None:
+        if not first:
+            self._unasked.pop(entry.task_id, None)
+        entry.where = _PLANNED
+        entry.version += 1  # its fixed-heap items, if any, go stale
+        self.plan.put(entry.task_id, entry.cls, self._anchor(entry))
+
+    def _first_check(self, entry: _Entry) -> None:
+        """A task never asked about: at once while the budget affords checking every task
+        every min_interval; otherwise by the plan, as if asked when it was added."""
+        self._unasked[entry.task_id] = None
+        if self.plan.scale == 0.0:
+            self._schedule(entry, entry.added, first=True)
+        else:
+            self._put_in_plan(entry, first=True)
+
+    def _anchor(self, entry: _Entry) -> float:
+        """What the plan counts a task's next check from: its last request, or for a task
+        never asked, when it was added."""
+        return entry.sent if entry.sent is not None else entry.added
+
+    def _unschedule(self, entry: _Entry) -> None:
+        self._unasked.pop(entry.task_id, None)
+        if entry.where == _PLANNED:
+            self.plan.drop(entry.task_id)
+        entry.where = _IDLE
+        entry.version += 1
+
+    def _due(self, entry: _Entry) -> float | None:
+        if entry.in_flight or entry.where == _IDLE:
+            return None
+        if entry.where == _FIXED:
+            return entry.due
+        return self._anchor(entry) + self.plan.interval(entry.cls)
+
+    def _prepare(self, now: float) -> None:
+        """Re-plan if the open tasks changed; start the last round of checks before a deadline."""
+        if now == self._prepared_at:
+            return
+        self._prepared_at = now
+        sweep = self._sweep_at
+        if sweep is not None and now >= sweep:
+            self._sweep_at = None
+            for task_id in list(self._open):
+                entry = self._entries[task_id]
+                if entry.in_flight or (entry.sent is not None and entry.sent >= sweep):
+                    continue
+                due = self._due(entry)
+                if due is None or due > now:
+                    self._schedule(entry, now)
+        self._census(now)
+        ample = self.plan.scale == 0.0
+        if self.plan.maybe_solve(now) and ample != (self.plan.scale == 0.0):
+            for task_id in list(self._unasked):  # first checks: at once, or by the plan
+                self._first_check(self._entries[task_id])
+
+    def _lend(self, now: float) -> _Entry | None:
+        """Nothing is due, yet the budget has a request to spare: a rationed plan lends it
+        to its earliest check, if that task was last asked ``min_interval`` ago or more.
+        (When the plan is re-scaled upwards its checks move out together and would leave
+        the budget idle; this keeps it spent, in the plan's order.)"""
+        if self.plan.scale <= 0.0:
+            return None  # every task every min_interval: nothing to bring forward
+        head = self.plan.first()
+        if head is None:
+            return None
+        entry = self._entries[head[1]]
+        floor = self.policy.min_interval if entry.sent is not None else 0.0
+        return None if self._anchor(entry) + floor > now else entry
+
+    def _first(self) -> tuple[float, _Entry] | None:
+        """The task due first: a set time or a planned check, whichever is earlier."""
+        fixed: _Entry | None = None
         heap = self._heap
         while heap:
-            due, version, task_id = heap[0]
+            _, version, task_id = heap[0]
             entry = self._entries.get(task_id)
-            if entry is None or entry.version != version:  # stale: rescheduled or gone
-                heapq.heappop(heap)
+            if entry is None or entry.version != version or entry.where != _FIXED:
+                heapq.heappop(heap)  # stale: rescheduled, planned, in flight or gone
                 continue
-            return entry if due <= now else None
-        return None
+            fixed = entry
+            break
+        planned = self.plan.first()
+        if planned is not None and (fixed is None or planned[0] < fixed.due):
+            return planned[0], self._entries[planned[1]]
+        if fixed is None:
+            return None
+        return fixed.due, fixed
