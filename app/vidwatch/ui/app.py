@@ -37,7 +37,7 @@ from textual.worker import Worker, WorkerState
 from vidwatch.core.client import QueryClient, client_for
 from vidwatch.core.clipboard import copy_text, open_url
 from vidwatch.core.config import Config, ConfigError, Paths, load_config
-from vidwatch.core.downloads import Downloader
+from vidwatch.core.downloads import MB, Downloader
 from vidwatch.core.durations import DurationModel
 from vidwatch.core.logs import add_secret, redact
 from vidwatch.core.models import FINISHED_STATES, State, Task, TaskRecord, utcnow
@@ -509,6 +509,7 @@ class VidwatchApp(App[None]):
             self.config.download_dir,
             parallel=self.config.max_downloads,
             refresh=refresh,
+            max_bytes=self.config.max_download_mb * MB,
             transport=self.downloader_transport,
         )
         saved = failed = 0
