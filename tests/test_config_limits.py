@@ -39,6 +39,7 @@ def test_the_limits_cover_every_number_the_file_sets() -> None:
     assert set(LIMITS) == {
         "timeout",
         "max_downloads",
+        "max_download_mb",
         "polling.min_interval",
         "polling.max_interval",
         "polling.concurrency",

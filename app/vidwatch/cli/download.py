@@ -18,7 +18,7 @@ from vidwatch.cli.output import (
     safe,
     state_word,
 )
-from vidwatch.core.downloads import Downloader, DownloadResult
+from vidwatch.core.downloads import MB, Downloader, DownloadResult
 from vidwatch.core.models import State, TaskRecord
 from vidwatch.core.outcomes import Ok
 
@@ -63,7 +63,10 @@ def cmd_download(ctx: Context, ns: argparse.Namespace) -> int:
 
         try:
             async with Downloader(
-                folder, parallel=ns.parallel or config.max_downloads, refresh=refresh
+                folder,
+                parallel=ns.parallel or config.max_downloads,
+                refresh=refresh,
+                max_bytes=config.max_download_mb * MB,
             ) as downloader:
                 return await downloader.download_all(ready, progress.update)
         finally:

@@ -91,6 +91,7 @@ class Config:
     timeout: float = 20.0
     download_dir: Path = field(default_factory=lambda: default_download_dir())
     max_downloads: int = 3
+    max_download_mb: int = 4096  # no video is downloaded past this size
     desktop_notifications: str = "auto"  # auto | terminal | notify-send | off
     warnings: tuple[str, ...] = ()
 
@@ -108,6 +109,7 @@ _TOP_KEYS = {
     "polling",
     "download_dir",
     "max_downloads",
+    "max_download_mb",
     "desktop_notifications",
 }
 
@@ -125,6 +127,7 @@ _POLLING_KEYS = {"min_interval", "max_interval", "concurrency", "max_requests_pe
 LIMITS: Final[dict[str, tuple[float, float, str]]] = {
     "timeout": (0.5, 600.0, " seconds"),
     "max_downloads": (1, 16, ""),
+    "max_download_mb": (1, 65536, " MB"),
     "polling.min_interval": (0.01, 3600.0, " seconds"),
     "polling.max_interval": (0.01, 86400.0, " seconds"),
     "polling.concurrency": (1, 64, ""),
@@ -236,6 +239,7 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
     if folder is not None and not (isinstance(folder, str) and folder.strip()):
         raise ConfigError(f"{where}: 'download_dir' must be a folder path")
     downloads = int(_bounded(data, "max_downloads", where, 3))
+    download_mb = int(_bounded(data, "max_download_mb", where, 4096))
     notifications = data.get("desktop_notifications", "auto")
     if notifications not in MODES:
         raise ConfigError(f"{where}: 'desktop_notifications' must be one of {', '.join(MODES)}")
@@ -249,6 +253,7 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
         timeout=timeout,
         download_dir=Path(folder).expanduser() if folder else default_download_dir(),
         max_downloads=downloads,
+        max_download_mb=download_mb,
         desktop_notifications=notifications,
         warnings=tuple(warnings),
     )

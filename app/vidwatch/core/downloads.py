@@ -2,15 +2,24 @@
 
 * The video host gets no ``Authorization`` header: the client here is a separate one
   that never had the key (video URLs are signed links on a CDN).
-* Bytes go to ``<name>.part``; an interrupted download resumes with an HTTP ``Range``
-  request; the size is checked against ``Content-Length`` / ``Content-Range``; the file
-  is fsynced and renamed into place, so a finished name is always a whole video.
+* Bytes go to ``<name>.part`` exactly as sent (never decoded); an interrupted download
+  resumes with an HTTP ``Range`` request, only when the answer proves it continues the
+  same file (the ``ETag``/``Last-Modified`` of the first answer, the requested start,
+  the same total, the same URL path); anything else starts over from zero, never
+  appends. The file is fsynced and renamed into place, so a finished name is always a
+  whole video.
+* Sizes are bounded: a download that will not fit on the disk (with a margin kept
+  free) or is over ``max_download_mb`` is refused before a byte is written; one that
+  grows past its ``Content-Length``, past the cap or past the free space is stopped;
+  a full disk (ENOSPC) stops it too. Each removes the partial file and its note.
+* Only a video is committed: the ``Content-Type`` and the first bytes are checked
+  (:mod:`vidwatch.core.sniff`), and a web page, JSON or anything else is refused with
+  what it was instead.
+* Beside each video goes its sidecar, ``NAME.json`` (:mod:`vidwatch.core.sidecar`).
 * A signed URL that expired (401/403/410 from the CDN) is refreshed once by polling the
   task again (``refresh``), then retried.
 * File names come from the label or the ID, made safe on every common filesystem, and
-  never shared: a name another task's video already has gets `` (2)``. The partial file
-  is named after the task too, and a resume is checked to continue the same video
-  (``If-Range`` with the server's validator, the same total size, the same URL path).
+  never shared: a name another task's video (or sidecar) already has gets `` (2)``.
 """
 
 from __future__ import annotations
@@ -18,35 +27,57 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import hashlib
-import json
 import logging
 import os
-import re
 import threading
-import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import IO, Any, Final
 from urllib.parse import urlsplit
 
 import httpx
 
 from vidwatch.core.atomic import fsync_dir
+from vidwatch.core.diskspace import (
+    DEFAULT_MAX_BYTES,
+    MB,
+    MIN_FREE,
+    NO_ROOM,
+    Budget,
+    FreeSpace,
+    disk_free,
+)
+from vidwatch.core.filenames import numbered, safe_filename, task_tag
 from vidwatch.core.http import new_client
 from vidwatch.core.models import TaskRecord
-from vidwatch.core.sanitize import clean_line
+from vidwatch.core.partfile import (
+    Restart,
+    check_resume,
+    discard,
+    head_problem_of,
+    header_int,
+    meta_path,
+    range_total,
+    read_meta,
+    size_of,
+    video_problem,
+    write_meta,
+)
+from vidwatch.core.sidecar import sidecar_note, sidecar_owner, sidecar_path
+from vidwatch.core.sniff import HEAD_BYTES, head_problem, refusal, type_problem
 from vidwatch.core.urls import url_problem
 
-__all__ = ["DownloadResult", "Downloader", "safe_filename"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MB",
+    "MIN_FREE",
+    "DownloadResult",
+    "Downloader",
+    "disk_free",
+    "safe_filename",
+]
 
-VIDEO_SUFFIXES: Final = (".mp4", ".mov", ".webm", ".mkv", ".m4v", ".avi", ".gif")
-_UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
-_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
-    f"{n}{i}" for n in ("COM", "LPT") for i in (*"123456789", "¹", "²", "³")
-}
-MAX_NAME_BYTES: Final = 150
 EXPIRED: Final = (401, 403, 410)
 WRITE_BATCH: Final = 256 * 1024
 
@@ -66,52 +97,18 @@ class DownloadResult:
     skipped: bool = False  # the video was already on disk
 
 
-def safe_filename(record: TaskRecord) -> str:
-    """``cow take 2 [ffea938d].mp4`` or ``grok_eee6faa8-….mp4``: safe on Windows, macOS
-    and Linux (no separators, no control or bidi characters, no reserved names, no
-    trailing dots, at most 150 bytes; a long label is cut, never the ID tag)."""
-    label = _clean_part(record.task.label)
-    ident = record.result.server_id or record.id.partition(":")[2] or record.id
-    tag = re.sub(r"[^0-9A-Za-z]", "", ident)[-8:]
-    if label and tag:
-        room = MAX_NAME_BYTES - len(f" [{tag}]")
-        base = f"{_cut(label, room).rstrip(' .')} [{tag}]"
-    else:
-        base = _cut(label or _clean_part(record.id), MAX_NAME_BYTES)
-    base = base.strip(" .")
-    if not base or base.split(".")[0].strip().upper() in _RESERVED:
-        base = f"_{base}" if base else "video"
-    suffix = Path(urlsplit(record.result.video_url or "").path).suffix.lower()
-    return base + (suffix if suffix in VIDEO_SUFFIXES else ".mp4")
-
-
-def _clean_part(text: str) -> str:
-    text = unicodedata.normalize("NFC", clean_line(text, limit=400))
-    return " ".join(_UNSAFE.sub("_", text).split())
-
-
-def _cut(text: str, limit: int) -> str:
-    while len(text.encode("utf-8")) > limit:
-        text = text[:-1]
-    return text
-
-
-def numbered(name: str, n: int) -> str:
-    """``cow [ab12].mp4`` -> ``cow [ab12] (2).mp4``."""
-    stem, dot, suffix = name.rpartition(".")
-    return f"{stem} ({n}).{suffix}" if dot else f"{name} ({n})"
-
-
-def _task_tag(task_id: str) -> str:
-    return hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-
-
 class _Failed(Exception):
     """A download failed for a reason worth one sentence."""
 
 
+class _Discard(_Failed):
+    """A download that must not be kept, not even to resume: the partial file and its
+    note are removed (too big, no room, not a video)."""
+
+
 class Downloader:
-    """Downloads into ``folder``, at most ``parallel`` at once."""
+    """Downloads into ``folder``, at most ``parallel`` at once, none over ``max_bytes``.
+    ``free_space`` tells the bytes free in a folder (tests pass a pretend disk)."""
 
     def __init__(
         self,
@@ -121,11 +118,14 @@ class Downloader:
         timeout: float = 60.0,
         refresh: Refresh | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        free_space: FreeSpace = disk_free,
     ) -> None:
         self.folder = Path(folder).expanduser()
         self.refresh = refresh
+        self.budget = Budget(self.folder, max_bytes, free_space)
         self._slots = asyncio.Semaphore(max(parallel, 1))
-        self._claimed: dict[str, str] = {}  # casefolded file name -> task id, this run
+        self._claimed: dict[str, str] = {}  # casefolded file stem -> task id, this run
         self._claim_lock = threading.Lock()  # claims run in worker threads, several at once
         self._client = new_client(
             follow_redirects=True,  # CDNs redirect; no credential travels with these requests
@@ -176,6 +176,8 @@ class Downloader:
                 log.exception("download of %s failed", record.id)
                 reason = type(exc).__name__
                 return DownloadResult(record.id, False, None, 0, f"failed ({reason}); see the log")
+            finally:
+                self.budget.owed.pop(record.id, None)
 
     async def _download(self, record: TaskRecord, progress: Progress | None) -> DownloadResult:
         url = record.result.video_url
@@ -186,12 +188,14 @@ class Downloader:
             raise _Failed(f"refused the URL: {problem}")
         saved = record.task.saved_to
         if saved:  # this task's own file, from an earlier download
-            size = await asyncio.to_thread(_size_of, Path(saved))
+            size = await asyncio.to_thread(size_of, Path(saved))
             if size:
                 path = Path(saved)
-                return DownloadResult(record.id, True, path, size, "already on disk", skipped=True)
+                note = await asyncio.to_thread(sidecar_note, record, path, size)
+                message = "already on disk" + note
+                return DownloadResult(record.id, True, path, size, message, skipped=True)
         await asyncio.to_thread(self.folder.mkdir, parents=True, exist_ok=True)
-        with _exclusive(self.folder / f".{_task_tag(record.id)}.vidwatch-download"):
+        with _exclusive(self.folder / f".{task_tag(record.id)}.vidwatch-download"):
             return await self._download_locked(record, url, progress)
 
     async def _download_locked(
@@ -200,48 +204,84 @@ class Downloader:
         """Under this task's download lock: no other download of it (here, or in another
         vidwatch: D twice, or the dashboard and the CLI) writes the same part file."""
         final = await asyncio.to_thread(self._claim, record.id, safe_filename(record))
-        part = final.with_name(f"{final.name}.{_task_tag(record.id)}.part")
+        part = final.with_name(f"{final.name}.{task_tag(record.id)}.part")
         refreshed = False
-        while True:
-            try:
-                size = await self._fetch(record.id, url, part, progress)
-                break
-            except _Expired as expired:
-                if refreshed or self.refresh is None:
-                    status = expired.status
-                    raise _Failed(f"the video link has expired (HTTP {status})") from None
-                fresh = await self.refresh(record.id)
-                if not fresh or url_problem(fresh):
-                    raise _Failed("the video link has expired and no new one came") from None
-                url, refreshed = fresh, True
+        try:
+            while True:
+                try:
+                    size = await self._fetch(record.id, url, part, progress)
+                    break
+                except _Expired as expired:
+                    if refreshed or self.refresh is None:
+                        status = expired.status
+                        raise _Failed(f"the video link has expired (HTTP {status})") from None
+                    fresh = await self.refresh(record.id)
+                    if not fresh or url_problem(fresh):
+                        raise _Failed("the video link has expired and no new one came") from None
+                    url, refreshed = fresh, True
+            problem = await asyncio.to_thread(video_problem, part, final.suffix)
+            if problem is not None:
+                raise _Discard(problem)
+        except _Discard:
+            await asyncio.to_thread(discard, part)
+            raise
+        except OSError as exc:
+            if exc.errno not in NO_ROOM:
+                raise
+            await asyncio.to_thread(discard, part)
+            raise _Failed(NO_ROOM[exc.errno].format(folder=self.folder)) from None
         await asyncio.to_thread(_commit, part, final)
-        return DownloadResult(record.id, True, final, size, f"saved to {final}")
+        note = await asyncio.to_thread(sidecar_note, record, final, size)
+        return DownloadResult(record.id, True, final, size, f"saved to {final}{note}")
 
     def _claim(self, task_id: str, name: str) -> Path:
         """A file name for this task's video that no other video has: not on disk (a file
-        there belongs to another task, or to the user) and not taken in this run."""
+        there belongs to another task, or to the user) and not taken in this run; nor
+        its sidecar's name, unless that sidecar is this task's own."""
         with self._claim_lock:
             return self._claim_locked(task_id, name)
 
     def _claim_locked(self, task_id: str, name: str) -> Path:
         for n in range(1, 10_000):
-            candidate = name if n == 1 else numbered(name, n)
-            key = candidate.casefold()  # macOS and Windows ignore case
+            candidate = self.folder / (name if n == 1 else numbered(name, n))
+            key = candidate.stem.casefold()  # macOS and Windows ignore case
             owner = self._claimed.get(key)
             if owner == task_id:
-                return self.folder / candidate
-            if owner is None and not (self.folder / candidate).exists():
+                return candidate
+            if (
+                owner is None
+                and not candidate.exists()
+                and sidecar_owner(sidecar_path(candidate)) in (None, task_id)
+            ):
                 self._claimed[key] = task_id
-                return self.folder / candidate
+                return candidate
         raise _Failed("no free file name left for this video")
 
     async def _fetch(self, task_id: str, url: str, part: Path, progress: Progress | None) -> int:
-        meta_file = part.with_name(part.name + ".json")
-        offset = await asyncio.to_thread(_size_of, part) or 0
-        meta = await asyncio.to_thread(_read_meta, meta_file) if offset else None
+        """The video in ``part``, resumed if it can be; started over, once, when the
+        answer to a resume is not the rest of the same file."""
+        try:
+            return await self._fetch_once(task_id, url, part, progress)
+        except Restart as why:
+            log.info("download of %s starts over: %s", task_id, why)
+        await asyncio.to_thread(discard, part)
+        try:
+            return await self._fetch_once(task_id, url, part, progress)
+        except Restart as why:  # no range was asked: an answer that cannot be used
+            raise _Failed(f"the video host sent an unusable answer ({why})") from None
+
+    async def _fetch_once(
+        self, task_id: str, url: str, part: Path, progress: Progress | None
+    ) -> int:
+        meta_file = meta_path(part)
+        suffix = _video_suffix(part)
+        offset = await asyncio.to_thread(size_of, part) or 0
+        meta = await asyncio.to_thread(read_meta, meta_file) if offset else None
         path = urlsplit(url).path
         if offset and (meta is None or meta.get("path") != path):
             offset = 0  # not known to be this video: start over
+        if offset and await asyncio.to_thread(head_problem_of, part, suffix) is not None:
+            offset = 0  # the part does not start like a video: never continue it
         headers = {}
         if offset:
             headers["Range"] = f"bytes={offset}-"
@@ -254,26 +294,28 @@ class Downloader:
                 raise _Expired(status)
             total: int | None
             if status == 416 and offset:  # nothing after our offset: complete, or stale
-                total = _range_total(response.headers.get("content-range"))
+                total = range_total(response.headers.get("content-range"))
                 if total == offset and meta is not None and meta.get("total") == total:
                     return offset
-                await asyncio.to_thread(part.unlink)
-                return await self._fetch(task_id, url, part, progress)
+                raise Restart("nothing after the part kept, and it is not the whole file")
             if status == 206 and offset:
-                start, total = _range_start_total(response.headers.get("content-range"))
-                if start != offset:
-                    raise _Failed("the video host resumed at the wrong place")
-                if meta is not None and meta.get("total") not in (None, total):
-                    await asyncio.to_thread(part.unlink)  # another video: start over
-                    return await self._fetch(task_id, url, part, progress)
+                assert meta is not None
+                check_resume(response, offset, meta)
+                total = range_total(response.headers.get("content-range"))
                 mode = "ab"
             elif status == 200:
                 offset, mode = 0, "wb"  # no resume: start over
-                total = _int(response.headers.get("content-length"))
+                total = header_int(response.headers.get("content-length"))
             else:
                 raise _Failed(f"the video host answered HTTP {status}")
-            if total is None and offset == 0:
-                total = _int(response.headers.get("content-length"))
+            what = type_problem(response.headers.get("content-type"), suffix)
+            if what is not None:
+                encoding = response.headers.get("content-encoding")
+                raise _Discard(await refusal(what, response.aiter_raw(), encoding))
+            if total is not None:
+                refused = self.budget.start(task_id, total, total - offset)
+                if refused is not None:
+                    raise _Discard(refused)
             if mode == "wb":
                 record = {
                     "task": task_id,
@@ -282,51 +324,92 @@ class Downloader:
                     "etag": response.headers.get("etag"),
                     "last_modified": response.headers.get("last-modified"),
                 }
-                await asyncio.to_thread(_write_meta, meta_file, record)
-            done = offset
-            out = await asyncio.to_thread(open, part, mode)  # file work off the event loop
-            pending = bytearray()  # written in batches: one thread hop per WRITE_BATCH
+                await asyncio.to_thread(write_meta, meta_file, record)
+            return await self._receive(task_id, response, part, mode, offset, total, progress)
+
+    async def _receive(
+        self,
+        task_id: str,
+        response: httpx.Response,
+        part: Path,
+        mode: str,
+        offset: int,
+        total: int | None,
+        progress: Progress | None,
+    ) -> int:
+        """Stream the body into ``part``, bounded by ``total``, the cap and the disk."""
+        suffix = _video_suffix(part)
+        done = offset
+        checked = offset > 0  # a resumed part's start was checked before asking
+        out = await asyncio.to_thread(open, part, mode)  # file work off the event loop
+        pending = bytearray()  # written in batches: one thread hop per WRITE_BATCH
+        keep = True  # what arrived is kept (a later run resumes after it), unless refused
+        try:
+            # The bytes as sent, never decoded: a host that compresses anyway gets its
+            # bytes written as they are (the lengths and ranges count those).
+            chunks = response.aiter_raw()
+            async for chunk in chunks:
+                pending += chunk
+                done += len(chunk)
+                if not checked and len(pending) >= HEAD_BYTES:
+                    checked = True
+                    what = head_problem(bytes(pending[:HEAD_BYTES]), suffix)
+                    if what is not None:
+                        encoding = response.headers.get("content-encoding")
+                        raise _Discard(await refusal(what, chunks, encoding, bytes(pending)))
+                grown = self.budget.grown(done, total)
+                if grown is not None:
+                    raise _Discard(grown)
+                if len(pending) >= WRITE_BATCH:
+                    await self._write(task_id, out, pending, total, done)
+                    pending.clear()
+                if progress is not None:
+                    progress(task_id, done, total)
+        except (_Failed, OSError):
+            keep = False
+            raise
+        finally:
             try:
-                # The bytes as sent, never decoded: a host that compresses anyway gets its
-                # bytes written as they are (the lengths and ranges count those).
-                async for chunk in response.aiter_raw():
-                    pending += chunk
-                    done += len(chunk)
-                    if len(pending) >= WRITE_BATCH:
-                        await asyncio.to_thread(out.write, bytes(pending))
-                        pending.clear()
-                    if progress is not None:
-                        progress(task_id, done, total)
+                if pending and keep:
+                    await self._write(task_id, out, pending, total, done)
             finally:
-                try:
-                    if pending:  # what arrived is kept: a later run resumes after it
-                        await asyncio.to_thread(out.write, bytes(pending))
-                finally:
-                    await asyncio.to_thread(out.close)
-            if total is not None and done != total:
-                raise _Failed(f"got {done:,} of {total:,} bytes; run the download again to resume")
-            if done == 0:
-                raise _Failed("the video host sent an empty file")
-            return done
+                await asyncio.to_thread(out.close)
+        if total is not None and done != total:
+            raise _Failed(f"got {done:,} of {total:,} bytes; run the download again to resume")
+        if done == 0:
+            raise _Failed("the video host sent an empty file")
+        return done
+
+    async def _write(
+        self, task_id: str, out: IO[Any], data: bytearray, total: int | None, done: int
+    ) -> None:
+        """Write a batch, unless the disk would be left with less than its margin."""
+        remaining = total - done if total is not None else 0
+        self.budget.owed[task_id] = remaining
+        to_come = remaining + self.budget.others(task_id)
+        await asyncio.to_thread(self._write_checked, out, bytes(data), to_come)
+
+    def _write_checked(self, out: IO[Any], data: bytes, still_to_come: int) -> None:
+        refused = self.budget.write(len(data), still_to_come)
+        if refused is not None:
+            raise _Discard(refused)
+        _write_chunk(out, data)
+
+
+def _video_suffix(part: Path) -> str:
+    """``.mp4`` for ``clip [ab12].mp4.0123456789.part``."""
+    return Path(part.name.removesuffix(".part").rsplit(".", 1)[0]).suffix
+
+
+def _write_chunk(out: IO[Any], data: bytes) -> None:
+    out.write(data)
+    out.flush()  # a full disk is found here, not at close
 
 
 class _Expired(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(status)
         self.status = status
-
-
-def _read_meta(path: Path) -> dict[str, object] | None:
-    """What the partial file is a part of (written when it was started)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _write_meta(path: Path, meta: dict[str, object]) -> None:
-    path.write_text(json.dumps(meta), encoding="utf-8")
 
 
 @contextlib.contextmanager
@@ -364,32 +447,5 @@ def _commit(part: Path, final: Path) -> None:
         raise _Failed(f"{final.name} appeared while downloading; the video is kept in {part}")
     os.replace(part, final)
     with contextlib.suppress(OSError):
-        os.unlink(part.with_name(part.name + ".json"))
+        os.unlink(meta_path(part))
     fsync_dir(final.parent)
-
-
-def _size_of(path: Path) -> int | None:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return None
-
-
-def _int(value: str | None) -> int | None:
-    value = value.strip() if value else value
-    return int(value) if value and value.isascii() and value.isdigit() else None
-
-
-def _range_total(header: str | None) -> int | None:
-    if not header or "/" not in header:
-        return None
-    return _int(header.rsplit("/", 1)[1].strip())
-
-
-def _range_start_total(header: str | None) -> tuple[int | None, int | None]:
-    """``bytes 100-199/200`` -> (100, 200)."""
-    if not header or not header.startswith("bytes "):
-        return None, None
-    spans, _, total = header[6:].partition("/")
-    start = _int(spans.split("-", 1)[0].strip())
-    return start, _int(total.strip())

@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Static
 
 from vidwatch.core.config import Config
-from vidwatch.core.downloads import Downloader
+from vidwatch.core.downloads import MB, Downloader
 from vidwatch.core.models import TaskRecord
 from vidwatch.core.outcomes import Ok
 from vidwatch.core.session import Session
@@ -106,6 +106,7 @@ async def download_videos(
         config.download_dir,
         parallel=config.max_downloads,
         refresh=fresh_url,
+        max_bytes=config.max_download_mb * MB,
         transport=transport,
     )
     try:
