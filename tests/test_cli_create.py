@@ -14,7 +14,9 @@ from vidwatch.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_USAGE, main
 from vidwatch.cli.create import CREATE_JOURNAL
 from vidwatch.cli.submit import RowPrinter
 from vidwatch.core.batch import parse_batch
+from vidwatch.core.config import ConfigError, CreateSettings, load_config
 from vidwatch.core.manifest import ManifestDir, RowState
+from vidwatch.core.scheduler import Policy
 from vidwatch.core.sim_create import CREATE_HELP
 from vidwatch.core.simulator import Simulator, SimulatorThread
 
@@ -91,6 +93,7 @@ def test_submit_on_a_terminal_sums_up_models_and_durations(cli: Cli) -> None:
     code, out, err = cli("submit", str(batch), stdin=Terminal("yes\n"))
     assert code == EXIT_OK, err
     assert cli.sim.create.accepted == 5
+    assert [line.split("\t")[3] for line in out.splitlines()] == ["created"] * 5
     assert "5 rows: 5 with a job; 5 requests sent now" in err
 
 
@@ -176,3 +179,20 @@ def test_simulate_help_says_how_to_trigger_each_create_error(
         assert line.strip() in out
     for word in ("lose-answer", "quota_not_enough", "model_not_found", "429", "credit"):
         assert word in out
+
+
+def test_the_create_table_of_the_config(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    assert load_config(path, env={}).create == CreateSettings("grok-video-3", 30, 2)
+    path.write_text(
+        '[create]\nmodel = " sora-2 "\nper_minute = 5\nconcurrency = 4\ncolour = 1\n',
+        encoding="utf-8",
+    )
+    config = load_config(path, env={})
+    assert config.create == CreateSettings("sora-2", 5, 4)
+    assert config.policy.concurrency == Policy().concurrency  # polling's budget is apart
+    assert any("create.colour" in warning for warning in config.warnings)
+    for text in ('create = "x"\n', "[create]\nmodel = 5\n", '[create]\nmodel = ""\n'):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError, match="create"):
+            load_config(path, env={})

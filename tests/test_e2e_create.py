@@ -112,6 +112,14 @@ def test_create_prints_an_id_that_wait_resolves_to_a_url(world: World) -> None:
     assert url.startswith(world.thread.base_url + "/videos/")
 
 
+def test_create_wait_prints_the_id_then_waits_like_wait(world: World) -> None:
+    made = world.run("create", "--yes", "--wait", "--timeout", "60", "a dog")
+    assert made.returncode == 0, made.stderr
+    task_id, done = made.stdout.splitlines()
+    assert done == f"{task_id}\t{world.thread.base_url}/videos/{task_id.split(':', 1)[1]}.mp4"
+    assert f"{task_id}: succeeded" in made.stderr
+
+
 def test_create_without_yes_and_without_a_terminal_sends_nothing(world: World) -> None:
     refused = world.run("create", "a cat")
     assert refused.returncode == 64

@@ -148,7 +148,9 @@ def test_the_cli_never_writes_or_prints_the_key(world: World) -> None:
     written = everything_written(world)
     assert any("vidwatch.log" in name for name in written)  # the log was written to
     assert any("echo" in text or "bad auth header" in text for text in written.values())
-    assert sum("bad auth header Bearer ***" in text for text in world.outputs) >= 2  # create, submit
+    assert (
+        sum("bad auth header Bearer ***" in text for text in world.outputs) >= 2
+    )  # create, submit
     leaks = [name for name, text in written.items() if KEY in text]
     assert leaks == []
 

@@ -218,15 +218,16 @@ def cmd_create(ctx: Context, ns: argparse.Namespace) -> int:
     code = _told(ctx, verdict)
     if code != EXIT_OK or verdict.task_id is None:
         return code
-    if ns.wait:
+    if not ns.json:
+        ctx.row(verdict.task_id)  # alone on its line, at once: scripts chain it
+        ctx.out.flush()
+    if ns.wait:  # then as `vidwatch wait`: ID<TAB>URL when it is done
         code = network.wait_for(
             ctx, config, [verdict.task_id], timeout=ns.timeout, print_urls=not ns.json
         )
     if ns.json:
         record = load(ctx).get(verdict.task_id)
         print(to_json(record_json(record) if record else {"id": verdict.task_id}), file=ctx.out)
-    elif not ns.wait:
-        ctx.row(verdict.task_id)
     return code
 
 
