@@ -32,7 +32,11 @@ class Cli:
         self.sim = sim
         self.tasks = tmp / "tasks.toml"
         self.config = tmp / "config.toml"
-        self.config.write_text("[create]\nconcurrency = 1\n", encoding="utf-8")
+        self.config.write_text(
+            "[polling]\nmin_interval = 0.1\nmax_interval = 0.3\nmax_requests_per_second = 100\n"
+            "[create]\nconcurrency = 1\n",
+            encoding="utf-8",
+        )
         self.base_url = base_url
 
     def __call__(
@@ -55,7 +59,7 @@ class Cli:
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Iterator[Cli]:
-    sim = Simulator(jobs=0, seed=2, fail_rate=0.0)
+    sim = Simulator(jobs=0, seed=2, speed=20.0, median=10.0, fail_rate=0.0)  # ~1 s jobs
     with SimulatorThread(sim) as thread:
         yield Cli(tmp_path, sim, thread.base_url)
 
@@ -196,3 +200,137 @@ def test_the_create_table_of_the_config(tmp_path: Path) -> None:
         path.write_text(text, encoding="utf-8")
         with pytest.raises(ConfigError, match="create"):
             load_config(path, env={})
+
+
+# --------------------------------------------------------------------------- in-process runs
+
+
+def rows_of(out: str) -> dict[int, list[str]]:
+    cells = [line.split("\t") for line in out.splitlines() if line[:1].isdigit()]
+    return {int(row[0]): row for row in cells}
+
+
+def test_create_wait_prints_the_id_then_waits_like_wait(cli: Cli) -> None:
+    code, out, err = cli("create", "--yes", "--wait", "--timeout", "60", "a dog")
+    assert code == EXIT_OK, err
+    task_id, done = out.splitlines()
+    assert done == f"{task_id}\t{cli.base_url}/videos/{task_id.split(':', 1)[1]}.mp4"
+    assert f"{task_id}: succeeded" in err
+
+
+def test_create_checks_fields_before_sending_and_reads_stdin(cli: Cli) -> None:
+    code, _, err = cli("create", "--yes", "--param", "aspect_ratio=16:9", "a cat")
+    assert code == EXIT_USAGE
+    assert "2:3, 3:2 or 1:1" in err
+    assert cli("create", "--yes", "--param", "prompt=x", "a cat")[0] == EXIT_USAGE
+    assert cli("create", "--yes", "--image", "ftp://x.example/a.png", "a cat")[0] == EXIT_USAGE
+    assert cli.sim.create.accepted == 0
+    code, out, err = cli(
+        "create", "--yes", "--json", "--model", "sora-2", "--param", "size=large", "-",
+        stdin=io.StringIO("一只猫\nin the rain\n"),
+    )  # fmt: skip
+    assert code == EXIT_OK, err
+    task = json.loads(out)
+    assert task["id"].startswith("sora-2:")
+    assert task["request"]["prompt"] == "一只猫\nin the rain"
+    assert task["request"]["fields"] == {"size": "large", "duration": 10}  # sent explicitly
+    assert "duration not given" in err
+    assert cli.sim.create.bodies[-1] == {
+        "model": "sora-2",
+        "prompt": "一只猫\nin the rain",
+        "size": "large",
+        "duration": 10,
+        "images": [],
+    }
+
+
+def test_create_dry_run_prints_the_body_and_sends_nothing(cli: Cli) -> None:
+    code, out, err = cli(
+        "create", "--dry-run", "--model", "my-new-model", "--param", "seed=7",
+        "--image", "https://img.example/a.png", "a cat",
+    )  # fmt: skip
+    assert code == EXIT_OK, err
+    assert json.loads(out) == {
+        "model": "my-new-model",
+        "prompt": "a cat",
+        "seed": 7,
+        "images": ["https://img.example/a.png"],
+    }
+    assert "Bearer ***" in err
+    assert cli.sim.api_key not in out + err
+    assert cli.sim.create.accepted == 0
+
+
+def test_create_says_why_the_gateway_refused(cli: Cli) -> None:
+    cli.sim.create.configure({"credit": 0})
+    code, out, err = cli("create", "--yes", "a cat")
+    assert code == EXIT_FAILED
+    assert "403 quota_not_enough" in err
+    assert "nothing was paid" in err
+    assert out == ""
+    cli.sim.create.configure({"credit": None})
+    code, _, err = cli("create", "--yes", "--model", "no-such-model", "a cat")
+    assert code == EXIT_FAILED
+    assert "model_not_found" in err
+    code, _, err = cli("create", "--yes", "a cat", key=False)
+    assert code == EXIT_KEY
+    cli.sim.create.inject("500")
+    code, _, err = cli("create", "--yes", "a cat")
+    assert code == EXIT_FAILED
+    assert "may have been made" in err  # a 500 may have passed the job on
+    assert cli.sim.create.accepted == 0
+
+
+def test_create_that_cannot_connect_says_nothing_was_sent(cli: Cli, tmp_path: Path) -> None:
+    cli.base_url = "http://127.0.0.1:9"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("vidwatch.core.sender.BACKOFF", 0.01)  # no real waiting here
+        code, out, err = cli("create", "--yes", "a cat")
+    assert code == 5
+    assert err.count("trying again") == 3  # four attempts in all
+    assert "not sent, nothing was paid" in err
+    assert out == ""
+
+
+def test_submit_resends_uncertain_rows_only_when_asked(cli: Cli) -> None:
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text('{"prompt": "a"}\n{"prompt": "b"}\n', encoding="utf-8")
+    cli.sim.create.inject("lose-answer")
+    assert cli("submit", "--yes", str(batch))[0] == EXIT_FAILED
+    assert cli.sim.create.accepted == 2
+    assert cli("submit", "--yes", str(batch))[0] == EXIT_FAILED
+    assert cli.sim.create.accepted == 2
+    code, _, err = cli("submit", "--yes", "--resend-uncertain", str(batch))
+    assert code == EXIT_OK, err
+    assert cli.sim.create.accepted == 3
+    code, out, _ = cli("list", "--json")
+    assert len(json.loads(out)) == 2
+
+
+def test_submit_reads_csv_and_retries_failed_jobs_linked_to_the_old(cli: Cli) -> None:
+    batch = cli.tmp / "b.csv"
+    batch.write_text("prompt,label,size\na cat,c1,720P\na dog,d1,\n", encoding="utf-8")
+    cli.sim.fail_rate = 1.0  # these two jobs fail
+    code, out, err = cli("submit", "--yes", "--wait", "--timeout", "60", str(batch))
+    assert code == EXIT_FAILED  # every row has a job, and the jobs failed
+    failed = [rows_of(out)[n][2] for n in (1, 2)]
+    assert all(f"{task_id} failed" in err for task_id in failed)
+    cli.sim.fail_rate = 0.0
+    code, out, err = cli("submit", "--yes", "--retry-failed", str(batch))
+    assert code == EXIT_OK, err
+    rows = rows_of(out)
+    assert [rows[n][3] for n in (1, 2)] == [f"created (replaces {old})" for old in failed]
+    assert cli.sim.create.accepted == 4
+    code, out, _ = cli("list", "--json")
+    assert {task["id"] for task in json.loads(out)} == {*failed, rows[1][2], rows[2][2]}
+    bodies = cli.sim.create.bodies
+    assert (
+        bodies[0]
+        == bodies[2]
+        == {
+            "model": "grok-video-3",
+            "prompt": "a cat",
+            "size": "720P",
+            "images": [],
+        }
+    )

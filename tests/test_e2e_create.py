@@ -112,14 +112,6 @@ def test_create_prints_an_id_that_wait_resolves_to_a_url(world: World) -> None:
     assert url.startswith(world.thread.base_url + "/videos/")
 
 
-def test_create_wait_prints_the_id_then_waits_like_wait(world: World) -> None:
-    made = world.run("create", "--yes", "--wait", "--timeout", "60", "a dog")
-    assert made.returncode == 0, made.stderr
-    task_id, done = made.stdout.splitlines()
-    assert done == f"{task_id}\t{world.thread.base_url}/videos/{task_id.split(':', 1)[1]}.mp4"
-    assert f"{task_id}: succeeded" in made.stderr
-
-
 def test_create_without_yes_and_without_a_terminal_sends_nothing(world: World) -> None:
     refused = world.run("create", "a cat")
     assert refused.returncode == 64
@@ -129,68 +121,6 @@ def test_create_without_yes_and_without_a_terminal_sends_nothing(world: World) -
     assert from_stdin.returncode == 64
     assert world.sent == 0
     assert not world.tasks.exists() or world.listed() == {}
-
-
-def test_create_checks_fields_before_sending_and_reads_stdin(world: World) -> None:
-    bad = world.run("create", "--yes", "--param", "aspect_ratio=16:9", "a cat")
-    assert bad.returncode == 64
-    assert "2:3, 3:2 or 1:1" in bad.stderr
-    noparam = world.run("create", "--yes", "--param", "prompt=x", "a cat")
-    assert noparam.returncode == 64
-    assert world.sent == 0
-    made = world.run(
-        "create", "--yes", "--json", "--model", "sora-2", "--param", "size=large", "-",
-        stdin="一只猫\nin the rain\n",
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    task = json.loads(made.stdout)
-    assert task["id"].startswith("sora-2:")
-    assert task["request"]["prompt"] == "一只猫\nin the rain"
-    assert task["request"]["fields"] == {"size": "large", "duration": 10}  # sent explicitly
-    assert "duration not given" in made.stderr
-    body = world.call(lambda: world.sim.create.bodies[-1])
-    assert body == {
-        "model": "sora-2",
-        "prompt": "一只猫\nin the rain",
-        "size": "large",
-        "duration": 10,
-        "images": [],
-    }
-
-
-def test_create_dry_run_prints_the_body_and_sends_nothing(world: World) -> None:
-    shown = world.run(
-        "create", "--dry-run", "--model", "my-new-model", "--param", "seed=7",
-        "--image", "https://img.example/a.png", "a cat",
-    )  # fmt: skip
-    assert shown.returncode == 0, shown.stderr
-    assert json.loads(shown.stdout) == {
-        "model": "my-new-model",
-        "prompt": "a cat",
-        "seed": 7,
-        "images": ["https://img.example/a.png"],
-    }
-    assert "Bearer ***" in shown.stderr
-    assert world.sim.api_key not in shown.stdout + shown.stderr
-    assert world.sent == 0
-
-
-def test_create_says_why_the_gateway_refused(world: World) -> None:
-    world.call(lambda: world.sim.create.configure({"credit": 0}))
-    broke = world.run("create", "--yes", "a cat")
-    assert broke.returncode == 1
-    assert "403 quota_not_enough" in broke.stderr
-    assert "nothing was paid" in broke.stderr
-    assert broke.stdout == ""
-    world.call(lambda: world.sim.create.configure({"credit": None}))
-    world.call(lambda: world.sim.create.inject("lose-answer"))
-    lost = world.run("create", "--yes", "a cat")
-    assert lost.returncode == 1
-    assert "console" in lost.stderr
-    assert world.call(lambda: world.sim.create.accepted) == 1  # made once, never re-sent
-    unknown = world.run("create", "--yes", "--model", "no-such-model", "a cat")
-    assert unknown.returncode == 1
-    assert "model_not_found" in unknown.stderr
 
 
 # --------------------------------------------------------------------------- submit
@@ -266,45 +196,6 @@ def test_submit_without_yes_and_without_a_terminal_sends_nothing(world: World) -
     assert refused.returncode == 64
     assert "--yes" in refused.stderr
     assert world.sent == 0
-
-
-def test_submit_resends_uncertain_rows_only_when_asked(world: World) -> None:
-    batch = write_rows(world.tmp / "b.jsonl", ROWS[:2])
-    world.call(lambda: world.sim.create.inject("lose-answer"))
-    assert world.run("submit", "--yes", str(batch)).returncode == 1
-    assert world.sent == 2
-    assert world.run("submit", "--yes", str(batch)).returncode == 1
-    assert world.sent == 2
-    resent = world.run("submit", "--yes", "--resend-uncertain", str(batch))
-    assert resent.returncode == 0, resent.stderr
-    assert world.sent == 3
-    assert len(world.listed()) == 2
-
-
-def test_submit_reads_csv_and_retries_failed_jobs_linked_to_the_old(world: World) -> None:
-    batch = world.tmp / "b.csv"
-    batch.write_text("prompt,label,size\na cat,c1,720P\na dog,d1,\n", encoding="utf-8")
-    world.call(lambda: setattr(world.sim, "fail_rate", 1.0))  # these two jobs fail
-    first = world.run("submit", "--yes", "--wait", "--timeout", "60", str(batch))
-    assert first.returncode == 1  # every row has a job, and the jobs failed
-    failed = [lines_by_row(first.stdout)[n][2] for n in (1, 2)]
-    assert all(f"{task_id} failed" in first.stderr for task_id in failed)
-    world.call(lambda: setattr(world.sim, "fail_rate", 0.0))
-    retried = world.run("submit", "--yes", "--retry-failed", str(batch))
-    assert retried.returncode == 0, retried.stderr
-    rows = lines_by_row(retried.stdout)
-    assert [rows[n][3] for n in (1, 2)] == [
-        f"created (replaces {failed[0]})",
-        f"created (replaces {failed[1]})",
-    ]
-    assert world.sent == 4
-    assert set(world.listed()) == {*failed, rows[1][2], rows[2][2]}
-    bodies = world.call(lambda: list(world.sim.create.bodies))
-    assert (
-        bodies[0]
-        == bodies[2]
-        == {"model": "grok-video-3", "prompt": "a cat", "size": "720P", "images": []}
-    )
 
 
 def test_kill_9_at_any_moment_never_pays_twice_nor_loses_a_job(world: World) -> None:

@@ -179,7 +179,7 @@ class Sender:
         add_tasks: Callable[[list[Task]], object],
         report: Callable[[SendEvent], None] = lambda event: None,
         attempts: int = ATTEMPTS,
-        backoff: float = BACKOFF,
+        backoff: float | None = None,  # BACKOFF
         pacer: Pacer | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
@@ -189,7 +189,7 @@ class Sender:
         self.add_tasks = add_tasks
         self.report = report
         self.attempts = max(attempts, 1)
-        self.backoff = backoff
+        self.backoff = BACKOFF if backoff is None else backoff
         self.pacer = pacer or Pacer(budget.per_minute, sleep=sleep)
         self._sleep = sleep
         self._stopped_models: dict[str, str] = {}
