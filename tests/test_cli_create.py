@@ -334,3 +334,17 @@ def test_submit_reads_csv_and_retries_failed_jobs_linked_to_the_old(cli: Cli) ->
             "images": [],
         }
     )
+
+
+def test_submit_needs_a_key_only_to_send(cli: Cli) -> None:
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text('{"prompt": "a", "label": "x"}\n', encoding="utf-8")
+    assert cli("submit", "--yes", str(batch), key=False)[0] == EXIT_KEY
+    assert cli("submit", "--yes", str(batch))[0] == EXIT_OK
+    code, out, err = cli("submit", "--yes", str(batch), key=False)  # nothing left to send
+    assert code == EXIT_OK, err
+    assert rows_of(out)[1][1:] == [
+        "x",
+        cli.sim.create.job_ids[0],
+        "has a job (sent before)",
+    ]

@@ -165,7 +165,6 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
             raise CliError(str(exc), EXIT_FAILED) from None
         plan = _plan(folder, batch, manifest, failed, options)
         return _dry_run(ctx, batch, plan, config.base_url)
-    require_key(ctx, config)
     with open_journal(folder, batch.source) as manifest:
         for row, task_id in marks:
             try:
@@ -179,8 +178,10 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
         if plan.blocked:
             raise CliError(f"{plan.blocked}; nothing was sent", EXIT_FAILED)
         sending = [s.row.request for s in plan.to_send if s.row.request is not None]
-        if sending and not confirm(ctx, sending, config, yes=ns.yes):
-            return EXIT_FAILED
+        if sending:
+            require_key(ctx, config)  # only sending needs it: listing and marking do not
+            if not confirm(ctx, sending, config, yes=ns.yes):
+                return EXIT_FAILED
         printer = RowPrinter(ctx.out, len(sending))
         try:
             for step in plan.skipped:
