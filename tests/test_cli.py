@@ -211,7 +211,8 @@ def test_usage_error_exit_code(run: Run, capsys: pytest.CaptureFixture[str]) -> 
 
 
 @pytest.mark.parametrize(
-    "command", ["add", "remove", "list", "urls", "poll", "wait", "paths", "simulate"]
+    "command",
+    ["add", "remove", "list", "urls", "poll", "wait", "paths", "simulate", "create", "submit"],
 )
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:

@@ -31,7 +31,7 @@ def load(tmp_path: Path, text: str) -> Config:
 
 def setting(config: Config, name: str) -> object:
     table, _, key = name.rpartition(".")
-    holder: object = config.policy if table else config
+    holder: object = {"polling": config.policy, "create": config.create}.get(table, config)
     return getattr(holder, key)
 
 
@@ -44,6 +44,8 @@ def test_the_limits_cover_every_number_the_file_sets() -> None:
         "polling.max_interval",
         "polling.concurrency",
         "polling.max_requests_per_second",
+        "create.per_minute",
+        "create.concurrency",
     }
 
 

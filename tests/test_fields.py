@@ -1,7 +1,8 @@
 """One field list per task record: every field of the dataclasses is stored and read back,
 exported (or excluded by name), and passed through the redaction.
 
-The tests walk ``dataclasses.fields``: a field added to Task, TaskResult or Transition
+The tests walk ``dataclasses.fields``: a field added to Task, TaskRequest, TaskResult or
+Transition
 becomes a new case here by itself, and fails until its kind is handled.
 """
 
@@ -34,6 +35,7 @@ from vidwatch.core.models import (
     State,
     Task,
     TaskRecord,
+    TaskRequest,
     TaskResult,
     Transition,
     stored,
@@ -44,7 +46,7 @@ from vidwatch.core.store import TaskStore, decode_record, dumps, loads
 T0 = datetime(2026, 11, 24, 10, 0, 0, 123456, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=3)
 SECRET = "sk-live-0123456789abcdef"
-RECORDS = (Task, TaskResult, Transition)
+RECORDS = (Task, TaskRequest, TaskResult, Transition)
 CASES = [(cls, f.name) for cls in RECORDS for f in dataclasses.fields(cls)]
 ALL_NAMES = [f.name for cls in (Task, TaskResult) for f in dataclasses.fields(cls)]
 # Kinds that hold no text: nothing there can carry a secret.
@@ -66,6 +68,11 @@ def sample(kind: Kind, text: str = "") -> Any:
             Transition(State.QUEUED, f"pending {text}".strip(), T0),
             Transition(State.RUNNING, "processing", T1),
         ),
+        Kind.REQUEST: TaskRequest(
+            "sora-2", f"一头牛 {text}\non the moon", {"duration": 15, "size": "large"}
+        ),
+        Kind.URLS: (f"https://img.example/{text}a.png", "https://img.example/b.png"),
+        Kind.JSON: {"aspect_ratio": f"3:2{text}", "watermark": False, "n": [1, 2.5, None]},
     }
     return values[kind]  # a new Kind fails here until it has a sample
 
@@ -80,6 +87,9 @@ def record_with(cls: type[Any], name: str, value: Any) -> TaskRecord:
     result = TaskResult(State.RUNNING, "processing", checked_at=T0)
     if cls is Task:
         task = dataclasses.replace(task, **{name: value})
+    elif cls is TaskRequest:
+        request = dataclasses.replace(TaskRequest("grok-video-3", "a cat"), **{name: value})
+        task = dataclasses.replace(task, request=request)
     elif cls is TaskResult:
         result = dataclasses.replace(result, **{name: value})
     else:
@@ -173,6 +183,17 @@ _VALUES: dict[Kind, st.SearchStrategy[Any]] = {
         max_size=3,
     ).map(tuple),
 }
+_URL = st.from_regex(r"https://[a-z]{1,10}\.example/[A-Za-z0-9/%?=&]{0,30}", fullmatch=True)
+_JSON_LEAF = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _LINE
+_VALUES[Kind.URLS] = st.lists(_URL, max_size=3).map(tuple)
+_VALUES[Kind.JSON] = st.dictionaries(
+    st.from_regex(r"[a-z_][a-z0-9_]{0,9}", fullmatch=True),
+    st.recursive(_JSON_LEAF, lambda inner: st.lists(inner, max_size=3), max_leaves=6),
+    max_size=4,
+)
+_VALUES[Kind.REQUEST] = st.none() | st.builds(
+    TaskRequest, _LINE, _TEXT, _VALUES[Kind.JSON], _VALUES[Kind.URLS]
+)
 
 
 def _build(cls: type[Any]) -> st.SearchStrategy[Any]:
@@ -234,7 +255,7 @@ def test_each_field_passes_through_the_redaction(cls: type[Any], name: str) -> N
     if spec.kind in NO_TEXT:
         return  # a time, a state, a number: no text to hold a secret
     record = record_with(cls, name, sample(spec.kind, SECRET))
-    holder: Any = record.task if cls is Task else record.result
+    holder: Any = record.task if cls in (Task, TaskRequest) else record.result
     assert fields.mentions(holder, SECRET)
     scrubbed = fields.redact(holder, lambda text: text.replace(SECRET, "***"))
     assert SECRET not in repr(scrubbed)

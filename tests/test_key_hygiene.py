@@ -55,6 +55,9 @@ class World:
     def inject(self, fault: str, count: int = 1) -> None:
         self.thread.call(lambda: self.sim.inject(fault, count))
 
+    def inject_create(self, fault: str, after: int = 0) -> None:
+        self.thread.call(lambda: self.sim.create.inject(fault, after=after))
+
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
@@ -120,9 +123,34 @@ def test_the_cli_never_writes_or_prints_the_key(world: World) -> None:
     world.run("check", env={**world.env, "QUICKROUTER_API_KEY": ""})
     assert "readable by others" in world.outputs[-1]
 
+    # Creating jobs: answers that echo the key, lost answers, a batch, a dry run.
+    world.run("create", "--dry-run", "a cat")
+    world.run("create", "a cat")  # no terminal, no --yes: refused
+    assert world.run("create", "--yes", "--label", "one", "a cat") == 0
+    world.inject_create("echo-key")
+    assert world.run("--debug", "create", "--yes", "a cat") == 1
+    world.inject_create("lose-answer")
+    assert world.run("create", "--yes", "--json", "a dog") == 1
+    batch = world.home / "batch.jsonl"
+    batch.write_text(
+        "".join(f'{{"prompt": "clip {n}", "label": "c{n}"}}\n' for n in range(4)),
+        encoding="utf-8",
+    )
+    world.inject_create("echo-key", after=1)
+    world.inject_create("lose-answer")
+    world.run("submit", "--dry-run", str(batch))
+    assert world.run("--debug", "submit", "--yes", str(batch)) == 1
+    world.run("submit", "--yes", str(batch), "--mark-done", "3")
+    world.run("submit", "--yes", str(batch), "--wait", "--timeout", "5")
+    manifests = list(world.home.rglob("manifests/*.jsonl"))
+    assert len(manifests) == 2  # the batch's and the one of single creates
+
     written = everything_written(world)
     assert any("vidwatch.log" in name for name in written)  # the log was written to
     assert any("echo" in text or "bad auth header" in text for text in written.values())
+    assert (
+        sum("bad auth header Bearer ***" in text for text in world.outputs) >= 2
+    )  # create, submit
     leaks = [name for name, text in written.items() if KEY in text]
     assert leaks == []
 

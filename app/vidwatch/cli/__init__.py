@@ -4,13 +4,15 @@
 - :mod:`vidwatch.cli.offline`: add, remove, list, urls, paths, export (no network);
 - :mod:`vidwatch.cli.network`: poll, wait, check, web, simulate;
 - :mod:`vidwatch.cli.download`: download, with a progress bar per file;
+- :mod:`vidwatch.cli.create`: create (one job from a prompt; it costs money);
+- :mod:`vidwatch.cli.submit`: submit (a job per row of a batch file, never paid twice);
 - :mod:`vidwatch.cli.output`: exit codes, the run's context, safe printing.
 
 Exit codes (also in ``vidwatch --help`` and the README):
   0   success
   1   something the command was asked to do did not happen (an ID was rejected,
       a task could not be checked, a waited-for job failed, an ID to remove was
-      not watched)
+      not watched, a job was not created)
   2   ``wait`` timed out
   3   no API key, or the key was rejected
   4   the task list or config cannot be read or written

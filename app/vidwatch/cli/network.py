@@ -113,11 +113,26 @@ def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
         raise CliError("--timeout must be 0 or more seconds.", EXIT_USAGE)
     config = ctx.config()
     require_key(ctx, config)
+    return wait_for(ctx, config, ids, timeout=ns.timeout, quiet=ns.quiet)
+
+
+def wait_for(
+    ctx: Context,
+    config: Config,
+    ids: list[str],
+    *,
+    timeout: float | None = None,
+    quiet: bool = False,
+    print_urls: bool = True,
+) -> int:
+    """What ``vidwatch wait`` does once it has its IDs (also ``create``/``submit
+    --wait``): add them if needed, poll until each finishes, print ``ID<TAB>URL`` on
+    stdout (unless ``print_urls`` is off), and return the exit code."""
     store = ctx.store()
     store.add([Task(i, utcnow()) for i in ids])
     records = load(ctx)
     watched = {i: records[i] for i in ids if i in records}
-    deadline = time.monotonic() + ns.timeout if ns.timeout is not None else None
+    deadline = time.monotonic() + timeout if timeout is not None else None
     last: dict[str, Outcome] = {}
 
     async def go() -> Poller:
@@ -134,7 +149,7 @@ def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
                 if isinstance(event.outcome, AuthRejected) or not event.state_changed:
                     return  # a rejected key is told once, at the end
                 unsaved[event.record.id] = event.record.result
-                if not ns.quiet:
+                if not quiet:
                     print(f"{safe(event.record.id)}: {state_word(event.record)}", file=ctx.err)
 
             async def save_changes() -> None:
@@ -175,23 +190,26 @@ def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
     auth_error = poller.status.auth_error
     for task_id, record in poller.records.items():
         if task_id in results and not (auth_error and not poller.is_done(task_id)):
-            code = _tell_waited(ctx, poller, record.with_result(results[task_id]), code)
+            code = _tell_waited(ctx, poller, record.with_result(results[task_id]), code, print_urls)
     if auth_error:
         ctx.warn(auth_error)  # once, whatever the number of tasks
         return EXIT_KEY
     if code == EXIT_TIMEOUT:
-        ctx.warn(f"timed out after {ns.timeout:g} s; unfinished jobs are still watched")
+        ctx.warn(f"timed out after {timeout or 0:g} s; unfinished jobs are still watched")
     return code
 
 
-def _tell_waited(ctx: Context, poller: Poller, record: TaskRecord, code: int) -> int:
+def _tell_waited(
+    ctx: Context, poller: Poller, record: TaskRecord, code: int, print_urls: bool = True
+) -> int:
     """Print a waited-for task's end (``ID<TAB>URL`` on stdout); the exit code so far."""
     task_id, r = record.id, record.result
     shown = safe(task_id)
     if r.state is State.SUCCEEDED and r.video_url:
         reason = url_problem(r.video_url)
         if reason is None:
-            ctx.row(task_id, r.video_url)
+            if print_urls:
+                ctx.row(task_id, r.video_url)
             return code
         ctx.warn(f"{shown}: finished, but its URL is not usable: {reason}")
     elif r.state is State.FAILED:

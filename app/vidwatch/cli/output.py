@@ -41,14 +41,17 @@ EXIT_INTERRUPTED = 130
 EXIT_CODES = """\
 exit codes:
   0    success
-  1    an ID was rejected or not found, a task could not be checked, or a
-       waited-for job failed
+  1    an ID was rejected or not found, a task could not be checked, a
+       waited-for job failed, or a job was not created (refused, answer lost,
+       a batch row without a job, a confirmation declined)
   2    wait: timed out before every job finished
   3    no API key, or the key was rejected
   4    the task list or the config file cannot be read or written
   5    the server could not be reached, or gave no usable answer (poll: no
-       task could be checked; check: the key could not be checked)
-  64   usage error
+       task could be checked; check: the key could not be checked; create:
+       nothing was sent)
+  64   usage error (create/submit: a wrong field, or no terminal to ask and
+       no --yes; nothing was sent)
   70   internal error (a bug: the log has the details)
   130  interrupted
 """

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
 from vidwatch import __version__
+from vidwatch.cli.create import cmd_create
 from vidwatch.cli.download import cmd_download
 from vidwatch.cli.network import cmd_check, cmd_poll, cmd_simulate, cmd_wait, cmd_web
 from vidwatch.cli.offline import cmd_add, cmd_export, cmd_list, cmd_paths, cmd_remove, cmd_urls
@@ -27,9 +28,11 @@ from vidwatch.cli.output import (
     Context,
     tell_damage,
 )
+from vidwatch.cli.submit import cmd_submit
 from vidwatch.core.config import ENV_API_KEY, Config, Paths
 from vidwatch.core.export import FORMATS
 from vidwatch.core.logs import add_secret, redact, setup_logging
+from vidwatch.core.sim_create import CREATE_HELP
 from vidwatch.core.store import StoreError
 
 log = logging.getLogger("vidwatch.cli")
@@ -189,6 +192,57 @@ def build_parser() -> _Parser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=cmd_wait)
 
+    p = command(
+        "create",
+        "create one job from a prompt (it costs money: asks first on a terminal, else needs "
+        "--yes); prints the new task ID and watches it",
+    )
+    p.add_argument("prompt", metavar="PROMPT", help="the prompt; '-' reads it from stdin")
+    p.add_argument("--model", help="model (default: [create] model in the config)")
+    p.add_argument(
+        "--image", action="append", metavar="URL", help="a reference image URL (repeatable)"
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="K=V",
+        help="a body field, typed like JSON (aspect_ratio=3:2, duration=15, watermark=false; "
+        'repeatable); "..." keeps text',
+    )
+    p.add_argument("--label", help="a label for the new task")
+    p.add_argument("--yes", action="store_true", help="send without asking")
+    p.add_argument("--dry-run", action="store_true", help="print the exact body; send nothing")
+    p.add_argument("--wait", action="store_true", help="then wait for it as 'vidwatch wait' does")
+    p.add_argument("--timeout", type=float, metavar="S", help="with --wait: give up after S s")
+    p.add_argument("--json", action="store_true", help="print the new task as JSON")
+    p.set_defaults(func=cmd_create)
+
+    p = command(
+        "submit",
+        "create a job for each row of a JSONL or CSV file; rows that already have a job, "
+        "or whose answer was lost, are never sent again by themselves",
+    )
+    p.add_argument("file", metavar="FILE", help="JSONL (one object a line) or CSV with a header")
+    p.add_argument("--yes", action="store_true", help="send without asking")
+    p.add_argument("--dry-run", action="store_true", help="print the exact bodies; send nothing")
+    p.add_argument("--retry-failed", action="store_true", help="new jobs for rows whose job failed")
+    p.add_argument(
+        "--resend-uncertain",
+        action="store_true",
+        help="send uncertain rows again (after checking the provider's console: it may pay twice)",
+    )
+    p.add_argument(
+        "--mark-done",
+        action="extend",
+        nargs="+",
+        metavar="ROW[=ID]",
+        help="resolve uncertain rows: ROW=ID adds the job found in the console, ROW alone "
+        "means it is not wanted",
+    )
+    p.add_argument("--wait", action="store_true", help="then wait for every row's job")
+    p.add_argument("--timeout", type=float, metavar="S", help="with --wait: give up after S s")
+    p.set_defaults(func=cmd_submit)
+
     p = command("paths", "show where the config, the task list and the log live")
     p.set_defaults(func=cmd_paths)
 
@@ -203,6 +257,7 @@ def build_parser() -> _Parser:
     p.set_defaults(func=cmd_check)
 
     p = command("simulate", "run the built-in QuickRouter simulator on loopback")
+    p.epilog = f"{CREATE_HELP}\n{EXIT_CODES}"
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     p.add_argument("--jobs", type=int, default=40, help="jobs it knows at start")
     p.add_argument("--seed", type=int, default=0, help="seed for its jobs")

@@ -1,12 +1,18 @@
 """The QuickRouter client: one send path for every call to the gateway.
 
-``GET /v1/video/query`` goes through :meth:`QueryClient._send`, and so will
-``POST /v1/video/create``: one request on the client from
+``GET /v1/video/query`` (:meth:`QueryClient.query`) and ``POST /v1/video/create``
+(:meth:`QueryClient.create`) go through :meth:`QueryClient._send`: one request on the
+client from
 :func:`vidwatch.core.http.new_client` (no redirects, so the key never follows one to
 another host; no proxy from the environment), the body read while it streams and cut at
 :data:`~vidwatch.core.parsing.MAX_BODY` after decompression, one deadline for the whole
 exchange, and every failure turned into a typed :data:`~vidwatch.core.outcomes.Outcome`
 with the key redacted. No exception escapes (cancellation aside).
+
+A create is sent once per call, never again by the transport: aiohttp retries only
+idempotent methods on a dropped keep-alive connection, and httpx's own transport retries
+nothing. Whether a create that got no answer can have made a job is decided from the
+exception (:func:`~vidwatch.core.create_response.classify_transport_error`).
 """
 
 from __future__ import annotations
@@ -19,8 +25,16 @@ from urllib.parse import urlencode
 
 import httpx
 
+from vidwatch.core import create_response as created
 from vidwatch.core import fields
 from vidwatch.core.config import Config
+from vidwatch.core.create_response import (
+    CreateOutcome,
+    NoAnswer,
+    SendFate,
+    classify_transport_error,
+    parse_create_response,
+)
 from vidwatch.core.http import BodyTooLarge, describe_error, new_client, read_capped
 from vidwatch.core.models import TaskResult
 from vidwatch.core.outcomes import (
@@ -36,9 +50,10 @@ from vidwatch.core.outcomes import (
 from vidwatch.core.parsing import MAX_BODY, parse_response
 from vidwatch.core.urls import check_base_url
 
-__all__ = ["QUERY_PATH", "QueryClient", "client_for"]
+__all__ = ["CREATE_PATH", "QUERY_PATH", "QueryClient", "client_for"]
 
 QUERY_PATH: Final = "/v1/video/query"
+CREATE_PATH: Final = "/v1/video/create"
 URL_CACHE: Final = 20_000  # parsed request URLs kept: one per watched task
 
 
@@ -108,6 +123,29 @@ class QueryClient:
         outcome = parse_response(reply.status, reply.headers, reply.body, asked_id=task_id)
         return self._redacted(outcome)
 
+    async def create(self, body: Mapping[str, Any]) -> CreateOutcome:
+        """Send one create, once. Never raises (cancellation aside): a lost answer is
+        :class:`~vidwatch.core.create_response.NoAnswer`, ``NOT_SENT`` only when no
+        connection was made for it. ``body`` never holds the key (the header does)."""
+        reply = await self._send("POST", CREATE_PATH, json=dict(body), close=True)
+        if isinstance(reply, Reply):
+            outcome = parse_create_response(reply.status, reply.headers, reply.body)
+        elif isinstance(reply, BadResponse):  # an answer came, but too large to read
+            outcome = created.BadResponse(0, reply.reason)
+        else:
+            fate = SendFate.NOT_SENT if reply.not_sent else SendFate.UNCERTAIN
+            outcome = NoAnswer(fate, reply.reason)
+        return self._redacted_create(outcome)
+
+    def _redacted_create(self, outcome: CreateOutcome) -> CreateOutcome:
+        if not self._key:
+            return outcome
+        if isinstance(outcome, created.BadResponse | NoAnswer):
+            return replace(outcome, reason=self.redact(outcome.reason))
+        if isinstance(outcome, created.Created):
+            return outcome  # the ID was checked: printable, no spaces, short
+        return replace(outcome, message=self.redact(outcome.message))
+
     async def _send(
         self,
         method: str,
@@ -115,9 +153,17 @@ class QueryClient:
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
+        close: bool = False,
     ) -> Reply | BadResponse | NetworkError:
         """One request and its whole answer, within the deadline and the body cap; every
-        failure is an outcome, its text redacted. ``json`` is a request body (a POST)."""
+        failure is an outcome, its text redacted. ``json`` is a request body (a POST).
+        ``close``: the connection is not kept for another request afterwards, so the next
+        create never goes out on a kept-alive connection the server may have closed
+        meanwhile (a drop there could not be told from a lost answer)."""
+        headers = self._http.headers
+        if close:
+            headers = httpx.Headers(headers)
+            headers["Connection"] = "close"
         try:
             async with asyncio.timeout(self._timeout):
                 # Built here rather than by build_request (three URL parses per poll): the
@@ -125,7 +171,7 @@ class QueryClient:
                 request = httpx.Request(
                     method,
                     self._url(path, params),
-                    headers=self._http.headers,
+                    headers=headers,
                     json=json,
                     extensions={"timeout": self._timeouts},
                 )
@@ -137,10 +183,10 @@ class QueryClient:
                 return Reply(response.status_code, response.headers, body)
         except BodyTooLarge:
             return BadResponse(f"body larger than {MAX_BODY // 1024} KiB")
-        except (httpx.TimeoutException, TimeoutError):
-            return NetworkError("no answer in time", timeout=True)
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            return NetworkError("no answer in time", timeout=True, not_sent=_not_sent(exc))
         except (httpx.HTTPError, OSError, ValueError) as exc:
-            return NetworkError(self.redact(describe_error(exc)))
+            return NetworkError(self.redact(describe_error(exc)), not_sent=_not_sent(exc))
         except Exception as exc:
             return NetworkError(self.redact(f"unexpected {type(exc).__name__}"))
 
@@ -188,6 +234,10 @@ def client_for(config: Config, *, transport: httpx.AsyncBaseTransport | None = N
         allow_insecure_http=config.allow_insecure_http,
         transport=transport,
     )
+
+
+def _not_sent(exc: BaseException) -> bool:
+    return classify_transport_error(exc) is SendFate.NOT_SENT
 
 
 def _mentions(result: TaskResult, key: str) -> bool:

@@ -29,6 +29,7 @@ __all__ = [
     "LIMITS",
     "Config",
     "ConfigError",
+    "CreateSettings",
     "Paths",
     "load_config",
 ]
@@ -79,6 +80,17 @@ class Paths:
 
 
 @dataclass(frozen=True, slots=True)
+class CreateSettings:
+    """``[create]``: the model used when none is named, and the budget of creates
+    (separate from polling's): at most ``per_minute`` sent in any minute, at most
+    ``concurrency`` waiting for their answer at once."""
+
+    model: str = "grok-video-3"
+    per_minute: int = 30
+    concurrency: int = 2
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Effective settings. ``api_key`` never appears in ``repr``."""
 
@@ -93,6 +105,7 @@ class Config:
     max_downloads: int = 3
     max_download_mb: int = 4096  # no video is downloaded past this size
     desktop_notifications: str = "auto"  # auto | terminal | notify-send | off
+    create: CreateSettings = field(default_factory=CreateSettings)
     warnings: tuple[str, ...] = ()
 
     @property
@@ -111,6 +124,7 @@ _TOP_KEYS = {
     "max_downloads",
     "max_download_mb",
     "desktop_notifications",
+    "create",
 }
 
 
@@ -120,6 +134,7 @@ def default_download_dir() -> Path:
 
 
 _POLLING_KEYS = {"min_interval", "max_interval", "concurrency", "max_requests_per_second"}
+_CREATE_KEYS = {"model", "per_minute", "concurrency"}
 
 # Every number the config file sets, and the range it must lie in: outside it vidwatch
 # misbehaves (100,000 connections at once run out of file descriptors) or stops being
@@ -132,6 +147,8 @@ LIMITS: Final[dict[str, tuple[float, float, str]]] = {
     "polling.max_interval": (0.01, 86400.0, " seconds"),
     "polling.concurrency": (1, 64, ""),
     "polling.max_requests_per_second": (0.01, 1000.0, ""),
+    "create.per_minute": (1, 600, " creates a minute"),
+    "create.concurrency": (1, 16, ""),
 }
 
 
@@ -206,6 +223,8 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
+    create = _create_settings(data, where, warnings)
+
     file_key = data.get("api_key")
     if file_key is not None and not isinstance(file_key, str):
         raise ConfigError(f"{where}: 'api_key' must be a string")
@@ -255,7 +274,30 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
         max_downloads=downloads,
         max_download_mb=download_mb,
         desktop_notifications=notifications,
+        create=create,
         warnings=tuple(warnings),
+    )
+
+
+def _create_settings(data: dict[str, Any], where: str, warnings: list[str]) -> CreateSettings:
+    table = data.get("create", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [create] must be a table")
+    for key in sorted(set(table) - _CREATE_KEYS):
+        warnings.append(f"{where}: unknown setting 'create.{key}' ignored")
+    defaults = CreateSettings()
+    model = table.get("model", defaults.model)
+    if (
+        not isinstance(model, str)
+        or not model.strip()
+        or len(model) > 128
+        or not all(ch.isprintable() and not ch.isspace() for ch in model.strip())
+    ):
+        raise ConfigError(f"{where}: 'create.model' must be a model name, not {model!r}")
+    return CreateSettings(
+        model=model.strip(),
+        per_minute=int(_bounded(table, "create.per_minute", where, defaults.per_minute)),
+        concurrency=int(_bounded(table, "create.concurrency", where, defaults.concurrency)),
     )
 
 

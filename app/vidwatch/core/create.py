@@ -32,6 +32,7 @@ from vidwatch.core.catalogue import (
     check_images,
     lookup,
 )
+from vidwatch.core.models import TaskRequest
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -104,6 +105,10 @@ class CreateRequest:
     def canonical(self) -> str:
         """The body as compact JSON with sorted keys: equal requests, equal text."""
         return json.dumps(self.body(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    def record(self) -> TaskRequest:
+        """What the task record keeps of this request (model, prompt, fields, images)."""
+        return TaskRequest(self.model, self.prompt, self.fields, self.images)
 
     @property
     def duration(self) -> int | None:

@@ -25,7 +25,8 @@ passed the job upstream before failing (gateways themselves never retry a create
 :attr:`made_job` says ``True``, ``False`` or ``None`` (maybe).
 
 When no answer arrives at all, :func:`classify_transport_error` decides from the httpx
-exception whether the request can have reached the server:
+exception whether the request can have reached the server (the client's ``create``
+returns it as :class:`NoAnswer`):
 
 - **not sent** — ``ConnectError``, ``ConnectTimeout``, ``PoolTimeout``, ``ProxyError``,
   ``UnsupportedProtocol``, ``InvalidURL``: no connection was ever made for this request,
@@ -45,13 +46,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Final
 
 import httpx
 
 from vidwatch.core.models import MAX_ID_LENGTH, plausible_time, utcnow
+from vidwatch.core.parsing import parse_retry_after
 from vidwatch.core.sanitize import MAX_SHORT, clean_line
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "BadResponse",
     "CreateOutcome",
     "Created",
+    "NoAnswer",
     "NoChannel",
     "RateLimited",
     "Refused",
@@ -70,7 +72,6 @@ __all__ = [
 
 MAX_BODY: Final = 256 * 1024  # a create answer is a few hundred bytes
 MAX_MESSAGE: Final = 500
-MAX_RETRY_AFTER: Final = 3600.0
 # Codes that say "this account cannot create now", not "this row is wrong".
 ACCOUNT_CODES: Final = frozenset(
     {
@@ -171,14 +172,28 @@ class BadResponse:
         return None
 
 
-CreateOutcome = Created | Refused | NoChannel | RateLimited | ServerError | BadResponse
-
-
 class SendFate(StrEnum):
     """Whether a request that got no answer can have made a job."""
 
     NOT_SENT = "not_sent"
     UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True, slots=True)
+class NoAnswer:
+    """No answer came (the client's verdict on the exception, see
+    :func:`classify_transport_error`): ``NOT_SENT`` no job can have been made;
+    ``UNCERTAIN`` the request may have gone out and made one."""
+
+    fate: SendFate
+    reason: str
+
+    @property
+    def made_job(self) -> bool | None:
+        return False if self.fate is SendFate.NOT_SENT else None
+
+
+CreateOutcome = Created | Refused | NoChannel | RateLimited | ServerError | BadResponse | NoAnswer
 
 
 _NOT_SENT: Final = (
@@ -224,7 +239,7 @@ def _parse(status: int, headers: Mapping[str, str], body: bytes, now: datetime) 
         return _created(status, data, code, message)
     message = message or problem or ""
     if status == 429:
-        return RateLimited(_retry_after(headers.get("retry-after"), now), message, code)
+        return RateLimited(parse_retry_after(headers.get("retry-after"), now), message, code)
     if status == 503 and code.lower() in ("model_not_found", "no_available_channel"):
         return NoChannel(_model_in(message), message)
     if 500 <= status <= 599:
@@ -314,23 +329,3 @@ def _epoch(value: object) -> datetime | None:
         return plausible_time(datetime.fromtimestamp(seconds, tz=UTC))
     except (OverflowError, OSError, ValueError):
         return None
-
-
-def _retry_after(value: str | None, now: datetime) -> float | None:
-    """``Retry-After`` as seconds from ``now`` (delta-seconds or an HTTP date), capped."""
-    text = (value or "").strip()
-    if not text or len(text) > 64:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - now).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)

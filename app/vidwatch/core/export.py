@@ -45,7 +45,8 @@ __all__ = [
 
 FORMATS: Final = ("csv", "json", "md")
 _ALL_FIELDS: Final = (*fields.TASK_FIELDS, *fields.RESULT_FIELDS)
-# Left out of CSV: a list of transitions is not a cell (JSON carries it).
+# Left out of CSV: a list of transitions is not a cell (JSON carries it). The request
+# that created a task is one cell of compact JSON.
 CSV_EXCLUDED: Final = ("history",)
 # Left out of the Markdown table, which is for reading: long or technical fields, and the
 # failure reason and error, which share the last column ("why").
@@ -59,12 +60,13 @@ MD_EXCLUDED: Final = (
     "progress",
     "problem",
     "history",
+    "request",
 )
 # Every field not excluded, in the record's order; long server text last, where a
 # spreadsheet column can be as wide as it likes.
 COLUMNS: Final = tuple(
     spec.name
-    for spec in sorted(_ALL_FIELDS, key=lambda spec: spec.kind is Kind.TEXT)
+    for spec in sorted(_ALL_FIELDS, key=lambda spec: spec.kind in (Kind.TEXT, Kind.REQUEST))
     if spec.name not in CSV_EXCLUDED
 )
 MD_COLUMNS: Final = tuple(spec.name for spec in _ALL_FIELDS if spec.name not in MD_EXCLUDED)
@@ -101,6 +103,8 @@ def to_json(data: object) -> str:
 
 
 def _cell(value: object) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return "" if value is None else str(value)
 
 

@@ -1,7 +1,8 @@
 """The one field list of a task record, and what each consumer does with a field.
 
 The list is the records' own dataclass fields: every field of :class:`Task`,
-:class:`TaskResult` and :class:`Transition` declares its :class:`Kind` (see
+:class:`TaskRequest`, :class:`TaskResult` and :class:`Transition` declares its
+:class:`Kind` (see
 :func:`vidwatch.core.models.stored`). From that declaration, and nothing else:
 
 * the store writes a field (:func:`to_file`) and reads it back, checked and cleaned
@@ -16,6 +17,7 @@ cannot be silently left out of the file, the export or the redaction.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from vidwatch.core.models import (
     Problem,
     State,
     Task,
+    TaskRequest,
     TaskResult,
     Transition,
     plausible_time,
@@ -36,6 +39,7 @@ from vidwatch.core.sanitize import clean_line, clean_text, has_hidden_characters
 from vidwatch.core.urls import url_problem
 
 __all__ = [
+    "REQUEST_FIELDS",
     "RESULT_FIELDS",
     "TASK_FIELDS",
     "TRANSITION_FIELDS",
@@ -81,12 +85,18 @@ def field_specs(cls: type[Any]) -> tuple[FieldSpec, ...]:
 
 
 TASK_FIELDS: Final = field_specs(Task)
+REQUEST_FIELDS: Final = field_specs(TaskRequest)
 RESULT_FIELDS: Final = field_specs(TaskResult)
 TRANSITION_FIELDS: Final = field_specs(Transition)
 
+# Kinds that hold records of their own: a tuple of them (history) or one (request).
 _NESTED: Final[dict[Kind, tuple[type[Any], tuple[FieldSpec, ...]]]] = {
     Kind.HISTORY: (Transition, TRANSITION_FIELDS),
+    Kind.REQUEST: (TaskRequest, REQUEST_FIELDS),
 }
+MAX_JSON_DEPTH: Final = 16
+MAX_JSON_KEY: Final = 64
+MAX_JSON_TEXT: Final = 8_192  # one text value inside a JSON field
 
 R = TypeVar("R")
 
@@ -105,6 +115,20 @@ def _history_to_file(history: tuple[Transition, ...]) -> list[dict[str, Any]]:
     return [to_file(t) for t in history]
 
 
+def _json_text(value: Mapping[str, Any]) -> str:
+    # JSON text, not a TOML table: TOML has no null, and the body is kept exactly.
+    return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value as plain dicts and lists (a frozen mapping becomes a dict)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 _TO_FILE: Final[dict[Kind, Callable[[Any], Any] | None]] = {
     Kind.ID: None,
     Kind.TIME: _utc,
@@ -115,6 +139,9 @@ _TO_FILE: Final[dict[Kind, Callable[[Any], Any] | None]] = {
     Kind.PROBLEM: lambda problem: problem.value,
     Kind.NUMBER: _finite,
     Kind.HISTORY: _history_to_file,
+    Kind.REQUEST: lambda request: to_file(request),
+    Kind.URLS: list,
+    Kind.JSON: _json_text,
 }
 
 
@@ -202,6 +229,55 @@ def _history_from_file(value: Any, limit: int) -> tuple[Transition, ...] | None:
     return history or None
 
 
+def _request_from_file(value: Any, limit: int) -> TaskRequest | None:
+    return from_file(value, TaskRequest)
+
+
+def _urls_from_file(value: Any, limit: int) -> tuple[str, ...] | None:
+    if not isinstance(value, list):
+        return None
+    kept = tuple(
+        url
+        for url in value[:64]
+        if isinstance(url, str) and len(url) <= limit and url_problem(url) is None
+    )
+    return kept or None
+
+
+def _json_from_file(value: Any, limit: int) -> dict[str, Any] | None:
+    """A JSON object from its text in the file: every key and text value cleaned,
+    numbers finite, nesting and sizes capped; ``None`` when it is not an object."""
+    if not isinstance(value, str) or len(value) > limit:
+        return None
+    try:
+        data = json.loads(value, parse_constant=lambda name: None)
+    except (ValueError, RecursionError):
+        return None
+    cleaned = _clean_json(data, 0)
+    return cleaned if isinstance(cleaned, dict) and cleaned else None
+
+
+def _clean_json(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return clean_text(value, MAX_JSON_TEXT)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return value if math.isfinite(value) else None
+    if depth >= MAX_JSON_DEPTH:
+        return None
+    if isinstance(value, list):
+        return [_clean_json(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            name = clean_line(key, MAX_JSON_KEY)
+            if name:
+                out[name] = _clean_json(item, depth + 1)
+        return out
+    return None
+
+
 _FROM_FILE: Final[dict[Kind, Callable[[Any, int], Any]]] = {
     Kind.ID: _id_from_file,
     Kind.TIME: _time_from_file,
@@ -212,10 +288,14 @@ _FROM_FILE: Final[dict[Kind, Callable[[Any, int], Any]]] = {
     Kind.PROBLEM: _problem_from_file,
     Kind.NUMBER: _number_from_file,
     Kind.HISTORY: _history_from_file,
+    Kind.REQUEST: _request_from_file,
+    Kind.URLS: _urls_from_file,
+    Kind.JSON: _json_from_file,
 }
 
 _SPECS: Final[dict[type[Any], tuple[FieldSpec, ...]]] = {
     Task: TASK_FIELDS,
+    TaskRequest: REQUEST_FIELDS,
     TaskResult: RESULT_FIELDS,
     Transition: TRANSITION_FIELDS,
 }
@@ -266,6 +346,9 @@ _TO_JSON: Final[dict[Kind, Callable[[Any], Any] | None]] = {
     Kind.PROBLEM: lambda problem: problem.value,
     Kind.NUMBER: _finite,  # NaN is not JSON
     Kind.HISTORY: lambda history: [to_json(t) for t in history],
+    Kind.REQUEST: lambda request: to_json(request),
+    Kind.URLS: list,
+    Kind.JSON: _plain,
 }
 _TO_JSON_PLANS: Final = {cls: _plan(specs, _TO_JSON) for cls, specs in _SPECS.items()}
 
@@ -281,7 +364,38 @@ def to_json(record: Any) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- redaction
 
-_TEXT_KINDS: Final = frozenset({Kind.ID, Kind.LINE, Kind.TEXT, Kind.URL})
+# Kinds that hold text: a string, a tuple of strings (URLS) or a JSON object whose keys
+# and text values are scrubbed.
+_TEXT_KINDS: Final = frozenset({Kind.ID, Kind.LINE, Kind.TEXT, Kind.URL, Kind.URLS, Kind.JSON})
+
+
+def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, tuple):
+        return tuple(_scrubbed(item, scrub) for item in value)
+    if isinstance(value, list):
+        return [_scrubbed(item, scrub) for item in value]
+    if isinstance(value, Mapping):
+        return {scrub(str(k)): _scrubbed(v, scrub) for k, v in value.items()}
+    return value
+
+
+def _holds(value: Any, secret: str) -> bool:
+    if isinstance(value, str):
+        return secret in value
+    if isinstance(value, list | tuple):
+        return any(_holds(item, secret) for item in value)
+    if isinstance(value, Mapping):
+        return any(secret in str(k) or _holds(v, secret) for k, v in value.items())
+    return False
+
+
+def _nested(value: Any) -> tuple[Any, ...]:
+    """The records a nested field holds: a history's, or the one request."""
+    if value is None:
+        return ()
+    return value if isinstance(value, tuple) else (value,)
 
 
 def redact(record: R, scrub: Callable[[str], str]) -> R:
@@ -290,8 +404,10 @@ def redact(record: R, scrub: Callable[[str], str]) -> R:
     changes: dict[str, Any] = {}
     for spec in _SPECS[type(record)]:
         value = getattr(record, spec.name)
-        if spec.kind in _TEXT_KINDS and isinstance(value, str):
-            new: Any = scrub(value)
+        if spec.kind in _TEXT_KINDS and value:
+            new: Any = _scrubbed(value, scrub)
+        elif spec.kind is Kind.REQUEST and value is not None:
+            new = redact(value, scrub)
         elif spec.kind in _NESTED and value:
             new = tuple(redact(item, scrub) for item in value)
         else:
@@ -306,8 +422,8 @@ def mentions(record: Any, secret: str) -> bool:
     for spec in _SPECS[type(record)]:
         value = getattr(record, spec.name)
         if spec.kind in _TEXT_KINDS:
-            if isinstance(value, str) and secret in value:
+            if _holds(value, secret):
                 return True
-        elif spec.kind in _NESTED and any(mentions(item, secret) for item in value):
+        elif spec.kind in _NESTED and any(mentions(item, secret) for item in _nested(value)):
             return True
     return False

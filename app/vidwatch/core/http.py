@@ -116,7 +116,9 @@ class _Transport(AiohttpTransport):
 
     httpx-aiohttp maps any dropped or reset connection to ``ConnectTimeout`` and leaves a
     malformed answer (``ClientResponseError``) unmapped; here a drop is a network error,
-    not a timeout, and a malformed answer a protocol error, during the headers or the body.
+    not a timeout, a connection that could not be made ``ConnectError`` (or
+    ``ConnectTimeout``), and a malformed answer a protocol error, during the headers or
+    the body.
     """
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -149,8 +151,16 @@ class _Stream(httpx.AsyncByteStream):
 
 def _translated(exc: Exception, request: httpx.Request) -> Exception:
     cause = exc.__cause__ if isinstance(exc, httpx.HTTPError) else exc
+    # No connection was made: a create cannot have reached the server (and may be sent
+    # again); httpx-aiohttp calls both a timeout, and a refused connection a drop.
+    if isinstance(cause, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(str(exc), request=request)
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return httpx.ConnectError(str(exc), request=request)
     if isinstance(exc, httpx.TimeoutException):
         if cause is None or isinstance(cause, TimeoutError):
+            if isinstance(exc, httpx.ConnectTimeout):  # not a connect timeout (above)
+                return httpx.ReadTimeout(str(exc), request=request)
             return exc  # a real timeout
         return httpx.NetworkError(str(exc), request=request)
     return httpx.RemoteProtocolError(str(exc), request=request)

@@ -24,6 +24,8 @@ Format
                    again automatically
         done       the user resolved an uncertain row (found it in the provider's
                    console, or does not want it)
+        listed     the row's job is in the task list (written after the list was
+                   saved): a created job not yet listed is added on the next run
 
     The latest record of a row wins. An ``intent`` with nothing after it (vidwatch was
     killed while sending) counts as uncertain. A last line without its newline is a
@@ -100,6 +102,15 @@ class RowEntry:
     message: str = ""
     sends: int = 0  # intents recorded
     at: str = ""  # time of the latest record (UTC, ISO 8601)
+    listed: bool = False  # task_id is in the task list (a "listed" record after it)
+
+    @property
+    def unlisted_job(self) -> str | None:
+        """The row's job, when it was never put in the task list (vidwatch stopped
+        between the answer and the list)."""
+        if self.state in (RowState.CREATED, RowState.DONE) and self.task_id and not self.listed:
+            return self.task_id
+        return None
 
 
 def _now() -> str:
@@ -134,12 +145,25 @@ def _apply(entries: dict[str, RowEntry], record: Mapping[str, Any]) -> None:
         if old.task_id and old.task_id != task_id:
             previous = (*previous, old.task_id)
         entries[row] = replace(
-            old, state=RowState.CREATED, task_id=task_id, previous=previous, replaces=None, at=at
+            old,
+            state=RowState.CREATED,
+            task_id=task_id,
+            previous=previous,
+            replaces=None,
+            at=at,
+            listed=False,
         )
         return
     if kind == "done":
         found = _str(record.get("task_id")) or old.task_id
-        entries[row] = replace(old, state=RowState.DONE, task_id=found, replaces=None, at=at)
+        listed = old.listed and found == old.task_id
+        entries[row] = replace(
+            old, state=RowState.DONE, task_id=found, replaces=None, at=at, listed=listed
+        )
+        return
+    if kind == "listed":
+        if old.task_id and _str(record.get("task_id")) in ("", old.task_id):
+            entries[row] = replace(old, listed=True)
         return
     state = {
         "refused": RowState.REFUSED,
@@ -324,6 +348,13 @@ class Manifest:
         if row_id not in self.entries:
             raise ManifestError("that row was never sent from this batch")
         return self._record({"kind": "done", "row": row_id, "task_id": task_id})
+
+    def mark_listed(self, row_id: str) -> RowEntry:
+        """The row's job is now in the task list (call after the list was saved)."""
+        entry = self.entries.get(row_id)
+        if entry is None or not entry.task_id:
+            raise ManifestError("that row has no job to list")
+        return self._record({"kind": "listed", "row": row_id, "task_id": entry.task_id})
 
     def _record(self, record: dict[str, Any]) -> RowEntry:
         record["at"] = _now()

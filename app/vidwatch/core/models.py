@@ -2,19 +2,22 @@
 
 Everything here is a frozen dataclass or an enum; nothing imports Textual.
 
-Each field of a persisted record (:class:`Task`, :class:`TaskResult`,
-:class:`Transition`) declares its :class:`Kind` in its metadata: that declaration is
-the one field list the store, the export and the redaction derive from
-(:mod:`vidwatch.core.fields`). A field added here is stored, exported and redacted
+Each field of a persisted record (:class:`Task`, :class:`TaskRequest`,
+:class:`TaskResult`, :class:`Transition`) declares its :class:`Kind` in its metadata:
+that declaration is the one field list the store, the export and the redaction derive
+from (:mod:`vidwatch.core.fields`). A field added here is stored, exported and redacted
 by its kind, with no other list to update.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from vidwatch.core.sanitize import MAX_SHORT, MAX_TEXT, MAX_URL, has_hidden_characters
@@ -27,6 +30,7 @@ __all__ = [
     "State",
     "Task",
     "TaskRecord",
+    "TaskRequest",
     "TaskResult",
     "Transition",
     "canonical_state",
@@ -40,6 +44,9 @@ __all__ = [
 MAX_ID_LENGTH = 256
 MAX_LABEL = 120
 MAX_PATH = 4096
+MAX_MODEL = 128
+MAX_REQUEST_PROMPT = 20_000  # what vidwatch sends at most (create.MAX_PROMPT)
+MAX_REQUEST_FIELDS = 64 * 1024  # characters of the body fields as JSON
 
 
 class Kind(enum.Enum):
@@ -55,6 +62,9 @@ class Kind(enum.Enum):
     PROBLEM = "problem"  # a Problem
     NUMBER = "number"  # a finite float
     HISTORY = "history"  # a tuple of Transition records
+    REQUEST = "request"  # a TaskRequest record (or None)
+    URLS = "urls"  # a tuple of http(s) URLs, each re-checked on read
+    JSON = "json"  # a JSON object (body fields); JSON text in the file, cleaned on read
 
 
 def stored(kind: Kind, limit: int = 0, *, if_missing: Any = None) -> dict[str, Any]:
@@ -256,6 +266,40 @@ def canonical_state(raw: str | None, has_url: bool) -> State:
     return _VOCABULARY.get(word, State.UNKNOWN)
 
 
+def _frozen_json(value: Any) -> Any:
+    """A private deep copy of a JSON value (objects and lists copied)."""
+    if isinstance(value, Mapping):
+        return {str(k): _frozen_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_frozen_json(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRequest:
+    """The request that created a task (``vidwatch create`` / ``submit``): the model,
+    the prompt as the user wrote it (the server's rewrite is
+    :attr:`TaskResult.enhanced_prompt`), the other body fields and the image URLs.
+    Never the key: bodies never hold it."""
+
+    model: str = field(metadata=stored(Kind.LINE, MAX_MODEL))
+    prompt: str = field(metadata=stored(Kind.TEXT, MAX_REQUEST_PROMPT))
+    fields: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({}),
+        metadata=stored(Kind.JSON, MAX_REQUEST_FIELDS),
+    )
+    images: tuple[str, ...] = field(default=(), metadata=stored(Kind.URLS, MAX_URL))
+
+    def __post_init__(self) -> None:
+        frozen = {str(k): _frozen_json(v) for k, v in self.fields.items()}
+        object.__setattr__(self, "fields", MappingProxyType(frozen))
+        object.__setattr__(self, "images", tuple(self.images))
+
+    def __hash__(self) -> int:  # the fields are a mapping: hashed as their JSON
+        fields = json.dumps(dict(self.fields), sort_keys=True, default=str)
+        return hash((self.model, self.prompt, fields, self.images))
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
     """A job the user asked vidwatch to watch."""
@@ -265,6 +309,8 @@ class Task:
     label: str = field(default="", metadata=stored(Kind.LINE, MAX_LABEL))
     # where the video was downloaded
     saved_to: str | None = field(default=None, metadata=stored(Kind.LINE, MAX_PATH))
+    # what created it, when vidwatch did (None: an ID added by hand)
+    request: TaskRequest | None = field(default=None, metadata=stored(Kind.REQUEST))
 
     def with_label(self, label: str) -> Task:
         return replace(self, label=label)

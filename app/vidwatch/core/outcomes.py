@@ -139,10 +139,13 @@ class BadResponse:
 
 @dataclass(frozen=True, slots=True)
 class NetworkError:
-    """No answer: connection refused, reset, DNS failure, timeout."""
+    """No answer: connection refused, reset, DNS failure, timeout. ``not_sent``: no
+    connection was ever made for the request, so it cannot have reached the server (what
+    a create needs to know before it may send again)."""
 
     reason: str
     timeout: bool = False
+    not_sent: bool = False
 
     @property
     def problem(self) -> Problem:

@@ -1,10 +1,14 @@
 """The filter language of the dashboard (``/``) and of ``vidwatch list/export --filter``.
 
-Words are ANDed. A plain word matches ID, label, state, status or prompt (any case).
+Words are ANDed. A plain word matches ID, label, state, status, model or prompt (the
+one sent and the server's rewrite; any case).
 Fields narrow it down::
 
     state:failed            canonical state or raw word; state:new, state:failed,unknown
-    label:cow  id:7f3a  prompt:moon  model:veo (the ID's model part starts with it)
+    label:cow  id:7f3a
+    prompt:moon             the prompt sent (vidwatch create/submit) or the enhanced one
+    model:veo               the model it was created with, or the ID's model part,
+                            starts with it
     age:<1h  age:>30m       since the task was added (s, m, h, d, w)
     updated:<10m            since the server last changed its status
     url:yes  saved:no       a video URL is known / the video is on disk
@@ -43,6 +47,9 @@ def search_text(record: TaskRecord) -> str:
     """What a plain word is looked for in (lower-cased)."""
     r = record.result
     parts = [record.id, record.task.label, r.shown_state.value, r.status, r.enhanced_prompt or ""]
+    request = record.task.request
+    if request is not None:
+        parts += [request.model, request.prompt]
     return "\n".join(parts).lower()
 
 
@@ -110,9 +117,11 @@ def _term(term: str) -> Check:
     if field == "id":
         return lambda record, hay, now: needle in record.id.lower()
     if field == "prompt":
-        return lambda record, hay, now: needle in (record.result.enhanced_prompt or "").lower()
+        return lambda record, hay, now: needle in _prompts(record)
     if field == "model":
-        return lambda record, hay, now: model_key(record.id).startswith(needle)
+        return lambda record, hay, now: (
+            _model_of(record).startswith(needle) or model_key(record.id).startswith(needle)
+        )
     if field in ("url", "saved"):
         if needle not in _YES | _NO:
             raise QueryError(f"{field}: say yes or no, as in {field}:yes")
@@ -121,6 +130,18 @@ def _term(term: str) -> Check:
             return lambda record, hay, now: (record.result.video_url is not None) == want
         return lambda record, hay, now: (record.task.saved_to is not None) == want
     return _age_check(field, value)
+
+
+def _prompts(record: TaskRecord) -> str:
+    """The prompt sent (when vidwatch created the job) and the server's enhanced one."""
+    request = record.task.request
+    sent = request.prompt if request is not None else ""
+    return f"{sent}\n{record.result.enhanced_prompt or ''}".lower()
+
+
+def _model_of(record: TaskRecord) -> str:
+    request = record.task.request
+    return request.model.lower() if request is not None else ""
 
 
 def _age_check(field: str, value: str) -> Check:

@@ -30,6 +30,7 @@ CREATE_FAULTS: Final = (
     "502",
     "503",
     "504",
+    "echo-key",
 )
 _GATEWAY_FAULTS: Final = ("429", "500", "502", "503", "504")
 
@@ -51,6 +52,8 @@ sora-2-pro) and checks their fields as the gateway does. To see each error:
   broken answer        fault malformed: the job is made, the answer is cut JSON
   refused row          fault 400: 400 invalid_request (no job is made)
   gateway errors       fault 429 | 500 | 502 | 503 | 504 (no job is made)
+  key echoed           fault echo-key: a 400 that quotes the Authorization header
+                       (vidwatch must never show or write it)
 
 Drive a running simulator with
   curl -X POST $URL/_sim/create -d '{"credit": 3, "max_running": 5}'
@@ -149,6 +152,9 @@ async def handle_create(sim: Simulator, request: web.Request) -> web.StreamRespo
         return _answer(sim, int(fault), body, headers)
     if fault == "400":
         return _answer(sim, 400, _coded("invalid_request", "the request was refused"))
+    if fault == "echo-key":
+        echoed = f"bad auth header {request.headers.get('Authorization', '')}"
+        return _answer(sim, 400, _coded("invalid_request", echoed))
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -25,6 +25,7 @@ from vidwatch.core.create_response import (
     BadResponse,
     Created,
     CreateOutcome,
+    NoAnswer,
     NoChannel,
     RateLimited,
     Refused,
@@ -103,6 +104,12 @@ def judge(outcome: CreateOutcome) -> Verdict:
             )
         why = outcome.message or "the gateway failed after it may have passed the job on"
         return Verdict(RowState.UNCERTAIN, outcome.code, why, outcome.status)
+    if isinstance(outcome, NoAnswer):
+        if outcome.fate is SendFate.NOT_SENT:
+            why = f"not sent ({outcome.reason})"
+            return Verdict(RowState.NOT_SENT, "connect", why, retry_soon=True)
+        why = f"the answer was lost after sending ({outcome.reason})"
+        return Verdict(RowState.UNCERTAIN, "lost", why)
     assert isinstance(outcome, BadResponse)
     if outcome.made_job is False:
         return Verdict(RowState.NOT_SENT, "", outcome.reason, outcome.status, stop_batch=True)
@@ -112,6 +119,4 @@ def judge(outcome: CreateOutcome) -> Verdict:
 def judge_error(exc: BaseException) -> Verdict:
     """The manifest state of a send that got no answer (see ``classify_transport_error``)."""
     what = clean_line(f"{type(exc).__name__}: {exc}".rstrip(": "), MAX_SHORT)
-    if classify_transport_error(exc) is SendFate.NOT_SENT:
-        return Verdict(RowState.NOT_SENT, "connect", f"not sent ({what})", retry_soon=True)
-    return Verdict(RowState.UNCERTAIN, "lost", f"the answer was lost after sending ({what})")
+    return judge(NoAnswer(classify_transport_error(exc), what))

@@ -1,0 +1,330 @@
+"""``vidwatch submit FILE``: a batch of jobs from a JSONL or CSV file, never paid twice.
+
+Every row gets one line on stdout, ``ROW<TAB>LABEL<TAB>ID<TAB>WHAT`` (``-`` when it has
+no job), as soon as its fate is known; a progress bar runs on a terminal; the summary
+and what to do about uncertain, refused and unsent rows go to stderr. Exit 0 only when
+every row has a job (or was marked done).
+
+Before anything is sent: jobs of earlier runs that never reached the task list are
+added to it, ``--mark-done`` is applied, then :func:`~vidwatch.core.plan.plan_batch`
+decides each row against the batch's manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from vidwatch.cli import network
+from vidwatch.cli.create import (
+    body_text,
+    confirm,
+    key_rejected,
+    open_journal,
+    send_rows,
+    verdict_text,
+)
+from vidwatch.cli.offline import load
+from vidwatch.cli.output import (
+    EXIT_FAILED,
+    EXIT_KEY,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    Context,
+    plural,
+    require_key,
+    safe,
+)
+from vidwatch.core.batch import Batch, BatchRow, read_batch
+from vidwatch.core.manifest import Manifest, ManifestDir, ManifestError, RowEntry, RowState
+from vidwatch.core.models import State, validate_task_id
+from vidwatch.core.plan import UNCERTAIN_ADVICE, Plan, Step, Why, plan_batch
+from vidwatch.core.sender import SendEvent, Sent, Stopped, unlisted_tasks
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+_MARK = re.compile(r"^\s*(\d{1,6})\s*(?:=\s*(\S+)\s*)?$")
+
+
+class RowPrinter:
+    """One line per row on ``out``; a progress bar of the sends when ``out`` is a
+    terminal (rich; lines are printed above it)."""
+
+    def __init__(self, out: TextIO, total: int) -> None:
+        self.out = out
+        self.bars: Progress | None = None
+        if out.isatty() and total:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.bars = Progress(
+                TextColumn("sending", markup=False),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(file=out, emoji=False, highlight=False),
+                transient=True,
+            )
+            self.bar = self.bars.add_task("sending", total=total)
+            self.bars.start()
+
+    def line(self, row: BatchRow, task_id: str | None, what: str) -> None:
+        cells = (str(row.number), safe(row.label, 60) or "-", safe(task_id, 256) or "-")
+        text = "\t".join((*cells, safe(what, 600)))
+        if self.bars is not None:
+            self.bars.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(text, file=self.out, flush=True)
+
+    def advance(self) -> None:
+        if self.bars is not None:
+            self.bars.advance(self.bar)
+
+    def close(self) -> None:
+        if self.bars is not None:
+            self.bars.stop()
+
+
+def _parse_marks(batch: Batch, marks: Sequence[str]) -> list[tuple[BatchRow, str | None]]:
+    rows = {row.number: row for row in batch.rows}
+    parsed = []
+    for mark in marks:
+        for item in mark.split(","):
+            found = _MARK.match(item)
+            if not found:
+                raise CliError(
+                    f"--mark-done takes ROW or ROW=ID, not {safe(item, 80)!r}", EXIT_USAGE
+                )
+            number, task_id = int(found.group(1)), found.group(2)
+            if number not in rows:
+                raise CliError(f"--mark-done {number}: the file has no row {number}", EXIT_USAGE)
+            if task_id is not None and (reason := validate_task_id(task_id)) is not None:
+                raise CliError(f"--mark-done {number}={safe(task_id, 80)}: {reason}", EXIT_USAGE)
+            parsed.append((rows[number], task_id))
+    return parsed
+
+
+def _skipped_text(step: Step) -> str:
+    entry = step.entry
+    if step.why is Why.HAS_JOB:
+        return "has a job (sent before)"
+    if step.why is Why.DONE:
+        return "marked done"
+    if step.why is Why.UNCERTAIN:
+        cause = entry.message if entry and entry.message else "vidwatch stopped while sending it"
+        return f"uncertain: {cause}; not sent again (see below)"
+    if step.why is Why.REFUSED:
+        return f"refused before: {step.detail}"
+    return f"{step.why.value}: {step.detail}" if step.detail else step.why.value
+
+
+def _dry_run(ctx: Context, batch: Batch, plan: Plan, base_url: str) -> int:
+    printer = RowPrinter(ctx.out, 0)
+    for step in plan.steps:
+        if step.send and step.row.request is not None:
+            printer.line(step.row, None, f"would send ({step.why.value})")
+            print(f"  {body_text(step.row.request.body())}", file=ctx.out)
+        else:
+            printer.line(step.row, step.task_id, _skipped_text(step))
+    count = len(plan.to_send)
+    print(
+        f"dry run: {plural(count, 'job')} would be created with "
+        f"POST {base_url}/v1/video/create (Authorization: Bearer ***); nothing was sent",
+        file=ctx.err,
+    )
+    return EXIT_OK
+
+
+def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
+    config = ctx.config()
+    path = Path(ns.file).expanduser()
+    batch = read_batch(path, default_model=config.create.model)
+    if batch.error:
+        raise CliError(f"{batch.source}: {batch.error}; nothing was sent", EXIT_USAGE)
+    if not batch.rows:
+        raise CliError(f"{batch.source}: no rows (one JSON object per line, or CSV)", EXIT_USAGE)
+    marks = _parse_marks(batch, ns.mark_done or ())
+    folder = ManifestDir.beside(ctx.paths.tasks_file)
+    failed = {i for i, r in load(ctx).items() if r.result.state is State.FAILED}
+    options = {"retry_failed": ns.retry_failed, "resend_uncertain": ns.resend_uncertain}
+    if ns.dry_run:
+        try:
+            manifest = folder.read(batch.source)
+        except ManifestError as exc:
+            raise CliError(str(exc), EXIT_FAILED) from None
+        plan = _plan(folder, batch, manifest, failed, options)
+        return _dry_run(ctx, batch, plan, config.base_url)
+    with open_journal(folder, batch.source) as manifest:
+        for row, task_id in marks:
+            try:
+                manifest.mark_done(row.identity, task_id)
+            except ManifestError:
+                raise CliError(
+                    f"--mark-done {row.number}: that row was never sent from this file", EXIT_USAGE
+                ) from None
+        relist = unlisted_tasks(manifest, batch.rows)
+        plan = _plan(folder, batch, manifest, failed, options)
+        if plan.blocked:
+            raise CliError(f"{plan.blocked}; nothing was sent", EXIT_FAILED)
+        sending = [s.row.request for s in plan.to_send if s.row.request is not None]
+        if sending:
+            require_key(ctx, config)  # only sending needs it: listing and marking do not
+            if not confirm(ctx, sending, config, yes=ns.yes):
+                return EXIT_FAILED
+        printer = RowPrinter(ctx.out, len(sending))
+        try:
+            for step in plan.skipped:
+                printer.line(step.row, step.task_id, _skipped_text(step))
+            result = send_rows(
+                ctx, config, manifest, plan.to_send, relist, _reporter(printer, plan)
+            )
+        finally:
+            printer.close()
+        entries = dict(manifest.entries)
+    code = _summary(ctx, batch, plan, entries, result.sends, manifest.path)
+    for error in result.list_errors:
+        ctx.warn(f"the task list cannot be written: {error}; the jobs are added on the next run")
+    if result.stopped:
+        ctx.warn(f"the batch stopped: {safe(result.stopped, 400)}")
+    if any(key_rejected(v) for v in result.verdicts.values()):
+        code = EXIT_KEY
+    if ns.wait:
+        ids = [
+            entry.task_id
+            for row in batch.rows
+            if (entry := entries.get(row.identity)) is not None
+            and entry.task_id
+            and entry.state in (RowState.CREATED, RowState.DONE)
+        ]
+        if ids:
+            waited = network.wait_for(ctx, config, list(dict.fromkeys(ids)), timeout=ns.timeout)
+            code = code if code != EXIT_OK else waited
+    return code
+
+
+def _plan(
+    folder: ManifestDir,
+    batch: Batch,
+    manifest: Manifest,
+    failed: set[str],
+    options: dict[str, bool],
+) -> Plan:
+    fresh = {row.identity for row in batch.sendable if row.identity not in manifest.entries}
+    elsewhere = folder.elsewhere(fresh, batch.source) if fresh else {}
+    return plan_batch(
+        batch,
+        manifest.entries,
+        blocked=manifest.blocked,
+        failed_tasks=failed,
+        elsewhere=elsewhere,
+        **options,
+    )
+
+
+def _reporter(printer: RowPrinter, plan: Plan) -> Callable[[SendEvent], None]:
+    replaces = {step.row.identity: step.replaces for step in plan.to_send}
+
+    def report(event: SendEvent) -> None:
+        if isinstance(event, Stopped):
+            printer.line(event.row, None, f"not sent: {event.reason}")
+            printer.advance()
+            return
+        assert isinstance(event, Sent)
+        verdict, row = event.verdict, event.row
+        if not event.final:
+            return  # sent again after a backoff: the line comes with its last attempt
+        printer.advance()
+        if verdict.state is RowState.CREATED:
+            old = replaces.get(row.identity)
+            printer.line(row, verdict.task_id, f"created (replaces {old})" if old else "created")
+        elif verdict.state is RowState.REFUSED:
+            printer.line(row, None, f"refused: {verdict_text(verdict)}")
+        elif verdict.state is RowState.UNCERTAIN:
+            printer.line(row, None, f"uncertain: {verdict_text(verdict)}")
+        else:
+            printer.line(row, None, f"not sent: {verdict_text(verdict)}")
+
+    return report
+
+
+def _summary(
+    ctx: Context,
+    batch: Batch,
+    plan: Plan,
+    entries: dict[str, RowEntry],
+    sends: int,
+    manifest_path: Path,
+) -> int:
+    """The counts, then what to do about each kind of row without a job; the exit code."""
+    uncertain: list[BatchRow] = []
+    refused: list[BatchRow] = []
+    unsent: list[BatchRow] = []
+    invalid: list[BatchRow] = []
+    elsewhere: list[BatchRow] = []
+    done = 0
+    for step in plan.steps:
+        row = step.row
+        entry = entries.get(row.identity)
+        state = entry.state if entry else None
+        if state in (RowState.CREATED, RowState.DONE):
+            done += 1
+        elif row.request is None:
+            invalid.append(row)
+        elif state in (RowState.UNCERTAIN, RowState.SENDING):
+            uncertain.append(row)
+        elif state is RowState.REFUSED:
+            refused.append(row)
+        elif step.why is Why.ELSEWHERE:
+            elsewhere.append(row)
+        else:
+            unsent.append(row)
+    total = len(batch.rows)
+    parts = [f"{done} with a job"]
+    parts += [
+        f"{len(rows)} {word}"
+        for rows, word in (
+            (uncertain, "uncertain"),
+            (refused, "refused"),
+            (unsent, "not sent"),
+            (invalid, "invalid"),
+            (elsewhere, "sent from another file"),
+        )
+        if rows
+    ]
+    ctx.warn(f"{plural(total, 'row')}: {', '.join(parts)}; {plural(sends, 'request')} sent now")
+
+    def rows_text(rows: list[BatchRow]) -> str:
+        return ", ".join(
+            f"{r.number}" + (f" ({safe(r.label, 40)})" if r.label else "") for r in rows
+        )
+
+    file = safe(batch.source, 300)
+    if uncertain:
+        first = uncertain[0].number
+        ctx.warn(f"uncertain rows: {rows_text(uncertain)}: {UNCERTAIN_ADVICE}.")
+        ctx.warn(
+            f"  found its job: vidwatch submit {file} --mark-done {first}=ID   "
+            f"(not wanted: --mark-done {first}; not there: --resend-uncertain)"
+        )
+    if refused:
+        ctx.warn(f"refused rows: {rows_text(refused)}: fix them in the file and submit again")
+    if unsent:
+        ctx.warn(f"rows not sent: {rows_text(unsent)}: submit again to send them")
+    if invalid:
+        ctx.warn(f"invalid rows: {rows_text(invalid)}: fix them in the file and submit again")
+    if elsewhere:
+        ctx.warn(f"rows already sent from another file: {rows_text(elsewhere)}")
+    if done < total:
+        ctx.warn(f"manifest: {manifest_path}")
+    return EXIT_OK if done == total else EXIT_FAILED

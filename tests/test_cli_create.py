@@ -1,0 +1,350 @@
+"""``vidwatch create`` / ``submit`` in-process: the yes on a terminal, the progress bar,
+the config's default model, the help that says how to make the simulator refuse."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from vidwatch.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_USAGE, main
+from vidwatch.cli.create import CREATE_JOURNAL
+from vidwatch.cli.submit import RowPrinter
+from vidwatch.core.batch import parse_batch
+from vidwatch.core.config import ConfigError, CreateSettings, load_config
+from vidwatch.core.manifest import ManifestDir, RowState
+from vidwatch.core.scheduler import Policy
+from vidwatch.core.sim_create import CREATE_HELP
+from vidwatch.core.simulator import Simulator, SimulatorThread
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class Cli:
+    def __init__(self, tmp: Path, sim: Simulator, base_url: str) -> None:
+        self.tmp = tmp
+        self.sim = sim
+        self.tasks = tmp / "tasks.toml"
+        self.config = tmp / "config.toml"
+        self.config.write_text(
+            "[polling]\nmin_interval = 0.1\nmax_interval = 0.3\nmax_requests_per_second = 100\n"
+            "[create]\nconcurrency = 1\n",
+            encoding="utf-8",
+        )
+        self.base_url = base_url
+
+    def __call__(
+        self, *argv: str, stdin: io.StringIO | None = None, key: bool = True
+    ) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("QUICKROUTER_BASE_URL", self.base_url)
+            patch.setenv("VIDWATCH_CONFIG", str(self.config))
+            if key:
+                patch.setenv("QUICKROUTER_API_KEY", self.sim.api_key)
+            code = main(
+                ["--tasks-file", str(self.tasks), *argv],
+                out=out,
+                err=err,
+                stdin=stdin or io.StringIO(),
+            )
+        return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Cli]:
+    sim = Simulator(jobs=0, seed=2, speed=20.0, median=10.0, fail_rate=0.0)  # ~1 s jobs
+    with SimulatorThread(sim) as thread:
+        yield Cli(tmp_path, sim, thread.base_url)
+
+
+def test_create_on_a_terminal_says_what_it_will_send_and_asks(cli: Cli) -> None:
+    code, out, err = cli("create", "--model", "sora-2-pro", "a cat", stdin=Terminal("n\n"))
+    assert code == EXIT_FAILED
+    assert "About to create 1 job" in err
+    assert "1 × sora-2-pro, 15 s" in err  # the model and the duration it will be billed
+    assert "nothing sent" in err
+    assert out == ""
+    assert cli.sim.create.accepted == 0
+    code, out, err = cli("create", "--label", "cat", "a cat", stdin=Terminal("y\n"))
+    assert code == EXIT_OK, err
+    assert out.strip().startswith("grok:")
+    assert cli.sim.create.accepted == 1
+
+
+def test_submit_on_a_terminal_sums_up_models_and_durations(cli: Cli) -> None:
+    rows = [
+        {"prompt": "a", "model": "sora-2", "duration": 15},
+        {"prompt": "b", "model": "sora-2", "duration": "15"},
+        {"prompt": "c"},
+        {"prompt": "d"},
+        {"prompt": "e"},
+    ]
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    code, out, err = cli("submit", str(batch), stdin=Terminal("\n"))
+    assert code == EXIT_FAILED
+    assert "About to create 5 jobs" in err
+    assert "  3 × grok-video-3\n" in err
+    assert "  2 × sora-2, 15 s\n" in err
+    assert cli.sim.create.accepted == 0
+    code, out, err = cli("submit", str(batch), stdin=Terminal("yes\n"))
+    assert code == EXIT_OK, err
+    assert cli.sim.create.accepted == 5
+    assert [line.split("\t")[3] for line in out.splitlines()] == ["created"] * 5
+    assert "5 rows: 5 with a job; 5 requests sent now" in err
+
+
+def test_a_batch_that_cannot_be_read_or_a_bad_mark_is_a_usage_error(cli: Cli) -> None:
+    missing = cli("submit", "--yes", str(cli.tmp / "none.jsonl"))
+    assert missing[0] == EXIT_USAGE
+    assert "cannot read" in missing[2]
+    csv = cli.tmp / "b.csv"
+    csv.write_text("model,label\ngrok-video-3,x\n", encoding="utf-8")
+    assert cli("submit", "--yes", str(csv))[0] == EXIT_USAGE  # no prompt column
+    good = cli.tmp / "g.jsonl"
+    good.write_text('{"prompt": "a"}\n', encoding="utf-8")
+    for mark in ("7", "x", "1=bad\x01id"):
+        code, _, err = cli("submit", "--yes", str(good), "--mark-done", mark)
+        assert code == EXIT_USAGE, mark
+    code, _, err = cli("submit", "--yes", str(good), "--mark-done", "1")
+    assert code == EXIT_USAGE
+    assert "never sent" in err
+    assert cli.sim.create.accepted == 0
+
+
+def test_create_needs_a_key_but_a_dry_run_does_not(cli: Cli) -> None:
+    code, _, err = cli("create", "--yes", "a cat", key=False)
+    assert code == EXIT_KEY
+    cli.config.write_text('[create]\nmodel = "sora-2"\n', encoding="utf-8")
+    code, out, err = cli("create", "--dry-run", "a cat", key=False)
+    assert code == EXIT_OK, err
+    assert json.loads(out) == {"model": "sora-2", "prompt": "a cat", "duration": 10, "images": []}
+    cli.config.write_text('[create]\nmodel = "two words"\n', encoding="utf-8")
+    code, _, err = cli("create", "--dry-run", "a cat", key=False)
+    assert code == 4
+    assert "create.model" in err
+
+
+def test_an_earlier_create_killed_while_sending_is_told_once(cli: Cli) -> None:
+    folder = ManifestDir.beside(cli.tasks)
+    row = parse_batch(b'{"prompt": "a lost cat", "label": "lost"}\n').rows[0]
+    with folder.open(CREATE_JOURNAL) as journal:
+        journal.record_intent(row)  # and then vidwatch was killed
+    code, _, err = cli("create", "--yes", "a cat")
+    assert code == EXIT_OK
+    assert "was stopped while sending" in err
+    assert "label 'lost'" in err
+    assert folder.read(CREATE_JOURNAL).entries[row.identity].state is RowState.UNCERTAIN
+    code, _, err = cli("create", "--yes", "a dog")
+    assert "stopped while sending" not in err
+
+
+def test_a_lost_create_answer_says_the_job_may_exist(cli: Cli) -> None:
+    cli.sim.create.inject("lose-answer")
+    code, out, err = cli("create", "--yes", "a cat")
+    assert code == EXIT_FAILED
+    assert out == ""
+    assert "may have been made" in err
+    assert cli.sim.create.accepted == 1
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_only() -> None:
+    rows = parse_batch(b'{"prompt": "a", "label": "[bold]cow[/]"}\n').rows
+    screen = Terminal()
+    printer = RowPrinter(screen, 1)
+    printer.line(rows[0], "grok:1", "created")
+    printer.advance()
+    printer.close()
+    text = screen.getvalue()
+    assert re.search(r"1\s+\[bold\]cow\[/\]\s+grok:1\s+created\n", text)  # text, not markup
+    assert "sending" in text
+    pipe = io.StringIO()
+    printer = RowPrinter(pipe, 1)
+    printer.line(rows[0], None, "refused: 400 bad")
+    printer.advance()
+    printer.close()
+    assert pipe.getvalue() == "1\t[bold]cow[/]\t-\trefused: 400 bad\n"
+
+
+def test_simulate_help_says_how_to_trigger_each_create_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    out = capsys.readouterr().out
+    for line in CREATE_HELP.splitlines()[:8]:
+        assert line.strip() in out
+    for word in ("lose-answer", "quota_not_enough", "model_not_found", "429", "credit"):
+        assert word in out
+
+
+def test_the_create_table_of_the_config(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    assert load_config(path, env={}).create == CreateSettings("grok-video-3", 30, 2)
+    path.write_text(
+        '[create]\nmodel = " sora-2 "\nper_minute = 5\nconcurrency = 4\ncolour = 1\n',
+        encoding="utf-8",
+    )
+    config = load_config(path, env={})
+    assert config.create == CreateSettings("sora-2", 5, 4)
+    assert config.policy.concurrency == Policy().concurrency  # polling's budget is apart
+    assert any("create.colour" in warning for warning in config.warnings)
+    for text in ('create = "x"\n', "[create]\nmodel = 5\n", '[create]\nmodel = ""\n'):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError, match="create"):
+            load_config(path, env={})
+
+
+# --------------------------------------------------------------------------- in-process runs
+
+
+def rows_of(out: str) -> dict[int, list[str]]:
+    cells = [line.split("\t") for line in out.splitlines() if line[:1].isdigit()]
+    return {int(row[0]): row for row in cells}
+
+
+def test_create_wait_prints_the_id_then_waits_like_wait(cli: Cli) -> None:
+    code, out, err = cli("create", "--yes", "--wait", "--timeout", "60", "a dog")
+    assert code == EXIT_OK, err
+    task_id, done = out.splitlines()
+    assert done == f"{task_id}\t{cli.base_url}/videos/{task_id.split(':', 1)[1]}.mp4"
+    assert f"{task_id}: succeeded" in err
+
+
+def test_create_checks_fields_before_sending_and_reads_stdin(cli: Cli) -> None:
+    code, _, err = cli("create", "--yes", "--param", "aspect_ratio=16:9", "a cat")
+    assert code == EXIT_USAGE
+    assert "2:3, 3:2 or 1:1" in err
+    assert cli("create", "--yes", "--param", "prompt=x", "a cat")[0] == EXIT_USAGE
+    assert cli("create", "--yes", "--image", "ftp://x.example/a.png", "a cat")[0] == EXIT_USAGE
+    assert cli.sim.create.accepted == 0
+    code, out, err = cli(
+        "create", "--yes", "--json", "--model", "sora-2", "--param", "size=large", "-",
+        stdin=io.StringIO("一只猫\nin the rain\n"),
+    )  # fmt: skip
+    assert code == EXIT_OK, err
+    task = json.loads(out)
+    assert task["id"].startswith("sora-2:")
+    assert task["request"]["prompt"] == "一只猫\nin the rain"
+    assert task["request"]["fields"] == {"size": "large", "duration": 10}  # sent explicitly
+    assert "duration not given" in err
+    assert cli.sim.create.bodies[-1] == {
+        "model": "sora-2",
+        "prompt": "一只猫\nin the rain",
+        "size": "large",
+        "duration": 10,
+        "images": [],
+    }
+
+
+def test_create_dry_run_prints_the_body_and_sends_nothing(cli: Cli) -> None:
+    code, out, err = cli(
+        "create", "--dry-run", "--model", "my-new-model", "--param", "seed=7",
+        "--image", "https://img.example/a.png", "a cat",
+    )  # fmt: skip
+    assert code == EXIT_OK, err
+    assert json.loads(out) == {
+        "model": "my-new-model",
+        "prompt": "a cat",
+        "seed": 7,
+        "images": ["https://img.example/a.png"],
+    }
+    assert "Bearer ***" in err
+    assert cli.sim.api_key not in out + err
+    assert cli.sim.create.accepted == 0
+
+
+def test_create_says_why_the_gateway_refused(cli: Cli) -> None:
+    cli.sim.create.configure({"credit": 0})
+    code, out, err = cli("create", "--yes", "a cat")
+    assert code == EXIT_FAILED
+    assert "403 quota_not_enough" in err
+    assert "nothing was paid" in err
+    assert out == ""
+    cli.sim.create.configure({"credit": None})
+    code, _, err = cli("create", "--yes", "--model", "no-such-model", "a cat")
+    assert code == EXIT_FAILED
+    assert "model_not_found" in err
+    code, _, err = cli("create", "--yes", "a cat", key=False)
+    assert code == EXIT_KEY
+    cli.sim.create.inject("500")
+    code, _, err = cli("create", "--yes", "a cat")
+    assert code == EXIT_FAILED
+    assert "may have been made" in err  # a 500 may have passed the job on
+    assert cli.sim.create.accepted == 0
+
+
+def test_create_that_cannot_connect_says_nothing_was_sent(cli: Cli, tmp_path: Path) -> None:
+    cli.base_url = "http://127.0.0.1:9"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("vidwatch.core.sender.BACKOFF", 0.01)  # no real waiting here
+        code, out, err = cli("create", "--yes", "a cat")
+    assert code == 5
+    assert err.count("trying again") == 3  # four attempts in all
+    assert "not sent, nothing was paid" in err
+    assert out == ""
+
+
+def test_submit_resends_uncertain_rows_only_when_asked(cli: Cli) -> None:
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text('{"prompt": "a"}\n{"prompt": "b"}\n', encoding="utf-8")
+    cli.sim.create.inject("lose-answer")
+    assert cli("submit", "--yes", str(batch))[0] == EXIT_FAILED
+    assert cli.sim.create.accepted == 2
+    assert cli("submit", "--yes", str(batch))[0] == EXIT_FAILED
+    assert cli.sim.create.accepted == 2
+    code, _, err = cli("submit", "--yes", "--resend-uncertain", str(batch))
+    assert code == EXIT_OK, err
+    assert cli.sim.create.accepted == 3
+    code, out, _ = cli("list", "--json")
+    assert len(json.loads(out)) == 2
+
+
+def test_submit_reads_csv_and_retries_failed_jobs_linked_to_the_old(cli: Cli) -> None:
+    batch = cli.tmp / "b.csv"
+    batch.write_text("prompt,label,size\na cat,c1,720P\na dog,d1,\n", encoding="utf-8")
+    cli.sim.fail_rate = 1.0  # these two jobs fail
+    code, out, err = cli("submit", "--yes", "--wait", "--timeout", "60", str(batch))
+    assert code == EXIT_FAILED  # every row has a job, and the jobs failed
+    failed = [rows_of(out)[n][2] for n in (1, 2)]
+    assert all(f"{task_id} failed" in err for task_id in failed)
+    cli.sim.fail_rate = 0.0
+    code, out, err = cli("submit", "--yes", "--retry-failed", str(batch))
+    assert code == EXIT_OK, err
+    rows = rows_of(out)
+    assert [rows[n][3] for n in (1, 2)] == [f"created (replaces {old})" for old in failed]
+    assert cli.sim.create.accepted == 4
+    code, out, _ = cli("list", "--json")
+    assert {task["id"] for task in json.loads(out)} == {*failed, rows[1][2], rows[2][2]}
+    bodies = cli.sim.create.bodies
+    assert (
+        bodies[0]
+        == bodies[2]
+        == {
+            "model": "grok-video-3",
+            "prompt": "a cat",
+            "size": "720P",
+            "images": [],
+        }
+    )
+
+
+def test_submit_needs_a_key_only_to_send(cli: Cli) -> None:
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text('{"prompt": "a", "label": "x"}\n', encoding="utf-8")
+    assert cli("submit", "--yes", str(batch), key=False)[0] == EXIT_KEY
+    assert cli("submit", "--yes", str(batch))[0] == EXIT_OK
+    code, out, err = cli("submit", "--yes", str(batch), key=False)  # nothing left to send
+    assert code == EXIT_OK, err
+    assert rows_of(out)[1][1:] == [
+        "x",
+        cli.sim.create.job_ids[0],
+        "has a job (sent before)",
+    ]
