@@ -25,6 +25,8 @@ from vidwatch.core.simulator import Simulator, SimulatorThread
 from vidwatch.core.store import TaskStore
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
 
+from tests.waits import until
+
 pytestmark = pytest.mark.e2e
 
 KEY = "sk-CANARY-9f3e1a77c0d24b51"
@@ -149,15 +151,20 @@ async def test_the_dashboard_never_shows_or_saves_the_key(tmp_path: Path) -> Non
             notify(message, **kwargs)
 
         app.notify = recording_notify  # type: ignore[method-assign]
+
+        def settled() -> bool:
+            """No request in flight and the screen shows every answer received."""
+            ids = list(app.session.records)
+            return not any(app.poller.is_polling(i) for i in ids) and all(
+                app.main.table.records.get(i) == app.session.records[i] for i in ids
+            )
+
         async with app.run_test(size=(200, 50)) as pilot:
             for fault in FAULTS:
                 sim.inject(fault, 2 if fault == "drop" else 1)
-                for _ in range(250):
-                    if sim.stats.faults[fault]:
-                        break
-                    await pilot.pause(0.02)
-                assert sim.stats.faults[fault], fault
-                await pilot.pause(0.15)  # the batched update reaches the screen
+                await until(pilot, lambda: sim.stats.faults[fault], what=fault)  # noqa: B023
+                await until(pilot, settled, what=f"the {fault} answer on screen")
+                await pilot.pause()
                 seen += [app.main.banner_text(), app.export_screenshot()]
                 seen += [app.main.table.render_line(y).text for y in range(1, 3)]
                 if app.poller.status.auth_error:

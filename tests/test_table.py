@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from textual.app import App, ComposeResult
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult
 from vidwatch.ui.rows import SortKey, next_text, relative, sort_ids, state_text
@@ -57,6 +58,7 @@ def lines(table: TaskTable) -> list[str]:
     return [table.render_line(y).text for y in range(table.size.height)]
 
 
+@pytest.mark.ui
 async def test_cursor_stays_on_its_task_while_rows_change() -> None:
     app = TableApp([rec(f"t{i}", State.RUNNING, updated=i) for i in range(30)])
     async with app.run_test(size=(120, 20)) as pilot:
@@ -80,6 +82,7 @@ async def test_cursor_stays_on_its_task_while_rows_change() -> None:
         assert table.cursor_id == "t5"
 
 
+@pytest.mark.ui
 async def test_keys_move_the_cursor_and_announce() -> None:
     app = TableApp([rec(f"t{i}", State.QUEUED) for i in range(100)])
     async with app.run_test(size=(100, 12)) as pilot:
@@ -98,6 +101,7 @@ async def test_keys_move_the_cursor_and_announce() -> None:
         assert app.highlights[-1] == table.cursor_id
 
 
+@pytest.mark.ui
 async def test_only_visible_rows_are_rendered_and_header_stays() -> None:
     app = TableApp([rec(f"task-{i}", State.RUNNING) for i in range(5000)])
     async with app.run_test(size=(100, 10)) as pilot:
@@ -109,6 +113,7 @@ async def test_only_visible_rows_are_rendered_and_header_stays() -> None:
         assert table.virtual_size.height == 5001
 
 
+@pytest.mark.ui
 async def test_hostile_text_is_drawn_literally() -> None:
     evil = "[@click=app.quit]boom[/] [bold]x"
     app = TableApp([rec("a", State.RUNNING, label=evil, prompt="[/]\n[red]rest")])
