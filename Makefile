@@ -31,11 +31,13 @@ demo: $(STAMP) ## Start the dashboard on the built-in simulator
 
 test: lint typecheck pytest ## Lint, type-check and run the tests
 
+# pytest caches its assertion rewriting as bytecode: with PYTHONDONTWRITEBYTECODE set (some
+# shells and CI images set it) every worker would rewrite every test module again (~2 s CPU).
 pytest: $(STAMP) ## Run the whole test suite only (WORKERS=4 in parallel)
-	$(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal
 
 test-fast: $(STAMP) ## Unit tests only, no ui/e2e/slow marks (< 30 s): the edit-run loop
-	$(BIN)/python -m pytest -q -m "not ui and not e2e and not slow"
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -m "not ui and not e2e and not slow"
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check app tests bench

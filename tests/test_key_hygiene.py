@@ -20,6 +20,7 @@ import pytest
 from vidwatch.core.api import QueryClient
 from vidwatch.core.config import Config, Paths, load_config
 from vidwatch.core.models import Task
+from vidwatch.core.poller import PollerEvent, TaskUpdate
 from vidwatch.core.scheduler import Policy
 from vidwatch.core.simulator import Simulator, SimulatorThread
 from vidwatch.core.store import TaskStore
@@ -68,7 +69,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         config = home / "config" / "vidwatch" / "config.toml"
         config.parent.mkdir(parents=True)
         config.write_text(
-            "timeout = 1.0\n[polling]\nmin_interval = 0.05\nmax_interval = 0.1\n"
+            "timeout = 10.0\n[polling]\nmin_interval = 0.05\nmax_interval = 0.1\n"
             "max_requests_per_second = 200\n",
             encoding="utf-8",
         )
@@ -139,7 +140,7 @@ async def test_the_dashboard_never_shows_or_saves_the_key(tmp_path: Path) -> Non
             base_url=base_url,
             api_key=KEY,
             policy=Policy(min_interval=0.5, max_interval=1.0, max_requests_per_second=200),
-            timeout=1.0,
+            timeout=10.0,  # the simulator shares the app's loop: never a timeout instead
         )
         app = VidwatchApp(DashboardOptions(Paths(tmp_path / "c.toml", tasks, tmp_path), config))
         seen: list[str] = []
@@ -159,10 +160,19 @@ async def test_the_dashboard_never_shows_or_saves_the_key(tmp_path: Path) -> Non
                 app.main.table.records.get(i) == app.session.records[i] for i in ids
             )
 
+        updates: list[str] = []  # every record the screen was given, errors included
+
+        def record_update(event: PollerEvent) -> None:
+            if isinstance(event, TaskUpdate):
+                updates.append(f"{event.record} {event.record.result.error or ''}")
+
         async with app.run_test(size=(200, 50)) as pilot:
+            app.poller.subscribe(record_update)
             for fault in FAULTS:
                 sim.inject(fault, 2 if fault == "drop" else 1)
                 await until(pilot, lambda: sim.stats.faults[fault], what=fault)  # noqa: B023
+                if fault == "echo-key":  # the proof that a leak would be seen: the echo arrives
+                    await until(pilot, lambda: any("bad auth header" in u for u in updates))
                 await until(pilot, settled, what=f"the {fault} answer on screen")
                 await pilot.pause()
                 seen += [app.main.banner_text(), app.export_screenshot()]
@@ -176,7 +186,7 @@ async def test_the_dashboard_never_shows_or_saves_the_key(tmp_path: Path) -> Non
             seen.append(app.export_screenshot())
             await pilot.press("escape", "q")
         seen.append(tasks.read_text(encoding="utf-8"))
-        seen += toasts
+        seen += toasts + updates
         assert any("bad auth header" in text for text in seen)  # the echo reached the screen
         assert [n for n, text in enumerate(seen) if KEY in text] == []
         assert sim.stats.requests > len(FAULTS)
