@@ -51,6 +51,21 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first (slow, then e2e, then ui; the original order within each),
+    so that the workers of `make test` finish together: the quick unit tests fill the
+    gaps at the end instead of one worker starting the soak when the others are done."""
+
+    def rank(item: pytest.Item) -> int:
+        marks = [m for m in NOT_UNIT if item.get_closest_marker(m)]
+        return min(LONGEST_FIRST[m] for m in marks) if marks else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
+
+
+LONGEST_FIRST = {"slow": 0, "e2e": 1, "ui": 2}
+
+
 def _refuse(what: str, nodeid: str) -> Any:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError(
