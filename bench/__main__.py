@@ -186,14 +186,14 @@ def storage_rows() -> list[Row]:
             ms(f.save_block),
             f"save {ms(f.save)} (median)",
             f"{f.save_block_ratio:.2f}×",
-            "≤ 0.15×",
-            f.save_block_ratio <= 0.15,
+            "≤ 0.2×",
+            f.save_block_ratio <= 0.2,
         ),
         ratio_row(
             "  ... when another process rewrote the file (it is read again)",
             f.reload_block,
             f.reload,
-            0.15,
+            0.2,
             ms,
         ),
     ]
