@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The suite mostly waits (Pilot, loopback servers, child processes): 4 workers suit 2 cores.
+WORKERS ?= 4
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test pytest lint format typecheck bench soak clean
+.PHONY: help run demo test test-fast pytest lint format typecheck bench soak clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,8 +31,13 @@ demo: $(STAMP) ## Start the dashboard on the built-in simulator
 
 test: lint typecheck pytest ## Lint, type-check and run the tests
 
-pytest: $(STAMP) ## Run the test suite only
-	$(BIN)/python -m pytest -q
+# pytest caches its assertion rewriting as bytecode: with PYTHONDONTWRITEBYTECODE set (some
+# shells and CI images set it) every worker would rewrite every test module again (~2 s CPU).
+pytest: $(STAMP) ## Run the whole test suite only (WORKERS=4 in parallel)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal
+
+test-fast: $(STAMP) ## Unit tests only, no ui/e2e/slow marks (< 30 s): the edit-run loop
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -m "not ui and not e2e and not slow"
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check app tests bench
@@ -44,7 +51,7 @@ typecheck: $(STAMP) ## mypy --strict
 	$(BIN)/mypy
 
 soak: $(STAMP) ## The full soak: 1,000 jobs at 30 % chaos (a few minutes)
-	VIDWATCH_SOAK_JOBS=1000 $(BIN)/python -m pytest tests/test_soak.py -q -s --timeout 1800
+	VIDWATCH_SOAK_JOBS=1000 VIDWATCH_SOAK_SPEED=30 $(BIN)/python -m pytest tests/test_soak.py -q -s --timeout 1800
 
 bench: $(STAMP) ## Benchmarks (CPU per poll and more)
 	$(BIN)/python -m bench

@@ -205,32 +205,55 @@ def cpu_rows() -> list[Row]:
     ]
 
 
+def ratio_row(
+    measure: str, value: float, anchor: float, goal: float, show: Callable[[float], str]
+) -> Row:
+    """A timed figure beside its anchor; the goal is the ratio, so it means the same on
+    any machine."""
+    ratio = value / anchor
+    return Row(measure, show(value), show(anchor), f"{ratio:.2f}×", f"≤ {goal:g}×", ratio <= goal)
+
+
 def dashboard_rows() -> list[Row]:
     from bench.dashboard import measure
 
     f = measure()
     return [
-        Row(
+        ratio_row(
             "launch to first rows painted, 10,000 tasks (anchor: stock DataTable)",
-            secs(f.launch),
-            secs(f.datatable_launch),
-            f"{f.launch / f.datatable_launch:.2f}×",
-            "≤ 0.5 s",
-            f.launch <= 0.5,
+            f.launch,
+            f.datatable_launch,
+            0.33,
+            secs,
+        ),
+        ratio_row(
+            f"key press to repaint, p95, {f.updates_per_second:.0f} updates/s streaming in "
+            "(anchor: a bare Textual app, nothing streaming)",
+            f.key_p95,
+            f.bare_key_p95,
+            3.0,
+            ms,
         ),
         Row(
-            f"key press to repaint, p95, {f.updates_per_second:.0f} updates/s streaming in",
-            ms(f.key_p95),
-            f"median {ms(f.key_median)}",
-            goal="≤ 50 ms",
-            passed=f.key_p95 <= 0.05,
+            "  key press to repaint, median",
+            ms(f.key_median),
+            ms(f.bare_key_median),
+            f"{f.key_median / f.bare_key_median:.2f}×",
         ),
-        Row("sort 10,000 rows (slowest of 4)", ms(f.sort), goal="≤ 100 ms", passed=f.sort <= 0.1),
-        Row(
-            "filter 10,000 rows (slowest of 9 keystrokes)",
-            ms(f.filter),
-            goal="≤ 100 ms",
-            passed=f.filter <= 0.1,
+        ratio_row(
+            "sort 10,000 rows, slowest of 4 (anchor: stock DataTable sorting them)",
+            f.sort,
+            f.datatable_sort,
+            0.5,
+            ms,
+        ),
+        ratio_row(
+            "filter 10,000 rows, slowest of 9 keystrokes (anchor: stock DataTable showing "
+            "the matches)",
+            f.filter,
+            f.datatable_filter,
+            0.1,
+            ms,
         ),
         Row(
             "memory, 10,000 tasks loaded, polled and saved",
@@ -246,24 +269,27 @@ def storage_rows() -> list[Row]:
 
     f = measure()
     return [
-        Row(
-            f"load 10,000 tasks ({f.size_mb:.1f} MB of TOML)",
-            secs(f.load),
-            goal="≤ 0.4 s",
-            passed=f.load <= 0.4,
+        ratio_row(
+            f"load 10,000 tasks, {f.size_mb:.1f} MB of TOML (anchor: tomllib parsing it)",
+            f.load,
+            f.tomllib_load,
+            0.5,
+            secs,
         ),
         Row(
-            "longest event-loop stall while saving 10,000 tasks",
+            "longest event-loop stall while saving 10,000 tasks (anchor: that save's time)",
             ms(f.save_block),
-            f"the save itself: {ms(f.save)}",
-            goal="≤ 20 ms",
-            passed=f.save_block <= 0.02,
+            f"save {ms(f.save)} (median)",
+            f"{f.save_block_ratio:.2f}×",
+            "≤ 0.2×",
+            f.save_block_ratio <= 0.2,
         ),
-        Row(
+        ratio_row(
             "  ... when another process rewrote the file (it is read again)",
-            ms(f.reload_block),
-            goal="≤ 20 ms",
-            passed=f.reload_block <= 0.02,
+            f.reload_block,
+            f.reload,
+            0.2,
+            ms,
         ),
     ]
 

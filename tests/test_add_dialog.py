@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from textual.widgets import Checkbox, Static
 from vidwatch.core.models import State
 from vidwatch.ui.dialogs import AddDialog, parse_add
 from vidwatch.ui.main_screen import MainScreen
 
 from tests.dashboard_support import make_app, record
-from tests.test_dashboard import until
+from tests.waits import until
 
 GROK = "grok:eee6faa8-9dee-455c-aa82-02ac623adf3a"
 
@@ -28,6 +29,7 @@ def test_parse_add_keeps_ids_and_names_the_rest() -> None:
     assert [text for text, _ in anyway.rejected] == ["https://example.com/x"]
 
 
+@pytest.mark.ui
 async def test_the_dialog_adds_only_ids_unless_told_otherwise(tmp_path: Path) -> None:
     h = make_app(tmp_path, [record("grok:a", State.RUNNING)])
     async with h.app.run_test(size=(120, 40)) as pilot:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CORE = Path(__file__).resolve().parent.parent / "app" / "vidwatch" / "core"
 
 
@@ -29,6 +31,7 @@ def test_core_never_imports_textual_statically() -> None:
     assert offenders == []
 
 
+@pytest.mark.e2e
 def test_importing_the_core_loads_no_textual() -> None:
     code = (
         "import sys, pkgutil, importlib, vidwatch.core\n"
@@ -42,6 +45,7 @@ def test_importing_the_core_loads_no_textual() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.e2e
 def test_the_pure_core_loads_no_http_stack() -> None:
     """Scheduling, polling and parsing work on outcomes: only the client (and the
     downloader, and the simulator, a server) load httpx or aiohttp."""

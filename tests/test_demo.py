@@ -24,6 +24,7 @@ async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 
         await pilot.pause(0.02)
 
 
+@pytest.mark.ui
 async def test_the_demo_downloads_and_exports_into_its_own_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

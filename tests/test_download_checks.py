@@ -30,7 +30,7 @@ from tests.dashboard_support import make_app, record
 from tests.test_cli import Run
 from tests.test_cli_input import hand_edited
 from tests.test_downloads import MP4_HEAD, clip, mock, video
-from tests.test_features_ui import until
+from tests.waits import until
 
 pytestmark = pytest.mark.e2e
 

@@ -30,8 +30,7 @@ async def sim() -> AsyncIterator[Simulator]:
 
 async def finished(sim: Simulator, label: str = "") -> TaskRecord:
     """A job the simulator has finished, as vidwatch knows it after a poll."""
-    job_id = sim.add_job(queue_time=0, duration=0.01, fails=False)
-    await asyncio.sleep(0.05)
+    job_id = sim.add_job(queue_time=0, duration=0, fails=False)  # finished at once
     async with QueryClient(sim.base_url, sim.api_key) as client:
         outcome = await client.query(job_id)
     assert isinstance(outcome, Ok), outcome
@@ -104,11 +103,11 @@ def _async(fn: Callable[[httpx.Request], None]) -> Callable[[httpx.Request], Awa
 
 
 async def test_an_expired_link_is_refreshed_by_polling_again(tmp_path: Path) -> None:
-    sim = Simulator(jobs=0, seed=22, url_ttl=1)
+    sim = Simulator(jobs=0, seed=22, url_ttl=-60)  # links signed now expired a minute ago
     await sim.start()
     try:
         record = await finished(sim)
-        await asyncio.sleep(2.1)  # the signed link expires
+        sim.url_ttl = 3600  # asked again, the server signs a fresh link
         refreshes: list[str] = []
 
         async def refresh(task_id: str) -> str | None:
@@ -300,8 +299,10 @@ async def test_two_downloads_of_one_task_never_write_one_file(tmp_path: Path) ->
     the other says so, and the saved video is whole."""
     body = clip(bytes(range(256)), 256 * 800)
     gate = asyncio.Event()
+    arrived = asyncio.Event()
 
     async def slow(request: httpx.Request) -> httpx.Response:
+        arrived.set()
         await gate.wait()
         return httpx.Response(200, headers={"Content-Length": str(len(body))}, content=body)
 
@@ -311,9 +312,9 @@ async def test_two_downloads_of_one_task_never_write_one_file(tmp_path: Path) ->
         Downloader(tmp_path, transport=mock(slow)) as second,
     ):
         one = asyncio.create_task(first.download(record))
-        await asyncio.sleep(0.05)  # the first holds the task's lock
-        # Without the lock the second would wait on the same video: give it 5 s, then fail.
-        other = await asyncio.wait_for(second.download(record), 5)
+        await arrived.wait()  # the first is fetching: it holds the task's lock
+        # Without the lock the second would wait on the same video forever: bound it.
+        other = await asyncio.wait_for(second.download(record), 30)
         gate.set()
         done = await one
     assert done.ok, done

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from vidwatch.core.simulator import Simulator, SimulatorThread, video_bytes
 
+pytestmark = pytest.mark.e2e
+
 
 @dataclass
 class World:
@@ -230,7 +232,7 @@ def test_wait_with_timeout_zero_does_not_wait(world: World) -> None:
 
 
 def test_download_saves_finished_videos_and_remembers_them(world: World, tmp_path: Path) -> None:
-    done = new_job(world, queue_time=0, duration=0.05, fails=False)
+    done = new_job(world, queue_time=0, duration=0, fails=False)
     running = new_job(world, queue_time=0, duration=3600, fails=False)
     world.run("add", done, running, "--label", "clip")
     assert world.run("poll").returncode == 0
@@ -268,8 +270,8 @@ def test_download_saves_finished_videos_and_remembers_them(world: World, tmp_pat
 
 
 def test_export_and_list_take_the_filter_language(world: World, tmp_path: Path) -> None:
-    ok = new_job(world, queue_time=0, duration=0.05, fails=False)
-    bad = new_job(world, queue_time=0, duration=0.05, fails=True)
+    ok = new_job(world, queue_time=0, duration=0, fails=False)
+    bad = new_job(world, queue_time=0, duration=0, fails=True)
     world.run("add", ok, bad)
     world.run("poll")
     out = tmp_path / "failed.csv"

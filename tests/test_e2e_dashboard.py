@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,17 +16,29 @@ from vidwatch.ui.header import StatusBar
 from vidwatch.ui.task_table import TaskTable
 
 from tests.dashboard_support import Clipboard
+from tests.waits import until
 
 pytestmark = pytest.mark.e2e
+
+
+class Clock:
+    """The simulator's clock, in seconds; moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 async def test_a_job_goes_from_queued_to_succeeded_on_screen_and_its_url_is_copied(
     tmp_path: Path,
 ) -> None:
-    sim = Simulator(jobs=0, seed=11)
+    clock = Clock()  # the test moves the job along: no state can be missed on a slow machine
+    sim = Simulator(jobs=0, seed=11, clock=clock)
     base_url = await sim.start()
     try:
-        job = sim.add_job(queue_time=0.6, duration=1.2, fails=False)
+        job = sim.add_job(queue_time=10, duration=60, fails=False)
         tasks = tmp_path / "tasks.toml"
         TaskStore(tasks).add([Task(job, sim.wall_time(0), "e2e job")])
         config = Config(
@@ -51,11 +62,11 @@ async def test_a_job_goes_from_queued_to_succeeded_on_screen_and_its_url_is_copi
                     seen.append(word)
                 return word
 
-            for _ in range(300):
-                if "succeeded" in state_cell():
-                    break
-                await asyncio.sleep(0.02)
-            assert "succeeded" in state_cell()
+            await until(pilot, lambda: "queued" in state_cell())
+            clock.now = 30.0  # rendering
+            await until(pilot, lambda: "running" in state_cell())
+            clock.now = 80.0  # done
+            await until(pilot, lambda: "succeeded" in state_cell())
             words = [w.split()[-1] for w in seen if w]
             assert words[-1] == "succeeded"
             assert "queued" in words
@@ -90,10 +101,7 @@ async def test_demo_runs_on_its_own_simulator_and_leaves_the_users_list_alone(
     app = VidwatchApp(options)
     async with app.run_test(size=(160, 30)) as pilot:
         table = app.main.query_one(TaskTable)
-        for _ in range(300):
-            if any(r.result.finished for r in table.records.values()):
-                break
-            await pilot.pause(0.02)
+        await until(pilot, lambda: any(r.result.finished for r in table.records.values()))
         assert len(table.records) == 6
         assert "mine:1" not in table.records
         assert any(r.result.finished for r in table.records.values())

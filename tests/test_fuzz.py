@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from vidwatch.core.client import QueryClient
@@ -194,6 +195,7 @@ def test_an_accepted_id_survives_the_store_and_the_query_string(
     assert seen == [task_id]
 
 
+@pytest.mark.ui
 async def test_any_server_string_renders_literally_in_every_widget(tmp_path: Path) -> None:
     """Cleaned server text is drawn character for character: never markup, never styled away."""
     harness = make_app(tmp_path, [TaskRecord(Task("grok:x", T0))])

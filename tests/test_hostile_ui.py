@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from vidwatch.core.models import State
 from vidwatch.ui.detail import DetailPane
 from vidwatch.ui.task_table import TaskTable
 
 from tests.dashboard_support import KEY, FakeGateway, body, make_app, record
+from tests.waits import until
+
+pytestmark = pytest.mark.ui
 
 ESC = "\x1b"
 EVIL_PROMPT = (
@@ -77,13 +81,12 @@ async def test_hostile_labels_and_ids_typed_by_the_user_are_literal_too(tmp_path
 
 
 async def _until_checked(pilot: Pilot[None], table: TaskTable) -> None:
-    for _ in range(200):
+    def arrived() -> bool:
         record = table.records.get("grok:evil")
-        if record is not None and record.result.status.startswith("proc"):  # the evil answer
-            await pilot.pause()
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("the evil answer never arrived")
+        return record is not None and record.result.status.startswith("proc")  # the evil answer
+
+    await until(pilot, arrived, what="the evil answer")
+    await pilot.pause()
 
 
 async def test_toasts_that_quote_a_server_status_are_plain_text(tmp_path: Path) -> None:

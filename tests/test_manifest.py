@@ -307,6 +307,7 @@ KILLER = textwrap.dedent(
 )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("stage", "second"),
     [("after-intent", (False, Why.UNCERTAIN)), ("before-intent", (True, Why.NEW))],

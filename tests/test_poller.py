@@ -13,6 +13,8 @@ from vidwatch.core.outcomes import AuthRejected, NetworkError, NotFound, Ok, Out
 from vidwatch.core.poller import Poller, PollerEvent, StatusChange, TaskUpdate, apply_outcome
 from vidwatch.core.scheduler import Policy
 
+from tests.waits import DEADLINE, eventually
+
 FAST = Policy(min_interval=0.01, max_interval=0.05, concurrency=4, max_requests_per_second=1000)
 
 
@@ -52,7 +54,7 @@ class Scripted:
             self.active[task_id] -= 1
 
 
-async def run_until(poller: Poller, cond: object, timeout: float = 5.0) -> None:
+async def run_until(poller: Poller, cond: object, timeout: float = DEADLINE) -> None:
     assert callable(cond)
     await asyncio.wait_for(poller.run(until=cond), timeout)
     await poller.aclose()
@@ -80,7 +82,7 @@ async def test_tasks_go_to_done_and_listeners_see_each_change() -> None:
     # finished tasks are left alone
     calls = dict(client.calls)
     poller2_run = asyncio.create_task(poller.run())
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # a window in which nothing may be asked
     poller.stop()
     await poller2_run
     assert dict(client.calls) == calls
@@ -94,13 +96,13 @@ async def test_never_two_requests_for_one_task_and_concurrency_capped() -> None:
     )
     poller = Poller(client, policy, {k: rec(k) for k in script})
     task = asyncio.create_task(poller.run())
-    await asyncio.sleep(0.5)
+    await eventually(lambda: sum(client.calls.values()) > 60)  # each task about 3 times
     poller.stop()
     await task
     await poller.aclose()
     assert client.max_parallel_per_task == 1
     assert client.max_parallel <= 3
-    assert sum(client.calls.values()) > 20
+    assert sum(client.calls.values()) > 60
 
 
 async def test_refresh_polls_a_finished_task_again() -> None:
@@ -122,10 +124,10 @@ async def test_auth_rejection_blocks_until_new_key() -> None:
     assert poller.status.label == "key rejected"
     assert "rejected" in (poller.records["a"].result.error or "")
     runner = asyncio.create_task(poller.run())
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # a window in which nothing may be asked
     assert client.calls["a"] == 1  # nothing while rejected
     poller.set_key("new")
-    await asyncio.sleep(0.1)
+    await eventually(lambda: client.calls["a"] >= 2)
     poller.stop()
     await runner
     assert client.key == "new"
@@ -172,7 +174,7 @@ async def test_poll_pass_stops_on_rejected_key() -> None:
         Policy(concurrency=1, max_requests_per_second=1000),
         {f"t{i}": rec(f"t{i}") for i in range(5)},
     )
-    updates = await asyncio.wait_for(poller.poll_pass(), 5)
+    updates = await asyncio.wait_for(poller.poll_pass(), DEADLINE)
     assert len(updates) == 1
     assert poller.status.auth_error
 
@@ -181,9 +183,9 @@ async def test_removed_while_in_flight_is_dropped() -> None:
     client = Scripted({"a": [ok(State.RUNNING)]}, delay=0.05)
     poller = Poller(client, FAST, {"a": rec("a")})
     runner = asyncio.create_task(poller.run())
-    await asyncio.sleep(0.01)
+    await eventually(lambda: client.active["a"] == 1)  # in flight
     poller.remove(["a"])
-    await asyncio.sleep(0.1)
+    await eventually(lambda: client.active["a"] == 0 and not poller.is_polling("a"))
     poller.stop()
     await runner
     assert "a" not in poller.records
@@ -236,16 +238,16 @@ async def test_aclose_keeps_quick_answers_and_cancels_a_hung_request() -> None:
     quick = Scripted({"a": [ok(State.RUNNING)]}, delay=0.05)
     poller = Poller(quick, FAST, {"a": rec("a")})
     runner = asyncio.create_task(poller.run())
-    await asyncio.sleep(0.01)  # "a" is in flight
-    await poller.aclose(grace=1.0)
+    await eventually(lambda: quick.active["a"] == 1)  # "a" is in flight
+    await poller.aclose(grace=10.0)
     await runner
     assert poller.records["a"].result.state is State.RUNNING  # its answer was kept
 
     hung = Scripted({"b": [ok(State.RUNNING)]}, delay=3600)
     poller = Poller(hung, FAST, {"b": rec("b")})
     runner = asyncio.create_task(poller.run())
-    await asyncio.sleep(0.01)
-    await asyncio.wait_for(poller.aclose(grace=0.05), 2)  # quitting never hangs
+    await eventually(lambda: hung.active["b"] == 1)
+    await asyncio.wait_for(poller.aclose(grace=0.05), 30)  # quitting never hangs
     await runner
     assert poller.records["b"].result.checked_at is None
     assert not poller.is_polling("b")

@@ -167,7 +167,7 @@ async def test_an_offline_poller_polls_nothing_and_says_so(path: Path) -> None:
     assert session.poller.status.label.startswith("offline")
     assert await session.poller.poll_pass() == []
     runner = asyncio.create_task(session.poller.run())
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # a window in which nothing may be asked
     assert session.poller.requests_total == 0
     session.poller.stop()
     await asyncio.wait_for(runner, 2)

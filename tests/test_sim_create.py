@@ -281,6 +281,7 @@ KILLED_RUN = textwrap.dedent(
 )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_kill_9_at_any_point_never_sends_a_row_twice(tmp_path: Path, point: str) -> None:
     path = batch_file(tmp_path)

@@ -169,7 +169,6 @@ async def test_chaos_mixes_every_fault_and_401s_come_in_bursts(sim: Simulator) -
 def test_unknown_fault_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown fault"):
         Simulator(jobs=0).inject("explode")
-    assert "slow" in FAULTS
 
 
 async def test_create_endpoint(sim: Simulator) -> None:

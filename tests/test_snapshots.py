@@ -16,8 +16,12 @@ from textual.pilot import Pilot
 from vidwatch.core.models import State
 from vidwatch.core.scheduler import Policy
 from vidwatch.ui.app import VidwatchApp
+from vidwatch.ui.header import StatusBar
 
 from tests.dashboard_support import KEY, FakeGateway, make_app, record
+from tests.waits import until
+
+pytestmark = pytest.mark.ui
 
 SnapCompare = Callable[..., bool]
 CONFIG = Path("/home/user/.config/vidwatch/config.toml")  # a stable path for the banner
@@ -59,10 +63,12 @@ def several(tmp_path: Path, **kw: Any) -> VidwatchApp:
 
 
 def test_main_screen(snap_compare: SnapCompare, tmp_path: Path) -> None:
-    app = several(tmp_path, key=KEY, gateway=FakeGateway(hang=True))
+    gateway = FakeGateway(hang=True)
+    app = several(tmp_path, key=KEY, gateway=gateway)
+    unfinished = 4  # running, queued, unknown and the hostile one
 
     async def settle(pilot: Pilot[None]) -> None:
-        await pilot.pause(0.3)  # every unfinished task is now in flight, forever
+        await until(pilot, lambda: len(gateway.calls) == unfinished)  # in flight, forever
         app.tick()  # what the once-a-second redraw would show
         await pilot.pause()
 
@@ -94,11 +100,8 @@ def test_key_rejected_banner(snap_compare: SnapCompare, tmp_path: Path) -> None:
     app = several(tmp_path, key=KEY, gateway=FakeGateway(status=401), policy=one_at_a_time)
 
     async def rejected(pilot: Pilot[None]) -> None:
-        for _ in range(100):
-            if "rejected" in app.main.banner_text():
-                break
-            await pilot.pause(0.05)
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "rejected" in app.main.banner_text())
+        await until(pilot, lambda: "key rejected" in app.main.query_one(StatusBar).render().plain)
         app.tick()
         await pilot.pause()
 

@@ -244,6 +244,7 @@ def _add_many(path: str, prefix: str, count: int) -> None:
         store.add([Task(f"{prefix}-{n}", T0)])
 
 
+@pytest.mark.e2e
 def test_concurrent_writers_in_separate_processes_lose_nothing(path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_add_many, args=(str(path), f"p{i}", 40)) for i in range(4)]

@@ -186,6 +186,7 @@ def same(h: Harness) -> bool:
     return h.app.main.table.records == dict(h.app.session.records)
 
 
+@pytest.mark.ui
 async def test_the_screen_shows_every_kind_of_change_through_one_path(
     tmp_path: Path, one_path: list[str]
 ) -> None:
@@ -223,6 +224,7 @@ async def test_the_screen_shows_every_kind_of_change_through_one_path(
     assert one_path == []  # no row changed outside MainScreen.apply_changes
 
 
+@pytest.mark.ui
 async def test_session_and_table_never_diverge_after_mixed_changes(tmp_path: Path) -> None:
     ids = [f"grok:{n}" for n in range(8)]
     gateway = FakeGateway({i: body("processing") for i in ids})

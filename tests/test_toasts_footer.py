@@ -19,6 +19,8 @@ from vidwatch.ui.toasts import MAX_TOASTS
 
 from tests.dashboard_support import Harness, make_app, record
 
+pytestmark = pytest.mark.ui
+
 
 async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
