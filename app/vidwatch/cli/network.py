@@ -31,7 +31,7 @@ from vidwatch.cli.output import (
     state_word,
 )
 from vidwatch.core.client import QueryClient, client_for
-from vidwatch.core.config import ENV_API_KEY, Config
+from vidwatch.core.config import ENV_API_KEY, Config, Paths
 from vidwatch.core.export import record_json, to_json
 from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.outcomes import AuthRejected, NotFound, Ok, Outcome
@@ -261,6 +261,15 @@ def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
     return EXIT_UNREACHABLE
 
 
+def dashboard_argv(paths: Paths, *, demo: bool) -> list[str]:
+    """The command line of each browser session's dashboard. ``-P``: the folder the user
+    stands in is not put on ``sys.path``, so a ``vidwatch/`` or ``app/`` there cannot
+    change what runs."""
+    argv = [sys.executable, "-P", "-m", "vidwatch", "--tasks-file", str(paths.tasks_file)]
+    argv += ["--config", str(paths.config_file)]
+    return [*argv, "--demo"] if demo else argv
+
+
 def cmd_web(ctx: Context, ns: argparse.Namespace) -> int:
     from vidwatch.web import loopback_host, serve
 
@@ -273,10 +282,7 @@ def cmd_web(ctx: Context, ns: argparse.Namespace) -> int:
             "localhost, and forward the port over SSH to reach it from elsewhere.",
             EXIT_USAGE,
         ) from None
-    argv = [sys.executable, "-P", "-m", "vidwatch", "--tasks-file", str(ctx.paths.tasks_file)]
-    argv += ["--config", str(ctx.paths.config_file)]
-    if ns.demo:
-        argv.append("--demo")
+    argv = dashboard_argv(ctx.paths, demo=ns.demo)
     command_line = " ".join(shlex.quote(part) for part in argv)
 
     def announce(url: str) -> None:
