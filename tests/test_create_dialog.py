@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Select, Static, TextArea
+from vidwatch.core.config import Config, Paths
 from vidwatch.core.models import State, Task, TaskRecord, TaskRequest
+from vidwatch.ui.app import DashboardOptions, VidwatchApp
 from vidwatch.ui.create_dialog import ConfirmCreate, CreateDialog
 from vidwatch.ui.main_screen import MainScreen
 from vidwatch.ui.palette import key_help, palette_commands
@@ -243,3 +246,30 @@ async def test_help_and_the_palette_list_new_job_and_again(tmp_path: Path) -> No
         assert "New job" in titles
         assert "Again" in titles
         await pilot.pause()
+
+
+async def test_the_demo_creates_a_job_on_the_simulator_with_no_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("QUICKROUTER_API_KEY", raising=False)
+    options = DashboardOptions(
+        paths=Paths.discover(), config=Config(), demo=True, demo_jobs=2, demo_speed=300.0
+    )
+    app = VidwatchApp(options)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await until(pilot, lambda: app.connection.client is not None)
+        before = set(app.session.records)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, CreateDialog))
+        app.screen.query_one("#create-prompt", TextArea).text = "a demo cat"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmCreate))
+        await pilot.click("#create-yes")
+        await until(pilot, lambda: len(app.session.records) == len(before) + 1)
+        (new,) = set(app.session.records) - before
+        created = app.session.records[new]
+        assert created.task.request is not None
+        assert created.task.request.prompt == "a demo cat"
+        await until(pilot, lambda: app.session.records[new].result.final, timeout=15)
+        await pilot.press("q")
