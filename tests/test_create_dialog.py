@@ -273,3 +273,35 @@ async def test_the_demo_creates_a_job_on_the_simulator_with_no_key(
         assert created.task.request.prompt == "a demo cat"
         await until(pilot, lambda: app.session.records[new].result.final, timeout=15)
         await pilot.press("q")
+
+
+async def test_a_lost_answer_is_uncertain_never_sent_again_and_said_so(tmp_path: Path) -> None:
+    class LosingGateway(CreateGateway):
+        async def handler(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "POST":
+                self.creates.append(json.loads(request.content))
+                raise httpx.ReadTimeout("no answer", request=request)
+            return await super().handler(request)
+
+    h = make_app(tmp_path, key=KEY, gateway=LosingGateway())
+    async with h.app.run_test(size=(120, 50)) as pilot:
+        dialog = await open_dialog(h, pilot)
+        await fill(pilot, dialog, "a cat")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(h.app.screen, ConfirmCreate))
+        await pilot.click("#create-yes")
+        await until(pilot, lambda: "not sent again by itself" in h.last_toast())
+        assert "may have been made (and paid)" in h.last_toast()
+        assert len(gateway(h).creates) == 1
+        assert h.app.session.records == {}
+        await pilot.press("n")  # a new job is a new send: the lost one is not repeated
+        await until(pilot, lambda: isinstance(h.app.screen, CreateDialog))
+        assert len(gateway(h).creates) == 1
+
+
+async def test_without_a_key_n_says_how_to_get_one_and_opens_nothing(tmp_path: Path) -> None:
+    h = make_app(tmp_path, key=None, gateway=CreateGateway())
+    async with h.app.run_test(size=(120, 50)) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: "needs an API key" in h.last_toast())
+        assert isinstance(h.app.screen, MainScreen)

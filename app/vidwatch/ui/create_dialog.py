@@ -116,12 +116,12 @@ class CreateDialog(ModalScreen[NewJob | None]):
                 placeholder="or another model by name (overrides the list)",
                 id="create-model-other",
             )
-            yield Label("Prompt", classes="create-key")
+            yield Label("Prompt", classes="create-heading")
             yield TextArea(prefill.prompt, id="create-prompt", soft_wrap=True)
             yield Vertical(id="create-fields")
-            yield Label("Image URLs (one a line)", classes="create-key")
+            yield Label("Image URLs (one a line)", classes="create-heading")
             yield TextArea("\n".join(prefill.images), id="create-images", soft_wrap=False)
-            yield Label("Other fields (key=value, one a line)", classes="create-key")
+            yield Label("Other fields (key=value, one a line)", classes="create-heading")
             yield TextArea("\n".join(extra), id="create-params", soft_wrap=False)
             yield Input(value=prefill.label, placeholder="Label (optional)", id="create-label")
             yield Static(id="create-error", markup=False)

@@ -59,10 +59,19 @@ class JobCreator:
         self.config = config
         self.client = client
         self._pacer: Pacer | None = None  # one create budget for the whole session
+        self._one_at_a_time = asyncio.Lock()  # the journal is locked per open file
         self.sends = 0  # jobs sent (intents written)
 
     def open(self, prefill: Prefill | None = None) -> None:
         """``n`` (no prefill) or ``N`` (the task's request)."""
+        if self.client() is None:
+            self.app.notify(
+                "Creating jobs needs an API key (see the banner); to try it without one, "
+                "run: vidwatch --demo",
+                severity="warning",
+                timeout=10,
+            )
+            return
         again = prefill is not None
         if prefill is None:
             prefill = Prefill(self.config().create.model)
@@ -76,6 +85,10 @@ class JobCreator:
 
     async def send(self, job: NewJob) -> Verdict | None:
         """Send one job once; say how it ended. None when it was not sent at all."""
+        async with self._one_at_a_time:
+            return await self._send(job)
+
+    async def _send(self, job: NewJob) -> Verdict | None:
         notify = self.app.notify
         client = self.client()
         if client is None:
