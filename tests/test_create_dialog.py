@@ -18,6 +18,7 @@ from vidwatch.ui.app import DashboardOptions, VidwatchApp
 from vidwatch.ui.create_dialog import ConfirmCreate, CreateDialog
 from vidwatch.ui.main_screen import MainScreen
 from vidwatch.ui.palette import key_help, palette_commands
+from vidwatch.ui.rows import prompt_line
 
 from tests.dashboard_support import KEY, T0, FakeGateway, Harness, make_app, record
 from tests.test_dashboard import until
@@ -305,3 +306,11 @@ async def test_without_a_key_n_says_how_to_get_one_and_opens_nothing(tmp_path: P
         await pilot.press("n")
         await until(pilot, lambda: "needs an API key" in h.last_toast())
         assert isinstance(h.app.screen, MainScreen)
+
+
+def test_the_prompt_column_shows_the_prompt_sent_until_the_server_rewrites_it() -> None:
+    fresh = TaskRecord(Task("sora-2:task_02", T0, request=SORA))
+    assert prompt_line(fresh) == "[b]x[/b] a fox"
+    assert prompt_line(made(SORA)) == "an enhanced fox"
+    assert prompt_line(made(None)) == "an enhanced fox"
+    assert prompt_line(TaskRecord(Task("grok:x", T0))) == ""
