@@ -233,6 +233,7 @@ async def test_the_detail_pane_shows_the_request_literally_above_the_enhanced_pr
         assert "orientation: [i]portrait[/i]" in text
         assert "image: https://img.example/a.png" in text
         assert "sora-2" in text
+        assert "Press N to create it again" in detail.section_text("problem")
         plain = detail.plain
         assert plain.index("Request") < plain.index("Enhanced prompt")
 

@@ -34,6 +34,7 @@ from vidwatch.ui.create_dialog import CreateDialog, NewJob, Prefill
 __all__ = ["JobCreator", "verdict_text"]
 
 LOCK_WAIT: Final = 10.0  # seconds to wait for a `vidwatch create` that holds the journal
+LIST_WAIT: Final = 60.0  # seconds for the list to take a new job (else: listed next time)
 
 
 def verdict_text(verdict: Verdict) -> str:
@@ -107,7 +108,7 @@ class JobCreator:
         loop = asyncio.get_running_loop()
 
         def add_tasks(tasks: list[Task]) -> None:  # the Sender's worker thread
-            asyncio.run_coroutine_threadsafe(self._list(tasks), loop).result()
+            asyncio.run_coroutine_threadsafe(self._list(tasks), loop).result(LIST_WAIT)
 
         sender = Sender(
             client, manifest, budget, add_tasks=add_tasks, report=self._retrying, pacer=self._pacer

@@ -264,7 +264,11 @@ class DetailPane(ScrollView, can_focus=True):
         r = record.result
         if r.state is State.FAILED:
             reason = r.fail_reason or f"The job failed on the server (status {r.status!r})."
-            advice = "Start the job again where you created it."
+            advice = (
+                "Press N to create it again (the new-job dialog, prefilled)."
+                if record.task.request is not None
+                else "Start the job again where you created it."
+            )
         elif r.error:
             reason = r.error
             advice = r.problem.advice if r.problem is not None else ""
