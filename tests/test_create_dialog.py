@@ -315,3 +315,36 @@ def test_the_prompt_column_shows_the_prompt_sent_until_the_server_rewrites_it() 
     assert prompt_line(made(SORA)) == "an enhanced fox"
     assert prompt_line(made(None)) == "an enhanced fox"
     assert prompt_line(TaskRecord(Task("grok:x", T0))) == ""
+
+
+async def test_the_fields_follow_the_model_and_any_model_can_be_named(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    async with h.app.run_test(size=(120, 50)) as pilot:
+        dialog = await open_dialog(h, pilot)
+        fields = dialog.query_one("#create-fields")
+
+        def shown() -> list[str]:
+            return [w.id or "" for w in fields.query(Select)]
+
+        await until(pilot, lambda: shown() == ["field-aspect_ratio", "field-size"])
+        dialog.query_one("#create-model", Select).value = "sora-2-pro"
+        await until(pilot, lambda: "field-duration" in shown())
+        dialog.query_one("#field-duration", Select).value = 25
+        await fill(pilot, dialog, "a fox", **{"model-other": "kling-v2"})
+        await until(pilot, lambda: shown() == [])
+        dialog.query_one("#create-params", TextArea).text = "mode=pro\nseconds=5"
+        job = dialog.build()
+        assert job.request.body() == {
+            "model": "kling-v2",
+            "prompt": "a fox",
+            "mode": "pro",
+            "seconds": 5,
+        }
+        await fill(pilot, dialog, "a fox", **{"model-other": ""})  # back to sora-2-pro
+        await until(pilot, lambda: "field-duration" in shown())
+        assert dialog.field_values() == {"duration": 25}  # what was chosen is kept
+        dialog.query_one("#create-params", TextArea).text = "nonsense"
+        await pilot.press("ctrl+s")
+        error = dialog.query_one("#create-error", Static)
+        await until(pilot, lambda: "line 1" in str(error.render()))
+        assert gateway(h).creates == []

@@ -14,6 +14,7 @@ switch cannot say "not sent", and sending ``enhance_prompt: false`` or
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -83,7 +84,8 @@ class CreateDialog(ModalScreen[NewJob | None]):
         super().__init__()
         self.prefill = prefill
         self.again = again
-        self._model_shown: str | None = None  # whose fields are on the form
+        self._model_shown: str | None = None  # whose fields are on the form ("": none)
+        self._building = asyncio.Lock()
         self._pending: dict[str, Any] = {}  # values for the fields about to be built
 
     def compose(self) -> ComposeResult:
@@ -158,22 +160,21 @@ class CreateDialog(ModalScreen[NewJob | None]):
     async def _show_fields(self) -> None:
         """The chosen model's known fields as choices (a value chosen is kept across
         models that share the field)."""
-        model = self.model
-        spec = lookup(model)
-        name = spec.name if spec is not None else None
-        if name == self._model_shown and self.query("#create-fields Select"):
-            return
-        self._model_shown = name
-        self._pending = {**self.field_values(), **self._pending}
-        box = self.query_one("#create-fields", Vertical)
-        await box.remove_children()
-        if spec is None:
-            return
-        rows: list[Widget] = []
-        for spec_field in spec.fields:
-            rows.append(self._field_row(spec_field, self._pending.get(spec_field.name)))
-        self._pending = {}
-        await box.mount_all(rows)
+        async with self._building:  # one rebuild at a time: field IDs are unique
+            spec = lookup(self.model)
+            name = spec.name if spec is not None else ""
+            if name == self._model_shown:
+                return
+            self._pending = {**self.field_values(), **self._pending}
+            box = self.query_one("#create-fields", Vertical)
+            await box.remove_children()
+            rows: list[Widget] = []
+            for spec_field in spec.fields if spec is not None else ():
+                rows.append(self._field_row(spec_field, self._pending.get(spec_field.name)))
+            if rows:
+                self._pending = {}
+                await box.mount_all(rows)
+            self._model_shown = name
 
     @staticmethod
     def _field_row(spec: FieldSpec, value: Any) -> Widget:
