@@ -23,6 +23,8 @@ from vidwatch.ui.rows import prompt_line
 from tests.dashboard_support import KEY, T0, FakeGateway, Harness, make_app, record
 from tests.test_dashboard import until
 
+pytestmark = pytest.mark.ui  # drives the Textual app (a marker main's suite registers)
+
 NEW_ID = "grok:0b5d3c1e-7f2a-4c44-9d8e-1a2b3c4d5e6f"
 
 
