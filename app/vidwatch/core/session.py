@@ -193,15 +193,20 @@ class Session:
 
     def add(self, ids: Iterable[str], label: str = "", now: datetime | None = None) -> AddReport:
         when = now or utcnow()
+        return self.add_tasks(Task(task_id, when, label) for task_id in dict.fromkeys(ids))
+
+    def add_tasks(self, tasks: Iterable[Task]) -> AddReport:
+        """Watch these tasks as they are (a job created here keeps its request)."""
         added: list[str] = []
         skipped: list[str] = []
         new: list[TaskRecord] = []
-        for task_id in dict.fromkeys(ids):
-            if task_id in self.records:
+        for task in tasks:
+            task_id = task.id
+            if task_id in self.records or task_id in added:
                 skipped.append(task_id)
                 continue
             self._removed.discard(task_id)
-            new.append(TaskRecord(Task(task_id, when, label)))
+            new.append(TaskRecord(task))
             added.append(task_id)
         if new:
             kept = self._keep(new)

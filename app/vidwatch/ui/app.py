@@ -49,6 +49,7 @@ from vidwatch.core.store import StoreError, TaskStore
 from vidwatch.core.view import load_view
 from vidwatch.ui.announcer import Announcer
 from vidwatch.ui.connection import ClientFactory, Connection
+from vidwatch.ui.creating import JobCreator
 from vidwatch.ui.demo import Demo
 from vidwatch.ui.dialogs import HelpScreen
 from vidwatch.ui.downloads import DownloadsPanel, download_videos
@@ -134,6 +135,9 @@ class VidwatchApp(App[None]):
             config_file=options.paths.config_file,
             banner=self.main.set_banner,
             demo=options.demo,
+        )
+        self.creator = JobCreator(
+            self, self.session, config=lambda: self.config, client=lambda: self.connection.client
         )
         self.downloader_transport = downloader_transport
         self.feed = ChangeFeed(self._deliver, self.set_timer)
@@ -291,6 +295,9 @@ class VidwatchApp(App[None]):
 
     def on_main_screen_view_changed(self, event: MainScreen.ViewChanged) -> None:
         self.saver.view_changed(event.view)
+
+    def on_task_actions_new_job_requested(self, event: TaskActions.NewJobRequested) -> None:
+        self.creator.open(event.prefill)
 
     def on_task_actions_download_requested(self, event: TaskActions.DownloadRequested) -> None:
         panel = self.main.query_one(DownloadsPanel)

@@ -12,6 +12,7 @@ Textual text (the selected text is what was drawn, the URL whole).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import ClassVar
@@ -29,7 +30,7 @@ from textual.strip import Strip
 
 from vidwatch.core.models import State, TaskRecord, utcnow
 from vidwatch.core.poller import span
-from vidwatch.core.sanitize import strip_fence
+from vidwatch.core.sanitize import MAX_TEXT, clean_line, clean_text, strip_fence
 from vidwatch.core.scheduler import Eta
 from vidwatch.ui.rows import relative, state_text
 
@@ -37,7 +38,7 @@ __all__ = ["DetailPane"]
 
 NextCheck = Callable[[str], datetime | None]
 LABEL = 11  # width of the label column in the facts block
-SECTIONS = ("facts", "url", "problem", "timeline", "prompt")
+SECTIONS = ("facts", "url", "problem", "timeline", "request", "prompt")
 
 
 def when(value: datetime | None, now: datetime) -> str:
@@ -165,6 +166,7 @@ class DetailPane(ScrollView, can_focus=True):
                 "url": self._url(record),
                 "problem": self._problem(record),
                 "timeline": self._timeline(record),
+                "request": self._request(record),
                 "prompt": self._prompt(record),
             }
         self._join()
@@ -227,6 +229,10 @@ class DetailPane(ScrollView, can_focus=True):
             rows.append(("Next check", when(due, now)))
         else:
             rows.append(("Next check", "– (finished)" if r.final else "–"))
+        return self._rows(rows)
+
+    def _rows(self, rows: list[tuple[str, str]]) -> list[Text]:
+        """``Label      value`` lines, the value wrapped under itself."""
         label_style = self._style("detail--label")
         value_width = max(self._width - LABEL, 4)
         lines: list[Text] = []
@@ -258,7 +264,11 @@ class DetailPane(ScrollView, can_focus=True):
         r = record.result
         if r.state is State.FAILED:
             reason = r.fail_reason or f"The job failed on the server (status {r.status!r})."
-            advice = "Start the job again where you created it."
+            advice = (
+                "Press N to create it again (the new-job dialog, prefilled)."
+                if record.task.request is not None
+                else "Start the job again where you created it."
+            )
         elif r.error:
             reason = r.error
             advice = r.problem.advice if r.problem is not None else ""
@@ -292,6 +302,28 @@ class DetailPane(ScrollView, can_focus=True):
         if ran is not None:
             total = (history[-1].at - history[0].at).total_seconds()
             lines.append(Text(f"ran {span(ran)}, {span(total)} in all", style=muted))
+        return lines
+
+    def _request(self, record: TaskRecord) -> list[Text]:
+        """What created the job (when vidwatch did): model, the prompt as written,
+        fields, images. Read from the task file, so cleaned like server text."""
+        request = record.task.request
+        if request is None:
+            return []
+        lines = [self._heading("Request"), *self._rows([("Model", clean_line(request.model))])]
+        label_style = self._style("detail--label")
+        for key, value in request.fields.items():
+            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            line = Text()
+            line.append(f"{clean_line(str(key))}: ", style=label_style)
+            line.append(clean_line(shown, MAX_TEXT))
+            lines += self._wrap(line)
+        for url in request.images:
+            line = Text()
+            line.append("image: ", style=label_style)
+            line.append(clean_line(url, MAX_TEXT))
+            lines += self._wrap(line)
+        lines += self._wrap(Text(clean_text(request.prompt)))
         return lines
 
     def _prompt(self, record: TaskRecord) -> list[Text]:

@@ -11,6 +11,13 @@ __all__ = ["ALTERNATES", "MAIN_BINDINGS", "TYPED_ACTIONS"]
 
 _KEYS: list[BindingType] = [
     Binding("a", "add", "Add", tooltip="Add task IDs (paste many at once; optional label)"),
+    Binding("n", "new_job", "New job", tooltip="Create a job (asks before it costs money)"),
+    Binding(
+        "N",
+        "again",
+        "Again",
+        tooltip="Create the highlighted task's job again (the dialog, prefilled)",
+    ),
     Binding(
         "c",
         "copy",

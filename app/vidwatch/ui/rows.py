@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from vidwatch.core.models import State, TaskRecord
-from vidwatch.core.sanitize import first_line, shorten_id
+from vidwatch.core.sanitize import clean_text, first_line, shorten_id
 from vidwatch.core.scheduler import Eta
 
 
@@ -84,7 +84,11 @@ def state_text(record: TaskRecord) -> str:
 
 
 def prompt_line(record: TaskRecord) -> str:
+    """The enhanced prompt's first line; until there is one, the prompt sent (a job
+    created here)."""
     prompt = record.result.enhanced_prompt
+    if not prompt and record.task.request is not None:
+        prompt = clean_text(record.task.request.prompt)
     return first_line(prompt) if prompt else ""
 
 

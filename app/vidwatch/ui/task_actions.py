@@ -1,5 +1,5 @@
-"""What the main screen's keys do to tasks: add, copy, open, download, check, remove,
-label, export.
+"""What the main screen's keys do to tasks: add, create, copy, open, download, check,
+remove, label, export.
 
 Every change to the list goes through a :class:`~vidwatch.core.session.Session`
 method; the session announces it and the screen applies it in one place
@@ -20,6 +20,7 @@ from vidwatch.core.clipboard import CopyResult, OpenResult
 from vidwatch.core.export import export, write_export
 from vidwatch.core.models import State, TaskRecord
 from vidwatch.core.session import AddReport, Session
+from vidwatch.ui.create_dialog import Prefill
 from vidwatch.ui.detail import NO_TASKS
 from vidwatch.ui.dialogs import (
     AddDialog,
@@ -59,6 +60,13 @@ class TaskActions(Screen[None]):
         def __init__(self, records: list[TaskRecord]) -> None:
             super().__init__()
             self.records = records
+
+    class NewJobRequested(Message):
+        """Open the new-job dialog (``prefill``: a task's request, for ``N``)."""
+
+        def __init__(self, prefill: Prefill | None) -> None:
+            super().__init__()
+            self.prefill = prefill
 
     def __init__(
         self,
@@ -116,6 +124,23 @@ class TaskActions(Screen[None]):
             describe_add(report, request.rejected),
             severity="warning" if request.rejected else "information",
         )
+
+    def action_new_job(self) -> None:
+        self.post_message(self.NewJobRequested(None))
+
+    def action_again(self) -> None:
+        record = self._selected()
+        if record is None:
+            return
+        request = record.task.request
+        if request is None:
+            self.notify(
+                f"Nothing to create again: {record.task.label or record.id} was added by ID, "
+                "so vidwatch does not know its request. Press n for a new job.",
+                severity="warning",
+            )
+            return
+        self.post_message(self.NewJobRequested(Prefill.of(request, record.task.label)))
 
     async def action_copy(self) -> None:
         if self.table.marked:
