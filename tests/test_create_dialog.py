@@ -21,7 +21,7 @@ from vidwatch.ui.palette import key_help, palette_commands
 from vidwatch.ui.rows import prompt_line
 
 from tests.dashboard_support import KEY, T0, FakeGateway, Harness, make_app, record
-from tests.test_dashboard import until
+from tests.waits import until
 
 pytestmark = pytest.mark.ui  # drives the Textual app (a marker main's suite registers)
 

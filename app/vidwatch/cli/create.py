@@ -47,6 +47,7 @@ from vidwatch.core.create import (
 )
 from vidwatch.core.export import record_json, to_json
 from vidwatch.core.manifest import (
+    CREATE_JOURNAL,
     Manifest,
     ManifestBusy,
     ManifestDir,
@@ -59,7 +60,6 @@ from vidwatch.core.plan import Step, Why
 from vidwatch.core.sanitize import clean_line, escape_hidden
 from vidwatch.core.sender import Budget, Sender, SendEvent, SendReport, Sent, unlisted_tasks
 
-CREATE_JOURNAL: Final = "vidwatch create"  # the manifest of single creates
 LOCK_WAIT: Final = 60.0  # seconds a create waits for another one's journal
 
 

@@ -59,6 +59,7 @@ from vidwatch.core.sanitize import clean_line
 from vidwatch.core.verdict import RowState, Verdict, judge, judge_error
 
 __all__ = [
+    "CREATE_JOURNAL",
     "MAX_MANIFEST_BYTES",
     "Manifest",
     "ManifestBusy",
@@ -70,6 +71,8 @@ __all__ = [
     "judge",
     "judge_error",
 ]
+
+CREATE_JOURNAL: Final = "vidwatch create"  # the journal of single creates (CLI and dashboard)
 
 VERSION: Final = 1
 MAX_MANIFEST_BYTES: Final = 256 * 1024 * 1024

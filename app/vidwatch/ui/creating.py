@@ -19,11 +19,17 @@ from typing import Any, Final
 
 from textual.app import App
 
-from vidwatch.cli.create import CREATE_JOURNAL
 from vidwatch.core.batch import BatchRow
 from vidwatch.core.client import QueryClient
 from vidwatch.core.config import Config
-from vidwatch.core.manifest import Manifest, ManifestBusy, ManifestDir, ManifestError, RowState
+from vidwatch.core.manifest import (
+    CREATE_JOURNAL,
+    Manifest,
+    ManifestBusy,
+    ManifestDir,
+    ManifestError,
+    RowState,
+)
 from vidwatch.core.models import Task
 from vidwatch.core.plan import Step, Why
 from vidwatch.core.sender import Budget, Pacer, Sender, SendEvent, Sent, unlisted_tasks
