@@ -15,9 +15,9 @@ import pytest
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Input
+from vidwatch.core.budget import Policy
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.models import State, Task, TaskResult, Transition
-from vidwatch.core.scheduler import Policy
 from vidwatch.core.simulator import Simulator, video_bytes
 from vidwatch.core.store import TaskStore
 from vidwatch.core.view import View, load_view, save_view

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vidwatch.core.budget import Policy
 from vidwatch.core.client import QueryClient
 from vidwatch.core.config import Config, Paths, load_config
 from vidwatch.core.models import State, Task
-from vidwatch.core.scheduler import Policy
 from vidwatch.core.simulator import Simulator, SimulatorThread
 from vidwatch.core.store import TaskStore
 from vidwatch.ui.app import DashboardOptions, VidwatchApp

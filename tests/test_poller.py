@@ -8,10 +8,10 @@ from collections import defaultdict, deque
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from vidwatch.core.budget import Policy
 from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.outcomes import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
 from vidwatch.core.poller import Poller, PollerEvent, StatusChange, TaskUpdate, apply_outcome
-from vidwatch.core.scheduler import Policy
 
 FAST = Policy(min_interval=0.01, max_interval=0.05, concurrency=4, max_requests_per_second=1000)
 

@@ -21,10 +21,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from vidwatch.core.budget import Policy
 from vidwatch.core.durations import DurationModel
 from vidwatch.core.models import TaskRecord, TaskResult, utcnow
 from vidwatch.core.outcomes import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
-from vidwatch.core.scheduler import NOT_FOUND_LIMIT, Eta, Policy, Scheduler
+from vidwatch.core.scheduler import NOT_FOUND_LIMIT, Eta, Scheduler
 
 __all__ = [
     "Listener",
