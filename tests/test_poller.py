@@ -11,7 +11,9 @@ import pytest
 from vidwatch.core.budget import Policy
 from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.outcomes import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
-from vidwatch.core.poller import Poller, PollerEvent, StatusChange, TaskUpdate, apply_outcome
+from vidwatch.core.poll_events import PollerEvent, StatusChange, TaskUpdate
+from vidwatch.core.poll_results import apply_outcome
+from vidwatch.core.poller import Poller
 
 FAST = Policy(min_interval=0.01, max_interval=0.05, concurrency=4, max_requests_per_second=1000)
 

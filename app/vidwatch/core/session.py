@@ -41,7 +41,9 @@ from vidwatch.core.changes import (
 )
 from vidwatch.core.models import Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.outcomes import Outcome
-from vidwatch.core.poller import Poller, PollerEvent, keep_known_result
+from vidwatch.core.poll_events import PollerEvent
+from vidwatch.core.poll_results import keep_known_result
+from vidwatch.core.poller import Poller
 from vidwatch.core.store import LoadResult, Signature, TaskStore, adopt_download
 
 __all__ = ["AddReport", "DiskChange", "SaveJob", "Session"]

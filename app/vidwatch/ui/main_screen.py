@@ -28,7 +28,7 @@ from textual.widgets import Input, Static
 
 from vidwatch.core.changes import Added, Change, DiskChange, Loaded, changed_ids
 from vidwatch.core.models import TaskRecord, utcnow
-from vidwatch.core.poller import PollerStatus, StatusChange, TaskUpdate
+from vidwatch.core.poll_events import PollerStatus, StatusChange, TaskUpdate
 from vidwatch.core.query import QueryError
 from vidwatch.core.scheduler import Eta
 from vidwatch.core.session import Session
