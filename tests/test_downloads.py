@@ -16,7 +16,8 @@ from vidwatch.core.client import QueryClient
 from vidwatch.core.downloads import Downloader, _task_tag, safe_filename
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.outcomes import Ok
-from vidwatch.core.simulator import Simulator, video_bytes
+from vidwatch.core.sim_jobs import video_bytes
+from vidwatch.core.simulator import Simulator
 
 pytestmark = pytest.mark.e2e
 

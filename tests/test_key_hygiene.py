@@ -21,7 +21,8 @@ from vidwatch.core.budget import Policy
 from vidwatch.core.client import QueryClient
 from vidwatch.core.config import Config, Paths, load_config
 from vidwatch.core.models import State, Task
-from vidwatch.core.simulator import Simulator, SimulatorThread
+from vidwatch.core.sim_serve import SimulatorThread
+from vidwatch.core.simulator import Simulator
 from vidwatch.core.store import TaskStore
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
 
