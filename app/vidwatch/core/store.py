@@ -279,17 +279,21 @@ class TaskStore:
         raw = self._read_raw()
         if raw is None:
             return _Parsed({}, 0), None
-        try:
-            parsed = self._parse(*raw)
-        except _Corrupt:
-            # Take the lock so the file is not being replaced while we move it.
-            with self._locked():
-                parsed_or_none, warning = self._handle_damage()
-            return parsed_or_none, warning
-        if parsed.needs_repair:
+        parsed = self._parse_sound(raw)
+        if parsed is None:
+            # Take the lock so the file is not being replaced while we set it aside.
             with self._locked():
                 return self._handle_damage()
         return parsed, None
+
+    def _parse_sound(self, raw: tuple[bytes, Signature]) -> _Parsed | None:
+        """The file's records, or None when it needs repair: it does not parse, or has
+        entries that cannot be read or tasks listed twice (:meth:`_handle_damage`)."""
+        try:
+            parsed = self._parse(*raw)
+        except _Corrupt:
+            return None
+        return None if parsed.needs_repair else parsed
 
     def _handle_damage(self) -> tuple[_Parsed, str | None]:
         """Under the lock: re-read and set a damaged file aside. Returns what is usable."""
@@ -367,14 +371,10 @@ class TaskStore:
         raw = self._read_raw()
         if raw is None:
             return {}, None
-        try:
-            parsed = self._parse(*raw)
-        except _Corrupt:
-            parsed, warning = self._handle_damage()
-            return dict(parsed.records), warning
-        if parsed.needs_repair:
-            parsed, warning = self._handle_damage()
-            return dict(parsed.records), warning
+        parsed = self._parse_sound(raw)
+        if parsed is None:
+            repaired, warning = self._handle_damage()
+            return dict(repaired.records), warning
         return parsed.records, None
 
     # ------------------------------------------------------------------ writing
