@@ -26,6 +26,7 @@ from typing import Protocol
 
 from vidwatch.core.budget import Policy
 from vidwatch.core.durations import DurationModel
+from vidwatch.core.fanout import Fanout
 from vidwatch.core.models import TaskRecord, TaskResult, utcnow
 from vidwatch.core.outcomes import AuthRejected, NetworkError, Ok, Outcome, RateLimited
 from vidwatch.core.poll_events import (
@@ -100,7 +101,7 @@ class Poller:
         )
         self._own = OwnRecords()
         self._keeper: RecordKeeper = self._own
-        self._listeners: list[Listener] = []
+        self._listeners: Fanout[PollerEvent] = Fanout(log, "listener failed")
         self._wake = Wakeup()
         self._running = False
         self._inflight: set[asyncio.Task[None]] = set()
@@ -116,15 +117,10 @@ class Poller:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every :data:`PollerEvent`; returns an unsubscribe."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._listeners.subscribe(listener)
 
     def _emit(self, event: PollerEvent) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a listener's bug must not stop polling
-                log.exception("listener failed")
+        self._listeners.emit(event)  # a listener's bug must not stop polling
 
     # ------------------------------------------------------------------ tasks
 
