@@ -4,6 +4,10 @@ Rows are keyed by task ID. Updates, sorting and filtering keep the cursor on the
 same task; marks (``space``) survive them too. Server text is drawn as plain
 segments: never parsed as markup, and cleaned of escape sequences by the core
 before it got here.
+
+The widget keeps the rows in view (filtered, sorted, counted), the cursor and the
+marks; what each column shows is :mod:`vidwatch.ui.columns`, its keys are
+:data:`vidwatch.ui.keys.TABLE_BINDINGS`.
 """
 
 from __future__ import annotations
