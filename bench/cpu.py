@@ -28,11 +28,11 @@ from pathlib import Path
 
 import aiohttp
 import httpx
+from vidwatch.core.budget import Policy
 from vidwatch.core.client import client_for
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.models import Task, TaskRecord, utcnow
 from vidwatch.core.poller import Poller
-from vidwatch.core.scheduler import Policy
 from vidwatch.core.store import TaskStore
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
 

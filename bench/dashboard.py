@@ -25,12 +25,12 @@ from typing import Any
 from textual import events
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static
+from vidwatch.core.budget import Policy
 from vidwatch.core.changes import Change
 from vidwatch.core.client import QueryClient
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.models import State, TaskResult, utcnow
 from vidwatch.core.outcomes import Ok, Outcome
-from vidwatch.core.scheduler import Policy
 from vidwatch.core.store import TaskStore
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
 from vidwatch.ui.rows import SortKey

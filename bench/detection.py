@@ -26,10 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from vidwatch.core.budget import BURST_SECONDS, Policy
 from vidwatch.core.outcomes import Ok, Outcome
 from vidwatch.core.parsing import parse_response
-from vidwatch.core.scheduler import BURST_SECONDS, Policy, Scheduler
-from vidwatch.core.simulator import Job, Simulator
+from vidwatch.core.scheduler import Scheduler
+from vidwatch.core.sim_jobs import Job
+from vidwatch.core.simulator import Simulator
 
 RTT = 0.15  # seconds per request on the simulated clock
 EPOCH = datetime(2026, 11, 1, tzinfo=UTC)

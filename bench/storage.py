@@ -20,9 +20,9 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from vidwatch.core.budget import Policy
 from vidwatch.core.models import utcnow
 from vidwatch.core.poller import Poller
-from vidwatch.core.scheduler import Policy
 from vidwatch.core.session import Session
 from vidwatch.core.store import TaskStore
 

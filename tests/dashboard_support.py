@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from vidwatch.core.budget import Policy
 from vidwatch.core.client import QueryClient, client_for
 from vidwatch.core.clipboard import CopyResult, OpenResult
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult
-from vidwatch.core.scheduler import Policy
 from vidwatch.core.store import TaskStore
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
 

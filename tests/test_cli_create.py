@@ -13,11 +13,12 @@ import pytest
 from vidwatch.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_USAGE, main
 from vidwatch.cli.submit import RowPrinter
 from vidwatch.core.batch import parse_batch
+from vidwatch.core.budget import Policy
 from vidwatch.core.config import ConfigError, CreateSettings, load_config
 from vidwatch.core.manifest import CREATE_JOURNAL, ManifestDir, RowState
-from vidwatch.core.scheduler import Policy
 from vidwatch.core.sim_create import CREATE_HELP
-from vidwatch.core.simulator import Simulator, SimulatorThread
+from vidwatch.core.sim_serve import SimulatorThread
+from vidwatch.core.simulator import Simulator
 
 
 class Terminal(io.StringIO):

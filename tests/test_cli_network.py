@@ -25,7 +25,8 @@ from vidwatch.core.outcomes import (
     RateLimited,
     ServerError,
 )
-from vidwatch.core.simulator import Simulator, SimulatorThread
+from vidwatch.core.sim_serve import SimulatorThread
+from vidwatch.core.simulator import Simulator
 from vidwatch.core.store import TaskStore
 
 from tests.test_cli import Run

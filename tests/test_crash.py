@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 from vidwatch.cli import main
+from vidwatch.core.budget import Policy
 from vidwatch.core.models import State, TaskResult
 from vidwatch.core.poller import Poller
-from vidwatch.core.scheduler import Policy
 from vidwatch.core.session import Session
 from vidwatch.core.store import TaskStore
 

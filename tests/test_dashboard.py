@@ -10,10 +10,10 @@ import pytest
 from textual import events
 from textual.widget import Widget
 from textual.widgets import Input
+from vidwatch.core.budget import Policy
 from vidwatch.core.clipboard import OpenResult
 from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult
-from vidwatch.core.poller import StatusChange
-from vidwatch.core.scheduler import Policy
+from vidwatch.core.poll_events import StatusChange
 from vidwatch.core.store import TaskStore
 from vidwatch.ui.app import VidwatchApp
 from vidwatch.ui.detail import DetailPane

@@ -15,7 +15,8 @@ from vidwatch.core.downloads import Downloader, safe_filename
 from vidwatch.core.filenames import task_tag
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.outcomes import Ok
-from vidwatch.core.simulator import Simulator, video_bytes
+from vidwatch.core.sim_jobs import video_bytes
+from vidwatch.core.simulator import Simulator
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from vidwatch.core.simulator import Simulator, SimulatorThread, video_bytes
+from vidwatch.core.sim_jobs import video_bytes
+from vidwatch.core.sim_serve import SimulatorThread
+from vidwatch.core.simulator import Simulator
 
 pytestmark = pytest.mark.e2e
 

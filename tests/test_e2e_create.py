@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from vidwatch.core.manifest import ManifestDir, RowState
-from vidwatch.core.simulator import Simulator, SimulatorThread
+from vidwatch.core.sim_serve import SimulatorThread
+from vidwatch.core.simulator import Simulator
 
 pytestmark = pytest.mark.e2e
 

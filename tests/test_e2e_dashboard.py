@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from vidwatch.core.budget import Policy
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.models import State, Task
-from vidwatch.core.scheduler import Policy
 from vidwatch.core.simulator import Simulator
 from vidwatch.core.store import TaskStore
 from vidwatch.ui.app import DashboardOptions, VidwatchApp

@@ -10,14 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from vidwatch.core.budget import Policy
 from vidwatch.core.durations import DurationModel
 from vidwatch.core.export import export, write_export
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult, Transition
 from vidwatch.core.notify import desktop_sequence, notify_send, payload, terminal_style
 from vidwatch.core.outcomes import Ok
-from vidwatch.core.poller import apply_outcome, span
+from vidwatch.core.poll_results import apply_outcome
+from vidwatch.core.poller import span
 from vidwatch.core.query import QueryError, parse_query, parse_usable, search_text
-from vidwatch.core.scheduler import Policy, Scheduler
+from vidwatch.core.scheduler import Scheduler
 from vidwatch.core.store import TaskStore
 from vidwatch.core.view import View, load_view, save_view
 

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from rich.text import Text
 from textual.widgets import Input
+from vidwatch.core.budget import Policy
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.models import State, Task, TaskResult, Transition
-from vidwatch.core.scheduler import Policy
-from vidwatch.core.simulator import Simulator, video_bytes
+from vidwatch.core.sim_jobs import video_bytes
+from vidwatch.core.simulator import Simulator
 from vidwatch.core.store import TaskStore
 from vidwatch.core.view import View, load_view, save_view
 from vidwatch.ui.app import DashboardOptions, VidwatchApp

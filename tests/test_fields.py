@@ -41,7 +41,8 @@ from vidwatch.core.models import (
     stored,
 )
 from vidwatch.core.sanitize import has_hidden_characters
-from vidwatch.core.store import TaskStore, decode_record, dumps, loads
+from vidwatch.core.store import TaskStore
+from vidwatch.core.store_format import decode_record, dumps, loads
 
 T0 = datetime(2026, 11, 24, 10, 0, 0, 123456, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=3)

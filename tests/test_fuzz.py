@@ -248,6 +248,6 @@ def cells(text: str) -> int:
 
 
 def table_layout(table: TaskTable) -> list[tuple[str, int]]:
-    from vidwatch.ui.task_table import layout
+    from vidwatch.ui.columns import layout
 
     return [(c.key, c.width) for c in layout(table.size.width)]

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vidwatch.core.budget import Policy
 from vidwatch.core.client import QueryClient
 from vidwatch.core.config import Config, Paths, load_config
 from vidwatch.core.models import Task
-from vidwatch.core.poller import PollerEvent, TaskUpdate
-from vidwatch.core.scheduler import Policy
-from vidwatch.core.simulator import Simulator, SimulatorThread
+from vidwatch.core.poll_events import PollerEvent, TaskUpdate
+from vidwatch.core.sim_serve import SimulatorThread
+from vidwatch.core.simulator import Simulator
 from vidwatch.core.store import TaskStore
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
 

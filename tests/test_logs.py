@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vidwatch.cli import main
+from vidwatch.core.budget import Policy
 from vidwatch.core.logs import BACKUPS, MAX_BYTES, add_secret, setup_logging
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.outcomes import AuthRejected, NetworkError, Ok
 from vidwatch.core.poller import Poller
-from vidwatch.core.scheduler import Policy
 
 KEY = "sk-log-canary-7c1e55d2"
 

@@ -24,7 +24,7 @@ from vidwatch.core.parsing import (
     parse_retry_after,
     same_task,
 )
-from vidwatch.core.poller import apply_outcome
+from vidwatch.core.poll_results import apply_outcome
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 H = httpx.Headers

@@ -8,10 +8,12 @@ from collections import defaultdict, deque
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from vidwatch.core.budget import Policy
 from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.outcomes import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
-from vidwatch.core.poller import Poller, PollerEvent, StatusChange, TaskUpdate, apply_outcome
-from vidwatch.core.scheduler import Policy
+from vidwatch.core.poll_events import PollerEvent, StatusChange, TaskUpdate
+from vidwatch.core.poll_results import apply_outcome
+from vidwatch.core.poller import Poller
 
 from tests.waits import DEADLINE, eventually
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from vidwatch.core.budget import Policy, RateLimiter
 from vidwatch.core.models import State, TaskResult
 from vidwatch.core.outcomes import (
     AuthRejected,
@@ -24,8 +25,6 @@ from vidwatch.core.scheduler import (
     KNOWN_NOT_FOUND_LIMIT,
     NOT_FOUND_LIMIT,
     SUCCESS_NO_URL_LIMIT,
-    Policy,
-    RateLimiter,
     Scheduler,
 )
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from vidwatch.core.budget import Policy
 from vidwatch.core.models import State, Task, TaskResult
 from vidwatch.core.poller import Poller
-from vidwatch.core.scheduler import Policy
 from vidwatch.core.session import Session
 from vidwatch.core.store import TaskStore
 

@@ -31,7 +31,8 @@ from vidwatch.core.create_response import (
 from vidwatch.core.manifest import ManifestDir, RowState
 from vidwatch.core.plan import Why
 from vidwatch.core.sim_create import CREATE_FAULTS, CREATE_HELP
-from vidwatch.core.simulator import Simulator, SimulatorThread
+from vidwatch.core.sim_serve import SimulatorThread
+from vidwatch.core.simulator import Simulator
 
 from tests.create_support import KILL_POINTS, manifest_text, submit_once
 

@@ -10,7 +10,9 @@ import pytest
 from vidwatch.core.client import QueryClient
 from vidwatch.core.models import State
 from vidwatch.core.outcomes import AuthRejected, BadResponse, NotFound, Ok, RateLimited, ServerError
-from vidwatch.core.simulator import FAULTS, Simulator, video_bytes
+from vidwatch.core.sim_faults import FAULTS
+from vidwatch.core.sim_jobs import video_bytes
+from vidwatch.core.simulator import Simulator
 
 
 class Clock:

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from vidwatch.core.budget import Policy
 from vidwatch.core.models import State
-from vidwatch.core.scheduler import Policy
 from vidwatch.ui.app import VidwatchApp
 from vidwatch.ui.header import StatusBar
 

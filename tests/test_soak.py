@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from vidwatch.core.budget import BURST_SECONDS, Policy
 from vidwatch.core.client import QueryClient
 from vidwatch.core.models import State, Task
 from vidwatch.core.outcomes import Outcome, RateLimited
-from vidwatch.core.poller import Poller, PollerEvent, TaskUpdate
-from vidwatch.core.scheduler import BURST_SECONDS, Policy
+from vidwatch.core.poll_events import PollerEvent, TaskUpdate
+from vidwatch.core.poller import Poller
 from vidwatch.core.session import Session
 from vidwatch.core.simulator import Simulator
 from vidwatch.core.store import TaskStore

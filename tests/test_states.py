@@ -14,7 +14,7 @@ from vidwatch.cli import EXIT_OK, main
 from vidwatch.core.export import export
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult
 from vidwatch.core.query import parse_query, search_text
-from vidwatch.core.store import decode_record
+from vidwatch.core.store_format import decode_record
 from vidwatch.ui.rows import state_text
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult
-from vidwatch.core.store import SCHEMA, StoreError, TaskStore
+from vidwatch.core.store import StoreError, TaskStore
+from vidwatch.core.store_format import SCHEMA
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
@@ -261,7 +262,7 @@ def test_concurrent_writers_in_separate_processes_lose_nothing(path: Path) -> No
 def test_saving_again_does_not_reparse_our_own_file(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vidwatch.core.store as store_module
+    import vidwatch.core.store_format as store_module
 
     parses: list[int] = []
     real_loads = store_module.loads
@@ -296,7 +297,7 @@ def test_the_file_stays_plain_toml_for_any_text(path: Path) -> None:
 
 
 def test_a_long_list_parses_in_pieces_and_a_prompt_cannot_forge_a_task(path: Path) -> None:
-    from vidwatch.core.store import LOAD_CHUNK
+    from vidwatch.core.store_format import LOAD_CHUNK
 
     forged = 'end of prompt\n[[tasks]]\nid = "forged"\nadded_at = 2026-01-01T00:00:00Z\n'
     records = [
@@ -315,7 +316,7 @@ def test_a_long_list_parses_in_pieces_and_a_prompt_cannot_forge_a_task(path: Pat
 
 
 def test_a_hand_written_list_without_a_schema_line_loads(path: Path) -> None:
-    from vidwatch.core.store import LOAD_CHUNK
+    from vidwatch.core.store_format import LOAD_CHUNK
 
     path.parent.mkdir(parents=True, exist_ok=True)
     body = "".join(

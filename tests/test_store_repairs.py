@@ -13,7 +13,8 @@ from vidwatch.cli import main
 from vidwatch.core.duplicates import merge_duplicate
 from vidwatch.core.export import write_export
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult, Transition
-from vidwatch.core.store import TaskStore, dumps
+from vidwatch.core.store import TaskStore
+from vidwatch.core.store_format import dumps
 from vidwatch.core.view import View, load_view, save_view
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

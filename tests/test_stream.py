@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from vidwatch.core.budget import Policy
 from vidwatch.core.changes import (
     Added,
     Change,
@@ -21,8 +22,8 @@ from vidwatch.core.changes import (
 )
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult
 from vidwatch.core.outcomes import Ok, Outcome
-from vidwatch.core.poller import Poller, StatusChange, TaskUpdate
-from vidwatch.core.scheduler import Policy
+from vidwatch.core.poll_events import StatusChange, TaskUpdate
+from vidwatch.core.poller import Poller
 from vidwatch.core.session import Session
 from vidwatch.core.store import TaskStore
 from vidwatch.ui.main_screen import MainScreen

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from textual.app import App, ComposeResult
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult
+from vidwatch.ui.columns import layout
 from vidwatch.ui.rows import SortKey, next_text, relative, sort_ids, state_text
-from vidwatch.ui.task_table import TaskTable, layout
+from vidwatch.ui.task_table import TaskTable
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

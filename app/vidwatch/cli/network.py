@@ -35,7 +35,8 @@ from vidwatch.core.config import ENV_API_KEY, Config, Paths
 from vidwatch.core.export import record_json, to_json
 from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.outcomes import AuthRejected, NotFound, Ok, Outcome
-from vidwatch.core.poller import Poller, PollerEvent, TaskUpdate
+from vidwatch.core.poll_events import PollerEvent, TaskUpdate
+from vidwatch.core.poller import Poller
 from vidwatch.core.urls import url_problem
 
 # An ID no job has: the answer tells a key that is accepted (404, or 400 task_not_exist)
@@ -299,7 +300,7 @@ def cmd_web(ctx: Context, ns: argparse.Namespace) -> int:
 
 
 def cmd_simulate(ctx: Context, ns: argparse.Namespace) -> int:
-    from vidwatch.core.simulator import serve_forever
+    from vidwatch.core.sim_serve import serve_forever
 
     if not 0.0 <= ns.chaos <= 1.0:
         raise CliError("--chaos is a fraction of requests, from 0 to 1 (0.3 = 30 %).", EXIT_USAGE)

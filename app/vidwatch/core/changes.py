@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vidwatch.core.models import TaskRecord
-from vidwatch.core.poller import StatusChange, TaskUpdate
+from vidwatch.core.poll_events import StatusChange, TaskUpdate
 
 __all__ = [
     "EDITS",

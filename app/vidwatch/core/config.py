@@ -16,8 +16,8 @@ from typing import Any, Final
 
 import platformdirs
 
+from vidwatch.core.budget import Policy
 from vidwatch.core.notify import MODES
-from vidwatch.core.scheduler import Policy
 from vidwatch.core.urls import InsecureURLError, check_base_url
 
 __all__ = [

@@ -5,7 +5,11 @@ real clock and never knows who listens: the CLI prints, the dashboard redraws, t
 collect. The records it polls belong to one keeper: the poller itself when it runs
 alone (the CLI), or the :class:`~vidwatch.core.session.Session` that attached to it
 (the dashboard), which then decides what is watched (:meth:`Poller.track`,
-:meth:`Poller.forget`) and receives every result (:meth:`RecordKeeper.store_result`).
+:meth:`Poller.forget`) and receives every result
+(:meth:`~vidwatch.core.poll_results.RecordKeeper.store_result`).
+
+What it emits is in :mod:`vidwatch.core.poll_events`; what an answer does to a record,
+in :mod:`vidwatch.core.poll_results`.
 """
 
 from __future__ import annotations
@@ -17,26 +21,29 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from vidwatch.core.budget import Policy
 from vidwatch.core.durations import DurationModel
+from vidwatch.core.fanout import Fanout
 from vidwatch.core.models import TaskRecord, TaskResult, utcnow
-from vidwatch.core.outcomes import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
-from vidwatch.core.scheduler import NOT_FOUND_LIMIT, Eta, Policy, Scheduler
+from vidwatch.core.outcomes import AuthRejected, NetworkError, Ok, Outcome, RateLimited
+from vidwatch.core.poll_events import (
+    Listener,
+    PollerEvent,
+    PollerStatus,
+    StatusChange,
+    TaskUpdate,
+    status_differs,
+)
+from vidwatch.core.poll_results import OwnRecords, RecordKeeper, apply_outcome, keep_known_result
+from vidwatch.core.scheduler import Eta, Scheduler
+from vidwatch.core.wakeup import Wakeup
 
 __all__ = [
-    "Listener",
     "Poller",
-    "PollerEvent",
-    "PollerStatus",
     "QueryFn",
-    "RecordKeeper",
-    "StatusChange",
-    "TaskUpdate",
-    "apply_outcome",
-    "keep_known_result",
     "span",
 ]
 
@@ -49,120 +56,6 @@ class QueryFn(Protocol):
     async def query(self, task_id: str) -> Outcome: ...
 
 
-class RecordKeeper(Protocol):
-    """Who holds the records the poller polls."""
-
-    @property
-    def records(self) -> Mapping[str, TaskRecord]: ...
-
-    def store_result(self, task_id: str, result: TaskResult) -> TaskRecord | None:
-        """Keep a task's new result; the updated record, or None if it is no longer kept."""
-        ...
-
-
-class _OwnRecords:
-    """The poller's own records, when no session owns them (the CLI, tests)."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, TaskRecord] = {}
-
-    def store_result(self, task_id: str, result: TaskResult) -> TaskRecord | None:
-        record = self.records.get(task_id)
-        if record is None:
-            return None
-        record = self.records[task_id] = record.with_result(result)
-        return record
-
-
-def keep_known_result(known: TaskRecord | None, record: TaskRecord) -> TaskRecord:
-    """``record``, with ``known``'s result when only ``known`` was ever checked."""
-    if known is not None and known.result.checked_at and not record.result.checked_at:
-        return record.with_result(known.result)
-    return record
-
-
-@dataclass(frozen=True, slots=True)
-class TaskUpdate:
-    """A task was polled. ``previous`` is its result before this poll."""
-
-    record: TaskRecord
-    previous: TaskResult | None
-    outcome: Outcome
-
-    @property
-    def state_changed(self) -> bool:
-        return self.previous is None or self.previous.state != self.record.result.state
-
-
-@dataclass(frozen=True, slots=True)
-class PollerStatus:
-    """What the header shows about polling as a whole."""
-
-    paused: bool = False
-    offline: bool = False  # no API key: nothing is polled
-    auth_error: str | None = None
-    hold_until: datetime | None = None  # rate limited until (wall clock)
-    requests_per_minute: int = 0
-    pending: int = 0
-
-    @property
-    def label(self) -> str:
-        if self.offline:
-            return "offline (no API key)"
-        if self.auth_error:
-            return "key rejected"
-        if self.paused:
-            return "paused"
-        if self.hold_until is not None:
-            return f"rate limited until {self.hold_until.astimezone():%H:%M:%S}"
-        return "live"
-
-
-@dataclass(frozen=True, slots=True)
-class StatusChange:
-    status: PollerStatus
-
-
-PollerEvent = TaskUpdate | StatusChange
-Listener = Callable[[PollerEvent], None]
-
-
-class _Wakeup:
-    """Sleep until a deadline or until :meth:`set` — one future and one timer per sleep
-    (``asyncio.wait_for`` on an Event costs a task per wait; at 500 polls a second
-    that is a fifth of the CPU)."""
-
-    def __init__(self) -> None:
-        self._waiter: asyncio.Future[None] | None = None
-        self._pending = False
-
-    def set(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-        else:
-            self._pending = True  # the next sleep returns at once
-
-    async def sleep(self, seconds: float | None) -> None:
-        if self._pending:
-            self._pending = False
-            return
-        loop = asyncio.get_running_loop()
-        waiter = self._waiter = loop.create_future()
-        timer = loop.call_later(seconds, _resolve, waiter) if seconds is not None else None
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-            if timer is not None:
-                timer.cancel()
-
-
-def _resolve(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
 def span(seconds: float) -> str:
     """A duration for people: ``45s``, ``1m30s``, ``2h05m``."""
     total = max(round(seconds), 0)
@@ -173,19 +66,6 @@ def span(seconds: float) -> str:
         return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
     hours, rest = divmod(total, 3600)
     return f"{hours}h{rest // 60:02d}m"
-
-
-def apply_outcome(
-    previous: TaskResult, outcome: Outcome, now: datetime, gave_up: bool = False
-) -> TaskResult:
-    """The task's new result after ``outcome``; errors keep what was known (and its
-    history); a new status is added to the history."""
-    if isinstance(outcome, Ok):
-        return previous.followed_by(outcome.result)
-    message = outcome.message
-    if isinstance(outcome, NotFound) and gave_up:
-        message += f" (gave up after {NOT_FOUND_LIMIT} tries; press r to retry)"
-    return replace(previous, checked_at=now, error=message, problem=outcome.problem)
 
 
 class Poller:
@@ -217,10 +97,10 @@ class Poller:
             durations=durations,
             wall_offset=wall().timestamp() - clock(),
         )
-        self._own = _OwnRecords()
+        self._own = OwnRecords()
         self._keeper: RecordKeeper = self._own
-        self._listeners: list[Listener] = []
-        self._wake = _Wakeup()
+        self._listeners: Fanout[PollerEvent] = Fanout(log, "listener failed")
+        self._wake = Wakeup()
         self._running = False
         self._inflight: set[asyncio.Task[None]] = set()
         self._request_times: deque[float] = deque()
@@ -235,15 +115,10 @@ class Poller:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every :data:`PollerEvent`; returns an unsubscribe."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._listeners.subscribe(listener)
 
     def _emit(self, event: PollerEvent) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a listener's bug must not stop polling
-                log.exception("listener failed")
+        self._listeners.emit(event)  # a listener's bug must not stop polling
 
     # ------------------------------------------------------------------ tasks
 
@@ -527,7 +402,7 @@ class Poller:
             self._published.pending,
         )
         self._status = status
-        if _status_differs(status, self._published) or (
+        if status_differs(status, self._published) or (
             counters_moved and now - self._published_at >= STATUS_EVERY
         ):
             self._published = status
@@ -546,14 +421,3 @@ def _log_outcome(task_id: str, previous: TaskResult, result: TaskResult, outcome
         log.error("%s: %s", task_id, outcome.message)
     else:
         log.warning("%s: %s", task_id, outcome.message)
-
-
-def _status_differs(a: PollerStatus, b: PollerStatus) -> bool:
-    """Changes worth an event now (the counters alone are published once a second)."""
-    if (a.paused, a.offline, a.auth_error) != (b.paused, b.offline, b.auth_error):
-        return True
-    if (a.hold_until is None) != (b.hold_until is None):
-        return True
-    return bool(
-        a.hold_until and b.hold_until and abs((a.hold_until - b.hold_until).total_seconds()) >= 1
-    )

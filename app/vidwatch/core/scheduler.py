@@ -3,18 +3,26 @@
 Nothing here sleeps or does I/O. Every method takes ``now`` (seconds on a
 monotonic clock) so tests and the discrete-event benchmark drive it with a
 simulated clock; :class:`vidwatch.core.poller.Poller` drives it with the real one.
+
+The :class:`Scheduler` decides: what an answer means (finished, back off, hold the
+host, give up on a task the server does not know) and when each task is asked again.
+Its neighbours keep the rest: :mod:`vidwatch.core.agenda` where each task waits and
+which check comes first, :mod:`vidwatch.core.rationing` how often each open task may be
+checked, :mod:`vidwatch.core.budget` the polling settings and the request budget,
+:mod:`vidwatch.core.durations` how long jobs take.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from vidwatch.core.agenda import IDLE, Agenda, Entry, anchor
+from vidwatch.core.budget import BURST_SECONDS, Policy, RateLimiter
 from vidwatch.core.durations import DurationModel
 from vidwatch.core.models import State, TaskResult, model_key
 from vidwatch.core.outcomes import (
@@ -27,15 +35,13 @@ from vidwatch.core.outcomes import (
     RateLimited,
     ServerError,
 )
-from vidwatch.core.rationing import CLASS_MAX, Plan, weight_class
+from vidwatch.core.rationing import Plan, weight_class
 
 __all__ = [
     "KNOWN_NOT_FOUND_LIMIT",
     "NOT_FOUND_LIMIT",
     "SUCCESS_NO_URL_LIMIT",
     "Eta",
-    "Policy",
-    "RateLimiter",
     "Scheduler",
 ]
 
@@ -45,61 +51,9 @@ NOT_FOUND_LIMIT: Final = 3  # 404s in a row before a task is marked and left alo
 KNOWN_NOT_FOUND_LIMIT: Final = 10
 SUCCESS_NO_URL_LIMIT: Final = 5  # "succeeded" without a URL: re-checks before giving up
 RETRY_AFTER_TRUSTED: Final = 1.0  # seconds; a shorter Retry-After gets backoff instead
-BURST_SECONDS: Final = 0.05  # the budget may send this much of a second's worth at once
 ANSWER_MARGIN: Final = 1.0  # seconds: a last check before a deadline is sent this much before it
 CENSUS_EVERY: Final = 2.0  # seconds: how often the running jobs' ages reach the duration model
 CENSUS_SAMPLE: Final = 256  # at most this many of them
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """Polling settings (``[polling]`` in the config file)."""
-
-    min_interval: float = 3.0
-    max_interval: float = 60.0
-    concurrency: int = 8
-    max_requests_per_second: float = 10.0
-
-    def __post_init__(self) -> None:
-        if not (self.min_interval > 0 and math.isfinite(self.min_interval)):
-            raise ValueError("min_interval must be a positive number of seconds")
-        if not (self.max_interval >= self.min_interval and math.isfinite(self.max_interval)):
-            raise ValueError("max_interval must be at least min_interval")
-        if self.concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        if not (self.max_requests_per_second > 0 and math.isfinite(self.max_requests_per_second)):
-            raise ValueError("max_requests_per_second must be a positive number")
-
-
-_EPSILON: Final = 1e-9  # float dust: 0.9999999999 tokens is a token
-
-
-class RateLimiter:
-    """A token bucket: at most ``burst + rate * T`` requests in any window ``T``."""
-
-    def __init__(self, rate: float, burst: float = 1.0, now: float = 0.0) -> None:
-        self.rate = rate
-        self.burst = max(burst, 1.0)
-        self._tokens = self.burst
-        self._stamp = now
-
-    def _fill(self, now: float) -> None:
-        if now > self._stamp:
-            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
-
-    def try_acquire(self, now: float) -> bool:
-        self._fill(now)
-        if self._tokens >= 1.0 - _EPSILON:
-            self._tokens = max(self._tokens - 1.0, 0.0)
-            return True
-        return False
-
-    def wait_time(self, now: float) -> float:
-        """Seconds until one token is available (0 when one is)."""
-        self._fill(now)
-        missing = 1.0 - self._tokens
-        return 0.0 if missing <= _EPSILON else missing / self.rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,30 +66,6 @@ class Eta:
 
 
 LATE_SURVIVAL: Final = 0.05
-
-
-_IDLE: Final = 0  # finished, or in flight
-_FIXED: Final = 1  # due at a set time: new, asked for, backing off, held, a hint
-_PLANNED: Final = 2  # due when the plan says: last request + the interval of its class
-
-
-@dataclass(slots=True)
-class _Entry:
-    task_id: str
-    due: float  # for _FIXED
-    finished: bool = False
-    in_flight: bool = False
-    where: int = _IDLE
-    failures: int = 0
-    not_found: int = 0
-    no_url: int = 0
-    version: int = 0
-    sent: float | None = None  # when its last request was sent
-    added: float = 0.0  # when it was first tracked (plus its delay)
-    cls: int = CLASS_MAX  # its weight class in the plan (while open)
-    last: TaskResult | None = field(default=None, repr=False)
-    key: str = ""  # the model, for learned durations
-    running_since: float | None = None  # epoch seconds, from the server's status_update_time
 
 
 class Scheduler:
@@ -168,13 +98,12 @@ class Scheduler:
         # Epoch seconds = clock seconds + wall_offset (ages come from server times).
         self.wall_offset = time.time() - time.monotonic() if wall_offset is None else wall_offset
         self.plan = Plan(policy.min_interval, policy.max_interval, rate)
-        self._entries: dict[str, _Entry] = {}
-        self._open: dict[str, None] = {}  # tracked and not finished (a set in insertion order)
-        self._heap: list[tuple[float, int, str]] = []  # _FIXED tasks: (due, version, task)
+        self._agenda = Agenda(self.plan)
+        self._entries = self._agenda.entries  # every watched task (the agenda's, shared)
+        self._open = self._agenda.open  # tracked and not finished
         self._in_flight = 0
         self._sweep_at: float | None = None  # check_by(): every open task once more from then
-        self._running: dict[str, _Entry] = {}  # open tasks known to be running
-        self._unasked: dict[str, None] = {}  # never asked yet, waiting for a first check
+        self._running: dict[str, Entry] = {}  # open tasks known to be running
         self._census_at = -math.inf
         self._prepared_at: float | None = None  # _prepare() has run at this time, since a change
         self.paused = False
@@ -191,7 +120,7 @@ class Scheduler:
         entry = self._entries.get(task_id)
         fresh = entry is None
         if entry is None:
-            entry = _Entry(task_id, now + delay, added=now + delay, last=last)
+            entry = Entry(task_id, now + delay, added=now + delay, last=last)
             entry.key = model_key(task_id)
             self._entries[task_id] = entry
         was_open = task_id in self._open
@@ -200,28 +129,22 @@ class Scheduler:
         if last is not None and last.state is State.RUNNING and not entry.finished:
             entry.running_since = self._epoch(last.status_update_time, now)
             self._running[task_id] = entry
+        agenda = self._agenda
         if not entry.finished:
-            self._reclass(entry, self._class_for(entry, now))
-        self._set_open(entry)
+            agenda.reclass(entry, self._class_for(entry, now))
+        agenda.set_open(entry)
         if entry.finished:
-            self._unschedule(entry)
+            agenda.unschedule(entry)
         elif fresh:
-            self._first_check(entry)
-        elif not entry.in_flight and (not was_open or entry.where == _IDLE):
-            self._schedule(entry, now + delay)
+            agenda.first_check(entry)
+        elif not entry.in_flight and (not was_open or entry.where == IDLE):
+            agenda.schedule(entry, now + delay)
 
     def forget(self, task_id: str) -> None:
         self._prepared_at = None
-        entry = self._entries.pop(task_id, None)
+        entry = self._agenda.forget(task_id)
         self._running.pop(task_id, None)
-        self._unasked.pop(task_id, None)
-        if entry is None:
-            return
-        if task_id in self._open:
-            del self._open[task_id]
-            self.plan.leave(entry.cls)
-        self.plan.drop(task_id)
-        if entry.in_flight:
+        if entry is not None and entry.in_flight:
             self._in_flight -= 1
 
     def refresh(self, task_id: str, now: float) -> bool:
@@ -234,8 +157,8 @@ class Scheduler:
         entry.not_found = 0
         entry.no_url = 0
         entry.failures = 0
-        self._set_open(entry)
-        self._schedule(entry, now)
+        self._agenda.set_open(entry)
+        self._agenda.schedule(entry, now)
         return True
 
     def refresh_all(self, now: float, include_finished: bool = False) -> int:
@@ -276,7 +199,7 @@ class Scheduler:
             return None
         if now is not None:
             self._prepare(now)
-        due = self._due(entry)
+        due = self._agenda.due(entry)
         sweep = self._sweep_at
         if due is not None and sweep is not None and (entry.sent is None or entry.sent < sweep):
             due = min(due, sweep)
@@ -309,25 +232,21 @@ class Scheduler:
         if self.blocked or now < self.hold_until or self._in_flight >= self.policy.concurrency:
             return None
         self._prepare(now)
-        first = self._first()
+        agenda = self._agenda
+        first = agenda.first()
         if first is None:
             return None
         due, entry = first
         if due > now:
-            lent = self._lend(now)
+            lent = agenda.lend(now, self.policy.min_interval)
             if lent is None:
                 return None
             entry = lent
         if not self.limiter.try_acquire(now):
             return None
-        if entry.where == _PLANNED:
-            self.plan.drop(entry.task_id)
-        else:
-            heapq.heappop(self._heap)
-        entry.where = _IDLE
+        agenda.take(entry)
         entry.in_flight = True
         entry.sent = now
-        self._unasked.pop(entry.task_id, None)
         self._in_flight += 1
         return entry.task_id
 
@@ -336,17 +255,17 @@ class Scheduler:
         if self.blocked:
             return None
         self._prepare(now)
-        first = self._first()
+        first = self._agenda.first()
         if first is None:
             return None
         if self._in_flight >= self.policy.concurrency:
             return None  # a completion will wake the loop
         due = first[0]
         head = self.plan.first() if self.plan.scale > 0.0 else None
-        if head is not None:  # see _lend()
+        if head is not None:  # see Agenda.lend()
             entry = self._entries[head[1]]
             floor = self.plan.min_interval if entry.sent is not None else 0.0
-            due = min(due, self._anchor(entry) + floor)
+            due = min(due, anchor(entry) + floor)
         wake = max(due, self.hold_until, now + self.limiter.wait_time(now))
         for event in (self.plan.pending_solve(), self._sweep_at):
             if event is not None and now < event < wake:
@@ -362,6 +281,7 @@ class Scheduler:
         entry.in_flight = False
         self._in_flight -= 1
         policy = self.policy
+        agenda = self._agenda
         if isinstance(outcome, Ok):
             self._host_strikes = 0
             entry.failures = 0
@@ -377,17 +297,17 @@ class Scheduler:
                 if entry.no_url > SUCCESS_NO_URL_LIMIT:
                     self._finish(entry)
                     return
-                self._schedule(entry, now + policy.max_interval)
+                agenda.schedule(entry, now + policy.max_interval)
                 return
-            self._reclass(entry, self._class_for(entry, now))
+            agenda.reclass(entry, self._class_for(entry, now))
             if outcome.poll_after is not None:
                 planned = (entry.sent or now) + self.plan.interval(entry.cls)
-                self._schedule(entry, max(planned, now + outcome.poll_after))
+                agenda.schedule(entry, max(planned, now + outcome.poll_after))
             else:
-                self._put_in_plan(entry)
+                agenda.put_in_plan(entry)
         elif isinstance(outcome, AuthRejected):
             self.auth_rejected = outcome
-            self._schedule(entry, now)
+            agenda.schedule(entry, now)
         elif isinstance(outcome, RateLimited):
             # Every 429 in a row is a strike. A Retry-After is obeyed to the letter; one
             # that says "now" (0, or a date our clock has passed) is no reason to hammer:
@@ -400,7 +320,7 @@ class Scheduler:
             else:
                 wait = max(retry_after or 0.0, backoff)
             self.hold_until = max(self.hold_until, now + wait)
-            self._schedule(entry, self.hold_until)
+            agenda.schedule(entry, self.hold_until)
         elif isinstance(outcome, NotFound):
             entry.not_found += 1
             known = entry.last is not None and bool(entry.last.status)
@@ -408,13 +328,13 @@ class Scheduler:
                 self._finish(entry)  # marked; polled again only when asked
                 return
             if known:
-                self._schedule(entry, now + self._backoff(entry.not_found))
+                agenda.schedule(entry, now + self._backoff(entry.not_found))
             else:
-                self._schedule(entry, now + policy.max_interval * entry.not_found)
+                agenda.schedule(entry, now + policy.max_interval * entry.not_found)
         else:
             assert isinstance(outcome, ServerError | BadResponse | NetworkError)
             entry.failures += 1
-            self._schedule(entry, now + self._backoff(entry.failures))
+            agenda.schedule(entry, now + self._backoff(entry.failures))
 
     def eta(self, task_id: str, now: float) -> Eta | None:
         """For a running job: how long it has run, the time it probably still needs, and
@@ -439,27 +359,13 @@ class Scheduler:
 
     # ------------------------------------------------------------------ internals
 
-    def _set_open(self, entry: _Entry) -> None:
-        if entry.finished:
-            if entry.task_id in self._open:
-                del self._open[entry.task_id]
-                self.plan.leave(entry.cls)
-        elif entry.task_id not in self._open:
-            self._open[entry.task_id] = None
-            self.plan.join(entry.cls)
-
-    def _finish(self, entry: _Entry) -> None:
+    def _finish(self, entry: Entry) -> None:
         entry.finished = True
         self._running.pop(entry.task_id, None)
-        self._set_open(entry)
-        self._unschedule(entry)
+        self._agenda.set_open(entry)
+        self._agenda.unschedule(entry)
 
-    def _reclass(self, entry: _Entry, cls: int) -> None:
-        if entry.task_id in self._open:
-            self.plan.move(entry.cls, cls)
-        entry.cls = cls
-
-    def _class_for(self, entry: _Entry, now: float) -> int:
+    def _class_for(self, entry: Entry, now: float) -> int:
         """The weight class of an open task: ``1 / sqrt(hazard)``, the hazard being its
         chance per second of finishing soon (learned running times; queued and unknown
         jobs: as a job that has just started). "Soon": over the next ``min_interval``, or
@@ -486,7 +392,7 @@ class Scheduler:
         now_epoch = now + self.wall_offset
         return now_epoch if when is None else min(when.timestamp(), now_epoch)
 
-    def _learn(self, entry: _Entry, result: TaskResult, now: float) -> None:
+    def _learn(self, entry: Entry, result: TaskResult, now: float) -> None:
         """Note when a job started running; learn how long it ran when it is done."""
         state = result.state
         if state is State.RUNNING:
@@ -524,52 +430,6 @@ class Scheduler:
         cap = min(self.policy.max_interval, self.policy.min_interval * 2.0 ** min(attempt, 20))
         return max(self.policy.min_interval / 2.0, self.rng.uniform(0.0, cap))
 
-    def _schedule(self, entry: _Entry, due: float, *, first: bool = False) -> None:
-        """Due at a set time (not by the plan)."""
-        if not first:
-            self._unasked.pop(entry.task_id, None)
-        if entry.where == _PLANNED:
-            self.plan.drop(entry.task_id)
-        entry.where = _FIXED
-        entry.due = due
-        entry.version += 1
-        heapq.heappush(self._heap, (due, entry.version, entry.task_id))
-
-    def _put_in_plan(self, entry: _Entry, *, first: bool = False) -> None:
-        if not first:
-            self._unasked.pop(entry.task_id, None)
-        entry.where = _PLANNED
-        entry.version += 1  # its fixed-heap items, if any, go stale
-        self.plan.put(entry.task_id, entry.cls, self._anchor(entry))
-
-    def _first_check(self, entry: _Entry) -> None:
-        """A task never asked about: at once while the budget affords checking every task
-        every min_interval; otherwise by the plan, as if asked when it was added."""
-        self._unasked[entry.task_id] = None
-        if self.plan.scale == 0.0:
-            self._schedule(entry, entry.added, first=True)
-        else:
-            self._put_in_plan(entry, first=True)
-
-    def _anchor(self, entry: _Entry) -> float:
-        """What the plan counts a task's next check from: its last request, or for a task
-        never asked, when it was added."""
-        return entry.sent if entry.sent is not None else entry.added
-
-    def _unschedule(self, entry: _Entry) -> None:
-        self._unasked.pop(entry.task_id, None)
-        if entry.where == _PLANNED:
-            self.plan.drop(entry.task_id)
-        entry.where = _IDLE
-        entry.version += 1
-
-    def _due(self, entry: _Entry) -> float | None:
-        if entry.in_flight or entry.where == _IDLE:
-            return None
-        if entry.where == _FIXED:
-            return entry.due
-        return self._anchor(entry) + self.plan.interval(entry.cls)
-
     def _prepare(self, now: float) -> None:
         """Re-plan if the open tasks changed; start the last round of checks before a deadline."""
         if now == self._prepared_at:
@@ -582,44 +442,10 @@ class Scheduler:
                 entry = self._entries[task_id]
                 if entry.in_flight or (entry.sent is not None and entry.sent >= sweep):
                     continue
-                due = self._due(entry)
+                due = self._agenda.due(entry)
                 if due is None or due > now:
-                    self._schedule(entry, now)
+                    self._agenda.schedule(entry, now)
         self._census(now)
         ample = self.plan.scale == 0.0
         if self.plan.maybe_solve(now) and ample != (self.plan.scale == 0.0):
-            for task_id in list(self._unasked):  # first checks: at once, or by the plan
-                self._first_check(self._entries[task_id])
-
-    def _lend(self, now: float) -> _Entry | None:
-        """Nothing is due, yet the budget has a request to spare: a rationed plan lends it
-        to its earliest check, if that task was last asked ``min_interval`` ago or more.
-        (When the plan is re-scaled upwards its checks move out together and would leave
-        the budget idle; this keeps it spent, in the plan's order.)"""
-        if self.plan.scale <= 0.0:
-            return None  # every task every min_interval: nothing to bring forward
-        head = self.plan.first()
-        if head is None:
-            return None
-        entry = self._entries[head[1]]
-        floor = self.policy.min_interval if entry.sent is not None else 0.0
-        return None if self._anchor(entry) + floor > now else entry
-
-    def _first(self) -> tuple[float, _Entry] | None:
-        """The task due first: a set time or a planned check, whichever is earlier."""
-        fixed: _Entry | None = None
-        heap = self._heap
-        while heap:
-            _, version, task_id = heap[0]
-            entry = self._entries.get(task_id)
-            if entry is None or entry.version != version or entry.where != _FIXED:
-                heapq.heappop(heap)  # stale: rescheduled, planned, in flight or gone
-                continue
-            fixed = entry
-            break
-        planned = self.plan.first()
-        if planned is not None and (fixed is None or planned[0] < fixed.due):
-            return planned[0], self._entries[planned[1]]
-        if fixed is None:
-            return None
-        return fixed.due, fixed
+            self._agenda.replan_first_checks()  # first checks: at once, or by the plan

@@ -39,9 +39,12 @@ from vidwatch.core.changes import (
     Relabeled,
     Removed,
 )
+from vidwatch.core.fanout import Fanout
 from vidwatch.core.models import Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.outcomes import Outcome
-from vidwatch.core.poller import Poller, PollerEvent, keep_known_result
+from vidwatch.core.poll_events import PollerEvent
+from vidwatch.core.poll_results import keep_known_result
+from vidwatch.core.poller import Poller
 from vidwatch.core.store import LoadResult, Signature, TaskStore, adopt_download
 
 __all__ = ["AddReport", "DiskChange", "SaveJob", "Session"]
@@ -87,7 +90,7 @@ class Session:
         self.poller = poller
         self._records: dict[str, TaskRecord] = dict(poller.records)
         self._view: Mapping[str, TaskRecord] = MappingProxyType(self._records)
-        self._listeners: list[ChangeListener] = []
+        self._listeners: Fanout[Change] = Fanout(log, "change listener failed")
         poller.attach(self)
         poller.subscribe(self._relay)
         self._removed: set[str] = set()  # removed here, not yet saved
@@ -107,15 +110,10 @@ class Session:
     def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
         """Call ``listener`` with every :data:`~vidwatch.core.changes.Change`, in order;
         returns an unsubscribe."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._listeners.subscribe(listener)
 
     def _emit(self, change: Change) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(change)
-            except Exception:  # a listener's bug must not lose the change for the others
-                log.exception("change listener failed")
+        self._listeners.emit(change)  # a listener's bug must not lose it for the others
 
     def _relay(self, event: PollerEvent) -> None:
         """Poll results (already kept by :meth:`store_result`) and polling status."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import web
 
 from vidwatch.core.catalogue import check_body, lookup
+from vidwatch.core.sim_faults import coded_body, error_body, invalid_key_body, pop_fault
 
 if TYPE_CHECKING:
     from vidwatch.core.simulator import Simulator
@@ -89,14 +90,7 @@ class CreateDesk:
         self.faults.append((kind, count))
 
     def next_fault(self) -> str | None:
-        if not self.faults:
-            return None
-        kind, count = self.faults[0]
-        if count <= 1:
-            self.faults.pop(0)
-        else:
-            self.faults[0] = (kind, count - 1)
-        return kind or None
+        return pop_fault(self.faults) or None  # "": a create answered normally
 
     def times_accepted(self, body: dict[str, Any]) -> int:
         """How many accepted creates had exactly this body (proof nothing was paid twice)."""
@@ -128,39 +122,29 @@ class CreateDesk:
         }
 
 
-def _error(message: str, kind: str, code: str | None) -> dict[str, object]:
-    return {"error": {"message": message, "type": kind, "code": code}}
-
-
-def _coded(code: str, message: str) -> dict[str, object]:
-    return {"code": code, "message": message, "data": None}
-
-
 async def handle_create(sim: Simulator, request: web.Request) -> web.StreamResponse:
     desk = sim.create
     sim.stats.requests += 1
     if request.headers.get("Authorization") != f"Bearer {sim.api_key}":
-        return _answer(
-            sim, 401, _error("Invalid API key", "invalid_request_error", "invalid_api_key")
-        )
+        return _answer(sim, 401, invalid_key_body())
     fault = desk.next_fault()
     if fault == "drop":
         return _drop(sim, request)
     if fault in _GATEWAY_FAULTS:
         headers = {"Retry-After": str(desk.retry_after)} if fault == "429" else None
-        body = _error("upstream error", "server_error", None)
+        body = error_body("upstream error", "server_error", None)
         return _answer(sim, int(fault), body, headers)
     if fault == "400":
-        return _answer(sim, 400, _coded("invalid_request", "the request was refused"))
+        return _answer(sim, 400, coded_body("invalid_request", "the request was refused"))
     if fault == "echo-key":
         echoed = f"bad auth header {request.headers.get('Authorization', '')}"
-        return _answer(sim, 400, _coded("invalid_request", echoed))
+        return _answer(sim, 400, coded_body("invalid_request", echoed))
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return _answer(sim, 400, _coded("invalid_request", "body is not JSON"))
+        return _answer(sim, 400, coded_body("invalid_request", "body is not JSON"))
     if not isinstance(body, dict):
-        return _answer(sim, 400, _coded("invalid_request", "body must be a JSON object"))
+        return _answer(sim, 400, coded_body("invalid_request", "body must be a JSON object"))
     refusal = _refusal(sim, body)
     if refusal is not None:
         status, payload, headers = refusal
@@ -199,19 +183,19 @@ def _refusal(
     model = body.get("model")
     if isinstance(model, str) and model and not desk.has_channel(model):
         message = f"no available channel for model '{model}' under group default"
-        return 503, _error(message, "new_api_error", "model_not_found"), None
+        return 503, error_body(message, "new_api_error", "model_not_found"), None
     problem = check_body(body)
     if problem is not None:
-        return 400, _coded("invalid_request", problem), None
+        return 400, coded_body("invalid_request", problem), None
     if desk.credit is not None and desk.credit <= 0:
-        return 403, _coded(desk.quota_code, "user quota is not enough"), None
+        return 403, coded_body(desk.quota_code, "user quota is not enough"), None
     if desk.max_running is not None:
         now = sim.now()
         running = sum(1 for i in desk.job_ids if sim.jobs[i].finishes_at > now)
         if running >= desk.max_running:
             message = f"upstream saturated: {running} tasks running, at most {desk.max_running}"
             headers = {"Retry-After": str(desk.retry_after)}
-            return 429, _error(message, "rate_limit", "too_many_running"), headers
+            return 429, error_body(message, "rate_limit", "too_many_running"), headers
     return None
 
 

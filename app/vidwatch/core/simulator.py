@@ -16,130 +16,51 @@ that echoes the Authorization header, and a redirect to another host.
 Creates check each known model's fields, spend a configurable credit, refuse when too
 many created jobs run, and can lose the answer after taking the job: see
 :mod:`vidwatch.core.sim_create` and its ``CREATE_HELP``.
+
+This module is the simulator's HTTP face. Its neighbours: :mod:`vidwatch.core.sim_jobs`
+(the jobs and their videos), :mod:`vidwatch.core.sim_faults` (the fault catalogue and
+the error envelopes), :mod:`vidwatch.core.sim_serve` (running it in a thread or until
+interrupted).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import math
 import random
-import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import TextIO
 
 from aiohttp import web
 
 from vidwatch.core.sim_create import CreateDesk, handle_control, handle_create
-
-__all__ = ["FAULTS", "Job", "Simulator", "SimulatorThread", "serve_forever"]
-
-MODELS = ("grok", "sora-2", "veo3.1-fast", "kling-v2")
-PROMPTS = (
-    "A surreal and whimsical digital painting of a majestic brown cow grazing on the moon",
-    "一只橘猫在雨夜的东京街头散步，霓虹灯倒映在积水中，电影感镜头缓慢推进",
-    "Drone shot over a fjord at sunrise, mist rolling over the water, 4k, cinematic",
-    "A robot chef flipping pancakes in a tiny kitchen, stop-motion style",
-    "Time-lapse of a city skyline from day to night, clouds racing overhead",
+from vidwatch.core.sim_faults import (
+    AUTH_BURST,
+    CHAOS_WEIGHTS,
+    FAULTS,
+    error_body,
+    invalid_key_body,
+    not_found_body,
+    pop_fault,
 )
-FAIL_REASONS = (
-    "content policy violation",
-    "upstream model timeout",
-    "image download failed",
+from vidwatch.core.sim_jobs import (
+    FAIL_REASONS,
+    MODELS,
+    PROMPTS,
+    VIDEO_SIZE,
+    Job,
+    Stats,
+    video_bytes,
 )
 
-FAULTS = (
-    "401",
-    "404",
-    "429",
-    "429-date",
-    "429-bare",
-    "500",
-    "502",
-    "503",
-    "html",
-    "empty",
-    "malformed",
-    "truncated",
-    "reset",
-    "wrong-types",
-    "missing-fields",
-    "huge",
-    "slow",
-    "drop",
-    "echo-key",
-    "redirect",
-)
-# How often chaos picks each fault, relative to the others. A 429 stops the whole host
-# for its Retry-After and a 401 burst stops everything until the user resumes, so
-# those are rarer; everything else is equally likely.
-CHAOS_WEIGHTS: dict[str, float] = {
-    **dict.fromkeys(FAULTS, 1.0),
-    "401": 0.1,
-    "429": 0.25,
-    "429-date": 0.25,
-    "429-bare": 0.25,
-    "huge": 0.5,
-    "slow": 0.5,
-}
-AUTH_BURST = (2, 5)  # a chaos 401 answers this many requests in a row
-
-VIDEO_SIZE = 64 * 1024
-
-
-@dataclass
-class Job:
-    """One simulated video job. Times are in simulated seconds since the start."""
-
-    id: str
-    server_id: str
-    model: str
-    prompt: str
-    created: float
-    queue_time: float
-    duration: float
-    fails: bool
-    fail_reason: str = ""
-
-    @property
-    def finishes_at(self) -> float:
-        return self.created + self.queue_time + self.duration
-
-    def status_at(self, now: float) -> tuple[str, float]:
-        """(raw status, simulated time of its last change) at simulated time ``now``."""
-        if now < self.created + self.queue_time:
-            return "pending", self.created
-        if now < self.finishes_at:
-            return "processing", self.created + self.queue_time
-        return ("failed" if self.fails else "completed"), self.finishes_at
-
-
-@dataclass
-class Stats:
-    requests: int = 0
-    by_status: Counter[int] = field(default_factory=Counter)
-    faults: Counter[str] = field(default_factory=Counter)
-    videos: int = 0
-    key_sent_to_video_host: int = 0
-    expired_links: int = 0
-    query_times: list[float] = field(default_factory=list)  # arrival, on the simulator's clock
-    retry_afters: list[tuple[float, float]] = field(default_factory=list)  # (sent at, seconds)
-
-
-def video_bytes(server_id: str, size: int = VIDEO_SIZE) -> bytes:
-    """A small, deterministic file that starts like an MP4."""
-    seed = hashlib.sha256(server_id.encode()).digest()
-    head = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
-    body = (seed * (size // len(seed) + 1))[: size - len(head)]
-    return head + body
+__all__ = [
+    "Simulator",
+]
 
 
 class Simulator:
@@ -275,12 +196,8 @@ class Simulator:
         self._faults.clear()
 
     def _next_fault(self) -> str | None:
-        if self._faults:
-            kind, count = self._faults[0]
-            if count <= 1:
-                self._faults.pop(0)
-            else:
-                self._faults[0] = (kind, count - 1)
+        kind = pop_fault(self._faults)
+        if kind is not None:
             return kind
         if self.chaos and self.fault_rng.random() < self.chaos:
             kinds = list(CHAOS_WEIGHTS)
@@ -310,9 +227,7 @@ class Simulator:
         self.stats.requests += 1
         self.stats.query_times.append(self.clock())
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return self._json(
-                401, _error("Invalid API key", "invalid_request_error", "invalid_api_key")
-            )
+            return self._json(401, invalid_key_body())
         fault = self._next_fault()
         if fault is not None:
             self.stats.faults[fault] += 1
@@ -322,35 +237,29 @@ class Simulator:
         task_id = request.query.get("id", "")
         job = self.jobs.get(task_id) or self.by_server_id.get(task_id)
         if job is None:
-            return self._json(
-                404, {"code": "task_not_exist", "message": "task not exist", "data": None}
-            )
+            return self._json(404, not_found_body())
         return self._json(200, self._body(job))
 
     async def _fault(self, fault: str, request: web.Request) -> web.StreamResponse | None:
         if fault == "401":
-            return self._json(
-                401, _error("Invalid API key", "invalid_request_error", "invalid_api_key")
-            )
+            return self._json(401, invalid_key_body())
         if fault == "404":
-            return self._json(
-                404, {"code": "task_not_exist", "message": "task not exist", "data": None}
-            )
+            return self._json(404, not_found_body())
         if fault == "429":
             self.stats.retry_afters.append((self.clock(), float(self.retry_after)))
             headers = {"Retry-After": str(self.retry_after)}
-            return self._json(429, _error("Rate limit reached", "rate_limit"), headers)
+            return self._json(429, error_body("Rate limit reached", "rate_limit"), headers)
         if fault == "429-date":
             # HTTP dates have whole seconds: the wait is between retry_after and one more.
             now = datetime.now(UTC)
             when = now.replace(microsecond=0) + timedelta(seconds=self.retry_after + 1)
             self.stats.retry_afters.append((self.clock(), (when - now).total_seconds()))
             headers = {"Retry-After": format_datetime(when, usegmt=True)}
-            return self._json(429, _error("Rate limit reached", "rate_limit"), headers)
+            return self._json(429, error_body("Rate limit reached", "rate_limit"), headers)
         if fault == "429-bare":
-            return self._json(429, _error("Too many requests", "rate_limit"))
+            return self._json(429, error_body("Too many requests", "rate_limit"))
         if fault in ("500", "502", "503"):
-            return self._json(int(fault), _error("upstream error", "server_error"))
+            return self._json(int(fault), error_body("upstream error", "server_error"))
         if fault == "html":
             return self._raw(
                 502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"
@@ -383,7 +292,7 @@ class Simulator:
             return await self._reset(request)
         if fault == "echo-key":  # a hostile or careless server repeats the credentials
             echoed = request.headers.get("Authorization", "")
-            return self._json(500, _error(f"bad auth header: {echoed}", "server_error"))
+            return self._json(500, error_body(f"bad auth header: {echoed}", "server_error"))
         if fault == "redirect":  # following this would hand the key to another host
             target = self.redirect_to or f"{self.base_url}/elsewhere"
             return self._raw(302, b"", "text/plain", {"Location": target})
@@ -542,76 +451,3 @@ class Simulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-
-def _error(message: str, kind: str, code: str | None = None) -> dict[str, object]:
-    return {"error": {"message": message, "type": kind, "code": code}}
-
-
-class SimulatorThread:
-    """Run a :class:`Simulator` on its own event loop in a background thread.
-
-    For tests and tools that drive vidwatch as a separate process.
-    """
-
-    def __init__(self, simulator: Simulator) -> None:
-        self.simulator = simulator
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.base_url = ""
-
-    def __enter__(self) -> SimulatorThread:
-        self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(self.simulator.start(), self.loop)
-        self.base_url = future.result(10)
-        return self
-
-    def call(self, fn: Callable[[], object]) -> object:
-        """Run ``fn`` on the simulator's loop (thread-safe access to its state)."""
-
-        async def run() -> object:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.simulator.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()
-
-
-def serve_forever(
-    port: int = 0,
-    jobs: int = 40,
-    seed: int = 0,
-    out: TextIO | None = None,
-    *,
-    chaos: float = 0.0,
-    speed: float = 1.0,
-) -> None:
-    """``vidwatch simulate``: serve until interrupted, after printing how to use it."""
-
-    async def main() -> None:
-        simulator = Simulator(jobs=jobs, seed=seed, chaos=chaos, speed=speed)
-        base_url = await simulator.start(port=port)
-        lines = [
-            f"vidwatch simulator listening on {base_url}",
-            f"api key   {simulator.api_key}",
-            *([f"chaos     {chaos:.0%} of queries get a random fault"] if chaos else []),
-            "",
-            "to point vidwatch at it, in another shell",
-            f"  export QUICKROUTER_BASE_URL={base_url}",
-            f"  export QUICKROUTER_API_KEY={simulator.api_key}",
-            "",
-            f"task IDs ({len(simulator.jobs)}):",
-            *simulator.job_ids,
-        ]
-        print("\n".join(lines), file=out, flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await simulator.stop()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())

@@ -1,20 +1,8 @@
 """The persisted task list: a TOML file, written atomically, shared safely.
 
-Format (``schema = 1``)::
-
-    schema = 1
-
-    [[tasks]]
-    id = "grok:eee6faa8-…"
-    label = "cow, take 2"
-    added_at = 2026-11-24T10:00:00Z
-
-    [tasks.result]
-    state = "succeeded"
-    status = "completed"
-    video_url = "https://…"
-    checked_at = 2026-11-24T10:03:00Z
-    …
+:class:`TaskStore` reads, merges and writes the list; the text of the file (its format,
+``schema = 1``) is :mod:`vidwatch.core.store_format`, the lock beside it and
+:class:`StoreError` are :mod:`vidwatch.core.store_lock`.
 
 Rules:
 
@@ -37,30 +25,25 @@ Rules:
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import logging
 import os
 import shutil
-import time
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import rtoml
-
+from vidwatch.core import store_format
 from vidwatch.core.atomic import atomic_write, write_target
 from vidwatch.core.duplicates import describe_merged, merge_duplicate
-from vidwatch.core.fields import from_file, to_file
-from vidwatch.core.models import Task, TaskRecord, TaskResult, canonical_state
+from vidwatch.core.models import Task, TaskRecord, TaskResult
+from vidwatch.core.store_format import SCHEMA, decode_record, dumps
+from vidwatch.core.store_lock import StoreError, locked, reason
 
-__all__ = ["SCHEMA", "LoadResult", "Signature", "StoreError", "TaskStore"]
+# StoreError is the store's error: callers import it from here.
+__all__ = ["LoadResult", "Signature", "StoreError", "TaskStore"]
 
-SCHEMA = 1
-LOCK_TIMEOUT = 15.0
 
 log = logging.getLogger("vidwatch.store")
 
@@ -69,10 +52,6 @@ Signature = tuple[int, int, int]
 
 def _signature_of(st: os.stat_result) -> Signature:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-class StoreError(Exception):
-    """The task list cannot be read or written; the message says why, in one sentence."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,103 +68,8 @@ class LoadResult:
         return self.warning is not None
 
 
-def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "the disk is full"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
-    if exc.errno == errno.EROFS:
-        return "the file system is read-only"
-    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
-        return "a file stands where its folder should be"
-    return exc.strerror or type(exc).__name__
-
-
 def _stamp() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S")
-
-
-# --------------------------------------------------------------------------- encoding
-# What is written and read back, field by field, comes from the records' one field list
-# (vidwatch.core.fields); only the shape of an entry is decided here.
-
-
-def _has_news(result: TaskResult) -> bool:
-    """Whether a result is worth a ``[tasks.result]`` table: it holds an answer or an error."""
-    return result.checked_at is not None or bool(result.status) or bool(result.error)
-
-
-def encode_record(record: TaskRecord) -> dict[str, Any]:
-    entry = to_file(record.task)
-    if _has_news(record.result):
-        entry["result"] = to_file(record.result)
-    return entry
-
-
-def _derive_state(values: dict[str, Any]) -> None:
-    """A result whose state is missing or unreadable: the state its status word means."""
-    if "state" not in values:
-        values["state"] = canonical_state(values.get("status"), "video_url" in values)
-
-
-def decode_record(entry: Any) -> TaskRecord | None:
-    """One ``[[tasks]]`` entry, or ``None`` when it is not usable."""
-    task = from_file(entry, Task)
-    if task is None:
-        return None
-    result = from_file(entry.get("result"), TaskResult, _derive_state)
-    return TaskRecord(task) if result is None else TaskRecord(task, result)
-
-
-DUMP_CHUNK = 500  # records per serialiser call: a call holds the GIL, the UI waits for it
-
-
-def dumps(records: Iterable[TaskRecord]) -> bytes:
-    """The task file's text. Written in chunks of ``[[tasks]]`` tables, which TOML joins
-    into one array, so the native serialiser never holds the interpreter for long."""
-    parts = [rtoml.dumps({"schema": SCHEMA}), "\n"]
-    chunk: list[dict[str, Any]] = []
-    for record in records:
-        chunk.append(encode_record(record))
-        if len(chunk) >= DUMP_CHUNK:
-            parts.append(rtoml.dumps({"tasks": chunk}))
-            chunk = []
-    if chunk:
-        parts.append(rtoml.dumps({"tasks": chunk}))
-    return "".join(parts).encode("utf-8")
-
-
-LOAD_CHUNK = 400  # ``[[tasks]]`` tables per parser call, for the same reason
-_TABLE = "\n[[tasks]]\n"
-
-
-def loads(text: str) -> dict[str, Any]:
-    """Parse TOML: rtoml (about eight times faster than tomllib on a large list); tomllib
-    decides when rtoml refuses, so only a file that no parser reads counts as damaged.
-
-    A long list is parsed a few hundred tables at a time, so that a load in a worker
-    thread never holds the interpreter (and the dashboard) for more than a few ms. A
-    split inside a multi-line string leaves a piece that does not parse; then the
-    whole text is parsed in one go, which is always correct.
-    """
-    pieces = ("\n" + text if text.startswith("[[tasks]]\n") else text).split(_TABLE)
-    if len(pieces) > LOAD_CHUNK:
-        try:
-            document = rtoml.loads(pieces[0])
-            tasks: list[Any] = []
-            for start in range(1, len(pieces), LOAD_CHUNK):
-                chunk = "[[tasks]]\n" + _TABLE.join(pieces[start : start + LOAD_CHUNK])
-                tasks.extend(rtoml.loads(chunk).get("tasks", []))
-        except ValueError:
-            pass
-        else:
-            if "tasks" not in document:
-                document["tasks"] = tasks
-                return document
-    try:
-        return rtoml.loads(text)
-    except ValueError:
-        return tomllib.loads(text)
 
 
 def adopt_download(mine: str | None, theirs: str | None) -> bool:
@@ -349,7 +233,7 @@ class TaskStore:
 
     def _parse(self, data: bytes, signature: Signature | None = None) -> _Parsed:
         try:
-            document = loads(data.decode("utf-8"))
+            document = store_format.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise _Corrupt(str(exc).splitlines()[0] if str(exc) else "not TOML") from None
         schema = document.get("schema", SCHEMA)
@@ -389,23 +273,27 @@ class TaskStore:
         except IsADirectoryError:
             raise StoreError(f"Cannot read the task list: {self.path} is a folder.") from None
         except OSError as exc:
-            raise StoreError(f"Cannot read the task list {self.path}: {_reason(exc)}.") from None
+            raise StoreError(f"Cannot read the task list {self.path}: {reason(exc)}.") from None
 
     def _read_checked(self) -> tuple[_Parsed, str | None]:
         raw = self._read_raw()
         if raw is None:
             return _Parsed({}, 0), None
-        try:
-            parsed = self._parse(*raw)
-        except _Corrupt:
-            # Take the lock so the file is not being replaced while we move it.
-            with self._locked():
-                parsed_or_none, warning = self._handle_damage()
-            return parsed_or_none, warning
-        if parsed.needs_repair:
+        parsed = self._parse_sound(raw)
+        if parsed is None:
+            # Take the lock so the file is not being replaced while we set it aside.
             with self._locked():
                 return self._handle_damage()
         return parsed, None
+
+    def _parse_sound(self, raw: tuple[bytes, Signature]) -> _Parsed | None:
+        """The file's records, or None when it needs repair: it does not parse, or has
+        entries that cannot be read or tasks listed twice (:meth:`_handle_damage`)."""
+        try:
+            parsed = self._parse(*raw)
+        except _Corrupt:
+            return None
+        return None if parsed.needs_repair else parsed
 
     def _handle_damage(self) -> tuple[_Parsed, str | None]:
         """Under the lock: re-read and set a damaged file aside. Returns what is usable."""
@@ -467,7 +355,7 @@ class TaskStore:
         except OSError as exc:
             raise StoreError(
                 f"The task list {self.path} is damaged and could not be set aside "
-                f"({_reason(exc)}); it was left untouched."
+                f"({reason(exc)}); it was left untouched."
             ) from None
         return backup
 
@@ -483,55 +371,16 @@ class TaskStore:
         raw = self._read_raw()
         if raw is None:
             return {}, None
-        try:
-            parsed = self._parse(*raw)
-        except _Corrupt:
-            parsed, warning = self._handle_damage()
-            return dict(parsed.records), warning
-        if parsed.needs_repair:
-            parsed, warning = self._handle_damage()
-            return dict(parsed.records), warning
+        parsed = self._parse_sound(raw)
+        if parsed is None:
+            repaired, warning = self._handle_damage()
+            return dict(repaired.records), warning
         return parsed.records, None
 
     # ------------------------------------------------------------------ writing
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Hold the lock file; it is removed before release, so none is left behind. A
-        waiter that got the removed file's lock sees it is gone and locks the new one."""
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError as exc:
-                raise StoreError(
-                    f"Cannot save the task list to {self.path}: {_reason(exc)}."
-                ) from None
-            try:
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if time.monotonic() > deadline:
-                            raise StoreError(
-                                f"The task list {self.path} is locked by another vidwatch "
-                                f"process (lock file {self.lock_path})."
-                            ) from None
-                        time.sleep(0.005)
-                if _same_file(fd, self.lock_path):
-                    break
-            except BaseException:
-                os.close(fd)
-                raise
-            os.close(fd)  # the holder before us removed that file: lock the new one
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(self.lock_path)
-            os.close(fd)  # closing releases the lock
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return locked(self.path, self.lock_path)
 
     def _write(self, records: Iterable[TaskRecord]) -> None:
         """Under the lock: replace the file atomically with ``records``."""
@@ -544,7 +393,7 @@ class TaskStore:
             self._cache = (signature, snapshot) if signature is not None else None
         except OSError as exc:
             log.error("saving %s failed: %s", self.path, exc)
-            raise StoreError(f"Cannot save the task list to {self.path}: {_reason(exc)}.") from None
+            raise StoreError(f"Cannot save the task list to {self.path}: {reason(exc)}.") from None
 
     def _real_path(self) -> Path:
         """The file itself, where the task file is a symbolic link (writes go there)."""
@@ -561,15 +410,6 @@ class TaskStore:
             with contextlib.suppress(OSError):
                 stale.unlink()
                 log.info("removed %s, left by an interrupted save", stale)
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    """Whether ``fd`` is still the file at ``path`` (not removed or replaced)."""
-    try:
-        here, there = os.fstat(fd), os.stat(path)
-    except OSError:
-        return False
-    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 class _Corrupt(Exception):

@@ -18,7 +18,7 @@ from vidwatch.core.changes import Change
 from vidwatch.core.config import Config
 from vidwatch.core.models import FINISHED_STATES, State, TaskRecord
 from vidwatch.core.notify import desktop_sequence, notify_send, terminal_style
-from vidwatch.core.poller import TaskUpdate
+from vidwatch.core.poll_events import TaskUpdate
 from vidwatch.core.session import Session
 from vidwatch.ui.task_table import TaskTable
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from vidwatch.core.changes import Change
-from vidwatch.core.poller import TaskUpdate
+from vidwatch.core.poll_events import TaskUpdate
 
 __all__ = ["FLUSH_SECONDS", "ChangeFeed"]
 

@@ -10,7 +10,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from vidwatch.core.models import State
-from vidwatch.core.poller import PollerStatus
+from vidwatch.core.poll_events import PollerStatus
 
 __all__ = ["StateCounts", "StatusBar"]
 

@@ -1,5 +1,5 @@
-"""The main screen's keys: one list that the footer, the help screen and the command
-palette all read."""
+"""The dashboard's keys: the main screen's, one list that the footer, the help screen
+and the command palette all read; and the task table's own (moving, marking)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import dataclasses
 
 from textual.binding import Binding, BindingType
 
-__all__ = ["ALTERNATES", "MAIN_BINDINGS", "TYPED_ACTIONS"]
+__all__ = ["ALTERNATES", "MAIN_BINDINGS", "TABLE_BINDINGS", "TYPED_ACTIONS"]
 
 _KEYS: list[BindingType] = [
     Binding("a", "add", "Add", tooltip="Add task IDs (paste many at once; optional label)"),
@@ -91,3 +91,29 @@ MAIN_BINDINGS: list[BindingType] = [
 TYPED_ACTIONS = frozenset(b.action for b in MAIN_BINDINGS if isinstance(b, Binding) and b.priority)
 # Bindings that share a key with the one listed in help and the palette.
 ALTERNATES = frozenset({"resume_polling"})
+
+# The task table's own keys: moving, and marking tasks for the actions that take many.
+TABLE_BINDINGS: list[BindingType] = [
+    Binding("up,k", "cursor(-1)", "Up", show=False),
+    Binding("down,j", "cursor(1)", "Down", show=False),
+    Binding("pageup", "page(-1)", "Page up", show=False),
+    Binding("pagedown", "page(1)", "Page down", show=False),
+    Binding("home,g", "edge(0)", "First", show=False),
+    Binding("end,G", "edge(1)", "Last", show=False),
+    Binding("space", "mark", "Mark", show=False, tooltip="Mark or unmark the task, move on"),
+    Binding(
+        "shift+down",
+        "mark_range(1)",
+        "Mark down",
+        show=False,
+        tooltip="Mark this task and the next (shift+up: the one above)",
+    ),
+    Binding("shift+up", "mark_range(-1)", "Mark up", show=False),
+    Binding(
+        "asterisk",
+        "mark_all",
+        "Mark all",
+        show=False,
+        tooltip="Mark every task in the view (again: unmark them)",
+    ),
+]

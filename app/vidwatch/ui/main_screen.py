@@ -28,11 +28,12 @@ from textual.widgets import Input, Static
 
 from vidwatch.core.changes import Added, Change, DiskChange, Loaded, changed_ids
 from vidwatch.core.models import TaskRecord, utcnow
-from vidwatch.core.poller import PollerStatus, StatusChange, TaskUpdate
+from vidwatch.core.poll_events import PollerStatus, StatusChange, TaskUpdate
 from vidwatch.core.query import QueryError
 from vidwatch.core.scheduler import Eta
 from vidwatch.core.session import Session
 from vidwatch.core.view import View
+from vidwatch.ui.columns import OPTIONAL_COLUMNS
 from vidwatch.ui.detail import NO_TASKS, DetailPane
 from vidwatch.ui.dialogs import ColumnsDialog
 from vidwatch.ui.downloads import DownloadsPanel
@@ -41,7 +42,7 @@ from vidwatch.ui.header import StateCounts, StatusBar
 from vidwatch.ui.keys import ALTERNATES, MAIN_BINDINGS, TYPED_ACTIONS
 from vidwatch.ui.rows import SortKey
 from vidwatch.ui.task_actions import Copier, Opener, TaskActions, empty_hint, plural
-from vidwatch.ui.task_table import OPTIONAL_COLUMNS, TaskTable
+from vidwatch.ui.task_table import TaskTable
 
 __all__ = ["Copier", "MainScreen", "Opener"]
 

@@ -4,6 +4,10 @@ Rows are keyed by task ID. Updates, sorting and filtering keep the cursor on the
 same task; marks (``space``) survive them too. Server text is drawn as plain
 segments: never parsed as markup, and cleaned of escape sequences by the core
 before it got here.
+
+The widget keeps the rows in view (filtered, sorted, counted), the cursor and the
+marks; what each column shows is :mod:`vidwatch.ui.columns`, its keys are
+:data:`vidwatch.ui.keys.TABLE_BINDINGS`.
 """
 
 from __future__ import annotations
@@ -11,15 +15,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -28,62 +30,19 @@ from textual.strip import Strip
 from vidwatch.core.models import State, TaskRecord, utcnow
 from vidwatch.core.query import QueryError, parse_query, parse_usable, search_text
 from vidwatch.core.scheduler import Eta
-from vidwatch.ui.rows import (
-    SortKey,
-    eta_text,
-    next_text,
-    prompt_line,
-    relative,
-    sort_ids,
-    sort_value,
-    state_text,
-    task_name,
+from vidwatch.ui.columns import (
+    Column,
+    empty_hint,
+    header_cells,
+    header_info,
+    layout,
+    row_cells,
+    strip_of,
 )
+from vidwatch.ui.keys import TABLE_BINDINGS
+from vidwatch.ui.rows import SortKey, sort_ids, sort_value
 
 FLASH_SECONDS = 1.5
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    title: str
-    width: int
-
-
-# The columns a user may hide (``v``), in the order they appear.
-OPTIONAL_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("age", "AGE: since the task was added"),
-    ("updated", "UPDATED: since the server last changed its status"),
-    ("checked", "CHECKED: since vidwatch last asked"),
-    ("next", "NEXT: when vidwatch asks again"),
-    ("eta", "ETA: time left, from how long jobs like it take"),
-    ("prompt", "PROMPT: the first line of the enhanced prompt"),
-)
-
-
-def layout(width: int, hidden: frozenset[str] = frozenset()) -> list[Column]:
-    """Columns that fit ``width``; the prompt takes what is left."""
-    columns = [
-        Column("mark", " ", 2),
-        Column("task", "TASK", 26),
-        Column("state", "STATE", 14),
-        Column("age", "AGE", 5),
-        Column("updated", "UPDATED", 8),
-        Column("checked", "CHECKED", 8),
-        Column("next", "NEXT", 7),
-        Column("eta", "ETA", 6),
-    ]
-    columns = [c for c in columns if c.key not in hidden]
-    # Drop the least important columns first on narrow screens.
-    for drop in ("next", "checked", "eta", "age", "updated"):
-        used = sum(c.width + 1 for c in columns)
-        if width - used >= 10:
-            break
-        columns = [c for c in columns if c.key != drop]
-    if "prompt" not in hidden:
-        used = sum(c.width + 1 for c in columns)
-        columns.append(Column("prompt", "PROMPT", max(width - used, 0)))
-    return columns
 
 
 class TaskTable(ScrollView, can_focus=True):
@@ -106,30 +65,7 @@ class TaskTable(ScrollView, can_focus=True):
         "task-table--problem",
     }
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home,g", "edge(0)", "First", show=False),
-        Binding("end,G", "edge(1)", "Last", show=False),
-        Binding("space", "mark", "Mark", show=False, tooltip="Mark or unmark the task, move on"),
-        Binding(
-            "shift+down",
-            "mark_range(1)",
-            "Mark down",
-            show=False,
-            tooltip="Mark this task and the next (shift+up: the one above)",
-        ),
-        Binding("shift+up", "mark_range(-1)", "Mark up", show=False),
-        Binding(
-            "asterisk",
-            "mark_all",
-            "Mark all",
-            show=False,
-            tooltip="Mark every task in the view (again: unmark them)",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = TABLE_BINDINGS
 
     class Highlighted(Message):
         """The cursor moved to another task (``None`` when the view is empty)."""
@@ -483,25 +419,11 @@ class TaskTable(ScrollView, can_focus=True):
 
     def _header(self, columns: list[Column], width: int) -> Strip:
         style = self._style("task-table--header", False)
-        cells = [(c, c.title, style) for c in columns]
-        shown, total = len(self._view), len(self.records)
-        info = f"{shown}/{total}" if shown != total else f"{total}"
-        if self.marked:
-            info += f" · {len(self.marked)} marked"
-        info += f" · sort: {self.sort_key.value} "
-        last, title, _ = cells[-1]
-        if last.width >= len(title) + len(info) + 2:
-            padding = last.width - len(title) - len(info)
-            cells[-1] = (last, title + " " * padding + info, style)
-        return self._strip(cells, width, style)
+        info = header_info(len(self._view), len(self.records), len(self.marked), self.sort_key)
+        return strip_of(header_cells(columns, info, style), width, style)
 
     def _empty_hint(self, width: int) -> Strip:
-        if self.records and self.filter_problem:
-            text = "  No task matches the finished part of the filter (see the box below)."
-        elif self.records:
-            text = f"  No task matches {self.filter_text.strip()!r}. Press esc to clear the filter."
-        else:
-            text = "  No tasks yet. Press a to add task IDs, or run: vidwatch add ID…"
+        text = empty_hint(bool(self.records), self.filter_problem, self.filter_text)
         return Strip([Segment(text, self._style("task-table--muted"))]).crop_extend(
             0, width, self._style("")
         )
@@ -522,7 +444,6 @@ class TaskTable(ScrollView, can_focus=True):
         self.watch(self.app, "theme", lambda: self._styles.clear(), init=False)
 
     def _row(self, record: TaskRecord, index: int, columns: list[Column], width: int) -> Strip:
-        result = record.result
         now = self.clock()
         style = self._style
         base = style("")
@@ -533,56 +454,7 @@ class TaskTable(ScrollView, can_focus=True):
             base = base + style("task-table--flash", False)
         elif marked:
             base = base + style("task-table--marked", False)
-        state_class = result.shown_state.value
-        state_style = base + style(f"task-table--{state_class}")
-        muted = base + style("task-table--muted")
-        cells: list[tuple[Column, str, Style]] = []
-        for column in columns:
-            key = column.key
-            if key == "mark":
-                if record.task.saved_to:
-                    sign = "◆"  # the video is on disk
-                elif result.state is State.SUCCEEDED and result.video_url:
-                    sign = "●"  # a URL is ready
-                else:
-                    sign = " "
-                cells.append(
-                    (column, ("■" if marked else " ") + sign, base + style("task-table--url"))
-                )
-            elif key == "task":
-                cells.append((column, task_name(record, column.width), base))
-            elif key == "state":
-                cells.append((column, state_text(record), state_style))
-            elif key == "age":
-                cells.append((column, relative(record.task.added_at, now), muted))
-            elif key == "updated":
-                cells.append((column, relative(result.status_update_time, now), muted))
-            elif key == "checked":
-                cells.append((column, relative(result.checked_at, now), muted))
-            elif key == "next":
-                due = self.next_check(record.id) if self.next_check else None
-                cells.append((column, next_text(due, now), muted))
-            elif key == "eta":
-                eta = self.eta(record.id) if self.eta and result.state is State.RUNNING else None
-                late = eta is not None and eta.late
-                cells.append(
-                    (column, eta_text(eta), base + style("task-table--late") if late else muted)
-                )
-            elif result.error and not result.final:  # a problem stands: it matters more
-                problem = base + style("task-table--problem")
-                cells.append((column, f"! {result.error}", problem))
-            else:
-                cells.append((column, prompt_line(record), base))
-        return self._strip(cells, width, base)
-
-    @staticmethod
-    def _strip(cells: list[tuple[Column, str, Style]], width: int, fill: Style) -> Strip:
-        segments: list[Segment] = []
-        for column, text, style in cells:
-            if column.width <= 0:
-                continue
-            if cell_len(text) > column.width:
-                text = set_cell_size(text, column.width - 1) + "…"
-            segments.append(Segment(set_cell_size(text, column.width), style))
-            segments.append(Segment(" ", fill))
-        return Strip(segments).crop_extend(0, width, fill)
+        cells = row_cells(
+            record, columns, now, base, style, marked, next_check=self.next_check, eta=self.eta
+        )
+        return strip_of(cells, width, base)
