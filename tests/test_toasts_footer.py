@@ -126,7 +126,7 @@ async def test_toasts_keep_clear_of_a_dialogs_field(tmp_path: Path) -> None:
         assert isinstance(field, TextArea)
         for n in range(4):
             h.app.notify(f"Finished: demo {n:02d} — press c to copy its URL")
-        await until(pilot, lambda: len(toasts(h)) >= 1)
+        await pilot.pause()  # shown beside the dialog, or held until it closes
         await pilot.pause()
         assert covered_cells(h, field) == []
 
@@ -142,3 +142,36 @@ async def test_the_same_toast_again_is_counted_not_repeated(tmp_path: Path) -> N
         assert len(shown) == 1
         assert "Nothing to clear" in shown[0]
         assert "(×3)" in shown[0]
+
+
+@pytest.mark.parametrize(("key", "size"), [("a", (120, 40)), ("a", (80, 24)), ("n", (100, 30))])
+async def test_toasts_never_cover_a_dialog(tmp_path: Path, key: str, size: tuple[int, int]) -> None:
+    """A toast over a dialog hid its title and fields (the new-job dialog in the demo)."""
+    from textual.screen import ModalScreen
+
+    h = make_app(tmp_path, [record(f"grok:{n}", State.RUNNING) for n in range(5)], key="sk-test-1")
+    async with h.app.run_test(size=size, notifications=True) as pilot:
+        await pilot.press(key)
+        await until(pilot, lambda: isinstance(h.app.screen, ModalScreen))
+        await pilot.pause()
+        for n in range(4):
+            h.app.notify(f"Finished: demo {n:02d} — press c to copy its URL")
+        await pilot.pause()
+        await pilot.pause()
+        for dialog in h.app.screen.children:
+            if dialog.__class__.__name__ != "ToastRack":
+                assert covered_cells(h, dialog) == []
+
+
+async def test_toasts_held_for_a_dialog_show_when_it_closes(tmp_path: Path) -> None:
+    h = some(tmp_path)
+    async with h.app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(h.app.screen, AddDialog))
+        await pilot.pause()
+        h.app.notify("Finished: demo 07 — press c to copy its URL")
+        await pilot.pause()
+        assert toasts(h) == []  # the dialog fills the screen: held
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(h.app.screen, AddDialog))
+        await until(pilot, lambda: any("demo 07" in str(t.render()) for t in toasts(h)))

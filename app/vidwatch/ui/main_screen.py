@@ -157,6 +157,12 @@ class MainScreen(TaskActions):
     def on_resize(self, event: object) -> None:
         self._fit(self.size.width, self.size.height)
 
+    def on_screen_resume(self) -> None:
+        """Back from a dialog: the toasts held while it filled the screen show now."""
+        release = getattr(self.app, "release_toasts", None)
+        if release is not None:
+            release()
+
     def _fit(self, width: int, height: int) -> None:
         self.set_class(width < NARROW_WIDTH or height < LOW_HEIGHT, "-narrow")
         self.set_class(height < SHORT_HEIGHT, "-short")

@@ -5,6 +5,8 @@ the user is typing in.
 - The same message again while it still shows replaces it, counted (``… (×3)``).
 - While a text box has the focus (the filter, a dialog's field), the toasts move to
   the side of the screen with more room and keep within it, clear of the box.
+- Over a dialog (a modal screen) they keep clear of the whole dialog the same way; where
+  it leaves too little room they are held and shown when the dialog closes.
 
 Textual keeps its notifications in ``App._notifications``, removes one with
 ``App._unnotify`` and redraws them with ``App._refresh_notifications``; all three are
@@ -17,13 +19,14 @@ from dataclasses import replace
 from typing import Any
 
 from textual.app import App
+from textual.geometry import Region
 from textual.notifications import Notification
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Input, TextArea
 from textual.widgets._toast import ToastRack
 
-__all__ = ["MAX_TOASTS", "place_toasts", "show_toast"]
+__all__ = ["MAX_TOASTS", "place_toasts", "room_beside_dialog", "show_toast"]
 
 MAX_TOASTS = 3
 
@@ -60,21 +63,48 @@ def _typing_box(widget: Widget | None) -> Widget | None:
     return None
 
 
+TOAST_LINES = 5  # lines one toast may take beside a dialog: margin, padding, two of text
+
+
+def _dialog_region(screen: Screen[Any]) -> Region | None:
+    """Where a modal screen draws its dialog (its children but the toast rack)."""
+    if not isinstance(screen, ModalScreen):
+        return None
+    regions = [
+        child.region
+        for child in screen.children
+        if not isinstance(child, ToastRack) and child.display and child.region
+    ]
+    return Region.from_union(regions) if regions else None
+
+
+def room_beside_dialog(screen: Screen[Any], toasts: int) -> bool:
+    """Whether ``toasts`` toasts fit above or below the dialog ``screen`` shows (True
+    when it shows none)."""
+    dialog = _dialog_region(screen)
+    if dialog is None:
+        return True
+    room = max(dialog.y, screen.size.height - dialog.bottom - 1)
+    return room >= TOAST_LINES * toasts
+
+
 def place_toasts(screen: Screen[Any]) -> None:
-    """Put the screen's toasts where they cover no text box that has the focus."""
+    """Put the screen's toasts where they cover no dialog and no text box that has the
+    focus."""
     try:
         rack = screen.get_child_by_type(ToastRack)
     except Exception:  # no rack (notifications off, the screen being built)
         return
     box = _typing_box(screen.focused)
     styles = rack.styles
-    if box is None or not box.region:
+    dialog = _dialog_region(screen)
+    region = dialog or (box.region if box is not None else None)  # in screen coordinates
+    if not region:
         styles.clear_rule("dock")
         styles.clear_rule("align_vertical")
         styles.clear_rule("max_height")
         styles.clear_rule("margin")
         return
-    region = box.region  # in screen coordinates
     above = region.y
     below = screen.size.height - region.bottom
     if above >= below:
