@@ -12,6 +12,7 @@ from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult, u
 from vidwatch.core.outcomes import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
 from vidwatch.core.poller import Poller, PollerEvent, StatusChange, TaskUpdate, apply_outcome
 from vidwatch.core.scheduler import Policy
+from vidwatch.core.wording import describe
 
 FAST = Policy(min_interval=0.01, max_interval=0.05, concurrency=4, max_requests_per_second=1000)
 
@@ -227,7 +228,10 @@ def test_apply_outcome_names_the_kind_of_problem(outcome: Outcome, problem: Prob
     prev = TaskResult(state=State.QUEUED, status="pending")
     result = apply_outcome(prev, outcome, datetime(2026, 1, 2, tzinfo=UTC))
     assert result.problem is problem
-    assert result.error == outcome.message
+    # A network error is kept as a person would say it (core/wording.py), never the
+    # client's own message; the others keep theirs.
+    said = describe(outcome) if isinstance(outcome, NetworkError) else outcome.message
+    assert result.error == said
     ok_again = apply_outcome(result, Ok(TaskResult(State.RUNNING, "processing")), datetime.now(UTC))
     assert ok_again.problem is None
 

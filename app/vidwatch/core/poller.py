@@ -25,6 +25,7 @@ from vidwatch.core.durations import DurationModel
 from vidwatch.core.models import TaskRecord, TaskResult, utcnow
 from vidwatch.core.outcomes import AuthRejected, NetworkError, NotFound, Ok, Outcome, RateLimited
 from vidwatch.core.scheduler import NOT_FOUND_LIMIT, Eta, Policy, Scheduler
+from vidwatch.core.wording import describe
 
 __all__ = [
     "Listener",
@@ -43,6 +44,7 @@ __all__ = [
 log = logging.getLogger("vidwatch.poller")
 
 STATUS_EVERY = 1.0  # seconds: request counters reach listeners at most this often
+UNREACHABLE_AFTER = 3  # network failures in a row, once the server answered, before "offline"
 
 
 class QueryFn(Protocol):
@@ -104,6 +106,9 @@ class PollerStatus:
     hold_until: datetime | None = None  # rate limited until (wall clock)
     requests_per_minute: int = 0
     pending: int = 0
+    # The host no request could reach lately (every recent one failed with a network
+    # error); None once one gets an answer.
+    unreachable: str | None = None
 
     @property
     def label(self) -> str:
@@ -113,6 +118,8 @@ class PollerStatus:
             return "key rejected"
         if self.paused:
             return "paused"
+        if self.unreachable is not None:
+            return f"offline: cannot reach {self.unreachable}"
         if self.hold_until is not None:
             return f"rate limited until {self.hold_until.astimezone():%H:%M:%S}"
         return "live"
@@ -176,15 +183,26 @@ def span(seconds: float) -> str:
 
 
 def apply_outcome(
-    previous: TaskResult, outcome: Outcome, now: datetime, gave_up: bool = False
+    previous: TaskResult,
+    outcome: Outcome,
+    now: datetime,
+    gave_up: bool | str = False,
+    *,
+    host: str = "",
 ) -> TaskResult:
     """The task's new result after ``outcome``; errors keep what was known (and its
-    history); a new status is added to the history."""
+    history); a new status is added to the history. ``gave_up``: the task is left alone
+    now (or why, as :meth:`Scheduler.given_up` says it). A network error is kept as a
+    person would say it (:func:`~vidwatch.core.wording.describe`, naming ``host``); the
+    client's own words go to the log."""
     if isinstance(outcome, Ok):
         return previous.followed_by(outcome.result)
-    message = outcome.message
+    message = describe(outcome, host) if isinstance(outcome, NetworkError) else outcome.message
     if isinstance(outcome, NotFound) and gave_up:
-        message += f" (gave up after {NOT_FOUND_LIMIT} tries; press r to retry)"
+        if isinstance(gave_up, str):
+            message += f" (given up: {gave_up}; press r to retry)"
+        else:
+            message += f" (gave up after {NOT_FOUND_LIMIT} tries; press r to retry)"
     return replace(previous, checked_at=now, error=message, problem=outcome.problem)
 
 
@@ -207,6 +225,7 @@ class Poller:
         durations: DurationModel | None = None,
     ) -> None:
         self.client = client
+        self.host = ""  # the server's host, as errors name it (set_client)
         self.policy = policy
         self.clock = clock
         self.wall = wall
@@ -225,6 +244,8 @@ class Poller:
         self._inflight: set[asyncio.Task[None]] = set()
         self._request_times: deque[float] = deque()
         self._requests_total = 0
+        self._network_failures = 0  # network errors in a row
+        self._reached = False  # any answer since the client was set
         self._status = PollerStatus(offline=client is None)
         self._published = self._status  # what listeners were last told
         self._published_at = -math.inf
@@ -308,7 +329,7 @@ class Poller:
         current = self.records.get(task_id)
         if current is not None:
             previous = current.result
-            result = apply_outcome(previous, outcome, self.wall())
+            result = apply_outcome(previous, outcome, self.wall(), host=self.host)
             updated = self._keeper.store_result(task_id, result)
             if updated is not None:
                 self._emit(TaskUpdate(updated, previous if previous.checked_at else None, outcome))
@@ -340,9 +361,12 @@ class Poller:
             setter(api_key)
         self.resume()
 
-    def set_client(self, client: QueryFn) -> None:
-        """Go online (or switch clients): polling starts at once."""
+    def set_client(self, client: QueryFn, host: str = "") -> None:
+        """Go online (or switch clients): polling starts at once. ``host`` is how
+        errors and the status name the server (``api.quickrouter.ai``)."""
         self.client = client
+        self.host = host
+        self._network_failures, self._reached = 0, False
         self.resume()
 
     def check_by(self, deadline: float) -> None:
@@ -379,6 +403,10 @@ class Poller:
     def is_done(self, task_id: str) -> bool:
         """Whether the task needs no more polling (finished, or given up on)."""
         return self.scheduler.is_done(task_id)
+
+    def given_up(self, task_id: str) -> str | None:
+        """Why an unfinished task is no longer polled (``not found 3 times``), or None."""
+        return self.scheduler.given_up(task_id)
 
     @property
     def paused(self) -> bool:
@@ -495,15 +523,31 @@ class Poller:
         if record is None:  # removed while in flight
             return
         previous = record.result
-        result = apply_outcome(previous, outcome, self.wall(), self.scheduler.gave_up(task_id))
+        gave_up = self.scheduler.given_up(task_id) or False
+        result = apply_outcome(previous, outcome, self.wall(), gave_up, host=self.host)
         stored = self._keeper.store_result(task_id, result)
         if stored is None:
             return
         record = stored
         _log_outcome(task_id, previous, result, outcome)
         self._emit(TaskUpdate(record, previous if previous.checked_at else None, outcome))
-        if isinstance(outcome, AuthRejected | RateLimited):
+        if isinstance(outcome, AuthRejected | RateLimited) or self._reachability(outcome):
             self._publish_status()
+
+    def _reachability(self, outcome: Outcome) -> bool:
+        """Count network errors in a row; True when that changes what the status says."""
+        was = self._unreachable()
+        if isinstance(outcome, NetworkError):
+            self._network_failures += 1
+        else:
+            self._network_failures, self._reached = 0, True
+        return self._unreachable() != was
+
+    def _unreachable(self) -> bool:
+        """Every recent request failed with a network error: all of them (at least one)
+        before any answer came, or :data:`UNREACHABLE_AFTER` in a row after one did (a
+        single lost request is no outage)."""
+        return self._network_failures >= (UNREACHABLE_AFTER if self._reached else 1)
 
     def _publish_status(self) -> None:
         now = self.clock()
@@ -521,6 +565,7 @@ class Poller:
             hold_until=hold,
             requests_per_minute=len(times),
             pending=sched.pending(),
+            unreachable=(self.host or "the server") if self._unreachable() else None,
         )
         counters_moved = (status.requests_per_minute, status.pending) != (
             self._published.requests_per_minute,
@@ -551,6 +596,8 @@ def _log_outcome(task_id: str, previous: TaskResult, result: TaskResult, outcome
 def _status_differs(a: PollerStatus, b: PollerStatus) -> bool:
     """Changes worth an event now (the counters alone are published once a second)."""
     if (a.paused, a.offline, a.auth_error) != (b.paused, b.offline, b.auth_error):
+        return True
+    if a.unreachable != b.unreachable:
         return True
     if (a.hold_until is None) != (b.hold_until is None):
         return True
