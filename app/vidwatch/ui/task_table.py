@@ -36,8 +36,10 @@ from vidwatch.ui.rows import (
     relative,
     sort_ids,
     sort_value,
+    sorted_title,
     state_text,
     task_name,
+    video_url,
 )
 
 FLASH_SECONDS = 1.5
@@ -483,7 +485,11 @@ class TaskTable(ScrollView, can_focus=True):
 
     def _header(self, columns: list[Column], width: int) -> Strip:
         style = self._style("task-table--header", False)
-        cells = [(c, c.title, style) for c in columns]
+        sorted_by, arrow = self.sort_key.column
+        cells = [
+            (c, sorted_title(c.title, c.width, arrow if c.key == sorted_by else ""), style)
+            for c in columns
+        ]
         shown, total = len(self._view), len(self.records)
         info = f"{shown}/{total}" if shown != total else f"{total}"
         if self.marked:
@@ -542,8 +548,8 @@ class TaskTable(ScrollView, can_focus=True):
             if key == "mark":
                 if record.task.saved_to:
                     sign = "◆"  # the video is on disk
-                elif result.state is State.SUCCEEDED and result.video_url:
-                    sign = "●"  # a URL is ready
+                elif result.state is State.SUCCEEDED and video_url(record):
+                    sign = "●"  # a URL is ready (and passes the URL rule)
                 else:
                     sign = " "
                 cells.append(
@@ -582,7 +588,8 @@ class TaskTable(ScrollView, can_focus=True):
             if column.width <= 0:
                 continue
             if cell_len(text) > column.width:
-                text = set_cell_size(text, column.width - 1) + "…"
+                # rstrip: a wide character cut in half leaves a space before the "…"
+                text = set_cell_size(text, column.width - 1).rstrip(" ") + "…"
             segments.append(Segment(set_cell_size(text, column.width), style))
             segments.append(Segment(" ", fill))
         return Strip(segments).crop_extend(0, width, fill)
