@@ -12,7 +12,7 @@ from textual.widgets import Input
 from vidwatch.core.config import Config, Paths, default_download_dir
 from vidwatch.core.models import State
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
-from vidwatch.ui.demo import demo_files
+from vidwatch.ui.demo import demo_files, home_relative
 from vidwatch.ui.dialogs import ExportDialog
 
 
@@ -40,7 +40,8 @@ async def test_the_demo_downloads_and_exports_into_its_own_folder(
     folder = demo_files(paths)
     async with app.run_test(size=(160, 30)) as pilot:
         records = app.session.records
-        assert str(folder) in app.main.banner_text()  # it says where
+        assert home_relative(folder) in app.main.banner_text()  # it says where
+        assert home_relative(folder).startswith("~/")  # short: three lines at 80 columns
         table = app.main.table  # D acts on the rows shown
         await until(pilot, lambda: any(r.state is State.SUCCEEDED for r in table.visible_records))
         await pilot.press("asterisk", "D")  # every finished video

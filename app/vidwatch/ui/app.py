@@ -214,7 +214,15 @@ class VidwatchApp(App[None]):
     def on_descendant_blur(self, event: events.DescendantBlur) -> None:
         self._place_toasts()
 
+    def on_resize(self, event: events.Resize) -> None:
+        self._place_toasts()
+
     def _place_toasts(self) -> None:
+        self._place_toasts_now()
+        # Again once laid out: a dialog just pushed, a box just shown have no place yet.
+        self.call_after_refresh(self._place_toasts_now)
+
+    def _place_toasts_now(self) -> None:
         with contextlib.suppress(Exception):  # no screen yet, or being taken apart
             place_toasts(self.screen)
 
