@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 from vidwatch.core.config import Config, Paths, default_download_dir
 from vidwatch.core.models import State
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
@@ -57,3 +58,20 @@ async def test_the_demo_downloads_and_exports_into_its_own_folder(
         await pilot.press("q")
     assert not videos.exists()
     assert not (home / "Videos").exists()
+
+
+async def test_the_demo_banner_is_read_whole_at_80x24(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    options = DashboardOptions(paths=Paths.discover(), config=Config(), demo=True, demo_jobs=4)
+    app = VidwatchApp(options)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "DEMO" in app.main.banner_text())
+        await pilot.pause()
+        banner = app.main.query_one("#banner", Static)
+        box = banner.content_region
+        lines = Text(app.main.banner_text()).wrap(app.console, box.width)
+        assert len(lines) <= 3  # leaves the rows their room
+        assert box.height >= len(lines)  # and nothing is cut off (the key hint is last)
+        await pilot.press("q")

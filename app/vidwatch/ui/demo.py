@@ -78,8 +78,8 @@ class Demo:
         config = replace(config, base_url=base_url, api_key=simulator.api_key, key_source="demo")
         # Short enough for three lines at 80 columns (the banner keeps to four).
         banner = (
-            f"DEMO: {len(tasks)} simulated jobs (built-in simulator at {base_url}) in a "
-            f"task list of their own; yours is untouched. Downloads and exports go to "
+            f"DEMO: {len(tasks)} jobs on the built-in simulator, in a task list of their "
+            f"own (yours is untouched). Downloads and exports go to "
             f"{home_relative(self.files)}. Set QUICKROUTER_API_KEY to watch your real jobs."
         )
         return config, banner
