@@ -271,3 +271,17 @@ def test_a_wide_character_cut_in_half_leaves_no_gap_before_the_ellipsis() -> Non
     cells = [(Column("prompt", "PROMPT", 12), "一只橘猫在雨夜的", Style())]
     strip = TaskTable._strip(cells, 13, Style())
     assert strip.text.rstrip() == "一只橘猫在…"
+
+
+async def test_help_writes_keys_one_way(tmp_path: Path) -> None:
+    """The help shows ``shift+↓``: its text says ``shift+↑`` too, not ``shift+up``."""
+    from vidwatch.ui.palette import key_help
+
+    h = make_app(tmp_path, [record("grok:a", State.RUNNING)])
+    async with h.app.run_test(size=(160, 30)):
+        rows = dict(key_help(h.app, h.app.BINDINGS))
+        assert "shift+↓" in rows
+        assert "shift+↑" in rows["shift+↓"]
+        for keys, text in rows.items():
+            for word in ("shift+up", "shift+down"):
+                assert word not in text, (keys, text)
