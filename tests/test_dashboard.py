@@ -205,7 +205,8 @@ async def test_o_opens_or_copies_instead_and_refuses_nothing_to_open(tmp_path: P
         await pilot.press("o")
         await pilot.pause()
         assert h.clipboard.copied == [URL_A]
-        assert "copied instead" in h.last_toast()
+        assert h.last_toast().startswith("Not opened (over SSH")
+        assert "copied the URL to the tmux buffer" in h.last_toast()
         assert "SSH" in h.last_toast()
         h.browser.result = OpenResult(False, False, "refused: it starts with '-'")
         await pilot.press("o")

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 from vidwatch.core.config import Config, Paths, default_download_dir
 from vidwatch.core.models import State
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
-from vidwatch.ui.demo import demo_files
+from vidwatch.ui.demo import demo_files, home_relative
 from vidwatch.ui.dialogs import ExportDialog
 
 
@@ -41,7 +42,8 @@ async def test_the_demo_downloads_and_exports_into_its_own_folder(
     folder = demo_files(paths)
     async with app.run_test(size=(160, 30)) as pilot:
         records = app.session.records
-        assert str(folder) in app.main.banner_text()  # it says where
+        assert home_relative(folder) in app.main.banner_text()  # it says where
+        assert home_relative(folder).startswith("~/")  # short: three lines at 80 columns
         table = app.main.table  # D acts on the rows shown
         await until(pilot, lambda: any(r.state is State.SUCCEEDED for r in table.visible_records))
         await pilot.press("asterisk", "D")  # every finished video
@@ -57,3 +59,21 @@ async def test_the_demo_downloads_and_exports_into_its_own_folder(
         await pilot.press("q")
     assert not videos.exists()
     assert not (home / "Videos").exists()
+
+
+@pytest.mark.ui
+async def test_the_demo_banner_is_read_whole_at_80x24(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    options = DashboardOptions(paths=Paths.discover(), config=Config(), demo=True, demo_jobs=4)
+    app = VidwatchApp(options)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "DEMO" in app.main.banner_text())
+        await pilot.pause()
+        banner = app.main.query_one("#banner", Static)
+        box = banner.content_region
+        lines = Text(app.main.banner_text()).wrap(app.console, box.width)
+        assert len(lines) <= 3  # leaves the rows their room
+        assert box.height >= len(lines)  # and nothing is cut off (the key hint is last)
+        await pilot.press("q")

@@ -14,6 +14,7 @@ from vidwatch.core.outcomes import AuthRejected, NetworkError, NotFound, Ok, Out
 from vidwatch.core.poll_events import PollerEvent, StatusChange, TaskUpdate
 from vidwatch.core.poll_results import apply_outcome
 from vidwatch.core.poller import Poller
+from vidwatch.core.wording import describe
 
 from tests.waits import DEADLINE, eventually
 
@@ -231,7 +232,10 @@ def test_apply_outcome_names_the_kind_of_problem(outcome: Outcome, problem: Prob
     prev = TaskResult(state=State.QUEUED, status="pending")
     result = apply_outcome(prev, outcome, datetime(2026, 1, 2, tzinfo=UTC))
     assert result.problem is problem
-    assert result.error == outcome.message
+    # A network error is kept as a person would say it (core/wording.py), never the
+    # client's own message; the others keep theirs.
+    said = describe(outcome) if isinstance(outcome, NetworkError) else outcome.message
+    assert result.error == said
     ok_again = apply_outcome(result, Ok(TaskResult(State.RUNNING, "processing")), datetime.now(UTC))
     assert ok_again.problem is None
 

@@ -14,7 +14,7 @@ from textual.widgets import Footer, Input, TextArea
 from textual.widgets._footer import FooterKey
 from textual.widgets._toast import Toast
 from vidwatch.core.models import State
-from vidwatch.ui.dialogs import AddDialog
+from vidwatch.ui.dialogs import AddDialog, HelpScreen
 from vidwatch.ui.toasts import MAX_TOASTS
 
 from tests.dashboard_support import Harness, make_app, record
@@ -99,6 +99,15 @@ def toasts(h: Harness) -> list[Toast]:
     return list(h.app.screen.query(Toast))
 
 
+def drawn(h: Harness, toast: Toast) -> bool:
+    """Some cell of the toast is on screen."""
+    region = toast.region
+    if not region:
+        return False
+    found, _ = h.app.screen.get_widget_at(region.x + 1, region.y + region.height // 2)
+    return found is toast or toast in found.ancestors
+
+
 async def test_toasts_keep_clear_of_the_filter_box_and_do_not_pile_up(tmp_path: Path) -> None:
     h = some(tmp_path)
     async with h.app.run_test(size=(80, 24), notifications=True) as pilot:
@@ -163,15 +172,30 @@ async def test_toasts_never_cover_a_dialog(tmp_path: Path, key: str, size: tuple
                 assert covered_cells(h, dialog) == []
 
 
-async def test_toasts_held_for_a_dialog_show_when_it_closes(tmp_path: Path) -> None:
-    h = some(tmp_path)
+@pytest.mark.parametrize("size", [(160, 45), (80, 24)])
+async def test_toasts_keep_clear_of_the_help_dialog(tmp_path: Path, size: tuple[int, int]) -> None:
+    h = make_app(tmp_path, [record("grok:a", State.RUNNING)])
+    async with h.app.run_test(size=size, notifications=True) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(h.app.screen, HelpScreen))
+        for n in range(3):
+            h.app.notify(f"Finished: demo {n:02d}, a sentence long enough to take room")
+        await until(pilot, lambda: len(toasts(h)) >= 1)
+        await pilot.pause()
+        dialog = h.app.screen.query_one("#help")
+        assert covered_cells(h, dialog) == []
+        if size[1] >= 45:  # room above or below the dialog: they show there
+            assert any(drawn(h, t) for t in toasts(h))
+
+
+async def test_toasts_keep_clear_of_the_filter_box_after_enter(tmp_path: Path) -> None:
+    h = make_app(tmp_path, [record(f"grok:{n}", State.RUNNING) for n in range(3)])
     async with h.app.run_test(size=(80, 24), notifications=True) as pilot:
-        await pilot.press("a")
-        await until(pilot, lambda: isinstance(h.app.screen, AddDialog))
-        await pilot.pause()
-        h.app.notify("Finished: demo 07 — press c to copy its URL")
-        await pilot.pause()
-        assert toasts(h) == []  # the dialog fills the screen: held
-        await pilot.press("escape")
-        await until(pilot, lambda: not isinstance(h.app.screen, AddDialog))
-        await until(pilot, lambda: any("demo 07" in str(t.render()) for t in toasts(h)))
+        await pilot.press("slash", "g", "r", "o", "k", "enter")
+        box = h.app.main.query_one("#filter", Input)
+        await until(pilot, lambda: h.app.focused is h.app.main.table)
+        assert box.display
+        for n in range(3):
+            h.app.notify(f"Finished: demo {n:02d}, a sentence long enough to take room")
+        await until(pilot, lambda: any(drawn(h, t) for t in toasts(h)))
+        assert covered_cells(h, box) == []

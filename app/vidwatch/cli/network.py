@@ -70,6 +70,7 @@ def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
     async def go() -> tuple[list[TaskUpdate], str | None]:
         async with make_client(config) as client:
             poller = Poller(client, config.policy, {i: records[i] for i in targets})
+            poller.host = host_of(config.base_url)  # errors name the server
             updates = await poller.poll_pass(targets)
             return updates, poller.status.auth_error
 
@@ -139,6 +140,7 @@ def wait_for(
     async def go() -> Poller:
         async with make_client(config) as client:
             poller = Poller(client, config.policy, watched)
+            poller.host = host_of(config.base_url)  # errors name the server
             if deadline is not None:  # one last check of what is unfinished, just before it
                 poller.check_by(deadline)
             unsaved: dict[str, TaskResult] = {}

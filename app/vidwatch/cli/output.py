@@ -10,23 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
-from urllib.parse import urlsplit
 
 from vidwatch.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
 from vidwatch.core.logs import add_secret
 from vidwatch.core.models import State, TaskRecord
-from vidwatch.core.outcomes import (
-    AuthRejected,
-    BadResponse,
-    NetworkError,
-    NotFound,
-    Ok,
-    Outcome,
-    RateLimited,
-    ServerError,
-)
+from vidwatch.core.outcomes import NotFound, Ok, Outcome
 from vidwatch.core.sanitize import MAX_URL, clean_line
 from vidwatch.core.store import TaskStore
+
+# How outcomes are said lives in the core, shared with the dashboard.
+from vidwatch.core.wording import describe as describe
+from vidwatch.core.wording import host_of as host_of
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -184,66 +178,6 @@ def print_table(ctx: Context, records: Sequence[TaskRecord]) -> None:
 
 
 # --------------------------------------------------------------------------- outcomes
-
-_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("refused", "connect call failed"), "the connection was refused"),
-    (
-        (
-            "name or service not known",
-            "nodename nor servname",
-            "name resolution",
-            "getaddrinfo",
-            "dnserror",
-            "no address associated",
-        ),
-        "the name does not resolve (DNS)",
-    ),
-    (("certificate",), "its certificate was not accepted"),
-    (("network is unreachable", "no route to host"), "the network is unreachable"),
-    (("reset",), "the connection was reset"),
-    (("disconnected", "closed", "remote protocol"), "the server closed the connection"),
-)
-
-
-def host_of(base_url: str) -> str:
-    """``api.quickrouter.ai`` (with the port when it is not the default)."""
-    parts = urlsplit(base_url)
-    host = parts.hostname or base_url
-    return f"{host}:{parts.port}" if parts.port else host
-
-
-def describe(outcome: Outcome, host: str) -> str:
-    """An unsuccessful answer as a person would say it, for a command that asks once
-    (no "will retry", no client internals such as ``ssl:default``)."""
-    if isinstance(outcome, NetworkError):
-        if outcome.timeout:
-            return f"no answer from {host} in time"
-        reason = outcome.reason.lower()
-        cause = next(
-            (text for needles, text in _CAUSES if any(n in reason for n in needles)),
-            "the connection failed",
-        )
-        return f"cannot reach {host}: {cause}"
-    if isinstance(outcome, ServerError):
-        return _with(f"{host} failed to answer (HTTP {outcome.status})", outcome.detail)
-    if isinstance(outcome, BadResponse):
-        where = f" (HTTP {outcome.status})" if outcome.status is not None else ""
-        return f"{host} sent an unusable answer{where}: {safe(outcome.reason)}"
-    if isinstance(outcome, RateLimited):
-        wait = (
-            f"; it asked to wait {outcome.retry_after:.0f} s"
-            if outcome.retry_after is not None
-            else ""
-        )
-        return _with(f"{host} is limiting requests (HTTP 429)", outcome.detail) + wait
-    if isinstance(outcome, AuthRejected | NotFound):
-        return safe(outcome.message, 400)
-    assert isinstance(outcome, Ok)
-    return ""
-
-
-def _with(what: str, detail: str) -> str:
-    return f"{what}: {safe(detail)}" if detail else what
 
 
 def answered(outcome: Outcome) -> bool:

@@ -49,6 +49,9 @@ class PollerStatus:
     hold_until: datetime | None = None  # rate limited until (wall clock)
     requests_per_minute: int = 0
     pending: int = 0
+    # The host no request could reach lately (every recent one failed with a network
+    # error); None once one gets an answer.
+    unreachable: str | None = None
 
     @property
     def label(self) -> str:
@@ -58,6 +61,8 @@ class PollerStatus:
             return "key rejected"
         if self.paused:
             return "paused"
+        if self.unreachable is not None:
+            return f"offline: cannot reach {self.unreachable}"
         if self.hold_until is not None:
             return f"rate limited until {self.hold_until.astimezone():%H:%M:%S}"
         return "live"
@@ -75,6 +80,8 @@ Listener = Callable[[PollerEvent], None]
 def status_differs(a: PollerStatus, b: PollerStatus) -> bool:
     """Changes worth an event now (the counters alone are published once a second)."""
     if (a.paused, a.offline, a.auth_error) != (b.paused, b.offline, b.auth_error):
+        return True
+    if a.unreachable != b.unreachable:
         return True
     if (a.hold_until is None) != (b.hold_until is None):
         return True

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Protocol
 
 from vidwatch.core.models import TaskRecord, TaskResult
-from vidwatch.core.outcomes import NotFound, Ok, Outcome
+from vidwatch.core.outcomes import NetworkError, NotFound, Ok, Outcome
 from vidwatch.core.scheduler import NOT_FOUND_LIMIT
+from vidwatch.core.wording import describe
 
 __all__ = ["OwnRecords", "RecordKeeper", "apply_outcome", "keep_known_result"]
 
@@ -54,13 +55,24 @@ def keep_known_result(known: TaskRecord | None, record: TaskRecord) -> TaskRecor
 
 
 def apply_outcome(
-    previous: TaskResult, outcome: Outcome, now: datetime, gave_up: bool = False
+    previous: TaskResult,
+    outcome: Outcome,
+    now: datetime,
+    gave_up: bool | str = False,
+    *,
+    host: str = "",
 ) -> TaskResult:
     """The task's new result after ``outcome``; errors keep what was known (and its
-    history); a new status is added to the history."""
+    history); a new status is added to the history. ``gave_up``: the task is left alone
+    now (or why, as :meth:`Scheduler.given_up` says it). A network error is kept as a
+    person would say it (:func:`~vidwatch.core.wording.describe`, naming ``host``); the
+    client's own words go to the log."""
     if isinstance(outcome, Ok):
         return previous.followed_by(outcome.result)
-    message = outcome.message
+    message = describe(outcome, host) if isinstance(outcome, NetworkError) else outcome.message
     if isinstance(outcome, NotFound) and gave_up:
-        message += f" (gave up after {NOT_FOUND_LIMIT} tries; press r to retry)"
+        if isinstance(gave_up, str):
+            message += f" (given up: {gave_up}; press r to retry)"
+        else:
+            message += f" (gave up after {NOT_FOUND_LIMIT} tries; press r to retry)"
     return replace(previous, checked_at=now, error=message, problem=outcome.problem)

@@ -50,6 +50,8 @@ __all__ = [
 log = logging.getLogger("vidwatch.poller")
 
 STATUS_EVERY = 1.0  # seconds: request counters reach listeners at most this often
+UNREACHABLE_AFTER = 3  # network failures in a row, once the server answered, before "offline"
+UNREACHABLE_AFTER = 3  # network failures in a row, once the server answered, before "offline"
 
 
 class QueryFn(Protocol):
@@ -87,6 +89,7 @@ class Poller:
         durations: DurationModel | None = None,
     ) -> None:
         self.client = client
+        self.host = ""  # the server's host, as errors name it (set_client)
         self.policy = policy
         self.clock = clock
         self.wall = wall
@@ -105,6 +108,8 @@ class Poller:
         self._inflight: set[asyncio.Task[None]] = set()
         self._request_times: deque[float] = deque()
         self._requests_total = 0
+        self._network_failures = 0  # network errors in a row
+        self._reached = False  # any answer since the client was set
         self._status = PollerStatus(offline=client is None)
         self._published = self._status  # what listeners were last told
         self._published_at = -math.inf
@@ -183,7 +188,7 @@ class Poller:
         current = self.records.get(task_id)
         if current is not None:
             previous = current.result
-            result = apply_outcome(previous, outcome, self.wall())
+            result = apply_outcome(previous, outcome, self.wall(), host=self.host)
             updated = self._keeper.store_result(task_id, result)
             if updated is not None:
                 self._emit(TaskUpdate(updated, previous if previous.checked_at else None, outcome))
@@ -215,9 +220,12 @@ class Poller:
             setter(api_key)
         self.resume()
 
-    def set_client(self, client: QueryFn) -> None:
-        """Go online (or switch clients): polling starts at once."""
+    def set_client(self, client: QueryFn, host: str = "") -> None:
+        """Go online (or switch clients): polling starts at once. ``host`` is how
+        errors and the status name the server (``api.quickrouter.ai``)."""
         self.client = client
+        self.host = host
+        self._network_failures, self._reached = 0, False
         self.resume()
 
     def check_by(self, deadline: float) -> None:
@@ -254,6 +262,10 @@ class Poller:
     def is_done(self, task_id: str) -> bool:
         """Whether the task needs no more polling (finished, or given up on)."""
         return self.scheduler.is_done(task_id)
+
+    def given_up(self, task_id: str) -> str | None:
+        """Why an unfinished task is no longer polled (``not found 3 times``), or None."""
+        return self.scheduler.given_up(task_id)
 
     @property
     def paused(self) -> bool:
@@ -370,15 +382,31 @@ class Poller:
         if record is None:  # removed while in flight
             return
         previous = record.result
-        result = apply_outcome(previous, outcome, self.wall(), self.scheduler.gave_up(task_id))
+        gave_up = self.scheduler.given_up(task_id) or False
+        result = apply_outcome(previous, outcome, self.wall(), gave_up, host=self.host)
         stored = self._keeper.store_result(task_id, result)
         if stored is None:
             return
         record = stored
         _log_outcome(task_id, previous, result, outcome)
         self._emit(TaskUpdate(record, previous if previous.checked_at else None, outcome))
-        if isinstance(outcome, AuthRejected | RateLimited):
+        if isinstance(outcome, AuthRejected | RateLimited) or self._reachability(outcome):
             self._publish_status()
+
+    def _reachability(self, outcome: Outcome) -> bool:
+        """Count network errors in a row; True when that changes what the status says."""
+        was = self._unreachable()
+        if isinstance(outcome, NetworkError):
+            self._network_failures += 1
+        else:
+            self._network_failures, self._reached = 0, True
+        return self._unreachable() != was
+
+    def _unreachable(self) -> bool:
+        """Every recent request failed with a network error: all of them (at least one)
+        before any answer came, or :data:`UNREACHABLE_AFTER` in a row after one did (a
+        single lost request is no outage)."""
+        return self._network_failures >= (UNREACHABLE_AFTER if self._reached else 1)
 
     def _publish_status(self) -> None:
         now = self.clock()
@@ -396,6 +424,7 @@ class Poller:
             hold_until=hold,
             requests_per_minute=len(times),
             pending=sched.pending(),
+            unreachable=(self.host or "the server") if self._unreachable() else None,
         )
         counters_moved = (status.requests_per_minute, status.pending) != (
             self._published.requests_per_minute,

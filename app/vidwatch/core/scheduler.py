@@ -357,6 +357,18 @@ class Scheduler:
         entry = self._entries.get(task_id)
         return entry is not None and entry.finished and entry.not_found > 0
 
+    def given_up(self, task_id: str) -> str | None:
+        """Why a task that did not finish is left alone (polled again only when asked):
+        ``not found 3 times``, ``finished without a video URL 6 times``; else None."""
+        entry = self._entries.get(task_id)
+        if entry is None or not entry.finished or (entry.last is not None and entry.last.final):
+            return None
+        if entry.not_found:
+            return f"not found {entry.not_found} times"
+        if entry.no_url:
+            return f"finished without a video URL {entry.no_url} times"
+        return None
+
     # ------------------------------------------------------------------ internals
 
     def _finish(self, entry: Entry) -> None:

@@ -21,10 +21,9 @@ import os
 import sys
 import termios
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
-from time import time
 from typing import Any, ClassVar
 
 import httpx
@@ -59,7 +58,7 @@ from vidwatch.ui.main_screen import Copier, MainScreen, Opener
 from vidwatch.ui.palette import key_help, palette_commands
 from vidwatch.ui.saver import SaveController
 from vidwatch.ui.task_actions import TaskActions
-from vidwatch.ui.toasts import MAX_TOASTS, place_toasts, room_beside_dialog, show_toast
+from vidwatch.ui.toasts import place_toasts, show_toast
 
 __all__ = ["DashboardExit", "DashboardOptions", "VidwatchApp", "run_dashboard", "stylesheet"]
 
@@ -107,7 +106,6 @@ class VidwatchApp(App[None]):
         self.options = options
         self.environ = os.environ if environ is None else environ
         self.clock = clock
-        self._held_toasts: list[Notification] = []  # toasts that wait for a dialog to close
         self.demo: Demo | None = None
         config = options.config
         store = TaskStore(options.paths.tasks_file)
@@ -211,19 +209,7 @@ class VidwatchApp(App[None]):
         fold into one; a few show at once, clear of the box being typed in."""
         if timeout is None:
             timeout = self.NOTIFICATION_TIMEOUT
-        toast = Notification(message, title, severity, timeout, markup=False)
-        shown = min(len(self._notifications) + 1, MAX_TOASTS)
-        if self._held_toasts or not room_beside_dialog(self.screen, shown):
-            self._held_toasts.append(toast)  # a dialog fills the screen: after it closes
-            return
-        show_toast(self, toast)
-        self._place_toasts()
-
-    def release_toasts(self) -> None:
-        """Show the toasts held while a dialog filled the screen (the main screen is back)."""
-        held, self._held_toasts = self._held_toasts, []
-        for toast in held:
-            show_toast(self, replace(toast, raised_at=time()))
+        show_toast(self, Notification(message, title, severity, timeout, markup=False))
         self._place_toasts()
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
@@ -232,7 +218,15 @@ class VidwatchApp(App[None]):
     def on_descendant_blur(self, event: events.DescendantBlur) -> None:
         self._place_toasts()
 
+    def on_resize(self, event: events.Resize) -> None:
+        self._place_toasts()
+
     def _place_toasts(self) -> None:
+        self._place_toasts_now()
+        # Again once laid out: a dialog just pushed, a box just shown have no place yet.
+        self.call_after_refresh(self._place_toasts_now)
+
+    def _place_toasts_now(self) -> None:
         with contextlib.suppress(Exception):  # no screen yet, or being taken apart
             place_toasts(self.screen)
 

@@ -27,8 +27,10 @@ from vidwatch.ui.rows import (
     next_text,
     prompt_line,
     relative,
+    sorted_title,
     state_text,
     task_name,
+    video_url,
 )
 
 __all__ = [
@@ -112,7 +114,7 @@ def row_cells(
         if key == "mark":
             if record.task.saved_to:
                 sign = "◆"  # the video is on disk
-            elif result.state is State.SUCCEEDED and result.video_url:
+            elif result.state is State.SUCCEEDED and video_url(record):
                 sign = "●"  # a URL is ready
             else:
                 sign = " "
@@ -152,9 +154,15 @@ def header_info(shown: int, total: int, marked: int, sort_key: SortKey) -> str:
     return info + f" · sort: {sort_key.value} "
 
 
-def header_cells(columns: list[Column], info: str, style: Style) -> list[Cell]:
-    """The column titles, with ``info`` at the right of the last one when it fits."""
-    cells = [(c, c.title, style) for c in columns]
+def header_cells(
+    columns: list[Column], info: str, style: Style, sorted_by: tuple[str, str] = ("", "")
+) -> list[Cell]:
+    """The column titles, the sorted one marked with its arrow (``sorted_by``: the
+    column's key and the arrow), with ``info`` at the right of the last one when it fits."""
+    key, arrow = sorted_by
+    cells = [
+        (c, sorted_title(c.title, c.width, arrow if c.key == key else ""), style) for c in columns
+    ]
     last, title, _ = cells[-1]
     if last.width >= len(title) + len(info) + 2:
         padding = last.width - len(title) - len(info)
@@ -178,7 +186,8 @@ def strip_of(cells: list[Cell], width: int, fill: Style) -> Strip:
         if column.width <= 0:
             continue
         if cell_len(text) > column.width:
-            text = set_cell_size(text, column.width - 1) + "…"
+            # rstrip: a wide character cut in half leaves a space before the "…"
+            text = set_cell_size(text, column.width - 1).rstrip(" ") + "…"
         segments.append(Segment(set_cell_size(text, column.width), style))
         segments.append(Segment(" ", fill))
     return Strip(segments).crop_extend(0, width, fill)

@@ -18,6 +18,7 @@ from vidwatch.core.client import QueryClient
 from vidwatch.core.config import Config, ConfigError, load_config
 from vidwatch.core.logs import add_secret
 from vidwatch.core.poller import Poller
+from vidwatch.core.wording import host_of
 
 __all__ = ["ClientFactory", "Connection"]
 
@@ -68,7 +69,7 @@ class Connection:
             return
         self.client = client
         self.banner("key", None)
-        self.poller.set_client(client)
+        self.poller.set_client(client, host_of(config.base_url))
 
     async def aclose(self) -> None:
         if self.client is not None:

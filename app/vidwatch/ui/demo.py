@@ -26,10 +26,16 @@ from vidwatch.core.store import TaskStore
 if TYPE_CHECKING:
     from vidwatch.core.simulator import Simulator
 
-__all__ = ["Demo", "demo_files"]
+__all__ = ["Demo", "demo_files", "home_relative"]
 
 DEMO_MIN_INTERVAL, DEMO_MAX_INTERVAL = 1.0, 8.0  # the demo moves fast
 DEMO_MEDIAN = 90.0  # the simulator's median job, in simulated seconds
+
+
+def home_relative(path: Path) -> str:
+    """``~/.local/share/vidwatch/demo-files``: a path under the home folder, short."""
+    home = Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
 
 
 def demo_files(paths: Paths) -> Path:
@@ -70,10 +76,11 @@ class Demo:
         tasks = [Task(i, when, f"demo {n + 1:02d}") for n, i in enumerate(simulator.job_ids)]
         await asyncio.to_thread(self.store.add, tasks)
         config = replace(config, base_url=base_url, api_key=simulator.api_key, key_source="demo")
+        # Short enough for three lines at 80 columns (the banner keeps to four).
         banner = (
-            f"DEMO: {len(tasks)} simulated jobs from the built-in simulator at {base_url}, "
-            f"in a task list of their own (yours is untouched); downloads and exports go to "
-            f"{self.files}. Set QUICKROUTER_API_KEY to watch your real jobs."
+            f"DEMO: {len(tasks)} jobs on the built-in simulator, in a task list of their "
+            f"own (yours is untouched). Downloads and exports go to "
+            f"{home_relative(self.files)}. Set QUICKROUTER_API_KEY to watch your real jobs."
         )
         return config, banner
 

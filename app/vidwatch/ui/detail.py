@@ -32,11 +32,12 @@ from vidwatch.core.models import State, TaskRecord, utcnow
 from vidwatch.core.poller import span
 from vidwatch.core.sanitize import MAX_TEXT, clean_line, clean_text, strip_fence
 from vidwatch.core.scheduler import Eta
-from vidwatch.ui.rows import relative, state_text
+from vidwatch.ui.rows import relative, state_text, url_refusal
 
 __all__ = ["DetailPane"]
 
 NextCheck = Callable[[str], datetime | None]
+Idle = Callable[[TaskRecord], str]  # no next check planned: "– (finished)", "– (paused; …)"
 LABEL = 11  # width of the label column in the facts block
 SECTIONS = ("facts", "url", "problem", "timeline", "request", "prompt")
 
@@ -84,12 +85,14 @@ class DetailPane(ScrollView, can_focus=True):
         *,
         next_check: NextCheck | None = None,
         eta: Callable[[str], Eta | None] | None = None,
+        idle: Idle | None = None,
         clock: Callable[[], datetime] = utcnow,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.next_check = next_check
         self.eta = eta
+        self.idle = idle
         self.clock = clock
         self._sections: dict[str, list[Text]] = {}
         self._lines: list[Text] = []
@@ -224,11 +227,7 @@ class DetailPane(ScrollView, can_focus=True):
             ("Updated", when(r.status_update_time, now)),
             ("Checked", when(r.checked_at, now)),
         ]
-        due = self.next_check(record.id) if self.next_check else None
-        if due is not None:
-            rows.append(("Next check", when(due, now)))
-        else:
-            rows.append(("Next check", "– (finished)" if r.final else "–"))
+        rows.append(("Next check", self._next_check_text(record, now)))
         return self._rows(rows)
 
     def _rows(self, rows: list[tuple[str, str]]) -> list[Text]:
@@ -248,9 +247,22 @@ class DetailPane(ScrollView, can_focus=True):
                 lines.append(indented)
         return lines
 
+    def _next_check_text(self, record: TaskRecord, now: datetime) -> str:
+        """``now``, ``2026-11-24 12:00:05 (in 4s)``, or ``–`` and why not."""
+        due = self.next_check(record.id) if self.next_check else None
+        if due is not None:
+            # Due, or overdue and waiting for its turn in the request budget.
+            return "now" if (due - now).total_seconds() < 1.0 else when(due, now)
+        if self.idle is not None:
+            return self.idle(record)
+        return "– (finished)" if record.result.final else "–"
+
     def _url(self, record: TaskRecord) -> list[Text]:
         r = record.result
-        if r.video_url:
+        refusal = url_refusal(record)
+        if refusal is not None:  # never drawn, copied, opened or fetched (a hand-edited file)
+            body = Text(f"refused: {refusal}", style=self._style("detail--error"))
+        elif r.video_url:
             body = Text(r.video_url, style=self._style("detail--url"))
         elif r.state is State.SUCCEEDED:
             body = Text("finished, but the server sent no usable URL yet")
@@ -270,7 +282,7 @@ class DetailPane(ScrollView, can_focus=True):
                 else "Start the job again where you created it."
             )
         elif r.error:
-            reason = r.error
+            reason = r.error[:1].upper() + r.error[1:]  # "cannot reach …" starts a sentence here
             advice = r.problem.advice if r.problem is not None else ""
         else:
             return []

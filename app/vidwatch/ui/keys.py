@@ -106,7 +106,7 @@ TABLE_BINDINGS: list[BindingType] = [
         "mark_range(1)",
         "Mark down",
         show=False,
-        tooltip="Mark this task and the next (shift+up: the one above)",
+        tooltip="Mark this task and the next (shift+↑: the one above)",
     ),
     Binding("shift+up", "mark_range(-1)", "Mark up", show=False),
     Binding(

@@ -116,7 +116,11 @@ class MainScreen(TaskActions):
                 id="table", next_check=self._next_check, eta=self._eta, clock=self.clock
             )
             yield DetailPane(
-                id="detail", next_check=self._next_check, eta=self._eta, clock=self.clock
+                id="detail",
+                next_check=self._next_check,
+                eta=self._eta,
+                idle=self._idle,
+                clock=self.clock,
             ).data_bind(record=MainScreen.current, hint=MainScreen.no_task_hint)
         yield Input(
             placeholder="Filter: words, state:failed, age:<1h, label:cow, -state:succeeded "
@@ -157,12 +161,6 @@ class MainScreen(TaskActions):
     def on_resize(self, event: object) -> None:
         self._fit(self.size.width, self.size.height)
 
-    def on_screen_resume(self) -> None:
-        """Back from a dialog: the toasts held while it filled the screen show now."""
-        release = getattr(self.app, "release_toasts", None)
-        if release is not None:
-            release()
-
     def _fit(self, width: int, height: int) -> None:
         self.set_class(width < NARROW_WIDTH or height < LOW_HEIGHT, "-narrow")
         self.set_class(height < SHORT_HEIGHT, "-short")
@@ -173,10 +171,30 @@ class MainScreen(TaskActions):
         return self.query_one(DetailPane)
 
     def _next_check(self, task_id: str) -> datetime | None:
-        return self.session.poller.next_check(task_id)
+        poller = self.session.poller
+        due = poller.next_check(task_id)
+        if due is None and poller.is_polling(task_id):
+            return self.clock()  # being asked right now
+        return due
 
     def _eta(self, task_id: str) -> Eta | None:
         return self.session.poller.eta(task_id)
+
+    def _idle(self, record: TaskRecord) -> str:
+        """The detail pane's next check when none is planned: ``– (why)``."""
+        poller = self.session.poller
+        if record.result.final:
+            why = "finished"
+        elif poller.client is None:
+            why = "not polling: no API key"
+        elif poller.status.auth_error:
+            why = "key rejected; p to retry"
+        elif poller.paused:
+            why = "paused; p to resume"
+        else:
+            given_up = poller.given_up(record.id)
+            why = f"given up: {given_up}; r to retry" if given_up else ""
+        return f"– ({why})" if why else "–"
 
     # ------------------------------------------------------------------ state in
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from vidwatch.core.models import State, TaskRecord
 from vidwatch.core.sanitize import clean_text, first_line, shorten_id
 from vidwatch.core.scheduler import Eta
+from vidwatch.core.urls import url_problem
 
 
 class SortKey(enum.StrEnum):
@@ -23,6 +24,20 @@ class SortKey(enum.StrEnum):
     def next(self) -> SortKey:
         members = list(SortKey)
         return members[(members.index(self) + 1) % len(members)]
+
+    @property
+    def column(self) -> tuple[str, str]:
+        """The column that shows this order, and its arrow as the rows read down:
+        added order is oldest first (AGE ▼), updated is newest first (UPDATED ▲), state
+        is failures first (STATE ▲, in the order the help gives)."""
+        return _SORT_COLUMNS[self]
+
+
+_SORT_COLUMNS = {
+    SortKey.ADDED: ("age", "▼"),
+    SortKey.STATE: ("state", "▲"),
+    SortKey.UPDATED: ("updated", "▲"),
+}
 
 
 # Attention first: failures, then work in progress, then done.
@@ -42,6 +57,28 @@ def next_text(due: datetime | None, now: datetime) -> str:
     if (due - now).total_seconds() < 1.0:
         return "now"
     return relative(due, now)
+
+
+def sorted_title(title: str, width: int, arrow: str) -> str:
+    """A column's title, with the sort's arrow (``STATE ▲``) when the view is sorted by it."""
+    if not arrow:
+        return title
+    return f"{title} {arrow}" if len(title) + 2 <= width else f"{title}{arrow}"
+
+
+def video_url(record: TaskRecord) -> str | None:
+    """The task's video URL if it may be used (copied, opened, downloaded, shown as a
+    link). Checked here, where it is used, not only where it arrived: the task file can
+    be edited by hand (the one rule: :func:`~vidwatch.core.urls.url_problem`)."""
+    url = record.result.video_url
+    return url if url and url_problem(url) is None else None
+
+
+def url_refusal(record: TaskRecord) -> str | None:
+    """Why the task's URL is not used (``it contains spaces or line breaks``), or None
+    (no URL at all, or a usable one)."""
+    url = record.result.video_url
+    return url_problem(url) if url else None
 
 
 def relative(when: datetime | None, now: datetime) -> str:

@@ -30,7 +30,7 @@ from vidwatch.ui.dialogs import (
     ExportRequest,
     LabelDialog,
 )
-from vidwatch.ui.rows import state_text
+from vidwatch.ui.rows import state_text, url_refusal, video_url
 from vidwatch.ui.task_table import TaskTable
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Copier",
     "Opener",
     "TaskActions",
+    "copied_where",
     "describe_add",
     "empty_hint",
     "no_url_reason",
@@ -104,12 +105,13 @@ class TaskActions(Screen[None]):
         record = self._selected()
         return [record] if record is not None else []
 
-    async def copy(self, text: str, what: str) -> None:
-        """Copy and say truthfully how it went."""
+    async def copy(self, text: str, what: str, after: str = "", before: str = "") -> None:
+        """Copy and say truthfully how it went: ``[{before}; c]opied {what} {where}{after}.``"""
         result = await asyncio.to_thread(self.copier, text)
         if result.method == "osc52":
             self.app.copy_to_clipboard(text)
-        self.notify(f"{what} {result.describe()}.")
+        said = f"opied {what} {copied_where(result)}{after}."
+        self.notify(f"{before}; c{said}" if before else f"C{said}")
 
     # ------------------------------------------------------------------ actions
 
@@ -144,47 +146,61 @@ class TaskActions(Screen[None]):
 
     async def action_copy(self) -> None:
         if self.table.marked:
-            urls = [r.result.video_url for r in self.table.marked_records if r.result.video_url]
-            if not urls:
+            marked = self.table.marked_records
+            ready = [r for r in marked if video_url(r)]
+            if not ready:
                 self.notify(
-                    "Nothing copied: no marked task has a video URL yet.", severity="warning"
+                    f"Nothing copied: no marked task has a usable video URL"
+                    f"{skipped_note(marked, ready)}.",
+                    severity="warning",
                 )
                 return
-            await self.copy("\n".join(urls) + "\n", f"{plural(len(urls), 'URL')} of marked tasks")
+            skipped = len(marked) - len(ready)
+            after = f"; {skipped} skipped{skipped_note(marked, ready)}" if skipped else ""
+            urls = "".join(f"{video_url(r)}\n" for r in ready)
+            await self.copy(urls, f"{plural(len(ready), 'URL')} of marked tasks", after)
             return
         record = self._selected()
         if record is None:
             return
-        url = record.result.video_url
-        if not url:
-            self.notify(f"Nothing copied: {no_url_reason(record)}.", severity="warning")
+        url = video_url(record)
+        if url is None:
+            refused = url_refusal(record) is not None
+            self.notify(
+                f"Nothing copied: {no_url_reason(record)}.",
+                severity="error" if refused else "warning",
+            )
             return
-        await self.copy(url, "URL copied")
+        await self.copy(url, "the URL")
 
     async def action_copy_all(self) -> None:
-        urls = [
-            r.result.video_url
-            for r in self.table.visible_records
-            if r.result.state is State.SUCCEEDED and r.result.video_url
-        ]
-        if not urls:
-            self.notify("Nothing copied: no finished URLs in this view.", severity="warning")
+        finished = [r for r in self.table.visible_records if r.result.state is State.SUCCEEDED]
+        ready = [r for r in finished if video_url(r)]
+        refused = sum(url_refusal(r) is not None for r in finished)
+        note = f"; {refused} skipped (unusable URL)" if refused else ""
+        if not ready:
+            self.notify(f"Nothing copied: no finished URLs in this view{note}.", severity="warning")
             return
-        await self.copy("\n".join(urls) + "\n", plural(len(urls), "URL"))
+        urls = "".join(f"{video_url(r)}\n" for r in ready)
+        await self.copy(urls, f"{plural(len(ready), 'URL')} of finished tasks in view", note)
 
     async def action_open(self) -> None:
         record = self._selected()
         if record is None:
             return
-        url = record.result.video_url
-        if not url:
-            self.notify(f"Nothing to open: {no_url_reason(record)}.", severity="warning")
+        url = video_url(record)
+        if url is None:
+            refused = url_refusal(record) is not None
+            self.notify(
+                f"Nothing to open: {no_url_reason(record)}.",
+                severity="error" if refused else "warning",
+            )
             return
         result = await asyncio.to_thread(self.opener, url)
         if result.opened:
             self.notify("Opened in the browser.")
         elif result.should_copy:
-            await self.copy(url, f"Not opened ({result.reason}); the URL was copied instead")
+            await self.copy(url, "the URL", " instead", before=f"Not opened ({result.reason})")
         else:
             self.notify(f"Not opened: {result.reason}.", severity="error")
 
@@ -192,14 +208,20 @@ class TaskActions(Screen[None]):
         targets = self._targets()
         if not targets:
             return
-        ready = [r for r in targets if r.result.state is State.SUCCEEDED and r.result.video_url]
+        ready = [r for r in targets if r.result.state is State.SUCCEEDED and video_url(r)]
         if not ready:
             if len(targets) == 1:
+                refused = url_refusal(targets[0]) is not None
                 self.notify(
-                    f"Nothing to download: {no_url_reason(targets[0])}.", severity="warning"
+                    f"Nothing to download: {no_url_reason(targets[0])}.",
+                    severity="error" if refused else "warning",
                 )
             else:
-                self.notify("Nothing to download: no marked task has a video.", severity="warning")
+                self.notify(
+                    "Nothing to download: no marked task has a usable video"
+                    f"{skipped_note(targets, ready)}.",
+                    severity="warning",
+                )
             return
         note = skipped_note(targets, ready)
         self.notify(f"Downloading {plural(len(ready), 'video')} to {self.folder}{note}.")
@@ -310,6 +332,9 @@ def describe_add(report: AddReport, rejected: Sequence[tuple[str, str]]) -> str:
 def no_url_reason(record: TaskRecord) -> str:
     """Why a task has no URL to copy or open, in a few words."""
     result = record.result
+    refusal = url_refusal(record)
+    if refusal is not None:
+        return f"its video URL is refused ({refusal})"
     if result.checked_at is None:
         return "the task has not been checked yet"
     if result.state is State.FAILED:
@@ -325,15 +350,30 @@ def skipped_note(targets: Sequence[TaskRecord], ready: Sequence[TaskRecord]) -> 
     left = [r for r in targets if r.id not in chosen]
     if not left:
         return ""
-    failed = sum(r.result.state is State.FAILED for r in left)
-    done = sum(r.result.state is State.SUCCEEDED for r in left)  # finished, no URL
-    waiting = len(left) - failed - done
-    parts = [
-        f"{failed} failed" if failed else "",
-        f"{done} without a URL" if done else "",
-        f"{waiting} not finished yet" if waiting else "",
-    ]
-    return f" ({', '.join(p for p in parts if p)})"
+    why: dict[str, int] = dict.fromkeys(
+        ("with an unusable URL", "failed", "without a URL", "not finished yet"), 0
+    )
+    for record in left:
+        state = record.result.state
+        if url_refusal(record) is not None:  # a URL that fails the one rule
+            why["with an unusable URL"] += 1
+        elif state is State.FAILED:
+            why["failed"] += 1
+        elif state is State.SUCCEEDED:  # finished, no URL
+            why["without a URL"] += 1
+        else:
+            why["not finished yet"] += 1
+    return f" ({', '.join(f'{n} {reason}' for reason, n in why.items() if n)})"
+
+
+def copied_where(result: CopyResult) -> str:
+    """Where copied text went, truthfully: ``to the tmux buffer (…)``."""
+    if result.method == "tmux":
+        return "to the tmux buffer (and the system clipboard, if tmux allows it)"
+    if result.method == "osc52":
+        note = f"; {result.note}" if result.note else ""
+        return f"to the terminal's clipboard with OSC 52 (if your terminal allows it{note})"
+    return f"to the clipboard with {result.method}"
 
 
 def plural(count: int, noun: str) -> str:

@@ -420,7 +420,7 @@ class TaskTable(ScrollView, can_focus=True):
     def _header(self, columns: list[Column], width: int) -> Strip:
         style = self._style("task-table--header", False)
         info = header_info(len(self._view), len(self.records), len(self.marked), self.sort_key)
-        return strip_of(header_cells(columns, info, style), width, style)
+        return strip_of(header_cells(columns, info, style, self.sort_key.column), width, style)
 
     def _empty_hint(self, width: int) -> Strip:
         text = empty_hint(bool(self.records), self.filter_problem, self.filter_text)

@@ -3,10 +3,10 @@ the user is typing in.
 
 - At most :data:`MAX_TOASTS` show at once; a new one retires the oldest.
 - The same message again while it still shows replaces it, counted (``… (×3)``).
-- While a text box has the focus (the filter, a dialog's field), the toasts move to
-  the side of the screen with more room and keep within it, clear of the box.
-- Over a dialog (a modal screen) they keep clear of the whole dialog the same way; where
-  it leaves too little room they are held and shown when the dialog closes.
+- While a text box has the focus (a dialog's field, the filter), or the filter box is
+  open, or a dialog without one (help, a question) is up, the toasts move to the side
+  of the screen with more room and keep within it, clear of the box or the dialog;
+  where not even one fits, they wait (hidden) until it closes.
 
 Textual keeps its notifications in ``App._notifications``, removes one with
 ``App._unnotify`` and redraws them with ``App._refresh_notifications``; all three are
@@ -26,9 +26,10 @@ from textual.widget import Widget
 from textual.widgets import Input, TextArea
 from textual.widgets._toast import ToastRack
 
-__all__ = ["MAX_TOASTS", "place_toasts", "room_beside_dialog", "show_toast"]
+__all__ = ["MAX_TOASTS", "place_toasts", "show_toast"]
 
 MAX_TOASTS = 3
+TOAST_ROWS = 3  # the fewest rows one toast needs
 
 
 def show_toast(app: App[Any], notification: Notification) -> None:
@@ -63,57 +64,40 @@ def _typing_box(widget: Widget | None) -> Widget | None:
     return None
 
 
-TOAST_LINES = 5  # lines one toast may take beside a dialog: margin, padding, two of text
-
-
-def _dialog_region(screen: Screen[Any]) -> Region | None:
-    """Where a modal screen draws its dialog (its children but the toast rack)."""
-    if not isinstance(screen, ModalScreen):
-        return None
-    regions = [
-        child.region
-        for child in screen.children
-        if not isinstance(child, ToastRack) and child.display and child.region
-    ]
-    return Region.from_union(regions) if regions else None
-
-
-def room_beside_dialog(screen: Screen[Any], toasts: int) -> bool:
-    """Whether ``toasts`` toasts fit above or below the dialog ``screen`` shows (True
-    when it shows none)."""
-    dialog = _dialog_region(screen)
-    if dialog is None:
-        return True
-    room = max(dialog.y, screen.size.height - dialog.bottom - 1)
-    return room >= TOAST_LINES * toasts
+def _keep_clear(screen: Screen[Any]) -> Region | None:
+    """What the toasts must not cover (screen coordinates), or None."""
+    box = _typing_box(screen.focused)
+    if isinstance(screen, ModalScreen):  # the whole dialog, not only its field being typed in
+        dialog = next(iter(screen.query(".dialog")), None)
+        if dialog is not None and dialog.display:
+            box = dialog
+    if box is None:  # the filter box open (the filter applied), focus back on the table
+        box = next((w for w in screen.query(Input) if w.display and w.region), None)
+    return box.region if box is not None and box.region else None
 
 
 def place_toasts(screen: Screen[Any]) -> None:
-    """Put the screen's toasts where they cover no dialog and no text box that has the
-    focus."""
+    """Put the screen's toasts where they cover no text box being typed in, no open
+    filter box and no dialog."""
     try:
         rack = screen.get_child_by_type(ToastRack)
     except Exception:  # no rack (notifications off, the screen being built)
         return
-    box = _typing_box(screen.focused)
+    region = _keep_clear(screen)
     styles = rack.styles
-    dialog = _dialog_region(screen)
-    region = dialog or (box.region if box is not None else None)  # in screen coordinates
-    if not region:
-        styles.clear_rule("dock")
-        styles.clear_rule("align_vertical")
-        styles.clear_rule("max_height")
-        styles.clear_rule("margin")
+    if region is None:
+        for rule in ("dock", "align_vertical", "max_height", "margin"):
+            styles.clear_rule(rule)
         return
     above = region.y
-    below = screen.size.height - region.bottom
-    if above >= below:
-        styles.dock = "top"
-        styles.align_vertical = "top"
-        styles.margin = (0, 0, 0, 0)
-        styles.max_height = max(above, 0)
+    below = screen.size.height - region.bottom - 1  # the footer's line
+    styles.dock = "bottom"
+    styles.align_vertical = "bottom"
+    if above >= below:  # just above it, where they usually are when it is low
+        styles.margin = (0, 0, screen.size.height - region.y, 0)
+        room = above
     else:
-        styles.dock = "bottom"
-        styles.align_vertical = "bottom"
-        styles.margin = (0, 0, 1, 0)  # the footer's line
-        styles.max_height = max(below - 1, 0)
+        styles.margin = (0, 0, 1, 0)
+        room = below
+    # Too little room for one: none shows (they wait, and appear when it closes).
+    styles.max_height = room if room >= TOAST_ROWS else 0
