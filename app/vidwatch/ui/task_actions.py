@@ -163,15 +163,20 @@ class TaskActions(Screen[None]):
         record = self._selected()
         if record is None:
             return
+        url = self._usable_url(record, "Nothing copied")
+        if url is not None:
+            await self.copy(url, "the URL")
+
+    def _usable_url(self, record: TaskRecord, nothing: str) -> str | None:
+        """The record's URL when it may be used; else None, and a toast says why."""
         url = video_url(record)
         if url is None:
             refused = url_refusal(record) is not None
             self.notify(
-                f"Nothing copied: {no_url_reason(record)}.",
+                f"{nothing}: {no_url_reason(record)}.",
                 severity="error" if refused else "warning",
             )
-            return
-        await self.copy(url, "the URL")
+        return url
 
     async def action_copy_all(self) -> None:
         finished = [r for r in self.table.visible_records if r.result.state is State.SUCCEEDED]
@@ -188,13 +193,8 @@ class TaskActions(Screen[None]):
         record = self._selected()
         if record is None:
             return
-        url = video_url(record)
+        url = self._usable_url(record, "Nothing to open")
         if url is None:
-            refused = url_refusal(record) is not None
-            self.notify(
-                f"Nothing to open: {no_url_reason(record)}.",
-                severity="error" if refused else "warning",
-            )
             return
         result = await asyncio.to_thread(self.opener, url)
         if result.opened:
