@@ -61,6 +61,12 @@ async def open_dialog(h: Harness, pilot: Pilot[None], key: str = "n") -> CreateD
     await until(pilot, lambda: isinstance(h.app.screen, CreateDialog))
     dialog = h.app.screen
     assert isinstance(dialog, CreateDialog)
+
+    def composed() -> bool:  # every Select has its parts (slow on a loaded machine)
+        selects = list(dialog.query(Select))
+        return bool(selects) and all(s.is_mounted and s.query("#label") for s in selects)
+
+    await until(pilot, composed)
     return dialog
 
 
@@ -331,6 +337,12 @@ async def test_the_fields_follow_the_model_and_any_model_can_be_named(tmp_path: 
         await until(pilot, lambda: shown() == ["field-aspect_ratio", "field-size"])
         dialog.query_one("#create-model", Select).value = "sora-2-pro"
         await until(pilot, lambda: "field-duration" in shown())
+
+        def duration_ready() -> bool:  # composed: on a loaded machine this takes a while
+            select = dialog.query_one("#field-duration", Select)
+            return select.is_mounted and bool(select.query("#label"))
+
+        await until(pilot, duration_ready)
         dialog.query_one("#field-duration", Select).value = 25
         await fill(pilot, dialog, "a fox", **{"model-other": "kling-v2"})
         await until(pilot, lambda: shown() == [])

@@ -185,7 +185,13 @@ _VALUES: dict[Kind, st.SearchStrategy[Any]] = {
     ).map(tuple),
 }
 _URL = st.from_regex(r"https://[a-z]{1,10}\.example/[A-Za-z0-9/%?=&]{0,30}", fullmatch=True)
-_JSON_LEAF = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _LINE
+_JSON_LEAF = (  # what JSON holds: no NaN, no infinity (a body never has them)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _LINE
+)
 _VALUES[Kind.URLS] = st.lists(_URL, max_size=3).map(tuple)
 _VALUES[Kind.JSON] = st.dictionaries(
     st.from_regex(r"[a-z_][a-z0-9_]{0,9}", fullmatch=True),
