@@ -74,6 +74,7 @@ def sample(kind: Kind, text: str = "") -> Any:
         ),
         Kind.URLS: (f"https://img.example/{text}a.png", "https://img.example/b.png"),
         Kind.JSON: {"aspect_ratio": f"3:2{text}", "watermark": False, "n": [1, 2.5, None]},
+        Kind.EXTRAS: (("ratio", f"1:1{text}"), ("upscaled", True), ("completed_at", 1764745713)),
     }
     return values[kind]  # a new Kind fails here until it has a sample
 
@@ -198,6 +199,17 @@ _VALUES[Kind.JSON] = st.dictionaries(
     st.recursive(_JSON_LEAF, lambda inner: st.lists(inner, max_size=3), max_leaves=6),
     max_size=4,
 )
+_SCALAR = (  # what an answer's extra field may hold once cleaned (clean_extras)
+    st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _LINE.filter(lambda text: text.strip() == text and text != "")
+)
+_VALUES[Kind.EXTRAS] = st.dictionaries(
+    st.from_regex(r"[a-z][a-z0-9_]{0,9}", fullmatch=True).filter(lambda k: not k.endswith("url")),
+    _SCALAR,
+    max_size=4,
+).map(lambda d: tuple(d.items()))
 _VALUES[Kind.REQUEST] = st.none() | st.builds(
     TaskRequest, _LINE, _TEXT, _VALUES[Kind.JSON], _VALUES[Kind.URLS]
 )

@@ -18,6 +18,7 @@ from vidwatch.core.models import (
     Task,
     TaskRecord,
     TaskResult,
+    clean_extras,
     split_ids,
     validate_task_id,
 )
@@ -33,6 +34,8 @@ from vidwatch.core.outcomes import (
 from vidwatch.core.parsing import parse_response
 from vidwatch.core.sanitize import MAX_TEXT, clean_line, clean_text
 from vidwatch.core.store import TaskStore
+from vidwatch.core.store_format import decode_record, dumps, loads
+from vidwatch.core.urls import clean_url, url_problem
 from vidwatch.ui.detail import DetailPane
 from vidwatch.ui.task_table import TaskTable
 
@@ -57,6 +60,20 @@ FIELDS = (
     "data",
     "code",
     "message",
+    "prompt",  # grok: the prompt sent
+    "thumbnail_url",
+    "ratio",  # extra fields, kept with the task (clean_extras)
+    "completed_at",
+    "cover_url",
+    "x" * 50,
+)
+DETAIL_FIELDS = (  # veo's detail object
+    "status",
+    "video_url",
+    "upsample_video_url",
+    "enhanced_prompt",
+    "error_message",
+    "video_generation_error",
 )
 
 json_values = st.recursive(
@@ -70,8 +87,18 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
+shaped_details = st.fixed_dictionaries(
+    {}, optional={name: json_values | st.text() for name in DETAIL_FIELDS}
+)
 shaped_bodies = st.fixed_dictionaries(
-    {}, optional={name: json_values | st.text() for name in FIELDS}
+    {},
+    optional={
+        **{name: json_values | st.text() for name in FIELDS},
+        "detail": shaped_details | json_values,
+        "status": st.sampled_from(["completed", "video_generation_completed", "failed"])
+        | json_values
+        | st.text(),
+    },
 )
 statuses = st.sampled_from([200, 200, 200, 301, 400, 401, 402, 403, 404, 418, 429, 500, 502, 503])
 headers = st.dictionaries(
@@ -89,6 +116,9 @@ def strings_in(result: TaskResult) -> list[str]:
         result.server_id,
         result.error,
         result.fail_reason,
+        result.sent_prompt,
+        result.thumbnail_url,
+        *(text for pair in result.extras for text in pair),
     )
     return [v for v in values if isinstance(v, str)]
 
@@ -106,6 +136,15 @@ def check_outcome(outcome: object) -> None:
             assert result.video_url.startswith(("http://", "https://", "HTTP", "Http", "hTTp"))
         if result.progress is not None:
             assert 0.0 <= result.progress <= 100.0
+        if result.thumbnail_url is not None:
+            assert url_problem(result.thumbnail_url) is None
+        assert clean_extras(result.extras) == result.extras  # within every cap already
+        # whatever an answer held, the task file can hold it and read it back
+        record = TaskRecord(Task("grok:1", T0), TaskResult().followed_by(result))
+        back = decode_record(loads(dumps([record]).decode())["tasks"][0])
+        assert back is not None
+        assert back.result.extras == record.result.extras
+        assert back.result.thumbnail_url == record.result.thumbnail_url
     else:
         assert not FORBIDDEN.search(outcome.message)
 
@@ -128,7 +167,11 @@ def test_any_json_gives_a_typed_outcome(status: int, head: dict[str, str], body:
 def test_bodies_shaped_like_the_api_with_any_values_give_a_typed_outcome(
     body: dict[str, Any],
 ) -> None:
-    check_outcome(parse_response(200, {}, json.dumps(body, allow_nan=True).encode()))
+    outcome = parse_response(200, {}, json.dumps(body, allow_nan=True).encode())
+    check_outcome(outcome)
+    if isinstance(outcome, Ok) and "status" in body and outcome.result.state is not State.SUCCEEDED:
+        top = body.get("video_url")  # nested URLs are read on a success word only
+        assert outcome.result.video_url == (clean_url(top) if top else None)
 
 
 @settings(max_examples=500, deadline=None)

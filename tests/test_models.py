@@ -20,7 +20,9 @@ RUNNING = [
     "dreaming",
     "image_downloading",
     "video_generating",
+    "video_generation_completed",  # veo: before upscaling, not the end
     "video_upsampling",
+    "video_upsampling_completed",
 ]
 SUCCEEDED = ["completed", "succeeded", "success", "succeed", "done", "finished"]
 FAILED = [
@@ -49,19 +51,18 @@ FAILED = [
 )
 def test_vocabulary_maps_every_documented_word(words: list[str], state: State) -> None:
     for word in words:
-        assert canonical_state(word, has_url=True) is state
-        assert canonical_state(f"  {word.upper()} ", has_url=False) is state
+        assert canonical_state(word) is state
+        assert canonical_state(f"  {word.upper()} ") is state
 
 
 @pytest.mark.parametrize("word", ["", None, "unknown", "weird_new_status", "   "])
 def test_unknown_words_map_to_unknown(word: str | None) -> None:
-    assert canonical_state(word, has_url=False) is State.UNKNOWN
+    assert canonical_state(word) is State.UNKNOWN
 
 
 @pytest.mark.parametrize("word", ["video_generation_completed", "VIDEO_UPSAMPLING_COMPLETED"])
-def test_completed_variants_need_a_url(word: str) -> None:
-    assert canonical_state(word, has_url=True) is State.SUCCEEDED
-    assert canonical_state(word, has_url=False) is State.RUNNING
+def test_veo_completed_steps_are_running_not_success(word: str) -> None:
+    assert canonical_state(word) is State.RUNNING
 
 
 def test_final_means_failed_or_succeeded_with_url() -> None:

@@ -8,7 +8,14 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
-from vidwatch.core.models import Problem, State
+from vidwatch.core.models import (
+    MAX_EXTRA_TEXT,
+    MAX_EXTRAS,
+    MAX_EXTRAS_SIZE,
+    Problem,
+    State,
+    TaskResult,
+)
 from vidwatch.core.outcomes import (
     AuthRejected,
     BadResponse,
@@ -22,9 +29,10 @@ from vidwatch.core.parsing import (
     MAX_RETRY_AFTER,
     parse_response,
     parse_retry_after,
-    same_task,
 )
 from vidwatch.core.poll_results import apply_outcome
+
+TaskResultNone = TaskResult()  # a task never checked
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 H = httpx.Headers
@@ -127,10 +135,33 @@ def test_unsafe_urls_are_dropped(url: str) -> None:
     assert "not a plain" in result.error
 
 
-def test_generation_completed_needs_url() -> None:
-    assert ok(body(status="video_generation_completed")).result.state is State.RUNNING
-    with_url = ok(body(status="video_generation_completed", video_url="https://a/b"))
-    assert with_url.result.state is State.SUCCEEDED
+@pytest.mark.parametrize("status", ["video_generation_completed", "video_upsampling_completed"])
+def test_veo_completed_steps_are_running_and_take_no_nested_url(status: str) -> None:
+    """The video before upscaling sits in detail.video_url: the job is not done."""
+    before = "https://cdn.example/before-upscale.mp4"
+    extra = {"detail": {"status": status, "video_url": before}, "url": before}
+    result = ok(body(status=status, video_url=None, **extra)).result
+    assert (result.state, result.video_url, result.problem) == (State.RUNNING, None, None)
+    assert not result.final
+    top = ok(body(status=status, video_url="https://cdn.example/top.mp4")).result
+    assert top.state is State.RUNNING  # a URL does not make a step the end
+
+
+@pytest.mark.parametrize("status", ["processing", "pending", "Brewing", "failed"])
+def test_nested_urls_are_read_on_a_success_word_only(status: str) -> None:
+    result = ok(body(status=status, detail={"video_url": "https://a/b.mp4"})).result
+    assert result.video_url is None
+
+
+def test_a_completed_veo_answer_prefers_the_upscaled_video() -> None:
+    detail = {
+        "video_url": "https://cdn.example/before.mp4",
+        "upsample_video_url": "https://cdn.example/upscaled.mp4",
+    }
+    result = ok(body(status="completed", detail=detail)).result
+    assert result.video_url == "https://cdn.example/upscaled.mp4"
+    top = ok(body(status="completed", video_url="https://cdn.example/top.mp4", detail=detail))
+    assert top.result.video_url == "https://cdn.example/top.mp4"  # the top level first
 
 
 @pytest.mark.parametrize(
@@ -154,6 +185,67 @@ def test_error_message_on_success_is_not_a_failure() -> None:
         body(status="completed", video_url="https://a/b", error_message="retry 1 failed")
     ).result
     assert result.state is State.SUCCEEDED
+    assert (result.fail_reason, result.error, result.problem) == (None, None, None)
+
+
+@pytest.mark.parametrize("status", ["completed", "processing", "video_generation_completed"])
+def test_veo_stale_error_texts_show_nowhere_unless_failed(status: str) -> None:
+    """On a job that is not failed, veo's detail still holds text from retried attempts."""
+    detail = {
+        "error_message": "[403] reCAPTCHA evaluation failed",
+        "video_generation_error": "unsafe prompt ... rejected by google",
+    }
+    result = ok(body(status=status, video_url="https://a/b.mp4", detail=detail)).result
+    assert result.fail_reason is None
+    assert result.error is None
+    assert "reCAPTCHA" not in repr(result)
+    assert "unsafe" not in repr(result)
+
+
+def test_a_failed_veo_job_gives_its_reason_from_detail() -> None:
+    detail = {"error_message": "upstream 400", "video_generation_error": "unsafe prompt"}
+    result = ok(body(status="video_generation_failed", detail=detail)).result
+    assert (result.state, result.fail_reason) == (State.FAILED, "unsafe prompt")
+    only = ok(body(status="failed", detail={"error_message": "upstream 400"})).result
+    assert only.fail_reason == "upstream 400"
+
+
+def test_a_completed_veo_answer_gives_its_prompt_from_detail() -> None:
+    raw = body(status="completed", video_url="https://a/b.mp4", detail={"enhanced_prompt": "A cow"})
+    assert (
+        ok(json.dumps({**json.loads(raw), "enhanced_prompt": None}).encode()).result.enhanced_prompt
+        == "A cow"
+    )
+    top = ok(body(enhanced_prompt="top", detail={"enhanced_prompt": "nested"})).result
+    assert top.enhanced_prompt == "top"
+
+
+def test_the_last_non_empty_prompt_is_kept_across_answers() -> None:
+    first = apply_outcome(TaskResultNone, ok(body(enhanced_prompt="A cow, enhanced")), NOW)
+    later = ok(body(status="completed", video_url="https://a/b.mp4", enhanced_prompt=None))
+    done = apply_outcome(first, later, NOW)
+    assert (done.state, done.enhanced_prompt) == (State.SUCCEEDED, "A cow, enhanced")
+    empty = apply_outcome(
+        done, ok(body(status="completed", video_url="https://a/b.mp4", enhanced_prompt="")), NOW
+    )
+    assert empty.enhanced_prompt == "A cow, enhanced"
+    newer = apply_outcome(empty, ok(body(enhanced_prompt="A cow, v2")), NOW)
+    assert newer.enhanced_prompt == "A cow, v2"
+
+
+def test_grok_prompt_is_the_prompt_sent_not_an_enhanced_one() -> None:
+    raw = json.dumps(
+        {
+            "id": "grok:1",
+            "status": "completed",
+            "video_url": "https://a/b.mp4",
+            "prompt": "一头牛\x1b[31m on the moon",
+        }
+    ).encode()
+    result = ok(raw).result
+    assert result.enhanced_prompt is None
+    assert result.sent_prompt == "一头牛 on the moon"
+    assert ok(body(prompt=["not", "text"])).result.sent_prompt is None  # an odd type: left out
 
 
 def test_unknown_status_keeps_raw_word() -> None:
@@ -305,43 +397,149 @@ def test_redirect_is_not_followed_and_explained() -> None:
 # --------------------------------------------------------------------------- which task
 
 
+@pytest.mark.parametrize("body_id", ["033fa60e-f37c", "abc", "grok:abc", "sora-2:xyz", 7, None, ""])
+def test_an_answer_is_never_refused_for_its_id(body_id: object) -> None:
+    """The doc's example answers grok:eee6… with an unrelated upstream id: it is about
+    the asked task (no id check at all; the id is kept as extra detail)."""
+    raw = body(id=body_id, status="completed", video_url="https://cdn.example/x.mp4")
+    result = ok(raw).result
+    assert (result.state, result.video_url) == (State.SUCCEEDED, "https://cdn.example/x.mp4")
+    assert result.server_id == (str(body_id) if body_id not in (None, "") else None)
+    assert result.problem is None
+
+
+def _answer(body_id: str, status: str, at: int) -> Ok:
+    return ok(body(id=body_id, status=status, status_update_time=at))
+
+
+def test_the_first_server_id_is_kept_and_a_change_is_noted_in_the_timeline() -> None:
+    first = apply_outcome(TaskResultNone, _answer("033fa60e", "pending", 1_750_000_000), NOW)
+    assert first.server_id == "033fa60e"
+    same = apply_outcome(first, _answer("033fa60e", "pending", 1_750_000_001), NOW)
+    assert len(same.history) == 1  # nothing moved, nothing to note
+    changed = apply_outcome(same, _answer("9abc0001", "pending", 1_750_000_002), NOW)
+    assert changed.server_id == "033fa60e"  # the first one stays the task's
+    assert (changed.state, changed.status) == (State.QUEUED, "pending")  # the answer is kept
+    assert [t.server_id for t in changed.history] == ["", "9abc0001"]
+    assert changed.history[1].repeats(changed.history[0])  # a note, not a status move
+    again = apply_outcome(changed, _answer("9abc0001", "processing", 1_750_000_003), NOW)
+    assert [(t.status, t.server_id) for t in again.history][-1] == ("processing", "9abc0001")
+    still = apply_outcome(again, _answer("9abc0001", "processing", 1_750_000_004), NOW)
+    assert still.history == again.history  # the same new id again: noted once
+    quiet = apply_outcome(still, ok(body(id=None, status="processing")), NOW)
+    assert quiet.history == again.history
+    assert quiet.server_id == "033fa60e"
+    back = apply_outcome(still, _answer("033fa60e", "completed", 1_750_000_005), NOW)
+    assert back.history[-1].server_id == ""  # the task's own id again
+
+
+def test_a_note_after_the_end_does_not_change_how_long_it_ran() -> None:
+    result = apply_outcome(TaskResultNone, _answer("a", "processing", 1_750_000_000), NOW)
+    result = apply_outcome(
+        result,
+        ok(
+            body(
+                id="a",
+                status="completed",
+                video_url="https://x/v.mp4",
+                status_update_time=1_750_000_060,
+            )
+        ),
+        NOW,
+    )
+    assert result.ran_for() == 60.0
+    noted = apply_outcome(
+        result,
+        ok(
+            body(
+                id="b",
+                status="completed",
+                video_url="https://x/v.mp4",
+                status_update_time=1_750_000_900,
+            )
+        ),
+        NOW,
+    )
+    assert len(noted.history) == 3
+    assert noted.ran_for() == 60.0
+
+
+# --------------------------------------------------------------------------- extra fields
+
+
+def test_a_finished_grok_answer_keeps_its_thumbnail_and_other_fields() -> None:
+    raw = json.dumps(
+        {
+            "id": "grok:5cdad6a7",
+            "status": "completed",
+            "error": "",
+            "model": "grok-3",
+            "ratio": "1:1",
+            "prompt": "a cow",
+            "progress": 100,
+            "upscaled": True,
+            "video_id": "13e29068",
+            "video_url": "https://cdn.example/v.mp4",
+            "completed_at": 1764745713,
+            "thumbnail_url": "https://cdn.example/t.jpg",
+            "status_update_time": 1764745713,
+        }
+    ).encode()
+    result = ok(raw).result
+    assert result.thumbnail_url == "https://cdn.example/t.jpg"
+    assert dict(result.extras) == {
+        "model": "grok-3",
+        "ratio": "1:1",
+        "upscaled": True,
+        "video_id": "13e29068",
+        "completed_at": 1764745713,
+    }  # what has a field of its own (prompt, progress, the empty error…) is not repeated
+    assert result.progress == 100.0
+
+
 @pytest.mark.parametrize(
-    ("asked", "body_id", "same"),
-    [
-        ("grok:abc", "abc", True),  # the documented form: without the model prefix
-        ("grok:abc", "grok:abc", True),
-        ("abc", "grok:abc", True),  # the user added the bare ID
-        ("grok:abc", None, True),  # no id: nothing says otherwise
-        ("grok:abc", "", True),
-        ("grok:abc", "xyz", False),
-        ("grok:abc", "grok:xyz", False),
-        ("grok:abc", "sora-2:xyz", False),
-        ("7", 7, True),
-        ("grok:abc", 7, False),
-    ],
+    "url", ["javascript:alert(1)", "https://a/b\x1b]52;c;x\x07", "-o /tmp/x", 7, ["x"]]
 )
-def test_same_task(asked: str, body_id: object, same: bool) -> None:
-    assert same_task(asked, body_id) is same
+def test_a_thumbnail_that_fails_the_url_rule_is_dropped_and_the_answer_kept(url: object) -> None:
+    result = ok(body(status="completed", video_url="https://a/b.mp4", thumbnail_url=url)).result
+    assert result.thumbnail_url is None
+    assert (result.state, result.video_url) == (State.SUCCEEDED, "https://a/b.mp4")
 
 
-def test_an_answer_about_another_task_is_a_bad_response() -> None:
-    raw = body(id="xyz", status="completed", video_url="https://cdn.example/x.mp4")
-    outcome = parse_response(200, H(), raw, now=NOW, asked_id="grok:abc")
-    assert isinstance(outcome, BadResponse), outcome
-    assert "another task (xyz)" in outcome.reason
-    assert outcome.problem is Problem.BAD_RESPONSE
-    assert isinstance(parse_response(200, H(), raw, now=NOW, asked_id="grok:xyz"), Ok)
-    assert isinstance(parse_response(200, H(), raw, now=NOW), Ok)  # nothing asked: no check
-
-
-def test_an_answer_about_another_task_stays_out_of_the_record() -> None:
-    """Shown as a problem on the asked task; what it knew stays as it was."""
-    before = ok(body(id="abc", status="processing")).result
-    raw = body(id="xyz", status="completed", video_url="https://cdn.example/x.mp4")
-    outcome = parse_response(200, H(), raw, now=NOW, asked_id="grok:abc")
-    after = apply_outcome(before, outcome, NOW)
-    assert (after.state, after.status, after.video_url) == (State.RUNNING, "processing", None)
-    assert after.server_id == "abc"
-    assert after.problem is Problem.BAD_RESPONSE
-    assert after.error is not None
-    assert "another task" in after.error
+def test_hostile_extra_fields_cannot_bloat_or_break_the_record() -> None:
+    many = {f"field_{n}": "x" * 200 for n in range(40)}
+    fields = {
+        "status": "completed",
+        "video_url": "https://a/b.mp4",
+        "nested": {"a": {"b": [1, 2, 3]}},
+        "listed": [1, 2],
+        "nothing": None,
+        "empty": "",
+        "bad name!": "x",
+        "\u202ehidden": "x",
+        "escaped": "red\x1b[31m text\u200b",
+        "long": "y" * 5000,
+        "cover_url": "javascript:alert(1)",
+        "gif_url": "https://cdn.example/a.gif",
+        **many,
+    }
+    # numbers JSON can spell but TOML cannot hold: infinity, beyond 64 bits
+    raw = ('{"huge": 1e999, "big": 1' + "0" * 30 + ", " + json.dumps(fields)[1:]).encode()
+    result = ok(raw).result
+    extras = dict(result.extras)
+    assert "nested" not in extras
+    assert "listed" not in extras
+    assert "nothing" not in extras
+    assert "empty" not in extras
+    assert "huge" not in extras
+    assert "big" not in extras
+    assert "bad name!" not in extras
+    assert not any("\u202e" in k for k in extras)
+    assert extras["escaped"] == "red text"
+    assert extras["long"] == "y" * (MAX_EXTRA_TEXT - 1) + "…"  # cut, and says so
+    assert "cover_url" not in extras  # a link that fails the URL rule is never kept
+    assert extras["gif_url"] == "https://cdn.example/a.gif"
+    assert len(extras) <= MAX_EXTRAS
+    assert sum(len(k) + (len(v) if isinstance(v, str) else 8) for k, v in extras.items()) <= (
+        MAX_EXTRAS_SIZE
+    )

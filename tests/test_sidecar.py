@@ -86,6 +86,18 @@ async def test_a_download_writes_its_sidecar_beside_it(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([video.name, side.name])
 
 
+def test_the_sidecar_keeps_no_signed_link_of_the_answer() -> None:
+    """Grok's thumbnail link and an extra field named like a link are signed like the
+    video's: left out; the answer's other fields are kept."""
+    record = finished()
+    extras = (("ratio", "1:1"), ("gif_url", "https://cdn.example/a.gif?sig=9"), ("upscaled", True))
+    result = replace(record.result, thumbnail_url="https://cdn.example/t.jpg?sig=7", extras=extras)
+    data = sidecar.sidecar_data(replace(record, result=result), Path("x.mp4"), 1)
+    assert "thumbnail_url" not in data
+    assert data["extras"] == {"ratio": "1:1", "upscaled": True}
+    assert "sig=" not in sidecar.sidecar_text(data)
+
+
 def test_the_sidecar_has_every_field_of_the_record_but_the_excluded_ones() -> None:
     """Derived from the one field list: a field added to the record (the create request)
     is in the sidecar with nothing to update."""

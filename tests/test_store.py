@@ -6,11 +6,21 @@ import multiprocessing
 import os
 import stat
 import tomllib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult
+from vidwatch.core.models import (
+    MAX_EXTRA_TEXT,
+    MAX_EXTRAS,
+    MAX_EXTRAS_SIZE,
+    Problem,
+    State,
+    Task,
+    TaskRecord,
+    TaskResult,
+)
 from vidwatch.core.store import StoreError, TaskStore
 from vidwatch.core.store_format import SCHEMA
 
@@ -327,3 +337,76 @@ def test_a_hand_written_list_without_a_schema_line_loads(path: Path) -> None:
     loaded = TaskStore(path).load()
     assert loaded.warning is None
     assert len(loaded.records) == LOAD_CHUNK + 3
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def test_a_task_stored_as_done_on_a_step_before_the_end_is_reopened_on_load(path: Path) -> None:
+    """An earlier vidwatch took veo's video_generation_completed (with detail.video_url,
+    the video before upscaling) for the end and stopped polling: loading it again makes it
+    running, without that URL, so it is polled to the real end."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        'schema = 1\n[[tasks]]\nid = "veo3.1-fast:1770350082-trii1OXZc3"\n'
+        'added_at = 2026-02-06T03:54:00Z\nsaved_to = "/videos/veo [trii1OXZc3].mp4"\n'
+        '[tasks.result]\nstate = "succeeded"\nstatus = "video_generation_completed"\n'
+        'video_url = "https://pro.filesystem.site/cdn/20260206/before.mp4"\n'
+        "checked_at = 2026-02-06T04:00:00Z\n"
+        '[[tasks.result.history]]\nstate = "queued"\nstatus = "pending"\n'
+        "at = 2026-02-06T03:54:00Z\n"
+        '[[tasks.result.history]]\nstate = "succeeded"\nstatus = "video_generation_completed"\n'
+        "at = 2026-02-06T03:58:20Z\n"
+        '[[tasks]]\nid = "grok:done"\nadded_at = 2026-02-06T03:54:00Z\n'
+        '[tasks.result]\nstate = "succeeded"\nstatus = "completed"\n'
+        'video_url = "https://cdn.example/v.mp4"\nchecked_at = 2026-02-06T04:00:00Z\n',
+        encoding="utf-8",
+    )
+    loaded = TaskStore(path).load()
+    assert loaded.warning is None
+    task = loaded.records["veo3.1-fast:1770350082-trii1OXZc3"].task
+    assert task.saved_to is None  # that file is the video before upscaling: fetch the end
+    veo = loaded.records["veo3.1-fast:1770350082-trii1OXZc3"].result
+    assert (veo.state, veo.status, veo.video_url) == (
+        State.RUNNING,
+        "video_generation_completed",
+        None,
+    )
+    assert not veo.final  # polled again (the poller and `poll` skip final results only)
+    assert [t.state for t in veo.history] == [State.QUEUED, State.RUNNING]
+    assert veo.ran_for() is None
+    done = loaded.records["grok:done"].result  # a real end stays the end
+    assert (done.state, done.video_url) == (State.SUCCEEDED, "https://cdn.example/v.mp4")
+
+
+def test_an_answers_extra_fields_in_a_hand_edited_file_are_checked_on_load(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    many = "".join(f'field_{n} = "{"x" * 300}"\n' for n in range(40))
+    path.write_text(
+        'schema = 1\n[[tasks]]\nid = "grok:a"\nadded_at = 2026-02-06T03:54:00Z\n'
+        '[tasks.result]\nstate = "succeeded"\nstatus = "completed"\n'
+        'video_url = "https://cdn.example/v.mp4"\nthumbnail_url = "javascript:alert(1)"\n'
+        "[tasks.result.extras]\n"
+        'ratio = "1:1\\u001b]52;c;x\\u0007"\n'
+        'cover_url = "file:///etc/passwd"\n'
+        "nested = { a = 1 }\n"
+        "listed = [1, 2]\n"
+        '"bad key\\u202e" = "x"\n'
+        "completed_at = 1764745713\n"
+        f'long = "{"y" * 5000}"\n' + many,
+        encoding="utf-8",
+    )
+    loaded = TaskStore(path).load()
+    assert loaded.warning is None
+    result = loaded.records["grok:a"].result
+    assert result.thumbnail_url is None
+    extras = dict(result.extras)
+    assert extras["ratio"] == "1:1"
+    assert extras["completed_at"] == 1764745713
+    assert not {"cover_url", "nested", "listed"} & set(extras)
+    assert all(key.isascii() and key.isprintable() for key in extras)
+    assert extras["long"] == "y" * (MAX_EXTRA_TEXT - 1) + "…"  # cut, and says so
+    assert len(extras) <= MAX_EXTRAS
+    assert sum(len(k) + len(str(v)) for k, v in extras.items()) <= MAX_EXTRAS_SIZE + 8 * 16
+    TaskStore(path).merge_results({"grok:a": replace(result, checked_at=T0)})  # written back
+    assert dict(TaskStore(path).load().records["grok:a"].result.extras) == extras

@@ -120,7 +120,7 @@ class QueryClient:
         reply = await self._send("GET", QUERY_PATH, params={"id": task_id})
         if not isinstance(reply, Reply):
             return reply
-        outcome = parse_response(reply.status, reply.headers, reply.body, asked_id=task_id)
+        outcome = parse_response(reply.status, reply.headers, reply.body)
         return self._redacted(outcome)
 
     async def create(self, body: Mapping[str, Any]) -> CreateOutcome:

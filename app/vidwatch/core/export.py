@@ -48,8 +48,9 @@ _ALL_FIELDS: Final = (*fields.TASK_FIELDS, *fields.RESULT_FIELDS)
 # Left out of CSV: a list of transitions is not a cell (JSON carries it). The request
 # that created a task is one cell of compact JSON.
 CSV_EXCLUDED: Final = ("history",)
-# Left out of the Markdown table, which is for reading: long or technical fields, and the
-# failure reason and error, which share the last column ("why").
+# Left out of the Markdown table, which is for reading: long or technical fields (the
+# answer's extras and thumbnail link too), and the failure reason and error, which share
+# the last column ("why").
 MD_EXCLUDED: Final = (
     "added_at",
     "enhanced_prompt",
@@ -61,6 +62,9 @@ MD_EXCLUDED: Final = (
     "problem",
     "history",
     "request",
+    "sent_prompt",
+    "thumbnail_url",
+    "extras",
 )
 # Every field not excluded, in the record's order; long server text last, where a
 # spreadsheet column can be as wide as it likes.

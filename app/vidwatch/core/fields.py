@@ -33,6 +33,7 @@ from vidwatch.core.models import (
     TaskRequest,
     TaskResult,
     Transition,
+    clean_extras,
     plausible_time,
 )
 from vidwatch.core.sanitize import clean_line, clean_text, has_hidden_characters
@@ -142,6 +143,7 @@ _TO_FILE: Final[dict[Kind, Callable[[Any], Any] | None]] = {
     Kind.REQUEST: lambda request: to_file(request),
     Kind.URLS: list,
     Kind.JSON: _json_text,
+    Kind.EXTRAS: dict,  # a table of scalars: readable, and nothing TOML cannot hold
 }
 
 
@@ -257,6 +259,13 @@ def _json_from_file(value: Any, limit: int) -> dict[str, Any] | None:
     return cleaned if isinstance(cleaned, dict) and cleaned else None
 
 
+def _extras_from_file(value: Any, limit: int) -> tuple[tuple[str, Any], ...] | None:
+    """The answer's other fields from their table, by the same rule as the parser's."""
+    if not isinstance(value, Mapping):
+        return None
+    return clean_extras(value.items()) or None
+
+
 def _clean_json(value: Any, depth: int) -> Any:
     if isinstance(value, str):
         return clean_text(value, MAX_JSON_TEXT)
@@ -291,6 +300,7 @@ _FROM_FILE: Final[dict[Kind, Callable[[Any, int], Any]]] = {
     Kind.REQUEST: _request_from_file,
     Kind.URLS: _urls_from_file,
     Kind.JSON: _json_from_file,
+    Kind.EXTRAS: _extras_from_file,
 }
 
 _SPECS: Final[dict[type[Any], tuple[FieldSpec, ...]]] = {
@@ -349,6 +359,7 @@ _TO_JSON: Final[dict[Kind, Callable[[Any], Any] | None]] = {
     Kind.REQUEST: lambda request: to_json(request),
     Kind.URLS: list,
     Kind.JSON: _plain,
+    Kind.EXTRAS: dict,
 }
 _TO_JSON_PLANS: Final = {cls: _plan(specs, _TO_JSON) for cls, specs in _SPECS.items()}
 
@@ -366,7 +377,9 @@ def to_json(record: Any) -> dict[str, Any]:
 
 # Kinds that hold text: a string, a tuple of strings (URLS) or a JSON object whose keys
 # and text values are scrubbed.
-_TEXT_KINDS: Final = frozenset({Kind.ID, Kind.LINE, Kind.TEXT, Kind.URL, Kind.URLS, Kind.JSON})
+_TEXT_KINDS: Final = frozenset(
+    {Kind.ID, Kind.LINE, Kind.TEXT, Kind.URL, Kind.URLS, Kind.JSON, Kind.EXTRAS}
+)
 
 
 def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:

@@ -13,14 +13,22 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from vidwatch.core.sanitize import MAX_SHORT, MAX_TEXT, MAX_URL, has_hidden_characters
+from vidwatch.core.sanitize import (
+    MAX_SHORT,
+    MAX_TEXT,
+    MAX_URL,
+    clean_line,
+    has_hidden_characters,
+    url_problem,
+)
 
 __all__ = [
     "FINISHED_STATES",
@@ -34,6 +42,8 @@ __all__ = [
     "TaskResult",
     "Transition",
     "canonical_state",
+    "clean_extras",
+    "epoch_time",
     "model_key",
     "plausible_time",
     "split_ids",
@@ -65,6 +75,7 @@ class Kind(enum.Enum):
     REQUEST = "request"  # a TaskRequest record (or None)
     URLS = "urls"  # a tuple of http(s) URLs, each re-checked on read
     JSON = "json"  # a JSON object (body fields); JSON text in the file, cleaned on read
+    EXTRAS = "extras"  # a few (name, scalar) pairs from an answer; a table in the file, capped
 
 
 def stored(kind: Kind, limit: int = 0, *, if_missing: Any = None) -> dict[str, Any]:
@@ -91,6 +102,18 @@ def plausible_time(value: datetime | None) -> datetime | None:
     except (OverflowError, ValueError, OSError):
         return None
     return value if 2000 <= value.year < 2200 else None
+
+
+def epoch_time(value: float) -> datetime | None:
+    """A server's epoch time: milliseconds above 1e12 (QuickRouter, veo), else seconds
+    (grok, sibling gateways); ``None`` when not a plausible time."""
+    if not math.isfinite(value) or value <= 0:
+        return None
+    seconds = value / 1000.0 if value > 1e12 else value
+    try:
+        return plausible_time(datetime.fromtimestamp(seconds, tz=UTC))
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def utcnow() -> datetime:
@@ -222,7 +245,10 @@ _VOCABULARY: dict[str, State] = {
             "dreaming",
             "image_downloading",
             "video_generating",
+            # veo's steps: the video exists but is not upscaled yet (not success)
+            "video_generation_completed",
             "video_upsampling",
+            "video_upsampling_completed",
         ),
         State.RUNNING,
     ),
@@ -248,22 +274,19 @@ _VOCABULARY: dict[str, State] = {
     ),
 }
 
-# Statuses that mean "done" only once a URL exists; "still working" before.
-_DONE_WHEN_URL = frozenset({"video_generation_completed", "video_upsampling_completed"})
 
-
-def canonical_state(raw: str | None, has_url: bool) -> State:
+def canonical_state(raw: str | None) -> State:
     """Map a raw server status onto the canonical vocabulary.
 
     Comparison is case-insensitive after trimming. Unknown words, empty and
-    missing statuses map to ``State.UNKNOWN``; callers keep the raw word.
+    missing statuses map to ``State.UNKNOWN``; callers keep the raw word. The word
+    alone decides: veo's ``video_generation_completed`` and ``video_upsampling_completed``
+    are steps on the way (running), whatever URL the answer carries — only a final word
+    (``completed``…) is success.
     """
     if not raw:
         return State.UNKNOWN
-    word = raw.strip().lower()
-    if word in _DONE_WHEN_URL:
-        return State.SUCCEEDED if has_url else State.RUNNING
-    return _VOCABULARY.get(word, State.UNKNOWN)
+    return _VOCABULARY.get(raw.strip().lower(), State.UNKNOWN)
 
 
 def _frozen_json(value: Any) -> Any:
@@ -321,14 +344,73 @@ class Task:
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """A change of a job's status, and when it happened (the server's time when it said)."""
+    """A change of a job's status, and when it happened (the server's time when it said).
+
+    ``server_id`` is the id the answer gave when it was not the task's own server id
+    (:attr:`TaskResult.server_id`, the first one seen); ``""`` when it was. A change of
+    that id between answers is a step of its own (same state and status), so the
+    timeline shows when the server began to call the task something else.
+    """
 
     state: State = field(metadata=stored(Kind.STATE))
     status: str = field(metadata=stored(Kind.LINE, MAX_SHORT))
     at: datetime = field(metadata=stored(Kind.TIME))
+    server_id: str = field(default="", metadata=stored(Kind.LINE, MAX_SHORT))
+
+    def repeats(self, other: Transition) -> bool:
+        """Whether this step only notes a new server id after ``other`` (no status move)."""
+        return self.state is other.state and self.status == other.status
 
 
 HISTORY_LIMIT = 24  # transitions kept per task: the first and the latest
+
+Scalar = str | int | float | bool
+Extras = tuple[tuple[str, Scalar], ...]
+MAX_EXTRAS = 16  # other fields of an answer kept with a task (ratio, model, video_id…)
+MAX_EXTRA_TEXT = 512  # characters of one of them (a link is kept whole or not at all)
+MAX_EXTRAS_SIZE = 2048  # characters of all of them, names included
+_EXTRA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,39}")
+_INT64 = 1 << 63  # what the task file (TOML) can hold
+
+
+def clean_extras(items: Iterable[tuple[object, object]]) -> Extras:
+    """The other fields of an answer as kept with a task (the parser and the file reader
+    both go through here): at most :data:`MAX_EXTRAS` pairs, :data:`MAX_EXTRAS_SIZE`
+    characters in all, whose name is a plain field name (a letter, then letters, digits
+    or ``_.-``; 40 at most) and whose value is one line of text (cleaned, cut to
+    :data:`MAX_EXTRA_TEXT`), a boolean, a 64-bit integer or a finite number. A field
+    named like a link (``…url``) is kept only whole and passing the URL rule. Anything
+    else (objects, lists, nulls, empty text) is left out, so an unexpected field can
+    neither bloat nor break the task file, nor put an unchecked link on screen."""
+    kept: list[tuple[str, Scalar]] = []
+    room = MAX_EXTRAS_SIZE
+    for name, value in items:
+        if not isinstance(name, str) or _EXTRA_NAME.fullmatch(name) is None:
+            continue
+        if isinstance(value, str):
+            if name.lower().endswith("url"):
+                value = value.strip()
+                if len(value) > MAX_EXTRA_TEXT or url_problem(value) is not None:
+                    continue
+            value = clean_line(value, MAX_EXTRA_TEXT)
+            if not value:
+                continue
+            size = len(name) + len(value)
+        elif isinstance(value, int):  # bool included
+            if not -_INT64 <= value < _INT64:
+                continue
+            size = len(name) + 8
+        elif isinstance(value, float) and math.isfinite(value):
+            size = len(name) + 8
+        else:
+            continue
+        if size > room:
+            continue
+        room -= size
+        kept.append((name, value))
+        if len(kept) >= MAX_EXTRAS:
+            break
+    return tuple(kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +435,12 @@ class TaskResult:
     progress: float | None = field(default=None, metadata=stored(Kind.NUMBER))
     problem: Problem | None = field(default=None, metadata=stored(Kind.PROBLEM))
     history: tuple[Transition, ...] = field(default=(), metadata=stored(Kind.HISTORY))
+    # The prompt as the server echoes it (grok's ``prompt``): what was sent, not a rewrite.
+    sent_prompt: str | None = field(default=None, metadata=stored(Kind.TEXT, MAX_TEXT))
+    # A still of the video (grok's ``thumbnail_url``): shown, copied, never fetched.
+    thumbnail_url: str | None = field(default=None, metadata=stored(Kind.URL, MAX_URL))
+    # The answer's other fields (ratio, model, video_id, completed_at…): clean_extras.
+    extras: Extras = field(default=(), metadata=stored(Kind.EXTRAS))
 
     @property
     def finished(self) -> bool:
@@ -372,20 +460,44 @@ class TaskResult:
         )
 
     def followed_by(self, new: TaskResult) -> TaskResult:
-        """``new`` (a fresh answer) carrying this result's history, plus a transition if the
-        status moved."""
+        """``new`` (a fresh answer) merged into this result: the answer's state, status and
+        URL, with this result's history (plus a step when the status moved or the server's
+        id changed), the first server id seen, and what an answer may leave out kept from
+        earlier ones: the last non-empty prompts, the thumbnail and the other fields."""
+        kept_id = self.server_id or new.server_id or ""
         history = self.history
-        if not history or history[-1].status != new.status or history[-1].state != new.state:
+        last = history[-1] if history else None
+        before = (last.server_id if last is not None else "") or kept_id
+        answered = new.server_id or before  # an answer without an id says nothing new
+        if (
+            last is None
+            or last.status != new.status
+            or last.state != new.state
+            or (answered != before)
+        ):
             at = new.status_update_time or new.checked_at or utcnow()
-            history = (*history, Transition(new.state, new.status, at))
+            step = Transition(new.state, new.status, at, "" if answered == kept_id else answered)
+            history = (*history, step)
             if len(history) > HISTORY_LIMIT:
                 history = (history[0], *history[-(HISTORY_LIMIT - 1) :])
-        return replace(new, history=history)
+        return replace(
+            new,
+            history=history,
+            server_id=kept_id or None,
+            enhanced_prompt=new.enhanced_prompt or self.enhanced_prompt,
+            sent_prompt=new.sent_prompt or self.sent_prompt,
+            thumbnail_url=new.thumbnail_url or self.thumbnail_url,
+            extras=new.extras or self.extras,
+        )
 
     def ran_for(self) -> float | None:
         """Seconds from entering the running state to finishing, when the history shows both."""
         started = next((t.at for t in self.history if t.state is State.RUNNING), None)
-        ended = self.history[-1] if self.history else None
+        ended = None
+        for step in reversed(self.history):  # the step that finished it, not a later note
+            if ended is not None and not ended.repeats(step):
+                break
+            ended = step
         if started is None or ended is None or not ended.state.finished:
             return None
         return (ended.at - started).total_seconds()

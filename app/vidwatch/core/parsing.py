@@ -20,6 +20,8 @@ from vidwatch.core.models import (
     State,
     TaskResult,
     canonical_state,
+    clean_extras,
+    epoch_time,
     plausible_time,
     utcnow,
 )
@@ -36,7 +38,7 @@ from vidwatch.core.outcomes import (
 from vidwatch.core.sanitize import MAX_SHORT, MAX_TEXT, clean_line, clean_text
 from vidwatch.core.urls import clean_url
 
-__all__ = ["MAX_BODY", "MAX_RETRY_AFTER", "parse_response", "parse_retry_after", "same_task"]
+__all__ = ["MAX_BODY", "MAX_RETRY_AFTER", "parse_response", "parse_retry_after"]
 
 MAX_BODY: Final = 1024 * 1024  # bodies over 1 MiB (after decompression) are refused
 MAX_RETRY_AFTER: Final = 3600.0  # a hostile Retry-After cannot stop us for days
@@ -72,29 +74,19 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def _epoch_to_datetime(value: float) -> datetime | None:
-    if not math.isfinite(value) or value <= 0:
-        return None
-    seconds = value / 1000.0 if value > 1e12 else value  # ms when above 1e12
-    try:
-        return plausible_time(datetime.fromtimestamp(seconds, tz=UTC))
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
 def _parse_time(value: object) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, bool):
         raise _Invalid("status_update_time is a boolean")
     if isinstance(value, int | float):
-        return _epoch_to_datetime(float(value))
+        return epoch_time(float(value))
     if isinstance(value, str):
         text = value.strip()
         if not text or len(text) > 64:
             return None
         try:
-            return _epoch_to_datetime(float(text))
+            return epoch_time(float(text))
         except ValueError:
             pass
         try:
@@ -202,34 +194,21 @@ def parse_response(
     body: bytes,
     *,
     now: datetime | None = None,
-    asked_id: str | None = None,
 ) -> Outcome:
     """Turn one HTTP answer into an :data:`Outcome`. Never raises.
 
-    ``headers`` must be case-insensitive (httpx's are) or use lower-case keys. With
-    ``asked_id``, an answer whose ``id`` names another task is refused (a
-    :class:`BadResponse`): it must not land in the asked task's record.
+    ``headers`` must be case-insensitive (httpx's are) or use lower-case keys. The
+    answer is about the task that was asked for, whatever its ``id`` says (the doc's own
+    example answers ``grok:eee6…`` with an unrelated upstream id): the id is kept as
+    :attr:`~vidwatch.core.models.TaskResult.server_id`, never used to refuse it.
     """
     try:
-        return _parse(status, headers, body, now or utcnow(), asked_id)
+        return _parse(status, headers, body, now or utcnow())
     except Exception as exc:  # a defect in parsing must not stop polling
         return BadResponse(f"could not be parsed ({type(exc).__name__})", status)
 
 
-def same_task(asked_id: str, body_id: object) -> bool:
-    """Whether an answer's ``id`` can be about ``asked_id``: the same text, or the part
-    after the model prefix (``grok:abc`` is answered with ``abc``). No id: no evidence."""
-    if body_id is None:
-        return True
-    text = str(body_id).strip()
-    if not text or text == asked_id:
-        return True
-    return text == asked_id.partition(":")[2] or text.partition(":")[2] == asked_id
-
-
-def _parse(
-    status: int, headers: Mapping[str, str], body: bytes, now: datetime, asked_id: str | None
-) -> Outcome:
+def _parse(status: int, headers: Mapping[str, str], body: bytes, now: datetime) -> Outcome:
     if len(body) > MAX_BODY:
         return BadResponse(f"body larger than {MAX_BODY // 1024} KiB", status)
     if status != 200:
@@ -254,9 +233,6 @@ def _parse(
         result = _result_from(data, now)
     except _Invalid as exc:
         return BadResponse(str(exc), status)
-    if asked_id is not None and not same_task(asked_id, data.get("id")):
-        other = clean_line(str(data.get("id")), 80)
-        return BadResponse(f"the answer is about another task ({other}); it was not kept", status)
     hint = headers.get("openai-poll-after-ms")
     poll_after: float | None = None
     if hint:
@@ -289,16 +265,47 @@ def _parse_error_status(
     return BadResponse(detail or f"unexpected HTTP status {status}", status)
 
 
-_URL_FALLBACKS: Final = (("detail", "video_url"), ("url",), ("result_url",), ("output", "url"))
+# Where sibling gateways put the video when the top-level video_url is empty, read only
+# on a success word: while veo works, detail.video_url is the video before upscaling.
+_URL_FALLBACKS: Final = (
+    ("detail", "upsample_video_url"),
+    ("detail", "video_url"),
+    ("url",),
+    ("result_url",),
+    ("output", "url"),
+)
 _URL_KEYS: Final = frozenset(path[0] for path in _URL_FALLBACKS)
+# A failed job's reason, read only on a failure word: on a job that succeeded these hold
+# stale text from retried attempts (veo's detail.error_message, "reCAPTCHA failed").
 _REASONS: Final = (
     ("fail_reason",),
     ("error_message",),
     ("error",),
+    ("detail", "video_generation_error"),
+    ("detail", "error_message"),
     ("detail", "error"),
     ("detail", "fail_reason"),
 )
 _REASON_KEYS: Final = frozenset(path[0] for path in _REASONS)
+# Fields read into the result's own fields (or never kept: stale error text, the
+# envelope); every other top-level field of the answer is one of its extras.
+_READ: Final = frozenset(
+    {
+        "id",
+        "status",
+        "video_url",
+        "enhanced_prompt",
+        "prompt",
+        "status_update_time",
+        "progress",
+        "thumbnail_url",
+        "data",
+        "code",
+        "message",
+        *_URL_KEYS,
+        *_REASON_KEYS,
+    }
+)
 
 
 def _result_from(data: dict[str, Any], now: datetime) -> TaskResult:
@@ -308,27 +315,31 @@ def _result_from(data: dict[str, Any], now: datetime) -> TaskResult:
     if not isinstance(raw_status, str):
         raise _Invalid(f"status has type {type(raw_status).__name__}, expected a string")
     status = clean_line(raw_status, MAX_SHORT)
+    state = canonical_state(status)
 
     raw_url = data.get("video_url")
     if raw_url is not None and not isinstance(raw_url, str):
         raise _Invalid(f"video_url has type {type(raw_url).__name__}, expected a string")
     url = clean_url(raw_url) if raw_url else None
-    if url is None and not _URL_KEYS.isdisjoint(data):  # sibling gateways put it elsewhere
-        for path in _URL_FALLBACKS:
+    if url is None and state is State.SUCCEEDED and not _URL_KEYS.isdisjoint(data):
+        for path in _URL_FALLBACKS:  # sibling gateways put it elsewhere
             url = clean_url(_dig(data, *path))
             if url:
                 break
     bad_url = isinstance(raw_url, str) and raw_url.strip() != "" and url is None
 
     prompt = _optional_str(data, "enhanced_prompt")
+    if not prompt and "detail" in data:  # veo's completed answer keeps it there only
+        nested = _dig(data, "detail", "enhanced_prompt")
+        prompt = nested if isinstance(nested, str) else prompt
+    raw_sent = data.get("prompt")  # grok: the prompt it was sent, not a rewrite
     server_id = data.get("id")
     if isinstance(server_id, bool) or not (server_id is None or isinstance(server_id, str | int)):
         raise _Invalid(f"id has type {type(server_id).__name__}")
     update_time = _parse_time(data.get("status_update_time"))
 
-    state = canonical_state(status, url is not None)
     fail_reason = ""
-    if not _REASON_KEYS.isdisjoint(data):
+    if state is State.FAILED and not _REASON_KEYS.isdisjoint(data):
         for path in _REASONS:
             value = _dig(data, *path)
             if value is not None and (fail_reason := _text_of(value)):
@@ -345,16 +356,25 @@ def _result_from(data: dict[str, Any], now: datetime) -> TaskResult:
             if bad_url
             else "The job is reported finished but no video URL was sent; checking again"
         )
+    extras = (
+        () if _READ.issuperset(data) else clean_extras(i for i in data.items() if i[0] not in _READ)
+    )
+    sent = (clean_text(raw_sent, MAX_TEXT) or None) if isinstance(raw_sent, str) else None
     return TaskResult(
         state=state,
         status=status,
         video_url=url,
-        enhanced_prompt=clean_text(prompt, MAX_TEXT) if prompt is not None else None,
-        server_id=clean_line(str(server_id), MAX_SHORT) if server_id is not None else None,
+        enhanced_prompt=clean_text(prompt, MAX_TEXT) if prompt else None,
+        server_id=(clean_line(str(server_id), MAX_SHORT) or None)
+        if server_id is not None
+        else None,
         status_update_time=update_time,
         checked_at=now,
         error=error,
         fail_reason=fail_reason or None,
         progress=progress,
         problem=problem,
+        sent_prompt=sent,
+        thumbnail_url=clean_url(data.get("thumbnail_url")) if "thumbnail_url" in data else None,
+        extras=extras,
     )

@@ -46,7 +46,8 @@ class QueryError(ValueError):
 def search_text(record: TaskRecord) -> str:
     """What a plain word is looked for in (lower-cased)."""
     r = record.result
-    parts = [record.id, record.task.label, r.shown_state.value, r.status, r.enhanced_prompt or ""]
+    parts = [record.id, record.task.label, r.shown_state.value, r.status]
+    parts += [r.enhanced_prompt or "", r.sent_prompt or ""]
     request = record.task.request
     if request is not None:
         parts += [request.model, request.prompt]
@@ -133,10 +134,12 @@ def _term(term: str) -> Check:
 
 
 def _prompts(record: TaskRecord) -> str:
-    """The prompt sent (when vidwatch created the job) and the server's enhanced one."""
+    """The prompt sent (when vidwatch created the job, or as the server echoes it) and
+    the server's enhanced one."""
     request = record.task.request
     sent = request.prompt if request is not None else ""
-    return f"{sent}\n{record.result.enhanced_prompt or ''}".lower()
+    r = record.result
+    return f"{sent}\n{r.sent_prompt or ''}\n{r.enhanced_prompt or ''}".lower()
 
 
 def _model_of(record: TaskRecord) -> str:

@@ -37,9 +37,18 @@ __all__ = [
 ]
 
 SIDECAR_VERSION: Final = 1
-# Left out: the signed link (it expires, and may carry a token; its host is kept), the
-# local path, and the state of vidwatch's last check rather than of the video.
-SIDECAR_EXCLUDED: Final = ("video_url", "saved_to", "checked_at", "error", "problem", "progress")
+# Left out: the signed links (they expire, and may carry a token; the video's host is
+# kept), the local path, and the state of vidwatch's last check rather than of the video.
+# An extra field of the answer named like a link (``…url``) is left out for the same reason.
+SIDECAR_EXCLUDED: Final = (
+    "video_url",
+    "thumbnail_url",
+    "saved_to",
+    "checked_at",
+    "error",
+    "problem",
+    "progress",
+)
 MAX_SIDECAR_READ: Final = 1024 * 1024
 
 
@@ -54,6 +63,8 @@ def sidecar_data(
     """What the sidecar of ``record``'s video (``size`` bytes at ``video``) holds."""
     record = TaskRecord(fields.redact(record.task, redact), fields.redact(record.result, redact))
     row = {k: v for k, v in record_json(record).items() if k not in SIDECAR_EXCLUDED}
+    if row.get("extras"):
+        row["extras"] = {k: v for k, v in row["extras"].items() if not k.lower().endswith("url")}
     url = record.result.video_url
     host = urlsplit(url).hostname if url else None
     data: dict[str, Any] = {

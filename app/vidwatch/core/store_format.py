@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import rtoml
 
 from vidwatch.core.fields import from_file, to_file
-from vidwatch.core.models import Task, TaskRecord, TaskResult, canonical_state
+from vidwatch.core.models import State, Task, TaskRecord, TaskResult, Transition, canonical_state
 
 __all__ = ["DUMP_CHUNK", "LOAD_CHUNK", "SCHEMA", "decode_record", "dumps", "encode_record", "loads"]
 
@@ -53,7 +54,32 @@ def encode_record(record: TaskRecord) -> dict[str, Any]:
 def _derive_state(values: dict[str, Any]) -> None:
     """A result whose state is missing or unreadable: the state its status word means."""
     if "state" not in values:
-        values["state"] = canonical_state(values.get("status"), "video_url" in values)
+        values["state"] = canonical_state(values.get("status"))
+
+
+_AT_WORK = frozenset({State.QUEUED, State.RUNNING})
+
+
+def _at_work(step: Transition | TaskResult) -> bool:
+    """Stored as succeeded on a word that means the job is still at work."""
+    return step.state is State.SUCCEEDED and canonical_state(step.status) in _AT_WORK
+
+
+def _reopened(record: TaskRecord) -> TaskRecord:
+    """A task an earlier vidwatch took for done on a step before the end (veo's
+    ``video_generation_completed`` with ``detail.video_url``, the video before
+    upscaling), running again as its word says, so that it is polled to the real end:
+    without that URL, its timeline's steps on such words running too, and without the
+    note of a download (that file is the video before upscaling; it stays on disk, and
+    the final video is downloaded beside it)."""
+    r = record.result
+    word = canonical_state(r.status)
+    history = tuple(
+        replace(step, state=canonical_state(step.status)) if _at_work(step) else step
+        for step in r.history
+    )
+    result = replace(r, state=word, video_url=None, history=history)
+    return TaskRecord(record.task.with_saved_to(None), result)
 
 
 def decode_record(entry: Any) -> TaskRecord | None:
@@ -62,7 +88,10 @@ def decode_record(entry: Any) -> TaskRecord | None:
     if task is None:
         return None
     result = from_file(entry.get("result"), TaskResult, _derive_state)
-    return TaskRecord(task) if result is None else TaskRecord(task, result)
+    if result is None:
+        return TaskRecord(task)
+    record = TaskRecord(task, result)
+    return _reopened(record) if _at_work(result) else record
 
 
 DUMP_CHUNK = 500  # records per serialiser call: a call holds the GIL, the UI waits for it

@@ -28,10 +28,11 @@ from textual.scroll_view import ScrollView
 from textual.selection import Selection
 from textual.strip import Strip
 
-from vidwatch.core.models import State, TaskRecord, utcnow
+from vidwatch.core.models import Scalar, State, TaskRecord, Transition, epoch_time, utcnow
 from vidwatch.core.poller import span
 from vidwatch.core.sanitize import MAX_TEXT, clean_line, clean_text, strip_fence
 from vidwatch.core.scheduler import Eta
+from vidwatch.core.urls import url_problem
 from vidwatch.ui.rows import relative, state_text, url_refusal
 
 __all__ = ["DetailPane"]
@@ -39,7 +40,7 @@ __all__ = ["DetailPane"]
 NextCheck = Callable[[str], datetime | None]
 Idle = Callable[[TaskRecord], str]  # no next check planned: "– (finished)", "– (paused; …)"
 LABEL = 11  # width of the label column in the facts block
-SECTIONS = ("facts", "url", "problem", "timeline", "request", "prompt")
+SECTIONS = ("facts", "url", "problem", "timeline", "request", "prompt", "answer")
 
 
 def when(value: datetime | None, now: datetime) -> str:
@@ -63,6 +64,23 @@ def _spanned(line: Text) -> Text:
 
 
 NO_TASKS = "No task selected. Press a to add task IDs."
+
+
+def _extra_text(name: str, value: Scalar, now: datetime) -> str:
+    """One of the answer's other fields as read: a time (``completed_at``, seconds or
+    milliseconds) as a time, a boolean as yes/no, the rest as sent (cleaned)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float) and name.endswith(("_at", "_time")):
+        at = epoch_time(float(value))
+        if at is not None:
+            return when(at, now)
+    return clean_line(str(value), MAX_TEXT)
+
+
+def _same_text(record: TaskRecord, prompt: str) -> bool:
+    request = record.task.request
+    return request is not None and " ".join(request.prompt.split()) == " ".join(prompt.split())
 
 
 class DetailPane(ScrollView, can_focus=True):
@@ -169,6 +187,7 @@ class DetailPane(ScrollView, can_focus=True):
                 "url": self._url(record),
                 "problem": self._problem(record),
                 "timeline": self._timeline(record),
+                "answer": self._answer(record),
                 "request": self._request(record),
                 "prompt": self._prompt(record),
             }
@@ -270,7 +289,16 @@ class DetailPane(ScrollView, can_focus=True):
             body = Text("none: the job failed", style=self._style("detail--muted"))
         else:
             body = Text("not ready yet", style=self._style("detail--muted"))
-        return [self._heading("Video URL"), *self._wrap(body)]
+        lines = [self._heading("Video URL"), *self._wrap(body)]
+        if r.thumbnail_url:  # a still of the video (grok): shown and selectable, never fetched
+            refusal = url_problem(r.thumbnail_url)
+            still = (
+                Text(f"refused: {refusal}", style=self._style("detail--error"))
+                if refusal is not None
+                else Text(r.thumbnail_url, style=self._style("detail--url"))
+            )
+            lines += [self._heading("Thumbnail"), *self._wrap(still)]
+        return lines
 
     def _problem(self, record: TaskRecord) -> list[Text]:
         r = record.result
@@ -292,28 +320,56 @@ class DetailPane(ScrollView, can_focus=True):
         return lines
 
     def _timeline(self, record: TaskRecord) -> list[Text]:
-        """Each status the job went through, when, and how long it took."""
-        history = record.result.history
+        """Each status the job went through, when, and how long it took; a change of the
+        server's id for it, when it began."""
+        result = record.result
+        history = result.history
         if not history:
             return []
         muted = self._style("detail--muted")
         lines = [self._heading("Timeline")]
         today = self.clock().astimezone().date()
-        previous: datetime | None = None
+        previous: Transition | None = None
+        answered = result.server_id or ""  # the id the answers gave so far
         for step in history:
             local = step.at.astimezone()
             stamp = f"{local:%H:%M:%S}" if local.date() == today else f"{local:%m-%d %H:%M}"
-            line = Text(f"{stamp:<12}")
-            line.append(f"{step.state.symbol} {step.state.value:<10}")
-            line.append(f" {step.status}", style=muted)
-            if previous is not None:
-                line.append(f"  +{span((step.at - previous).total_seconds())}", style=muted)
-            lines += self._wrap(line)
-            previous = step.at
-        ran = record.result.ran_for()
+            moved = previous is None or not step.repeats(previous)
+            if moved:
+                line = Text(f"{stamp:<12}")
+                line.append(f"{step.state.symbol} {step.state.value:<10}")
+                line.append(f" {step.status}", style=muted)
+                if previous is not None:
+                    line.append(f"  +{span((step.at - previous.at).total_seconds())}", style=muted)
+                lines += self._wrap(line)
+                previous = step
+            now_id = step.server_id or result.server_id or ""
+            if now_id != answered:  # under the step's time, its lines under each other
+                said = self._wrap(Text(f"server id now {now_id}", style=muted), self._width - 12)
+                for n, part in enumerate(said):
+                    note = Text(f"{stamp if n == 0 and not moved else '':<12}", style=muted)
+                    note.append_text(part)
+                    lines.append(note)
+                answered = now_id
+        ran = result.ran_for()
         if ran is not None:
             total = (history[-1].at - history[0].at).total_seconds()
             lines.append(Text(f"ran {span(ran)}, {span(total)} in all", style=muted))
+        return lines
+
+    def _answer(self, record: TaskRecord) -> list[Text]:
+        """The answer's other fields (``ratio``, ``model``, ``completed_at`` as a time…)."""
+        r = record.result
+        if not r.extras:
+            return []
+        label_style = self._style("detail--label")
+        lines = [self._heading("From the server")]
+        now = self.clock()
+        for name, value in r.extras:
+            line = Text()
+            line.append(f"{clean_line(name)}: ", style=label_style)
+            line.append(_extra_text(name, value, now))
+            lines += self._wrap(line)
         return lines
 
     def _request(self, record: TaskRecord) -> list[Text]:
@@ -339,13 +395,23 @@ class DetailPane(ScrollView, can_focus=True):
         return lines
 
     def _prompt(self, record: TaskRecord) -> list[Text]:
-        prompt = record.result.enhanced_prompt
-        body = (
-            Text(strip_fence(prompt))
-            if prompt
-            else Text("(none yet)", self._style("detail--muted"))
-        )
-        return [self._heading("Enhanced prompt"), *self._wrap(body)]
+        """The server's enhanced prompt, and the prompt it says it was sent (grok sends that
+        one only) unless the request above shows that very text already."""
+        r = record.result
+        lines: list[Text] = []
+        sent = r.sent_prompt if r.sent_prompt and not _same_text(record, r.sent_prompt) else ""
+        if r.enhanced_prompt or not sent:
+            body = (
+                Text(strip_fence(r.enhanced_prompt))
+                if r.enhanced_prompt
+                else Text("(none yet)", self._style("detail--muted"))
+            )
+            lines += [self._heading("Enhanced prompt"), *self._wrap(body)]
+        if sent:
+            if lines:
+                lines.append(Text(""))
+            lines += [self._heading("Prompt (as the server has it)"), *self._wrap(Text(sent))]
+        return lines
 
     # ------------------------------------------------------------------ drawing
 

@@ -121,11 +121,12 @@ def state_text(record: TaskRecord) -> str:
 
 
 def prompt_line(record: TaskRecord) -> str:
-    """The enhanced prompt's first line; until there is one, the prompt sent (a job
-    created here)."""
+    """The enhanced prompt's first line; until there is one (grok sends none), the prompt
+    sent: as written here (a job created here), else as the server echoes it."""
     prompt = record.result.enhanced_prompt
     if not prompt and record.task.request is not None:
         prompt = clean_text(record.task.request.prompt)
+    prompt = prompt or record.result.sent_prompt
     return first_line(prompt) if prompt else ""
 
 
