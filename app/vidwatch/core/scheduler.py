@@ -243,8 +243,8 @@ class Scheduler:
         return self.auth_rejected or self.url_rejected
 
     @property
-    def blocked(self) -> bool:
-        return self.paused or self.halted is not None
+    def blocked(self) -> bool:  # asked before every request: no detour through halted
+        return self.paused or self.auth_rejected is not None or self.url_rejected is not None
 
     # ------------------------------------------------------------------ the loop's API
 
