@@ -143,13 +143,15 @@ def make_app(
     gateway: FakeGateway | None = None,
     clock: Callable[[], datetime] = lambda: T0,
     config_file: Path | None = None,
+    base_url: str = "https://gateway.example",
+    factory: Callable[[Config], QueryClient] | None = None,
 ) -> Harness:
     tasks = tmp_path / "data" / "tasks.toml"
     if records:
         TaskStore(tasks).replace_all(records)
     config_file = config_file or tmp_path / "config" / "config.toml"
     paths = Paths(config_file, tasks, tmp_path / "state")
-    config = Config(base_url="https://gateway.example", api_key=key, policy=policy, bell=bell)
+    config = Config(base_url=base_url, api_key=key, policy=policy, bell=bell)
     gateway = gateway or FakeGateway()
     clipboard = Clipboard()
     browser = Browser()
@@ -158,7 +160,7 @@ def make_app(
         clock=clock,
         copier=clipboard.copy,
         opener=browser.open,
-        client_factory=gateway.factory,
+        client_factory=factory or gateway.factory,
     )
     harness = Harness(app, tasks, config_file, gateway, clipboard, browser)
     notify = app.notify

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from vidwatch.core.client import QueryClient
 from vidwatch.core.models import State, TaskResult
-from vidwatch.core.outcomes import AuthRejected, NotFound, Ok, Outcome
+from vidwatch.core.outcomes import NotFound, Ok, Outcome, WrongUrl
 from vidwatch.core.parsing import parse_response
 from vidwatch.core.poll_results import apply_outcome
 
@@ -126,10 +126,7 @@ def task_not_exist(entry: dict[str, Any]) -> None:
 
 def relay_not_found(entry: dict[str, Any]) -> None:
     # a wrong base URL (not 'not found', not 'key accepted')
-    outcome = answer(entry)
-    assert not isinstance(outcome, Ok | AuthRejected)
-    if isinstance(outcome, NotFound):
-        pytest.xfail("a 404 'Invalid URL' is told apart from 'not found' on branch gw-check")
+    assert isinstance(answer(entry), WrongUrl)
 
 
 EXPECTED: dict[str, Callable[[dict[str, Any]], None]] = {

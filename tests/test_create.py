@@ -118,6 +118,22 @@ def test_image_counts_per_model() -> None:
     assert lookup("grok-video-3-frames") is None
 
 
+def test_veo3_pro_frames_takes_a_first_frame_only() -> None:
+    """The provider's create page: "supports first-frame transmission but not last-frame"."""
+    spec = lookup("veo3-pro-frames")
+    assert spec is not None
+    assert (spec.min_images, spec.max_images) == (1, 1)
+    assert prepare("veo3-pro-frames", "x", [URL]).request.images == (URL,)
+    with pytest.raises(CreateError, match=r"takes 1 image \(the first frame; this model takes no"):
+        prepare("veo3-pro-frames", "x", [URL, URL])
+    with pytest.raises(CreateError, match="takes 1 image"):
+        prepare("veo3-pro-frames", "x", [])
+    for first_and_last in ("veo2-fast-frames", "veo3-fast-frames", "veo3-frames"):
+        other = lookup(first_and_last)
+        assert other is not None
+        assert (other.min_images, other.max_images) == (1, 2), first_and_last
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
@@ -22,15 +22,7 @@ from vidwatch.core.models import (
     split_ids,
     validate_task_id,
 )
-from vidwatch.core.outcomes import (
-    AuthRejected,
-    BadResponse,
-    NetworkError,
-    NotFound,
-    Ok,
-    RateLimited,
-    ServerError,
-)
+from vidwatch.core.outcomes import Ok, Outcome
 from vidwatch.core.parsing import parse_response
 from vidwatch.core.sanitize import MAX_TEXT, clean_line, clean_text
 from vidwatch.core.store import TaskStore
@@ -41,7 +33,7 @@ from vidwatch.ui.task_table import TaskTable
 
 from tests.dashboard_support import T0, make_app
 
-OUTCOMES = (Ok, AuthRejected, NotFound, RateLimited, ServerError, BadResponse, NetworkError)
+OUTCOMES = get_args(Outcome)  # every kind there is, however many are added
 FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1
 FIELDS = (
     "id",

@@ -335,7 +335,10 @@ def test_auth_statuses(status: int) -> None:
 
 
 def test_not_found_forms() -> None:
-    assert isinstance(parse_response(404, H(), b"", now=NOW), NotFound)
+    # A 404 is about the task only when it says so; any other is the address's
+    # (tests/test_wrong_url.py).
+    raw404 = json.dumps({"code": "task_not_found", "message": "no", "data": None}).encode()
+    assert isinstance(parse_response(404, H(), raw404, now=NOW), NotFound)
     raw = json.dumps({"code": "task_not_exist", "message": "task not exist", "data": None}).encode()
     outcome = parse_response(400, H(), raw, now=NOW)
     assert isinstance(outcome, NotFound)

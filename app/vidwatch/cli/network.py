@@ -8,6 +8,7 @@ import contextlib
 import shlex
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 
 from vidwatch.cli.offline import gather_ids, load
@@ -34,13 +35,14 @@ from vidwatch.core.client import QueryClient, client_for
 from vidwatch.core.config import ENV_API_KEY, Config, Paths
 from vidwatch.core.export import record_json, to_json
 from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult, utcnow
-from vidwatch.core.outcomes import AuthRejected, NotFound, Ok, Outcome
+from vidwatch.core.outcomes import AuthRejected, NotFound, Ok, Outcome, WrongUrl
 from vidwatch.core.poll_events import PollerEvent, TaskUpdate
 from vidwatch.core.poller import Poller
 from vidwatch.core.urls import url_problem
 
-# An ID no job has: the answer tells a key that is accepted (404, or 400 task_not_exist)
-# from one that is rejected (401/403), and costs nothing.
+# An ID no job has: the answer tells a key that is accepted (400 task_not_exist, or a 404
+# that says the task is unknown) from one that is rejected (401/403), and costs nothing.
+# Any other 404 is the route's: the base URL is wrong, and the key was not looked at.
 CHECK_ID = "vidwatch-check:00000000-0000-4000-8000-000000000000"
 
 
@@ -67,20 +69,21 @@ def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
     else:
         targets = [i for i, r in records.items() if not r.result.final]
 
-    async def go() -> tuple[list[TaskUpdate], str | None]:
+    async def go() -> tuple[list[TaskUpdate], str | None, str | None]:
         async with make_client(config) as client:
             poller = Poller(client, config.policy, {i: records[i] for i in targets})
             poller.host = host_of(config.base_url)  # errors name the server
             updates = await poller.poll_pass(targets)
-            return updates, poller.status.auth_error
+            return updates, poller.status.auth_error, poller.status.url_error
 
-    updates, auth_error = asyncio.run(go()) if targets else ([], None)
+    updates, auth_error, url_error = asyncio.run(go()) if targets else ([], None, None)
     host = host_of(config.base_url)
-    # A rejected key says nothing about the task: it is told once, never stored in it.
+    # A rejected key or a wrong address says nothing about the task: it is told once,
+    # never stored in it (a wrong address must not mark real tasks "not found").
     told = {
         u.record.id: (u.record.with_result(_told(u.record.result, u.outcome, host)), u.outcome)
         for u in updates
-        if not isinstance(u.outcome, AuthRejected)
+        if not isinstance(u.outcome, AuthRejected | WrongUrl)
     }
     ctx.store().merge_results({i: record.result for i, (record, _) in told.items()})
     polled = [told[i][0] for i in records if i in told]  # in the order of `vidwatch list`
@@ -93,6 +96,9 @@ def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
     if auth_error:
         ctx.warn(auth_error)
         return EXIT_KEY
+    if url_error:
+        ctx.warn(url_error)
+        return EXIT_UNREACHABLE
     outcomes = [outcome for _, outcome in told.values()]
     failed = [o for o in outcomes if not answered(o)]
     if outcomes and len(failed) == len(outcomes):
@@ -148,12 +154,19 @@ def wait_for(
             def report(event: PollerEvent) -> None:
                 if not isinstance(event, TaskUpdate):
                     return
-                last[event.record.id] = event.outcome
-                if isinstance(event.outcome, AuthRejected) or not event.state_changed:
-                    return  # a rejected key is told once, at the end
-                unsaved[event.record.id] = event.record.result
+                task_id = event.record.id
+                last[task_id] = event.outcome
+                if isinstance(event.outcome, AuthRejected | WrongUrl):
+                    return  # told once, at the end
+                if isinstance(event.outcome, NotFound) and poller.is_done(task_id):
+                    if not quiet and len(poller.records) > 1:  # the rest are still awaited
+                        print(f"{safe(task_id)}: not found (given up)", file=ctx.err)
+                    return
+                if not event.state_changed:
+                    return
+                unsaved[task_id] = event.record.result
                 if not quiet:
-                    print(f"{safe(event.record.id)}: {state_word(event.record)}", file=ctx.err)
+                    print(f"{safe(task_id)}: {state_word(event.record)}", file=ctx.err)
 
             async def save_changes() -> None:
                 """State changes reach the task file every second, written in a thread."""
@@ -167,7 +180,7 @@ def wait_for(
             poller.subscribe(report)
 
             def done() -> bool:
-                if poller.status.auth_error:
+                if poller.scheduler.halted is not None:  # a rejected key, a wrong address
                     return True
                 return all(poller.is_done(i) for i in poller.records)
 
@@ -186,24 +199,32 @@ def wait_for(
     results = {
         i: _told(r.result, last[i], host) if i in last else r.result
         for i, r in poller.records.items()
-        if r.result.problem is not Problem.AUTH
+        if r.result.problem not in (Problem.AUTH, Problem.WRONG_URL)
     }
     store.merge_results(results)
     code = EXIT_OK
-    auth_error = poller.status.auth_error
+    status = poller.status
+    halted = status.auth_error or status.url_error
     for task_id, record in poller.records.items():
-        if task_id in results and not (auth_error and not poller.is_done(task_id)):
-            code = _tell_waited(ctx, poller, record.with_result(results[task_id]), code, print_urls)
-    if auth_error:
-        ctx.warn(auth_error)  # once, whatever the number of tasks
-        return EXIT_KEY
+        if task_id in results and not (halted and not poller.is_done(task_id)):
+            code = _tell_waited(
+                ctx, poller, record.with_result(results[task_id]), code, print_urls, last
+            )
+    if halted:
+        ctx.warn(halted)  # once, whatever the number of tasks
+        return EXIT_KEY if status.auth_error else EXIT_UNREACHABLE
     if code == EXIT_TIMEOUT:
         ctx.warn(f"timed out after {timeout or 0:g} s; unfinished jobs are still watched")
     return code
 
 
 def _tell_waited(
-    ctx: Context, poller: Poller, record: TaskRecord, code: int, print_urls: bool = True
+    ctx: Context,
+    poller: Poller,
+    record: TaskRecord,
+    code: int,
+    print_urls: bool = True,
+    last: Mapping[str, Outcome] | None = None,
 ) -> int:
     """Print a waited-for task's end (``ID<TAB>URL`` on stdout); the exit code so far."""
     task_id, r = record.id, record.result
@@ -220,7 +241,11 @@ def _tell_waited(
     elif r.state is State.SUCCEEDED and poller.is_done(task_id):
         ctx.warn(f"{shown}: finished, but the server never sent a video URL")
     elif poller.is_done(task_id):  # the server does not know it
-        ctx.warn(f"{shown}: {safe(r.error or 'not found')} — check the ID and base_url")
+        outcome = (last or {}).get(task_id)
+        said = describe(outcome) if isinstance(outcome, NotFound) else r.error or "not found"
+        why = poller.given_up(task_id)
+        given_up = f"; given up ({why})" if why else ""
+        ctx.warn(f"{shown}: {safe(said)}{given_up} — check the ID and base_url")
     else:
         if r.error:  # why it may never finish: a 404, a server that keeps failing
             ctx.warn(f"{shown}: not finished; last problem: {safe(r.error)}")
@@ -248,12 +273,19 @@ def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
     host = host_of(config.base_url)
     if answered(outcome) or isinstance(outcome, AuthRejected):
         ctx.say(f"server    reachable ({host} answered)")
+    elif isinstance(outcome, WrongUrl):  # it answered, but not as the gateway's API
+        said = f"HTTP {outcome.status}" + (f": {outcome.detail}" if outcome.detail else "")
+        ctx.say(f"server    {host} answered, but has no {outcome.url} ({said})")
+        ctx.say(f"base URL  looks wrong: {outcome.fix}")
     else:
         ctx.say(f"server    {describe(outcome, host)}")
     if not config.api_key:
         ctx.say(f"API key   not set: set {ENV_API_KEY} or api_key in {ctx.paths.config_file}")
         return EXIT_KEY
     source = f"from the {config.key_source}"
+    if isinstance(outcome, WrongUrl):  # answered before the key was looked at
+        ctx.say(f"API key   set ({source}), not checked: fix the base URL first")
+        return EXIT_UNREACHABLE
     if answered(outcome):
         ctx.say(f"API key   accepted ({source})")
         return EXIT_OK

@@ -42,8 +42,8 @@ exit codes:
   3    no API key, or the key was rejected
   4    the task list or the config file cannot be read or written
   5    the server could not be reached, or gave no usable answer (poll: no
-       task could be checked; check: the key could not be checked; create:
-       nothing was sent)
+       task could be checked; check: the key could not be checked; a wrong
+       base URL: poll, wait, check; create: nothing was sent)
   64   usage error (create/submit: a wrong field, or no terminal to ask and
        no --yes; nothing was sent)
   70   internal error (a bug: the log has the details)

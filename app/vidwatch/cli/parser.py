@@ -249,7 +249,8 @@ def build_parser() -> _Parser:
     p = command(
         "check",
         "ask the server once whether it is reachable and accepts the API key "
-        "(exit 0 accepted, 3 no key or rejected, 5 unreachable or no usable answer)",
+        "(exit 0 accepted, 3 no key or rejected, 5 unreachable, no usable answer, or a "
+        "wrong base URL)",
     )
     p.add_argument(
         "--offline", action="store_true", help="only say whether a key is set (no request)"

@@ -42,6 +42,7 @@ class Entry:
     where: int = IDLE
     failures: int = 0
     not_found: int = 0
+    known: bool = False  # the server has said it exists (vidwatch created it)
     no_url: int = 0
     version: int = 0
     sent: float | None = None  # when its last request was sent

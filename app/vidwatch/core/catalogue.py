@@ -8,7 +8,8 @@ family    models                                      fields (besides ``model``,
 Grok      ``grok-video-3``                            ``aspect_ratio`` 2:3 3:2 1:1; ``size``
                                                       720P 1080P; ``images``
 Veo       ``veo3`` ``veo3-fast`` ``veo3-pro``         ``images`` (``*-frames``: first and last
-          ``veo3.1`` ``veo3.1-fast`` ``veo3.1-pro``   frame, 1–2; ``veo3.1-components``: ≤ 3),
+          ``veo3.1`` ``veo3.1-fast`` ``veo3.1-pro``   frame, 1–2, but ``veo3-pro-frames``: the
+                                                      first only, 1; ``veo3.1-components``: ≤ 3),
           ``veo3.1-4k`` ``veo3.1-components``         ``enhance_prompt`` bool,
           ``veo…-frames``                             ``enable_upsample`` bool,
                                                       ``aspect_ratio`` 16:9 9:16
@@ -161,17 +162,29 @@ MODELS: Mapping[str, ModelSpec] = {
 }
 
 _FRAMES = re.compile(r"^veo[0-9][a-z0-9.-]*-frames$")
+# Frames models that take a first frame and no last one (the provider's create page:
+# "supports first-frame transmission but not last-frame transmission").
+_FIRST_FRAME_ONLY = frozenset({"veo3-pro-frames"})
 
 
 def lookup(model: str) -> ModelSpec | None:
     """The spec of a known model (exact name), or None: unknown models pass through.
 
     Any ``veo…-frames`` model (``veo3.1-fast-frames``…) is a Veo model that takes a first
-    and an optional last frame.
+    and an optional last frame; ``veo3-pro-frames`` the first frame only.
     """
     spec = MODELS.get(model)
     if spec is not None:
         return spec
+    if model in _FIRST_FRAME_ONLY:
+        return ModelSpec(
+            model,
+            "veo",
+            _VEO,
+            min_images=1,
+            max_images=1,
+            images_help="the first frame; this model takes no last frame",
+        )
     if _FRAMES.match(model):
         return ModelSpec(
             model,
@@ -247,12 +260,15 @@ def check_images(model: str, spec: ModelSpec | None, images: Sequence[object]) -
     low = spec.min_images if spec else 0
     high = spec.max_images if spec else MAX_IMAGES
     if not low <= len(images) <= high:
-        if low == 0:
+        if low == high:
+            span = str(low)
+        elif low == 0:
             span = f"up to {high}"
         else:
             span = f"{low} or {high}" if high == low + 1 else f"{low} to {high}"
         what = spec.images_help if spec else "images"
-        raise FieldError(f"{model} takes {span} images ({what}), not {len(images)}")
+        noun = "image" if high == 1 else "images"
+        raise FieldError(f"{model} takes {span} {noun} ({what}), not {len(images)}")
     return [check_image_url(url) for url in images]
 
 

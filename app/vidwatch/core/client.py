@@ -46,6 +46,7 @@ from vidwatch.core.outcomes import (
     Outcome,
     RateLimited,
     ServerError,
+    WrongUrl,
 )
 from vidwatch.core.parsing import MAX_BODY, parse_response
 from vidwatch.core.urls import check_base_url
@@ -121,6 +122,8 @@ class QueryClient:
         if not isinstance(reply, Reply):
             return reply
         outcome = parse_response(reply.status, reply.headers, reply.body)
+        if isinstance(outcome, WrongUrl):  # say which address, and what the base URL was
+            outcome = replace(outcome, url=self.base_url + QUERY_PATH, base_url=self.base_url)
         return self._redacted(outcome)
 
     async def create(self, body: Mapping[str, Any]) -> CreateOutcome:
@@ -208,7 +211,7 @@ class QueryClient:
             return outcome
         if isinstance(outcome, Ok):  # every text field, from the record's one field list
             return Ok(fields.redact(outcome.result, self.redact), outcome.poll_after)
-        if isinstance(outcome, AuthRejected | NotFound | ServerError | RateLimited):
+        if isinstance(outcome, AuthRejected | NotFound | WrongUrl | ServerError | RateLimited):
             return _replace_detail(outcome, self.redact(outcome.detail))
         if isinstance(outcome, BadResponse):
             return BadResponse(self.redact(outcome.reason), outcome.status)
@@ -245,6 +248,6 @@ def _mentions(result: TaskResult, key: str) -> bool:
 
 
 def _replace_detail(
-    outcome: AuthRejected | NotFound | ServerError | RateLimited, detail: str
+    outcome: AuthRejected | NotFound | WrongUrl | ServerError | RateLimited, detail: str
 ) -> Outcome:
     return replace(outcome, detail=detail)

@@ -18,7 +18,7 @@ import platformdirs
 
 from vidwatch.core.budget import Policy
 from vidwatch.core.notify import MODES
-from vidwatch.core.urls import InsecureURLError, check_base_url
+from vidwatch.core.urls import InsecureURLError, check_base_url, without_v1
 
 __all__ = [
     "APP_NAME",
@@ -245,7 +245,8 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
             "that cannot be sent in an HTTP header; paste it again."
         )
 
-    base = environ.get(ENV_BASE_URL, "").strip() or data.get("base_url", DEFAULT_BASE_URL)
+    env_base = environ.get(ENV_BASE_URL, "").strip()
+    base = env_base or data.get("base_url", DEFAULT_BASE_URL)
     if not isinstance(base, str):
         raise ConfigError(f"{where}: 'base_url' must be a string")
     allow_insecure = _flag(data, "allow_insecure_http", where, False)
@@ -253,6 +254,13 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
         base = check_base_url(base, allow_insecure_http=allow_insecure)
     except InsecureURLError as exc:
         raise ConfigError(str(exc)) from None
+    fixed = without_v1(base)
+    if fixed is not None:  # a common slip: the gateway would answer 404 Invalid URL
+        setting = ENV_BASE_URL if env_base else f"{where}: base_url"
+        warnings.append(
+            f"{setting} {base} ends in /v1, but vidwatch adds /v1/video/… itself (the gateway "
+            f"would be asked for /v1/v1/video/query); set it to {fixed}"
+        )
     timeout = float(_bounded(data, "timeout", where, 20.0))
     folder = data.get("download_dir")
     if folder is not None and not (isinstance(folder, str) and folder.strip()):

@@ -163,6 +163,7 @@ class Problem(enum.StrEnum):
 
     AUTH = "auth"
     NOT_FOUND = "not_found"
+    WRONG_URL = "wrong_url"
     RATE_LIMITED = "rate_limited"
     SERVER = "server"
     BAD_RESPONSE = "bad_response"
@@ -184,6 +185,7 @@ class Problem(enum.StrEnum):
 _WORDS: dict[Problem, str] = {
     Problem.AUTH: "key rejected",
     Problem.NOT_FOUND: "not found",
+    Problem.WRONG_URL: "wrong URL",
     Problem.RATE_LIMITED: "rate limited",
     Problem.SERVER: "server error",
     Problem.BAD_RESPONSE: "bad answer",
@@ -201,6 +203,10 @@ _ADVICE: dict[Problem, str] = {
     Problem.NOT_FOUND: (
         "Check the ID for typos and that base_url points at the gateway that created "
         "the job; press r to ask again."
+    ),
+    Problem.WRONG_URL: (
+        "The server has no such address: set base_url in the config file to the gateway's "
+        "address (without /v1), then press p to retry. No task was marked."
     ),
     Problem.RATE_LIMITED: (
         "Polling waits as long as the server asked; lower max_requests_per_second "

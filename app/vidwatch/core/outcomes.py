@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlsplit
 
 from vidwatch.core.models import Problem, TaskResult
+from vidwatch.core.urls import without_v1
 
 __all__ = [
     "MAX_MESSAGE",
@@ -22,9 +24,11 @@ __all__ = [
     "Outcome",
     "RateLimited",
     "ServerError",
+    "WrongUrl",
 ]
 
 MAX_MESSAGE: Final = 300  # characters of a server's or an exception's message kept
+_EXAMPLE: Final = "https://api.quickrouter.ai (vidwatch adds /v1/video/… itself)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,50 @@ class NotFound:
         # What to do (check the ID and base_url) is the problem's advice, shown beside it.
         what = f"The server does not know this task (HTTP {self.status})"
         return f"{what}: {self.detail}" if self.detail else what
+
+
+@dataclass(frozen=True, slots=True)
+class WrongUrl:
+    """A 404 that is not about the task: the server has no such address. new-api answers
+    ``Invalid URL (GET /v1/v1/video/query)`` for an unknown route *before* it looks at the
+    key; a proxy or a web server sends its own 404 page. The base URL is wrong: nothing is
+    known of the task, nor of the key. The client fills ``url`` (the address asked,
+    without its query) and ``base_url`` (the configured one)."""
+
+    status: int
+    detail: str = ""
+    url: str = ""
+    base_url: str = ""
+
+    @property
+    def problem(self) -> Problem:
+        return Problem.WRONG_URL
+
+    @property
+    def fix(self) -> str:
+        """What to change, in one sentence (names the right URL when it is plain)."""
+        fixed = without_v1(self.base_url) if self.base_url else None
+        if fixed is not None:
+            return (
+                f"base_url should not end in /v1 (vidwatch adds /v1/video/… itself): "
+                f"set it to {fixed}"
+            )
+        if not self.base_url:
+            return "check base_url: it should be the gateway's address, such as " + _EXAMPLE
+        if urlsplit(self.base_url).path.strip("/"):  # a path: probably one too many
+            return (
+                f"check base_url ({self.base_url}): it should be the gateway's address alone, "
+                f"such as {_EXAMPLE}"
+            )
+        return (  # a bare host that has no video API: another server than the gateway
+            f"check base_url ({self.base_url}): this server does not offer /v1/video/query; "
+            "it should be your gateway's address"
+        )
+
+    @property
+    def message(self) -> str:
+        what = f"Wrong base URL: the server has no {self.url or 'such address'}"
+        return _join(f"{what} (HTTP {self.status})", self.detail, self.fix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +205,9 @@ class NetworkError:
         return f"{what}: {self.reason}; will retry"
 
 
-Outcome = Ok | AuthRejected | NotFound | RateLimited | ServerError | BadResponse | NetworkError
+Outcome = (
+    Ok | AuthRejected | NotFound | WrongUrl | RateLimited | ServerError | BadResponse | NetworkError
+)
 
 
 def _join(what: str, detail: str, hint: str) -> str:

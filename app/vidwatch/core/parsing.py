@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -34,6 +35,7 @@ from vidwatch.core.outcomes import (
     Outcome,
     RateLimited,
     ServerError,
+    WrongUrl,
 )
 from vidwatch.core.sanitize import MAX_SHORT, MAX_TEXT, clean_line, clean_text
 from vidwatch.core.urls import clean_url
@@ -188,6 +190,30 @@ def _is_not_exist(data: object) -> bool:
     return isinstance(code, str) and code.strip().lower() in ("task_not_exist", "task_not_found")
 
 
+# Words a gateway uses to say it does not know a task (a 404 with one of them is about the
+# task; any other 404 is about the address).
+_TASK_UNKNOWN: Final = re.compile(
+    r"task[\s_-]*(?:id[\s_-]*)?(?:not[\s_-]*(?:exists?|found)|does[\s_-]*not[\s_-]*exist"
+    r"|is[\s_-]*unknown)|(?:no[\s_-]*such|unknown)[\s_-]*task|任务不存在",
+    re.IGNORECASE,
+)
+
+
+def _about_task(data: object, detail: str) -> bool:
+    """Whether an error answer says the task is unknown (as opposed to the address)."""
+    return _is_not_exist(data) or _TASK_UNKNOWN.search(detail) is not None
+
+
+def _page_detail(body: bytes) -> str:
+    """A few words about a body that is not JSON: a proxy's or a web server's page."""
+    text = body[:2048].decode("utf-8", "replace").strip()
+    if not text:
+        return ""
+    if text.startswith("<"):
+        return "an HTML page (a proxy or a web site, not the gateway's API)"
+    return clean_line(text.splitlines()[0], 120)
+
+
 def parse_response(
     status: int,
     headers: Mapping[str, str],
@@ -251,8 +277,10 @@ def _parse_error_status(
     detail, data = _error_detail(body)
     if status in (401, 402, 403):
         return AuthRejected(status, detail)
-    if status == 404 or (status == 400 and _is_not_exist(data)):
+    if status in (400, 404) and _about_task(data, detail):
         return NotFound(status, detail)
+    if status == 404:  # not about the task: the server has no such address
+        return WrongUrl(status, detail or (_page_detail(body) if data is None else ""))
     if status == 429:
         return RateLimited(parse_retry_after(headers.get("retry-after"), now), detail)
     if 500 <= status <= 599:

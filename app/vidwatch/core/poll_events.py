@@ -46,6 +46,8 @@ class PollerStatus:
     paused: bool = False
     offline: bool = False  # no API key: nothing is polled
     auth_error: str | None = None
+    # The server has no such address (a wrong base URL): polling waits until it is fixed.
+    url_error: str | None = None
     hold_until: datetime | None = None  # rate limited until (wall clock)
     requests_per_minute: int = 0
     pending: int = 0
@@ -59,6 +61,8 @@ class PollerStatus:
             return "offline (no API key)"
         if self.auth_error:
             return "key rejected"
+        if self.url_error:
+            return "paused: wrong base URL"
         if self.paused:
             return "paused"
         if self.unreachable is not None:
@@ -79,7 +83,12 @@ Listener = Callable[[PollerEvent], None]
 
 def status_differs(a: PollerStatus, b: PollerStatus) -> bool:
     """Changes worth an event now (the counters alone are published once a second)."""
-    if (a.paused, a.offline, a.auth_error) != (b.paused, b.offline, b.auth_error):
+    if (a.paused, a.offline, a.auth_error, a.url_error) != (
+        b.paused,
+        b.offline,
+        b.auth_error,
+        b.url_error,
+    ):
         return True
     if a.unreachable != b.unreachable:
         return True

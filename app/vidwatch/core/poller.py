@@ -28,7 +28,7 @@ from vidwatch.core.budget import Policy
 from vidwatch.core.durations import DurationModel
 from vidwatch.core.fanout import Fanout
 from vidwatch.core.models import TaskRecord, TaskResult, utcnow
-from vidwatch.core.outcomes import AuthRejected, NetworkError, Ok, Outcome, RateLimited
+from vidwatch.core.outcomes import AuthRejected, NetworkError, Ok, Outcome, RateLimited, WrongUrl
 from vidwatch.core.poll_events import (
     Listener,
     PollerEvent,
@@ -50,7 +50,6 @@ __all__ = [
 log = logging.getLogger("vidwatch.poller")
 
 STATUS_EVERY = 1.0  # seconds: request counters reach listeners at most this often
-UNREACHABLE_AFTER = 3  # network failures in a row, once the server answered, before "offline"
 UNREACHABLE_AFTER = 3  # network failures in a row, once the server answered, before "offline"
 
 
@@ -166,7 +165,8 @@ class Poller:
         now = self.clock()
         for index, record in enumerate(records):
             last = record.result if record.result.checked_at else None
-            self.scheduler.track(record.id, last, now, delay=stagger * index)
+            created = record.task.request is not None  # the gateway answered a create with it
+            self.scheduler.track(record.id, last, now, delay=stagger * index, known=created)
         self._wake.set()
 
     def forget(self, ids: Iterable[str]) -> None:
@@ -324,7 +324,8 @@ class Poller:
         """One pass: every named task (default: every unfinished one) polled once.
 
         Stays within the budget and honours ``Retry-After`` like the loop; a
-        rejected key ends the pass early (the rest keep their old result).
+        rejected key or a wrong address ends the pass early (the rest keep their old
+        result).
         """
         if self.client is None:
             return []
@@ -344,7 +345,7 @@ class Poller:
 
         unsubscribe = self.subscribe(collect)
         try:
-            await self.run(until=lambda: not waiting or self.scheduler.auth_rejected is not None)
+            await self.run(until=lambda: not waiting or self.scheduler.halted is not None)
             if self._inflight:
                 await asyncio.gather(*self._inflight, return_exceptions=True)
         finally:
@@ -390,7 +391,9 @@ class Poller:
         record = stored
         _log_outcome(task_id, previous, result, outcome)
         self._emit(TaskUpdate(record, previous if previous.checked_at else None, outcome))
-        if isinstance(outcome, AuthRejected | RateLimited) or self._reachability(outcome):
+        if isinstance(outcome, AuthRejected | WrongUrl | RateLimited) or self._reachability(
+            outcome
+        ):
             self._publish_status()
 
     def _reachability(self, outcome: Outcome) -> bool:
@@ -421,6 +424,7 @@ class Poller:
             paused=sched.paused,
             offline=self.client is None,
             auth_error=sched.auth_rejected.message if sched.auth_rejected else None,
+            url_error=sched.url_rejected.message if sched.url_rejected else None,
             hold_until=hold,
             requests_per_minute=len(times),
             pending=sched.pending(),
@@ -446,7 +450,7 @@ def _log_outcome(task_id: str, previous: TaskResult, result: TaskResult, outcome
             log.info("%s: %s (%s)", task_id, result.state.value, result.status)
         else:
             log.debug("%s: still %s (%s)", task_id, result.state.value, result.status)
-    elif isinstance(outcome, AuthRejected):
+    elif isinstance(outcome, AuthRejected | WrongUrl):
         log.error("%s: %s", task_id, outcome.message)
     else:
         log.warning("%s: %s", task_id, outcome.message)

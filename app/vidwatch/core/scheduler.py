@@ -34,6 +34,7 @@ from vidwatch.core.outcomes import (
     Outcome,
     RateLimited,
     ServerError,
+    WrongUrl,
 )
 from vidwatch.core.rationing import Plan, weight_class
 
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 NOT_FOUND_LIMIT: Final = 3  # 404s in a row before a task is marked and left alone
+# (asked again every min_interval: `wait` on a mistyped ID ends in seconds, not minutes)
 # A task the server did answer for is not "unknown" because of one flaky 404: it
 # is retried like any error, and left alone only after this many in a row.
 KNOWN_NOT_FOUND_LIMIT: Final = 10
@@ -108,14 +110,25 @@ class Scheduler:
         self._prepared_at: float | None = None  # _prepare() has run at this time, since a change
         self.paused = False
         self.auth_rejected: AuthRejected | None = None
+        self.url_rejected: WrongUrl | None = None  # the server has no such address
         self.hold_until = 0.0  # Retry-After / rate-limit hold for the whole host
         self._host_strikes = 0  # 429s in a row
 
     # ------------------------------------------------------------------ tasks
 
-    def track(self, task_id: str, last: TaskResult | None, now: float, delay: float = 0.0) -> None:
+    def track(
+        self,
+        task_id: str,
+        last: TaskResult | None,
+        now: float,
+        delay: float = 0.0,
+        *,
+        known: bool = False,
+    ) -> None:
         """Start (or keep) watching a task. Finished tasks are not polled. A task already
-        watched keeps its next check (unless it was finished and no longer is)."""
+        watched keeps its next check (unless it was finished and no longer is). ``known``:
+        the server said it exists (it answered a create with it), so a few "not found"
+        answers are a blip, as for a task it has answered for."""
         self._prepared_at = None
         entry = self._entries.get(task_id)
         fresh = entry is None
@@ -123,6 +136,7 @@ class Scheduler:
             entry = Entry(task_id, now + delay, added=now + delay, last=last)
             entry.key = model_key(task_id)
             self._entries[task_id] = entry
+        entry.known = entry.known or known
         was_open = task_id in self._open
         entry.last = last
         entry.finished = last is not None and last.final
@@ -215,15 +229,22 @@ class Scheduler:
         self.paused = True
 
     def resume(self, now: float) -> None:
-        """Resume after a pause or a rejected key (the user says the key is fixed)."""
+        """Resume after a pause, a rejected key or a wrong address (the user says it is
+        fixed)."""
         self.paused = False
-        if self.auth_rejected is not None:
-            self.auth_rejected = None
+        if self.halted is not None:
+            self.auth_rejected = self.url_rejected = None
             self.refresh_all(now)
 
     @property
-    def blocked(self) -> bool:
-        return self.paused or self.auth_rejected is not None
+    def halted(self) -> AuthRejected | WrongUrl | None:
+        """What the server said that stops all polling until the user fixes it: a
+        rejected key, or an address the server does not have (the base URL)."""
+        return self.auth_rejected or self.url_rejected
+
+    @property
+    def blocked(self) -> bool:  # asked before every request: no detour through halted
+        return self.paused or self.auth_rejected is not None or self.url_rejected is not None
 
     # ------------------------------------------------------------------ the loop's API
 
@@ -308,6 +329,9 @@ class Scheduler:
         elif isinstance(outcome, AuthRejected):
             self.auth_rejected = outcome
             agenda.schedule(entry, now)
+        elif isinstance(outcome, WrongUrl):  # says nothing about the task: it is not marked
+            self.url_rejected = outcome
+            agenda.schedule(entry, now)
         elif isinstance(outcome, RateLimited):
             # Every 429 in a row is a strike. A Retry-After is obeyed to the letter; one
             # that says "now" (0, or a date our clock has passed) is no reason to hammer:
@@ -323,14 +347,14 @@ class Scheduler:
             agenda.schedule(entry, self.hold_until)
         elif isinstance(outcome, NotFound):
             entry.not_found += 1
-            known = entry.last is not None and bool(entry.last.status)
+            known = entry.known or (entry.last is not None and bool(entry.last.status))
             if entry.not_found >= (KNOWN_NOT_FOUND_LIMIT if known else NOT_FOUND_LIMIT):
                 self._finish(entry)  # marked; polled again only when asked
                 return
-            if known:
+            if known:  # it existed: a blip, or gone for good; asked again with backoff
                 agenda.schedule(entry, now + self._backoff(entry.not_found))
-            else:
-                agenda.schedule(entry, now + policy.max_interval * entry.not_found)
+            else:  # never answered for: confirmed at the polling floor, then given up
+                agenda.schedule(entry, now + policy.min_interval)
         else:
             assert isinstance(outcome, ServerError | BadResponse | NetworkError)
             entry.failures += 1

@@ -20,6 +20,7 @@ __all__ = [
     "is_loopback_host",
     "is_loopback_url",
     "url_problem",
+    "without_v1",
 ]
 
 
@@ -69,6 +70,20 @@ def check_base_url(url: str, *, allow_insecure_http: bool = False) -> str:
             "or set allow_insecure_http = true in the config file if you really mean it"
         )
     return url.strip().rstrip("/")
+
+
+def without_v1(base_url: str) -> str | None:
+    """The base URL without the ``/v1`` it ends in (a common slip: vidwatch adds
+    ``/v1/video/…`` itself, so the gateway is asked for ``/v1/v1/video/query``), or None
+    when it does not end in ``/v1``."""
+    url = base_url.strip().rstrip("/")
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return None
+    if not path.lower().endswith("/v1"):
+        return None
+    return url[: -len("/v1")]
 
 
 def clean_url(value: object) -> str | None:

@@ -19,6 +19,7 @@ from vidwatch.core.outcomes import (
     Outcome,
     RateLimited,
     ServerError,
+    WrongUrl,
 )
 from vidwatch.core.sanitize import clean_line
 
@@ -90,6 +91,8 @@ def describe(outcome: Outcome, host: str = "") -> str:
         return _with(f"{host} is limiting requests (HTTP 429)", outcome.detail) + wait
     if isinstance(outcome, AuthRejected | NotFound):
         return clean_line(outcome.message, 400)
+    if isinstance(outcome, WrongUrl):  # the address asked, the server's words, the fix
+        return clean_line(outcome.message, 800)
     assert isinstance(outcome, Ok)
     return ""
 

@@ -1,12 +1,14 @@
 """The dashboard's line to the server: the client, the key, pausing and retrying.
 
-``p`` pauses and resumes polling; with no key or a rejected one it re-reads the
-config file instead, so a key fixed there (or set in the environment and given again)
-starts polling without a restart.
+``p`` pauses and resumes polling; with no key, a rejected one, or a base URL the server
+has no such address for, it re-reads the config file instead, so a key or a base_url
+fixed there (or a key set in the environment and given again) starts polling without a
+restart.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 from textual.app import App
 
 from vidwatch.core.client import QueryClient
-from vidwatch.core.config import Config, ConfigError, load_config
+from vidwatch.core.config import ENV_BASE_URL, Config, ConfigError, load_config
 from vidwatch.core.logs import add_secret
 from vidwatch.core.poller import Poller
 from vidwatch.core.wording import host_of
@@ -48,6 +50,9 @@ class Connection:
         self.banner = banner
         self.demo = demo  # the key is the simulator's: nothing to re-read
         self.client: QueryClient | None = None
+        # Clients replaced by one for a fixed base URL: a create may still be on its way
+        # through one, so they are closed when the dashboard closes, not before.
+        self._retired: list[QueryClient] = []
 
     def start(self) -> None:
         """Poll with the configured key, or say how to give one."""
@@ -72,13 +77,15 @@ class Connection:
         self.poller.set_client(client, host_of(config.base_url))
 
     async def aclose(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
+        for client in (*self._retired, self.client):
+            if client is not None:
+                await client.aclose()
 
     def pause_or_resume(self) -> None:
-        """``p``: pause or resume; without a usable key, look for one."""
+        """``p``: pause or resume; without a usable key or base URL, look for one."""
         poller = self.poller
-        if poller.client is None or poller.status.auth_error:
+        status = poller.status
+        if poller.client is None or status.auth_error or status.url_error:
             self.retry_key()
         elif poller.paused:
             poller.resume()
@@ -88,8 +95,8 @@ class Connection:
             self.app.notify("Polling paused. Press p to resume.")
 
     def retry_key(self) -> None:
-        """Re-read the config: a fixed or new key (or the same one, if it came from the
-        environment or the command line) starts polling again."""
+        """Re-read the config: a fixed or new key or base URL (or the same key, if it came
+        from the environment or the command line) starts polling again."""
         notify = self.app.notify
         if self.demo:
             self.poller.resume()
@@ -109,11 +116,34 @@ class Connection:
             return
         add_secret(key)
         changed = key != self.config.api_key
+        # The base URL is taken from the file only when it is what stopped polling (the
+        # server had no such address): a retry for the key keeps the address in use.
+        wrong_url = self.poller.status.url_error
+        where = (fresh.base_url, fresh.allow_insecure_http)
+        moved = bool(wrong_url) and where != (self.config.base_url, self.config.allow_insecure_http)
         self.config = replace(self.config, api_key=key, key_source=fresh.key_source)
+        if moved:
+            self.config = replace(
+                self.config, base_url=fresh.base_url, allow_insecure_http=fresh.allow_insecure_http
+            )
         if self.poller.client is None:
             self.go_online(replace(fresh, api_key=key, policy=self.config.policy))
             if self.poller.client is not None:
                 notify("API key found: polling started.")
+        elif moved:  # a new address: a new client for it
+            old = self.client
+            self.go_online(self.config)
+            if self.client is not old and old is not None:
+                self._retired.append(old)
+            notify(f"Polling again, at {self.config.base_url}.")
+        elif wrong_url:
+            self.poller.resume()
+            source = (
+                f"{ENV_BASE_URL} sets it (restart vidwatch once it is fixed)"
+                if os.environ.get(ENV_BASE_URL, "").strip()
+                else f"base_url is unchanged in {self.config_file}"
+            )
+            notify(f"Asking {self.config.base_url} again: {source}.", severity="warning")
         elif changed:
             self.poller.set_key(key)
             notify("Retrying with the new key from the config file.")

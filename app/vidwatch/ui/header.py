@@ -99,7 +99,7 @@ class StatusBar(Widget):
 
 
 def _status_class(status: PollerStatus) -> str:
-    if status.auth_error or status.offline or status.unreachable is not None:
+    if status.auth_error or status.url_error or status.offline or status.unreachable is not None:
         return "status-bar--bad"
     if status.paused or status.hold_until is not None:
         return "status-bar--held"

@@ -45,7 +45,10 @@ _KEYS: list[BindingType] = [
         "p",
         "pause_polling",
         "Pause",
-        tooltip="Pause or resume polling (after a rejected key: retry, re-reading the config)",
+        tooltip=(
+            "Pause or resume polling (after a rejected key or a wrong base URL: retry, "
+            "re-reading the config)"
+        ),
     ),
     # The same key once polling is paused (or waits for a key): the footer says so.
     Binding("p", "resume_polling", "Resume", tooltip="Resume polling"),

@@ -189,6 +189,8 @@ class MainScreen(TaskActions):
             why = "not polling: no API key"
         elif poller.status.auth_error:
             why = "key rejected; p to retry"
+        elif poller.status.url_error:
+            why = "wrong base URL; fix it, then p"
         elif poller.paused:
             why = "paused; p to resume"
         else:
@@ -252,6 +254,14 @@ class MainScreen(TaskActions):
             self.set_banner("auth", f"{status.auth_error}. Polling is paused; press p to retry.")
         else:
             self.set_banner("auth", None)
+        if status.url_error:
+            self.set_banner(
+                "url",
+                f"{status.url_error}. Polling is paused (no task was marked); "
+                "press p once base_url is fixed.",
+            )
+        else:
+            self.set_banner("url", None)
 
     def set_banner(self, key: str, message: str | None) -> None:
         if message:
@@ -302,7 +312,7 @@ class MainScreen(TaskActions):
 
     @staticmethod
     def _stopped(status: PollerStatus) -> bool:
-        return status.paused or status.offline or bool(status.auth_error)
+        return status.paused or status.offline or bool(status.auth_error or status.url_error)
 
     def watch_status(self, old: PollerStatus, new: PollerStatus) -> None:
         if self._stopped(old) != self._stopped(new):
