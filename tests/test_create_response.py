@@ -203,17 +203,20 @@ def make(kind: type[httpx.TransportError]) -> httpx.TransportError:
         httpx.PoolTimeout,
         httpx.ProxyError,
         httpx.UnsupportedProtocol,
+        httpx.WriteError,
+        httpx.WriteTimeout,
     ],
 )
-def test_errors_before_a_connection_are_not_sent(kind: type[httpx.TransportError]) -> None:
+def test_errors_before_the_request_was_written_whole_are_not_sent(
+    kind: type[httpx.TransportError],
+) -> None:
     assert classify_transport_error(make(kind)) is SendFate.NOT_SENT
 
 
 @pytest.mark.parametrize(
     "kind",
     [
-        httpx.WriteError,
-        httpx.WriteTimeout,
+        httpx.NetworkError,
         httpx.ReadTimeout,
         httpx.ReadError,
         httpx.RemoteProtocolError,
@@ -221,7 +224,9 @@ def test_errors_before_a_connection_are_not_sent(kind: type[httpx.TransportError
         httpx.CloseError,
     ],
 )
-def test_errors_after_connecting_are_uncertain(kind: type[httpx.TransportError]) -> None:
+def test_errors_after_the_request_was_written_are_uncertain(
+    kind: type[httpx.TransportError],
+) -> None:
     assert classify_transport_error(make(kind)) is SendFate.UNCERTAIN
 
 
