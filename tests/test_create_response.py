@@ -90,6 +90,13 @@ def test_no_channel_rate_limits_and_server_errors() -> None:
     )
     assert isinstance(no_channel, NoChannel)
     assert no_channel == NoChannel("veo9", no_channel.message)
+    message = (
+        "当前分组 default 下对于模型 veo9-ultra 无可用渠道 (request id: 2026062216405469540313)"
+    )
+    new_api = parse(
+        503, {"error": {"message": message, "type": "new_api_error", "code": "model_not_found"}}
+    )
+    assert new_api == NoChannel("veo9-ultra", message)  # new-api's own wording
     limited = parse(429, {"error": {"message": "upstream saturated"}}, {"retry-after": "7"})
     assert limited == RateLimited(7.0, "upstream saturated")
     dated = parse(429, b"", {"retry-after": "Thu, 19 Jun 2025 08:00:30 GMT"})

@@ -319,13 +319,16 @@ def _text(value: object, limit: int) -> str:
 
 
 def _model_in(message: str) -> str:
-    """The model a 'no channel' message names, when it quotes one (else "")."""
+    """The model a 'no channel' message names, when it quotes one or says it the way
+    new-api does (``当前分组 default 下对于模型 veo9 无可用渠道``); else ""."""
     for quote in ("'", '"', "`"):
         start = message.find(quote)
         end = message.find(quote, start + 1)
         if 0 <= start < end:
             return message[start + 1 : end][:MAX_SHORT]
-    return ""
+    _, said, rest = message.partition("对于模型 ")
+    model, ended, _ = rest.partition(" 无可用渠道")
+    return model.strip()[:MAX_SHORT] if said and ended else ""
 
 
 def _epoch(value: object) -> datetime | None:
