@@ -89,7 +89,9 @@ async def test_the_demo_shows_every_model_family(tmp_path: Path) -> None:
     demo = Demo(Paths.discover(tasks_file=tmp_path / "tasks.toml"), jobs=4, seed=7, speed=3.0)
     try:
         await demo.start(Config(), lambda: datetime.now(UTC))
-        ids = list(demo.store.load().records)
+        records = demo.store.load().records
     finally:
         await demo.stop()
-    assert sorted(i.partition(":")[0] for i in ids) == ["grok", "kling-v2", "sora-2", "veo3.1-fast"]
+    families = ["grok", "kling-v2", "sora-2", "veo3.1-fast"]
+    assert sorted(i.partition(":")[0] for i in records) == families
+    assert sorted(r.task.label.split()[-1] for r in records.values()) == families  # shown

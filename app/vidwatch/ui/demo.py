@@ -76,7 +76,10 @@ class Demo:
         base_url = await simulator.start()
         self.simulator = simulator
         when = now()
-        tasks = [Task(i, when, f"demo {n + 1:02d}") for n, i in enumerate(simulator.job_ids)]
+        tasks = [
+            Task(i, when, f"demo {n + 1:02d} {simulator.jobs[i].model}")
+            for n, i in enumerate(simulator.job_ids)
+        ]
         await asyncio.to_thread(self.store.add, tasks)
         config = replace(config, base_url=base_url, api_key=simulator.api_key, key_source="demo")
         # Short enough for three lines at 80 columns (the banner keeps to four).
