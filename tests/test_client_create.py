@@ -21,7 +21,7 @@ from vidwatch.core.create_response import (
     SendFate,
     classify_transport_error,
 )
-from vidwatch.core.http import _translated
+from vidwatch.core.http import _translated, _Transport
 from vidwatch.core.parsing import MAX_BODY
 from vidwatch.core.simulator import Simulator
 from vidwatch.core.verdict import RowState, judge
@@ -187,3 +187,24 @@ def test_aiohttp_errors_say_whether_the_request_went_out(cause: Exception, fate:
     assert classify_transport_error(translated) is fate
     if isinstance(cause, TimeoutError):
         assert isinstance(translated, httpx.TimeoutException)  # a query says "timed out"
+
+
+async def test_creates_have_a_connector_of_their_own_that_never_keeps_a_connection() -> None:
+    from vidwatch.core.http import production_transport
+
+    sessions = []
+    for purpose in ("api", "create"):
+        transport = production_transport(4, purpose)
+        assert isinstance(transport, _Transport)
+        assert callable(transport.client)
+        sessions.append(transport.client())
+    polls, creates = sessions
+    try:
+        assert polls.connector is not None
+        assert creates.connector is not None
+        assert polls.connector is not creates.connector  # apart from polling's pool
+        assert creates.connector.force_close
+        assert not polls.connector.force_close
+    finally:
+        for session in sessions:
+            await session.close()
