@@ -24,11 +24,12 @@ __all__ = ["IdleClosing", "SimulatorThread", "serve_forever"]
 
 class IdleClosing(asyncio.Protocol):
     """One connection, its HTTP handling left to ``inner`` (aiohttp's), closed without a
-    word once it has been idle ``idle`` seconds, as nginx or a cloud proxy in front of a
-    gateway does: no ``Connection: close`` was ever sent. From that moment nothing more
-    is read (a request that arrives is never seen), and the close reaches the client
-    ``delay`` seconds later, as over a network. A request being answered is not idle.
-    ``closed`` is called once per idle close."""
+    word once it has been kept alive idle ``idle`` seconds after an answer, as nginx or a
+    cloud proxy in front of a gateway does: no ``Connection: close`` was ever sent. From
+    that moment nothing more is read (a request that arrives is never seen), and the
+    close reaches the client ``delay`` seconds later, as over a network. A request being
+    answered is not idle, nor is a new connection waiting for its first request (servers
+    give those far longer). ``closed`` is called once per idle close."""
 
     def __init__(
         self, inner: asyncio.Protocol, idle: float, delay: float, closed: Callable[[], None]
@@ -46,7 +47,6 @@ class IdleClosing(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
         self.inner.connection_made(_Watched(transport, self))  # type: ignore[arg-type]
-        self._arm()
 
     def data_received(self, data: bytes) -> None:
         if self.dying:
