@@ -16,9 +16,12 @@ its rate limiter has no body and no ``Retry-After``.
 
 from __future__ import annotations
 
+import json
 import random
 import textwrap
 import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 __all__ = [
     "AUTH_BURST",
@@ -26,6 +29,7 @@ __all__ = [
     "CHAOS_WEIGHTS",
     "FAULTS",
     "FAULTS_HELP",
+    "canned_answer",
     "coded_body",
     "error_body",
     "exhausted_key_body",
@@ -175,3 +179,55 @@ def invalid_url_body(method: str, path: str) -> dict[str, object]:
             "code": "",
         }
     }
+
+
+# A fault's whole answer: status, body, content type, headers, and the wait a 429 asks for.
+Canned = tuple[int, bytes, str, dict[str, str], float | None]
+_JSON = "application/json"
+
+
+def canned_answer(kind: str, retry_after: int, authorization: str = "") -> Canned | None:
+    """The answer of a fault that is nothing but an answer (no wait, no cut connection,
+    no redirect): ``None`` for the others. ``authorization`` is what ``echo-key`` quotes."""
+    if kind in ("401", "401-exhausted"):
+        body = invalid_key_body() if kind == "401" else exhausted_key_body()
+        return _canned(401, body)
+    if kind == "404":  # some gateways answer an unknown task with a 404
+        return _canned(404, not_found_body())
+    if kind == "429":
+        limited = error_body("Rate limit reached", "rate_limit")
+        return _canned(429, limited, {"Retry-After": str(retry_after)}, float(retry_after))
+    if kind == "429-date":
+        # HTTP dates have whole seconds: the wait is between retry_after and one more.
+        now = datetime.now(UTC)
+        when = now.replace(microsecond=0) + timedelta(seconds=retry_after + 1)
+        headers = {"Retry-After": format_datetime(when, usegmt=True)}
+        limited = error_body("Rate limit reached", "rate_limit")
+        return _canned(429, limited, headers, (when - now).total_seconds())
+    if kind == "429-bare":  # new-api's rate limiter: no body, no Retry-After
+        return 429, b"", "text/plain", {}, None
+    if kind in ("500", "502", "503"):
+        return _canned(int(kind), error_body("upstream error", "server_error"))
+    if kind == "echo-key":  # a hostile or careless server repeats the credentials
+        return _canned(500, error_body(f"bad auth header: {authorization}", "server_error"))
+    if kind == "wrong-types":
+        wrong = {"id": 7, "status": ["completed"], "video_url": 12, "status_update_time": "soon"}
+        return _canned(200, wrong)
+    if kind == "missing-fields":
+        return _canned(200, {"id": "x"})
+    if kind == "huge":
+        return 200, b'{"id": "' + b"x" * (2 * 1024 * 1024) + b'"}', _JSON, {}, None
+    raw = {
+        "html": (502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"),
+        "empty": (200, b"", _JSON),
+        "malformed": (200, b'{"id": "x", "status": ', _JSON),
+        "truncated": (200, b'{"id": "abc", "status": "proc', _JSON),  # JSON cut halfway
+    }.get(kind)
+    return None if raw is None else (*raw, {}, None)
+
+
+def _canned(
+    status: int, body: object, headers: dict[str, str] | None = None, wait: float | None = None
+) -> Canned:
+    data = json.dumps(body, ensure_ascii=False).encode()
+    return status, data, _JSON, headers or {}, wait

@@ -44,6 +44,7 @@ __all__ = [
     "Family",
     "Job",
     "Stats",
+    "byte_range",
     "family_of",
     "video_bytes",
 ]
@@ -205,3 +206,20 @@ def video_bytes(server_id: str, size: int = VIDEO_SIZE) -> bytes:
     head = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
     body = (seed * (size // len(seed) + 1))[: size - len(head)]
     return head + body
+
+
+def byte_range(size: int, header: str) -> tuple[int, int, int] | None:
+    """(first byte, last byte, HTTP status) a ``Range`` header asks of ``size`` bytes:
+    the whole (200) without one or when unreadable, a part (206), ``None`` when it asks
+    for nothing there is (416)."""
+    if not header.startswith("bytes="):
+        return 0, size - 1, 200
+    first, _, last = header[6:].partition("-")
+    try:
+        start = int(first) if first else size - int(last)
+        end = min(int(last), size - 1) if (first and last) else size - 1
+    except ValueError:
+        return 0, size - 1, 200
+    if start >= size or start > end or start < 0:
+        return None
+    return start, end, 206

@@ -42,7 +42,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 
 from aiohttp import web
 
@@ -52,8 +51,7 @@ from vidwatch.core.sim_faults import (
     AUTH_FAULTS,
     CHAOS_WEIGHTS,
     FAULTS,
-    error_body,
-    exhausted_key_body,
+    canned_answer,
     invalid_key_body,
     invalid_url_body,
     not_found_body,
@@ -67,6 +65,7 @@ from vidwatch.core.sim_jobs import (
     VIDEO_SIZE,
     Job,
     Stats,
+    byte_range,
     video_bytes,
 )
 from vidwatch.core.sim_serve import IdleClosing
@@ -287,48 +286,13 @@ class Simulator:
         return self._json(200, self._body(job, task_id))
 
     async def _fault(self, fault: str, request: web.Request) -> web.StreamResponse | None:
-        if fault == "401":
-            return self._json(401, invalid_key_body())
-        if fault == "401-exhausted":
-            return self._json(401, exhausted_key_body())
-        if fault == "404":  # some gateways answer an unknown task with 404
-            return self._json(404, not_found_body())
-        if fault == "429":
-            self.stats.retry_afters.append((self.clock(), float(self.retry_after)))
-            headers = {"Retry-After": str(self.retry_after)}
-            return self._json(429, error_body("Rate limit reached", "rate_limit"), headers)
-        if fault == "429-date":
-            # HTTP dates have whole seconds: the wait is between retry_after and one more.
-            now = datetime.now(UTC)
-            when = now.replace(microsecond=0) + timedelta(seconds=self.retry_after + 1)
-            self.stats.retry_afters.append((self.clock(), (when - now).total_seconds()))
-            headers = {"Retry-After": format_datetime(when, usegmt=True)}
-            return self._json(429, error_body("Rate limit reached", "rate_limit"), headers)
-        if fault == "429-bare":  # new-api's rate limiter: no body, no Retry-After
-            return self._raw(429, b"", "text/plain")
-        if fault in ("500", "502", "503"):
-            return self._json(int(fault), error_body("upstream error", "server_error"))
-        if fault == "html":
-            return self._raw(
-                502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"
-            )
-        if fault == "empty":
-            return self._raw(200, b"", "application/json")
-        if fault == "malformed":
-            return self._raw(200, b'{"id": "x", "status": ', "application/json")
-        if fault == "truncated":
-            return await self._truncated(request)
-        if fault == "wrong-types":
-            return self._json(
-                200,
-                {"id": 7, "status": ["completed"], "video_url": 12, "status_update_time": "soon"},
-            )
-        if fault == "missing-fields":
-            return self._json(200, {"id": "x"})
-        if fault == "huge":
-            return self._raw(
-                200, b'{"id": "' + b"x" * (2 * 1024 * 1024) + b'"}', "application/json"
-            )
+        auth = request.headers.get("Authorization", "")
+        canned = canned_answer(fault, self.retry_after, auth)
+        if canned is not None:
+            status, body, content_type, headers, wait = canned
+            if wait is not None:
+                self.stats.retry_afters.append((self.clock(), wait))
+            return self._raw(status, body, content_type, headers)
         if fault == "slow":
             await asyncio.sleep(self.slow_seconds)
             return None  # then the normal answer
@@ -338,17 +302,10 @@ class Simulator:
             return self._raw(500, b"", "text/plain")
         if fault == "reset":
             return await self._reset(request)
-        if fault == "echo-key":  # a hostile or careless server repeats the credentials
-            echoed = request.headers.get("Authorization", "")
-            return self._json(500, error_body(f"bad auth header: {echoed}", "server_error"))
         if fault == "redirect":  # following this would hand the key to another host
             target = self.redirect_to or f"{self.base_url}/elsewhere"
             return self._raw(302, b"", "text/plain", {"Location": target})
         return None
-
-    async def _truncated(self, request: web.Request) -> web.StreamResponse:
-        """A complete HTTP answer whose JSON body stops halfway."""
-        return self._raw(200, b'{"id": "abc", "status": "proc', "application/json")
 
     async def _reset(self, request: web.Request) -> web.StreamResponse:
         """Headers promise 400 bytes; the connection is cut after 30."""
@@ -387,23 +344,15 @@ class Simulator:
                 return self._raw(403, b"<Error>Request has expired</Error>", "application/xml")
         self.stats.videos += 1
         data = video_bytes(name, self.video_size)
-        start, end = 0, len(data) - 1
-        status = 200
         etag = f'"{name}-{len(data)}"'
         header = request.headers.get("Range", "")
         if_range = request.headers.get("If-Range")
         if if_range is not None and if_range != etag:
             header = ""  # the client's part is of another version: send the whole video
-        if header.startswith("bytes="):
-            first, _, last = header[6:].partition("-")
-            try:
-                start = int(first) if first else len(data) - int(last)
-                end = min(int(last), len(data) - 1) if (first and last) else len(data) - 1
-            except ValueError:
-                start, end = 0, len(data) - 1
-            if start >= len(data) or start > end or start < 0:
-                return web.Response(status=416, headers={"Content-Range": f"bytes */{len(data)}"})
-            status = 206
+        wanted = byte_range(len(data), header)
+        if wanted is None:
+            return web.Response(status=416, headers={"Content-Range": f"bytes */{len(data)}"})
+        start, end, status = wanted
         headers = {"Accept-Ranges": "bytes", "Content-Type": "video/mp4", "ETag": etag}
         if status == 206:
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
