@@ -87,6 +87,10 @@ class IdleClosing(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
+        waiter = getattr(self.inner, "_waiter", None)  # what aiohttp's own timer looks at
+        if waiter is None or waiter.done():  # still answering (a slow video): not idle
+            self._arm()
+            return
         self.dying = True
         transport.pause_reading()
         self.closed()

@@ -405,6 +405,7 @@ class Simulator:
                 "faults": dict(self.stats.faults),
                 "jobs": len(self.jobs),
                 "finished": sum(1 for j in self.jobs.values() if j.finishes_at <= self.now()),
+                "idle_closes": self.stats.idle_closes,
                 **self.create.stats(),
             },
         )
