@@ -314,6 +314,21 @@ async def test_an_idle_kept_alive_connection_is_closed_without_a_word() -> None:
     assert sim.stats.requests == asked
 
 
+async def test_a_slow_answer_is_not_idle() -> None:
+    """A video sent slowly (longer than the idle time between its pieces) arrives whole."""
+    sim = Simulator(jobs=0, seed=2, clock=Clock(), idle_close=0.05)
+    await sim.start()
+    try:
+        task_id = sim.add_job(model="grok", queue_time=0, duration=1, fails=False)
+        at(sim, 5)
+        sim.video_rate = 200_000  # 64 KiB in two pieces, 0.16 s apart
+        video = await _CLIENTS[0].get(sim.video_url(sim.jobs[task_id]))
+    finally:
+        await sim.stop()
+    assert video.content == video_bytes(sim.jobs[task_id].server_id)
+    assert sim.stats.idle_closes == 0
+
+
 async def test_vidwatch_creates_nothing_twice_on_a_silently_closing_simulator() -> None:
     """Polls and creates on one client, a create written just as the simulator drops
     the poll's idle connection: it goes on a connection of its own and is made once."""
