@@ -185,6 +185,24 @@ def test_simulate_help_says_how_to_trigger_each_create_error(
         assert word in out
 
 
+def test_simulate_help_documents_every_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    from vidwatch.core.sim_create import CREATE_FAULTS
+    from vidwatch.core.sim_faults import FAULTS
+    from vidwatch.core.sim_jobs import VEO_STEPS
+    from vidwatch.core.sim_shapes import ID_STYLES
+
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # as read, whatever the wrapping
+    options = ("--port", "--jobs", "--seed", "--chaos", "--speed", "--idle-close", "--close-delay")
+    for word in (*options, *ID_STYLES, *FAULTS, *CREATE_FAULTS):
+        assert word in out, word
+    for word in ("grok", "sora", "in_progress", "thumbnail_url", *(s for s, _ in VEO_STEPS)):
+        assert word in out, word
+    for word in ("无效的令牌", "task_not_exist", "Invalid URL (GET /v1/v1/video/query)"):
+        assert word in out, word
+
+
 def test_the_create_table_of_the_config(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     assert load_config(path, env={}).create == CreateSettings("grok-video-3", 30, 2)
@@ -348,3 +366,18 @@ def test_submit_needs_a_key_only_to_send(cli: Cli) -> None:
         cli.sim.create.job_ids[0],
         "has a job (sent before)",
     ]
+
+
+def test_simulate_options_reach_the_simulator(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: dict[str, object] = {}
+    monkeypatch.setattr("vidwatch.core.sim_serve.serve_forever", lambda **kw: seen.update(kw))
+    argv = ["simulate", "--id-style", "upstream", "--idle-close", "5", "--close-delay", "0.2"]
+    assert main(argv) == 0
+    assert (seen["id_style"], seen["idle_close"], seen["close_delay"]) == ("upstream", 5.0, 0.2)
+    assert main(["simulate", "--idle-close", "0"]) == 64
+    assert main(["simulate", "--close-delay", "-1"]) == 64
+    with pytest.raises(SystemExit):
+        main(["simulate", "--id-style", "sideways"])
+    assert "--idle-close is in seconds" in capsys.readouterr().err

@@ -21,7 +21,7 @@ from vidwatch.core.create_response import (
     SendFate,
     classify_transport_error,
 )
-from vidwatch.core.http import _translated
+from vidwatch.core.http import _translated, _Transport
 from vidwatch.core.parsing import MAX_BODY
 from vidwatch.core.simulator import Simulator
 from vidwatch.core.verdict import RowState, judge
@@ -60,7 +60,8 @@ async def test_a_create_is_one_post_of_the_exact_body_on_a_connection_not_kept()
     [
         (httpx.ConnectError("refused"), SendFate.NOT_SENT),
         (httpx.ConnectTimeout("slow handshake"), SendFate.NOT_SENT),
-        (httpx.WriteError("broken pipe"), SendFate.UNCERTAIN),
+        (httpx.WriteError("broken pipe"), SendFate.NOT_SENT),
+        (httpx.NetworkError("connection lost"), SendFate.UNCERTAIN),
         (httpx.ReadTimeout("no answer"), SendFate.UNCERTAIN),
         (httpx.RemoteProtocolError("peer closed"), SendFate.UNCERTAIN),
         (httpx.ReadError("reset"), SendFate.UNCERTAIN),
@@ -146,10 +147,29 @@ async def test_a_lost_answer_is_uncertain_and_the_post_is_never_sent_again() -> 
     assert sim.create.answers[0] == 2  # two connections dropped, neither retried
 
 
+def caused(error: Exception, cause: Exception) -> Exception:
+    error.__cause__ = cause  # as aiohttp's helpers.set_exception chains them
+    return error
+
+
+CLOSING = aiohttp.ClientConnectionResetError("Cannot write to closing transport")
+UNWRITTEN = "Can not write request body for https://gw.example/v1/video/create"
+
+
 @pytest.mark.parametrize(
     ("cause", "fate"),
     [
         (aiohttp.ConnectionTimeoutError("connect timed out"), SendFate.NOT_SENT),
+        # The writer found the connection closing: the request never went out whole.
+        (CLOSING, SendFate.NOT_SENT),
+        (caused(aiohttp.ClientOSError(None, UNWRITTEN), CLOSING), SendFate.NOT_SENT),
+        # The connection was lost while the body drained, or after: it may have gone out.
+        (
+            caused(aiohttp.ClientOSError(None, UNWRITTEN), ConnectionError("Connection lost")),
+            SendFate.UNCERTAIN,
+        ),
+        (aiohttp.ClientConnectionResetError("Connection lost"), SendFate.UNCERTAIN),
+        (aiohttp.ClientOSError(None, UNWRITTEN), SendFate.UNCERTAIN),
         (aiohttp.ClientConnectorError(KEY_9, OSError(111, "refused")), SendFate.NOT_SENT),
         (aiohttp.ServerDisconnectedError(), SendFate.UNCERTAIN),
         (aiohttp.SocketTimeoutError("read timed out"), SendFate.UNCERTAIN),
@@ -157,9 +177,9 @@ async def test_a_lost_answer_is_uncertain_and_the_post_is_never_sent_again() -> 
         (aiohttp.ClientOSError(104, "reset by peer"), SendFate.UNCERTAIN),
     ],
 )
-def test_aiohttp_errors_say_whether_a_connection_was_made(cause: Exception, fate: SendFate) -> None:
+def test_aiohttp_errors_say_whether_the_request_went_out(cause: Exception, fate: SendFate) -> None:
     """httpx-aiohttp calls most of these ConnectTimeout; only the ones raised before a
-    connection existed may say "not sent"."""
+    connection existed, or before the request was written, may say "not sent"."""
     request = httpx.Request("POST", "https://gw.example/v1/video/create")
     with pytest.raises(httpx.HTTPError) as mapped, map_aiohttp_exceptions():
         raise cause
@@ -167,3 +187,24 @@ def test_aiohttp_errors_say_whether_a_connection_was_made(cause: Exception, fate
     assert classify_transport_error(translated) is fate
     if isinstance(cause, TimeoutError):
         assert isinstance(translated, httpx.TimeoutException)  # a query says "timed out"
+
+
+async def test_creates_have_a_connector_of_their_own_that_never_keeps_a_connection() -> None:
+    from vidwatch.core.http import production_transport
+
+    sessions = []
+    for purpose in ("api", "create"):
+        transport = production_transport(4, purpose)
+        assert isinstance(transport, _Transport)
+        assert callable(transport.client)
+        sessions.append(transport.client())
+    polls, creates = sessions
+    try:
+        assert polls.connector is not None
+        assert creates.connector is not None
+        assert polls.connector is not creates.connector  # apart from polling's pool
+        assert creates.connector.force_close
+        assert not polls.connector.force_close
+    finally:
+        for session in sessions:
+            await session.close()

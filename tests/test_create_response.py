@@ -90,6 +90,13 @@ def test_no_channel_rate_limits_and_server_errors() -> None:
     )
     assert isinstance(no_channel, NoChannel)
     assert no_channel == NoChannel("veo9", no_channel.message)
+    message = (
+        "当前分组 default 下对于模型 veo9-ultra 无可用渠道 (request id: 2026062216405469540313)"
+    )
+    new_api = parse(
+        503, {"error": {"message": message, "type": "new_api_error", "code": "model_not_found"}}
+    )
+    assert new_api == NoChannel("veo9-ultra", message)  # new-api's own wording
     limited = parse(429, {"error": {"message": "upstream saturated"}}, {"retry-after": "7"})
     assert limited == RateLimited(7.0, "upstream saturated")
     dated = parse(429, b"", {"retry-after": "Thu, 19 Jun 2025 08:00:30 GMT"})
@@ -203,17 +210,20 @@ def make(kind: type[httpx.TransportError]) -> httpx.TransportError:
         httpx.PoolTimeout,
         httpx.ProxyError,
         httpx.UnsupportedProtocol,
+        httpx.WriteError,
+        httpx.WriteTimeout,
     ],
 )
-def test_errors_before_a_connection_are_not_sent(kind: type[httpx.TransportError]) -> None:
+def test_errors_before_the_request_was_written_whole_are_not_sent(
+    kind: type[httpx.TransportError],
+) -> None:
     assert classify_transport_error(make(kind)) is SendFate.NOT_SENT
 
 
 @pytest.mark.parametrize(
     "kind",
     [
-        httpx.WriteError,
-        httpx.WriteTimeout,
+        httpx.NetworkError,
         httpx.ReadTimeout,
         httpx.ReadError,
         httpx.RemoteProtocolError,
@@ -221,7 +231,9 @@ def test_errors_before_a_connection_are_not_sent(kind: type[httpx.TransportError
         httpx.CloseError,
     ],
 )
-def test_errors_after_connecting_are_uncertain(kind: type[httpx.TransportError]) -> None:
+def test_errors_after_the_request_was_written_are_uncertain(
+    kind: type[httpx.TransportError],
+) -> None:
     assert classify_transport_error(make(kind)) is SendFate.UNCERTAIN
 
 

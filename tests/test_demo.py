@@ -77,3 +77,21 @@ async def test_the_demo_banner_is_read_whole_at_80x24(
         assert len(lines) <= 3  # leaves the rows their room
         assert box.height >= len(lines)  # and nothing is cut off (the key hint is last)
         await pilot.press("q")
+
+
+async def test_the_demo_shows_every_model_family(tmp_path: Path) -> None:
+    """Its jobs take the families in turn: grok, sora, veo, each answering in its own
+    shape, and one in the doc page's."""
+    from datetime import UTC, datetime
+
+    from vidwatch.ui.demo import Demo
+
+    demo = Demo(Paths.discover(tasks_file=tmp_path / "tasks.toml"), jobs=4, seed=7, speed=3.0)
+    try:
+        await demo.start(Config(), lambda: datetime.now(UTC))
+        records = demo.store.load().records
+    finally:
+        await demo.stop()
+    families = ["grok", "kling-v2", "sora-2", "veo3.1-fast"]
+    assert sorted(i.partition(":")[0] for i in records) == families
+    assert sorted(r.task.label.split()[-1] for r in records.values()) == families  # shown

@@ -57,14 +57,14 @@ def test_durations_are_spread_like_real_jobs() -> None:
 
 
 async def test_lifecycle_over_http(sim: Simulator) -> None:
-    task_id = sim.add_job(queue_time=5, duration=30, fails=False)
+    task_id = sim.add_job(model="kling-v2", queue_time=5, duration=30, fails=False)
     clock = clock_of(sim)
     async with QueryClient(sim.base_url, sim.api_key) as client:
         first = await client.query(task_id)
         assert isinstance(first, Ok)
         assert first.result.status == "pending"
         assert first.result.state is State.QUEUED
-        assert first.result.server_id == task_id.split(":", 1)[1]  # the body's id has no prefix
+        assert first.result.server_id == task_id  # the asked id, echoed (id_style "asked")
         assert first.result.enhanced_prompt
         assert "```" in first.result.enhanced_prompt
         clock.now = 10
@@ -88,8 +88,9 @@ async def test_lifecycle_over_http(sim: Simulator) -> None:
     assert sim.stats.key_sent_to_video_host == 0
 
 
-async def test_failed_jobs_carry_a_reason(sim: Simulator) -> None:
-    task_id = sim.add_job(queue_time=0, duration=1, fails=True)
+@pytest.mark.parametrize("model", ["grok", "sora-2", "kling-v2"])
+async def test_failed_jobs_carry_a_reason(sim: Simulator, model: str) -> None:
+    task_id = sim.add_job(model=model, queue_time=0, duration=1, fails=True)
     clock_of(sim).now = 5
     async with QueryClient(sim.base_url, sim.api_key) as client:
         outcome = await client.query(task_id)
@@ -109,6 +110,7 @@ async def test_wrong_key_and_unknown_id(sim: Simulator) -> None:
     ("fault", "kind"),
     [
         ("401", AuthRejected),
+        ("401-exhausted", AuthRejected),
         ("404", NotFound),
         ("429", RateLimited),
         ("429-date", RateLimited),

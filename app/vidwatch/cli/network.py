@@ -342,7 +342,19 @@ def cmd_simulate(ctx: Context, ns: argparse.Namespace) -> int:
         raise CliError(
             "--speed must be positive (60 = a minute of job time per second).", EXIT_USAGE
         )
+    if ns.idle_close is not None and ns.idle_close <= 0:
+        raise CliError("--idle-close is in seconds and must be positive.", EXIT_USAGE)
+    if ns.close_delay < 0:
+        raise CliError("--close-delay is in seconds and cannot be negative.", EXIT_USAGE)
     serve_forever(
-        port=ns.port, jobs=ns.jobs, seed=ns.seed, out=ctx.out, chaos=ns.chaos, speed=ns.speed
+        port=ns.port,
+        jobs=ns.jobs,
+        seed=ns.seed,
+        out=ctx.out,
+        chaos=ns.chaos,
+        speed=ns.speed,
+        id_style=ns.id_style,
+        idle_close=ns.idle_close,
+        close_delay=ns.close_delay,
     )
     return EXIT_OK

@@ -33,6 +33,8 @@ from vidwatch.core.config import ENV_API_KEY, Config, Paths
 from vidwatch.core.export import FORMATS
 from vidwatch.core.logs import add_secret, redact, setup_logging
 from vidwatch.core.sim_create import CREATE_HELP
+from vidwatch.core.sim_faults import FAULTS_HELP
+from vidwatch.core.sim_shapes import ID_STYLES, SHAPES_HELP
 from vidwatch.core.store import StoreError
 
 log = logging.getLogger("vidwatch.cli")
@@ -258,7 +260,7 @@ def build_parser() -> _Parser:
     p.set_defaults(func=cmd_check)
 
     p = command("simulate", "run the built-in QuickRouter simulator on loopback")
-    p.epilog = f"{CREATE_HELP}\n{EXIT_CODES}"
+    p.epilog = f"{SHAPES_HELP}\n{FAULTS_HELP}\n\n{CREATE_HELP}\n{EXIT_CODES}"
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     p.add_argument("--jobs", type=int, default=40, help="jobs it knows at start")
     p.add_argument("--seed", type=int, default=0, help="seed for its jobs")
@@ -267,12 +269,37 @@ def build_parser() -> _Parser:
         type=float,
         default=0.0,
         metavar="RATE",
-        help="answer this fraction of queries with a random fault (0.3 = 30 %%): 401 bursts, "
-        "404, 429 with Retry-After in both forms, 5xx, HTML, empty, truncated, malformed or "
-        "huge bodies, wrong types, missing fields, slow answers, dropped and reset connections",
+        help="answer this fraction of queries with a random fault (0.3 = 30 %%): 401 bursts "
+        "(a wrong or a used-up key), 404, 429 with Retry-After in both forms or bare (no "
+        "body, no header, as new-api), 5xx, HTML, empty, truncated, malformed or huge "
+        "bodies, wrong types, missing fields, slow answers, dropped and reset connections, "
+        "an error echoing the key, a redirect",
     )
     p.add_argument(
         "--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)"
+    )
+    p.add_argument(
+        "--id-style",
+        choices=ID_STYLES,
+        default="asked",
+        help="what the answer's id is: the ID asked for (default), bare (no model prefix) "
+        "or upstream (an unrelated id); see below",
+    )
+    p.add_argument(
+        "--idle-close",
+        type=float,
+        metavar="S",
+        help="close kept-alive connections idle for S seconds without a word (no "
+        "'Connection: close'), as proxies in front of gateways do (default: never)",
+    )
+    p.add_argument(
+        "--close-delay",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="with --idle-close: stop reading at once, but let the close reach the client "
+        "S seconds later, as over a network; a request sent meanwhile is never read "
+        "(default 0)",
     )
     p.set_defaults(func=cmd_simulate)
     return parser

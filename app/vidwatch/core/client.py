@@ -9,10 +9,13 @@ another host; no proxy from the environment), the body read while it streams and
 exchange, and every failure turned into a typed :data:`~vidwatch.core.outcomes.Outcome`
 with the key redacted. No exception escapes (cancellation aside).
 
-A create is sent once per call, never again by the transport: aiohttp retries only
-idempotent methods on a dropped keep-alive connection, and httpx's own transport retries
-nothing. Whether a create that got no answer can have made a job is decided from the
-exception (:func:`~vidwatch.core.create_response.classify_transport_error`).
+A create is sent once per call, never again by the transport (aiohttp retries only
+idempotent methods on a dropped keep-alive connection), and on a connection opened for
+it (a client of its own, ``purpose="create"``), never on one of polling's kept-alive
+connections, which the server may close without a word just as the create is written.
+Whether a create that got no answer can have made a job is decided from the exception
+(:func:`~vidwatch.core.create_response.classify_transport_error`): not written whole,
+not sent; else uncertain.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from vidwatch.core.create_response import (
     classify_transport_error,
     parse_create_response,
 )
-from vidwatch.core.http import BodyTooLarge, describe_error, new_client, read_capped
+from vidwatch.core.http import BodyTooLarge, Purpose, describe_error, new_client, read_capped
 from vidwatch.core.models import TaskResult
 from vidwatch.core.outcomes import (
     AuthRejected,
@@ -68,8 +71,9 @@ class Reply:
 
 
 class QueryClient:
-    """One long-lived client for the gateway: keep-alive connections, the key in the
-    ``Authorization`` header, the headers the provider's page lists for every call."""
+    """One long-lived client for the gateway: keep-alive connections for queries, a new
+    connection for each create, the key in the ``Authorization`` header, the headers the
+    provider's page lists for every call. ``transport`` (tests) serves both."""
 
     def __init__(
         self,
@@ -86,13 +90,19 @@ class QueryClient:
         self._timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0)).as_dict()
         self._key = ""
         self._urls: dict[tuple[object, ...], httpx.URL] = {}
-        self._http = new_client(
-            base_url=self.base_url,
-            headers={"Accept": "application/json", "Content-Type": "application/json"},
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            connections=connections,
-            transport=transport,
-        )
+
+        def client(purpose: Purpose) -> httpx.AsyncClient:
+            return new_client(
+                base_url=self.base_url,
+                headers={"Accept": "application/json", "Content-Type": "application/json"},
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                connections=connections,
+                purpose=purpose,
+                transport=transport,
+            )
+
+        self._http = client("api")
+        self._creates = client("create")
         self.set_key(api_key)
 
     def __repr__(self) -> str:
@@ -105,10 +115,11 @@ class QueryClient:
     def set_key(self, api_key: str | None) -> None:
         """Use a new key from the next request on."""
         self._key = api_key or ""
-        if api_key:
-            self._http.headers["Authorization"] = f"Bearer {api_key}"
-        else:
-            self._http.headers.pop("Authorization", None)
+        for http in (self._http, self._creates):
+            if api_key:
+                http.headers["Authorization"] = f"Bearer {api_key}"
+            else:
+                http.headers.pop("Authorization", None)
 
     def redact(self, text: str) -> str:
         """Remove the key from text that may echo it (server messages, exceptions)."""
@@ -128,9 +139,9 @@ class QueryClient:
 
     async def create(self, body: Mapping[str, Any]) -> CreateOutcome:
         """Send one create, once. Never raises (cancellation aside): a lost answer is
-        :class:`~vidwatch.core.create_response.NoAnswer`, ``NOT_SENT`` only when no
-        connection was made for it. ``body`` never holds the key (the header does)."""
-        reply = await self._send("POST", CREATE_PATH, json=dict(body), close=True)
+        :class:`~vidwatch.core.create_response.NoAnswer`, ``NOT_SENT`` only when it was
+        not written whole. ``body`` never holds the key (the header does)."""
+        reply = await self._send("POST", CREATE_PATH, json=dict(body), create=True)
         if isinstance(reply, Reply):
             outcome = parse_create_response(reply.status, reply.headers, reply.body)
         elif isinstance(reply, BadResponse):  # an answer came, but too large to read
@@ -156,15 +167,15 @@ class QueryClient:
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
-        close: bool = False,
+        create: bool = False,
     ) -> Reply | BadResponse | NetworkError:
         """One request and its whole answer, within the deadline and the body cap; every
         failure is an outcome, its text redacted. ``json`` is a request body (a POST).
-        ``close``: the connection is not kept for another request afterwards, so the next
-        create never goes out on a kept-alive connection the server may have closed
-        meanwhile (a drop there could not be told from a lost answer)."""
-        headers = self._http.headers
-        if close:
+        ``create``: on the creates' client, a connection opened for this request and
+        closed after it (``Connection: close`` says so to any transport)."""
+        http = self._creates if create else self._http
+        headers = http.headers
+        if create:
             headers = httpx.Headers(headers)
             headers["Connection"] = "close"
         try:
@@ -178,7 +189,7 @@ class QueryClient:
                     json=json,
                     extensions={"timeout": self._timeouts},
                 )
-                response = await self._http.send(request, stream=True)
+                response = await http.send(request, stream=True)
                 try:
                     body = await read_capped(response, MAX_BODY)
                 finally:
@@ -219,6 +230,7 @@ class QueryClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._creates.aclose()
 
     async def __aenter__(self) -> QueryClient:
         return self

@@ -29,14 +29,20 @@ exception whether the request can have reached the server (the client's ``create
 returns it as :class:`NoAnswer`):
 
 - **not sent** — ``ConnectError``, ``ConnectTimeout``, ``PoolTimeout``, ``ProxyError``,
-  ``UnsupportedProtocol``, ``InvalidURL``: no connection was ever made for this request,
-  so retrying cannot create a second job.
-- **uncertain** — ``WriteError``, ``WriteTimeout``, ``ReadTimeout``, ``ReadError``,
-  ``RemoteProtocolError`` (the server hung up without answering), and *anything else*
-  (cancellation, an unknown error): the body may have been written and the job made.
-  Never sent again automatically.
+  ``UnsupportedProtocol``, ``InvalidURL``: no connection was ever made for this request;
+  ``WriteError``, ``WriteTimeout``: the transport failed while writing the request, so
+  it never went out whole (a server acts on a create only once it has read the whole
+  body). Retrying cannot create a second job.
+- **uncertain** — ``ReadTimeout``, ``ReadError``, ``RemoteProtocolError``,
+  ``NetworkError`` (the connection was lost after the request was written: the server
+  hung up without answering), and *anything else* (cancellation, an unknown error): the
+  body may have been read and the job made. Never sent again automatically.
 
-Transports must raise httpx's exception types (httpx-aiohttp maps aiohttp's onto them).
+Transports must raise httpx's exception types. :mod:`vidwatch.core.http` maps
+aiohttp's onto them, ``WriteError`` only where aiohttp says it could not write the
+request. That verdict holds because a create goes out on a connection opened for it
+(``purpose="create"``): on a kept-alive connection the server may have closed in the
+meantime, a request can be written whole and still never be read.
 """
 
 from __future__ import annotations
@@ -203,11 +209,14 @@ _NOT_SENT: Final = (
     httpx.ProxyError,
     httpx.UnsupportedProtocol,
     httpx.InvalidURL,
+    httpx.WriteError,
+    httpx.WriteTimeout,
 )
 
 
 def classify_transport_error(exc: BaseException) -> SendFate:
-    """``NOT_SENT`` only when no connection was made for the request; else ``UNCERTAIN``.
+    """``NOT_SENT`` only when no connection was made for the request or it was not
+    written whole; else ``UNCERTAIN``.
 
     ``ConnectTimeout`` is a ``TimeoutException`` like ``ReadTimeout``, so the check is by
     the precise classes, never by a base class; unknown errors are uncertain.
@@ -310,13 +319,16 @@ def _text(value: object, limit: int) -> str:
 
 
 def _model_in(message: str) -> str:
-    """The model a 'no channel' message names, when it quotes one (else "")."""
+    """The model a 'no channel' message names, when it quotes one or says it the way
+    new-api does (``当前分组 default 下对于模型 veo9 无可用渠道``); else ""."""
     for quote in ("'", '"', "`"):
         start = message.find(quote)
         end = message.find(quote, start + 1)
         if 0 <= start < end:
             return message[start + 1 : end][:MAX_SHORT]
-    return ""
+    _, said, rest = message.partition("对于模型 ")
+    model, ended, _ = rest.partition(" 无可用渠道")
+    return model.strip()[:MAX_SHORT] if said and ended else ""
 
 
 def _epoch(value: object) -> datetime | None:

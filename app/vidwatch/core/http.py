@@ -4,7 +4,13 @@ built by :func:`new_client`.
 Only the transport differs, and it is chosen here. Calls to the gateway (small JSON
 answers, thousands of them) go through the ``AiohttpTransport`` of ``httpx-aiohttp``:
 aiohttp's connection pool and parser under httpx's API, several times less CPU per poll
-than httpx's default transport (``make bench`` measures both in the same run). Video
+than httpx's default transport (``make bench`` measures both in the same run). Creates
+(``purpose="create"``) go through aiohttp too, but never through polling's pool: each
+one on a connection opened for it and closed after it. A kept-alive connection can be
+closed by the server (or a proxy in front) at any moment, without a word; a create
+written on it just then is lost before the server reads it, and that cannot be told
+from an answer lost after the job was made. On a connection of its own, a create fails
+before it is written (nothing to lose: it is sent again) or it reached the server. Video
 downloads (few, large, resumable) go through httpx's default transport, which hands
 over every byte that arrived before a connection broke; aiohttp drops what it had
 buffered, and a resume would start earlier than it could. Tests pass
@@ -41,7 +47,7 @@ __all__ = [
 
 USER_AGENT: Final = f"vidwatch/{__version__}"
 
-Purpose = Literal["api", "files"]
+Purpose = Literal["api", "create", "files"]
 
 
 def new_client(
@@ -54,7 +60,8 @@ def new_client(
     purpose: Purpose = "api",
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """The client for one purpose: ``api`` (polling, creating jobs) or ``files``.
+    """The client for one purpose: ``api`` (polling: kept-alive connections),
+    ``create`` (creating jobs: a new connection for each) or ``files`` (downloads).
 
     ``trust_env=False``: a proxy or CA bundle named in the environment never sees the
     key. ``follow_redirects`` stays off wherever the key travels (a redirect would hand
@@ -70,7 +77,7 @@ def new_client(
         trust_env=False,
         transport=transport,
     )
-    if purpose == "api":
+    if purpose != "files":
         client._cookies = _NoCookies()  # httpx has no switch for it
     return client
 
@@ -91,6 +98,8 @@ def production_transport(connections: int, purpose: Purpose = "api") -> httpx.As
     """For ``api``: aiohttp under httpx, at most ``connections`` sockets, kept alive,
     DNS cached, the system's certificate store, no cookies kept, no proxy from the
     environment, bodies passed on undecoded (httpx decodes them, under our cap).
+    For ``create``: the same, but every request on a connection of its own, closed
+    after its answer (aiohttp's ``force_close``), never one from the polling pool.
     For ``files``: httpx's own transport, with the same limits."""
     connections = max(connections, 1)
     if purpose == "files":
@@ -99,7 +108,9 @@ def production_transport(connections: int, purpose: Purpose = "api") -> httpx.As
     transport: _Transport
 
     def session() -> aiohttp.ClientSession:  # made on first use, inside the event loop
-        connector = aiohttp.TCPConnector(limit=connections, ttl_dns_cache=300)
+        connector = aiohttp.TCPConnector(
+            limit=connections, ttl_dns_cache=300, force_close=purpose == "create"
+        )
         return aiohttp.ClientSession(
             connector=connector,
             trust_env=False,
@@ -157,6 +168,8 @@ def _translated(exc: Exception, request: httpx.Request) -> Exception:
         return httpx.ConnectTimeout(str(exc), request=request)
     if isinstance(cause, aiohttp.ClientConnectorError):
         return httpx.ConnectError(str(exc), request=request)
+    if _unwritten(cause):  # the request never went out whole: no job can have been made
+        return httpx.WriteError(str(exc), request=request)
     if isinstance(exc, httpx.TimeoutException):
         if cause is None or isinstance(cause, TimeoutError):
             if isinstance(exc, httpx.ConnectTimeout):  # not a connect timeout (above)
@@ -164,6 +177,25 @@ def _translated(exc: Exception, request: httpx.Request) -> Exception:
             return exc  # a real timeout
         return httpx.NetworkError(str(exc), request=request)
     return httpx.RemoteProtocolError(str(exc), request=request)
+
+
+_CLOSING: Final = "Cannot write to closing transport"
+
+
+def _unwritten(cause: BaseException | None) -> bool:
+    """Whether aiohttp's writer refused the request: it found the connection closing
+    before it handed the bytes over. It says so with ``ClientConnectionResetError("Cannot
+    write to closing transport")``, raised as it is from a headers' write, or as the
+    cause of ``ClientOSError("Can not write request body for …")`` from the body's write
+    (aiohttp's ``ClientRequest.write_bytes``); the answer is then read in vain and that
+    error is what the read raises. Every other failure (the connection lost while the
+    body drained, or after it was written, or before we could tell) is not recognised
+    here and stays uncertain: a wrong "uncertain" costs a question to the user, a wrong
+    "not sent" could pay twice."""
+    for error in (cause, cause.__cause__ if cause is not None else None):
+        if isinstance(error, ConnectionResetError) and str(error) == _CLOSING:
+            return True
+    return False
 
 
 class BodyTooLarge(Exception):

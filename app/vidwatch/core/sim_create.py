@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import web
 
 from vidwatch.core.catalogue import check_body, lookup
-from vidwatch.core.sim_faults import coded_body, error_body, invalid_key_body, pop_fault
+from vidwatch.core.sim_faults import (
+    coded_body,
+    error_body,
+    exhausted_key_body,
+    invalid_key_body,
+    no_channel_body,
+    pop_fault,
+    quota_body,
+    rate_limit_body,
+)
+from vidwatch.core.sim_shapes import create_body
 
 if TYPE_CHECKING:
     from vidwatch.core.simulator import Simulator
@@ -26,6 +36,7 @@ CREATE_FAULTS: Final = (
     "drop",
     "malformed",
     "400",
+    "401-exhausted",
     "429",
     "500",
     "502",
@@ -33,26 +44,31 @@ CREATE_FAULTS: Final = (
     "504",
     "echo-key",
 )
-_GATEWAY_FAULTS: Final = ("429", "500", "502", "503", "504")
+_GATEWAY_FAULTS: Final = ("500", "502", "503", "504")
 
 CREATE_HELP: Final = """\
 Creating jobs (POST /v1/video/create) on the simulator costs nothing. It takes the
 models vidwatch knows (grok-video-3, veo3…, veo…-frames, veo3.1-components, sora-2,
-sora-2-pro) and checks their fields as the gateway does. To see each error:
+sora-2-pro) and checks their fields as the gateway does; its errors are the open-source
+gateway's (new-api). To see each:
 
-  unknown model        any other model name                503 model_not_found
+  wrong key            any other key                       401 无效的令牌 (request id: …)
                                                            ({"error": {…}} envelope)
+  unknown model        any other model name                503 model_not_found
   bad field            e.g. --param aspect_ratio=16:9 on   400 invalid_request
                        grok-video-3, or a bad image URL    ({"code", "message"} envelope)
   no balance           credit N: the N+1st create fails    403 quota_not_enough
-  too many running     max_running N: a create while N     429 too_many_running,
-                       created jobs are unfinished         Retry-After
+  too many running     max_running N: a create while N     429 您已达到请求数限制…
+                       created jobs are unfinished         (no Retry-After)
   answer lost          fault lose-answer: the job is made, the connection is dropped
                        before the answer (vidwatch must call the row "uncertain")
-  connection dropped   fault drop: dropped before anything is made
+  connection dropped   fault drop: dropped after the request was read, before anything
+                       is made (vidwatch cannot know: "uncertain" too)
   broken answer        fault malformed: the job is made, the answer is cut JSON
   refused row          fault 400: 400 invalid_request (no job is made)
-  gateway errors       fault 429 | 500 | 502 | 503 | 504 (no job is made)
+  key used up          fault 401-exhausted: 401 该令牌额度已用尽 (no job is made)
+  rate limited         fault 429: no body, no Retry-After, as new-api (no job is made)
+  gateway errors       fault 500 | 502 | 503 | 504 (no job is made)
   key echoed           fault echo-key: a 400 that quotes the Authorization header
                        (vidwatch must never show or write it)
 
@@ -73,7 +89,6 @@ class CreateDesk:
     quota_code: str = "quota_not_enough"  # or insufficient_user_quota
     max_running: int | None = None  # 429 while this many created jobs are unfinished
     extra_models: set[str] = field(default_factory=set)  # channels besides the catalogue's
-    retry_after: int = 2
     accepted: int = 0  # creates that made a job, answered or not
     bodies: list[dict[str, Any]] = field(default_factory=list)  # each accepted body
     job_ids: list[str] = field(default_factory=list)  # the jobs made, in order
@@ -125,15 +140,20 @@ class CreateDesk:
 async def handle_create(sim: Simulator, request: web.Request) -> web.StreamResponse:
     desk = sim.create
     sim.stats.requests += 1
-    if request.headers.get("Authorization") != f"Bearer {sim.api_key}":
+    if not sim.key_ok(request):
         return _answer(sim, 401, invalid_key_body())
     fault = desk.next_fault()
     if fault == "drop":
+        await request.read()  # it was received whole: a drop now is a lost answer
         return _drop(sim, request)
+    if fault == "401-exhausted":
+        return _answer(sim, 401, exhausted_key_body())
+    if fault == "429":  # new-api's rate limiter
+        desk.answers[429] += 1
+        return sim._raw(429, b"", "text/plain")
     if fault in _GATEWAY_FAULTS:
-        headers = {"Retry-After": str(desk.retry_after)} if fault == "429" else None
         body = error_body("upstream error", "server_error", None)
-        return _answer(sim, int(fault), body, headers)
+        return _answer(sim, int(fault), body)
     if fault == "400":
         return _answer(sim, 400, coded_body("invalid_request", "the request was refused"))
     if fault == "echo-key":
@@ -151,10 +171,12 @@ async def handle_create(sim: Simulator, request: web.Request) -> web.StreamRespo
         return _answer(sim, status, payload, headers)
     model = str(body["model"])
     spec = lookup(model)
+    ratio = body.get("aspect_ratio")
     task_id = sim.add_job(
         model=model,
         prompt=str(body["prompt"])[:2000],
         id_prefix=spec.id_prefix if spec else model,
+        ratio=ratio if isinstance(ratio, str) else "",
     )
     desk.accepted += 1
     desk.bodies.append(body)
@@ -165,14 +187,7 @@ async def handle_create(sim: Simulator, request: web.Request) -> web.StreamRespo
         return _drop(sim, request)
     if fault == "malformed":
         return sim._raw(200, b'{"id": "' + task_id.encode()[:8], "application/json")
-    job = sim.jobs[task_id]
-    word, changed = job.status_at(sim.now())
-    answer = {
-        "id": job.id,
-        "status": word,
-        "status_update_time": int(sim.wall_time(changed).timestamp() * 1000),
-    }
-    return _answer(sim, 200, answer)
+    return _answer(sim, 200, create_body(sim.jobs[task_id], sim.now(), sim.wall_time))
 
 
 def _refusal(
@@ -182,20 +197,17 @@ def _refusal(
     desk = sim.create
     model = body.get("model")
     if isinstance(model, str) and model and not desk.has_channel(model):
-        message = f"no available channel for model '{model}' under group default"
-        return 503, error_body(message, "new_api_error", "model_not_found"), None
+        return 503, no_channel_body(model), None
     problem = check_body(body)
     if problem is not None:
         return 400, coded_body("invalid_request", problem), None
     if desk.credit is not None and desk.credit <= 0:
-        return 403, coded_body(desk.quota_code, "user quota is not enough"), None
+        return 403, quota_body(desk.quota_code), None
     if desk.max_running is not None:
         now = sim.now()
         running = sum(1 for i in desk.job_ids if sim.jobs[i].finishes_at > now)
         if running >= desk.max_running:
-            message = f"upstream saturated: {running} tasks running, at most {desk.max_running}"
-            headers = {"Retry-After": str(desk.retry_after)}
-            return 429, error_body(message, "rate_limit", "too_many_running"), headers
+            return 429, rate_limit_body(desk.max_running), None
     return None
 
 

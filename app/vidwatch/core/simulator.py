@@ -1,17 +1,25 @@
 """A QuickRouter look-alike on 127.0.0.1, for the demo, the tests and the benchmarks.
 
-It speaks ``GET /v1/video/query?id=…`` and ``POST /v1/video/create`` with the
-shapes documented in ``shared/api.md``: Bearer auth (401 otherwise), 404 for
-unknown IDs, jobs that go ``pending → processing → completed`` (with a URL it
-serves itself, ranges included) or ``failed``, on durations drawn from a
-lognormal distribution (median 90 s by default, long tail), all deterministic
-from a seed. ``speed`` compresses time (speed 60: a 90 s job takes 1.5 s).
+It speaks ``GET /v1/video/query?id=…`` and ``POST /v1/video/create`` the way the real
+gateways do (``shared/api.md``, ``shared/captures/``): each model family's own answers
+and steps (grok, veo with its seven steps and ``detail``, sora; see
+:mod:`vidwatch.core.sim_shapes`), the answer's ``id`` in the style chosen (``id_style``),
+and the open-source gateway's errors: 401 ``无效的令牌`` for a wrong key, 400
+``task_not_exist`` for an unknown task, 404 ``Invalid URL (GET /v1/v1/video/query)``
+for an unknown route (before the key is looked at). Jobs take durations drawn from a
+lognormal distribution (median 90 s by default, long tail), all deterministic from a
+seed; ``speed`` compresses time (speed 60: a 90 s job takes 1.5 s). It serves the
+videos (ranges included), a veo job's video before upscaling, and a grok job's JPEG
+thumbnail itself.
 
 Faults can be switched on for the next N requests (``inject``) or mixed in at
-random (``chaos``): 401, 404, 429 with ``Retry-After`` in seconds or as an HTTP
-date, 500/502/503, HTML, empty, truncated or malformed JSON, wrong types,
-missing fields, huge bodies, slow answers, dropped and reset connections, an error
-that echoes the Authorization header, and a redirect to another host.
+random (``chaos``): 401 (a wrong or an exhausted key), 404, 429 with ``Retry-After``
+in seconds or as an HTTP date or bare as new-api sends it (no body, no header),
+500/502/503, HTML, empty, truncated or malformed JSON, wrong types, missing fields,
+huge bodies, slow answers, dropped and reset connections, an error that echoes the
+Authorization header, and a redirect to another host. With ``idle_close`` it closes
+kept-alive connections idle that long without a word, as proxies in front of gateways
+do (:class:`~vidwatch.core.sim_serve.IdleClosing`).
 
 Creates check each known model's fields, spend a configurable credit, refuse when too
 many created jobs run, and can lose the answer after taking the job: see
@@ -32,19 +40,20 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 
 from aiohttp import web
 
 from vidwatch.core.sim_create import CreateDesk, handle_control, handle_create
 from vidwatch.core.sim_faults import (
     AUTH_BURST,
+    AUTH_FAULTS,
     CHAOS_WEIGHTS,
     FAULTS,
-    error_body,
+    canned_answer,
     invalid_key_body,
+    invalid_url_body,
     not_found_body,
     pop_fault,
 )
@@ -52,11 +61,17 @@ from vidwatch.core.sim_jobs import (
     FAIL_REASONS,
     MODELS,
     PROMPTS,
+    THUMBNAIL,
     VIDEO_SIZE,
     Job,
     Stats,
+    byte_range,
     video_bytes,
 )
+from vidwatch.core.sim_serve import IdleClosing
+from vidwatch.core.sim_shapes import ID_STYLES, IdStyle, Links, query_body
+
+DRAFT = "-draft"  # a veo job's video before upscaling: /videos/{server id}-draft.mp4
 
 __all__ = [
     "Simulator",
@@ -80,8 +95,19 @@ class Simulator:
         spread: float = 0.0,
         video_size: int = VIDEO_SIZE,
         url_ttl: float | None = None,
+        id_style: IdStyle = "asked",
+        idle_close: float | None = None,
+        close_delay: float = 0.0,
+        models: Sequence[str] = (),
     ) -> None:
+        """``jobs`` jobs to start with, their models drawn from :data:`MODELS` or, with
+        ``models``, taken from it in turn (every family shows)."""
+        if id_style not in ID_STYLES:
+            raise ValueError(f"unknown id style {id_style!r}; one of {', '.join(ID_STYLES)}")
         self.seed = seed
+        self.id_style: IdStyle = id_style  # the answer's id: the asked one, bare, upstream
+        self.idle_close = idle_close  # close kept-alive connections idle this long (s)
+        self.close_delay = close_delay  # ... the close reaching the client this much later
         self.video_size = video_size
         self.url_ttl = url_ttl  # seconds a video link stays valid (None: forever)
         self.video_rate: float | None = None  # bytes per second when set
@@ -101,16 +127,21 @@ class Simulator:
         )
         self.clock = clock
         self.stats = Stats()
-        self.create = CreateDesk(retry_after=retry_after)
+        self.create = CreateDesk()
         self.jobs: dict[str, Job] = {}
         self.by_server_id: dict[str, Job] = {}
         self._faults: list[tuple[str, int]] = []
         self._t0 = clock()
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
         self.base_url = ""
         self._wall0 = datetime.now(UTC)
         for n in range(jobs):
-            self.add_job(created=-self.rng.uniform(0, spread) if spread else 0.0, index=n)
+            self.add_job(
+                created=-self.rng.uniform(0, spread) if spread else 0.0,
+                index=n,
+                model=models[n % len(models)] if models else None,
+            )
 
     # ------------------------------------------------------------------ jobs
 
@@ -129,6 +160,7 @@ class Simulator:
         created: float | None = None,
         index: int | None = None,
         id_prefix: str | None = None,
+        ratio: str = "",
     ) -> str:
         rng = self.rng
         model = model or MODELS[rng.randrange(len(MODELS))]
@@ -151,6 +183,7 @@ class Simulator:
             duration=job_duration,
             fails=failing,
             fail_reason=FAIL_REASONS[rng.randrange(len(FAIL_REASONS))] if failing else "",
+            ratio=ratio,
         )
         self.jobs[job.id] = job
         self.by_server_id[server_id] = job
@@ -170,14 +203,25 @@ class Simulator:
 
     def video_url(self, job: Job) -> str:
         """The job's video link; signed and expiring when ``url_ttl`` is set (like a CDN's)."""
-        url = f"{self.base_url}/videos/{job.server_id}.mp4"
+        return self._link(f"/videos/{job.server_id}.mp4", job.server_id)
+
+    def links(self, job: Job) -> Links:
+        """Where the job's files are: its video, its video before upscaling, its still."""
+        return Links(
+            video=self.video_url(job),
+            draft=self._link(f"/videos/{job.server_id}{DRAFT}.mp4", job.server_id + DRAFT),
+            thumbnail=f"{self.base_url}/thumbnails/{job.server_id}.jpg",
+        )
+
+    def _link(self, path: str, name: str) -> str:
+        url = f"{self.base_url}{path}"
         if self.url_ttl is None:
             return url
         expires = int(time.time() + self.url_ttl)
-        return f"{url}?exp={expires}&sig={self._signature(job.server_id, expires)}"
+        return f"{url}?exp={expires}&sig={self._signature(name, expires)}"
 
-    def _signature(self, server_id: str, expires: int) -> str:
-        secret = f"{self.seed}:{self.api_key}:{server_id}:{expires}".encode()
+    def _signature(self, name: str, expires: int) -> str:
+        secret = f"{self.seed}:{self.api_key}:{name}:{expires}".encode()
         return hashlib.sha256(secret).hexdigest()[:16]
 
     def wall_time(self, sim_seconds: float) -> datetime:
@@ -202,31 +246,32 @@ class Simulator:
         if self.chaos and self.fault_rng.random() < self.chaos:
             kinds = list(CHAOS_WEIGHTS)
             kind = self.fault_rng.choices(kinds, weights=[CHAOS_WEIGHTS[k] for k in kinds])[0]
-            if kind == "401":
+            if kind in AUTH_FAULTS:
                 burst = self.fault_rng.randint(*AUTH_BURST)
-                self._faults.insert(0, ("401", burst - 1))
+                self._faults.insert(0, (kind, burst - 1))
             return kind
         return None
 
     # ------------------------------------------------------------------ HTTP
 
-    def _body(self, job: Job) -> dict[str, object]:
-        status, changed = job.status_at(self.now())
-        body: dict[str, object] = {
-            "id": job.server_id,
-            "status": status,
-            "video_url": self.video_url(job) if status == "completed" else None,
-            "enhanced_prompt": f"```\n{job.prompt}\n```",
-            "status_update_time": int(self.wall_time(changed).timestamp() * 1000),
-        }
-        if status == "failed":
-            body["error_message"] = job.fail_reason
-        return body
+    def _body(self, job: Job, asked: str | None = None) -> dict[str, object]:
+        """What a query for ``asked`` (default: the job's ID) answers right now."""
+        return query_body(
+            job,
+            self.now(),
+            asked=job.id if asked is None else asked,
+            style=self.id_style,
+            links=self.links(job),
+            wall=self.wall_time,
+        )
+
+    def key_ok(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.api_key}"
 
     async def _query(self, request: web.Request) -> web.StreamResponse:
         self.stats.requests += 1
         self.stats.query_times.append(self.clock())
-        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+        if not self.key_ok(request):
             return self._json(401, invalid_key_body())
         fault = self._next_fault()
         if fault is not None:
@@ -237,50 +282,17 @@ class Simulator:
         task_id = request.query.get("id", "")
         job = self.jobs.get(task_id) or self.by_server_id.get(task_id)
         if job is None:
-            return self._json(404, not_found_body())
-        return self._json(200, self._body(job))
+            return self._json(400, not_found_body())  # new-api: 400 task_not_exist
+        return self._json(200, self._body(job, task_id))
 
     async def _fault(self, fault: str, request: web.Request) -> web.StreamResponse | None:
-        if fault == "401":
-            return self._json(401, invalid_key_body())
-        if fault == "404":
-            return self._json(404, not_found_body())
-        if fault == "429":
-            self.stats.retry_afters.append((self.clock(), float(self.retry_after)))
-            headers = {"Retry-After": str(self.retry_after)}
-            return self._json(429, error_body("Rate limit reached", "rate_limit"), headers)
-        if fault == "429-date":
-            # HTTP dates have whole seconds: the wait is between retry_after and one more.
-            now = datetime.now(UTC)
-            when = now.replace(microsecond=0) + timedelta(seconds=self.retry_after + 1)
-            self.stats.retry_afters.append((self.clock(), (when - now).total_seconds()))
-            headers = {"Retry-After": format_datetime(when, usegmt=True)}
-            return self._json(429, error_body("Rate limit reached", "rate_limit"), headers)
-        if fault == "429-bare":
-            return self._json(429, error_body("Too many requests", "rate_limit"))
-        if fault in ("500", "502", "503"):
-            return self._json(int(fault), error_body("upstream error", "server_error"))
-        if fault == "html":
-            return self._raw(
-                502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"
-            )
-        if fault == "empty":
-            return self._raw(200, b"", "application/json")
-        if fault == "malformed":
-            return self._raw(200, b'{"id": "x", "status": ', "application/json")
-        if fault == "truncated":
-            return await self._truncated(request)
-        if fault == "wrong-types":
-            return self._json(
-                200,
-                {"id": 7, "status": ["completed"], "video_url": 12, "status_update_time": "soon"},
-            )
-        if fault == "missing-fields":
-            return self._json(200, {"id": "x"})
-        if fault == "huge":
-            return self._raw(
-                200, b'{"id": "' + b"x" * (2 * 1024 * 1024) + b'"}', "application/json"
-            )
+        auth = request.headers.get("Authorization", "")
+        canned = canned_answer(fault, self.retry_after, auth)
+        if canned is not None:
+            status, body, content_type, headers, wait = canned
+            if wait is not None:
+                self.stats.retry_afters.append((self.clock(), wait))
+            return self._raw(status, body, content_type, headers)
         if fault == "slow":
             await asyncio.sleep(self.slow_seconds)
             return None  # then the normal answer
@@ -290,17 +302,10 @@ class Simulator:
             return self._raw(500, b"", "text/plain")
         if fault == "reset":
             return await self._reset(request)
-        if fault == "echo-key":  # a hostile or careless server repeats the credentials
-            echoed = request.headers.get("Authorization", "")
-            return self._json(500, error_body(f"bad auth header: {echoed}", "server_error"))
         if fault == "redirect":  # following this would hand the key to another host
             target = self.redirect_to or f"{self.base_url}/elsewhere"
             return self._raw(302, b"", "text/plain", {"Location": target})
         return None
-
-    async def _truncated(self, request: web.Request) -> web.StreamResponse:
-        """A complete HTTP answer whose JSON body stops halfway."""
-        return self._raw(200, b'{"id": "abc", "status": "proc', "application/json")
 
     async def _reset(self, request: web.Request) -> web.StreamResponse:
         """Headers promise 400 bytes; the connection is cut after 30."""
@@ -316,9 +321,16 @@ class Simulator:
         return await handle_create(self, request)  # checks, credit, load and faults
 
     async def _video(self, request: web.Request) -> web.StreamResponse:
-        name = request.match_info["name"]
-        job = self.by_server_id.get(name.removesuffix(".mp4"))
-        if job is None or job.status_at(self.now())[0] != "completed":
+        name = request.match_info["name"].removesuffix(".mp4")
+        job = self.by_server_id.get(name.removesuffix(DRAFT))
+        if job is None:
+            return self._raw(404, b"not found", "text/plain")
+        now = self.now()
+        if name.endswith(DRAFT):
+            exists = job.family == "veo" and job.reached(now, "video_generation_completed")
+        else:
+            exists = job.status_at(now)[0] == "completed"
+        if not exists:
             return self._raw(404, b"not found", "text/plain")
         if "Authorization" in request.headers:
             # The video host must never see the API key.
@@ -326,29 +338,21 @@ class Simulator:
         if self.url_ttl is not None:
             expires = request.query.get("exp", "")
             signature = request.query.get("sig", "")
-            valid = expires.isdigit() and signature == self._signature(job.server_id, int(expires))
+            valid = expires.isdigit() and signature == self._signature(name, int(expires))
             if not valid or int(expires) < time.time():
                 self.stats.expired_links += 1
                 return self._raw(403, b"<Error>Request has expired</Error>", "application/xml")
         self.stats.videos += 1
-        data = video_bytes(job.server_id, self.video_size)
-        start, end = 0, len(data) - 1
-        status = 200
-        etag = f'"{job.server_id}-{len(data)}"'
+        data = video_bytes(name, self.video_size)
+        etag = f'"{name}-{len(data)}"'
         header = request.headers.get("Range", "")
         if_range = request.headers.get("If-Range")
         if if_range is not None and if_range != etag:
             header = ""  # the client's part is of another version: send the whole video
-        if header.startswith("bytes="):
-            first, _, last = header[6:].partition("-")
-            try:
-                start = int(first) if first else len(data) - int(last)
-                end = min(int(last), len(data) - 1) if (first and last) else len(data) - 1
-            except ValueError:
-                start, end = 0, len(data) - 1
-            if start >= len(data) or start > end or start < 0:
-                return web.Response(status=416, headers={"Content-Range": f"bytes */{len(data)}"})
-            status = 206
+        wanted = byte_range(len(data), header)
+        if wanted is None:
+            return web.Response(status=416, headers={"Content-Range": f"bytes */{len(data)}"})
+        start, end, status = wanted
         headers = {"Accept-Ranges": "bytes", "Content-Type": "video/mp4", "ETag": etag}
         if status == 206:
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
@@ -401,6 +405,7 @@ class Simulator:
                 "faults": dict(self.stats.faults),
                 "jobs": len(self.jobs),
                 "finished": sum(1 for j in self.jobs.values() if j.finishes_at <= self.now()),
+                "idle_closes": self.stats.idle_closes,
                 **self.create.stats(),
             },
         )
@@ -422,14 +427,32 @@ class Simulator:
 
     # ------------------------------------------------------------------ lifecycle
 
+    async def _thumbnail(self, request: web.Request) -> web.StreamResponse:
+        """A finished grok job's still: a small real JPEG."""
+        job = self.by_server_id.get(request.match_info["name"].removesuffix(".jpg"))
+        if job is None or job.family != "grok" or job.status_at(self.now())[0] != "completed":
+            return self._raw(404, b"not found", "text/plain")
+        if "Authorization" in request.headers:
+            self.stats.key_sent_to_video_host += 1
+        self.stats.thumbnails += 1
+        return self._raw(200, THUMBNAIL, "image/jpeg")
+
+    async def _no_route(self, request: web.Request) -> web.StreamResponse:
+        """Any other route: new-api's 404, answered before the key is looked at (a base
+        URL ending in /v1 gets ``Invalid URL (GET /v1/v1/video/query)``)."""
+        self.stats.requests += 1
+        return self._json(404, invalid_url_body(request.method, request.path))
+
     def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/v1/video/query", self._query)
         app.router.add_post("/v1/video/create", self._create)
         app.router.add_get("/videos/{name}", self._video)
+        app.router.add_get("/thumbnails/{name}", self._thumbnail)
         app.router.add_post("/_sim/fault", self._control)
         app.router.add_post("/_sim/create", self._create_control)
         app.router.add_get("/_sim/stats", self._stats)
+        app.router.add_route("*", "/{tail:.*}", self._no_route)  # last: everything else
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -437,10 +460,21 @@ class Simulator:
         self._wall0 = datetime.now(UTC) - timedelta(seconds=self.now() / self.speed)
         runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, backlog=1024)
-        await site.start()
         self._runner = runner
-        server = site._server
+        if self.idle_close is None:
+            site = web.TCPSite(runner, host, port, backlog=1024)
+            await site.start()
+            server = site._server
+        else:
+            idle, delay, handler = self.idle_close, self.close_delay, runner.server
+            assert handler is not None
+
+            def closed() -> None:
+                self.stats.idle_closes += 1
+
+            server = self._listener = await asyncio.get_running_loop().create_server(
+                lambda: IdleClosing(handler(), idle, delay, closed), host, port, backlog=1024
+            )
         assert server is not None
         sockets = getattr(server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port
@@ -448,6 +482,11 @@ class Simulator:
         return self.base_url
 
     async def stop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
         if self._runner is not None:
-            await self._runner.cleanup()
+            await self._runner.cleanup()  # closes the connections too
             self._runner = None
+        if listener is not None:
+            await listener.wait_closed()

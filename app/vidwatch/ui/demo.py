@@ -67,13 +67,19 @@ class Demo:
     async def start(self, config: Config, now: Callable[[], datetime]) -> tuple[Config, str]:
         """Start the simulator and fill the demo's list; returns the config that reaches
         it and the banner that says what is going on."""
+        from vidwatch.core.sim_jobs import MODELS
         from vidwatch.core.simulator import Simulator
 
-        simulator = Simulator(jobs=self.jobs, seed=self.seed, speed=self.speed)
+        # Every family in turn (grok, sora, veo, and the doc page's shape): each answers
+        # in its own way, as users' real jobs do.
+        simulator = Simulator(jobs=self.jobs, seed=self.seed, speed=self.speed, models=MODELS)
         base_url = await simulator.start()
         self.simulator = simulator
         when = now()
-        tasks = [Task(i, when, f"demo {n + 1:02d}") for n, i in enumerate(simulator.job_ids)]
+        tasks = [
+            Task(i, when, f"demo {n + 1:02d} {simulator.jobs[i].model}")
+            for n, i in enumerate(simulator.job_ids)
+        ]
         await asyncio.to_thread(self.store.add, tasks)
         config = replace(config, base_url=base_url, api_key=simulator.api_key, key_source="demo")
         # Short enough for three lines at 80 columns (the banner keeps to four).
