@@ -368,13 +368,6 @@ async def test_vidwatch_reads_a_grok_job_to_its_end(sim: Simulator) -> None:
     assert done.result.status_update_time.year >= 2025  # seconds read as seconds
 
 
-NEEDS_GW_ANSWERS = pytest.mark.xfail(
-    strict=True,
-    reason="needs the parser of branch gw-answers (issue 16 items 1-3): remove this mark then",
-)
-
-
-@NEEDS_GW_ANSWERS
 async def test_vidwatch_follows_a_veo_job_to_its_upscaled_video(sim: Simulator) -> None:
     task_id = sim.add_job(model="veo3.1-fast", queue_time=0, duration=100, fails=False)
     job = sim.jobs[task_id]
@@ -393,7 +386,6 @@ async def test_vidwatch_follows_a_veo_job_to_its_upscaled_video(sim: Simulator) 
     assert not done.result.fail_reason  # the stale error text is not a reason
 
 
-@NEEDS_GW_ANSWERS
 async def test_vidwatch_takes_answers_with_an_upstream_id() -> None:
     sim = Simulator(jobs=0, seed=1, id_style="upstream")
     await sim.start()
