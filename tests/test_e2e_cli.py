@@ -139,7 +139,7 @@ def test_wait_on_an_id_the_server_does_not_know_says_so(world: World) -> None:
     """Given up after a few answers at the polling floor: exit 1, long before the timeout."""
     waited = world.run("wait", "grok:00000000-never-created", "--timeout", "600")
     assert waited.returncode == 1
-    said = "grok:00000000-never-created: The server does not know this task (HTTP 404)"
+    said = "grok:00000000-never-created: The server does not know this task (HTTP 400)"
     assert said in waited.stderr
     assert "given up (not found 3 times) — check the ID and base_url" in waited.stderr
     assert "()" not in waited.stderr
