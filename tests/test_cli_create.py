@@ -15,7 +15,7 @@ from vidwatch.cli.submit import RowPrinter
 from vidwatch.core.batch import parse_batch
 from vidwatch.core.budget import Policy
 from vidwatch.core.config import ConfigError, CreateSettings, load_config
-from vidwatch.core.manifest import CREATE_JOURNAL, ManifestDir, RowState
+from vidwatch.core.manifest import CREATE_JOURNAL, ManifestDir
 from vidwatch.core.sim_create import CREATE_HELP
 from vidwatch.core.sim_serve import SimulatorThread
 from vidwatch.core.simulator import Simulator
@@ -142,7 +142,8 @@ def test_an_earlier_create_killed_while_sending_is_told_until_resolved(cli: Cli)
     for command in (("create", "--yes", "a cat"), ("list",), ("create", "--yes", "a dog")):
         code, _, err = cli(*command)
         assert code == EXIT_OK, err
-        assert f"create {ref} (" in err and "label 'lost'" in err, command
+        assert f"create {ref} (" in err, command
+        assert "label 'lost'" in err
         assert "stopped while sending" in err
         assert f"vidwatch create --mark-done {ref}=ID" in err
     code, _, err = cli("create", "--mark-done", f"{ref}=grok:found-in-console")

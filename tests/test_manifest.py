@@ -24,6 +24,7 @@ from vidwatch.core.create_response import (
     Refused,
     ServerError,
 )
+from vidwatch.core.ledger import Ledger, keys_of
 from vidwatch.core.manifest import (
     Manifest,
     ManifestBusy,
@@ -35,7 +36,6 @@ from vidwatch.core.manifest import (
     judge,
     judge_error,
 )
-from vidwatch.core.ledger import Ledger, keys_of
 from vidwatch.core.plan import Why, plan_batch
 
 KEY = "sk-secret-key-never-written"
@@ -287,7 +287,8 @@ def test_rows_sent_from_another_file_are_found(tmp_path: Path) -> None:
         (True, Why.NEW),
         (True, Why.NEW),
     ]
-    assert "grok:1" in plan.steps[0].detail and "row 1 of /data/b.jsonl" in plan.steps[0].detail
+    assert "grok:1" in plan.steps[0].detail
+    assert "row 1 of /data/b.jsonl" in plan.steps[0].detail
     anyway = plan_batch(moved, {}, earlier=earlier, keys=moved_keys, resend=True)
     assert [s.send for s in anyway.steps] == [True, True, True]
     assert anyway.steps[0].accepted == send

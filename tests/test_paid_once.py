@@ -12,7 +12,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +90,8 @@ class Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
-    yield Cli(tmp_path, Gateway(), monkeypatch)
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    return Cli(tmp_path, Gateway(), monkeypatch)
 
 
 def answer_id(task_id: str) -> Callable[[dict[str, Any]], httpx.Response]:
@@ -177,7 +177,8 @@ def test_one_new_id_answered_twice_is_one_job_and_one_uncertain_row(cli: Cli) ->
     assert code == 1, err
     whats = [line.split("\t")[3] for line in out.splitlines()]
     assert whats[0] == "created"
-    assert whats[1].startswith("uncertain") and "already gave for another request" in whats[1]
+    assert whats[1].startswith("uncertain")
+    assert "already gave for another request" in whats[1]
     assert [r.task.label for r in cli.stored().values()] == ["cat"]
 
 
@@ -189,7 +190,7 @@ def test_edits_that_change_nothing_do_not_pay_again(cli: Cli) -> None:
     code, _, err = cli("submit", "--yes", str(cli.batch("b.jsonl", first)))
     assert code == 0, err
     assert len(cli.gateway.bodies) == 2
-    same = [
+    same: list[dict[str, Any]] = [
         {"label": "w", "duration": 10.0, "images": [], "model": "sora-2", "prompt": "a whale"},
         {"prompt": "a cow", "model": "grok-video-3", "images": []},
     ]
@@ -226,9 +227,9 @@ def test_the_same_create_twice_asks_or_needs_resend(cli: Cli) -> None:
     assert code == 64
     assert f"sent before as {first.strip()}" in err
     assert "--resend" in err
-    code, out, err = cli("create", "--yes", "a cat", "--param", "duration=6", stdin=Terminal("n\n"))
+    code, _, err = cli("create", "--yes", "a cat", "--param", "duration=6", stdin=Terminal("n\n"))
     assert len(cli.gateway.bodies) == 1
-    code, out, err = cli("create", "--yes", "--resend", "--param", "duration=6", "a cat")
+    code, _out, err = cli("create", "--yes", "--resend", "--param", "duration=6", "a cat")
     assert code == 0, err
     assert len(cli.gateway.bodies) == 2
 
@@ -300,7 +301,7 @@ def test_submit_exits_4_when_the_task_list_cannot_be_written(
 def test_a_file_or_a_broken_link_where_the_record_goes_is_named(cli: Cli) -> None:
     cli.tasks.parent.mkdir(parents=True)
     (cli.tasks.parent / "manifests").write_text("not a folder")
-    code, out, err = cli("create", "--yes", "a cat")
+    code, _out, err = cli("create", "--yes", "a cat")
     assert code == 0, err  # the old folder is only read: a file there holds nothing
     sent = next((cli.tmp / "home").rglob("sent"))
     shutil.rmtree(sent)
@@ -314,7 +315,8 @@ def test_a_file_or_a_broken_link_where_the_record_goes_is_named(cli: Cli) -> Non
     (cli.tasks.parent / "manifests").symlink_to(cli.tmp / "unmounted" / "manifests")
     code, _, err = cli("create", "--yes", "--resend", "a dog")
     assert code == 4
-    assert "which does not exist" in err and str(cli.tmp / "unmounted") in err
+    assert "which does not exist" in err
+    assert str(cli.tmp / "unmounted") in err
     assert len(cli.gateway.bodies) == 1
 
 
@@ -322,4 +324,5 @@ def test_paths_names_the_record_of_sends(cli: Cli) -> None:
     code, out, _ = cli("paths")
     assert code == 0
     sent = [line for line in out.splitlines() if line.startswith("sent")]
-    assert sent and sent[0].split(None, 1)[1].endswith(os.path.join("vidwatch", "sent"))
+    assert sent
+    assert sent[0].split(None, 1)[1].endswith(os.path.join("vidwatch", "sent"))

@@ -181,7 +181,8 @@ def test_ctrl_c_while_a_create_waits_says_the_job_may_exist_until_resolved(
     for command in (("list",), ("check",), ("create", "--yes", "a dog")):
         shown = hanging.run(*command)
         assert f"create {ref} (" in shown.stderr, command
-        assert "'a cat on the moon'" in shown.stderr and "label 'cat'" in shown.stderr
+        assert "'a cat on the moon'" in shown.stderr
+        assert "label 'cat'" in shown.stderr
         assert f"--mark-done {ref}=ID" in shown.stderr
     again = hanging.run("create", "--yes", "--label", "cat", "a cat on the moon")
     assert again.returncode == 64  # the same request: not paid again without --resend
