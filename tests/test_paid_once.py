@@ -223,7 +223,7 @@ def test_a_deleted_journal_still_knows_the_jobs_in_the_task_list(cli: Cli) -> No
 def test_the_same_create_twice_asks_or_needs_resend(cli: Cli) -> None:
     code, first, err = cli("create", "--yes", "--param", "duration=6", "a cat")
     assert code == 0, err
-    code, out, err = cli("create", "--yes", "--param", "duration=6.0", "a cat")
+    code, _, err = cli("create", "--yes", "--param", "duration=6.0", "a cat")
     assert code == 64
     assert f"sent before as {first.strip()}" in err
     assert "--resend" in err
