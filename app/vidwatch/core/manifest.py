@@ -72,7 +72,8 @@ from typing import Any, Final
 
 from vidwatch.core.atomic import fsync_dir
 from vidwatch.core.batch import BatchRow
-from vidwatch.core.models import utcnow
+from vidwatch.core.ids import escaped
+from vidwatch.core.models import utcnow, validate_task_id
 from vidwatch.core.sanitize import clean_line
 from vidwatch.core.store_lock import folder_problem, same_file
 from vidwatch.core.verdict import RowState, Verdict, judge, judge_error
@@ -96,7 +97,7 @@ CREATE_JOURNAL: Final = "vidwatch create"  # the journal of single creates (CLI 
 
 VERSION: Final = 1
 MAX_MANIFEST_BYTES: Final = 256 * 1024 * 1024
-COMPACT_AT: Final = 256 * 1024  # bytes: a journal past this is compacted when opened to write
+COMPACT_AT: Final = 128 * 1024  # bytes: a journal past this is compacted when opened to write
 MAX_ANSWERED: Final = 1024  # characters kept of an unusable ID the gateway answered with
 _ROW_IN_TEXT = re.compile(rb'"row"\s*:\s*"([0-9a-f]{32})"')
 
@@ -185,7 +186,24 @@ def _apply(entries: dict[str, RowEntry], record: Mapping[str, Any]) -> None:
         )
         return
     if kind == "created":
-        task_id = _str(record.get("task_id"))
+        raw = record.get("task_id")
+        if not isinstance(raw, str) or validate_task_id(raw) is not None:
+            # Older versions took IDs the task file cannot hold (then set the task aside
+            # as unreadable): the job may exist, under an ID no list shows. Uncertain.
+            answered = raw[:MAX_ANSWERED] if isinstance(raw, str) else ""
+            why = f"the gateway answered with an ID vidwatch cannot use: {escaped(answered)}"
+            entries[row] = replace(
+                old,
+                state=RowState.UNCERTAIN,
+                code="unusable_id",
+                message=why,
+                at=at,
+                answered=answered,
+                replaces=None,
+                listed=False,
+            )
+            return
+        task_id = _str(raw)
         previous = old.previous
         if old.task_id and old.task_id != task_id:
             previous = (*previous, old.task_id)
@@ -219,7 +237,7 @@ def _apply(entries: dict[str, RowEntry], record: Mapping[str, Any]) -> None:
     if state is None:
         raise ValueError(f"unknown record kind {kind!r}")
     status = record.get("status")
-    answered = record.get("answered")
+    kept = record.get("answered")
     entries[row] = replace(
         old,
         state=state,
@@ -227,7 +245,7 @@ def _apply(entries: dict[str, RowEntry], record: Mapping[str, Any]) -> None:
         code=_str(record.get("code")),
         message=_str(record.get("message")),
         at=at,
-        answered=answered[:MAX_ANSWERED] if isinstance(answered, str) else "",
+        answered=kept[:MAX_ANSWERED] if isinstance(kept, str) else "",
     )
 
 
