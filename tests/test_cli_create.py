@@ -139,7 +139,12 @@ def test_an_earlier_create_killed_while_sending_is_told_until_resolved(cli: Cli)
     with folder.open(CREATE_JOURNAL) as journal:
         journal.record_intent(row)  # and then vidwatch was killed
     ref = row.identity[:8]
-    for command in (("create", "--yes", "a cat"), ("list",), ("create", "--yes", "a dog")):
+    for command in (
+        ("create", "--yes", "a cat"),
+        ("list",),
+        ("check",),
+        ("create", "--yes", "a dog"),
+    ):
         code, _, err = cli(*command)
         assert code == EXIT_OK, err
         assert f"create {ref} (" in err, command

@@ -178,7 +178,7 @@ def test_ctrl_c_while_a_create_waits_says_the_job_may_exist_until_resolved(
     ref = err.split("--mark-done ", 1)[1].split("=", 1)[0]
     assert len(ref) == 8
 
-    for command in (("list",), ("check",), ("create", "--yes", "a dog")):
+    for command in (("list",), ("create", "--yes", "a dog")):
         shown = hanging.run(*command)
         assert f"create {ref} (" in shown.stderr, command
         assert "'a cat on the moon'" in shown.stderr

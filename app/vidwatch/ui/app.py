@@ -247,7 +247,7 @@ class VidwatchApp(App[None]):
             self.config, banner = await self.demo.start(self.config, self.clock)
             self.main.set_banner("demo", banner)
         await self._load()
-        self.creator.show_unresolved()
+        self.run_worker(self.creator.show_unresolved(), group="create", exit_on_error=False)
         log.info(
             "dashboard on %d tasks from %s (base URL %s%s)",
             len(self.session.records),

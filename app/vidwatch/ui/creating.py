@@ -31,7 +31,7 @@ from vidwatch.core.batch import BatchRow
 from vidwatch.core.client import QueryClient
 from vidwatch.core.config import Config
 from vidwatch.core.create import CreateRequest
-from vidwatch.core.ledger import Earlier, Ledger, LedgerError, key_of
+from vidwatch.core.ledger import Earlier, Ledger, LedgerError, Unresolved, key_of
 from vidwatch.core.manifest import (
     CREATE_JOURNAL,
     Manifest,
@@ -49,7 +49,6 @@ from vidwatch.ui.create_dialog import CreateDialog, NewJob, Prefill
 __all__ = ["JobCreator", "verdict_text"]
 
 LOCK_WAIT: Final = 60.0  # seconds to wait for a `vidwatch create` that holds the journal
-SAY_WAITING: Final = 1.0  # seconds of waiting before saying so
 LIST_WAIT: Final = 60.0  # seconds for the list to take a new job (else: listed next time)
 BANNER_SHOWN: Final = 2  # unresolved creates named in the banner (the rest counted)
 
@@ -144,7 +143,7 @@ class JobCreator:
             try:
                 return await self._send(job)
             finally:
-                self.show_unresolved()
+                await self.show_unresolved()
 
     async def _send(self, job: NewJob) -> Verdict | None:
         notify = self.app.notify
@@ -218,22 +217,21 @@ class JobCreator:
 
     async def _journal(self, ledger: Ledger) -> Manifest:
         """The journal of single creates; while a ``vidwatch create`` holds it, wait
-        (saying so after a moment); :class:`ManifestBusy` after :data:`LOCK_WAIT`."""
+        (saying so); :class:`ManifestBusy` after :data:`LOCK_WAIT`."""
         start = time.monotonic()
         told = False
         while True:
             try:
                 return await asyncio.to_thread(ledger.journals.open, CREATE_JOURNAL)
             except ManifestBusy:
-                waited = time.monotonic() - start
-                if waited >= LOCK_WAIT:
-                    raise
-                if waited >= SAY_WAITING and not told:
+                if not told:
                     told = True
                     self.app.notify(
                         "Waiting for another vidwatch create to finish before sending…",
                         timeout=LOCK_WAIT,
                     )
+                if time.monotonic() - start >= LOCK_WAIT:
+                    raise
                 await asyncio.sleep(0.1)
 
     def _form_kept(self, job: NewJob) -> None:
@@ -289,11 +287,17 @@ class JobCreator:
 
     # ------------------------------------------------------------------ unresolved
 
-    def show_unresolved(self) -> None:
-        """The banner of creates whose job may exist but is in no task list."""
+    def _unresolved(self) -> list[Unresolved]:
+        return [u for u in self.ledger().unresolved() if not u.in_flight]
+
+    async def show_unresolved(self) -> None:
+        """The banner of creates whose job may exist but is in no task list (read in a
+        thread: the record is files)."""
         try:
-            found = [u for u in self.ledger().unresolved() if not u.in_flight]
+            found = await asyncio.to_thread(self._unresolved)
         except (LedgerError, OSError):
+            return
+        if not self.app.is_running:
             return
         if not found:
             self.banner("creates", None)
