@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vidwatch.core.batch import parse_batch
+from vidwatch.core.batch import Batch, BatchRow, parse_batch
 from vidwatch.core.create import JsonValue, normalised_body, prepare, request_key
 from vidwatch.core.ledger import AlreadySent, Ledger, keys_of
 from vidwatch.core.manifest import COMPACT_AT, CREATE_JOURNAL, Manifest, ManifestDir
@@ -92,11 +92,15 @@ def test_only_one_of_many_deciders_sends_a_request(tmp_path: Path) -> None:
     assert all(where.endswith(".jsonl") for where in refused)
 
 
-def test_an_accepted_earlier_send_is_sent_again_once(tmp_path: Path) -> None:
+def one_row(tmp_path: Path) -> tuple[Ledger, Batch, BatchRow, str]:
     ledger = Ledger(tmp_path / "sent", tmp_path / "tasks.toml")
     batch = parse_batch(b'{"prompt": "a"}\n', source="/data/a.jsonl")
     row = batch.rows[0]
-    key = keys_of(batch.rows)[row.identity]
+    return ledger, batch, row, keys_of(batch.rows)[row.identity]
+
+
+def test_an_accepted_earlier_send_is_sent_again_once(tmp_path: Path) -> None:
+    ledger, batch, row, key = one_row(tmp_path)
     with ledger.deciding():
         first = ledger.claim(key, {"prompt": "a"}, journal=batch.source, row=row)
         ledger.note(key, first, Verdict(RowState.UNCERTAIN, "lost", "no answer"))
@@ -113,10 +117,7 @@ def test_an_accepted_earlier_send_is_sent_again_once(tmp_path: Path) -> None:
 
 
 def test_a_damaged_record_is_never_sent_past(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "sent", tmp_path / "tasks.toml")
-    batch = parse_batch(b'{"prompt": "a"}\n', source="/data/a.jsonl")
-    row = batch.rows[0]
-    key = keys_of(batch.rows)[row.identity]
+    ledger, batch, row, key = one_row(tmp_path)
     with ledger.deciding():
         ledger.claim(key, {}, journal=batch.source, row=row)
     path = next((tmp_path / "sent" / "requests").rglob("*.json"))

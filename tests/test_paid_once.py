@@ -293,6 +293,8 @@ def test_submit_exits_4_when_the_task_list_cannot_be_written(
     ids = [line.split("\t")[2] for line in out.splitlines()]
     assert all(i.startswith("grok:") for i in ids)  # the IDs that came back are printed
     assert "the disk is full" in err
+    log = next((cli.tmp / "home").rglob("vidwatch.log")).read_text(encoding="utf-8")
+    assert all(i in log for i in ids)
 
 
 # --------------------------------------------------------------- 10: the folder

@@ -88,7 +88,7 @@ async def test_quitting_anyway_leaves_the_create_uncertain_and_said(tmp_path: Pa
     async with again.app.run_test(size=(120, 50)) as pilot:
         main = again.app.main
         await until(pilot, lambda: "--mark-done" in main.banner_text())
-        assert f"create {unresolved[0].ref}" in main.banner_text()
+        assert f"Create {unresolved[0].ref}" in main.banner_text()
         assert "'a cat on the moon'" in main.banner_text()
         assert "may have made a job" in main.banner_text()
 

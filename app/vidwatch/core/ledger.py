@@ -223,6 +223,21 @@ class Unresolved:
             cause = entry.message or "its answer was lost"
         return f"{head} may have made a job (and been paid) that is in no task list: {cause}"
 
+    def brief(self) -> str:
+        """One short sentence, the command in it (the dashboard's banner)."""
+        entry = self.entry
+        if entry.state in (RowState.CREATED, RowState.DONE) and entry.task_id:
+            job = escaped(entry.task_id)
+            return (
+                f"Create {self.ref} made {job}, not in the list yet: "
+                f"vidwatch create --mark-done {self.ref}"
+            )
+        what = f" ({entry.prompt[:24]!r})" if entry.prompt else ""
+        return (
+            f"Create {self.ref}{what} may have made a job that is in no list: find it in the "
+            f"provider's console, then: vidwatch create --mark-done {self.ref}=ID"
+        )
+
     def advice(self) -> str:
         if self.entry.state in (RowState.CREATED, RowState.DONE) and self.entry.task_id:
             return f"add it now: vidwatch create --mark-done {self.ref}"

@@ -396,6 +396,8 @@ class Sender:
         try:
             await asyncio.to_thread(self.add_tasks, [task for _, task in batch])
         except Exception as exc:  # the manifest keeps the IDs: listed on the next run
+            ids = ", ".join(task.id for _, task in batch)
+            log.error("jobs made but not in the task list (%s): %s", exc, ids)
             self.result.list_errors.append(str(exc) or type(exc).__name__)
             if not self.result.stopped:
                 self.result.stopped = f"the task list cannot be written ({exc})"

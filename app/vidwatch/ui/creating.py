@@ -50,7 +50,7 @@ __all__ = ["JobCreator", "verdict_text"]
 
 LOCK_WAIT: Final = 60.0  # seconds to wait for a `vidwatch create` that holds the journal
 LIST_WAIT: Final = 60.0  # seconds for the list to take a new job (else: listed next time)
-BANNER_SHOWN: Final = 2  # unresolved creates named in the banner (the rest counted)
+BANNER_SHOWN: Final = 3  # unresolved creates named in the banner (the rest counted)
 
 
 def verdict_text(verdict: Verdict) -> str:
@@ -302,11 +302,16 @@ class JobCreator:
         if not found:
             self.banner("creates", None)
             return
-        lines = [f"{item.text()[:300]} — {item.advice()}" for item in found[:BANNER_SHOWN]]
-        more = len(found) - BANNER_SHOWN
-        if more > 0:
-            lines.append(f"… and {more} more (vidwatch list names them all)")
-        self.banner("creates", "\n".join(lines))
+        if len(found) == 1:
+            self.banner("creates", found[0].brief())
+            return
+        refs = ", ".join(item.ref for item in found[:BANNER_SHOWN])
+        more = ", …" if len(found) > BANNER_SHOWN else ""
+        self.banner(
+            "creates",
+            f"{len(found)} creates may have made jobs that are in no list ({refs}{more}): "
+            "vidwatch list names them; resolve each with vidwatch create --mark-done REF=ID",
+        )
 
 
 def quit_question(creator: JobCreator) -> tuple[str, str] | None:
