@@ -23,7 +23,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -65,7 +65,7 @@ from vidwatch.core.manifest import (
     RowState,
     Verdict,
 )
-from vidwatch.core.models import MAX_LABEL, Task, utcnow, validate_task_id
+from vidwatch.core.models import MAX_LABEL, Task, TaskRecord, utcnow, validate_task_id
 from vidwatch.core.plan import Step, Why
 from vidwatch.core.sanitize import clean_line, escape_hidden
 from vidwatch.core.sender import (
@@ -207,17 +207,28 @@ def key_rejected(verdict: Verdict) -> bool:
     return verdict.status == 401 or verdict.code.lower() == "invalid_api_key"
 
 
-def earlier_of(ctx: Context, key: str, journal: str, row: str) -> Earlier | None:
-    """The latest send of the request that may have a job, else a task of the list the
-    same request made (a journal deleted or truncated still knows it)."""
-    found = ctx.ledger().earlier(key, journal, row)
-    if found is not None:
-        return found
-    return Ledger.listed(load(ctx).values()).get(key)
+class SentBefore:
+    """What was sent before, for one command: the record of sends, then the task list's
+    jobs with their requests (a journal deleted or truncated still knows them; read
+    once)."""
+
+    def __init__(self, ctx: Context, records: Mapping[str, TaskRecord] | None = None) -> None:
+        self.ctx = ctx
+        self.records = records
+        self._listed: dict[str, Earlier] | None = None
+
+    def __call__(self, key: str, journal: str, row: str) -> Earlier | None:
+        found = self.ctx.ledger().earlier(key, journal, row)
+        if found is not None:
+            return found
+        if self._listed is None:
+            records = self.records if self.records is not None else load(self.ctx)
+            self._listed = Ledger.listed(records.values())
+        return self._listed.get(key)
 
 
-def known_ids(ctx: Context) -> dict[str, str]:
-    return Ledger.known_ids(load(ctx).values())
+def known_ids(ctx: Context, records: Mapping[str, TaskRecord] | None = None) -> dict[str, str]:
+    return Ledger.known_ids((records if records is not None else load(ctx)).values())
 
 
 # --------------------------------------------------------------------------- create
@@ -253,14 +264,14 @@ def cmd_create(ctx: Context, ns: argparse.Namespace) -> int:
     if ns.dry_run:
         print(f"POST {config.base_url}/v1/video/create (Authorization: Bearer ***)", file=ctx.err)
         print(body_text(request.body()), file=ctx.out)
-        before = earlier_of(ctx, key, CREATE_JOURNAL, row.identity)
+        before = SentBefore(ctx)(key, CREATE_JOURNAL, row.identity)
         if before is not None:
             ctx.warn(f"this request was {before.text()}: sending it needs --resend")
         return EXIT_OK
     require_key(ctx, config)
     tell_unresolved(ctx)
     stdin_used = ns.prompt == "-"
-    before = earlier_of(ctx, key, CREATE_JOURNAL, row.identity)
+    before = SentBefore(ctx)(key, CREATE_JOURNAL, row.identity)
     if before is not None and not ns.resend:
         ctx.warn(f"this request was {before.text()}")
         if not terminal(ctx, stdin_used):

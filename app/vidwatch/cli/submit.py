@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from vidwatch.cli import network
 from vidwatch.cli.create import (
+    SentBefore,
     body_text,
     confirm,
     confirm_again,
-    earlier_of,
     key_rejected,
     known_ids,
     open_journal,
@@ -53,7 +53,7 @@ from vidwatch.cli.output import (
 from vidwatch.core.batch import Batch, BatchRow, read_batch
 from vidwatch.core.ledger import Earlier, LedgerError, keys_of
 from vidwatch.core.manifest import Manifest, ManifestError, RowEntry, RowState
-from vidwatch.core.models import State, validate_task_id
+from vidwatch.core.models import State, TaskRecord, validate_task_id
 from vidwatch.core.plan import (
     SENT_BEFORE_ADVICE,
     UNCERTAIN_ADVICE,
@@ -189,7 +189,7 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
             manifest = ledger.journals.read(batch.source)
         except ManifestError as exc:
             raise CliError(str(exc), EXIT_FAILED) from None
-        plan = _plan(ctx, batch, manifest, failed, options)
+        plan = _plan(ctx, batch, manifest, failed, options, records=records)
         return _dry_run(ctx, batch, plan, config.base_url)
     tell_unresolved(ctx)
 
@@ -210,13 +210,13 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
             except LedgerError as exc:
                 raise CliError(str(exc), EXIT_STORE) from None
         relist = unlisted_tasks(manifest, batch.rows, ledger)
-        plan = _plan(ctx, batch, manifest, failed, options)
+        plan = _plan(ctx, batch, manifest, failed, options, records=records)
         if plan.blocked:
             raise CliError(f"{plan.blocked}; nothing was sent", EXIT_FAILED)
         again = plan.sent_before
         if again and confirm_again(ctx, [_again_line(step) for step in again]):
             accepted = {step.row.identity for step in again}
-            plan = _plan(ctx, batch, manifest, failed, options, accepted)
+            plan = _plan(ctx, batch, manifest, failed, options, accepted, records=records)
         sending = [s.row.request for s in plan.to_send if s.row.request is not None]
         if sending:
             require_key(ctx, config)  # only sending needs it: listing and marking do not
@@ -233,7 +233,7 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
                 plan.to_send,
                 relist,
                 _reporter(printer, plan),
-                known_ids(ctx),
+                known_ids(ctx, records),
             )
         finally:
             printer.close()
@@ -283,11 +283,14 @@ def _plan(
     failed: set[str],
     options: dict[str, bool],
     accepted: set[str] | None = None,
+    *,
+    records: Mapping[str, TaskRecord] | None = None,
 ) -> Plan:
     keys = keys_of(batch.sendable)
     earlier: dict[str, Earlier] = {}
+    sent_before = SentBefore(ctx, records)
     for row_id, key in keys.items():
-        found = earlier_of(ctx, key, batch.source, row_id)
+        found = sent_before(key, batch.source, row_id)
         if found is not None:
             earlier[row_id] = found
     return plan_batch(

@@ -284,7 +284,7 @@ class Ledger:
     def __init__(self, folder: Path, tasks_file: Path | str) -> None:
         self.folder = folder
         path = Path(tasks_file).expanduser()
-        self.tasks_file = str(path.resolve()) if path.is_absolute() else str(path.absolute())
+        self.tasks_file = str(path.resolve())  # one list under two names is one list
         self.journals = ManifestDir(
             folder / "journals", self.tasks_file, legacy=ManifestDir.beside(path)
         )
