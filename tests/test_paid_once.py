@@ -278,6 +278,10 @@ def test_a_job_made_when_the_disk_fills_up_is_printed_logged_and_exists(
     log = next((cli.tmp / "home").rglob("vidwatch.log")).read_text(encoding="utf-8")
     assert made in log
     assert len(cli.gateway.bodies) == 1
+    full = False
+    code, out, err = cli("create", "--yes", "--resend", "--json", "a cat")
+    assert code == 4
+    assert json.loads(out) == {"id": "grok:0002-0000-4000-8000-000000000000"}
 
 
 def test_submit_exits_4_when_the_task_list_cannot_be_written(

@@ -353,6 +353,8 @@ def _ended(
         )
     code = _told(ctx, verdict, row)
     if problem is not None or result.list_errors:
+        if created and ns.json:  # the ID, whatever could not be written
+            print(to_json({"id": verdict.task_id}), file=ctx.out)
         return EXIT_STORE
     if code != EXIT_OK or not created:
         return code
