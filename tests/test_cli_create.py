@@ -15,10 +15,11 @@ from vidwatch.cli.submit import RowPrinter
 from vidwatch.core.batch import parse_batch
 from vidwatch.core.budget import Policy
 from vidwatch.core.config import ConfigError, CreateSettings, load_config
-from vidwatch.core.manifest import CREATE_JOURNAL, ManifestDir, RowState
+from vidwatch.core.manifest import CREATE_JOURNAL, ManifestDir
 from vidwatch.core.sim_create import CREATE_HELP
 from vidwatch.core.sim_serve import SimulatorThread
 from vidwatch.core.simulator import Simulator
+from vidwatch.core.store import TaskStore
 
 
 class Terminal(io.StringIO):
@@ -132,18 +133,32 @@ def test_create_needs_a_key_but_a_dry_run_does_not(cli: Cli) -> None:
     assert "create.model" in err
 
 
-def test_an_earlier_create_killed_while_sending_is_told_once(cli: Cli) -> None:
-    folder = ManifestDir.beside(cli.tasks)
+def test_an_earlier_create_killed_while_sending_is_told_until_resolved(cli: Cli) -> None:
+    folder = ManifestDir.beside(cli.tasks)  # where an older vidwatch kept its journal
     row = parse_batch(b'{"prompt": "a lost cat", "label": "lost"}\n').rows[0]
     with folder.open(CREATE_JOURNAL) as journal:
         journal.record_intent(row)  # and then vidwatch was killed
-    code, _, err = cli("create", "--yes", "a cat")
-    assert code == EXIT_OK
-    assert "was stopped while sending" in err
-    assert "label 'lost'" in err
-    assert folder.read(CREATE_JOURNAL).entries[row.identity].state is RowState.UNCERTAIN
-    code, _, err = cli("create", "--yes", "a dog")
-    assert "stopped while sending" not in err
+    ref = row.identity[:8]
+    for command in (
+        ("create", "--yes", "a cat"),
+        ("list",),
+        ("check",),
+        ("create", "--yes", "a dog"),
+    ):
+        code, _, err = cli(*command)
+        assert code == EXIT_OK, err
+        assert f"create {ref} (" in err, command
+        assert "label 'lost'" in err
+        assert "stopped while sending" in err
+        assert f"vidwatch create --mark-done {ref}=ID" in err
+    code, _, err = cli("create", "--mark-done", f"{ref}=grok:found-in-console")
+    assert code == EXIT_OK, err
+    assert "resolved" in err
+    stored = TaskStore(cli.tasks).load().records
+    assert stored["grok:found-in-console"].task.label == "lost"
+    code, _, err = cli("list")
+    assert ref not in err
+    assert cli.sim.create.accepted == 2
 
 
 def test_a_lost_create_answer_says_the_job_may_exist(cli: Cli) -> None:

@@ -23,7 +23,8 @@ from vidwatch.core.batch import Batch, parse_batch
 from vidwatch.core.client import QueryClient
 from vidwatch.core.create_response import Created, CreateOutcome
 from vidwatch.core.http import _Transport
-from vidwatch.core.manifest import Manifest, ManifestDir, RowState
+from vidwatch.core.ledger import Ledger
+from vidwatch.core.manifest import Manifest, RowState
 from vidwatch.core.models import Task
 from vidwatch.core.outcomes import Ok
 from vidwatch.core.plan import plan_batch
@@ -43,8 +44,13 @@ def batch_of(*prompts: str) -> Batch:
 
 
 @pytest.fixture
-def manifest(tmp_path: Path) -> Iterator[Manifest]:
-    with ManifestDir(tmp_path / "manifests").open("/data/batch.jsonl") as opened:
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(tmp_path / "sent", tmp_path / "tasks.toml").ready()
+
+
+@pytest.fixture
+def manifest(ledger: Ledger) -> Iterator[Manifest]:
+    with ledger.journals.open("/data/batch.jsonl") as opened:
         yield opened
 
 
@@ -90,7 +96,7 @@ def check_no_row_paid_twice_or_called_uncertain_unseen(
 
 
 async def test_every_row_of_a_batch_is_created_once_with_polls_in_between(
-    gateway: RawGateway, manifest: Manifest
+    gateway: RawGateway, manifest: Manifest, ledger: Ledger
 ) -> None:
     prompts = [f"row {n}" for n in range(5)]
     events: list[SendEvent] = []
@@ -103,6 +109,7 @@ async def test_every_row_of_a_batch_is_created_once_with_polls_in_between(
             interleaved,
             manifest,
             BUDGET,
+            ledger=ledger,
             add_tasks=listed.extend,
             report=events.append,
             backoff=0.01,
@@ -117,7 +124,9 @@ async def test_every_row_of_a_batch_is_created_once_with_polls_in_between(
     assert len(listed) == len(prompts)
 
 
-async def test_polls_and_a_batch_at_the_same_time_lose_nothing(manifest: Manifest) -> None:
+async def test_polls_and_a_batch_at_the_same_time_lose_nothing(
+    manifest: Manifest, ledger: Ledger
+) -> None:
     """Free running, as in the dashboard: a poll loop beside the batch, connections
     dropped after 5 ms idle. Whatever the timing, nothing is paid twice or called
     uncertain unseen, and every row is created."""
@@ -142,7 +151,12 @@ async def test_polls_and_a_batch_at_the_same_time_lose_nothing(manifest: Manifes
 
             polling = asyncio.create_task(poll_forever())
             sender = Sender(
-                client, manifest, BUDGET, add_tasks=lambda tasks: None, report=events.append
+                client,
+                manifest,
+                BUDGET,
+                ledger=ledger,
+                add_tasks=lambda tasks: None,
+                report=events.append,
             )
             sender.backoff = 0.01
             await sender.run(plan_batch(batch_of(*prompts), manifest.entries).steps)
@@ -176,14 +190,21 @@ async def test_polls_keep_their_connection_and_every_create_opens_its_own() -> N
     assert all(r.headers.get("connection") == "close" for r in posts)
 
 
-async def test_a_create_read_whole_and_then_dropped_stays_uncertain(manifest: Manifest) -> None:
+async def test_a_create_read_whole_and_then_dropped_stays_uncertain(
+    manifest: Manifest, ledger: Ledger
+) -> None:
     gateway = RawGateway(drop_creates=True)
     await gateway.start()
     events: list[SendEvent] = []
     try:
         async with QueryClient(gateway.base_url, KEY, allow_insecure_http=True) as client:
             sender = Sender(
-                client, manifest, BUDGET, add_tasks=lambda tasks: None, report=events.append
+                client,
+                manifest,
+                BUDGET,
+                ledger=ledger,
+                add_tasks=lambda tasks: None,
+                report=events.append,
             )
             await sender.run(plan_batch(batch_of("lost"), manifest.entries).steps)
     finally:
@@ -194,7 +215,7 @@ async def test_a_create_read_whole_and_then_dropped_stays_uncertain(manifest: Ma
 
 
 async def test_a_create_its_connection_refused_to_write_is_not_sent_and_goes_again(
-    manifest: Manifest,
+    manifest: Manifest, ledger: Ledger
 ) -> None:
     """On aiohttp itself: the connection is found closing just as the body is written
     (aiohttp's ``ClientOSError: Can not write request body``). The row is "not sent",
@@ -231,7 +252,12 @@ async def test_a_create_its_connection_refused_to_write_is_not_sent_and_goes_aga
             gateway.base_url, KEY, allow_insecure_http=True, transport=transport
         ) as client:
             sender = Sender(
-                client, manifest, BUDGET, add_tasks=lambda tasks: None, report=events.append
+                client,
+                manifest,
+                BUDGET,
+                ledger=ledger,
+                add_tasks=lambda tasks: None,
+                report=events.append,
             )
             sender.backoff = 0.01
             await sender.run(plan_batch(batch_of("again"), manifest.entries).steps)

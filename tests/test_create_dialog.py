@@ -133,7 +133,7 @@ async def test_confirm_sends_one_create_and_the_row_appears_at_once(tmp_path: Pa
             {"aspect_ratio": "1:1"},
             ("https://img.example/cat.png",),
         )
-        journal = list((h.tasks.parent / "manifests").iterdir())
+        journal = list(h.app.creator.ledger().journals.folder.iterdir())
         assert journal
         assert all(KEY not in p.read_text() for p in journal)
         assert NEW_ID in journal[0].read_text()  # intent, then the ID

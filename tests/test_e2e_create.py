@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vidwatch.core.manifest import ManifestDir, RowState
+from vidwatch.core.config import default_sent_dir
+from vidwatch.core.ledger import Ledger
+from vidwatch.core.manifest import RowState
 from vidwatch.core.sim_serve import SimulatorThread
 from vidwatch.core.simulator import Simulator
 
@@ -202,7 +204,7 @@ def test_submit_without_yes_and_without_a_terminal_sends_nothing(world: World) -
 def test_kill_9_at_any_moment_never_pays_twice_nor_loses_a_job(world: World) -> None:
     rows = [{"prompt": f"clip number {n}", "label": f"c{n}"} for n in range(1, 25)]
     batch = write_rows(world.tmp / "many.jsonl", rows)
-    folder = ManifestDir.beside(world.tasks)
+    folder = Ledger(default_sent_dir(), world.tasks).journals
     journal = folder.path_for(str(batch.resolve()))
 
     def records() -> list[bytes]:

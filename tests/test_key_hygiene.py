@@ -132,7 +132,8 @@ def test_the_cli_never_writes_or_prints_the_key(world: World) -> None:
     world.run("create", "a cat")  # no terminal, no --yes: refused
     assert world.run("create", "--yes", "--label", "one", "a cat") == 0
     world.inject_create("echo-key")
-    assert world.run("--debug", "create", "--yes", "a cat") == 1
+    assert world.run("create", "--yes", "a cat") == 64  # sent before: needs --resend
+    assert world.run("--debug", "create", "--yes", "--resend", "a cat") == 1
     world.inject_create("lose-answer")
     assert world.run("create", "--yes", "--json", "a dog") == 1
     batch = world.home / "batch.jsonl"
@@ -146,8 +147,9 @@ def test_the_cli_never_writes_or_prints_the_key(world: World) -> None:
     assert world.run("--debug", "submit", "--yes", str(batch)) == 1
     world.run("submit", "--yes", str(batch), "--mark-done", "3")
     world.run("submit", "--yes", str(batch), "--wait", "--timeout", "5")
-    manifests = list(world.home.rglob("manifests/*.jsonl"))
+    manifests = list(world.home.rglob("sent/journals/*.jsonl"))
     assert len(manifests) == 2  # the batch's and the one of single creates
+    assert list(world.home.rglob("sent/requests/*/*.json"))  # the record of requests
 
     written = everything_written(world)
     assert any("vidwatch.log" in name for name in written)  # the log was written to

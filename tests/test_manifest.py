@@ -24,6 +24,7 @@ from vidwatch.core.create_response import (
     Refused,
     ServerError,
 )
+from vidwatch.core.ledger import Ledger, keys_of
 from vidwatch.core.manifest import (
     Manifest,
     ManifestBusy,
@@ -262,26 +263,35 @@ def test_a_refused_file_sends_nothing(folder: ManifestDir) -> None:
     assert {send for send, _ in plan_for(broken, folder)} == {False}
 
 
-def test_rows_sent_from_another_file_are_found(folder: ManifestDir) -> None:
+def test_rows_sent_from_another_file_are_found(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "sent", tmp_path / "tasks.toml").ready()
     old = make_batch("a", "b")
-    with folder.open(old.source) as manifest:
-        manifest.record_intent(old.rows[0])
-        manifest.record_verdict(old.rows[0].identity, CREATED)
+    keys = keys_of(old.rows)
+    with ledger.deciding():
+        send = ledger.claim(keys[old.rows[0].identity], {}, journal=old.source, row=old.rows[0])
+        ledger.note(keys[old.rows[0].identity], send, CREATED)
     moved = parse_batch(
         b'{"prompt": "a"}\n{"prompt": "b"}\n{"prompt": "c"}\n', source="/data/renamed.jsonl"
     )
-    elsewhere = folder.elsewhere({row.identity for row in moved.rows}, moved.source)
-    assert set(elsewhere) == {moved.rows[0].identity}
-    assert elsewhere[moved.rows[0].identity][0] == "/data/b.jsonl"
-    plan = plan_batch(moved, {}, elsewhere=elsewhere)
+    moved_keys = keys_of(moved.rows)
+    assert moved_keys[moved.rows[0].identity] == keys[old.rows[0].identity]  # labels aside
+    earlier = {
+        row.identity: found
+        for row in moved.rows
+        if (found := ledger.earlier(moved_keys[row.identity], moved.source, row.identity))
+    }
+    assert set(earlier) == {moved.rows[0].identity}
+    plan = plan_batch(moved, {}, earlier=earlier, keys=moved_keys)
     assert [(s.send, s.why) for s in plan.steps] == [
-        (False, Why.ELSEWHERE),
+        (False, Why.SENT_BEFORE),
         (True, Why.NEW),
         (True, Why.NEW),
     ]
     assert "grok:1" in plan.steps[0].detail
-    anyway = plan_batch(moved, {}, elsewhere=elsewhere, send_elsewhere=True)
+    assert "row 1 of /data/b.jsonl" in plan.steps[0].detail
+    anyway = plan_batch(moved, {}, earlier=earlier, keys=moved_keys, resend=True)
     assert [s.send for s in anyway.steps] == [True, True, True]
+    assert anyway.steps[0].accepted == send
 
 
 # ---------------------------------------------------------------- a real kill -9

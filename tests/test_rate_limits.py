@@ -13,7 +13,8 @@ import httpx
 from vidwatch.core.batch import parse_batch
 from vidwatch.core.budget import Policy
 from vidwatch.core.client import QueryClient
-from vidwatch.core.manifest import ManifestDir, RowState
+from vidwatch.core.ledger import Ledger
+from vidwatch.core.manifest import RowState
 from vidwatch.core.outcomes import Ok, RateLimited
 from vidwatch.core.plan import plan_batch
 from vidwatch.core.scheduler import Scheduler
@@ -30,7 +31,11 @@ def gateway(busy: int, answer: dict[str, object]) -> tuple[QueryClient, list[htt
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return BARE_429 if len(seen) <= busy else httpx.Response(200, json=answer)
+        if len(seen) <= busy:
+            return BARE_429
+        if request.method == "POST":  # each create makes its own job (one ID per job)
+            return httpx.Response(200, json={**answer, "id": f"{answer['id']}-{len(seen)}"})
+        return httpx.Response(200, json=answer)
 
     return QueryClient("https://gw.example", KEY, transport=httpx.MockTransport(handler)), seen
 
@@ -73,12 +78,14 @@ async def test_creates_back_off_on_a_bare_429(tmp_path: Path) -> None:
         now[0] += seconds
         await asyncio.sleep(0)
 
-    with ManifestDir(tmp_path / "m").open(batch.source) as manifest:
+    ledger = Ledger(tmp_path / "sent", tmp_path / "tasks.toml").ready()
+    with ledger.journals.open(batch.source) as manifest:
         budget = Budget(per_minute=30, concurrency=1)
         sender = Sender(
             client,
             manifest,
             budget,
+            ledger=ledger,
             add_tasks=lambda tasks: None,
             pacer=Pacer(budget.per_minute, clock=lambda: now[0], sleep=sleep),
             sleep=sleep,

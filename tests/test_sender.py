@@ -20,9 +20,10 @@ from vidwatch.core.create_response import (
     Refused,
     SendFate,
 )
-from vidwatch.core.manifest import Manifest, ManifestDir, RowState, Verdict
+from vidwatch.core.ledger import Ledger, keys_of
+from vidwatch.core.manifest import Manifest, RowState, Verdict
 from vidwatch.core.models import Task
-from vidwatch.core.plan import plan_batch
+from vidwatch.core.plan import Plan, plan_batch
 from vidwatch.core.sender import (
     WINDOW,
     Budget,
@@ -96,7 +97,8 @@ class Run:
     def __init__(self, tmp: Path, batch: Batch, script: Mapping[str, list[CreateOutcome]]) -> None:
         self.batch = batch
         self.store = TaskStore(tmp / "tasks.toml")
-        self.folder = ManifestDir.beside(self.store.path)
+        self.ledger = Ledger(tmp / "sent", self.store.path)
+        self.folder = self.ledger.ready().journals
         self.manifest = self.folder.open(batch.source)
         self.gateway = FakeGateway(self.manifest, script)
         self.clock = Clock()
@@ -113,6 +115,7 @@ class Run:
             self.gateway,
             self.manifest,
             budget,
+            ledger=self.ledger,
             add_tasks=kw.pop("add_tasks", self.add),
             report=self.events.append,
             pacer=pacer,
@@ -120,8 +123,14 @@ class Run:
             **kw,
         )
 
+    def plan(self) -> Plan:
+        keys = keys_of(self.batch.rows)
+        return plan_batch(
+            self.batch, self.manifest.entries, blocked=self.manifest.blocked, keys=keys
+        )
+
     def go(self, budget: Budget = BUDGET, **kw: Any) -> Any:
-        plan = plan_batch(self.batch, self.manifest.entries, blocked=self.manifest.blocked)
+        plan = self.plan()
         return asyncio.run(self.sender(budget, **kw).run(plan.steps))
 
     def state(self, prompt: str) -> RowState:
@@ -236,8 +245,7 @@ def test_a_send_cut_short_is_recorded_uncertain(tmp_path: Path) -> None:
 
     async def go() -> None:
         run.gateway.gate = asyncio.Event()  # never set: the answer never comes
-        plan = plan_batch(run.batch, run.manifest.entries)
-        task = asyncio.create_task(run.sender().run(plan.steps))
+        task = asyncio.create_task(run.sender().run(run.plan().steps))
         while not run.gateway.in_flight:
             await asyncio.sleep(0)
         task.cancel()

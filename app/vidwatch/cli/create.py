@@ -2,11 +2,17 @@
 
 - everything is checked before anything is sent (a bad field is a usage error, 64);
 - on a terminal it says what will be sent and asks; without one it needs ``--yes``;
+- a request sent before (from anywhere: :mod:`vidwatch.core.ledger`) or already in the
+  task list is named; on a terminal it asks again, without one it needs ``--resend``;
 - the send is journaled like a batch row (intent fsynced before, the ID after) in the
-  manifest of ``vidwatch create``; a job whose answer arrived but never reached the task
-  list (vidwatch was killed in between) is listed by the next ``create`` or ``submit``.
+  journal of single creates of this task list; a job whose answer arrived but never
+  reached the task list (vidwatch was killed in between) is listed by the next
+  ``create`` or ``submit``;
+- a create whose answer was lost (Ctrl-C while it was out, a dropped connection, an
+  unusable ID) is said at once and by every later ``create``, ``submit``, ``list`` and
+  ``check`` until it is resolved: ``vidwatch create --mark-done REF[=ID]``.
 
-Also the pieces ``submit`` shares: the confirmation, the journal, the sending.
+Also the pieces ``submit`` shares: the confirmations, the journal, the sending.
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 from vidwatch.cli import network
@@ -34,6 +42,7 @@ from vidwatch.cli.output import (
     plural,
     require_key,
     safe,
+    tell_unresolved,
 )
 from vidwatch.core.batch import BatchRow
 from vidwatch.core.config import Config
@@ -46,21 +55,31 @@ from vidwatch.core.create import (
     spend_summary,
 )
 from vidwatch.core.export import record_json, to_json
+from vidwatch.core.ids import escaped
+from vidwatch.core.ledger import Earlier, Ledger, LedgerError, Unresolved, key_of
 from vidwatch.core.manifest import (
     CREATE_JOURNAL,
     Manifest,
     ManifestBusy,
-    ManifestDir,
     ManifestError,
     RowState,
     Verdict,
 )
-from vidwatch.core.models import MAX_LABEL, Task
+from vidwatch.core.models import MAX_LABEL, Task, TaskRecord, utcnow, validate_task_id
 from vidwatch.core.plan import Step, Why
 from vidwatch.core.sanitize import clean_line, escape_hidden
-from vidwatch.core.sender import Budget, Sender, SendEvent, SendReport, Sent, unlisted_tasks
+from vidwatch.core.sender import (
+    Budget,
+    Sender,
+    SendEvent,
+    SendReport,
+    Sent,
+    unlisted_tasks,
+)
+from vidwatch.core.store import TaskStore
 
 LOCK_WAIT: Final = 60.0  # seconds a create waits for another one's journal
+_MARK = re.compile(r"^\s*([0-9a-fA-F]{4,32})\s*(?:=\s*(\S+)\s*)?$")
 
 
 # --------------------------------------------------------------------------- shared
@@ -70,6 +89,11 @@ def body_text(body: dict[str, Any]) -> str:
     """A body as one line of JSON, safe to print (controls and bidi as ``\\uXXXX``)."""
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     return escape_hidden(text, lambda ch: json.dumps(ch)[1:-1] if ord(ch) < 0x10000 else "?")
+
+
+def terminal(ctx: Context, stdin_used: bool = False) -> bool:
+    """Whether there is someone to ask (stdin is a terminal, not the prompt's source)."""
+    return not stdin_used and ctx.stdin.isatty()
 
 
 def confirm(
@@ -85,7 +109,7 @@ def confirm(
     if yes:
         return True
     count = plural(len(requests), "job")
-    if stdin_used or not ctx.stdin.isatty():
+    if not terminal(ctx, stdin_used):
         where = "the prompt came from stdin" if stdin_used else "there is no terminal"
         raise CliError(
             f"Not sending: creating {count} costs money and {where} to ask; "
@@ -95,7 +119,11 @@ def confirm(
     print(f"About to create {count} on {host_of(config.base_url)}; each is paid:", file=ctx.err)
     for line in spend_summary(requests):
         print(f"  {safe(line)}", file=ctx.err)
-    print("Send? [y/N] ", end="", file=ctx.err, flush=True)
+    return ask(ctx, "Send?")
+
+
+def ask(ctx: Context, question: str) -> bool:
+    print(f"{question} [y/N] ", end="", file=ctx.err, flush=True)
     answer = ctx.stdin.readline().strip().lower()
     if answer in ("y", "yes"):
         return True
@@ -103,16 +131,32 @@ def confirm(
     return False
 
 
-def open_journal(folder: ManifestDir, source: str, *, wait: float = 0.0) -> Manifest:
-    """The manifest of ``source``, locked for writing; waits up to ``wait`` seconds for
-    another vidwatch that holds it. Errors are CLI errors (busy: 1, else 4)."""
+def confirm_again(ctx: Context, lines: Sequence[str], *, stdin_used: bool = False) -> bool:
+    """Requests sent before (``lines`` say which, when, as which task): pay for them
+    again? Asked on a terminal only (False without one: the caller refuses or skips)."""
+    if not terminal(ctx, stdin_used):
+        return False
+    for line in lines:
+        print(f"  {safe(line, 600)}", file=ctx.err)
+    return ask(ctx, "Pay for it again (a second job)?" if len(lines) == 1 else "Pay again?")
+
+
+def open_journal(
+    opener: Callable[[], Manifest], *, wait: float = 0.0, ctx: Context | None = None
+) -> Manifest:
+    """A journal, locked for writing; waits up to ``wait`` seconds for another vidwatch
+    that holds it (saying so once). Errors are CLI errors (busy: 1, else 4)."""
     deadline = time.monotonic() + wait
+    told = False
     while True:
         try:
-            return folder.open(source)
+            return opener()
         except ManifestBusy as exc:
             if time.monotonic() >= deadline:
                 raise CliError(str(exc), EXIT_FAILED) from None
+            if ctx is not None and not told:
+                told = True
+                ctx.warn("waiting for another vidwatch create to finish…")
             time.sleep(0.05)
         except ManifestError as exc:
             raise CliError(str(exc), EXIT_STORE) from None
@@ -125,19 +169,29 @@ def send_rows(
     steps: Sequence[Step],
     relist: Sequence[tuple[str, Task]],
     report: Callable[[SendEvent], None],
+    known_ids: dict[str, str],
 ) -> SendReport:
     """Send the steps' rows through the one client, within the create budget."""
     store = ctx.store()
+    ledger = ctx.ledger()
     budget = Budget(config.create.per_minute, config.create.concurrency)
 
     async def go() -> SendReport:
         async with network.make_client(config) as client:
-            sender = Sender(client, manifest, budget, add_tasks=store.add, report=report)
+            sender = Sender(
+                client,
+                manifest,
+                budget,
+                ledger=ledger,
+                add_tasks=store.add,
+                report=report,
+                known_ids=known_ids,
+            )
             return await sender.run(steps, relist)
 
     try:
         return asyncio.run(go())
-    except ManifestError as exc:
+    except (ManifestError, LedgerError) as exc:
         raise CliError(f"{exc}; the row it was about to send was not sent", EXIT_STORE) from None
 
 
@@ -153,20 +207,28 @@ def key_rejected(verdict: Verdict) -> bool:
     return verdict.status == 401 or verdict.code.lower() == "invalid_api_key"
 
 
-def tell_stopped_creates(ctx: Context, manifest: Manifest) -> None:
-    """Earlier creates that were stopped while sending (killed): their job may exist.
-    Said once (they are then recorded as uncertain)."""
-    for row_id, entry in list(manifest.entries.items()):
-        if entry.state is not RowState.SENDING:
-            continue
-        what = f"{entry.model}" + (f", label {entry.label!r}" if entry.label else "")
-        ctx.warn(
-            f"an earlier vidwatch create ({safe(what, 120)}, {entry.at[:19]} UTC) was stopped "
-            "while sending: its job may exist; look for it in the provider's console and "
-            "add it with: vidwatch add ID"
-        )
-        why = "vidwatch was stopped while sending it"
-        manifest.record_verdict(row_id, Verdict(RowState.UNCERTAIN, "interrupted", why))
+class SentBefore:
+    """What was sent before, for one command: the record of sends, then the task list's
+    jobs with their requests (a journal deleted or truncated still knows them; read
+    once)."""
+
+    def __init__(self, ctx: Context, records: Mapping[str, TaskRecord] | None = None) -> None:
+        self.ctx = ctx
+        self.records = records
+        self._listed: dict[str, Earlier] | None = None
+
+    def __call__(self, key: str, journal: str, row: str) -> Earlier | None:
+        found = self.ctx.ledger().earlier(key, journal, row)
+        if found is not None:
+            return found
+        if self._listed is None:
+            records = self.records if self.records is not None else load(self.ctx)
+            self._listed = Ledger.listed(records.values())
+        return self._listed.get(key)
+
+
+def known_ids(ctx: Context, records: Mapping[str, TaskRecord] | None = None) -> dict[str, str]:
+    return Ledger.known_ids((records if records is not None else load(ctx)).values())
 
 
 # --------------------------------------------------------------------------- create
@@ -179,6 +241,12 @@ def read_prompt(ctx: Context, prompt: str) -> str:
 
 
 def cmd_create(ctx: Context, ns: argparse.Namespace) -> int:
+    if ns.mark_done:
+        if ns.prompt is not None:
+            raise CliError("--mark-done takes no prompt: it resolves earlier creates", EXIT_USAGE)
+        return mark_done(ctx, ns.mark_done)
+    if ns.prompt is None:
+        raise CliError("create needs a PROMPT (or '-' to read it from stdin)", EXIT_USAGE)
     config = ctx.config()
     model = ns.model or config.create.model
     text = read_prompt(ctx, ns.prompt)
@@ -190,37 +258,107 @@ def cmd_create(ctx: Context, ns: argparse.Namespace) -> int:
     for note in prepared.notes:
         ctx.warn(note)
     request = prepared.request
+    label = clean_line(ns.label or "", MAX_LABEL)
+    row = BatchRow(1, 0, uuid.uuid4().hex, label, request)
+    key = key_of(request.key())
     if ns.dry_run:
         print(f"POST {config.base_url}/v1/video/create (Authorization: Bearer ***)", file=ctx.err)
         print(body_text(request.body()), file=ctx.out)
+        before = SentBefore(ctx)(key, CREATE_JOURNAL, row.identity)
+        if before is not None:
+            ctx.warn(f"this request was {before.text()}: sending it needs --resend")
         return EXIT_OK
     require_key(ctx, config)
-    if not confirm(ctx, [request], config, yes=ns.yes, stdin_used=ns.prompt == "-"):
+    tell_unresolved(ctx)
+    stdin_used = ns.prompt == "-"
+    before = SentBefore(ctx)(key, CREATE_JOURNAL, row.identity)
+    if before is not None and not ns.resend:
+        ctx.warn(f"this request was {before.text()}")
+        if not terminal(ctx, stdin_used):
+            raise CliError(
+                "Not sending: the same request was sent before and there is no terminal to "
+                "ask; add --resend to pay for it again.",
+                EXIT_USAGE,
+            )
+        if not ask(ctx, "Pay for it again (a second job)?"):
+            return EXIT_FAILED
+    if not confirm(ctx, [request], config, yes=ns.yes, stdin_used=stdin_used):
         return EXIT_FAILED
-    label = clean_line(ns.label or "", MAX_LABEL)
-    row = BatchRow(1, 0, uuid.uuid4().hex, label, request)
-    folder = ManifestDir.beside(ctx.paths.tasks_file)
-    with open_journal(folder, CREATE_JOURNAL, wait=LOCK_WAIT) as manifest:
-        tell_stopped_creates(ctx, manifest)
-        relist = unlisted_tasks(manifest, ())
+    accepted = before.send if before is not None else None
+    step = Step(row, True, Why.RESEND if before else Why.NEW, key=key, accepted=accepted)
+    ledger = ctx.ledger()
+
+    def opener() -> Manifest:
+        return ledger.journals.open(CREATE_JOURNAL)
+
+    with open_journal(opener, wait=LOCK_WAIT, ctx=ctx) as manifest:
+        manifest.settle_stopped()
+        relist = unlisted_tasks(manifest, (), ledger)
 
         def report(event: SendEvent) -> None:
             if isinstance(event, Sent) and not event.final:
                 why = verdict_text(event.verdict)
                 ctx.warn(f"not sent ({why}); trying again in {event.delay:.0f} s")
 
-        result = send_rows(ctx, config, manifest, [Step(row, True, Why.NEW)], relist, report)
-    for error in result.list_errors:
-        ctx.warn(f"the task list cannot be written: {error}; it is added on the next run")
+        try:
+            result = send_rows(ctx, config, manifest, [step], relist, report, known_ids(ctx))
+        except KeyboardInterrupt:
+            _interrupted(ctx, manifest, row)
+            raise
+    return _ended(ctx, ns, config, row, result)
+
+
+def _interrupted(ctx: Context, manifest: Manifest, row: BatchRow) -> None:
+    """Ctrl-C: if the request was out, its job may exist: say so, and how to find it."""
+    entry = manifest.entries.get(row.identity)
+    if entry is None or entry.state not in (RowState.SENDING, RowState.UNCERTAIN):
+        ctx.warn("interrupted before the request was sent: nothing was paid")
+        return
+    ref = row.identity[:8]
+    ctx.warn(
+        "interrupted while the create was waiting for its answer: the job may have been "
+        "made (and paid). Look for it in the provider's console, then: vidwatch create "
+        f"--mark-done {ref}=ID (not there: vidwatch create --mark-done {ref}). Until then "
+        "every create, submit, list and check reminds you; it is never sent again by itself."
+    )
+
+
+def _ended(
+    ctx: Context, ns: argparse.Namespace, config: Config, row: BatchRow, result: SendReport
+) -> int:
+    """Say how the create ended; print the new ID whatever could not be written."""
     verdict = result.verdicts.get(row.identity)
+    earlier = result.skipped.get(row.identity)
+    if earlier is not None:
+        raise CliError(
+            f"Not sent: the same request was {earlier.text()} meanwhile; run again with "
+            "--resend to pay for it again.",
+            EXIT_FAILED,
+        )
     if verdict is None:
-        raise CliError("the job was not sent", EXIT_FAILED)
-    code = _told(ctx, verdict)
-    if code != EXIT_OK or verdict.task_id is None:
-        return code
-    if not ns.json:
+        raise CliError(f"the job was not sent: {safe(result.stopped or 'stopped', 400)}", 1)
+    created = verdict.state is RowState.CREATED and verdict.task_id is not None
+    if created and not ns.json:
         ctx.row(verdict.task_id)  # alone on its line, at once: scripts chain it
         ctx.out.flush()
+    problem = result.unrecorded.get(row.identity)
+    if problem is not None:
+        what = f"was made as {verdict.task_id}" if created else "may have been made"
+        ctx.warn(f"the job {what}, but it could not be recorded: {safe(problem, 600)}")
+    for error in result.list_errors:
+        ctx.warn(
+            f"the job {verdict.task_id} exists, but the task list cannot be written: "
+            f"{safe(error, 400)}; it is added by the next create, or now with: "
+            f"vidwatch add {verdict.task_id}"
+        )
+    code = _told(ctx, verdict, row)
+    if problem is not None or result.list_errors:
+        if created and ns.json:  # the ID, whatever could not be written
+            print(to_json({"id": verdict.task_id}), file=ctx.out)
+        return EXIT_STORE
+    if code != EXIT_OK or not created:
+        return code
+    assert verdict.task_id is not None
     if ns.wait:  # then as `vidwatch wait`: ID<TAB>URL when it is done
         code = network.wait_for(
             ctx, config, [verdict.task_id], timeout=ns.timeout, print_urls=not ns.json
@@ -231,7 +369,7 @@ def cmd_create(ctx: Context, ns: argparse.Namespace) -> int:
     return code
 
 
-def _told(ctx: Context, verdict: Verdict) -> int:
+def _told(ctx: Context, verdict: Verdict, row: BatchRow) -> int:
     """Say how the create ended (on stderr); the exit code."""
     what = verdict_text(verdict)
     if verdict.state is RowState.CREATED:
@@ -240,9 +378,11 @@ def _told(ctx: Context, verdict: Verdict) -> int:
         ctx.warn(f"the gateway refused the job: {what}")
         return EXIT_FAILED
     if verdict.state is RowState.UNCERTAIN:
+        ref = row.identity[:8]
         ctx.warn(
             f"{what}. The job may have been made (and paid): look for it in the provider's "
-            "console and add it with: vidwatch add ID. Not sent again by itself."
+            f"console, then: vidwatch create --mark-done {ref}=ID (not there: vidwatch "
+            f"create --mark-done {ref}). Not sent again by itself."
         )
         return EXIT_FAILED
     # not sent (nothing was paid)
@@ -250,3 +390,73 @@ def _told(ctx: Context, verdict: Verdict) -> int:
     if key_rejected(verdict):
         return EXIT_KEY
     return EXIT_UNREACHABLE if verdict.code == "connect" else EXIT_FAILED
+
+
+# --------------------------------------------------------------------------- resolving
+
+
+def mark_done(ctx: Context, marks: Sequence[str]) -> int:
+    """``--mark-done REF[=ID]``: resolve earlier single creates (REF: the reference every
+    command shows). With an ID the job is added to the task list it was made for."""
+    ctx.check_config()
+    ledger = ctx.ledger()
+    wanted: list[tuple[Unresolved, str | None]] = []
+    for mark in marks:
+        for item in mark.split(","):
+            found = _MARK.match(item)
+            if not found:
+                raise CliError(
+                    f"--mark-done takes REF or REF=ID (REF: the create's reference, shown "
+                    f"with it), not {safe(item, 80)!r}",
+                    EXIT_USAGE,
+                )
+            ref, task_id = found.group(1).lower(), found.group(2)
+            if task_id is not None and (reason := validate_task_id(task_id)) is not None:
+                raise CliError(f"--mark-done {ref}={escaped(task_id, 80)}: {reason}", EXIT_USAGE)
+            matches = {u.entry.row: u for u in ledger.find_create(ref)}
+            if not matches:
+                raise CliError(f"--mark-done {ref}: no create has that reference", EXIT_USAGE)
+            if len(matches) > 1:
+                raise CliError(f"--mark-done {ref}: more than one create starts so", EXIT_USAGE)
+            wanted.append((next(iter(matches.values())), task_id))
+    for found_create, job in wanted:
+        _resolve(ctx, ledger, found_create, job)
+    return EXIT_OK
+
+
+def _resolve(ctx: Context, ledger: Ledger, item: Unresolved, task_id: str | None) -> None:
+    here = ctx.paths.tasks_file.resolve()
+    tasks_file = item.tasks_file or str(here)
+    other = Path(tasks_file) != here
+
+    def opener() -> Manifest:
+        if not other and item.journal == ledger.journals.path_for(CREATE_JOURNAL):
+            return ledger.journals.open(CREATE_JOURNAL)  # carries an older journal over
+        return Manifest.open(item.journal, CREATE_JOURNAL, tasks_file)
+
+    with open_journal(opener, wait=LOCK_WAIT, ctx=ctx) as manifest:
+        entry = manifest.entries.get(item.entry.row)
+        if entry is None:
+            raise CliError(f"--mark-done {item.ref}: the create is no longer recorded", 1)
+        job = task_id or entry.unlisted_job
+        try:
+            manifest.mark_done(entry.row, job)
+            if entry.key and entry.send:
+                with ledger.deciding():
+                    ledger.resolve(entry.key, entry.send, job)
+        except (ManifestError, LedgerError) as exc:
+            raise CliError(str(exc), EXIT_STORE) from None
+        if job is None:
+            ctx.warn(f"create {item.ref} marked done: no job, nothing added")
+            return
+        request = ledger.request(entry.key) if entry.key else None
+        task = Task(job, utcnow(), clean_line(entry.label, MAX_LABEL), request=request)
+        store = TaskStore(Path(tasks_file)) if other else ctx.store()
+        added, _ = store.add([task])
+        try:
+            manifest.mark_listed(entry.row)
+        except ManifestError as exc:
+            raise CliError(str(exc), EXIT_STORE) from None
+    where = f" to {tasks_file}" if other else ""
+    said = "added" if added else "already listed"
+    ctx.warn(f"create {item.ref} resolved: {job} {said}{where}")

@@ -30,6 +30,7 @@ from vidwatch.cli.output import (
     require_key,
     safe,
     state_word,
+    tell_unresolved,
 )
 from vidwatch.core.client import QueryClient, client_for
 from vidwatch.core.config import ENV_API_KEY, Config, Paths
@@ -257,6 +258,7 @@ def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
     """Ask the server once about an ID no job has: the answer tells whether the server
     is reachable and whether it accepts the key."""
     config = ctx.config()
+    tell_unresolved(ctx)
     ctx.say(f"base URL  {config.base_url}")
     if ns.offline:
         if config.api_key:

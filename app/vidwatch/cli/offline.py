@@ -15,6 +15,7 @@ from vidwatch.cli.output import (
     plural,
     print_table,
     safe,
+    tell_unresolved,
 )
 from vidwatch.core.export import export, record_json, to_json, write_export
 from vidwatch.core.ids import NOT_AN_ID, Found, extract_ids, looks_like_id, shown
@@ -125,6 +126,7 @@ def filtered(ctx: Context, records: Iterable[TaskRecord], text: str | None) -> l
 
 def cmd_list(ctx: Context, ns: argparse.Namespace) -> int:
     ctx.check_config()
+    tell_unresolved(ctx)
     records = filtered(ctx, load(ctx).values(), ns.filter)
     if ns.json:
         print(to_json([record_json(r) for r in records]), file=ctx.out)
@@ -155,6 +157,7 @@ def cmd_paths(ctx: Context, ns: argparse.Namespace) -> int:
     print(f"tasks   {ctx.paths.tasks_file}", file=ctx.out)
     print(f"log     {ctx.paths.log_file}", file=ctx.out)
     print(f"view    {ctx.paths.view_file}", file=ctx.out)
+    print(f"sent    {ctx.paths.sent_dir}", file=ctx.out)
     try:
         downloads = str(ctx.config().download_dir)
     except CliError as exc:  # paths must answer even when the config is broken

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 from vidwatch.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
+from vidwatch.core.ledger import Ledger, LedgerError
 from vidwatch.core.logs import add_secret
 from vidwatch.core.models import State, TaskRecord
 from vidwatch.core.outcomes import NotFound, Ok, Outcome
@@ -40,12 +42,15 @@ exit codes:
        a batch row without a job, a confirmation declined)
   2    wait: timed out before every job finished
   3    no API key, or the key was rejected
-  4    the task list or the config file cannot be read or written
+  4    the task list, the config file or the record of sends cannot be read
+       or written (create/submit: a job was made but not listed or recorded:
+       its ID is printed)
   5    the server could not be reached, or gave no usable answer (poll: no
        task could be checked; check: the key could not be checked; a wrong
        base URL: poll, wait, check; create: nothing was sent)
   64   usage error (create/submit: a wrong field, or no terminal to ask and
-       no --yes; nothing was sent)
+       no --yes; create: a request sent before, no terminal to ask and no
+       --resend; nothing was sent)
   70   internal error (a bug: the log has the details)
   130  interrupted
 """
@@ -69,6 +74,7 @@ class Context:
     err: TextIO
     stdin: TextIO
     _store: TaskStore | None = None
+    _ledger: Ledger | None = None
     _config_told: bool = False
 
     def config(self) -> Config:
@@ -89,6 +95,20 @@ class Context:
             self.config()
         except CliError as exc:
             self.warn(f"{exc} (this command does not need it; polling does)")
+
+    def ledger(self) -> Ledger:
+        """The record of what was sent, as seen from this run's task list (ready: its
+        folder made, older journals read in); a folder that cannot be used is exit 4."""
+        if self._ledger is None:
+            ledger = Ledger(self.paths.sent_dir, self.paths.tasks_file)
+            try:
+                ledger.ready()
+            except LedgerError as exc:
+                raise CliError(str(exc), EXIT_STORE) from None
+            for notice in ledger.notices:
+                self.warn(notice)
+            self._ledger = ledger
+        return self._ledger
 
     def store(self) -> TaskStore:
         """One store per run: it gathers the notices of damaged files it set aside."""
@@ -120,6 +140,25 @@ def tell_damage(ctx: Context, code: int) -> int:
         ctx.warn(notice)
     notices.clear()
     return EXIT_STORE if code == EXIT_OK else code
+
+
+def tell_unresolved(ctx: Context) -> int:
+    """Earlier single creates whose job may exist but is in no task list: said by every
+    ``create``, ``submit``, ``list`` and ``check`` (and when the dashboard closes) until
+    resolved with ``vidwatch create --mark-done``. How many there are."""
+    try:
+        found = ctx.ledger().unresolved()
+    except CliError:
+        return 0
+    here = ctx.paths.tasks_file.resolve()
+    for item in found:
+        text = item.text()
+        if item.tasks_file and Path(item.tasks_file) != here:
+            text += f" [task list {item.tasks_file}]"
+        ctx.warn(text)
+        if not item.in_flight:
+            ctx.warn(f"  {item.advice()}")
+    return len(found)
 
 
 def require_key(ctx: Context, config: Config) -> None:

@@ -27,6 +27,7 @@ from vidwatch.cli.output import (
     CliError,
     Context,
     tell_damage,
+    tell_unresolved,
 )
 from vidwatch.cli.submit import cmd_submit
 from vidwatch.core.config import ENV_API_KEY, Config, Paths
@@ -82,6 +83,8 @@ def cmd_dashboard(ctx: Context, ns: argparse.Namespace) -> int:
 
     config = ctx.config() if not ns.demo else _demo_config(ctx)
     ended = run_dashboard(DashboardOptions(paths=ctx.paths, config=config, demo=ns.demo))
+    if not ns.demo:  # a create the dashboard left out (quit while it waited) is said here
+        tell_unresolved(ctx)
     if ended.unsaved_error:
         raise CliError(f"The last changes could not be saved: {ended.unsaved_error}", EXIT_STORE)
     return EXIT_INTERNAL if ended.crashed else EXIT_OK
@@ -199,7 +202,9 @@ def build_parser() -> _Parser:
         "create one job from a prompt (it costs money: asks first on a terminal, else needs "
         "--yes); prints the new task ID and watches it",
     )
-    p.add_argument("prompt", metavar="PROMPT", help="the prompt; '-' reads it from stdin")
+    p.add_argument(
+        "prompt", metavar="PROMPT", nargs="?", help="the prompt; '-' reads it from stdin"
+    )
     p.add_argument("--model", help="model (default: [create] model in the config)")
     p.add_argument(
         "--image", action="append", metavar="URL", help="a reference image URL (repeatable)"
@@ -217,6 +222,19 @@ def build_parser() -> _Parser:
     p.add_argument("--wait", action="store_true", help="then wait for it as 'vidwatch wait' does")
     p.add_argument("--timeout", type=float, metavar="S", help="with --wait: give up after S s")
     p.add_argument("--json", action="store_true", help="print the new task as JSON")
+    p.add_argument(
+        "--resend",
+        action="store_true",
+        help="send a request that was sent before (same body, from anywhere): pays again",
+    )
+    p.add_argument(
+        "--mark-done",
+        action="extend",
+        nargs="+",
+        metavar="REF[=ID]",
+        help="resolve earlier creates whose answer was lost (REF: shown with each): "
+        "REF=ID adds the job found in the provider's console, REF alone means none was made",
+    )
     p.set_defaults(func=cmd_create)
 
     p = command(
@@ -232,6 +250,12 @@ def build_parser() -> _Parser:
         "--resend-uncertain",
         action="store_true",
         help="send uncertain rows again (after checking the provider's console: it may pay twice)",
+    )
+    p.add_argument(
+        "--resend",
+        action="store_true",
+        help="send rows whose request was sent before (from this file, a copy, another task "
+        "list or a create) or whose answer was lost: it may pay twice",
     )
     p.add_argument(
         "--mark-done",

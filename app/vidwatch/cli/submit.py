@@ -7,22 +7,31 @@ every row has a job (or was marked done).
 
 Before anything is sent: jobs of earlier runs that never reached the task list are
 added to it, ``--mark-done`` is applied, then :func:`~vidwatch.core.plan.plan_batch`
-decides each row against the batch's manifest.
+decides each row against the batch's journal and the user's record of sends
+(:mod:`vidwatch.core.ledger`): a row whose request was sent before from anywhere (a
+copy of the file, another task list, a single create) or is in the task list is named
+and skipped unless ``--resend`` is given or, on a terminal, the user says yes. Each send
+is decided again under the ledger's lock: a row another vidwatch sent meanwhile is
+skipped. A job made but not listed or recorded (a full disk) keeps its ID on stdout and
+makes the exit 4.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from vidwatch.cli import network
 from vidwatch.cli.create import (
+    SentBefore,
     body_text,
     confirm,
+    confirm_again,
     key_rejected,
+    known_ids,
     open_journal,
     send_rows,
     verdict_text,
@@ -32,18 +41,28 @@ from vidwatch.cli.output import (
     EXIT_FAILED,
     EXIT_KEY,
     EXIT_OK,
+    EXIT_STORE,
     EXIT_USAGE,
     CliError,
     Context,
     plural,
     require_key,
     safe,
+    tell_unresolved,
 )
 from vidwatch.core.batch import Batch, BatchRow, read_batch
-from vidwatch.core.manifest import Manifest, ManifestDir, ManifestError, RowEntry, RowState
-from vidwatch.core.models import State, validate_task_id
-from vidwatch.core.plan import UNCERTAIN_ADVICE, Plan, Step, Why, plan_batch
-from vidwatch.core.sender import SendEvent, Sent, Stopped, unlisted_tasks
+from vidwatch.core.ledger import Earlier, LedgerError, keys_of
+from vidwatch.core.manifest import Manifest, ManifestError, RowEntry, RowState
+from vidwatch.core.models import State, TaskRecord, validate_task_id
+from vidwatch.core.plan import (
+    SENT_BEFORE_ADVICE,
+    UNCERTAIN_ADVICE,
+    Plan,
+    Step,
+    Why,
+    plan_batch,
+)
+from vidwatch.core.sender import SendEvent, Sent, Skipped, Stopped, unlisted_tasks
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -126,6 +145,8 @@ def _skipped_text(step: Step) -> str:
         return f"uncertain: {cause}; not sent again (see below)"
     if step.why is Why.REFUSED:
         return f"refused before: {step.detail}"
+    if step.why is Why.SENT_BEFORE:
+        return f"not sent: {step.detail}; {SENT_BEFORE_ADVICE}"
     return f"{step.why.value}: {step.detail}" if step.detail else step.why.value
 
 
@@ -155,28 +176,47 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
     if not batch.rows:
         raise CliError(f"{batch.source}: no rows (one JSON object per line, or CSV)", EXIT_USAGE)
     marks = _parse_marks(batch, ns.mark_done or ())
-    folder = ManifestDir.beside(ctx.paths.tasks_file)
-    failed = {i for i, r in load(ctx).items() if r.result.state is State.FAILED}
-    options = {"retry_failed": ns.retry_failed, "resend_uncertain": ns.resend_uncertain}
+    ledger = ctx.ledger()
+    records = load(ctx)
+    failed = {i for i, r in records.items() if r.result.state is State.FAILED}
+    options = {
+        "retry_failed": ns.retry_failed,
+        "resend_uncertain": ns.resend_uncertain,
+        "resend": ns.resend,
+    }
     if ns.dry_run:
         try:
-            manifest = folder.read(batch.source)
+            manifest = ledger.journals.read(batch.source)
         except ManifestError as exc:
             raise CliError(str(exc), EXIT_FAILED) from None
-        plan = _plan(folder, batch, manifest, failed, options)
+        plan = _plan(ctx, batch, manifest, failed, options, records=records)
         return _dry_run(ctx, batch, plan, config.base_url)
-    with open_journal(folder, batch.source) as manifest:
+    tell_unresolved(ctx)
+
+    def opener() -> Manifest:
+        return ledger.journals.open(batch.source)
+
+    with open_journal(opener) as manifest:
         for row, task_id in marks:
             try:
-                manifest.mark_done(row.identity, task_id)
+                marked = manifest.mark_done(row.identity, task_id)
+                if marked.key and marked.send:
+                    with ledger.deciding():
+                        ledger.resolve(marked.key, marked.send, task_id)
             except ManifestError:
                 raise CliError(
                     f"--mark-done {row.number}: that row was never sent from this file", EXIT_USAGE
                 ) from None
-        relist = unlisted_tasks(manifest, batch.rows)
-        plan = _plan(folder, batch, manifest, failed, options)
+            except LedgerError as exc:
+                raise CliError(str(exc), EXIT_STORE) from None
+        relist = unlisted_tasks(manifest, batch.rows, ledger)
+        plan = _plan(ctx, batch, manifest, failed, options, records=records)
         if plan.blocked:
             raise CliError(f"{plan.blocked}; nothing was sent", EXIT_FAILED)
+        again = plan.sent_before
+        if again and confirm_again(ctx, [_again_line(step) for step in again]):
+            accepted = {step.row.identity for step in again}
+            plan = _plan(ctx, batch, manifest, failed, options, accepted, records=records)
         sending = [s.row.request for s in plan.to_send if s.row.request is not None]
         if sending:
             require_key(ctx, config)  # only sending needs it: listing and marking do not
@@ -187,18 +227,31 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
             for step in plan.skipped:
                 printer.line(step.row, step.task_id, _skipped_text(step))
             result = send_rows(
-                ctx, config, manifest, plan.to_send, relist, _reporter(printer, plan)
+                ctx,
+                config,
+                manifest,
+                plan.to_send,
+                relist,
+                _reporter(printer, plan),
+                known_ids(ctx, records),
             )
         finally:
             printer.close()
         entries = dict(manifest.entries)
-    code = _summary(ctx, batch, plan, entries, result.sends, manifest.path)
+    code = _summary(ctx, batch, plan, entries, result.sends, manifest.path, result.skipped)
     for error in result.list_errors:
-        ctx.warn(f"the task list cannot be written: {error}; the jobs are added on the next run")
+        ctx.warn(
+            f"the task list cannot be written: {safe(error, 400)}; the jobs made (their IDs "
+            "are above) are added on the next run, or now with vidwatch add"
+        )
+    for row_id, why in result.unrecorded.items():
+        ctx.warn(f"{_row_named(batch, row_id)}: its answer could not be recorded: {safe(why, 600)}")
     if result.stopped:
         ctx.warn(f"the batch stopped: {safe(result.stopped, 400)}")
     if any(key_rejected(v) for v in result.verdicts.values()):
         code = EXIT_KEY
+    if result.list_errors or result.unrecorded:
+        code = EXIT_STORE
     if ns.wait:
         ids = [
             entry.task_id
@@ -213,21 +266,41 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
     return code
 
 
+def _row_named(batch: Batch, row_id: str) -> str:
+    row = next((r for r in batch.rows if r.identity == row_id), None)
+    return f"row {row.number}" if row is not None else "a row"
+
+
+def _again_line(step: Step) -> str:
+    label = f" ({step.row.label})" if step.row.label else ""
+    return f"row {step.row.number}{label}: {step.detail}"
+
+
 def _plan(
-    folder: ManifestDir,
+    ctx: Context,
     batch: Batch,
     manifest: Manifest,
     failed: set[str],
     options: dict[str, bool],
+    accepted: set[str] | None = None,
+    *,
+    records: Mapping[str, TaskRecord] | None = None,
 ) -> Plan:
-    fresh = {row.identity for row in batch.sendable if row.identity not in manifest.entries}
-    elsewhere = folder.elsewhere(fresh, batch.source) if fresh else {}
+    keys = keys_of(batch.sendable)
+    earlier: dict[str, Earlier] = {}
+    sent_before = SentBefore(ctx, records)
+    for row_id, key in keys.items():
+        found = sent_before(key, batch.source, row_id)
+        if found is not None:
+            earlier[row_id] = found
     return plan_batch(
         batch,
         manifest.entries,
         blocked=manifest.blocked,
         failed_tasks=failed,
-        elsewhere=elsewhere,
+        earlier=earlier,
+        keys=keys,
+        accepted=accepted or (),
         **options,
     )
 
@@ -238,6 +311,11 @@ def _reporter(printer: RowPrinter, plan: Plan) -> Callable[[SendEvent], None]:
     def report(event: SendEvent) -> None:
         if isinstance(event, Stopped):
             printer.line(event.row, None, f"not sent: {event.reason}")
+            printer.advance()
+            return
+        if isinstance(event, Skipped):
+            text = f"not sent: meanwhile {event.earlier.text()}; {SENT_BEFORE_ADVICE}"
+            printer.line(event.row, event.earlier.task_id, text)
             printer.advance()
             return
         assert isinstance(event, Sent)
@@ -265,13 +343,14 @@ def _summary(
     entries: dict[str, RowEntry],
     sends: int,
     manifest_path: Path,
+    skipped: dict[str, Earlier],
 ) -> int:
     """The counts, then what to do about each kind of row without a job; the exit code."""
     uncertain: list[BatchRow] = []
     refused: list[BatchRow] = []
     unsent: list[BatchRow] = []
     invalid: list[BatchRow] = []
-    elsewhere: list[BatchRow] = []
+    before: list[BatchRow] = []
     done = 0
     for step in plan.steps:
         row = step.row
@@ -281,12 +360,12 @@ def _summary(
             done += 1
         elif row.request is None:
             invalid.append(row)
+        elif step.why is Why.SENT_BEFORE or row.identity in skipped:
+            before.append(row)
         elif state in (RowState.UNCERTAIN, RowState.SENDING):
             uncertain.append(row)
         elif state is RowState.REFUSED:
             refused.append(row)
-        elif step.why is Why.ELSEWHERE:
-            elsewhere.append(row)
         else:
             unsent.append(row)
     total = len(batch.rows)
@@ -298,7 +377,7 @@ def _summary(
             (refused, "refused"),
             (unsent, "not sent"),
             (invalid, "invalid"),
-            (elsewhere, "sent from another file"),
+            (before, "sent before"),
         )
         if rows
     ]
@@ -323,8 +402,11 @@ def _summary(
         ctx.warn(f"rows not sent: {rows_text(unsent)}: submit again to send them")
     if invalid:
         ctx.warn(f"invalid rows: {rows_text(invalid)}: fix them in the file and submit again")
-    if elsewhere:
-        ctx.warn(f"rows already sent from another file: {rows_text(elsewhere)}")
+    if before:
+        ctx.warn(
+            f"rows whose request was sent before (named above): {rows_text(before)}: not "
+            f"paid again; to pay for them again: vidwatch submit {file} --resend"
+        )
     if done < total:
-        ctx.warn(f"manifest: {manifest_path}")
+        ctx.warn(f"journal: {manifest_path}")
     return EXIT_OK if done == total else EXIT_FAILED

@@ -154,10 +154,16 @@ class QueryClient:
     def _redacted_create(self, outcome: CreateOutcome) -> CreateOutcome:
         if not self._key:
             return outcome
-        if isinstance(outcome, created.BadResponse | NoAnswer):
+        if isinstance(outcome, created.BadResponse):
+            answered = self.redact(outcome.answered_id)
+            return replace(outcome, reason=self.redact(outcome.reason), answered_id=answered)
+        if isinstance(outcome, NoAnswer):
             return replace(outcome, reason=self.redact(outcome.reason))
         if isinstance(outcome, created.Created):
-            return outcome  # the ID was checked: printable, no spaces, short
+            if self.redact(outcome.task_id) != outcome.task_id:  # a gateway echoing the key
+                why = "the gateway answered with an ID that holds the API key"
+                return created.BadResponse(200, why, self.redact(outcome.task_id))
+            return outcome  # the ID passed the one ID rule
         return replace(outcome, message=self.redact(outcome.message))
 
     async def _send(

@@ -53,6 +53,8 @@ class Paths:
     config_file: Path
     tasks_file: Path
     log_dir: Path
+    # The record of what was sent (vidwatch.core.ledger): the user's, whichever task list
+    sent_dir: Path = field(default_factory=lambda: default_sent_dir())
 
     @classmethod
     def discover(
@@ -67,7 +69,9 @@ class Paths:
         state_dir = platformdirs.user_state_path(APP_NAME, appauthor=False)
         config = config_file or environ.get(ENV_CONFIG_FILE) or config_dir / "config.toml"
         tasks = tasks_file or environ.get(ENV_TASKS_FILE) or data_dir / "tasks.toml"
-        return cls(Path(config).expanduser(), Path(tasks).expanduser(), state_dir)
+        return cls(
+            Path(config).expanduser(), Path(tasks).expanduser(), state_dir, data_dir / "sent"
+        )
 
     @property
     def log_file(self) -> Path:
@@ -77,6 +81,11 @@ class Paths:
     def view_file(self) -> Path:
         """The dashboard's remembered view (filter, sort, columns), beside the config."""
         return self.config_file.with_name("view.toml")
+
+
+def default_sent_dir() -> Path:
+    """Where the record of what was sent lives: the user's data folder."""
+    return platformdirs.user_data_path(APP_NAME, appauthor=False) / "sent"
 
 
 @dataclass(frozen=True, slots=True)

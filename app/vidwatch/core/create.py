@@ -17,13 +17,16 @@ The body never holds the API key: only the HTTP client adds the Authorization he
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from vidwatch.core.catalogue import (
     FieldError,
@@ -33,6 +36,7 @@ from vidwatch.core.catalogue import (
     lookup,
 )
 from vidwatch.core.models import TaskRequest
+from vidwatch.core.sanitize import clean_text
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -42,10 +46,14 @@ __all__ = [
     "CreateRequest",
     "JsonValue",
     "Prepared",
+    "body_of",
     "normalise_prompt",
+    "normalised_body",
     "parse_param",
     "parse_value",
     "prepare",
+    "request_key",
+    "request_of",
     "spend_summary",
 ]
 
@@ -105,6 +113,10 @@ class CreateRequest:
     def canonical(self) -> str:
         """The body as compact JSON with sorted keys: equal requests, equal text."""
         return json.dumps(self.body(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    def key(self) -> str:
+        """The digest of the body as the gateway reads it (:func:`request_key`)."""
+        return request_key(self.body())
 
     def record(self) -> TaskRequest:
         """What the task record keeps of this request (model, prompt, fields, images)."""
@@ -267,6 +279,55 @@ def _check_json(key: str, value: JsonValue) -> None:
         raise CreateError(f"{key} has broken characters (lone surrogates)")
     if len(text) > MAX_VALUE:
         raise CreateError(f"{key} is {len(text):,} characters long; the limit is {MAX_VALUE:,}")
+
+
+def _normal(value: JsonValue) -> JsonValue:
+    """One value as the gateway reads it (see :func:`normalised_body`); None: absent."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)  # 15.0 is 15
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        return clean_text(unicodedata.normalize("NFC", value), MAX_VALUE * 4)
+    if isinstance(value, list):
+        return [_normal(item) for item in value] or None
+    normal = {str(k): _normal(v) for k, v in value.items()}
+    return {k: v for k, v in normal.items() if v is not None} or None
+
+
+def normalised_body(body: Mapping[str, JsonValue]) -> str:
+    """A body as one canonical text, equal for requests the gateway cannot tell apart:
+    keys in any order, ``15`` and ``15.0``, an empty list (``"images": []``), an empty
+    object or ``null`` and an absent field, text in any Unicode normal form or with
+    invisible characters. The body is taken after defaults (a model's default duration
+    written out or not: the same body), so this is what "the same request" means when
+    vidwatch asks before paying for it again."""
+    normal = _normal(dict(body))
+    return json.dumps(normal or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def request_key(body: Mapping[str, JsonValue]) -> str:
+    """A short digest of :func:`normalised_body` (32 hex digits)."""
+    return hashlib.sha256(normalised_body(body).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def body_of(request: TaskRequest) -> dict[str, JsonValue]:
+    """The body a task's recorded request was sent as (for :func:`request_key`)."""
+    body: dict[str, JsonValue] = {"model": request.model, "prompt": request.prompt}
+    body.update(request.fields)
+    body["images"] = list(request.images)
+    return body
+
+
+def request_of(body: Mapping[str, Any]) -> TaskRequest | None:
+    """The task-list form of a body that was sent (None when it is not one)."""
+    model, prompt, images = body.get("model"), body.get("prompt"), body.get("images", [])
+    if not isinstance(model, str) or not isinstance(prompt, str) or not isinstance(images, list):
+        return None
+    fields = {k: v for k, v in body.items() if k not in RESERVED}
+    return TaskRequest(model, prompt, fields, tuple(str(url) for url in images))
 
 
 def spend_summary(requests: Iterable[CreateRequest]) -> list[str]:

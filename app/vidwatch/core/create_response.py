@@ -57,7 +57,7 @@ from typing import Final
 
 import httpx
 
-from vidwatch.core.models import MAX_ID_LENGTH, plausible_time, utcnow
+from vidwatch.core.models import MAX_ID_LENGTH, plausible_time, utcnow, validate_task_id
 from vidwatch.core.parsing import parse_retry_after
 from vidwatch.core.sanitize import MAX_SHORT, clean_line
 
@@ -77,6 +77,7 @@ __all__ = [
 ]
 
 MAX_BODY: Final = 256 * 1024  # a create answer is a few hundred bytes
+MAX_ANSWERED_ID: Final = 4 * MAX_ID_LENGTH  # of an unusable ID, what is kept to show
 MAX_MESSAGE: Final = 500
 # Codes that say "this account cannot create now", not "this row is wrong".
 ACCOUNT_CODES: Final = frozenset(
@@ -166,10 +167,13 @@ class ServerError:
 
 @dataclass(frozen=True, slots=True)
 class BadResponse:
-    """An answer that cannot be read. After a 2xx the job was most likely made."""
+    """An answer that cannot be read. After a 2xx the job was most likely made.
+    ``answered_id``: the ID the answer held when it fails the one ID rule (raw, cut to
+    :data:`MAX_ANSWERED_ID` characters; show it escaped)."""
 
     status: int
     reason: str
+    answered_id: str = ""
 
     @property
     def made_job(self) -> bool | None:
@@ -277,8 +281,10 @@ def _created(status: int, data: object, code: str, message: str) -> CreateOutcom
         why = f"no task id in the answer ({message})" if message else "no task id in the answer"
         return BadResponse(status, why)
     task_id = task_id.strip()
-    if len(task_id) > MAX_ID_LENGTH or not task_id.isprintable() or " " in task_id:
-        return BadResponse(status, "the task id in the answer is not a usable id")
+    problem = validate_task_id(task_id)  # the one ID rule: what the task file can hold
+    if problem is not None:
+        why = f"the gateway answered with an ID vidwatch cannot use ({problem})"
+        return BadResponse(status, why, task_id[:MAX_ANSWERED_ID])
     raw_status = data.get("status")
     word = clean_line(raw_status, MAX_SHORT) if isinstance(raw_status, str) else ""
     return Created(task_id, word, _epoch(data.get("status_update_time")))

@@ -35,8 +35,9 @@ from vidwatch.core.models import (
     Transition,
     clean_extras,
     plausible_time,
+    validate_task_id,
 )
-from vidwatch.core.sanitize import clean_line, clean_text, has_hidden_characters
+from vidwatch.core.sanitize import clean_line, clean_text
 from vidwatch.core.urls import url_problem
 
 __all__ = [
@@ -170,11 +171,11 @@ def to_file(record: Any) -> dict[str, Any]:
 
 
 def _id_from_file(value: Any, limit: int) -> str | None:
-    if not isinstance(value, str) or not value or len(value) > MAX_STORED_ID:
+    # The one ID rule (an ID with escapes, invisible characters or spaces would reach the
+    # terminal or hide what it is): the entry is unreadable (copied aside, the user told).
+    if not isinstance(value, str) or validate_task_id(value, MAX_STORED_ID) is not None:
         return None
-    # An ID with escapes or invisible characters would reach the terminal or hide what
-    # it is: the entry is unreadable (the file is copied aside and the user told).
-    return None if has_hidden_characters(value) else value
+    return value
 
 
 def _time_from_file(value: Any, limit: int) -> datetime | None:

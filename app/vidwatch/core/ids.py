@@ -22,11 +22,13 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from vidwatch.core.models import split_ids, validate_task_id
+from vidwatch.core.sanitize import first_hidden
 
 __all__ = [
     "NOT_AN_ID",
     "Found",
     "Ignored",
+    "escaped",
     "extract_ids",
     "id_warning",
     "looks_like_id",
@@ -56,6 +58,23 @@ def id_warning(token: str) -> str | None:
     if reason is not None:
         return reason
     return None if looks_like_id(token) else NOT_AN_ID
+
+
+def escaped(token: str, limit: int = 120) -> str:
+    """An ID as it really is, safe to print: every hidden character (control, invisible,
+    bidi, filler, variation selector, any whitespace but a plain space) as ``\\uXXXX``,
+    so ``grok:abc\\u3164def`` never reads as ``grok:abcdef``."""
+    text = token if len(token) <= limit else token[: limit - 1] + "…"
+    if text.isascii() and text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if (ch != " " and ch.isspace()) or not ch.isprintable() or first_hidden(ch):
+            code = ord(ch)
+            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def shown(token: str, limit: int = 60) -> str:

@@ -558,12 +558,19 @@ def split_ids(text: str) -> list[str]:
     return [part for part in _ID_SPLIT.split(text) if part]
 
 
-def validate_task_id(task_id: str) -> str | None:
-    """Return ``None`` when ``task_id`` is acceptable, else the reason it is not."""
+def validate_task_id(task_id: str, limit: int = MAX_ID_LENGTH) -> str | None:
+    """Return ``None`` when ``task_id`` is acceptable, else the reason it is not.
+
+    The one ID rule: what ``vidwatch add`` takes, what a create's answer must be, what
+    the task file holds (read back with a longer ``limit``: older versions kept longer
+    IDs). No control, invisible, bidi, format or filler character (the whole class
+    :mod:`~vidwatch.core.sanitize` removes from text: U+3164, U+115F, U+FFA0, U+034F,
+    variation selectors…), no whitespace, not ending in ``:``.
+    """
     if not task_id:
         return "empty ID"
-    if len(task_id) > MAX_ID_LENGTH:
-        return f"longer than {MAX_ID_LENGTH} characters ({len(task_id)})"
+    if len(task_id) > limit:
+        return f"longer than {limit} characters ({len(task_id)})"
     for ch in task_id:
         code = ord(ch)
         if code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0:

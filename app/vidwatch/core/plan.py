@@ -2,38 +2,46 @@
 
 The rules (never pay twice):
 
-- a row the manifest has never seen, or whose every earlier attempt certainly did not
-  reach the server (``not_sent``), is sent;
+- a row the journal has never seen, or whose every earlier attempt certainly did not
+  reach the server (``not_sent``), is sent — unless its request (normalised, see
+  :mod:`vidwatch.core.ledger`) was sent before from anywhere (another file, a copy, a
+  hard link, another task list, a single create) or is in the task list: then it is
+  skipped and the earlier send named, unless ``resend`` is asked for or the user
+  accepted it (``accepted``);
 - a row with a job is skipped, unless ``retry_failed`` is asked for and its job failed:
-  then a new job is made and the manifest links it to the old one;
+  then a new job is made and the journal links it to the old one;
 - a row whose send may have gone out (``uncertain``, or an intent with nothing after it)
-  is never sent automatically: only with ``resend_uncertain``, after the user looked in
-  the provider's console; or the user marks it done;
+  is never sent automatically: only with ``resend_uncertain`` (or ``resend``), after the
+  user looked in the provider's console; or the user marks it done;
 - a row refused with a definite 4xx is skipped while it is unchanged (an edited row is a
   new row: its identity changes);
-- a row that another batch file (renamed or copied) already sent is skipped unless
-  ``send_elsewhere`` is asked for;
-- invalid rows, and every row of a batch whose file or manifest cannot be trusted, are
+- invalid rows, and every row of a batch whose file or journal cannot be trusted, are
   skipped with the reason.
+
+Each step to send carries the request's key and the earlier send the user accepted
+paying for again (if any): the ledger checks it again, under its lock, just before the
+send (another vidwatch may have sent it meanwhile).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from vidwatch.core.batch import Batch, BatchRow
+from vidwatch.core.ledger import Earlier
 from vidwatch.core.manifest import RowEntry, RowState
 
-__all__ = ["UNCERTAIN_ADVICE", "Plan", "Step", "Why", "plan_batch"]
+__all__ = ["SENT_BEFORE_ADVICE", "UNCERTAIN_ADVICE", "Plan", "Step", "Why", "plan_batch"]
 
 UNCERTAIN_ADVICE = (
     "its request may have reached the server but the answer was lost, so it is not sent "
     "again by itself: look for it in the provider's console, then mark it done, or send "
     "it again with --resend-uncertain"
 )
+SENT_BEFORE_ADVICE = "not sent again by itself: --resend pays for it again"
 
 
 class Why(StrEnum):
@@ -42,13 +50,13 @@ class Why(StrEnum):
     NOT_SENT_BEFORE = "not sent before"
     RETRY_FAILED = "its job failed"
     RESEND_UNCERTAIN = "resending an uncertain row"
-    SEND_ELSEWHERE = "sent from another file before; sending again as asked"
+    RESEND = "sent before; sending again as asked"
     # skipped
     HAS_JOB = "has a job"
     DONE = "marked done"
     UNCERTAIN = "uncertain"
     REFUSED = "refused"
-    ELSEWHERE = "already sent from another file"
+    SENT_BEFORE = "sent before"
     INVALID = "invalid"
     BLOCKED = "blocked"
 
@@ -63,10 +71,15 @@ class Step:
     detail: str = ""
     entry: RowEntry | None = None
     replaces: str | None = None  # the failed job a new one replaces (retry_failed)
+    key: str = ""  # the request's key in the ledger
+    earlier: Earlier | None = None  # the latest send of the request that may have a job
+    accepted: str | None = None  # the earlier send the user agreed to pay for again
 
     @property
     def task_id(self) -> str | None:
-        return self.entry.task_id if self.entry else None
+        if self.entry and self.entry.task_id:
+            return self.entry.task_id
+        return self.earlier.task_id if self.earlier and not self.send else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +95,10 @@ class Plan:
     def skipped(self) -> tuple[Step, ...]:
         return tuple(step for step in self.steps if not step.send)
 
+    @property
+    def sent_before(self) -> tuple[Step, ...]:
+        return tuple(step for step in self.steps if step.why is Why.SENT_BEFORE)
+
     def counts(self) -> Counter[Why]:
         return Counter(step.why for step in self.steps)
 
@@ -94,56 +111,91 @@ def plan_batch(
     failed_tasks: Collection[str] = (),
     retry_failed: bool = False,
     resend_uncertain: bool = False,
-    elsewhere: Mapping[str, tuple[str, RowEntry]] | None = None,
-    send_elsewhere: bool = False,
+    resend: bool = False,
+    accepted: Collection[str] = (),
+    earlier: Mapping[str, Earlier] | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Decide every row. ``entries`` and ``blocked`` come from the batch's manifest;
-    ``failed_tasks`` are the task IDs whose jobs failed (from the task list)."""
+    """Decide every row. ``entries`` and ``blocked`` come from the batch's journal;
+    ``failed_tasks`` are the task IDs whose jobs failed (from the task list);
+    ``earlier`` the latest send (or task) of each row's request that may have a job
+    (row identity → it, from the ledger and the task list); ``accepted`` the rows whose
+    earlier send the user agreed (on a terminal) to pay for again."""
     stop = batch.error or blocked
+    earlier = earlier or {}
+    keys = keys or {}
     steps = []
     for row in batch.rows:
         entry = entries.get(row.identity)
         if stop:
             steps.append(Step(row, False, Why.BLOCKED, stop, entry))
-        elif row.request is None:
+            continue
+        if row.request is None:
             steps.append(Step(row, False, Why.INVALID, row.error or "", entry))
-        elif entry is None:
-            steps.append(_fresh(row, (elsewhere or {}).get(row.identity), send_elsewhere))
-        else:
-            steps.append(_known(row, entry, failed_tasks, retry_failed, resend_uncertain))
+            continue
+        before = earlier.get(row.identity)
+        again = resend or row.identity in accepted
+        step = _decide(row, entry, before, again, failed_tasks, retry_failed, resend_uncertain)
+        steps.append(replace(step, key=keys.get(row.identity, ""), earlier=before))
     return Plan(tuple(steps), stop)
 
 
-def _fresh(row: BatchRow, other: tuple[str, RowEntry] | None, send_elsewhere: bool) -> Step:
-    if other is None:
-        return Step(row, True, Why.NEW)
-    source, entry = other
-    where = f"{source}, row {entry.number}" if entry.number else source
-    if send_elsewhere:
-        return Step(row, True, Why.SEND_ELSEWHERE, where)
-    job = f" as {entry.task_id}" if entry.task_id else ""
-    return Step(row, False, Why.ELSEWHERE, f"the same row was sent from {where}{job}", entry)
-
-
-def _known(
+def _decide(
     row: BatchRow,
-    entry: RowEntry,
+    entry: RowEntry | None,
+    before: Earlier | None,
+    again: bool,
     failed_tasks: Collection[str],
     retry_failed: bool,
     resend_uncertain: bool,
 ) -> Step:
-    state = entry.state
-    if state is RowState.NOT_SENT:
-        why = f"{entry.code}: {entry.message}" if entry.code else entry.message
-        return Step(row, True, Why.NOT_SENT_BEFORE, why, entry, entry.replaces)
+    state = entry.state if entry is not None else None
+    accepted = before.send if before is not None else None
+    if entry is None or state is RowState.NOT_SENT:
+        why = Why.NEW if entry is None else Why.NOT_SENT_BEFORE
+        detail = ""
+        if entry is not None:
+            detail = f"{entry.code}: {entry.message}" if entry.code else entry.message
+        replaces = entry.replaces if entry is not None else None
+        # A send of this very row that the journal knows of was accepted when it was made;
+        # one the journal does not know of (deleted, truncated) was not.
+        if before is None or (before.own and entry is not None):
+            return Step(row, True, why, detail, entry, replaces, accepted=accepted)
+        if again:
+            return Step(row, True, Why.RESEND, before.text(), entry, replaces, accepted=accepted)
+        return Step(row, False, Why.SENT_BEFORE, before.text(), entry)
+    assert entry is not None
     if state in (RowState.CREATED, RowState.DONE):
-        if retry_failed and entry.task_id is not None and entry.task_id in failed_tasks:
-            return Step(row, True, Why.RETRY_FAILED, entry.task_id, entry, entry.task_id)
+        failed = entry.task_id is not None and entry.task_id in failed_tasks
+        if retry_failed and failed:
+            if before is not None and not before.own and not again:
+                return Step(row, False, Why.SENT_BEFORE, before.text(), entry)
+            return Step(
+                row,
+                True,
+                Why.RETRY_FAILED,
+                entry.task_id or "",
+                entry,
+                entry.task_id,
+                accepted=accepted,
+            )
         why = Why.HAS_JOB if state is RowState.CREATED else Why.DONE
         return Step(row, False, why, entry.task_id or "", entry)
     if state in (RowState.UNCERTAIN, RowState.SENDING):
+        own = before is None or before.own
+        if again or (resend_uncertain and own):
+            return Step(
+                row,
+                True,
+                Why.RESEND_UNCERTAIN,
+                entry.message,
+                entry,
+                entry.replaces,
+                accepted=accepted,
+            )
         if resend_uncertain:
-            return Step(row, True, Why.RESEND_UNCERTAIN, entry.message, entry, entry.replaces)
+            assert before is not None
+            return Step(row, False, Why.SENT_BEFORE, before.text(), entry)
         cause = entry.message or "vidwatch stopped while sending it"
         return Step(row, False, Why.UNCERTAIN, f"{cause}; {UNCERTAIN_ADVICE}", entry)
     head = f"{entry.status} {entry.code}".strip() if entry.status else entry.code

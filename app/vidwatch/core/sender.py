@@ -1,15 +1,22 @@
 """Sending creates: the budget they spend, and the loop that journals every send.
 
-What ``vidwatch create`` and ``vidwatch submit`` run (and, later, the dashboard). For
-each row to send, in order:
+What ``vidwatch create``, ``vidwatch submit`` and the dashboard's ``n`` run. For each row
+to send, in order:
 
 1. wait for the budget (:class:`Pacer`): at most ``per_minute`` creates started in any
    60 seconds and at most ``concurrency`` waiting for their answer, apart from
    polling's budget; everyone waits while the server asked to (429, ``Retry-After``);
-2. write the intent to the manifest (fsynced): if that fails, nothing is sent;
+2. under the ledger's one lock (:mod:`vidwatch.core.ledger`): check that the request was
+   not sent meanwhile by anyone (another file, process or task list; else the row is
+   skipped, :class:`Skipped`), note the send, write the intent to the journal (both
+   fsynced): if that fails, nothing is sent;
 3. send once (:meth:`~vidwatch.core.client.QueryClient.create`);
-4. write the verdict (:func:`~vidwatch.core.verdict.judge`); a created job is added to
-   the task list soon after, in batches, and the manifest notes it ``listed``;
+4. judge the answer (:func:`~vidwatch.core.verdict.judge`; an ID already another
+   request's makes the row uncertain) and record it in the journal and the ledger; a
+   created job is added to the task list soon after, in batches, and the journal notes
+   it ``listed``. When the answer cannot be recorded (a full disk), the job still
+   counts: its ID is reported (:attr:`SendReport.unrecorded`), logged and listed, and
+   the rest of the batch stops;
 5. a send that certainly did not reach the server (no connection, 429, a plain 503) is
    sent again after a backoff, a few times; a lost answer never is.
 
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -30,8 +38,9 @@ from typing import Any, Final, Protocol
 
 from vidwatch.core.batch import BatchRow
 from vidwatch.core.create_response import CreateOutcome
-from vidwatch.core.manifest import Manifest, RowState, Verdict
-from vidwatch.core.models import MAX_LABEL, Task, utcnow
+from vidwatch.core.ledger import AlreadySent, Earlier, Ledger, LedgerError, key_of
+from vidwatch.core.manifest import Manifest, ManifestError, RowState, Verdict
+from vidwatch.core.models import MAX_LABEL, Task, TaskRequest, utcnow
 from vidwatch.core.plan import Step
 from vidwatch.core.sanitize import clean_line
 from vidwatch.core.verdict import judge
@@ -44,10 +53,13 @@ __all__ = [
     "SendReport",
     "Sender",
     "Sent",
+    "Skipped",
     "Stopped",
     "task_for",
     "unlisted_tasks",
 ]
+
+log = logging.getLogger("vidwatch.create")
 
 WINDOW: Final = 60.0  # seconds: per_minute counts the starts in any window this long
 ATTEMPTS: Final = 4  # sends of one row in one run, while each certainly did not reach
@@ -123,18 +135,30 @@ class Stopped:
     reason: str
 
 
-SendEvent = Sent | Stopped
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A row not sent because its request was sent meanwhile (``earlier``) by another
+    file, process or task list, and the user did not accept paying for that send again."""
+
+    row: BatchRow
+    earlier: Earlier
+
+
+SendEvent = Sent | Stopped | Skipped
 
 
 @dataclass
 class SendReport:
     """How the rows of one run ended: the last verdict of each row sent, the rows not
-    sent and why, what stopped the batch (if anything), problems with the task list."""
+    sent and why, what stopped the batch (if anything), problems with the task list,
+    answers that could not be recorded (row → why; the verdict still stands)."""
 
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     stopped_rows: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, Earlier] = field(default_factory=dict)
     stopped: str | None = None
     list_errors: list[str] = field(default_factory=list)
+    unrecorded: dict[str, str] = field(default_factory=dict)
     sends: int = 0  # requests sent (intents written), retries included
 
 
@@ -144,10 +168,13 @@ def task_for(row: BatchRow, task_id: str) -> Task:
     return Task(task_id, utcnow(), clean_line(row.label, MAX_LABEL), request=request)
 
 
-def unlisted_tasks(manifest: Manifest, rows: Iterable[BatchRow]) -> list[tuple[str, Task]]:
+def unlisted_tasks(
+    manifest: Manifest, rows: Iterable[BatchRow], ledger: Ledger | None = None
+) -> list[tuple[str, Task]]:
     """Jobs the manifest holds that never reached the task list (vidwatch stopped in
     between), as (row identity, task) to add: the row's label and request when the row
-    is still in the file, else the label the manifest kept."""
+    is still in the file, else the label the manifest kept and the request the ledger
+    kept."""
     by_id = {row.identity: row for row in rows}
     found = []
     for row_id, entry in manifest.entries.items():
@@ -157,17 +184,25 @@ def unlisted_tasks(manifest: Manifest, rows: Iterable[BatchRow]) -> list[tuple[s
         row = by_id.get(row_id)
         if row is not None and row.request is not None:
             found.append((row_id, task_for(row, task_id)))
-        else:
-            found.append((row_id, Task(task_id, utcnow(), clean_line(entry.label, MAX_LABEL))))
+            continue
+        request: TaskRequest | None = None
+        if ledger is not None and entry.key:
+            request = ledger.request(entry.key)
+        label = clean_line(entry.label, MAX_LABEL)
+        found.append((row_id, Task(task_id, utcnow(), label, request=request)))
     return found
 
 
 class Sender:
-    """Sends the rows of a plan through ``client``, journaling each in ``manifest``.
+    """Sends the rows of a plan through ``client``, journaling each in ``manifest`` and
+    deciding each under ``ledger``'s lock.
 
     ``add_tasks`` puts new tasks in the task list (it runs in a worker thread and may
     raise; the tasks stay unlisted and are added on the next run). ``report`` is told
-    every :class:`Sent` and :class:`Stopped`, in the event loop's thread.
+    every :class:`Sent`, :class:`Stopped` and :class:`Skipped`, in the event loop's
+    thread. ``known_ids`` are the task list's IDs with the digest of the request that
+    made each (:meth:`~vidwatch.core.ledger.Ledger.known_ids`): an answer with one of
+    them for another request is not a new job.
     """
 
     def __init__(
@@ -176,8 +211,10 @@ class Sender:
         manifest: Manifest,
         budget: Budget,
         *,
+        ledger: Ledger,
         add_tasks: Callable[[list[Task]], object],
         report: Callable[[SendEvent], None] = lambda event: None,
+        known_ids: Mapping[str, str] | None = None,
         attempts: int = ATTEMPTS,
         backoff: float | None = None,  # BACKOFF
         pacer: Pacer | None = None,
@@ -185,9 +222,11 @@ class Sender:
     ) -> None:
         self.client = client
         self.manifest = manifest
+        self.ledger = ledger
         self.budget = budget
         self.add_tasks = add_tasks
         self.report = report
+        self.known_ids = known_ids or {}
         self.attempts = max(attempts, 1)
         self.backoff = BACKOFF if backoff is None else backoff
         self.pacer = pacer or Pacer(budget.per_minute, sleep=sleep)
@@ -196,6 +235,7 @@ class Sender:
         self._pending: list[tuple[str, Task]] = []
         self._wake = asyncio.Event()
         self._closing = False
+        self.out = 0  # sends waiting for their answer right now
         self.result = SendReport()
 
     async def run(
@@ -203,8 +243,9 @@ class Sender:
     ) -> SendReport:
         """Send every step's row (steps that are not to be sent are ignored); first add
         ``relist`` (see :func:`unlisted_tasks`) to the task list. Raises
-        :class:`~vidwatch.core.manifest.ManifestError` when the manifest cannot be
-        written (the row it was about to send is not sent)."""
+        :class:`~vidwatch.core.manifest.ManifestError` or
+        :class:`~vidwatch.core.ledger.LedgerError` when a send cannot be recorded
+        before it goes out (that row is not sent, nor any after it)."""
         queue = deque(step for step in steps if step.send and step.row.request is not None)
         self._pending.extend(relist)
         lister = asyncio.create_task(self._list_forever())
@@ -241,7 +282,12 @@ class Sender:
             await self.pacer.turn()
             if self._stop_reason(row):  # decided while this row waited for its turn
                 return
-            verdict = await self._send_once(step)
+            try:
+                verdict = await self._send_once(step)
+            except AlreadySent as exc:
+                self.result.skipped[row.identity] = exc.earlier
+                self.report(Skipped(row, exc.earlier))
+                return
             self.result.verdicts[row.identity] = verdict
             self._follow(row, verdict)
             retry = verdict.retry_soon and attempt < self.attempts and not self.result.stopped
@@ -251,14 +297,26 @@ class Sender:
                 return
             if verdict.status == 429:
                 self.pacer.hold(delay)  # the server's wait applies to every create
-            await self._sleep(delay)
+            await self._sleep(delay)  # that send was not_sent: no earlier job to accept
 
     async def _send_once(self, step: Step) -> Verdict:
         row = step.row
         assert row.request is not None
         body = row.request.body()
-        self.manifest.record_intent(row, step.replaces, body=body)  # fsynced; raises: no send
+        key = step.key or key_of(row.request.key())
+        with self.ledger.deciding():  # the one lock for the decision to send
+            send = self.ledger.claim(
+                key, body, journal=self.manifest.source, row=row, accepted=step.accepted
+            )
+            try:  # fsynced; raises: no send
+                self.manifest.record_intent(row, step.replaces, body=body, key=key, send=send)
+            except ManifestError:
+                with contextlib.suppress(LedgerError):
+                    why = "the journal could not be written"
+                    self.ledger.note(key, send, Verdict(RowState.NOT_SENT, "journal", why))
+                raise
         self.result.sends += 1
+        self.out += 1
         try:
             outcome = await self.client.create(body)
         except asyncio.CancelledError:
@@ -266,10 +324,45 @@ class Sender:
             lost = Verdict(RowState.UNCERTAIN, "interrupted", why)
             with contextlib.suppress(Exception):
                 self.manifest.record_verdict(row.identity, lost)
+            with contextlib.suppress(Exception), self.ledger.deciding():
+                self.ledger.note(key, send, lost)
             raise
-        verdict = judge(outcome)
-        self.manifest.record_verdict(row.identity, verdict)
+        finally:
+            self.out -= 1
+        return self._settle(row, key, send, judge(outcome))
+
+    def _settle(self, row: BatchRow, key: str, send: str, verdict: Verdict) -> Verdict:
+        """Record the answer in the journal and the ledger. A failure to write loses
+        nothing that can be kept: the verdict stands, its ID is reported and logged."""
+        problems: list[str] = []
+        try:
+            with self.ledger.deciding():
+                verdict = self.ledger.checked(key, verdict, self.known_ids)
+                problems += self._write_verdict(row, key, send, verdict)
+        except LedgerError as exc:  # the lock itself: write the journal anyway
+            problems.append(str(exc))
+            with contextlib.suppress(ManifestError):
+                self.manifest.record_verdict(row.identity, verdict)
+        if problems:
+            why = "; ".join(problems)
+            self.result.unrecorded[row.identity] = why
+            what = f"created {verdict.task_id}" if verdict.task_id else verdict.state.value
+            log.error("create of row %d (%s) could not be recorded: %s", row.number, what, why)
+            if not self.result.stopped:
+                self.result.stopped = f"the journal of sends cannot be written ({why})"
         return verdict
+
+    def _write_verdict(self, row: BatchRow, key: str, send: str, verdict: Verdict) -> list[str]:
+        problems = []
+        try:
+            self.manifest.record_verdict(row.identity, verdict)
+        except ManifestError as exc:
+            problems.append(str(exc))
+        try:
+            self.ledger.note(key, send, verdict)
+        except LedgerError as exc:
+            problems.append(str(exc))
+        return problems
 
     def _follow(self, row: BatchRow, verdict: Verdict) -> None:
         if verdict.state is RowState.CREATED and verdict.task_id:
@@ -303,9 +396,14 @@ class Sender:
         try:
             await asyncio.to_thread(self.add_tasks, [task for _, task in batch])
         except Exception as exc:  # the manifest keeps the IDs: listed on the next run
+            ids = ", ".join(task.id for _, task in batch)
+            log.error("jobs made but not in the task list (%s): %s", exc, ids)
             self.result.list_errors.append(str(exc) or type(exc).__name__)
             if not self.result.stopped:
                 self.result.stopped = f"the task list cannot be written ({exc})"
             return
         for row_id, _ in batch:
-            self.manifest.mark_listed(row_id)
+            try:
+                self.manifest.mark_listed(row_id)
+            except ManifestError as exc:  # listed again (a no-op) on the next run
+                log.warning("the journal could not note a job listed: %s", exc)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["LOCK_TIMEOUT", "StoreError", "locked", "reason"]
+__all__ = ["LOCK_TIMEOUT", "StoreError", "folder_problem", "locked", "reason", "same_file"]
 
 LOCK_TIMEOUT = 15.0
 
@@ -39,17 +39,43 @@ def reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
+def folder_problem(folder: Path, mode: int = 0o777) -> str | None:
+    """Make ``folder`` (and its parents) if needed; ``None`` when it is a usable folder,
+    else what is wrong with it, in words that name the culprit (a file where a folder
+    should be, a link to a folder that does not exist) rather than "File exists"."""
+    try:
+        folder.mkdir(mode=mode, parents=True, exist_ok=True)
+        return None
+    except OSError as exc:
+        error = exc
+    for place in (folder, *folder.parents):
+        if place.is_symlink() and not place.exists():
+            target = os.readlink(place)
+            return (
+                f"{place} is a link to {target}, which does not exist "
+                "(a drive not mounted?); make that folder, or remove the link"
+            )
+        if place.exists() and not place.is_dir():
+            return f"{place} is a file, not a folder; move it away"
+        if place.is_dir():
+            break
+    return reason(error)
+
+
 @contextlib.contextmanager
-def locked(path: Path, lock_path: Path) -> Iterator[None]:
+def locked(path: Path, lock_path: Path, what: str = "the task list") -> Iterator[None]:
     """Hold the lock file; it is removed before release, so none is left behind. A
-    waiter that got the removed file's lock sees it is gone and locks the new one."""
+    waiter that got the removed file's lock sees it is gone and locks the new one.
+    ``what`` names ``path`` in messages."""
     deadline = time.monotonic() + LOCK_TIMEOUT
     while True:
+        problem = folder_problem(path.parent)
+        if problem is not None:
+            raise StoreError(f"Cannot save {what} to {path}: {problem}.")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise StoreError(f"Cannot save the task list to {path}: {reason(exc)}.") from None
+            raise StoreError(f"Cannot save {what} to {path}: {reason(exc)}.") from None
         try:
             while True:
                 try:
@@ -58,11 +84,11 @@ def locked(path: Path, lock_path: Path) -> Iterator[None]:
                 except BlockingIOError:
                     if time.monotonic() > deadline:
                         raise StoreError(
-                            f"The task list {path} is locked by another vidwatch "
-                            f"process (lock file {lock_path})."
+                            f"{what[0].upper()}{what[1:]} {path} is locked by another "
+                            f"vidwatch process (lock file {lock_path})."
                         ) from None
                     time.sleep(0.005)
-            if _same_file(fd, lock_path):
+            if same_file(fd, lock_path):
                 break
         except BaseException:
             os.close(fd)
@@ -76,7 +102,7 @@ def locked(path: Path, lock_path: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def _same_file(fd: int, path: Path) -> bool:
+def same_file(fd: int, path: Path) -> bool:
     """Whether ``fd`` is still the file at ``path`` (not removed or replaced)."""
     try:
         here, there = os.fstat(fd), os.stat(path)

@@ -12,6 +12,8 @@ quota_not_enough, 404 wrong URL)
 429 (Retry-After), plain 503           not_sent    retry soon, after the server's wait
 no connection (ConnectError…)          not_sent    retry soon, with backoff
 500/502/504/524, unreadable 2xx        uncertain   never sent again automatically
+2xx with an ID that fails the ID rule  uncertain   the raw ID kept (shown escaped)
+2xx with another request's ID          uncertain   (:func:`duplicate`)
 answer lost (ReadTimeout, dropped…)    uncertain   never sent again automatically
 =====================================  ==========  ==========================================
 """
@@ -33,9 +35,10 @@ from vidwatch.core.create_response import (
     ServerError,
     classify_transport_error,
 )
+from vidwatch.core.ids import escaped
 from vidwatch.core.sanitize import MAX_SHORT, clean_line
 
-__all__ = ["RowState", "Verdict", "judge", "judge_error"]
+__all__ = ["RowState", "Verdict", "duplicate", "judge", "judge_error"]
 
 
 class RowState(StrEnum):
@@ -65,6 +68,9 @@ class Verdict:
     retry_soon: bool = False  # worth sending again in this run, after a backoff
     stop_batch: bool = False  # every other row would get the same answer (key, balance)
     stop_model: bool = False  # every row of this model would (no channel)
+    # UNCERTAIN: an ID the gateway answered with that cannot be used (it fails the one
+    # ID rule, or it is already another request's job); raw: show it escaped
+    answered: str = ""
 
 
 def judge(outcome: CreateOutcome) -> Verdict:
@@ -113,7 +119,19 @@ def judge(outcome: CreateOutcome) -> Verdict:
     assert isinstance(outcome, BadResponse)
     if outcome.made_job is False:
         return Verdict(RowState.NOT_SENT, "", outcome.reason, outcome.status, stop_batch=True)
+    if outcome.answered_id:
+        why = f"{outcome.reason}: {escaped(outcome.answered_id)}"
+        answered = outcome.answered_id
+        return Verdict(RowState.UNCERTAIN, "unusable_id", why, outcome.status, answered=answered)
     return Verdict(RowState.UNCERTAIN, "", f"unreadable answer: {outcome.reason}", outcome.status)
+
+
+def duplicate(verdict: Verdict, why: str) -> Verdict:
+    """A create answered with an ID that is already another request's job (``why`` says
+    whose): the answer cannot be trusted, so the row is uncertain, never "created"."""
+    task_id = verdict.task_id or ""
+    message = f"the gateway answered with {escaped(task_id)}, {why}"
+    return Verdict(RowState.UNCERTAIN, "duplicate_id", message, verdict.status, answered=task_id)
 
 
 def judge_error(exc: BaseException) -> Verdict:

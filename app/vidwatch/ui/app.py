@@ -49,9 +49,9 @@ from vidwatch.core.store import StoreError, TaskStore
 from vidwatch.core.view import load_view
 from vidwatch.ui.announcer import Announcer
 from vidwatch.ui.connection import ClientFactory, Connection
-from vidwatch.ui.creating import JobCreator
+from vidwatch.ui.creating import JobCreator, quit_question
 from vidwatch.ui.demo import Demo
-from vidwatch.ui.dialogs import HelpScreen
+from vidwatch.ui.dialogs import ConfirmDialog, HelpScreen
 from vidwatch.ui.downloads import DownloadsPanel, download_videos
 from vidwatch.ui.feed import ChangeFeed
 from vidwatch.ui.main_screen import Copier, MainScreen, Opener
@@ -136,8 +136,15 @@ class VidwatchApp(App[None]):
             banner=self.main.set_banner,
             demo=options.demo,
         )
+        demo_folder = self.demo.folder if self.demo is not None else None
         self.creator = JobCreator(
-            self, self.session, config=lambda: self.config, client=lambda: self.connection.client
+            self,
+            self.session,
+            config=lambda: self.config,
+            client=lambda: self.connection.client,
+            # the demo's creates are free, on its simulator: never in the user's record
+            sent_dir=lambda: demo_folder / "sent" if demo_folder else options.paths.sent_dir,
+            banner=self.main.set_banner,
         )
         self.downloader_transport = downloader_transport
         self.feed = ChangeFeed(self._deliver, self.set_timer)
@@ -240,6 +247,7 @@ class VidwatchApp(App[None]):
             self.config, banner = await self.demo.start(self.config, self.clock)
             self.main.set_banner("demo", banner)
         await self._load()
+        self.run_worker(self.creator.show_unresolved(), group="create", exit_on_error=False)
         log.info(
             "dashboard on %d tasks from %s (base URL %s%s)",
             len(self.session.records),
@@ -317,6 +325,22 @@ class VidwatchApp(App[None]):
     # ------------------------------------------------------------------ stop
 
     async def action_quit(self) -> None:
+        """Save and quit; while a create is waiting for its answer, ask first (quitting
+        would leave a job that may be made, and paid, without its ID)."""
+        question = quit_question(self.creator)
+        if question is None:
+            await self._quit_now()
+            return
+        if isinstance(self.screen, ConfirmDialog):
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.call_later(self._quit_now)
+
+        self.push_screen(ConfirmDialog(*question), answered)
+
+    async def _quit_now(self) -> None:
         await self._save_and_close()
         self.exit()
 
@@ -341,7 +365,7 @@ class VidwatchApp(App[None]):
         """SIGHUP or SIGTERM (from the signal handler: hand it to the event loop)."""
         loop = self._signal_loop
         if loop is not None:
-            loop.call_soon_threadsafe(lambda: self.call_later(self.action_quit))
+            loop.call_soon_threadsafe(lambda: self.call_later(self._quit_now))
 
     def _save_for_exit(self) -> bool:
         """The watchdog's save, from its own thread, while the event loop is stuck."""

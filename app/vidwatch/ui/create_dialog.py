@@ -5,7 +5,9 @@ fields as choices, image URLs, label, extra ``key=value`` fields — checked by
 :func:`~vidwatch.core.create.prepare` before anything can be sent; what is wrong shows
 under the form. A valid form leads to :class:`ConfirmCreate`, which shows exactly what
 will be sent (the body; the key is never in it) and spends only on its
-"Create (costs money)" button. Escape anywhere sends nothing.
+"Create (costs money)" button. When the same request was sent before (from anywhere: the
+record of sends, or a task of the list it made), the confirm screen says so — when, and
+as which task — and its button says it pays again. Escape anywhere sends nothing.
 
 A boolean field is a three-way choice (not sent, true, false) rather than a switch: a
 switch cannot say "not sent", and sending ``enhance_prompt: false`` or
@@ -16,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -32,6 +34,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from vidwatch.core.catalogue import MODELS, FieldSpec, JsonValue, lookup
 from vidwatch.core.create import CreateError, CreateRequest, parse_param, prepare
+from vidwatch.core.ledger import Earlier
 from vidwatch.core.models import MAX_LABEL, TaskRequest
 from vidwatch.core.sanitize import clean_line, clean_text, escape_hidden
 
@@ -40,10 +43,12 @@ __all__ = ["ConfirmCreate", "CreateDialog", "NewJob", "Prefill", "body_shown"]
 
 @dataclass(frozen=True, slots=True)
 class NewJob:
-    """A job the user confirmed: send it (once)."""
+    """A job the user confirmed: send it (once). ``accepted``: the earlier send of the
+    same request the user agreed to pay for again (None: none was shown)."""
 
     request: CreateRequest
     label: str
+    accepted: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +85,17 @@ class CreateDialog(ModalScreen[NewJob | None]):
         Binding("ctrl+s", "review", "Review", priority=True),
     ]
 
-    def __init__(self, prefill: Prefill, *, again: bool = False) -> None:
+    def __init__(
+        self,
+        prefill: Prefill,
+        *,
+        again: bool = False,
+        earlier: Callable[[CreateRequest], Earlier | None] | None = None,
+    ) -> None:
         super().__init__()
         self.prefill = prefill
         self.again = again
+        self.earlier = earlier  # what the record knows of a request: asked before confirming
         self._model_shown: str | None = None  # whose fields are on the form ("": none)
         self._building = asyncio.Lock()
         self._pending: dict[str, Any] = {}  # values for the fields about to be built
@@ -233,12 +245,13 @@ class CreateDialog(ModalScreen[NewJob | None]):
             self._error(str(exc))
             return
         self._error("")
+        earlier = self.earlier(job.request) if self.earlier is not None else None
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.dismiss(job)
+                self.dismiss(replace(job, accepted=earlier.send) if earlier else job)
 
-        self.app.push_screen(ConfirmCreate(job), answered)
+        self.app.push_screen(ConfirmCreate(job, earlier), answered)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -257,9 +270,10 @@ class ConfirmCreate(ModalScreen[bool]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
 
-    def __init__(self, job: NewJob) -> None:
+    def __init__(self, job: NewJob, earlier: Earlier | None = None) -> None:
         super().__init__()
         self.job = job
+        self.earlier = earlier
 
     def compose(self) -> ComposeResult:
         request = self.job.request
@@ -271,13 +285,20 @@ class ConfirmCreate(ModalScreen[bool]):
         ]
         if self.job.label:
             lines.append(f"Label     {self.job.label}")
+        title = "Create this job? It costs money."
+        if self.earlier is not None:
+            title = "This request was sent before. Pay for it again?"
         with VerticalScroll(id="create-confirm", classes="dialog"):
-            yield Label("Create this job? It costs money.", classes="dialog-title")
+            yield Label(title, classes="dialog-title")
+            if self.earlier is not None:
+                text = f"The same request was {self.earlier.text()}; creating it again pays again."
+                yield Static(Text(text), markup=False, id="confirm-earlier")
             yield Static(Text("\n".join(lines)), markup=False, id="confirm-facts")
             yield Label("The body sent (the key goes in a header, never here):")
             yield Static(Text(body_shown(request.body())), markup=False, id="confirm-body")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Create (costs money)", variant="error", id="create-yes")
+                yes = "Create again (pays again)" if self.earlier else "Create (costs money)"
+                yield Button(yes, variant="error", id="create-yes")
                 yield Button("Back  esc", id="create-back")
 
     def on_mount(self) -> None:
