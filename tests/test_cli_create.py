@@ -348,3 +348,16 @@ def test_submit_needs_a_key_only_to_send(cli: Cli) -> None:
         cli.sim.create.job_ids[0],
         "has a job (sent before)",
     ]
+
+
+def test_submit_refuses_a_csv_with_an_unclosed_quote_whole_and_sends_nothing(cli: Cli) -> None:
+    rows = [f"prompt {n},label {n}" for n in range(1, 11)]
+    rows[3] = '"prompt 4 without its closing quote,label 4'
+    batch = cli.tmp / "b.csv"
+    batch.write_text("prompt,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    code, out, err = cli("submit", "--yes", str(batch))
+    assert code == EXIT_USAGE
+    assert "line 5: a quote opens a cell here and is never closed" in err
+    assert "nothing was sent" in err
+    assert out == ""
+    assert cli.sim.create.accepted == 0
