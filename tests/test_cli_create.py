@@ -8,14 +8,18 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from vidwatch.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_USAGE, main
 from vidwatch.cli.submit import RowPrinter
+from vidwatch.cli.waiting import WaitNotice
 from vidwatch.core.batch import parse_batch
 from vidwatch.core.budget import Policy
 from vidwatch.core.config import ConfigError, CreateSettings, load_config
+from vidwatch.core.create_log import body_hash
 from vidwatch.core.manifest import CREATE_JOURNAL, ManifestDir, RowState
+from vidwatch.core.sender import Pacer, Sender
 from vidwatch.core.sim_create import CREATE_HELP
 from vidwatch.core.sim_serve import SimulatorThread
 from vidwatch.core.simulator import Simulator
@@ -361,3 +365,141 @@ def test_submit_refuses_a_csv_with_an_unclosed_quote_whole_and_sends_nothing(cli
     assert "nothing was sent" in err
     assert out == ""
     assert cli.sim.create.accepted == 0
+
+
+class Instant:
+    """A clock whose sleeps return at once (an hour's Retry-After in no time)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def instant(monkeypatch: pytest.MonkeyPatch) -> Instant:
+    clock = Instant()
+
+    class FastSender(Sender):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            budget = args[2]
+            kwargs["pacer"] = Pacer(budget.per_minute, clock=clock, sleep=clock.sleep)
+            super().__init__(*args, sleep=clock.sleep, **kwargs)
+
+    monkeypatch.setattr("vidwatch.cli.create.Sender", FastSender)
+    return clock
+
+
+def test_submit_says_a_long_retry_after_and_when_it_resumes(cli: Cli, instant: Instant) -> None:
+    """Waiting out an hour's Retry-After in silence looked like a hang: stderr (here not a
+    terminal) gets one line with the time left and one when sending resumes."""
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text('{"prompt": "a"}\n{"prompt": "b"}\n', encoding="utf-8")
+    cli.sim.create.retry_after = 3600
+    cli.sim.create.inject("429")
+    code, out, err = cli("submit", "--yes", str(batch))
+    assert code == EXIT_OK, err
+    assert [row[3] for row in rows_of(out).values()] == ["created", "created"]
+    assert instant.slept == [3600.0]
+    waits = [line for line in err.splitlines() if "trying again" in line]
+    assert len(waits) == 1
+    assert re.fullmatch(
+        r"row 1: not sent \(429 rate_limited: .+\); trying again in 1h00m "
+        r"\(at \d\d:\d\d:\d\d\), nothing paid so far",
+        waits[0].removeprefix("vidwatch: "),
+    ), waits[0]
+    assert "sending again after waiting 1h00m" in err
+    assert err.index("trying again") < err.index("sending again")
+    assert cli.sim.create.accepted == 2
+
+
+def test_on_a_terminal_the_wait_counts_down() -> None:
+    screen = Terminal()
+    clock = Instant()
+    notice = WaitNotice(screen, clock=clock, wall=lambda: 0.0)
+    notice.waiting(3600.0, "429 rate_limited: slow down", "row 3")
+    try:
+        assert notice.countdown().startswith(
+            "row 3: not sent (429 rate_limited: slow down); trying again in 1h00m (at "
+        )
+        clock.now = 1230.0
+        assert "trying again in 39m30s" in notice.countdown()
+        clock.now = 3600.0
+        notice.resumed(3600.0)
+    finally:
+        notice.close()
+    drawn = screen.getvalue()
+    assert "trying again in" in drawn  # the countdown line was drawn, then rubbed out
+    assert drawn.rstrip().endswith("sending again after waiting 1h00m")
+    assert notice.countdown() == ""
+
+
+def test_in_submits_progress_bar_the_wait_counts_down() -> None:
+    rows = parse_batch(b'{"prompt": "a"}\n{"prompt": "b"}\n').rows
+    screen = Terminal()
+    notice = WaitNotice(io.StringIO())  # stderr redirected: it gets lines, the bar counts
+    printer = RowPrinter(screen, 2, notice)
+    try:
+        notice.waiting(90.0, "429 rate_limited", "row 1")
+        assert printer.bars is not None
+        printer.bars.refresh()
+        assert "waiting 1m30s (until " in screen.getvalue()
+    finally:
+        printer.close()
+    assert "trying again in 1m30s" in notice.err.getvalue()  # type: ignore[attr-defined]
+    printer.line(rows[0], "grok:1", "created")
+
+
+def test_the_log_records_every_create_outcome_never_the_key_nor_the_prompt(
+    cli: Cli, instant: Instant, isolated_home: Path
+) -> None:
+    log_file = isolated_home / "xdg_state_home" / "vidwatch" / "vidwatch.log"
+    long_prompt = "a lighthouse keeper's secret diary " * 100  # 3,500 characters
+    code, out, err = cli("create", "--yes", "--label", "diary", long_prompt)
+    assert code == EXIT_OK, err
+    created = out.strip()
+    rows = [
+        {"prompt": "refused row", "label": "r"},
+        {"prompt": "lost row", "label": "l"},
+        {"prompt": "busy row", "label": "b"},
+        {"prompt": "stopped row", "label": "s"},
+        {"prompt": "never sent", "label": "n"},
+    ]
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    for fault in ("400", "lose-answer", "429"):  # rows 1, 2, 3 (and 3 again: made)
+        cli.sim.create.inject(fault)
+    cli.sim.create.configure({"credit": 2})  # rows 2 and 3 are made, then 403
+    code, out, err = cli("submit", "--yes", str(batch))
+    assert code == EXIT_FAILED
+    text = log_file.read_text(encoding="utf-8")
+    assert cli.sim.api_key not in text
+    assert "lighthouse keeper" not in text  # not even part of the prompt
+    assert "refused row" not in text
+    body = {"model": "grok-video-3", "prompt": long_prompt.strip(), "images": []}
+    assert re.search(
+        rf"create sent: create 'diary': model grok-video-3, body {body_hash(body)} "
+        rf"\(prompt {len(long_prompt.strip())} chars\)",
+        text,
+    )
+    assert f"create outcome: create 'diary': created {created}" in text
+    source = str(batch.resolve())
+    assert f"create outcome: row 1 'r' of {source}: refused: 400 invalid_request" in text
+    assert f"create outcome: row 2 'l' of {source}: uncertain" in text
+    assert re.search(
+        rf"create outcome: row 3 'b' of {re.escape(source)}: not sent, nothing paid: 429 "
+        r".*; sending again in 2 s",
+        text,
+    )
+    assert f"create resumed: row 3 'b' of {source}: after waiting 2 s" in text
+    assert f"create outcome: row 4 's' of {source}: not sent, nothing paid: 403 quota" in text
+    assert f"create not sent: row 5 'n' of {source}: 403 quota_not_enough" in text
+    made = rows_of(out)[3][2]
+    assert made.startswith("grok:")
+    assert f"create outcome: row 3 'b' of {source}: created {made}" in text

@@ -362,3 +362,30 @@ async def test_the_fields_follow_the_model_and_any_model_can_be_named(tmp_path: 
         error = dialog.query_one("#create-error", Static)
         await until(pilot, lambda: "line 1" in str(error.render()))
         assert gateway(h).creates == []
+
+
+@dataclass
+class BusyGateway(CreateGateway):
+    """Answers the first create with a 429 that asks for an hour."""
+
+    async def handler(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and not self.creates:
+            self.creates.append(json.loads(request.content))
+            return httpx.Response(429, headers={"Retry-After": "3600"}, content=b"")
+        return await super().handler(request)
+
+
+async def test_a_long_retry_after_is_said_with_the_time_left(tmp_path: Path) -> None:
+    h = make_app(tmp_path, [], key=KEY, gateway=BusyGateway())
+    async with h.app.run_test(size=(120, 50)) as pilot:
+        dialog = await open_dialog(h, pilot)
+        await fill(pilot, dialog, "a cat")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(h.app.screen, ConfirmCreate))
+        await pilot.click("#create-yes")
+        await until(pilot, lambda: "trying again" in h.last_toast())
+        toast = h.last_toast()
+        assert toast.startswith("Not sent (429")
+        assert "trying again in 1h00m (at " in toast
+        assert "nothing paid so far" in toast
+        assert len(gateway(h).creates) == 1  # and it waits: nothing sent again yet

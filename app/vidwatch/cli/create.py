@@ -35,6 +35,7 @@ from vidwatch.cli.output import (
     require_key,
     safe,
 )
+from vidwatch.cli.waiting import WaitNotice
 from vidwatch.core.batch import BatchRow
 from vidwatch.core.config import Config
 from vidwatch.core.create import (
@@ -58,7 +59,15 @@ from vidwatch.core.manifest import (
 from vidwatch.core.models import MAX_LABEL, Task
 from vidwatch.core.plan import Step, Why
 from vidwatch.core.sanitize import clean_line, escape_hidden
-from vidwatch.core.sender import Budget, Sender, SendEvent, SendReport, Sent, unlisted_tasks
+from vidwatch.core.sender import (
+    Budget,
+    Resumed,
+    Sender,
+    SendEvent,
+    SendReport,
+    Sent,
+    unlisted_tasks,
+)
 
 LOCK_WAIT: Final = 60.0  # seconds a create waits for another one's journal
 
@@ -204,12 +213,18 @@ def cmd_create(ctx: Context, ns: argparse.Namespace) -> int:
         tell_stopped_creates(ctx, manifest)
         relist = unlisted_tasks(manifest, ())
 
+        notice = WaitNotice(ctx.err, announce=0.0)  # every retry of a single create is told
+
         def report(event: SendEvent) -> None:
             if isinstance(event, Sent) and not event.final:
-                why = verdict_text(event.verdict)
-                ctx.warn(f"not sent ({why}); trying again in {event.delay:.0f} s")
+                notice.waiting(event.delay, verdict_text(event.verdict))
+            elif isinstance(event, Resumed):
+                notice.resumed(event.waited)
 
-        result = send_rows(ctx, config, manifest, [Step(row, True, Why.NEW)], relist, report)
+        try:
+            result = send_rows(ctx, config, manifest, [Step(row, True, Why.NEW)], relist, report)
+        finally:
+            notice.close()
     for error in result.list_errors:
         ctx.warn(f"the task list cannot be written: {error}; it is added on the next run")
     verdict = result.verdicts.get(row.identity)

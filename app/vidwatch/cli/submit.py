@@ -39,11 +39,12 @@ from vidwatch.cli.output import (
     require_key,
     safe,
 )
+from vidwatch.cli.waiting import WaitNotice, countdown_column
 from vidwatch.core.batch import Batch, BatchRow, read_batch
 from vidwatch.core.manifest import Manifest, ManifestDir, ManifestError, RowEntry, RowState
 from vidwatch.core.models import State, validate_task_id
 from vidwatch.core.plan import UNCERTAIN_ADVICE, Plan, Step, Why, plan_batch
-from vidwatch.core.sender import SendEvent, Sent, Stopped, unlisted_tasks
+from vidwatch.core.sender import Resumed, SendEvent, Stopped, unlisted_tasks
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -55,7 +56,7 @@ class RowPrinter:
     """One line per row on ``out``; a progress bar of the sends when ``out`` is a
     terminal (rich; lines are printed above it)."""
 
-    def __init__(self, out: TextIO, total: int) -> None:
+    def __init__(self, out: TextIO, total: int, notice: WaitNotice | None = None) -> None:
         self.out = out
         self.bars: Progress | None = None
         if out.isatty() and total:
@@ -73,6 +74,7 @@ class RowPrinter:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
+                *([countdown_column(notice)] if notice is not None else []),
                 console=Console(file=out, emoji=False, highlight=False),
                 transient=True,
             )
@@ -182,14 +184,16 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
             require_key(ctx, config)  # only sending needs it: listing and marking do not
             if not confirm(ctx, sending, config, yes=ns.yes):
                 return EXIT_FAILED
-        printer = RowPrinter(ctx.out, len(sending))
+        notice = WaitNotice(ctx.err)
+        printer = RowPrinter(ctx.out, len(sending), notice)
         try:
             for step in plan.skipped:
                 printer.line(step.row, step.task_id, _skipped_text(step))
             result = send_rows(
-                ctx, config, manifest, plan.to_send, relist, _reporter(printer, plan)
+                ctx, config, manifest, plan.to_send, relist, _reporter(printer, plan, notice)
             )
         finally:
+            notice.close()
             printer.close()
         entries = dict(manifest.entries)
     code = _summary(ctx, batch, plan, entries, result.sends, manifest.path)
@@ -232,7 +236,7 @@ def _plan(
     )
 
 
-def _reporter(printer: RowPrinter, plan: Plan) -> Callable[[SendEvent], None]:
+def _reporter(printer: RowPrinter, plan: Plan, notice: WaitNotice) -> Callable[[SendEvent], None]:
     replaces = {step.row.identity: step.replaces for step in plan.to_send}
 
     def report(event: SendEvent) -> None:
@@ -240,10 +244,13 @@ def _reporter(printer: RowPrinter, plan: Plan) -> Callable[[SendEvent], None]:
             printer.line(event.row, None, f"not sent: {event.reason}")
             printer.advance()
             return
-        assert isinstance(event, Sent)
+        if isinstance(event, Resumed):
+            notice.resumed(event.waited)
+            return
         verdict, row = event.verdict, event.row
-        if not event.final:
-            return  # sent again after a backoff: the line comes with its last attempt
+        if not event.final:  # sent again after the wait: its line comes with its last attempt
+            notice.waiting(event.delay, verdict_text(verdict), f"row {row.number}")
+            return
         printer.advance()
         if verdict.state is RowState.CREATED:
             old = replaces.get(row.identity)

@@ -11,7 +11,13 @@ each row to send, in order:
 4. write the verdict (:func:`~vidwatch.core.verdict.judge`); a created job is added to
    the task list soon after, in batches, and the manifest notes it ``listed``;
 5. a send that certainly did not reach the server (no connection, 429, a plain 503) is
-   sent again after a backoff, a few times; a lost answer never is.
+   sent again after a backoff, a few times; a lost answer never is. A 429's wait is the
+   one rule polling keeps too (:func:`~vidwatch.core.budget.server_wait`): the server's
+   ``Retry-After`` when it names one, else a backoff that grows with every 429 in a row
+   (a ``Retry-After`` of 0, negative or in the past is no reason to hammer). The wait is
+   reported (:class:`Sent` with its ``delay``), and so is its end (:class:`Resumed`).
+
+Every send and its outcome is logged (:mod:`vidwatch.core.create_log`).
 
 An account-level refusal (no balance, key rejected) stops the rest of the batch; no
 channel for a model stops that model's other rows. Cancelled (Ctrl-C) while a send is
@@ -28,9 +34,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from vidwatch.core import create_log
 from vidwatch.core.batch import BatchRow
+from vidwatch.core.budget import server_wait
 from vidwatch.core.create_response import CreateOutcome
-from vidwatch.core.manifest import Manifest, RowState, Verdict
+from vidwatch.core.manifest import Manifest, ManifestError, RowState, Verdict
 from vidwatch.core.models import MAX_LABEL, Task, utcnow
 from vidwatch.core.plan import Step
 from vidwatch.core.sanitize import clean_line
@@ -41,6 +49,7 @@ __all__ = [
     "Budget",
     "Creator",
     "Pacer",
+    "Resumed",
     "SendReport",
     "Sender",
     "Sent",
@@ -123,7 +132,15 @@ class Stopped:
     reason: str
 
 
-SendEvent = Sent | Stopped
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """A row that waited (the server's wait, or a backoff) is about to be sent again."""
+
+    row: BatchRow
+    waited: float
+
+
+SendEvent = Sent | Stopped | Resumed
 
 
 @dataclass
@@ -196,6 +213,7 @@ class Sender:
         self._pending: list[tuple[str, Task]] = []
         self._wake = asyncio.Event()
         self._closing = False
+        self._strikes = 0  # 429s in a row, from any row: the backoff grows with them
         self.result = SendReport()
 
     async def run(
@@ -230,6 +248,7 @@ class Sender:
         why = self.result.stopped or self._stopped_models.get(row.request.model)
         if why:
             self.result.stopped_rows[row.identity] = why
+            create_log.log_stopped(row, why, self.manifest.source)
             self.report(Stopped(row, why))
         return why
 
@@ -241,29 +260,42 @@ class Sender:
             await self.pacer.turn()
             if self._stop_reason(row):  # decided while this row waited for its turn
                 return
-            verdict = await self._send_once(step)
+            verdict = await self._send_once(step, attempt)
             self.result.verdicts[row.identity] = verdict
             self._follow(row, verdict)
+            self._strikes = self._strikes + 1 if verdict.status == 429 else 0
             retry = verdict.retry_soon and attempt < self.attempts and not self.result.stopped
             delay = self._delay(verdict, attempt) if retry else 0.0
+            create_log.log_outcome(
+                row, verdict, self.manifest.source, delay=delay if retry else None
+            )
             self.report(Sent(row, verdict, attempt, final=not retry, delay=delay))
             if not retry:
                 return
             if verdict.status == 429:
                 self.pacer.hold(delay)  # the server's wait applies to every create
             await self._sleep(delay)
+            create_log.log_resumed(row, delay, self.manifest.source)
+            self.report(Resumed(row, delay))
 
-    async def _send_once(self, step: Step) -> Verdict:
+    async def _send_once(self, step: Step, attempt: int = 1) -> Verdict:
         row = step.row
         assert row.request is not None
         body = row.request.body()
-        self.manifest.record_intent(row, step.replaces, body=body)  # fsynced; raises: no send
+        source = self.manifest.source
+        try:
+            self.manifest.record_intent(row, step.replaces, body=body)  # fsynced; raises: no send
+        except ManifestError as exc:
+            create_log.log_not_journaled(row, exc, source)
+            raise
+        create_log.log_intent(row, body, source, attempt)
         self.result.sends += 1
         try:
             outcome = await self.client.create(body)
         except asyncio.CancelledError:
             why = "vidwatch was stopped while waiting for the answer"
             lost = Verdict(RowState.UNCERTAIN, "interrupted", why)
+            create_log.log_outcome(row, lost, source, delay=None)
             with contextlib.suppress(Exception):
                 self.manifest.record_verdict(row.identity, lost)
             raise
@@ -283,9 +315,13 @@ class Sender:
             self._stopped_models.setdefault(row.request.model, text or "no channel for the model")
 
     def _delay(self, verdict: Verdict, attempt: int) -> float:
-        if verdict.retry_after is not None:
-            return verdict.retry_after
-        return float(min(self.backoff * 2.0 ** (attempt - 1), MAX_BACKOFF))
+        if verdict.status == 429:  # the wait polling keeps; the backoff grows with the strikes
+            steps = max(attempt, self._strikes)
+            return server_wait(verdict.retry_after, self._backoff(steps))
+        return self._backoff(attempt)
+
+    def _backoff(self, step: int) -> float:
+        return float(min(self.backoff * 2.0 ** (min(step, 30) - 1), MAX_BACKOFF))
 
     async def _list_forever(self) -> None:
         while True:

@@ -61,6 +61,7 @@ Drive a running simulator with
   curl -X POST $URL/_sim/create -d '{"fault": "lose-answer", "count": 1, "after": 2}'
                                          (the 3rd create from now loses its answer)
   curl -X POST $URL/_sim/create -d '{"models": ["my-new-model"]}'   (give it a channel)
+  curl -X POST $URL/_sim/create -d '{"retry_after": 600}'   (what the 429s ask; may be -5)
 and read what it accepted with  curl $URL/_sim/stats  ("creates_accepted").
 """
 
@@ -106,6 +107,8 @@ class CreateDesk:
         if "max_running" in settings:
             value = settings["max_running"]
             self.max_running = None if value is None else int(value)
+        if "retry_after" in settings:  # seconds the 429s ask for (may be 0 or negative)
+            self.retry_after = int(settings["retry_after"])
         if "quota_code" in settings:
             self.quota_code = str(settings["quota_code"])
         if "models" in settings:
