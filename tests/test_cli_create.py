@@ -503,3 +503,47 @@ def test_the_log_records_every_create_outcome_never_the_key_nor_the_prompt(
     made = rows_of(out)[3][2]
     assert made.startswith("grok:")
     assert f"create outcome: row 3 'b' of {source}: created {made}" in text
+
+
+def test_a_row_marked_done_without_a_job_is_resolved_but_not_with_a_job(cli: Cli) -> None:
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text('{"prompt": "a"}\n{"prompt": "b"}\n{"prompt": "c"}\n', encoding="utf-8")
+    cli.sim.create.inject("lose-answer", 2)
+    code, _, err = cli("submit", "--yes", str(batch))
+    assert code == EXIT_FAILED
+    assert "3 rows: 1 with a job, 2 uncertain" in err
+    code, out, err = cli("submit", str(batch), "--mark-done", "1", "2=grok:found-it")
+    assert code == EXIT_OK, err  # every row resolved: by a job, or by the user
+    assert "3 rows: 2 with a job, 1 marked done without a job; 0 requests sent now" in err
+    rows = rows_of(out)
+    assert rows[1][2:] == ["-", "marked done, without a job"]
+    assert rows[2][2:] == ["grok:found-it", "marked done"]
+    assert cli.sim.create.accepted == 3
+
+
+def test_a_dry_run_shows_what_mark_done_would_do_and_writes_nothing(cli: Cli) -> None:
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text('{"prompt": "a"}\n{"prompt": "b"}\n{"prompt": "c"}\n', encoding="utf-8")
+    cli.sim.create.inject("lose-answer", 2)
+    cli("submit", "--yes", str(batch))
+    folder = ManifestDir.beside(cli.tasks)
+    journal = folder.path_for(str(batch.resolve()))
+    before = journal.read_bytes()
+    code, out, err = cli(
+        "submit", "--dry-run", str(batch), "--mark-done", "1=grok:found-it", "--mark-done", "2"
+    )
+    assert code == EXIT_OK, err
+    rows = rows_of(out)
+    assert rows[1][2:] == ["grok:found-it", "would be marked done (its job added to the task list)"]
+    assert rows[2][2:] == ["-", "would be marked done, without a job"]
+    assert rows[3][3] == "has a job (sent before)"
+    assert "0 jobs would be created" in err
+    assert "2 rows would be marked done; nothing was sent or written" in err
+    assert journal.read_bytes() == before
+    assert "grok:found-it" not in cli("list")[1]
+    # as the real run would, a dry run refuses to mark a row that was never sent
+    fresh = cli.tmp / "new.jsonl"
+    fresh.write_text('{"prompt": "z"}\n', encoding="utf-8")
+    code, _, err = cli("submit", "--dry-run", str(fresh), "--mark-done", "1")
+    assert code == EXIT_USAGE
+    assert "never sent" in err

@@ -327,3 +327,36 @@ def test_the_one_rule_for_a_servers_wait() -> None:
     assert server_wait(0.0, 2.0) == 2.0  # "now": the backoff
     assert server_wait(0.5, 2.0) == 2.0
     assert server_wait(None, 8.0) == 8.0
+
+
+def test_no_send_starts_after_a_stop_even_if_the_client_swallowed_it(tmp_path: Path) -> None:
+    """A client library that turns the cancellation (Ctrl-C) into an error outcome must not
+    make the loop go on to pay for the next row."""
+    run = Run(tmp_path, batch_of("a", "b", "c"), {})
+    entered = asyncio.Event()
+
+    class Swallowing(FakeGateway):
+        async def create(self, body: Mapping[str, Any]) -> CreateOutcome:
+            if body["prompt"] != "b":
+                return await super().create(body)
+            self.bodies.append(dict(body))
+            entered.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:  # swallowed, as aiohttp has done while writing
+                return NoAnswer(SendFate.UNCERTAIN, "ClientOSError: Can not write request body")
+            raise AssertionError("never answered")
+
+    run.gateway = Swallowing(run.manifest, {})
+
+    async def go() -> None:
+        plan = plan_batch(run.batch, run.manifest.entries)
+        task = asyncio.create_task(run.sender(Budget(30, 1)).run(plan.steps))
+        await entered.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    assert [b["prompt"] for b in run.gateway.bodies] == ["a", "b"]  # never c
+    assert run.state("b") is RowState.UNCERTAIN

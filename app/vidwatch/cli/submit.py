@@ -2,8 +2,9 @@
 
 Every row gets one line on stdout, ``ROW<TAB>LABEL<TAB>ID<TAB>WHAT`` (``-`` when it has
 no job), as soon as its fate is known; a progress bar runs on a terminal; the summary
-and what to do about uncertain, refused and unsent rows go to stderr. Exit 0 only when
-every row has a job (or was marked done).
+and what to do about uncertain, refused and unsent rows go to stderr (also after Ctrl-C,
+which exits 130). Exit 0 only when every row has a job or was marked done (a row marked
+done without a job is counted as that, not as "with a job").
 
 Before anything is sent: jobs of earlier runs that never reached the task list are
 added to it, ``--mark-done`` is applied, then :func:`~vidwatch.core.plan.plan_batch`
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -30,6 +32,7 @@ from vidwatch.cli.create import (
 from vidwatch.cli.offline import load
 from vidwatch.cli.output import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_KEY,
     EXIT_OK,
     EXIT_USAGE,
@@ -44,7 +47,7 @@ from vidwatch.core.batch import Batch, BatchRow, read_batch
 from vidwatch.core.manifest import Manifest, ManifestDir, ManifestError, RowEntry, RowState
 from vidwatch.core.models import State, validate_task_id
 from vidwatch.core.plan import UNCERTAIN_ADVICE, Plan, Step, Why, plan_batch
-from vidwatch.core.sender import Resumed, SendEvent, Stopped, unlisted_tasks
+from vidwatch.core.sender import Resumed, SendEvent, SendReport, Stopped, unlisted_tasks
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -122,7 +125,7 @@ def _skipped_text(step: Step) -> str:
     if step.why is Why.HAS_JOB:
         return "has a job (sent before)"
     if step.why is Why.DONE:
-        return "marked done"
+        return "marked done" if step.task_id else "marked done, without a job"
     if step.why is Why.UNCERTAIN:
         cause = entry.message if entry and entry.message else "vidwatch stopped while sending it"
         return f"uncertain: {cause}; not sent again (see below)"
@@ -131,21 +134,35 @@ def _skipped_text(step: Step) -> str:
     return f"{step.why.value}: {step.detail}" if step.detail else step.why.value
 
 
-def _dry_run(ctx: Context, batch: Batch, plan: Plan, base_url: str) -> int:
+def _dry_run(ctx: Context, plan: Plan, base_url: str, marked: dict[str, str | None]) -> int:
+    """Each row's fate, the bodies that would go; ``marked``: rows ``--mark-done`` would
+    resolve (row identity: the job found, or None), planned as if they were."""
     printer = RowPrinter(ctx.out, 0)
     for step in plan.steps:
         if step.send and step.row.request is not None:
             printer.line(step.row, None, f"would send ({step.why.value})")
             print(f"  {body_text(step.row.request.body())}", file=ctx.out)
+        elif step.row.identity in marked:
+            found = marked[step.row.identity]
+            what = "would be marked done" + (
+                " (its job added to the task list)" if found else ", without a job"
+            )
+            printer.line(step.row, step.task_id, what)
         else:
             printer.line(step.row, step.task_id, _skipped_text(step))
     count = len(plan.to_send)
+    marking = f"; {plural(len(marked), 'row')} would be marked done" if marked else ""
     print(
         f"dry run: {plural(count, 'job')} would be created with "
-        f"POST {base_url}/v1/video/create (Authorization: Bearer ***); nothing was sent",
+        f"POST {base_url}/v1/video/create (Authorization: Bearer ***){marking}; "
+        "nothing was sent or written",
         file=ctx.err,
     )
     return EXIT_OK
+
+
+def _never_sent(row: BatchRow) -> CliError:
+    return CliError(f"--mark-done {row.number}: that row was never sent from this file", EXIT_USAGE)
 
 
 def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
@@ -162,19 +179,23 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
     options = {"retry_failed": ns.retry_failed, "resend_uncertain": ns.resend_uncertain}
     if ns.dry_run:
         try:
-            manifest = folder.read(batch.source)
+            manifest = folder.read(batch.source)  # read only: the marks change it in memory
         except ManifestError as exc:
             raise CliError(str(exc), EXIT_FAILED) from None
+        for row, task_id in marks:
+            entry = manifest.entries.get(row.identity)
+            if entry is None:
+                raise _never_sent(row)
+            found = task_id or entry.task_id
+            manifest.entries[row.identity] = replace(entry, state=RowState.DONE, task_id=found)
         plan = _plan(folder, batch, manifest, failed, options)
-        return _dry_run(ctx, batch, plan, config.base_url)
+        return _dry_run(ctx, plan, config.base_url, {row.identity: t for row, t in marks})
     with open_journal(folder, batch.source) as manifest:
         for row, task_id in marks:
             try:
                 manifest.mark_done(row.identity, task_id)
             except ManifestError:
-                raise CliError(
-                    f"--mark-done {row.number}: that row was never sent from this file", EXIT_USAGE
-                ) from None
+                raise _never_sent(row) from None
         relist = unlisted_tasks(manifest, batch.rows)
         plan = _plan(folder, batch, manifest, failed, options)
         if plan.blocked:
@@ -186,17 +207,26 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
                 return EXIT_FAILED
         notice = WaitNotice(ctx.err)
         printer = RowPrinter(ctx.out, len(sending), notice)
+        sent_before = sum(entry.sends for entry in manifest.entries.values())
+        interrupted = False
         try:
             for step in plan.skipped:
                 printer.line(step.row, step.task_id, _skipped_text(step))
             result = send_rows(
                 ctx, config, manifest, plan.to_send, relist, _reporter(printer, plan, notice)
             )
+        except KeyboardInterrupt:  # the sends out were recorded uncertain: say where it stands
+            interrupted = True
+            result = SendReport()
+            result.sends = sum(e.sends for e in manifest.entries.values()) - sent_before
         finally:
             notice.close()
             printer.close()
         entries = dict(manifest.entries)
     code = _summary(ctx, batch, plan, entries, result.sends, manifest.path)
+    if interrupted:
+        ctx.warn("interrupted: the rows above without a job were not sent, or are uncertain")
+        return EXIT_INTERRUPTED
     for error in result.list_errors:
         ctx.warn(f"the task list cannot be written: {error}; the jobs are added on the next run")
     if result.stopped:
@@ -279,13 +309,15 @@ def _summary(
     unsent: list[BatchRow] = []
     invalid: list[BatchRow] = []
     elsewhere: list[BatchRow] = []
-    done = 0
+    with_job = resolved = 0  # resolved: marked done by the user without a job
     for step in plan.steps:
         row = step.row
         entry = entries.get(row.identity)
         state = entry.state if entry else None
-        if state in (RowState.CREATED, RowState.DONE):
-            done += 1
+        if state in (RowState.CREATED, RowState.DONE) and entry and entry.task_id:
+            with_job += 1
+        elif state is RowState.DONE:
+            resolved += 1
         elif row.request is None:
             invalid.append(row)
         elif state in (RowState.UNCERTAIN, RowState.SENDING):
@@ -297,7 +329,9 @@ def _summary(
         else:
             unsent.append(row)
     total = len(batch.rows)
-    parts = [f"{done} with a job"]
+    parts = [f"{with_job} with a job"]
+    if resolved:
+        parts.append(f"{resolved} marked done without a job")
     parts += [
         f"{len(rows)} {word}"
         for rows, word in (
@@ -332,6 +366,7 @@ def _summary(
         ctx.warn(f"invalid rows: {rows_text(invalid)}: fix them in the file and submit again")
     if elsewhere:
         ctx.warn(f"rows already sent from another file: {rows_text(elsewhere)}")
+    done = with_job + resolved  # a row marked done was resolved by the user: not a failure
     if done < total:
         ctx.warn(f"manifest: {manifest_path}")
     return EXIT_OK if done == total else EXIT_FAILED

@@ -179,6 +179,16 @@ def unlisted_tasks(manifest: Manifest, rows: Iterable[BatchRow]) -> list[tuple[s
     return found
 
 
+def _stop_if_interrupted() -> None:
+    """No send starts once this task was asked to stop (Ctrl-C), even when a library
+    swallowed the cancellation: aiohttp turns one that lands while it writes a body into
+    ``ClientOSError``, which reads as an answer lost, and the loop would go on to send
+    the next row. ``Task.cancelling()`` still counts the request."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Sender:
     """Sends the rows of a plan through ``client``, journaling each in ``manifest``.
 
@@ -260,6 +270,7 @@ class Sender:
             await self.pacer.turn()
             if self._stop_reason(row):  # decided while this row waited for its turn
                 return
+            _stop_if_interrupted()
             verdict = await self._send_once(step, attempt)
             self.result.verdicts[row.identity] = verdict
             self._follow(row, verdict)
@@ -270,6 +281,7 @@ class Sender:
                 row, verdict, self.manifest.source, delay=delay if retry else None
             )
             self.report(Sent(row, verdict, attempt, final=not retry, delay=delay))
+            _stop_if_interrupted()
             if not retry:
                 return
             if verdict.status == 429:
