@@ -547,3 +547,30 @@ def test_a_dry_run_shows_what_mark_done_would_do_and_writes_nothing(cli: Cli) ->
     code, _, err = cli("submit", "--dry-run", str(fresh), "--mark-done", "1")
     assert code == EXIT_USAGE
     assert "never sent" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "why"),
+    [
+        (["a \x1b[31mred\x1b[0m fox"], "the prompt has a control character (U+001B ESC, at"),
+        (["a ^[[31mred^[[0m fox"], "terminal escape sequence (^[[31m, at character 3"),
+        (["a ^[31mred fox"], "terminal escape sequence (^[31m"),  # as the dashboard gets it
+        (["--param", "style=noir\x1b[2J", "a fox"], "style has a control character"),
+        (["--param", 'tags=["a", "b\\u0007"]', "a fox"], "tags has a control character"),
+    ],
+)
+def test_create_refuses_escapes_and_controls_in_what_it_sends(
+    cli: Cli, argv: list[str], why: str
+) -> None:
+    code, out, err = cli("create", "--yes", *argv)
+    assert code == EXIT_USAGE
+    assert why in err
+    assert "\x1b" not in err
+    assert out == ""
+    assert cli.sim.create.accepted == 0
+
+
+def test_a_formula_with_carets_is_not_an_escape_sequence(cli: Cli) -> None:
+    code, out, _ = cli("create", "--dry-run", "x^2 + y^[n] morphing, a ^^ sign")
+    assert code == EXIT_OK
+    assert json.loads(out)["prompt"] == "x^2 + y^[n] morphing, a ^^ sign"

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from textual import events as events_module
+from textual._xterm_parser import XTermParser
 from textual.pilot import Pilot
 from textual.widgets import Select, Static, TextArea
 from vidwatch.core.config import Config, Paths
@@ -389,3 +391,73 @@ async def test_a_long_retry_after_is_said_with_the_time_left(tmp_path: Path) -> 
         assert "trying again in 1h00m (at " in toast
         assert "nothing paid so far" in toast
         assert len(gateway(h).creates) == 1  # and it waits: nothing sent again yet
+
+
+def in_view(dialog: CreateDialog, widget: Any) -> bool:
+    """The widget is laid out and wholly inside the part of the form on screen."""
+    form = dialog.query_one("#create-form")
+    shown = form.scrollable_content_region
+    return widget.region.height > 0 and shown.contains_region(widget.region)
+
+
+async def paste(pilot: Pilot[None], raw: str) -> None:
+    """What the terminal sends for a bracketed paste of ``raw``, through Textual's own
+    parser (which turns an escape sequence inside a paste into keys, ESC as "^")."""
+    parser = XTermParser()
+    events = [*parser.feed(f"\x1b[200~{raw}\x1b[201~"), *parser.feed("")]
+    for event in events:
+        if isinstance(event, events_module.Key):
+            await pilot.press(event.key)
+        elif isinstance(event, events_module.Paste):
+            pilot.app.focused.post_message(event)  # type: ignore[union-attr]
+    await pilot.pause()
+
+
+async def test_an_esc_pasted_into_the_prompt_is_refused_and_shown_at_the_prompt(
+    tmp_path: Path,
+) -> None:
+    h = harness(tmp_path)
+    async with h.app.run_test(size=(80, 24)) as pilot:
+        dialog = await open_dialog(h, pilot)
+        prompt = dialog.query_one("#create-prompt", TextArea)
+        await paste(pilot, "a \x1b[31mred\x1b[0m fox")
+        assert "^[31m" in prompt.text  # where the "^" comes from: Textual's parser
+        await pilot.press("ctrl+s")
+        error = dialog.query_one("#create-error", Static)
+        await until(pilot, lambda: "escape sequence" in str(error.render()))
+        assert "^[31m" in str(error.render())
+        assert h.app.screen is dialog  # never reaches the confirm screen
+        await until(pilot, lambda: in_view(dialog, error))
+        assert dialog.focused is prompt
+        assert in_view(dialog, prompt)
+        await pilot.press("escape")
+    assert gateway(h).creates == []
+
+
+async def test_on_a_short_terminal_an_error_below_the_fold_is_brought_into_view(
+    tmp_path: Path,
+) -> None:
+    h = harness(tmp_path)
+    async with h.app.run_test(size=(80, 24)) as pilot:
+        dialog = await open_dialog(h, pilot)
+        await fill(pilot, dialog, "a cat")
+        params = dialog.query_one("#create-params", TextArea)
+        params.text = "aspect_ratio=4:3"
+        prompt = dialog.query_one("#create-prompt", TextArea)
+        prompt.focus()
+        await pilot.pause()
+        assert not in_view(dialog, params)  # the form shows its top: params are below
+        await pilot.press("ctrl+s")
+        error = dialog.query_one("#create-error", Static)
+        await until(pilot, lambda: "aspect_ratio" in str(error.render()))
+        await until(pilot, lambda: in_view(dialog, error))
+        assert dialog.focused is params
+        assert in_view(dialog, params)
+        # fixed there, the next mistake is shown at its own field
+        params.text = ""
+        prompt.text = ""
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "the prompt is empty" in str(error.render()))
+        await until(pilot, lambda: in_view(dialog, error) and in_view(dialog, prompt))
+        assert dialog.focused is prompt
+    assert gateway(h).creates == []
