@@ -24,6 +24,8 @@ from vidwatch.core.sim_create import CREATE_HELP
 from vidwatch.core.sim_serve import SimulatorThread
 from vidwatch.core.simulator import Simulator
 
+from tests.test_sender import Clock
+
 
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
@@ -367,24 +369,10 @@ def test_submit_refuses_a_csv_with_an_unclosed_quote_whole_and_sends_nothing(cli
     assert cli.sim.create.accepted == 0
 
 
-class Instant:
-    """A clock whose sleeps return at once (an hour's Retry-After in no time)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def instant(monkeypatch: pytest.MonkeyPatch) -> Instant:
-    clock = Instant()
+def instant(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Creates whose waits (an hour's Retry-After) pass at once."""
+    clock = Clock()
 
     class FastSender(Sender):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -396,7 +384,7 @@ def instant(monkeypatch: pytest.MonkeyPatch) -> Instant:
     return clock
 
 
-def test_submit_says_a_long_retry_after_and_when_it_resumes(cli: Cli, instant: Instant) -> None:
+def test_submit_says_a_long_retry_after_and_when_it_resumes(cli: Cli, instant: Clock) -> None:
     """Waiting out an hour's Retry-After in silence looked like a hang: stderr (here not a
     terminal) gets one line with the time left and one when sending resumes."""
     batch = cli.tmp / "b.jsonl"
@@ -421,7 +409,7 @@ def test_submit_says_a_long_retry_after_and_when_it_resumes(cli: Cli, instant: I
 
 def test_on_a_terminal_the_wait_counts_down() -> None:
     screen = Terminal()
-    clock = Instant()
+    clock = Clock()
     notice = WaitNotice(screen, clock=clock, wall=lambda: 0.0)
     notice.waiting(3600.0, "429 rate_limited: slow down", "row 3")
     try:
@@ -457,7 +445,7 @@ def test_in_submits_progress_bar_the_wait_counts_down() -> None:
 
 
 def test_the_log_records_every_create_outcome_never_the_key_nor_the_prompt(
-    cli: Cli, instant: Instant, isolated_home: Path
+    cli: Cli, instant: Clock, isolated_home: Path
 ) -> None:
     log_file = isolated_home / "xdg_state_home" / "vidwatch" / "vidwatch.log"
     long_prompt = "a lighthouse keeper's secret diary " * 100  # 3,500 characters
