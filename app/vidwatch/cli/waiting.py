@@ -6,9 +6,10 @@ silence looks like a hang. So every wait is told, with the time left:
 - on a terminal, a line that counts down (inside ``submit``'s progress bar when there is
   one), gone when sending resumes;
 - when stderr is not a terminal (a log file, a pipe), one line when a wait starts and one
-  when sending resumes: waits of at least ``announce`` seconds (short backoffs would
-  fill a log with noise; the row's own line says how it ended);
-- a wait of at least ``announce`` seconds leaves a line saying it is over (not on a
+  when sending resumes: waits of at least ``announce`` seconds (:data:`ANNOUNCE` for
+  ``submit``, whose short backoffs would fill a log with noise, the row's own line saying
+  how it ended; every one for a single ``create``);
+- a wait of at least :data:`ANNOUNCE` seconds leaves a line saying it is over (not on a
   terminal under the progress bar, which the line would break: the row's line follows).
 
 Overlapping waits (two creates at once, each told to wait) are told once: the notice
@@ -95,10 +96,10 @@ class WaitNotice:
         self._why, self._who = why, who
         if not longer:
             return
-        if seconds >= self.announce:
-            self._told = True
-            if not self.tty:
-                print(f"vidwatch: {self.countdown()}", file=self.err, flush=True)
+        if seconds >= self.announce and not self.tty:
+            print(f"vidwatch: {self.countdown()}", file=self.err, flush=True)
+        if seconds >= ANNOUNCE:
+            self._told = True  # a long wait: its end is said too
         if self.tty and not self.embedded:
             self._draw()
 
