@@ -343,7 +343,7 @@ def test_no_send_starts_after_a_stop_even_if_the_client_swallowed_it(tmp_path: P
             entered.set()
             try:
                 await asyncio.Event().wait()
-            except asyncio.CancelledError:  # swallowed, as aiohttp has done while writing
+            except asyncio.CancelledError:  # swallowed: an error outcome instead
                 return NoAnswer(SendFate.UNCERTAIN, "ClientOSError: Can not write request body")
             raise AssertionError("never answered")
 

@@ -180,10 +180,10 @@ def unlisted_tasks(manifest: Manifest, rows: Iterable[BatchRow]) -> list[tuple[s
 
 
 def _stop_if_interrupted() -> None:
-    """No send starts once this task was asked to stop (Ctrl-C), even when a library
-    swallowed the cancellation: aiohttp turns one that lands while it writes a body into
-    ``ClientOSError``, which reads as an answer lost, and the loop would go on to send
-    the next row. ``Task.cancelling()`` still counts the request."""
+    """No send starts once this task was asked to stop (Ctrl-C), even when the client
+    swallowed the cancellation (caught it and answered with an error outcome, which reads
+    as an answer lost): the loop would go on to pay for the next row. A swallowed
+    cancellation is still counted by ``Task.cancelling()``."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
