@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-from vidwatch.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_STORE, EXIT_USAGE, main
+from vidwatch.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_STORE, EXIT_USAGE, build_parser, main
+from vidwatch.cli.parser import parse
 
 
 class Run:
@@ -311,3 +312,37 @@ def test_no_progress_is_drawn_into_a_pipe() -> None:
     progress.update("grok:1", 10, 100)
     progress.done()
     assert pipe.getvalue() == ""
+
+
+REQUIRED = {"add": ["grok:1"], "remove": ["grok:1"], "wait": ["grok:1"], "create": ["a cat"]}
+REQUIRED["submit"] = ["b.jsonl"]
+
+
+@pytest.mark.parametrize("command", sorted(build_parser().commands))
+def test_the_options_of_every_command_go_after_its_name_too(command: str) -> None:
+    argv = [command, *REQUIRED.get(command, [])]
+    after = parse([*argv, "--tasks-file", "t.toml", "--config", "c.toml", "--debug"])
+    assert (after.command, after.tasks_file, after.config, after.debug) == (
+        command,
+        "t.toml",
+        "c.toml",
+        True,
+    )
+    before = parse(["--tasks-file", "t.toml", "--debug", *argv])
+    assert (before.tasks_file, before.config, before.debug) == ("t.toml", None, True)
+    assert parse(["--tasks-file", "a", *argv, "--tasks-file", "b"]).tasks_file == "b"
+
+
+def test_tasks_file_after_the_command_is_the_list_it_uses(tmp_path: Path) -> None:
+    tasks = str(tmp_path / "other.toml")
+    out = io.StringIO()
+    assert main(["add", "grok:1", "--tasks-file", tasks], out=out, err=io.StringIO()) == 0
+    assert (tmp_path / "other.toml").exists()
+    out = io.StringIO()
+    assert main(["list", "--json", "--tasks-file", tasks], out=out, err=io.StringIO()) == 0
+    assert [task["id"] for task in json.loads(out.getvalue())] == ["grok:1"]
+    config = tmp_path / "c.toml"
+    config.write_text("[polling]\nmin_interval = -1\n", encoding="utf-8")
+    err = io.StringIO()
+    assert main(["poll", "--config", str(config)], out=io.StringIO(), err=err) == EXIT_STORE
+    assert "min_interval" in err.getvalue()

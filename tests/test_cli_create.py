@@ -8,18 +8,25 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from vidwatch.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_USAGE, main
 from vidwatch.cli.submit import RowPrinter
+from vidwatch.cli.waiting import WaitNotice
 from vidwatch.core.batch import parse_batch
 from vidwatch.core.budget import Policy
-from vidwatch.core.config import ConfigError, CreateSettings, load_config
+from vidwatch.core.config import ConfigError, CreateSettings, default_sent_dir, load_config
+from vidwatch.core.create_log import body_hash
+from vidwatch.core.ledger import Ledger
 from vidwatch.core.manifest import CREATE_JOURNAL, ManifestDir
+from vidwatch.core.sender import Pacer, Sender
 from vidwatch.core.sim_create import CREATE_HELP
 from vidwatch.core.sim_serve import SimulatorThread
 from vidwatch.core.simulator import Simulator
 from vidwatch.core.store import TaskStore
+
+from tests.test_sender import Clock
 
 
 class Terminal(io.StringIO):
@@ -396,3 +403,210 @@ def test_simulate_options_reach_the_simulator(
     with pytest.raises(SystemExit):
         main(["simulate", "--id-style", "sideways"])
     assert "--idle-close is in seconds" in capsys.readouterr().err
+
+
+def test_submit_refuses_a_csv_with_an_unclosed_quote_whole_and_sends_nothing(cli: Cli) -> None:
+    rows = [f"prompt {n},label {n}" for n in range(1, 11)]
+    rows[3] = '"prompt 4 without its closing quote,label 4'
+    batch = cli.tmp / "b.csv"
+    batch.write_text("prompt,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    code, out, err = cli("submit", "--yes", str(batch))
+    assert code == EXIT_USAGE
+    assert "line 5: a quote opens a cell here and is never closed" in err
+    assert "nothing was sent" in err
+    assert out == ""
+    assert cli.sim.create.accepted == 0
+
+
+@pytest.fixture
+def instant(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Creates whose waits (an hour's Retry-After) pass at once."""
+    clock = Clock()
+
+    class FastSender(Sender):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            budget = args[2]
+            kwargs["pacer"] = Pacer(budget.per_minute, clock=clock, sleep=clock.sleep)
+            super().__init__(*args, sleep=clock.sleep, **kwargs)
+
+    monkeypatch.setattr("vidwatch.cli.create.Sender", FastSender)
+    return clock
+
+
+def test_submit_says_a_long_retry_after_and_when_it_resumes(cli: Cli, instant: Clock) -> None:
+    """Waiting out an hour's Retry-After in silence looked like a hang: stderr (here not a
+    terminal) gets one line with the time left and one when sending resumes."""
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text('{"prompt": "a"}\n{"prompt": "b"}\n', encoding="utf-8")
+    cli.sim.create.retry_after = 3600
+    cli.sim.create.inject("429")
+    code, out, err = cli("submit", "--yes", str(batch))
+    assert code == EXIT_OK, err
+    assert [row[3] for row in rows_of(out).values()] == ["created", "created"]
+    assert instant.slept == [3600.0]
+    waits = [line for line in err.splitlines() if "trying again" in line]
+    assert len(waits) == 1
+    assert re.fullmatch(
+        r"row 1: not sent \(429 rate_limited: .+\); trying again in 1h00m "
+        r"\(at \d\d:\d\d:\d\d\), nothing paid so far",
+        waits[0].removeprefix("vidwatch: "),
+    ), waits[0]
+    assert "sending again after waiting 1h00m" in err
+    assert err.index("trying again") < err.index("sending again")
+    assert cli.sim.create.accepted == 2
+
+
+def test_on_a_terminal_the_wait_counts_down() -> None:
+    screen = Terminal()
+    clock = Clock()
+    notice = WaitNotice(screen, clock=clock, wall=lambda: 0.0)
+    notice.waiting(3600.0, "429 rate_limited: slow down", "row 3")
+    try:
+        assert notice.countdown().startswith(
+            "row 3: not sent (429 rate_limited: slow down); trying again in 1h00m (at "
+        )
+        clock.now = 1230.0
+        assert "trying again in 39m30s" in notice.countdown()
+        clock.now = 3600.0
+        notice.resumed(3600.0)
+    finally:
+        notice.close()
+    drawn = screen.getvalue()
+    assert "trying again in" in drawn  # the countdown line was drawn, then rubbed out
+    assert drawn.rstrip().endswith("sending again after waiting 1h00m")
+    assert notice.countdown() == ""
+
+
+def test_in_submits_progress_bar_the_wait_counts_down() -> None:
+    rows = parse_batch(b'{"prompt": "a"}\n{"prompt": "b"}\n').rows
+    screen = Terminal()
+    notice = WaitNotice(io.StringIO())  # stderr redirected: it gets lines, the bar counts
+    printer = RowPrinter(screen, 2, notice)
+    try:
+        notice.waiting(90.0, "429 rate_limited", "row 1")
+        assert printer.bars is not None
+        printer.bars.refresh()
+        assert "waiting 1m30s (until " in screen.getvalue()
+    finally:
+        printer.close()
+    assert "trying again in 1m30s" in notice.err.getvalue()  # type: ignore[attr-defined]
+    printer.line(rows[0], "grok:1", "created")
+
+
+def test_the_log_records_every_create_outcome_never_the_key_nor_the_prompt(
+    cli: Cli, instant: Clock, isolated_home: Path
+) -> None:
+    log_file = isolated_home / "xdg_state_home" / "vidwatch" / "vidwatch.log"
+    long_prompt = "a lighthouse keeper's secret diary " * 100  # 3,500 characters
+    code, out, err = cli("create", "--yes", "--label", "diary", long_prompt)
+    assert code == EXIT_OK, err
+    created = out.strip()
+    rows = [
+        {"prompt": "refused row", "label": "r"},
+        {"prompt": "lost row", "label": "l"},
+        {"prompt": "busy row", "label": "b"},
+        {"prompt": "stopped row", "label": "s"},
+        {"prompt": "never sent", "label": "n"},
+    ]
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    for fault in ("400", "lose-answer", "429"):  # rows 1, 2, 3 (and 3 again: made)
+        cli.sim.create.inject(fault)
+    cli.sim.create.configure({"credit": 2, "retry_after": 2})  # rows 2, 3 made, then 403
+    code, out, err = cli("submit", "--yes", str(batch))
+    assert code == EXIT_FAILED
+    text = log_file.read_text(encoding="utf-8")
+    assert cli.sim.api_key not in text
+    assert "lighthouse keeper" not in text  # not even part of the prompt
+    assert "refused row" not in text
+    body = {"model": "grok-video-3", "prompt": long_prompt.strip(), "images": []}
+    assert re.search(
+        rf"create sent: create 'diary': model grok-video-3, body {body_hash(body)} "
+        rf"\(prompt {len(long_prompt.strip())} chars\)",
+        text,
+    )
+    assert f"create outcome: create 'diary': created {created}" in text
+    source = str(batch.resolve())
+    assert f"create outcome: row 1 'r' of {source}: refused: 400 invalid_request" in text
+    assert f"create outcome: row 2 'l' of {source}: uncertain" in text
+    assert re.search(
+        rf"create outcome: row 3 'b' of {re.escape(source)}: not sent, nothing paid: 429 "
+        r".*; sending again in 2 s",
+        text,
+    )
+    assert f"create resumed: row 3 'b' of {source}: after waiting 2 s" in text
+    assert f"create outcome: row 4 's' of {source}: not sent, nothing paid: 403 quota" in text
+    assert f"create not sent: row 5 'n' of {source}: 403 quota_not_enough" in text
+    made = rows_of(out)[3][2]
+    assert made.startswith("grok:")
+    assert f"create outcome: row 3 'b' of {source}: created {made}" in text
+
+
+def test_a_row_marked_done_without_a_job_is_resolved_but_not_with_a_job(cli: Cli) -> None:
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text('{"prompt": "a"}\n{"prompt": "b"}\n{"prompt": "c"}\n', encoding="utf-8")
+    cli.sim.create.inject("lose-answer", 2)
+    code, _, err = cli("submit", "--yes", str(batch))
+    assert code == EXIT_FAILED
+    assert "3 rows: 1 with a job, 2 uncertain" in err
+    code, out, err = cli("submit", str(batch), "--mark-done", "1", "2=grok:found-it")
+    assert code == EXIT_OK, err  # every row resolved: by a job, or by the user
+    assert "3 rows: 2 with a job, 1 marked done without a job; 0 requests sent now" in err
+    rows = rows_of(out)
+    assert rows[1][2:] == ["-", "marked done, without a job"]
+    assert rows[2][2:] == ["grok:found-it", "marked done"]
+    assert cli.sim.create.accepted == 3
+
+
+def test_a_dry_run_shows_what_mark_done_would_do_and_writes_nothing(cli: Cli) -> None:
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text('{"prompt": "a"}\n{"prompt": "b"}\n{"prompt": "c"}\n', encoding="utf-8")
+    cli.sim.create.inject("lose-answer", 2)
+    cli("submit", "--yes", str(batch))
+    journal = Ledger(default_sent_dir(), cli.tasks).journals.path_for(str(batch.resolve()))
+    before = journal.read_bytes()
+    code, out, err = cli(
+        "submit", "--dry-run", str(batch), "--mark-done", "1=grok:found-it", "--mark-done", "2"
+    )
+    assert code == EXIT_OK, err
+    rows = rows_of(out)
+    assert rows[1][2:] == ["grok:found-it", "would be marked done (its job added to the task list)"]
+    assert rows[2][2:] == ["-", "would be marked done, without a job"]
+    assert rows[3][3] == "has a job (sent before)"
+    assert "0 jobs would be created" in err
+    assert "2 rows would be marked done; nothing was sent or written" in err
+    assert journal.read_bytes() == before
+    assert "grok:found-it" not in cli("list")[1]
+    # as the real run would, a dry run refuses to mark a row that was never sent
+    fresh = cli.tmp / "new.jsonl"
+    fresh.write_text('{"prompt": "z"}\n', encoding="utf-8")
+    code, _, err = cli("submit", "--dry-run", str(fresh), "--mark-done", "1")
+    assert code == EXIT_USAGE
+    assert "never sent" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "why"),
+    [
+        (["a \x1b[31mred\x1b[0m fox"], "the prompt has a control character (U+001B ESC, at"),
+        (["a ^[[31mred^[[0m fox"], "terminal escape sequence (^[[31m, at character 3"),
+        (["a ^[31mred fox"], "terminal escape sequence (^[31m"),  # as the dashboard gets it
+        (["--param", "style=noir\x1b[2J", "a fox"], "style has a control character"),
+        (["--param", 'tags=["a", "b\\u0007"]', "a fox"], "tags has a control character"),
+    ],
+)
+def test_create_refuses_escapes_and_controls_in_what_it_sends(
+    cli: Cli, argv: list[str], why: str
+) -> None:
+    code, out, err = cli("create", "--yes", *argv)
+    assert code == EXIT_USAGE
+    assert why in err
+    assert "\x1b" not in err
+    assert out == ""
+    assert cli.sim.create.accepted == 0
+
+
+def test_a_formula_with_carets_is_not_an_escape_sequence(cli: Cli) -> None:
+    code, out, _ = cli("create", "--dry-run", "x^2 + y^[n] morphing, a ^^ sign")
+    assert code == EXIT_OK
+    assert json.loads(out)["prompt"] == "x^2 + y^[n] morphing, a ^^ sign"

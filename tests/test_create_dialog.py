@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from textual import events as events_module
+from textual._xterm_parser import XTermParser
 from textual.pilot import Pilot
 from textual.widgets import Select, Static, TextArea
 from vidwatch.core.config import Config, Paths
@@ -362,3 +364,100 @@ async def test_the_fields_follow_the_model_and_any_model_can_be_named(tmp_path: 
         error = dialog.query_one("#create-error", Static)
         await until(pilot, lambda: "line 1" in str(error.render()))
         assert gateway(h).creates == []
+
+
+@dataclass
+class BusyGateway(CreateGateway):
+    """Answers the first create with a 429 that asks for an hour."""
+
+    async def handler(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and not self.creates:
+            self.creates.append(json.loads(request.content))
+            return httpx.Response(429, headers={"Retry-After": "3600"}, content=b"")
+        return await super().handler(request)
+
+
+async def test_a_long_retry_after_is_said_with_the_time_left(tmp_path: Path) -> None:
+    h = make_app(tmp_path, [], key=KEY, gateway=BusyGateway())
+    async with h.app.run_test(size=(120, 50)) as pilot:
+        dialog = await open_dialog(h, pilot)
+        await fill(pilot, dialog, "a cat")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(h.app.screen, ConfirmCreate))
+        await pilot.click("#create-yes")
+        await until(pilot, lambda: "trying again" in h.last_toast())
+        toast = h.last_toast()
+        assert toast.startswith("Not sent (429")
+        assert "trying again in 1h00m (at " in toast
+        assert "nothing paid so far" in toast
+        assert len(gateway(h).creates) == 1  # and it waits: nothing sent again yet
+
+
+def in_view(dialog: CreateDialog, widget: Any) -> bool:
+    """The widget is laid out and wholly inside the part of the form on screen."""
+    form = dialog.query_one("#create-form")
+    shown = form.scrollable_content_region
+    return widget.region.height > 0 and shown.contains_region(widget.region)
+
+
+async def paste(pilot: Pilot[None], raw: str) -> None:
+    """What the terminal sends for a bracketed paste of ``raw``, through Textual's own
+    parser (which turns an escape sequence inside a paste into keys, ESC as "^")."""
+    parser = XTermParser()
+    events = [*parser.feed(f"\x1b[200~{raw}\x1b[201~"), *parser.feed("")]
+    for event in events:
+        if isinstance(event, events_module.Key):
+            await pilot.press(event.key)
+        elif isinstance(event, events_module.Paste):
+            pilot.app.focused.post_message(event)  # type: ignore[union-attr]
+    await pilot.pause()
+
+
+async def test_an_esc_pasted_into_the_prompt_is_refused_and_shown_at_the_prompt(
+    tmp_path: Path,
+) -> None:
+    h = harness(tmp_path)
+    async with h.app.run_test(size=(80, 24)) as pilot:
+        dialog = await open_dialog(h, pilot)
+        prompt = dialog.query_one("#create-prompt", TextArea)
+        await paste(pilot, "a \x1b[31mred\x1b[0m fox")
+        assert "^[31m" in prompt.text  # where the "^" comes from: Textual's parser
+        await pilot.press("ctrl+s")
+        error = dialog.query_one("#create-error", Static)
+        await until(pilot, lambda: "escape sequence" in str(error.render()))
+        assert "^[31m" in str(error.render())
+        assert h.app.screen is dialog  # never reaches the confirm screen
+        await until(pilot, lambda: in_view(dialog, error))
+        assert dialog.focused is prompt
+        assert in_view(dialog, prompt)
+        await pilot.press("escape")
+    assert gateway(h).creates == []
+
+
+async def test_on_a_short_terminal_an_error_below_the_fold_is_brought_into_view(
+    tmp_path: Path,
+) -> None:
+    h = harness(tmp_path)
+    async with h.app.run_test(size=(80, 24)) as pilot:
+        dialog = await open_dialog(h, pilot)
+        await fill(pilot, dialog, "a cat")
+        params = dialog.query_one("#create-params", TextArea)
+        params.text = "aspect_ratio=4:3"
+        prompt = dialog.query_one("#create-prompt", TextArea)
+        prompt.focus()
+        await pilot.pause()
+        assert not in_view(dialog, params)  # the form shows its top: params are below
+        await pilot.press("ctrl+s")
+        error = dialog.query_one("#create-error", Static)
+        await until(pilot, lambda: "aspect_ratio" in str(error.render()))
+        await until(pilot, lambda: in_view(dialog, error))
+        assert dialog.focused is params
+        assert in_view(dialog, params)
+        # fixed there, the next mistake is shown at its own field
+        params.text = ""
+        prompt.text = ""
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "the prompt is empty" in str(error.render()))
+        await until(pilot, lambda: in_view(dialog, error) and in_view(dialog, prompt))
+        assert dialog.focused is prompt
+    assert gateway(h).creates == []

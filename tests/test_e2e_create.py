@@ -8,9 +8,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +250,84 @@ def test_kill_9_at_any_moment_never_pays_twice_nor_loses_a_job(world: World) -> 
     assert len(made - set(listed)) <= len(uncertain)  # the rest are rows it calls uncertain
     assert len(created) + len(uncertain) == len(rows)
     assert sorted(lines_by_row(final.stdout)) == list(range(1, len(rows) + 1))
+
+
+class HangingGateway:
+    """A loopback gateway whose first create is answered and whose second never is."""
+
+    def __init__(self) -> None:
+        self.second = threading.Event()  # the second create has arrived
+        self.release = threading.Event()
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with gateway.lock:
+                    gateway.creates += 1
+                    n = gateway.creates
+                if n >= 2:
+                    gateway.second.set()
+                    gateway.release.wait(60)
+                    return
+                body = json.dumps({"id": "grok:first", "status": "pending"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")  # each create on a new connection
+                self.end_headers()
+                self.wfile.write(body)
+                self.close_connection = True
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.lock = threading.Lock()
+        self.creates = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> HangingGateway:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_ctrl_c_during_submit_prints_the_summary_and_names_the_uncertain_row(
+    world: World,
+) -> None:
+    batch = write_rows(world.tmp / "b.jsonl", [{"prompt": p, "label": p} for p in "abc"])
+    with HangingGateway() as gateway:
+        env = {**world.env, "QUICKROUTER_BASE_URL": gateway.base_url}
+        proc = subprocess.Popen(
+            world.argv("submit", "--yes", str(batch)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert gateway.second.wait(60), "the second create never came"
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130, err
+    assert lines_by_row(out)[1][2:] == ["grok:first", "created"]
+    assert "3 rows: 1 with a job, 1 uncertain, 1 not sent; 2 requests sent now" in err
+    assert "uncertain rows: 2 (b): its request may have reached the server" in err
+    assert "rows not sent: 3 (c): submit again to send them" in err
+    assert "interrupted" in err
+    assert "Traceback" not in err

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from vidwatch.cli import main
+from vidwatch.core.batch import parse_batch
 from vidwatch.core.budget import Policy
+from vidwatch.core.create_log import log_outcome
 from vidwatch.core.logs import BACKUPS, MAX_BYTES, add_secret, setup_logging
 from vidwatch.core.models import State, Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.outcomes import AuthRejected, NetworkError, Ok
 from vidwatch.core.poller import Poller
+from vidwatch.core.verdict import RowState, Verdict
 
 KEY = "sk-log-canary-7c1e55d2"
 
@@ -104,3 +108,15 @@ def test_vidwatch_paths_names_the_log_and_commands_write_to_it(
     assert log_path == isolated_home / "xdg_state_home" / "vidwatch" / "vidwatch.log"
     assert main(["add", "grok:1"], out=io.StringIO(), err=io.StringIO()) == 0
     assert "vidwatch 0.1.0: add" in log_path.read_text(encoding="utf-8")
+
+
+def test_a_refusal_that_quotes_the_prompt_is_logged_without_it(tmp_path: Path) -> None:
+    setup_logging(tmp_path)
+    prompt = "a secret storyboard for the product launch"
+    row = parse_batch(json.dumps({"prompt": prompt, "label": "launch"}).encode()).rows[0]
+    refusal = Verdict(RowState.REFUSED, "invalid_request", f"prompt '{prompt}' is blocked", 400)
+    log_outcome(row, refusal, "/data/b.jsonl", delay=None)
+    text = read_all(tmp_path)
+    assert "row 1 'launch' of /data/b.jsonl: refused: 400 invalid_request: prompt " in text
+    assert "'<the prompt>' is blocked" in text
+    assert "storyboard" not in text

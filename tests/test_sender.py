@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from vidwatch.core.batch import Batch, parse_batch
+from vidwatch.core.budget import server_wait
 from vidwatch.core.create_response import (
     Created,
     CreateOutcome,
@@ -19,6 +20,7 @@ from vidwatch.core.create_response import (
     RateLimited,
     Refused,
     SendFate,
+    parse_create_response,
 )
 from vidwatch.core.ledger import Ledger, keys_of
 from vidwatch.core.manifest import Manifest, RowState, Verdict
@@ -28,6 +30,7 @@ from vidwatch.core.sender import (
     WINDOW,
     Budget,
     Pacer,
+    Resumed,
     Sender,
     SendEvent,
     Sent,
@@ -304,3 +307,64 @@ def test_marked_done_with_the_job_found_is_listed(tmp_path: Path) -> None:
     asyncio.run(run.sender().run([], found))
     assert "grok:found-in-console" in run.store.load().records
     assert unlisted_tasks(run.manifest, run.batch.rows) == []
+
+
+@pytest.mark.parametrize("retry_after", ["0", "-5", "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_a_retry_after_that_says_now_backs_off_as_polling_does(
+    tmp_path: Path, retry_after: str
+) -> None:
+    """A Retry-After of 0, negative or in the past gave four back-to-back sends: now the
+    backoff grows, and with every 429 in a row (across rows), as polling's does."""
+    busy = parse_create_response(429, {"retry-after": retry_after}, b"")
+    assert isinstance(busy, RateLimited)
+    assert busy.retry_after == 0.0  # parse_retry_after clamps "now" and the past to 0
+    run = Run(tmp_path, batch_of("a", "b"), {"a": [busy] * 4, "b": [busy]})
+    run.go(Budget(30, 1))
+    assert [b["prompt"] for b in run.gateway.bodies] == ["a"] * 4 + ["b", "b"]
+    assert run.clock.slept == [1.0, 2.0, 4.0, 16.0]  # b: the fifth 429 in a row
+    assert run.state("a") is RowState.NOT_SENT
+    assert run.state("b") is RowState.CREATED
+    waits = [e.delay for e in run.events if isinstance(e, Sent) and not e.final]
+    assert waits == run.clock.slept
+    resumed = [e.waited for e in run.events if isinstance(e, Resumed)]
+    assert resumed == run.clock.slept
+
+
+def test_the_one_rule_for_a_servers_wait() -> None:
+    assert server_wait(3600.0, 2.0) == 3600.0  # obeyed to the letter
+    assert server_wait(0.0, 2.0) == 2.0  # "now": the backoff
+    assert server_wait(0.5, 2.0) == 2.0
+    assert server_wait(None, 8.0) == 8.0
+
+
+def test_no_send_starts_after_a_stop_even_if_the_client_swallowed_it(tmp_path: Path) -> None:
+    """A client library that turns the cancellation (Ctrl-C) into an error outcome must not
+    make the loop go on to pay for the next row."""
+    run = Run(tmp_path, batch_of("a", "b", "c"), {})
+    entered = asyncio.Event()
+
+    class Swallowing(FakeGateway):
+        async def create(self, body: Mapping[str, Any]) -> CreateOutcome:
+            if body["prompt"] != "b":
+                return await super().create(body)
+            self.bodies.append(dict(body))
+            entered.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:  # swallowed: an error outcome instead
+                return NoAnswer(SendFate.UNCERTAIN, "ClientOSError: Can not write request body")
+            raise AssertionError("never answered")
+
+    run.gateway = Swallowing(run.manifest, {})
+
+    async def go() -> None:
+        plan = plan_batch(run.batch, run.manifest.entries)
+        task = asyncio.create_task(run.sender(Budget(30, 1)).run(plan.steps))
+        await entered.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    assert [b["prompt"] for b in run.gateway.bodies] == ["a", "b"]  # never c
+    assert run.state("b") is RowState.UNCERTAIN

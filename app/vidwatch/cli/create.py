@@ -44,6 +44,7 @@ from vidwatch.cli.output import (
     safe,
     tell_unresolved,
 )
+from vidwatch.cli.waiting import WaitNotice
 from vidwatch.core.batch import BatchRow
 from vidwatch.core.config import Config
 from vidwatch.core.create import (
@@ -70,6 +71,7 @@ from vidwatch.core.plan import Step, Why
 from vidwatch.core.sanitize import clean_line, escape_hidden
 from vidwatch.core.sender import (
     Budget,
+    Resumed,
     Sender,
     SendEvent,
     SendReport,
@@ -295,16 +297,21 @@ def cmd_create(ctx: Context, ns: argparse.Namespace) -> int:
         manifest.settle_stopped()
         relist = unlisted_tasks(manifest, (), ledger)
 
+        notice = WaitNotice(ctx.err, announce=0.0)  # every retry of a single create is told
+
         def report(event: SendEvent) -> None:
             if isinstance(event, Sent) and not event.final:
-                why = verdict_text(event.verdict)
-                ctx.warn(f"not sent ({why}); trying again in {event.delay:.0f} s")
+                notice.waiting(event.delay, verdict_text(event.verdict))
+            elif isinstance(event, Resumed):
+                notice.resumed(event.waited)
 
         try:
             result = send_rows(ctx, config, manifest, [step], relist, report, known_ids(ctx))
         except KeyboardInterrupt:
             _interrupted(ctx, manifest, row)
             raise
+        finally:
+            notice.close()
     return _ended(ctx, ns, config, row, result)
 
 

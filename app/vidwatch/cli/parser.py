@@ -108,6 +108,24 @@ def port_number(value: str) -> int:
     return port
 
 
+def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """The options of every command, before or after its name. A command's copy defaults
+    to SUPPRESS, so that not giving it there keeps what was given before the name."""
+    parser.add_argument(
+        "--tasks-file",
+        metavar="PATH",
+        default=default,
+        help="task list to use (default: see 'vidwatch paths')",
+    )
+    parser.add_argument("--config", metavar="PATH", default=default, help="config file to use")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if default is None else default,
+        help="log every poll, not just changes and errors",
+    )
+
+
 def build_parser() -> _Parser:
     parser = _Parser(
         prog="vidwatch",
@@ -117,13 +135,7 @@ def build_parser() -> _Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"vidwatch {__version__}")
-    parser.add_argument(
-        "--tasks-file", metavar="PATH", help="task list to use (default: see 'vidwatch paths')"
-    )
-    parser.add_argument("--config", metavar="PATH", help="config file to use")
-    parser.add_argument(
-        "--debug", action="store_true", help="log every poll, not just changes and errors"
-    )
+    _global_options(parser, None)
     parser.add_argument(
         "--demo",
         action="store_true",
@@ -142,6 +154,7 @@ def build_parser() -> _Parser:
         )
         assert isinstance(p, _Parser)
         parser.commands[name] = p
+        _global_options(p, argparse.SUPPRESS)  # also after the command: `list --tasks-file X`
         return p
 
     p = command(

@@ -2,8 +2,9 @@
 
 Every row gets one line on stdout, ``ROW<TAB>LABEL<TAB>ID<TAB>WHAT`` (``-`` when it has
 no job), as soon as its fate is known; a progress bar runs on a terminal; the summary
-and what to do about uncertain, refused and unsent rows go to stderr. Exit 0 only when
-every row has a job (or was marked done).
+and what to do about uncertain, refused and unsent rows go to stderr (also after Ctrl-C,
+which exits 130). Exit 0 only when every row has a job or was marked done (a row marked
+done without a job is counted as that, not as "with a job").
 
 Before anything is sent: jobs of earlier runs that never reached the task list are
 added to it, ``--mark-done`` is applied, then :func:`~vidwatch.core.plan.plan_batch`
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -39,6 +41,7 @@ from vidwatch.cli.create import (
 from vidwatch.cli.offline import load
 from vidwatch.cli.output import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_KEY,
     EXIT_OK,
     EXIT_STORE,
@@ -50,6 +53,7 @@ from vidwatch.cli.output import (
     safe,
     tell_unresolved,
 )
+from vidwatch.cli.waiting import WaitNotice, countdown_column
 from vidwatch.core.batch import Batch, BatchRow, read_batch
 from vidwatch.core.ledger import Earlier, LedgerError, keys_of
 from vidwatch.core.manifest import Manifest, ManifestError, RowEntry, RowState
@@ -62,7 +66,15 @@ from vidwatch.core.plan import (
     Why,
     plan_batch,
 )
-from vidwatch.core.sender import SendEvent, Sent, Skipped, Stopped, unlisted_tasks
+from vidwatch.core.sender import (
+    Resumed,
+    SendEvent,
+    SendReport,
+    Sent,
+    Skipped,
+    Stopped,
+    unlisted_tasks,
+)
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -74,7 +86,7 @@ class RowPrinter:
     """One line per row on ``out``; a progress bar of the sends when ``out`` is a
     terminal (rich; lines are printed above it)."""
 
-    def __init__(self, out: TextIO, total: int) -> None:
+    def __init__(self, out: TextIO, total: int, notice: WaitNotice | None = None) -> None:
         self.out = out
         self.bars: Progress | None = None
         if out.isatty() and total:
@@ -92,6 +104,7 @@ class RowPrinter:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
+                *([countdown_column(notice)] if notice is not None else []),
                 console=Console(file=out, emoji=False, highlight=False),
                 transient=True,
             )
@@ -139,7 +152,7 @@ def _skipped_text(step: Step) -> str:
     if step.why is Why.HAS_JOB:
         return "has a job (sent before)"
     if step.why is Why.DONE:
-        return "marked done"
+        return "marked done" if step.task_id else "marked done, without a job"
     if step.why is Why.UNCERTAIN:
         cause = entry.message if entry and entry.message else "vidwatch stopped while sending it"
         return f"uncertain: {cause}; not sent again (see below)"
@@ -150,21 +163,35 @@ def _skipped_text(step: Step) -> str:
     return f"{step.why.value}: {step.detail}" if step.detail else step.why.value
 
 
-def _dry_run(ctx: Context, batch: Batch, plan: Plan, base_url: str) -> int:
+def _dry_run(ctx: Context, plan: Plan, base_url: str, marked: dict[str, str | None]) -> int:
+    """Each row's fate, the bodies that would go; ``marked``: rows ``--mark-done`` would
+    resolve (row identity: the job found, or None), planned as if they were."""
     printer = RowPrinter(ctx.out, 0)
     for step in plan.steps:
         if step.send and step.row.request is not None:
             printer.line(step.row, None, f"would send ({step.why.value})")
             print(f"  {body_text(step.row.request.body())}", file=ctx.out)
+        elif step.row.identity in marked:
+            found = marked[step.row.identity]
+            what = "would be marked done" + (
+                " (its job added to the task list)" if found else ", without a job"
+            )
+            printer.line(step.row, step.task_id, what)
         else:
             printer.line(step.row, step.task_id, _skipped_text(step))
     count = len(plan.to_send)
+    marking = f"; {plural(len(marked), 'row')} would be marked done" if marked else ""
     print(
         f"dry run: {plural(count, 'job')} would be created with "
-        f"POST {base_url}/v1/video/create (Authorization: Bearer ***); nothing was sent",
+        f"POST {base_url}/v1/video/create (Authorization: Bearer ***){marking}; "
+        "nothing was sent or written",
         file=ctx.err,
     )
     return EXIT_OK
+
+
+def _never_sent(row: BatchRow) -> CliError:
+    return CliError(f"--mark-done {row.number}: that row was never sent from this file", EXIT_USAGE)
 
 
 def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
@@ -186,11 +213,17 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
     }
     if ns.dry_run:
         try:
-            manifest = ledger.journals.read(batch.source)
+            manifest = ledger.journals.read(batch.source)  # read only: marks change it in memory
         except ManifestError as exc:
             raise CliError(str(exc), EXIT_FAILED) from None
+        for row, task_id in marks:
+            entry = manifest.entries.get(row.identity)
+            if entry is None:
+                raise _never_sent(row)
+            found = task_id or entry.task_id
+            manifest.entries[row.identity] = replace(entry, state=RowState.DONE, task_id=found)
         plan = _plan(ctx, batch, manifest, failed, options, records=records)
-        return _dry_run(ctx, batch, plan, config.base_url)
+        return _dry_run(ctx, plan, config.base_url, {row.identity: t for row, t in marks})
     tell_unresolved(ctx)
 
     def opener() -> Manifest:
@@ -204,9 +237,7 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
                     with ledger.deciding():
                         ledger.resolve(marked.key, marked.send, task_id)
             except ManifestError:
-                raise CliError(
-                    f"--mark-done {row.number}: that row was never sent from this file", EXIT_USAGE
-                ) from None
+                raise _never_sent(row) from None
             except LedgerError as exc:
                 raise CliError(str(exc), EXIT_STORE) from None
         relist = unlisted_tasks(manifest, batch.rows, ledger)
@@ -222,7 +253,10 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
             require_key(ctx, config)  # only sending needs it: listing and marking do not
             if not confirm(ctx, sending, config, yes=ns.yes):
                 return EXIT_FAILED
-        printer = RowPrinter(ctx.out, len(sending))
+        notice = WaitNotice(ctx.err)
+        printer = RowPrinter(ctx.out, len(sending), notice)
+        sent_before = sum(entry.sends for entry in manifest.entries.values())
+        interrupted = False
         try:
             for step in plan.skipped:
                 printer.line(step.row, step.task_id, _skipped_text(step))
@@ -232,13 +266,21 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
                 manifest,
                 plan.to_send,
                 relist,
-                _reporter(printer, plan),
+                _reporter(printer, plan, notice),
                 known_ids(ctx, records),
             )
+        except KeyboardInterrupt:  # the sends out were recorded uncertain: say where it stands
+            interrupted = True
+            result = SendReport()
+            result.sends = sum(e.sends for e in manifest.entries.values()) - sent_before
         finally:
+            notice.close()
             printer.close()
         entries = dict(manifest.entries)
     code = _summary(ctx, batch, plan, entries, result.sends, manifest.path, result.skipped)
+    if interrupted:
+        ctx.warn("interrupted: the rows above without a job were not sent, or are uncertain")
+        return EXIT_INTERRUPTED
     for error in result.list_errors:
         ctx.warn(
             f"the task list cannot be written: {safe(error, 400)}; the jobs made (their IDs "
@@ -305,7 +347,7 @@ def _plan(
     )
 
 
-def _reporter(printer: RowPrinter, plan: Plan) -> Callable[[SendEvent], None]:
+def _reporter(printer: RowPrinter, plan: Plan, notice: WaitNotice) -> Callable[[SendEvent], None]:
     replaces = {step.row.identity: step.replaces for step in plan.to_send}
 
     def report(event: SendEvent) -> None:
@@ -318,10 +360,14 @@ def _reporter(printer: RowPrinter, plan: Plan) -> Callable[[SendEvent], None]:
             printer.line(event.row, event.earlier.task_id, text)
             printer.advance()
             return
+        if isinstance(event, Resumed):
+            notice.resumed(event.waited)
+            return
         assert isinstance(event, Sent)
         verdict, row = event.verdict, event.row
-        if not event.final:
-            return  # sent again after a backoff: the line comes with its last attempt
+        if not event.final:  # sent again after the wait: its line comes with its last attempt
+            notice.waiting(event.delay, verdict_text(verdict), f"row {row.number}")
+            return
         printer.advance()
         if verdict.state is RowState.CREATED:
             old = replaces.get(row.identity)
@@ -351,13 +397,15 @@ def _summary(
     unsent: list[BatchRow] = []
     invalid: list[BatchRow] = []
     before: list[BatchRow] = []
-    done = 0
+    with_job = resolved = 0  # resolved: marked done by the user without a job
     for step in plan.steps:
         row = step.row
         entry = entries.get(row.identity)
         state = entry.state if entry else None
-        if state in (RowState.CREATED, RowState.DONE):
-            done += 1
+        if state in (RowState.CREATED, RowState.DONE) and entry and entry.task_id:
+            with_job += 1
+        elif state is RowState.DONE:
+            resolved += 1
         elif row.request is None:
             invalid.append(row)
         elif step.why is Why.SENT_BEFORE or row.identity in skipped:
@@ -369,7 +417,9 @@ def _summary(
         else:
             unsent.append(row)
     total = len(batch.rows)
-    parts = [f"{done} with a job"]
+    parts = [f"{with_job} with a job"]
+    if resolved:
+        parts.append(f"{resolved} marked done without a job")
     parts += [
         f"{len(rows)} {word}"
         for rows, word in (
@@ -407,6 +457,7 @@ def _summary(
             f"rows whose request was sent before (named above): {rows_text(before)}: not "
             f"paid again; to pay for them again: vidwatch submit {file} --resend"
         )
+    done = with_job + resolved  # a row marked done was resolved by the user: not a failure
     if done < total:
         ctx.warn(f"journal: {manifest_path}")
     return EXIT_OK if done == total else EXIT_FAILED

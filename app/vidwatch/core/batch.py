@@ -24,10 +24,19 @@ Identity
     identity: it is then a new job.
 
 Hostile input
-    Files over :data:`MAX_BYTES` or with more than :data:`MAX_ROWS` rows are refused as
-    a whole (nothing half-sent). A bad row gets its own error (bad JSON, not an object,
-    missing prompt, invalid field) and never stops the others; nothing here raises.
-    Values echoed in messages are one line, printable and short.
+    A file that does not *read* cleanly is refused as a whole, naming its lines, before
+    anything is sent: where the file's own structure is broken, which rows it holds is
+    a guess (a CSV quote left open swallows every row after it into one prompt; a
+    prompt broken over two lines is two jobs). So: a JSONL line that is not one JSON
+    object (or names a key twice); a CSV quote never closed, or text after a closing
+    quote; a CSV row with more or fewer cells than the header names (extra cells that
+    are empty are fine); a row that repeats the header (two files joined); bytes that
+    are not UTF-8, a NUL byte, a UTF-16 file; over :data:`MAX_BYTES` or
+    :data:`MAX_ROWS`. Line ends may be ``\n``, ``\r\n`` or a bare ``\r`` (old Mac
+    files), mixed; a byte-order mark at the start of a line is dropped (joined files).
+    A row that reads cleanly but says something wrong (no prompt, a bad field or
+    model) gets its own error and never stops the others. Nothing here raises. Values
+    echoed in messages are one line, printable and short.
 """
 
 from __future__ import annotations
@@ -62,6 +71,17 @@ MAX_LABEL: Final = 200
 Format = Literal["jsonl", "csv"]
 _KNOWN = ("prompt", "model", "label", "images")
 _URL_SPLIT = re.compile(r"\s+|,\s*(?=https?://)")
+MAX_LINES_SHOWN: Final = 5  # a refused file names this many bad lines, then counts the rest
+_BOM: Final = b"\xef\xbb\xbf"
+_OTHER_BOMS: Final = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+_LINE_END: Final = re.compile(rb"\r\n|\r|\n")
+_LINE_END_TEXT: Final = re.compile(r"\r\n|\r|\n")
+_LINE_BOM: Final = re.compile(r"(?<=[\r\n])\ufeff")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +159,7 @@ def parse_batch(
         mib = MAX_BYTES // (1024 * 1024)
         return Batch(source, kind, error=f"the file is over {mib} MiB: split it", digest=digest)
     try:
+        _check_text(data)
         raws = list(_jsonl(data) if kind == "jsonl" else _csv(data, source))
     except _FileError as exc:
         return Batch(source, kind, error=str(exc), digest=digest)
@@ -146,10 +167,19 @@ def parse_batch(
         too_many = f"more than {MAX_ROWS:,} rows: split the file"
         return Batch(source, kind, error=too_many, digest=digest)
     rows = _finish(raws, default_model)
-    error: str | None = None
-    if raws and raws[-1].values is None and raws[-1].error.startswith("CSV"):
-        error = f"line {raws[-1].line}: the rest of the file could not be read"
-    return Batch(source, kind, tuple(rows), error, digest)
+    unread = [raw for raw in raws if raw.values is None]
+    return Batch(source, kind, tuple(rows), _unread_text(unread) if unread else None, digest)
+
+
+def _unread_text(unread: list[_Raw]) -> str:
+    """``line 4: not JSON (…); also lines 7, 9``: the first in full, then where the others are."""
+    first, rest = unread[0], [raw.line for raw in unread[1:]]
+    text = f"line {first.line}: {first.error}"
+    if rest:
+        shown = ", ".join(str(line) for line in rest[:MAX_LINES_SHOWN])
+        more = f" and {len(rest) - MAX_LINES_SHOWN:,} more" if len(rest) > MAX_LINES_SHOWN else ""
+        text += f"; also line{'s' if len(rest) > 1 else ''} {shown}{more}"
+    return text
 
 
 class _FileError(Exception):
@@ -175,11 +205,28 @@ def _count(raws: int) -> None:
         raise _TooMany
 
 
+def _line_at(data: bytes, index: int) -> int:
+    """The line (from 1) that byte ``index`` is on; any of the three line ends counts."""
+    return len(_LINE_END.findall(data, 0, index)) + 1
+
+
+def _check_text(data: bytes) -> None:
+    """Files that are not UTF-8 text at all: say what they are."""
+    for bom, what in _OTHER_BOMS:
+        if data.startswith(bom):
+            raise _FileError(f"the file is {what} text: save it as UTF-8")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise _FileError(
+            f"line {_line_at(data, nul)}: a NUL byte; this is not a text file, or it is "
+            "UTF-16 (save it as UTF-8)"
+        )
+
+
 def _jsonl(data: bytes) -> Iterator[_Raw]:
-    data = data.removeprefix(b"\xef\xbb\xbf")
     count = 0
-    for number, raw_line in enumerate(data.split(b"\n"), start=1):
-        stripped = raw_line.strip()
+    for number, raw_line in enumerate(data.splitlines(), start=1):  # \n, \r\n or \r
+        stripped = raw_line.removeprefix(_BOM).strip()  # a BOM starts joined files' lines
         if not stripped or stripped.startswith(b"#"):
             continue
         count += 1
@@ -187,12 +234,17 @@ def _jsonl(data: bytes) -> Iterator[_Raw]:
         try:
             text = stripped.decode("utf-8")
         except UnicodeDecodeError:
-            yield _Raw(number, None, "not UTF-8 text", stripped.hex()[:512])
+            yield _Raw(
+                number, None, "not UTF-8 text (save the file as UTF-8)", stripped.hex()[:512]
+            )
             continue
         try:
-            value = json.loads(text)
+            value = json.loads(text, object_pairs_hook=_unique_keys)
         except RecursionError:
             yield _Raw(number, None, "not JSON (nested too deeply)", text)
+            continue
+        except _RepeatedKey as exc:
+            yield _Raw(number, None, f"the key {_shown(str(exc))} is given twice", text)
             continue
         except ValueError as exc:
             why = exc.msg if isinstance(exc, json.JSONDecodeError) else "a number too long"
@@ -205,17 +257,32 @@ def _jsonl(data: bytes) -> Iterator[_Raw]:
         yield _Raw(number, value)
 
 
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, JsonValue]]) -> dict[str, JsonValue]:
+    """``{"prompt": "a", "prompt": "b"}`` is not one row: JSON would keep the last quietly."""
+    found: dict[str, JsonValue] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _RepeatedKey(key)
+        found[key] = value
+    return found
+
+
 def _csv(data: bytes, source: str) -> Iterator[_Raw]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line = _line_at(data, exc.start)
         raise _FileError(f"line {line}: not UTF-8 text (save the file as UTF-8)") from None
-    header_line = text.split("\n", 1)[0]
+    text = _LINE_BOM.sub("", text)  # a BOM at the start of a line: files joined
+    header_line = _LINE_END_TEXT.split(text, maxsplit=1)[0]
     delimiter = "\t" if source.lower().endswith(".tsv") else ","
     if "," not in header_line:
         delimiter = "\t" if "\t" in header_line else ";" if ";" in header_line else delimiter
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
@@ -235,8 +302,8 @@ def _csv(data: bytes, source: str) -> Iterator[_Raw]:
         start = end + 1
         try:
             cells = next(reader, None)
-        except csv.Error as exc:
-            yield _Raw(start, None, f"CSV: {exc}", f"line {start}")
+        except csv.Error as exc:  # the rest of the file cannot be read: stop here
+            yield _Raw(start, None, _csv_error(str(exc), start, reader.line_num), f"line {start}")
             return
         end = reader.line_num
         if cells is None:
@@ -245,16 +312,46 @@ def _csv(data: bytes, source: str) -> Iterator[_Raw]:
             continue
         count += 1
         _count(count)
-        if len(cells) > len(names):
-            why = f"{len(cells)} cells but the header names {len(names)} columns"
+        while len(cells) > len(names) and not cells[-1].strip():
+            cells.pop()  # empty cells past the last column say nothing
+        if len(cells) != len(names):
+            why = _cells_error(len(cells), len(names), delimiter)
             yield _Raw(start, None, why, delimiter.join(cells))
             continue
+        if [_column(cell) for cell in cells] == names:
+            yield _Raw(start, None, "the header again (two files joined?)", delimiter.join(cells))
+            continue
         values: dict[str, JsonValue] = {}
-        for name, cell in zip(names, cells, strict=False):
+        for name, cell in zip(names, cells, strict=True):
             if not cell.strip():
                 continue  # empty: not given
             values[name] = cell if name in _KNOWN else parse_value(cell)
         yield _Raw(start, values)
+
+
+def _csv_error(message: str, start: int, noticed: int) -> str:
+    if "unexpected end of data" in message:
+        return "a quote opens a cell here and is never closed (a missing closing quote?)"
+    if "expected after" in message:
+        where = f" on line {noticed}" if noticed != start else ""
+        return (
+            f"text after a closing quote{where} (a missing closing quote? a quote inside "
+            'a quoted cell is written twice: "")'
+        )
+    return f"not CSV ({message})"
+
+
+def _cells_error(cells: int, columns: int, delimiter: str) -> str:
+    sep = {"\t": "tab", ",": "comma"}.get(delimiter, repr(delimiter))
+    if cells > columns:
+        return (
+            f"{cells} cells but the header names {columns} columns (a {sep} inside a cell "
+            'needs quotes: "a, b")'
+        )
+    return (
+        f"{cells} cell{'s' if cells != 1 else ''} but the header names {columns} columns "
+        f"(a prompt broken over two lines? an empty cell still needs its {sep})"
+    )
 
 
 def _column(name: str) -> str:

@@ -47,6 +47,7 @@ __all__ = [
     "JsonValue",
     "Prepared",
     "body_of",
+    "control_problem",
     "normalise_prompt",
     "normalised_body",
     "parse_param",
@@ -72,10 +73,22 @@ _OWN_OPTION = {
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _NUMBER = re.compile(r"^-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,17})?(?:[eE][+-]?[0-9]{1,3})?$")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# What is left of an escape sequence when a terminal paste reached the dashboard: Textual
+# re-issues an escape sequence it cannot read inside a bracketed paste as keys, and the
+# ESC key as "^" (so ESC [ 3 1 m arrives as the text "^[31m"). The same caret notation
+# (^[) is how terminals and `cat -v` show ESC, so a copy of such output has it too
+# (``^[[31m``). Not ``y^[n]`` (a formula): a final letter followed by "]" is not one.
+_CARET_ESCAPE = re.compile(r"\^\[\[?[0-9;?]*[ -/]*[A-Za-z@~](?!\])|\^\][0-9]+;")
 
 
 class CreateError(ValueError):
-    """The request cannot be sent as given; ``str()`` is one sentence saying why."""
+    """The request cannot be sent as given; ``str()`` is one sentence saying why.
+    ``field``: what is wrong (``"prompt"``, ``"model"``, ``"images"``, a field's name),
+    so a form can take the user there; None when it is no one thing."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _freeze(value: JsonValue) -> JsonValue:
@@ -194,7 +207,8 @@ def parse_param(text: str) -> tuple[str, JsonValue]:
 def _check_key(key: str) -> None:
     if len(key) > MAX_KEY or not _KEY.match(key):
         raise CreateError(
-            f"a field name is letters, digits, _ . - (at most {MAX_KEY}), not {_shown(key)}"
+            f"a field name is letters, digits, _ . - (at most {MAX_KEY}), not {_shown(key)}",
+            field="fields",
         )
 
 
@@ -205,17 +219,42 @@ def normalise_prompt(prompt: str) -> str:
 
 def _check_prompt(prompt: object) -> str:
     if not isinstance(prompt, str):
-        raise CreateError(f"the prompt must be text, not {_shown(prompt)}")
+        raise CreateError(f"the prompt must be text, not {_shown(prompt)}", field="prompt")
     text = normalise_prompt(prompt)
     if not text:
-        raise CreateError("the prompt is empty")
+        raise CreateError("the prompt is empty", field="prompt")
     if len(text) > MAX_PROMPT:
-        raise CreateError(f"the prompt is {len(text):,} characters; the limit is {MAX_PROMPT:,}")
-    if _CONTROL.search(text):
-        raise CreateError("the prompt has control characters (escape sequences?)")
+        raise CreateError(
+            f"the prompt is {len(text):,} characters; the limit is {MAX_PROMPT:,}", field="prompt"
+        )
+    if (why := control_problem(text)) is not None:
+        raise CreateError(f"the prompt {why}", field="prompt")
     if not _utf8(text):
-        raise CreateError("the prompt has broken characters (lone surrogates)")
+        raise CreateError("the prompt has broken characters (lone surrogates)", field="prompt")
     return text
+
+
+def control_problem(text: str) -> str | None:
+    """Why ``text`` cannot be sent as written: a control character (an ESC, a NUL…) or
+    the caret form of an escape sequence (``^[31m``, left by pasting coloured terminal
+    text); None when it has neither. Tabs and line ends are fine."""
+    found = _CONTROL.search(text)
+    if found is not None:
+        char = found.group()
+        name = {"\x1b": "ESC", "\x00": "NUL", "\x7f": "DEL"}.get(char, "")
+        code = f"U+{ord(char):04X}" + (f" {name}" if name else "")
+        return (
+            f"has a control character ({code}, at character {found.start() + 1}): "
+            "escape sequences and other controls are refused; remove it"
+        )
+    caret = _CARET_ESCAPE.search(text)
+    if caret is not None:
+        return (
+            f"has what is left of a terminal escape sequence ({_shown(caret.group())[1:-1]}, "
+            f"at character {caret.start() + 1}; pasted from a terminal's coloured output?): "
+            "remove it or paste plain text"
+        )
+    return None
 
 
 def _utf8(text: str) -> bool:
@@ -235,20 +274,20 @@ def prepare(
     """Check everything and build the request; :class:`CreateError` says what is wrong."""
     model = model.strip() if isinstance(model, str) else model
     if not isinstance(model, str) or not model:
-        raise CreateError("no model given")
+        raise CreateError("no model given", field="model")
     if len(model) > MAX_KEY * 2 or not all(c.isprintable() and not c.isspace() for c in model):
-        raise CreateError(f"{_shown(model)} is not a model name")
+        raise CreateError(f"{_shown(model)} is not a model name", field="model")
     text = _check_prompt(prompt)
     pairs = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
     if len(pairs) > MAX_FIELDS:
-        raise CreateError(f"{len(pairs)} fields; at most {MAX_FIELDS} are sent")
+        raise CreateError(f"{len(pairs)} fields; at most {MAX_FIELDS} are sent", field="fields")
     spec = lookup(model)
     given: dict[str, JsonValue] = {}
     notes: list[str] = []
     for key, value in pairs:
         _check_key(key)
         if key in RESERVED:
-            raise CreateError(f"{key} cannot be set as a field")
+            raise CreateError(f"{key} cannot be set as a field", field=key)
         _check_json(key, value)
         known = spec.field(key) if spec else None
         if known is not None and value is None:
@@ -256,13 +295,13 @@ def prepare(
         try:
             given[key] = check_field(model, known, value) if known else value
         except FieldError as exc:
-            raise CreateError(str(exc)) from None
+            raise CreateError(str(exc), field=key) from None
         if spec is not None and known is None:
             notes.append(f"{key} is not a known field of {model}: sent as given")
     try:
         urls = check_images(model, spec, images)
     except FieldError as exc:
-        raise CreateError(str(exc)) from None
+        raise CreateError(str(exc), field="images") from None
     if spec is not None and spec.default_duration is not None and "duration" not in given:
         given["duration"] = spec.default_duration
         notes.append(f"duration not given: sending {spec.default_duration} s ({model}'s default)")
@@ -274,11 +313,29 @@ def _check_json(key: str, value: JsonValue) -> None:
     try:
         text = json.dumps(value, allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
-        raise CreateError(f"{key} is not a JSON value") from None
+        raise CreateError(f"{key} is not a JSON value", field=key) from None
     if not _utf8(text):
-        raise CreateError(f"{key} has broken characters (lone surrogates)")
+        raise CreateError(f"{key} has broken characters (lone surrogates)", field=key)
     if len(text) > MAX_VALUE:
-        raise CreateError(f"{key} is {len(text):,} characters long; the limit is {MAX_VALUE:,}")
+        raise CreateError(
+            f"{key} is {len(text):,} characters long; the limit is {MAX_VALUE:,}", field=key
+        )
+    for part in _strings(value):
+        if (why := control_problem(part)) is not None:
+            raise CreateError(f"{key} {why}", field=key)
+
+
+def _strings(value: JsonValue) -> Iterable[str]:
+    """Every text in a JSON value (keys of objects too)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
 
 
 def _normal(value: JsonValue) -> JsonValue:

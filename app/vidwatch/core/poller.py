@@ -40,6 +40,7 @@ from vidwatch.core.poll_events import (
 from vidwatch.core.poll_results import OwnRecords, RecordKeeper, apply_outcome, keep_known_result
 from vidwatch.core.scheduler import Eta, Scheduler
 from vidwatch.core.wakeup import Wakeup
+from vidwatch.core.wording import span
 
 __all__ = [
     "Poller",
@@ -55,18 +56,6 @@ UNREACHABLE_AFTER = 3  # network failures in a row, once the server answered, be
 
 class QueryFn(Protocol):
     async def query(self, task_id: str) -> Outcome: ...
-
-
-def span(seconds: float) -> str:
-    """A duration for people: ``45s``, ``1m30s``, ``2h05m``."""
-    total = max(round(seconds), 0)
-    if total < 60:
-        return f"{total}s"
-    if total < 3600:
-        minutes, rest = divmod(total, 60)
-        return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
-    hours, rest = divmod(total, 3600)
-    return f"{hours}h{rest // 60:02d}m"
 
 
 class Poller:

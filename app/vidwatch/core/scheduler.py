@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Final
 
 from vidwatch.core.agenda import IDLE, Agenda, Entry, anchor
-from vidwatch.core.budget import BURST_SECONDS, Policy, RateLimiter
+from vidwatch.core.budget import BURST_SECONDS, Policy, RateLimiter, server_wait
 from vidwatch.core.durations import DurationModel
 from vidwatch.core.models import State, TaskResult, model_key
 from vidwatch.core.outcomes import (
@@ -52,7 +52,6 @@ NOT_FOUND_LIMIT: Final = 3  # 404s in a row before a task is marked and left alo
 # is retried like any error, and left alone only after this many in a row.
 KNOWN_NOT_FOUND_LIMIT: Final = 10
 SUCCESS_NO_URL_LIMIT: Final = 5  # "succeeded" without a URL: re-checks before giving up
-RETRY_AFTER_TRUSTED: Final = 1.0  # seconds; a shorter Retry-After gets backoff instead
 ANSWER_MARGIN: Final = 1.0  # seconds: a last check before a deadline is sent this much before it
 CENSUS_EVERY: Final = 2.0  # seconds: how often the running jobs' ages reach the duration model
 CENSUS_SAMPLE: Final = 256  # at most this many of them
@@ -333,16 +332,9 @@ class Scheduler:
             self.url_rejected = outcome
             agenda.schedule(entry, now)
         elif isinstance(outcome, RateLimited):
-            # Every 429 in a row is a strike. A Retry-After is obeyed to the letter; one
-            # that says "now" (0, or a date our clock has passed) is no reason to hammer:
-            # then the growing backoff applies, as with no header at all.
+            # Every 429 in a row is a strike; the wait is the one rule for 429s.
             self._host_strikes += 1
-            backoff = self._backoff(self._host_strikes)
-            retry_after = outcome.retry_after
-            if retry_after is not None and retry_after >= RETRY_AFTER_TRUSTED:
-                wait = retry_after
-            else:
-                wait = max(retry_after or 0.0, backoff)
+            wait = server_wait(outcome.retry_after, self._backoff(self._host_strikes))
             self.hold_until = max(self.hold_until, now + wait)
             agenda.schedule(entry, self.hold_until)
         elif isinstance(outcome, NotFound):

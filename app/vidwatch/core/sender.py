@@ -18,7 +18,13 @@ to send, in order:
    counts: its ID is reported (:attr:`SendReport.unrecorded`), logged and listed, and
    the rest of the batch stops;
 5. a send that certainly did not reach the server (no connection, 429, a plain 503) is
-   sent again after a backoff, a few times; a lost answer never is.
+   sent again after a backoff, a few times; a lost answer never is. A 429's wait is the
+   one rule polling keeps too (:func:`~vidwatch.core.budget.server_wait`): the server's
+   ``Retry-After`` when it names one, else a backoff that grows with every 429 in a row
+   (a ``Retry-After`` of 0, negative or in the past is no reason to hammer). The wait is
+   reported (:class:`Sent` with its ``delay``), and so is its end (:class:`Resumed`).
+
+Every send and its outcome is logged (:mod:`vidwatch.core.create_log`).
 
 An account-level refusal (no balance, key rejected) stops the rest of the batch; no
 channel for a model stops that model's other rows. Cancelled (Ctrl-C) while a send is
@@ -36,7 +42,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from vidwatch.core import create_log
 from vidwatch.core.batch import BatchRow
+from vidwatch.core.budget import server_wait
 from vidwatch.core.create_response import CreateOutcome
 from vidwatch.core.ledger import AlreadySent, Earlier, Ledger, LedgerError, key_of
 from vidwatch.core.manifest import Manifest, ManifestError, RowState, Verdict
@@ -50,6 +58,7 @@ __all__ = [
     "Budget",
     "Creator",
     "Pacer",
+    "Resumed",
     "SendReport",
     "Sender",
     "Sent",
@@ -144,7 +153,15 @@ class Skipped:
     earlier: Earlier
 
 
-SendEvent = Sent | Stopped | Skipped
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """A row that waited (the server's wait, or a backoff) is about to be sent again."""
+
+    row: BatchRow
+    waited: float
+
+
+SendEvent = Sent | Stopped | Skipped | Resumed
 
 
 @dataclass
@@ -193,6 +210,16 @@ def unlisted_tasks(
     return found
 
 
+def _stop_if_interrupted() -> None:
+    """No send starts once this task was asked to stop (Ctrl-C), even when the client
+    swallowed the cancellation (caught it and answered with an error outcome, which reads
+    as an answer lost): the loop would go on to pay for the next row. A swallowed
+    cancellation is still counted by ``Task.cancelling()``."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Sender:
     """Sends the rows of a plan through ``client``, journaling each in ``manifest`` and
     deciding each under ``ledger``'s lock.
@@ -236,6 +263,7 @@ class Sender:
         self._wake = asyncio.Event()
         self._closing = False
         self.out = 0  # sends waiting for their answer right now
+        self._strikes = 0  # 429s in a row, from any row: the backoff grows with them
         self.result = SendReport()
 
     async def run(
@@ -271,6 +299,7 @@ class Sender:
         why = self.result.stopped or self._stopped_models.get(row.request.model)
         if why:
             self.result.stopped_rows[row.identity] = why
+            create_log.log_stopped(row, why, self.manifest.source)
             self.report(Stopped(row, why))
         return why
 
@@ -282,39 +311,48 @@ class Sender:
             await self.pacer.turn()
             if self._stop_reason(row):  # decided while this row waited for its turn
                 return
+            _stop_if_interrupted()
             try:
-                verdict = await self._send_once(step)
+                verdict = await self._send_once(step, attempt)
             except AlreadySent as exc:
                 self.result.skipped[row.identity] = exc.earlier
                 self.report(Skipped(row, exc.earlier))
                 return
             self.result.verdicts[row.identity] = verdict
             self._follow(row, verdict)
+            self._strikes = self._strikes + 1 if verdict.status == 429 else 0
             retry = verdict.retry_soon and attempt < self.attempts and not self.result.stopped
             delay = self._delay(verdict, attempt) if retry else 0.0
+            create_log.log_outcome(
+                row, verdict, self.manifest.source, delay=delay if retry else None
+            )
             self.report(Sent(row, verdict, attempt, final=not retry, delay=delay))
+            _stop_if_interrupted()
             if not retry:
                 return
             if verdict.status == 429:
                 self.pacer.hold(delay)  # the server's wait applies to every create
             await self._sleep(delay)  # that send was not_sent: no earlier job to accept
+            create_log.log_resumed(row, delay, self.manifest.source)
+            self.report(Resumed(row, delay))
 
-    async def _send_once(self, step: Step) -> Verdict:
+    async def _send_once(self, step: Step, attempt: int = 1) -> Verdict:
         row = step.row
         assert row.request is not None
         body = row.request.body()
         key = step.key or key_of(row.request.key())
+        source = self.manifest.source
         with self.ledger.deciding():  # the one lock for the decision to send
-            send = self.ledger.claim(
-                key, body, journal=self.manifest.source, row=row, accepted=step.accepted
-            )
+            send = self.ledger.claim(key, body, journal=source, row=row, accepted=step.accepted)
             try:  # fsynced; raises: no send
                 self.manifest.record_intent(row, step.replaces, body=body, key=key, send=send)
-            except ManifestError:
+            except ManifestError as exc:
+                create_log.log_not_journaled(row, exc, source)
                 with contextlib.suppress(LedgerError):
                     why = "the journal could not be written"
                     self.ledger.note(key, send, Verdict(RowState.NOT_SENT, "journal", why))
                 raise
+        create_log.log_intent(row, body, source, attempt)
         self.result.sends += 1
         self.out += 1
         try:
@@ -322,6 +360,7 @@ class Sender:
         except asyncio.CancelledError:
             why = "vidwatch was stopped while waiting for the answer"
             lost = Verdict(RowState.UNCERTAIN, "interrupted", why)
+            create_log.log_outcome(row, lost, source, delay=None)
             with contextlib.suppress(Exception):
                 self.manifest.record_verdict(row.identity, lost)
             with contextlib.suppress(Exception), self.ledger.deciding():
@@ -376,9 +415,13 @@ class Sender:
             self._stopped_models.setdefault(row.request.model, text or "no channel for the model")
 
     def _delay(self, verdict: Verdict, attempt: int) -> float:
-        if verdict.retry_after is not None:
-            return verdict.retry_after
-        return float(min(self.backoff * 2.0 ** (attempt - 1), MAX_BACKOFF))
+        if verdict.status == 429:  # the wait polling keeps; the backoff grows with the strikes
+            steps = max(attempt, self._strikes)
+            return server_wait(verdict.retry_after, self._backoff(steps))
+        return self._backoff(attempt)
+
+    def _backoff(self, step: int) -> float:
+        return float(min(self.backoff * 2.0 ** (min(step, 30) - 1), MAX_BACKOFF))
 
     async def _list_forever(self) -> None:
         while True:

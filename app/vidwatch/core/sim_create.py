@@ -67,7 +67,8 @@ gateway's (new-api). To see each:
   broken answer        fault malformed: the job is made, the answer is cut JSON
   refused row          fault 400: 400 invalid_request (no job is made)
   key used up          fault 401-exhausted: 401 该令牌额度已用尽 (no job is made)
-  rate limited         fault 429: no body, no Retry-After, as new-api (no job is made)
+  rate limited         fault 429: no body, no Retry-After, as new-api (no job is made);
+                       with retry_after set, a Retry-After of that many seconds
   gateway errors       fault 500 | 502 | 503 | 504 (no job is made)
   key echoed           fault echo-key: a 400 that quotes the Authorization header
                        (vidwatch must never show or write it)
@@ -77,6 +78,7 @@ Drive a running simulator with
   curl -X POST $URL/_sim/create -d '{"fault": "lose-answer", "count": 1, "after": 2}'
                                          (the 3rd create from now loses its answer)
   curl -X POST $URL/_sim/create -d '{"models": ["my-new-model"]}'   (give it a channel)
+  curl -X POST $URL/_sim/create -d '{"retry_after": 600}'   (what the 429s ask; may be -5)
 and read what it accepted with  curl $URL/_sim/stats  ("creates_accepted").
 """
 
@@ -88,6 +90,7 @@ class CreateDesk:
     credit: int | None = None  # creates accepted before 403 quota_not_enough (None: no limit)
     quota_code: str = "quota_not_enough"  # or insufficient_user_quota
     max_running: int | None = None  # 429 while this many created jobs are unfinished
+    retry_after: int | None = None  # the 429 fault's Retry-After (None: none, as new-api)
     extra_models: set[str] = field(default_factory=set)  # channels besides the catalogue's
     accepted: int = 0  # creates that made a job, answered or not
     bodies: list[dict[str, Any]] = field(default_factory=list)  # each accepted body
@@ -121,6 +124,9 @@ class CreateDesk:
         if "max_running" in settings:
             value = settings["max_running"]
             self.max_running = None if value is None else int(value)
+        if "retry_after" in settings:  # seconds the 429s ask for (may be 0 or negative)
+            value = settings["retry_after"]
+            self.retry_after = None if value is None else int(value)
         if "quota_code" in settings:
             self.quota_code = str(settings["quota_code"])
         if "models" in settings:
@@ -148,9 +154,12 @@ async def handle_create(sim: Simulator, request: web.Request) -> web.StreamRespo
         return _drop(sim, request)
     if fault == "401-exhausted":
         return _answer(sim, 401, exhausted_key_body())
-    if fault == "429":  # new-api's rate limiter
+    if fault == "429":  # new-api's rate limiter: no body, and no Retry-After unless set
         desk.answers[429] += 1
-        return sim._raw(429, b"", "text/plain")
+        response = sim._raw(429, b"", "text/plain")
+        if desk.retry_after is not None:  # as other gateways send it
+            response.headers["Retry-After"] = str(desk.retry_after)
+        return response
     if fault in _GATEWAY_FAULTS:
         body = error_body("upstream error", "server_error", None)
         return _answer(sim, int(fault), body)

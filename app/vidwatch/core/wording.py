@@ -8,6 +8,7 @@ read which host could not be reached and why, in a few plain words.
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from vidwatch.core.outcomes import (
@@ -23,7 +24,7 @@ from vidwatch.core.outcomes import (
 )
 from vidwatch.core.sanitize import clean_line
 
-__all__ = ["describe", "host_of", "network_cause"]
+__all__ = ["describe", "host_of", "network_cause", "retry_words", "span"]
 
 _CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("refused", "connect call failed"), "the connection was refused"),
@@ -57,6 +58,27 @@ def host_of(base_url: str) -> str:
     if ":" in host:  # IPv6: brackets keep the port apart
         host = f"[{host}]"
     return clean_line(f"{host}:{port}" if port else host, 100)
+
+
+def span(seconds: float) -> str:
+    """A duration for people: ``45s``, ``1m30s``, ``2h05m``."""
+    total = max(round(seconds), 0)
+    if total < 60:
+        return f"{total}s"
+    if total < 3600:
+        minutes, rest = divmod(total, 60)
+        return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
+    hours, rest = divmod(total, 3600)
+    return f"{hours}h{rest // 60:02d}m"
+
+
+def retry_words(why: str, seconds: float, at: float) -> str:
+    """A create that was not sent and waits before it is sent again (``create``,
+    ``submit``, the dashboard): ``not sent (429 rate_limited: …); trying again in 59m30s
+    (at 14:05:12), nothing paid so far``. ``at``: when, in epoch seconds (local time)."""
+    when = time.strftime("%H:%M:%S", time.localtime(at))
+    cause = f" ({why})" if why else ""
+    return f"not sent{cause}; trying again in {span(seconds)} (at {when}), nothing paid so far"
 
 
 def network_cause(reason: str) -> str:

@@ -3,7 +3,8 @@
 A form — model (the catalogue's, or any other by name), prompt, the model's known
 fields as choices, image URLs, label, extra ``key=value`` fields — checked by
 :func:`~vidwatch.core.create.prepare` before anything can be sent; what is wrong shows
-under the form. A valid form leads to :class:`ConfirmCreate`, which shows exactly what
+right under the field in error, which takes the focus (so the form scrolls to both, even
+on a short terminal). A valid form leads to :class:`ConfirmCreate`, which shows exactly what
 will be sent (the body; the key is never in it) and spends only on its
 "Create (costs money)" button. When the same request was sent before (from anywhere: the
 record of sends, or a task of the list it made), the confirm screen says so — when, and
@@ -216,13 +217,25 @@ class CreateDialog(ModalScreen[NewJob | None]):
         return values
 
     def build(self) -> NewJob:
-        """The checked job, or :class:`CreateError` saying what is wrong."""
+        """The checked job, or :class:`CreateError` saying what is wrong (its ``field``
+        is ``"params"`` for anything typed in "Other fields")."""
         pairs: list[tuple[str, JsonValue]] = list(self.field_values().items())
+        typed: set[str] = set()
         for number, line in enumerate(self._lines("#create-params"), 1):
             try:
-                pairs.append(parse_param(line))
+                pair = parse_param(line)
             except CreateError as exc:
-                raise CreateError(f"other fields, line {number}: {exc}") from None
+                raise CreateError(f"other fields, line {number}: {exc}", field="params") from None
+            pairs.append(pair)
+            typed.add(pair[0])
+        try:
+            return self._prepared(pairs)
+        except CreateError as exc:
+            if exc.field in typed or exc.field == "fields":
+                raise CreateError(str(exc), field="params") from None
+            raise
+
+    def _prepared(self, pairs: list[tuple[str, JsonValue]]) -> NewJob:
         prompt = self.query_one("#create-prompt", TextArea).text
         images = self._lines("#create-images")
         prepared = prepare(self.model, prompt, images, pairs)
@@ -238,11 +251,40 @@ class CreateDialog(ModalScreen[NewJob | None]):
         box.update(Text(clean_text(message)))
         box.set_class(bool(message), "-shown")
 
+    def _field_widget(self, field: str | None) -> Widget:
+        """The widget to fix for an error about ``field`` (the prompt when unknown)."""
+        if field == "model":
+            other = self.query_one("#create-model-other", Input)
+            return other if other.value.strip() else self.query_one("#create-model", Select)
+        selector = {"images": "#create-images", "params": "#create-params"}.get(field or "")
+        if selector is None and field and self.query(f"#field-{field}"):
+            selector = f"#field-{field}"
+        return self.query_one(selector or "#create-prompt")
+
+    def _show_error_at(self, field: str | None) -> None:
+        """The message right under the field in error, the focus on it, both in view."""
+        form = self.query_one("#create-form", VerticalScroll)
+        widget = self._field_widget(field)
+        anchor: Widget = widget
+        while anchor.parent is not None and anchor.parent is not form:
+            anchor = anchor.parent  # type: ignore[assignment]
+        box = self.query_one("#create-error", Static)
+        if anchor is not box:
+            form.move_child(box, after=anchor)
+        widget.focus(scroll_visible=False)
+
+        def into_view() -> None:  # after the move is laid out: the field and its message
+            both = anchor.virtual_region.union(box.virtual_region)
+            form.scroll_to_region(both, animate=False, immediate=True)
+
+        self.call_after_refresh(into_view)
+
     def action_review(self) -> None:
         try:
             job = self.build()
         except CreateError as exc:
             self._error(str(exc))
+            self._show_error_at(exc.field)
             return
         self._error("")
         earlier = self.earlier(job.request) if self.earlier is not None else None

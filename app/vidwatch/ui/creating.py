@@ -41,9 +41,18 @@ from vidwatch.core.manifest import (
 )
 from vidwatch.core.models import Task
 from vidwatch.core.plan import Step, Why
-from vidwatch.core.sender import Budget, Pacer, Sender, SendEvent, Sent, unlisted_tasks
+from vidwatch.core.sender import (
+    Budget,
+    Pacer,
+    Resumed,
+    Sender,
+    SendEvent,
+    Sent,
+    unlisted_tasks,
+)
 from vidwatch.core.session import Session
 from vidwatch.core.verdict import Verdict
+from vidwatch.core.wording import retry_words, span
 from vidwatch.ui.create_dialog import CreateDialog, NewJob, Prefill
 
 __all__ = ["JobCreator", "verdict_text"]
@@ -51,6 +60,7 @@ __all__ = ["JobCreator", "verdict_text"]
 LOCK_WAIT: Final = 60.0  # seconds to wait for a `vidwatch create` that holds the journal
 LIST_WAIT: Final = 60.0  # seconds for the list to take a new job (else: listed next time)
 BANNER_SHOWN: Final = 3  # unresolved creates named in the banner (the rest counted)
+LONG_WAIT: Final = 5.0  # seconds: a wait this long keeps its toast longer and says its end
 
 
 def verdict_text(verdict: Verdict) -> str:
@@ -252,11 +262,18 @@ class JobCreator:
         await self.session.save_async()
 
     def _retrying(self, event: SendEvent) -> None:
+        """Say every wait before the job is sent again (a 429 may ask for an hour): how
+        long, until when; and, after a long one, that it is being sent now."""
         if isinstance(event, Sent) and not event.final:
+            words = retry_words(verdict_text(event.verdict), event.delay, time.time() + event.delay)
+            long_wait = event.delay >= LONG_WAIT
             self.app.notify(
-                f"Not sent ({verdict_text(event.verdict)}); trying again in {event.delay:.0f} s.",
+                f"{words[:1].upper()}{words[1:]}.",
                 severity="warning",
+                timeout=30 if long_wait else 5,
             )
+        elif isinstance(event, Resumed) and event.waited >= LONG_WAIT:
+            self.app.notify(f"Sending the job again (after waiting {span(event.waited)}).")
 
     def _tell(self, verdict: Verdict, row: BatchRow, unrecorded: str | None) -> None:
         notify = self.app.notify

@@ -29,10 +29,10 @@ from textual.selection import Selection
 from textual.strip import Strip
 
 from vidwatch.core.models import Scalar, State, TaskRecord, Transition, epoch_time, utcnow
-from vidwatch.core.poller import span
 from vidwatch.core.sanitize import MAX_TEXT, clean_line, clean_text, strip_fence
 from vidwatch.core.scheduler import Eta
 from vidwatch.core.urls import url_problem
+from vidwatch.core.wording import span
 from vidwatch.ui.rows import relative, state_text, url_refusal
 
 __all__ = ["DetailPane"]
