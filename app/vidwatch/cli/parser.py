@@ -31,12 +31,12 @@ from vidwatch.cli.output import (
 )
 from vidwatch.cli.submit import cmd_submit
 from vidwatch.core.config import ENV_API_KEY, Config, Paths
-from vidwatch.core.export import FORMATS
-from vidwatch.core.logs import add_secret, redact, setup_logging
-from vidwatch.core.sim_create import CREATE_HELP
-from vidwatch.core.sim_faults import FAULTS_HELP
-from vidwatch.core.sim_shapes import ID_STYLES, SHAPES_HELP
-from vidwatch.core.store import StoreError
+from vidwatch.core.runtime.logs import add_secret, redact, setup_logging
+from vidwatch.core.store.export import FORMATS
+from vidwatch.core.store.task_file import StoreError
+from vidwatch.simulator.creates import CREATE_HELP
+from vidwatch.simulator.faults import FAULTS_HELP
+from vidwatch.simulator.shapes import ID_STYLES, SHAPES_HELP
 
 log = logging.getLogger("vidwatch.cli")
 

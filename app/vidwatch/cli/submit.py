@@ -7,9 +7,9 @@ which exits 130). Exit 0 only when every row has a job or was marked done (a row
 done without a job is counted as that, not as "with a job").
 
 Before anything is sent: jobs of earlier runs that never reached the task list are
-added to it, ``--mark-done`` is applied, then :func:`~vidwatch.core.plan.plan_batch`
+added to it, ``--mark-done`` is applied, then :func:`~vidwatch.core.create.plan.plan_batch`
 decides each row against the batch's journal and the user's record of sends
-(:mod:`vidwatch.core.ledger`): a row whose request was sent before from anywhere (a
+(:mod:`vidwatch.core.create.ledger`): a row whose request was sent before from anywhere (a
 copy of the file, another task list, a single create) or is in the task list is named
 and skipped unless ``--resend`` is given or, on a terminal, the user says yes. Each send
 is decided again under the ledger's lock: a row another vidwatch sent meanwhile is
@@ -54,11 +54,10 @@ from vidwatch.cli.output import (
     tell_unresolved,
 )
 from vidwatch.cli.waiting import WaitNotice, countdown_column
-from vidwatch.core.batch import Batch, BatchRow, read_batch
-from vidwatch.core.ledger import Earlier, LedgerError, keys_of
-from vidwatch.core.manifest import Manifest, ManifestError, RowEntry, RowState
-from vidwatch.core.models import State, TaskRecord, validate_task_id
-from vidwatch.core.plan import (
+from vidwatch.core.create.batch import Batch, BatchRow, read_batch
+from vidwatch.core.create.journal import Manifest, ManifestError, RowEntry, RowState
+from vidwatch.core.create.ledger import Earlier, LedgerError, keys_of
+from vidwatch.core.create.plan import (
     SENT_BEFORE_ADVICE,
     UNCERTAIN_ADVICE,
     Plan,
@@ -66,7 +65,7 @@ from vidwatch.core.plan import (
     Why,
     plan_batch,
 )
-from vidwatch.core.sender import (
+from vidwatch.core.create.sender import (
     Resumed,
     SendEvent,
     SendReport,
@@ -75,6 +74,7 @@ from vidwatch.core.sender import (
     Stopped,
     unlisted_tasks,
 )
+from vidwatch.core.model.records import State, TaskRecord, validate_task_id
 
 if TYPE_CHECKING:
     from rich.progress import Progress
