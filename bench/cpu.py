@@ -28,8 +28,8 @@ from pathlib import Path
 
 import aiohttp
 import httpx
+from vidwatch.core.clients import client_for
 from vidwatch.core.config import Config, Paths
-from vidwatch.core.gateway.client import client_for
 from vidwatch.core.model.records import Task, TaskRecord, utcnow
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.polling.poller import Poller

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +172,100 @@ def test_ui_classes_never_shadow_textual_internals() -> None:
                     offenders.append(f"{cls.__name__}.{name} shadows {base.__name__}.{name}")
     assert checked >= 8
     assert offenders == []
+
+
+# The rooms of core/, lowest first. A module may import from its own room and from rooms
+# on a lower floor, never from its floor or above: text is the ground; session, changes
+# and config (the top of core, not in a room) may import anything in core.
+FLOORS: dict[str, int] = {
+    "text": 0,
+    "model": 1,
+    "runtime": 1,
+    "gateway": 2,
+    "store": 2,
+    "polling": 3,
+    "create": 3,
+    "downloads": 3,
+}
+TOP = 4
+
+
+def _room(module: str) -> str | None:
+    """``gateway`` for ``vidwatch.core.gateway.client``; ``""`` for the top of core."""
+    parts = module.split(".")
+    if parts[:2] != ["vidwatch", "core"]:
+        return None
+    return parts[2] if len(parts) > 2 and parts[2] in FLOORS else ""
+
+
+def _imports(path: Path) -> list[str]:
+    """Every vidwatch module ``path`` imports, at the top or inside a function (a lazy
+    import is still a dependency); ``TYPE_CHECKING`` imports too."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+    return [name for name in found if name.startswith("vidwatch.")]
+
+
+def test_the_rooms_of_core_import_one_way() -> None:
+    """text → model / runtime → gateway / store → polling / create / downloads → the top
+    (session, changes, config): no room imports one on its own floor or above, and the
+    core never imports the interfaces (cli, ui, web) or the simulator."""
+    offenders: list[str] = []
+    rooms_seen: set[str] = set()
+    for path in sorted(CORE.rglob("*.py")):
+        name = ".".join(path.relative_to(APP.parent).with_suffix("").parts)
+        here = _room(name.removesuffix(".__init__"))
+        assert here is not None
+        rooms_seen.add(here)
+        floor = FLOORS.get(here, TOP)
+        for target in _imports(path):
+            if target in ("vidwatch", "vidwatch.__version__"):
+                continue  # the package's version: no module behind it
+            if not target.startswith("vidwatch.core"):
+                offenders.append(f"{name} imports {target} (outside the core)")
+                continue
+            there = _room(target)
+            if there is None or there == here or target == "vidwatch.core":
+                continue
+            if FLOORS.get(there, TOP) >= floor:
+                offenders.append(f"{name} imports {target} ({there or 'top'} is not below {here})")
+    assert rooms_seen >= set(FLOORS), "a room of the order has no module"
+    assert sorted(set(offenders)) == []
+
+
+def test_no_module_of_vidwatch_imports_itself_back() -> None:
+    """No circle of imports anywhere in vidwatch (lazy and TYPE_CHECKING imports count):
+    each module can be read knowing only what it imports. The simulator's query and
+    create sides meet through a protocol (``simulator.creates.Host``), not each other."""
+    modules = {
+        ".".join(path.relative_to(APP.parent).with_suffix("").parts).removesuffix(".__init__"): path
+        for path in APP.rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        graph[name] = {
+            target
+            for target in _imports(path)
+            if target in modules and target != name and not name.startswith(f"{target}.")
+        }
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append([*trail[trail.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt, [*trail, nxt])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if start not in state:
+            visit(start, [start])
+    assert cycles == []

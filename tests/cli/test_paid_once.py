@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 from vidwatch.cli import main
+from vidwatch.core.clients import client_for
 from vidwatch.core.config import Config
-from vidwatch.core.gateway.client import client_for
 from vidwatch.core.store.task_file import StoreError, TaskStore
 
 KEY = "sk-paid-once-0123456789"

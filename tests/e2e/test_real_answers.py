@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 from vidwatch.cli import EXIT_OK, main
+from vidwatch.core.clients import client_for
 from vidwatch.core.config import Config
-from vidwatch.core.gateway.client import client_for
 from vidwatch.core.model.records import State
 from vidwatch.core.polling.events import TaskUpdate
 from vidwatch.core.store.task_file import TaskStore

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from vidwatch.core.clients import client_for
 from vidwatch.core.config import Config, Paths
-from vidwatch.core.gateway.client import QueryClient, client_for
+from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.model.records import State, Task, TaskRecord, TaskResult
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.runtime.clipboard import CopyResult, OpenResult

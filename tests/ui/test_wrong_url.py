@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from vidwatch.core.clients import client_for
 from vidwatch.core.config import Config
-from vidwatch.core.gateway.client import QueryClient, client_for
+from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.model.records import Problem, State
 from vidwatch.ui.widgets.detail import DetailPane
 from vidwatch.ui.widgets.header import StatusBar

@@ -32,8 +32,9 @@ from vidwatch.cli.output import (
     state_word,
     tell_unresolved,
 )
+from vidwatch.core.clients import client_for
 from vidwatch.core.config import ENV_API_KEY, Config, Paths
-from vidwatch.core.gateway.client import QueryClient, client_for
+from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.gateway.outcomes import AuthRejected, NotFound, Ok, Outcome, WrongUrl
 from vidwatch.core.model.records import Problem, State, Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.polling.events import PollerEvent, TaskUpdate

@@ -1,7 +1,9 @@
 """The simulator's ``POST /v1/video/create``: the gateway's checks, errors and faults.
 
-Kept apart from :mod:`vidwatch.simulator.server` (which serves queries and videos); the
-simulator's handler calls :func:`handle_create` with itself and the request.
+Kept apart from :mod:`vidwatch.simulator.server` (which serves queries and videos). The
+seam between the two is :class:`Host`: what the create side needs of the server (the
+key check, its jobs and clock, its answers). The server's handler calls
+:func:`handle_create` with itself and the request; this module never imports the server.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from datetime import datetime
+from typing import Any, Final, Protocol
 
 from aiohttp import web
 
@@ -24,12 +27,17 @@ from vidwatch.simulator.faults import (
     quota_body,
     rate_limit_body,
 )
+from vidwatch.simulator.jobs import Job, Stats
 from vidwatch.simulator.shapes import create_body
 
-if TYPE_CHECKING:
-    from vidwatch.simulator.server import Simulator
-
-__all__ = ["CREATE_FAULTS", "CREATE_HELP", "CreateDesk", "handle_control", "handle_create"]
+__all__ = [
+    "CREATE_FAULTS",
+    "CREATE_HELP",
+    "CreateDesk",
+    "Host",
+    "handle_control",
+    "handle_create",
+]
 
 CREATE_FAULTS: Final = (
     "lose-answer",
@@ -143,7 +151,31 @@ class CreateDesk:
         }
 
 
-async def handle_create(sim: Simulator, request: web.Request) -> web.StreamResponse:
+class Host(Protocol):
+    """What the create side needs of the simulator it runs in."""
+
+    create: CreateDesk
+    stats: Stats
+    jobs: dict[str, Job]
+
+    def wall_time(self, sim_seconds: float) -> datetime: ...
+
+    def key_ok(self, request: web.Request) -> bool: ...
+
+    def now(self) -> float: ...
+
+    def add_job(self, *, model: str, prompt: str, id_prefix: str, ratio: str) -> str: ...
+
+    def answer_json(
+        self, status: int, body: object, headers: dict[str, str] | None = None
+    ) -> web.Response: ...
+
+    def answer_raw(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> web.Response: ...
+
+
+async def handle_create(sim: Host, request: web.Request) -> web.StreamResponse:
     desk = sim.create
     sim.stats.requests += 1
     if not sim.key_ok(request):
@@ -156,7 +188,7 @@ async def handle_create(sim: Simulator, request: web.Request) -> web.StreamRespo
         return _answer(sim, 401, exhausted_key_body())
     if fault == "429":  # new-api's rate limiter: no body, and no Retry-After unless set
         desk.answers[429] += 1
-        response = sim._raw(429, b"", "text/plain")
+        response = sim.answer_raw(429, b"", "text/plain")
         if desk.retry_after is not None:  # as other gateways send it
             response.headers["Retry-After"] = str(desk.retry_after)
         return response
@@ -195,12 +227,12 @@ async def handle_create(sim: Simulator, request: web.Request) -> web.StreamRespo
     if fault == "lose-answer":
         return _drop(sim, request)
     if fault == "malformed":
-        return sim._raw(200, b'{"id": "' + task_id.encode()[:8], "application/json")
+        return sim.answer_raw(200, b'{"id": "' + task_id.encode()[:8], "application/json")
     return _answer(sim, 200, create_body(sim.jobs[task_id], sim.now(), sim.wall_time))
 
 
 def _refusal(
-    sim: Simulator, body: dict[str, Any]
+    sim: Host, body: dict[str, Any]
 ) -> tuple[int, dict[str, object], dict[str, str] | None] | None:
     """The gateway's checks, in its order: model channel, fields, balance, load."""
     desk = sim.create
@@ -220,7 +252,7 @@ def _refusal(
     return None
 
 
-def _drop(sim: Simulator, request: web.Request) -> web.StreamResponse:
+def _drop(sim: Host, request: web.Request) -> web.StreamResponse:
     """Close the connection before any answer is written."""
     sim.create.answers[0] += 1
     if request.transport is not None:
@@ -229,13 +261,13 @@ def _drop(sim: Simulator, request: web.Request) -> web.StreamResponse:
 
 
 def _answer(
-    sim: Simulator, status: int, body: object, headers: dict[str, str] | None = None
+    sim: Host, status: int, body: object, headers: dict[str, str] | None = None
 ) -> web.StreamResponse:
     sim.create.answers[status] += 1
-    return sim._json(status, body, headers)
+    return sim.answer_json(status, body, headers)
 
 
-async def handle_control(sim: Simulator, request: web.Request) -> web.StreamResponse:
+async def handle_control(sim: Host, request: web.Request) -> web.StreamResponse:
     """``POST /_sim/create {"credit": 3, "max_running": 5, "fault": "…", "count": 1,
     "models": [...]}`` — for driving a running simulator."""
     try:
@@ -244,5 +276,5 @@ async def handle_control(sim: Simulator, request: web.Request) -> web.StreamResp
             raise TypeError("expected a JSON object")
         sim.create.configure(settings)
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
-        return sim._json(400, {"error": str(exc)})
-    return sim._json(200, {"ok": True, **sim.create.stats()})
+        return sim.answer_json(400, {"error": str(exc)})
+    return sim.answer_json(200, {"ok": True, **sim.create.stats()})

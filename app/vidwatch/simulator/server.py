@@ -19,7 +19,7 @@ in seconds or as an HTTP date or bare as new-api sends it (no body, no header),
 huge bodies, slow answers, dropped and reset connections, an error that echoes the
 Authorization header, and a redirect to another host. With ``idle_close`` it closes
 kept-alive connections idle that long without a word, as proxies in front of gateways
-do (:class:`~vidwatch.simulator.serve.IdleClosing`).
+do (:class:`~vidwatch.simulator.keepalive.IdleClosing`).
 
 Creates check each known model's fields, spend a configurable credit, refuse when too
 many created jobs run, and can lose the answer after taking the job: see
@@ -68,7 +68,7 @@ from vidwatch.simulator.jobs import (
     byte_range,
     video_bytes,
 )
-from vidwatch.simulator.serve import IdleClosing
+from vidwatch.simulator.keepalive import IdleClosing
 from vidwatch.simulator.shapes import ID_STYLES, IdStyle, Links, query_body
 
 DRAFT = "-draft"  # a veo job's video before upscaling: /videos/{server id}-draft.mp4
@@ -272,7 +272,7 @@ class Simulator:
         self.stats.requests += 1
         self.stats.query_times.append(self.clock())
         if not self.key_ok(request):
-            return self._json(401, invalid_key_body())
+            return self.answer_json(401, invalid_key_body())
         fault = self._next_fault()
         if fault is not None:
             self.stats.faults[fault] += 1
@@ -282,8 +282,8 @@ class Simulator:
         task_id = request.query.get("id", "")
         job = self.jobs.get(task_id) or self.by_server_id.get(task_id)
         if job is None:
-            return self._json(400, not_found_body())  # new-api: 400 task_not_exist
-        return self._json(200, self._body(job, task_id))
+            return self.answer_json(400, not_found_body())  # new-api: 400 task_not_exist
+        return self.answer_json(200, self._body(job, task_id))
 
     async def _fault(self, fault: str, request: web.Request) -> web.StreamResponse | None:
         auth = request.headers.get("Authorization", "")
@@ -292,19 +292,19 @@ class Simulator:
             status, body, content_type, headers, wait = canned
             if wait is not None:
                 self.stats.retry_afters.append((self.clock(), wait))
-            return self._raw(status, body, content_type, headers)
+            return self.answer_raw(status, body, content_type, headers)
         if fault == "slow":
             await asyncio.sleep(self.slow_seconds)
             return None  # then the normal answer
         if fault == "drop":  # the connection closes before any answer
             if request.transport is not None:
                 request.transport.close()
-            return self._raw(500, b"", "text/plain")
+            return self.answer_raw(500, b"", "text/plain")
         if fault == "reset":
             return await self._reset(request)
         if fault == "redirect":  # following this would hand the key to another host
             target = self.redirect_to or f"{self.base_url}/elsewhere"
-            return self._raw(302, b"", "text/plain", {"Location": target})
+            return self.answer_raw(302, b"", "text/plain", {"Location": target})
         return None
 
     async def _reset(self, request: web.Request) -> web.StreamResponse:
@@ -324,14 +324,14 @@ class Simulator:
         name = request.match_info["name"].removesuffix(".mp4")
         job = self.by_server_id.get(name.removesuffix(DRAFT))
         if job is None:
-            return self._raw(404, b"not found", "text/plain")
+            return self.answer_raw(404, b"not found", "text/plain")
         now = self.now()
         if name.endswith(DRAFT):
             exists = job.family == "veo" and job.reached(now, "video_generation_completed")
         else:
             exists = job.status_at(now)[0] == "completed"
         if not exists:
-            return self._raw(404, b"not found", "text/plain")
+            return self.answer_raw(404, b"not found", "text/plain")
         if "Authorization" in request.headers:
             # The video host must never see the API key.
             self.stats.key_sent_to_video_host += 1
@@ -341,7 +341,9 @@ class Simulator:
             valid = expires.isdigit() and signature == self._signature(name, int(expires))
             if not valid or int(expires) < time.time():
                 self.stats.expired_links += 1
-                return self._raw(403, b"<Error>Request has expired</Error>", "application/xml")
+                return self.answer_raw(
+                    403, b"<Error>Request has expired</Error>", "application/xml"
+                )
         self.stats.videos += 1
         data = video_bytes(name, self.video_size)
         etag = f'"{name}-{len(data)}"'
@@ -390,14 +392,14 @@ class Simulator:
             body = await request.json()
             self.inject(str(body["kind"]), int(body.get("count", 1)))
         except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-            return self._json(400, {"error": str(exc)})
-        return self._json(200, {"ok": True})
+            return self.answer_json(400, {"error": str(exc)})
+        return self.answer_json(200, {"ok": True})
 
     async def _create_control(self, request: web.Request) -> web.StreamResponse:
         return await handle_control(self, request)
 
     async def _stats(self, request: web.Request) -> web.StreamResponse:
-        return self._json(
+        return self.answer_json(
             200,
             {
                 "requests": self.stats.requests,
@@ -410,14 +412,14 @@ class Simulator:
             },
         )
 
-    def _json(
+    def answer_json(
         self, status: int, body: object, headers: dict[str, str] | None = None
     ) -> web.Response:
-        return self._raw(
+        return self.answer_raw(
             status, json.dumps(body, ensure_ascii=False).encode(), "application/json", headers
         )
 
-    def _raw(
+    def answer_raw(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> web.Response:
         self.stats.by_status[status] += 1
@@ -431,17 +433,17 @@ class Simulator:
         """A finished grok job's still: a small real JPEG."""
         job = self.by_server_id.get(request.match_info["name"].removesuffix(".jpg"))
         if job is None or job.family != "grok" or job.status_at(self.now())[0] != "completed":
-            return self._raw(404, b"not found", "text/plain")
+            return self.answer_raw(404, b"not found", "text/plain")
         if "Authorization" in request.headers:
             self.stats.key_sent_to_video_host += 1
         self.stats.thumbnails += 1
-        return self._raw(200, THUMBNAIL, "image/jpeg")
+        return self.answer_raw(200, THUMBNAIL, "image/jpeg")
 
     async def _no_route(self, request: web.Request) -> web.StreamResponse:
         """Any other route: new-api's 404, answered before the key is looked at (a base
         URL ending in /v1 gets ``Invalid URL (GET /v1/v1/video/query)``)."""
         self.stats.requests += 1
-        return self._json(404, invalid_url_body(request.method, request.path))
+        return self.answer_json(404, invalid_url_body(request.method, request.path))
 
     def make_app(self) -> web.Application:
         app = web.Application()

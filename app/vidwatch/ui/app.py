@@ -36,8 +36,8 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from vidwatch.core.changes import Change
+from vidwatch.core.clients import client_for
 from vidwatch.core.config import Config, Paths
-from vidwatch.core.gateway.client import client_for
 from vidwatch.core.model.records import utcnow
 from vidwatch.core.polling.poller import Poller
 from vidwatch.core.runtime.clipboard import copy_text, open_url

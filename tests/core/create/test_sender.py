@@ -35,8 +35,8 @@ from vidwatch.core.gateway.create_answer import (
     SendFate,
     parse_create_response,
 )
+from vidwatch.core.gateway.outcomes import server_wait
 from vidwatch.core.model.records import Task
-from vidwatch.core.polling.budget import server_wait
 from vidwatch.core.store.task_file import TaskStore
 
 BUDGET = Budget(30, 2)

@@ -20,8 +20,9 @@ from typing import Any
 import httpx
 import pytest
 from vidwatch.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_UNREACHABLE
+from vidwatch.core.clients import client_for
 from vidwatch.core.config import Config, load_config
-from vidwatch.core.gateway.client import QueryClient, client_for
+from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.gateway.outcomes import NotFound, Ok, Outcome, WrongUrl
 from vidwatch.core.gateway.parsing import parse_response
 from vidwatch.core.gateway.wording import describe

@@ -19,7 +19,7 @@ to send, in order:
    the rest of the batch stops;
 5. a send that certainly did not reach the server (no connection, 429, a plain 503) is
    sent again after a backoff, a few times; a lost answer never is. A 429's wait is the
-   one rule polling keeps too (:func:`~vidwatch.core.polling.budget.server_wait`): the server's
+   one rule polling keeps too (:func:`~vidwatch.core.gateway.outcomes.server_wait`): the server's
    ``Retry-After`` when it names one, else a backoff that grows with every 429 in a row
    (a ``Retry-After`` of 0, negative or in the past is no reason to hammer). The wait is
    reported (:class:`Sent` with its ``delay``), and so is its end (:class:`Resumed`).
@@ -49,8 +49,8 @@ from vidwatch.core.create.ledger import AlreadySent, Earlier, Ledger, LedgerErro
 from vidwatch.core.create.plan import Step
 from vidwatch.core.create.verdict import judge
 from vidwatch.core.gateway.create_answer import CreateOutcome
+from vidwatch.core.gateway.outcomes import server_wait
 from vidwatch.core.model.records import MAX_LABEL, Task, TaskRequest, utcnow
-from vidwatch.core.polling.budget import server_wait
 from vidwatch.core.text.sanitize import clean_line
 
 __all__ = [

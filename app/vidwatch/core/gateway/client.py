@@ -28,7 +28,6 @@ from urllib.parse import urlencode
 
 import httpx
 
-from vidwatch.core.config import Config
 from vidwatch.core.gateway import create_answer as created
 from vidwatch.core.gateway.create_answer import (
     CreateOutcome,
@@ -60,7 +59,7 @@ from vidwatch.core.model import fields
 from vidwatch.core.model.records import TaskResult
 from vidwatch.core.text.urls import check_base_url
 
-__all__ = ["CREATE_PATH", "QUERY_PATH", "QueryClient", "client_for"]
+__all__ = ["CREATE_PATH", "QUERY_PATH", "QueryClient"]
 
 QUERY_PATH: Final = "/v1/video/query"
 CREATE_PATH: Final = "/v1/video/create"
@@ -249,18 +248,6 @@ class QueryClient:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-def client_for(config: Config, *, transport: httpx.AsyncBaseTransport | None = None) -> QueryClient:
-    """The client the dashboard and the CLI use, from the configuration."""
-    return QueryClient(
-        config.base_url,
-        config.api_key,
-        timeout=config.timeout,
-        connections=config.policy.concurrency,
-        allow_insecure_http=config.allow_insecure_http,
-        transport=transport,
-    )
 
 
 def _not_sent(exc: BaseException) -> bool:

@@ -16,6 +16,7 @@ from vidwatch.core.text.urls import without_v1
 
 __all__ = [
     "MAX_MESSAGE",
+    "RETRY_AFTER_TRUSTED",
     "AuthRejected",
     "BadResponse",
     "NetworkError",
@@ -25,9 +26,11 @@ __all__ = [
     "RateLimited",
     "ServerError",
     "WrongUrl",
+    "server_wait",
 ]
 
 MAX_MESSAGE: Final = 300  # characters of a server's or an exception's message kept
+RETRY_AFTER_TRUSTED: Final = 1.0  # seconds; a shorter Retry-After gets backoff instead
 _EXAMPLE: Final = "https://api.quickrouter.ai (vidwatch adds /v1/video/… itself)"
 
 
@@ -203,6 +206,19 @@ class NetworkError:
     def message(self) -> str:
         what = "Timed out" if self.timeout else "Network error"
         return f"{what}: {self.reason}; will retry"
+
+
+def server_wait(retry_after: float | None, backoff: float) -> float:
+    """How long to hold every request after a 429 (polls and creates alike).
+
+    A ``Retry-After`` that names a real wait (at least :data:`RETRY_AFTER_TRUSTED`) is
+    obeyed to the letter. One that says "now" (0, a negative number, a date our clock
+    has passed: :func:`~vidwatch.core.gateway.parsing.parse_retry_after` makes those 0) is no
+    reason to hammer: then the caller's growing ``backoff`` applies, as with no header.
+    """
+    if retry_after is not None and retry_after >= RETRY_AFTER_TRUSTED:
+        return retry_after
+    return max(retry_after or 0.0, backoff)
 
 
 Outcome = (

@@ -12,23 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["BURST_SECONDS", "RETRY_AFTER_TRUSTED", "Policy", "RateLimiter", "server_wait"]
+__all__ = ["BURST_SECONDS", "Policy", "RateLimiter"]
 
 BURST_SECONDS: Final = 0.05  # the budget may send this much of a second's worth at once
-RETRY_AFTER_TRUSTED: Final = 1.0  # seconds; a shorter Retry-After gets backoff instead
-
-
-def server_wait(retry_after: float | None, backoff: float) -> float:
-    """How long to hold every request after a 429 (polls and creates alike).
-
-    A ``Retry-After`` that names a real wait (at least :data:`RETRY_AFTER_TRUSTED`) is
-    obeyed to the letter. One that says "now" (0, a negative number, a date our clock
-    has passed: :func:`~vidwatch.core.gateway.parsing.parse_retry_after` makes those 0) is no
-    reason to hammer: then the caller's growing ``backoff`` applies, as with no header.
-    """
-    if retry_after is not None and retry_after >= RETRY_AFTER_TRUSTED:
-        return retry_after
-    return max(retry_after or 0.0, backoff)
 
 
 @dataclass(frozen=True, slots=True)

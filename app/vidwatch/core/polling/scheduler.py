@@ -31,10 +31,11 @@ from vidwatch.core.gateway.outcomes import (
     RateLimited,
     ServerError,
     WrongUrl,
+    server_wait,
 )
 from vidwatch.core.model.records import State, TaskResult, model_key
 from vidwatch.core.polling.agenda import IDLE, Agenda, Entry, anchor
-from vidwatch.core.polling.budget import BURST_SECONDS, Policy, RateLimiter, server_wait
+from vidwatch.core.polling.budget import BURST_SECONDS, Policy, RateLimiter
 from vidwatch.core.polling.durations import DurationModel
 from vidwatch.core.polling.rationing import Plan, weight_class
 
