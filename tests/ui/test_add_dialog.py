@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Checkbox, Static
 from vidwatch.core.model.records import State
-from vidwatch.ui.dialogs.small import AddDialog, parse_add
+from vidwatch.ui.dialogs.add import AddDialog, parse_add
 from vidwatch.ui.screens.main import MainScreen
 
 from tests.support.dashboard import make_app, record

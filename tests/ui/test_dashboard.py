@@ -16,7 +16,10 @@ from vidwatch.core.polling.events import StatusChange
 from vidwatch.core.runtime.clipboard import OpenResult
 from vidwatch.core.store.task_file import TaskStore
 from vidwatch.ui.app import VidwatchApp
-from vidwatch.ui.dialogs.small import AddDialog, ConfirmDialog, HelpScreen, LabelDialog
+from vidwatch.ui.dialogs.add import AddDialog
+from vidwatch.ui.dialogs.confirm import ConfirmDialog
+from vidwatch.ui.dialogs.label import LabelDialog
+from vidwatch.ui.screens.help import HelpScreen
 from vidwatch.ui.screens.main import MainScreen
 from vidwatch.ui.widgets.detail import DetailPane
 from vidwatch.ui.widgets.header import StatusBar

@@ -14,7 +14,7 @@ from vidwatch.core.config import Config, Paths, default_download_dir
 from vidwatch.core.model.records import State
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
 from vidwatch.ui.controllers.demo import demo_files, home_relative
-from vidwatch.ui.dialogs.small import ExportDialog
+from vidwatch.ui.dialogs.export import ExportDialog
 
 
 async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 15.0) -> None:

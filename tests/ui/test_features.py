@@ -21,7 +21,9 @@ from vidwatch.core.store.view import View, load_view, save_view
 from vidwatch.simulator.jobs import video_bytes
 from vidwatch.simulator.server import Simulator
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
-from vidwatch.ui.dialogs.small import ColumnsDialog, ConfirmDialog, ExportDialog
+from vidwatch.ui.dialogs.columns import ColumnsDialog
+from vidwatch.ui.dialogs.confirm import ConfirmDialog
+from vidwatch.ui.dialogs.export import ExportDialog
 from vidwatch.ui.widgets.detail import DetailPane
 from vidwatch.ui.widgets.header import StatusBar
 from vidwatch.ui.widgets.task_table import TaskTable

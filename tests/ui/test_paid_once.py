@@ -14,8 +14,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static, TextArea
 from vidwatch.core.model.records import Task, TaskRecord, TaskRequest
+from vidwatch.ui.dialogs.confirm import ConfirmDialog
 from vidwatch.ui.dialogs.create import ConfirmCreate, CreateDialog
-from vidwatch.ui.dialogs.small import ConfirmDialog
 from vidwatch.ui.screens.main import MainScreen
 
 from tests.support.dashboard import KEY, T0, Harness, make_app

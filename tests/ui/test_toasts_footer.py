@@ -14,7 +14,8 @@ from textual.widgets import Footer, Input, TextArea
 from textual.widgets._footer import FooterKey
 from textual.widgets._toast import Toast
 from vidwatch.core.model.records import State
-from vidwatch.ui.dialogs.small import AddDialog, HelpScreen
+from vidwatch.ui.dialogs.add import AddDialog
+from vidwatch.ui.screens.help import HelpScreen
 from vidwatch.ui.widgets.toasts import MAX_TOASTS
 
 from tests.support.dashboard import Harness, make_app, record

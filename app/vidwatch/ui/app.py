@@ -55,8 +55,9 @@ from vidwatch.ui.controllers.downloads import DownloadsPanel, download_videos
 from vidwatch.ui.controllers.feed import ChangeFeed
 from vidwatch.ui.controllers.saver import SaveController
 from vidwatch.ui.controllers.task_actions import TaskActions
-from vidwatch.ui.dialogs.small import ConfirmDialog, HelpScreen
+from vidwatch.ui.dialogs.confirm import ConfirmDialog
 from vidwatch.ui.palette import key_help, palette_commands
+from vidwatch.ui.screens.help import HelpScreen
 from vidwatch.ui.screens.main import Copier, MainScreen, Opener
 from vidwatch.ui.widgets.toasts import place_toasts, show_toast
 

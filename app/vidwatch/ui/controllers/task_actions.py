@@ -20,15 +20,11 @@ from vidwatch.core.model.records import State, TaskRecord
 from vidwatch.core.runtime.clipboard import CopyResult, OpenResult
 from vidwatch.core.session import AddReport, Session
 from vidwatch.core.store.export import export, write_export
+from vidwatch.ui.dialogs.add import AddDialog, AddRequest
+from vidwatch.ui.dialogs.confirm import ConfirmDialog
 from vidwatch.ui.dialogs.create import Prefill
-from vidwatch.ui.dialogs.small import (
-    AddDialog,
-    AddRequest,
-    ConfirmDialog,
-    ExportDialog,
-    ExportRequest,
-    LabelDialog,
-)
+from vidwatch.ui.dialogs.export import ExportDialog, ExportRequest
+from vidwatch.ui.dialogs.label import LabelDialog
 from vidwatch.ui.widgets.detail import NO_TASKS
 from vidwatch.ui.widgets.rows import state_text, url_refusal, video_url
 from vidwatch.ui.widgets.task_table import TaskTable

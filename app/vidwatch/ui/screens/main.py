@@ -35,7 +35,7 @@ from vidwatch.core.session import Session
 from vidwatch.core.store.view import View
 from vidwatch.ui.controllers.downloads import DownloadsPanel
 from vidwatch.ui.controllers.task_actions import Copier, Opener, TaskActions, empty_hint, plural
-from vidwatch.ui.dialogs.small import ColumnsDialog
+from vidwatch.ui.dialogs.columns import ColumnsDialog
 from vidwatch.ui.keys import ALTERNATES, MAIN_BINDINGS, TYPED_ACTIONS
 from vidwatch.ui.widgets.columns import OPTIONAL_COLUMNS
 from vidwatch.ui.widgets.detail import NO_TASKS, DetailPane
