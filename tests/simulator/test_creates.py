@@ -21,10 +21,10 @@ from vidwatch.core.create.journal import ManifestDir, RowState
 from vidwatch.core.create.plan import Why
 from vidwatch.core.create.requests import prepare
 from vidwatch.core.gateway.create_answer import (
-    BadResponse,
+    CreateBadResponse,
     Created,
+    CreateRateLimited,
     NoChannel,
-    RateLimited,
     Refused,
     SendFate,
     classify_transport_error,
@@ -151,7 +151,7 @@ async def test_too_many_running_is_429_until_jobs_finish(sim: Simulator) -> None
     assert "retry-after" not in answer.headers  # new-api never says how long
     assert answer.json()["error"]["message"].startswith("您已达到请求数限制")
     limited = outcome_of(answer)
-    assert isinstance(limited, RateLimited)
+    assert isinstance(limited, CreateRateLimited)
     assert limited.retry_after is None  # vidwatch's own backoff applies
     assert isinstance(sim.clock, Clock)
     sim.clock.now = max(job.finishes_at for job in sim.jobs.values()) + 1
@@ -176,7 +176,7 @@ async def test_other_faults(sim: Simulator) -> None:
     body = prepare("grok-video-3", "x").request.body()
     sim.create.inject("malformed")
     broken = outcome_of(await post(sim, body))
-    assert isinstance(broken, BadResponse)
+    assert isinstance(broken, CreateBadResponse)
     assert broken.made_job is None
     assert sim.create.accepted == 1  # the job exists: "uncertain" is the truth
     sim.create.inject("502", 1, after=1)

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from vidwatch.core.create.batch import Batch
 from vidwatch.core.create.journal import ManifestDir, judge, judge_error
-from vidwatch.core.create.plan import Plan, plan_batch
+from vidwatch.core.create.plan import BatchPlan, plan_batch
 from vidwatch.core.gateway.create_answer import parse_create_response
 
 KILL_POINTS = ("after-intent", "after-answer", "after-record")
@@ -24,7 +24,7 @@ async def submit_once(
     *,
     kill_at: tuple[str, int] | None = None,  # (point, nth send from 1): SIGKILL there
     resend_uncertain: bool = False,
-) -> Plan:
+) -> BatchPlan:
     with folder.open(batch.source) as manifest:
         plan = plan_batch(
             batch, manifest.entries, blocked=manifest.blocked, resend_uncertain=resend_uncertain

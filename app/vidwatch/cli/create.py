@@ -66,7 +66,7 @@ from vidwatch.core.create.requests import (
     spend_summary,
 )
 from vidwatch.core.create.sender import (
-    Budget,
+    CreateBudget,
     Resumed,
     Sender,
     SendEvent,
@@ -176,7 +176,7 @@ def send_rows(
     """Send the steps' rows through the one client, within the create budget."""
     store = ctx.store()
     ledger = ctx.ledger()
-    budget = Budget(config.create.per_minute, config.create.concurrency)
+    budget = CreateBudget(config.create.per_minute, config.create.concurrency)
 
     async def go() -> SendReport:
         async with network.make_client(config) as client:

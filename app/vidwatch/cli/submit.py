@@ -60,7 +60,7 @@ from vidwatch.core.create.ledger import Earlier, LedgerError, keys_of
 from vidwatch.core.create.plan import (
     SENT_BEFORE_ADVICE,
     UNCERTAIN_ADVICE,
-    Plan,
+    BatchPlan,
     Step,
     Why,
     plan_batch,
@@ -163,7 +163,7 @@ def _skipped_text(step: Step) -> str:
     return f"{step.why.value}: {step.detail}" if step.detail else step.why.value
 
 
-def _dry_run(ctx: Context, plan: Plan, base_url: str, marked: dict[str, str | None]) -> int:
+def _dry_run(ctx: Context, plan: BatchPlan, base_url: str, marked: dict[str, str | None]) -> int:
     """Each row's fate, the bodies that would go; ``marked``: rows ``--mark-done`` would
     resolve (row identity: the job found, or None), planned as if they were."""
     printer = RowPrinter(ctx.out, 0)
@@ -327,7 +327,7 @@ def _plan(
     accepted: set[str] | None = None,
     *,
     records: Mapping[str, TaskRecord] | None = None,
-) -> Plan:
+) -> BatchPlan:
     keys = keys_of(batch.sendable)
     earlier: dict[str, Earlier] = {}
     sent_before = SentBefore(ctx, records)
@@ -347,7 +347,9 @@ def _plan(
     )
 
 
-def _reporter(printer: RowPrinter, plan: Plan, notice: WaitNotice) -> Callable[[SendEvent], None]:
+def _reporter(
+    printer: RowPrinter, plan: BatchPlan, notice: WaitNotice
+) -> Callable[[SendEvent], None]:
     replaces = {step.row.identity: step.replaces for step in plan.to_send}
 
     def report(event: SendEvent) -> None:
@@ -385,7 +387,7 @@ def _reporter(printer: RowPrinter, plan: Plan, notice: WaitNotice) -> Callable[[
 def _summary(
     ctx: Context,
     batch: Batch,
-    plan: Plan,
+    plan: BatchPlan,
     entries: dict[str, RowEntry],
     sends: int,
     manifest_path: Path,

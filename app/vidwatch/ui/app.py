@@ -43,7 +43,7 @@ from vidwatch.core.polling.poller import Poller
 from vidwatch.core.runtime.clipboard import copy_text, open_url
 from vidwatch.core.runtime.gc_policy import GcPolicy, settle
 from vidwatch.core.runtime.lifeline import Lifeline
-from vidwatch.core.runtime.logs import redact
+from vidwatch.core.runtime.logs import redact_secrets
 from vidwatch.core.session import Session
 from vidwatch.core.store.task_file import StoreError, TaskStore
 from vidwatch.core.store.view import load_view
@@ -196,7 +196,7 @@ class VidwatchApp(App[None]):
         what = f"{type(error).__name__}: {error}" if error is not None else "unknown"
         self.panic(
             Text(
-                redact(
+                redact_secrets(
                     f"vidwatch stopped after an internal error ({what}). Your list was saved "
                     "up to the last change; the log has the details (vidwatch paths)."
                 )

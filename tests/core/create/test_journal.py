@@ -30,12 +30,12 @@ from vidwatch.core.create.journal import (
 from vidwatch.core.create.ledger import Ledger, keys_of
 from vidwatch.core.create.plan import Why, plan_batch
 from vidwatch.core.gateway.create_answer import (
-    BadResponse,
+    CreateBadResponse,
     Created,
+    CreateRateLimited,
+    CreateServerError,
     NoChannel,
-    RateLimited,
     Refused,
-    ServerError,
 )
 
 KEY = "sk-secret-key-never-written"
@@ -71,17 +71,17 @@ def test_judging_answers() -> None:
     assert (quota.state, quota.stop_batch) == (RowState.NOT_SENT, True)
     channel = judge(NoChannel("veo9", "none"))
     assert (channel.state, channel.stop_model) == (RowState.NOT_SENT, True)
-    limited = judge(RateLimited(5.0, "slow down"))
+    limited = judge(CreateRateLimited(5.0, "slow down"))
     assert (limited.state, limited.retry_after, limited.retry_soon) == (
         RowState.NOT_SENT,
         5.0,
         True,
     )
-    assert judge(ServerError(503, "", "unavailable")).state is RowState.NOT_SENT
+    assert judge(CreateServerError(503, "", "unavailable")).state is RowState.NOT_SENT
     for status in (500, 502, 504):
-        assert judge(ServerError(status, "", "")).state is RowState.UNCERTAIN
-    assert judge(BadResponse(200, "not JSON")).state is RowState.UNCERTAIN
-    assert judge(BadResponse(302, "redirect")).state is RowState.NOT_SENT
+        assert judge(CreateServerError(status, "", "")).state is RowState.UNCERTAIN
+    assert judge(CreateBadResponse(200, "not JSON")).state is RowState.UNCERTAIN
+    assert judge(CreateBadResponse(302, "redirect")).state is RowState.NOT_SENT
     request = httpx.Request("POST", "http://127.0.0.1/")
     assert judge_error(httpx.ConnectError("refused", request=request)).state is RowState.NOT_SENT
     lost = judge_error(httpx.RemoteProtocolError("gone", request=request))
@@ -100,7 +100,7 @@ def test_rows_move_through_their_states_and_survive_reopening(folder: ManifestDi
         manifest.record_verdict(a.identity, CREATED)
         manifest.record_verdict(b.identity, judge(Refused(400, "bad", "no")))
         manifest.record_verdict(c.identity, judge_error(TimeoutError()))
-        manifest.record_verdict(d.identity, judge(RateLimited(None, "")))
+        manifest.record_verdict(d.identity, judge(CreateRateLimited(None, "")))
         # e: killed after the intent
     entries = folder.read(batch.source).entries
     assert entries[a.identity].state is RowState.CREATED
@@ -344,7 +344,7 @@ def test_kill_9_leaves_rows_uncertain_or_sendable_correctly(
 OUTCOMES = [
     CREATED,
     judge(Refused(400, "bad", "no")),
-    judge(RateLimited(None, "")),
+    judge(CreateRateLimited(None, "")),
     judge_error(TimeoutError()),
 ]
 

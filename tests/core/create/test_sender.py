@@ -13,10 +13,10 @@ import pytest
 from vidwatch.core.create.batch import Batch, parse_batch
 from vidwatch.core.create.journal import Manifest, RowState, Verdict
 from vidwatch.core.create.ledger import Ledger, keys_of
-from vidwatch.core.create.plan import Plan, plan_batch
+from vidwatch.core.create.plan import BatchPlan, plan_batch
 from vidwatch.core.create.sender import (
     WINDOW,
-    Budget,
+    CreateBudget,
     Pacer,
     Resumed,
     Sender,
@@ -28,9 +28,9 @@ from vidwatch.core.create.sender import (
 from vidwatch.core.gateway.create_answer import (
     Created,
     CreateOutcome,
+    CreateRateLimited,
     NoAnswer,
     NoChannel,
-    RateLimited,
     Refused,
     SendFate,
     parse_create_response,
@@ -39,7 +39,7 @@ from vidwatch.core.gateway.outcomes import server_wait
 from vidwatch.core.model.records import Task
 from vidwatch.core.store.task_file import TaskStore
 
-BUDGET = Budget(30, 2)
+BUDGET = CreateBudget(30, 2)
 
 
 class Clock:
@@ -112,7 +112,7 @@ class Run:
         self.added.append(tasks)
         self.store.add(tasks)
 
-    def sender(self, budget: Budget = BUDGET, **kw: Any) -> Sender:
+    def sender(self, budget: CreateBudget = BUDGET, **kw: Any) -> Sender:
         pacer = Pacer(budget.per_minute, clock=self.clock, sleep=self.clock.sleep)
         return Sender(
             self.gateway,
@@ -126,13 +126,13 @@ class Run:
             **kw,
         )
 
-    def plan(self) -> Plan:
+    def plan(self) -> BatchPlan:
         keys = keys_of(self.batch.rows)
         return plan_batch(
             self.batch, self.manifest.entries, blocked=self.manifest.blocked, keys=keys
         )
 
-    def go(self, budget: Budget = BUDGET, **kw: Any) -> Any:
+    def go(self, budget: CreateBudget = BUDGET, **kw: Any) -> Any:
         plan = self.plan()
         return asyncio.run(self.sender(budget, **kw).run(plan.steps))
 
@@ -174,7 +174,7 @@ def test_not_sent_is_retried_with_backoff_and_a_lost_answer_never(tmp_path: Path
     refused = NoAnswer(SendFate.NOT_SENT, "ConnectError: refused")
     lost = NoAnswer(SendFate.UNCERTAIN, "ServerDisconnectedError")
     run = Run(tmp_path, batch_of("a", "b"), {"a": [refused, refused], "b": [lost]})
-    run.go(Budget(30, 1))
+    run.go(CreateBudget(30, 1))
     assert [b["prompt"] for b in run.gateway.bodies] == ["a", "a", "a", "b"]
     assert run.clock.slept == [1.0, 2.0]  # backoff doubles
     assert run.state("a") is RowState.CREATED
@@ -192,9 +192,9 @@ def test_a_row_that_never_connects_stays_not_sent_after_its_attempts(tmp_path: P
 
 
 def test_429_is_honoured_by_every_create(tmp_path: Path) -> None:
-    busy = RateLimited(12.0, "upstream saturated", "too_many_running")
+    busy = CreateRateLimited(12.0, "upstream saturated", "too_many_running")
     run = Run(tmp_path, batch_of("a", "b"), {"a": [busy]})
-    run.go(Budget(30, 1))
+    run.go(CreateBudget(30, 1))
     assert [b["prompt"] for b in run.gateway.bodies] == ["a", "a", "b"]
     assert run.clock.slept[0] == 12.0  # the server's Retry-After, not our backoff
     assert run.clock.now >= 12.0
@@ -205,7 +205,7 @@ def test_an_account_refusal_stops_the_batch_and_no_channel_stops_the_model(
 ) -> None:
     broke = Refused(403, "quota_not_enough", "user quota is not enough")
     run = Run(tmp_path, batch_of("a", "b", "c"), {"b": [broke]})
-    report = run.go(Budget(30, 1))
+    report = run.go(CreateBudget(30, 1))
     assert [b["prompt"] for b in run.gateway.bodies] == ["a", "b"]
     assert run.state("b") is RowState.NOT_SENT
     assert "quota_not_enough" in (report.stopped or "")
@@ -219,7 +219,7 @@ def test_an_account_refusal_stops_the_batch_and_no_channel_stops_the_model(
     ]
     mixed = parse_batch("\n".join(lines).encode(), source="/data/m.jsonl")
     run = Run(tmp_path / "2", mixed, {"x": [NoChannel("veo9", "no channel for veo9")]})
-    report = run.go(Budget(30, 1))
+    report = run.go(CreateBudget(30, 1))
     assert [b["prompt"] for b in run.gateway.bodies] == ["x", "y"]
     assert report.stopped is None
     assert "no channel" in report.stopped_rows[mixed.rows[2].identity]
@@ -231,7 +231,7 @@ def test_at_most_concurrency_creates_wait_for_an_answer(tmp_path: Path) -> None:
     async def go() -> None:
         run.gateway.gate = asyncio.Event()
         plan = plan_batch(run.batch, run.manifest.entries)
-        task = asyncio.create_task(run.sender(Budget(30, 3)).run(plan.steps))
+        task = asyncio.create_task(run.sender(CreateBudget(30, 3)).run(plan.steps))
         for _ in range(50):
             await asyncio.sleep(0)
         assert run.gateway.in_flight == 3
@@ -269,7 +269,7 @@ def test_a_task_list_that_cannot_be_written_stops_the_batch_and_keeps_the_ids(
     def broken(tasks: list[Task]) -> None:
         raise OSError(28, "No space left on device")
 
-    report = run.go(Budget(30, 1), add_tasks=broken)
+    report = run.go(CreateBudget(30, 1), add_tasks=broken)
     assert report.list_errors
     assert "cannot be written" in (report.stopped or "")
     assert run.state("a") is RowState.CREATED
@@ -316,10 +316,10 @@ def test_a_retry_after_that_says_now_backs_off_as_polling_does(
     """A Retry-After of 0, negative or in the past gave four back-to-back sends: now the
     backoff grows, and with every 429 in a row (across rows), as polling's does."""
     busy = parse_create_response(429, {"retry-after": retry_after}, b"")
-    assert isinstance(busy, RateLimited)
+    assert isinstance(busy, CreateRateLimited)
     assert busy.retry_after == 0.0  # parse_retry_after clamps "now" and the past to 0
     run = Run(tmp_path, batch_of("a", "b"), {"a": [busy] * 4, "b": [busy]})
-    run.go(Budget(30, 1))
+    run.go(CreateBudget(30, 1))
     assert [b["prompt"] for b in run.gateway.bodies] == ["a"] * 4 + ["b", "b"]
     assert run.clock.slept == [1.0, 2.0, 4.0, 16.0]  # b: the fifth 429 in a row
     assert run.state("a") is RowState.NOT_SENT
@@ -359,7 +359,7 @@ def test_no_send_starts_after_a_stop_even_if_the_client_swallowed_it(tmp_path: P
 
     async def go() -> None:
         plan = plan_batch(run.batch, run.manifest.entries)
-        task = asyncio.create_task(run.sender(Budget(30, 1)).run(plan.steps))
+        task = asyncio.create_task(run.sender(CreateBudget(30, 1)).run(plan.steps))
         await entered.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -14,10 +14,10 @@ from httpx_aiohttp.transport import map_aiohttp_exceptions
 from vidwatch.core.create.verdict import RowState, judge
 from vidwatch.core.gateway.client import CREATE_PATH, QueryClient
 from vidwatch.core.gateway.create_answer import (
-    BadResponse,
+    CreateBadResponse,
     Created,
+    CreateRateLimited,
     NoAnswer,
-    RateLimited,
     Refused,
     SendFate,
     classify_transport_error,
@@ -105,14 +105,14 @@ async def test_answers_are_parsed_and_the_key_is_redacted_from_them() -> None:
         dated = await client.create(BODY)
         refused = await client.create(BODY)
         huge = await client.create(BODY)
-    assert isinstance(limited, RateLimited)
+    assert isinstance(limited, CreateRateLimited)
     assert limited.retry_after == 7.0
-    assert isinstance(dated, RateLimited)
+    assert isinstance(dated, CreateRateLimited)
     assert dated.retry_after == 3600.0  # Retry-After as an HTTP date, capped (parsing's rule)
     assert isinstance(refused, Refused)
     assert KEY not in refused.message
     assert "***" in refused.message
-    assert isinstance(huge, BadResponse)
+    assert isinstance(huge, CreateBadResponse)
     assert huge.made_job is None  # an answer came: the job may exist
 
 

@@ -23,7 +23,7 @@ from vidwatch.core.create.batch import Batch, parse_batch
 from vidwatch.core.create.journal import Manifest, RowState
 from vidwatch.core.create.ledger import Ledger
 from vidwatch.core.create.plan import plan_batch
-from vidwatch.core.create.sender import Budget, Sender, SendEvent, Sent
+from vidwatch.core.create.sender import CreateBudget, Sender, SendEvent, Sent
 from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.gateway.create_answer import Created, CreateOutcome
 from vidwatch.core.gateway.http import _Transport
@@ -35,7 +35,7 @@ from tests.support.gateways import RawGateway
 pytestmark = pytest.mark.e2e
 
 KEY = "sk-test-0123456789"
-BUDGET = Budget(per_minute=600, concurrency=1)
+BUDGET = CreateBudget(per_minute=600, concurrency=1)
 
 
 def batch_of(*prompts: str) -> Batch:

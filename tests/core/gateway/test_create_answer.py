@@ -14,13 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from vidwatch.core.gateway.create_answer import (
     MAX_MESSAGE,
-    BadResponse,
+    CreateBadResponse,
     Created,
+    CreateRateLimited,
+    CreateServerError,
     NoChannel,
-    RateLimited,
     Refused,
     SendFate,
-    ServerError,
     classify_transport_error,
     parse_create_response,
 )
@@ -98,17 +98,17 @@ def test_no_channel_rate_limits_and_server_errors() -> None:
     )
     assert new_api == NoChannel("veo9-ultra", message)  # new-api's own wording
     limited = parse(429, {"error": {"message": "upstream saturated"}}, {"retry-after": "7"})
-    assert limited == RateLimited(7.0, "upstream saturated")
+    assert limited == CreateRateLimited(7.0, "upstream saturated")
     dated = parse(429, b"", {"retry-after": "Thu, 19 Jun 2025 08:00:30 GMT"})
-    assert isinstance(dated, RateLimited)
+    assert isinstance(dated, CreateRateLimited)
     assert dated.retry_after == 30.0
-    assert isinstance(parse(429, b"", {"retry-after": "soon"}), RateLimited)
+    assert isinstance(parse(429, b"", {"retry-after": "soon"}), CreateRateLimited)
     unavailable = parse(503, b"Service Unavailable")
-    assert isinstance(unavailable, ServerError)
+    assert isinstance(unavailable, CreateServerError)
     assert unavailable.made_job is False
     for status in (500, 502, 504, 524):
         maybe = parse(status, {"error": {"message": "upstream timeout"}})
-        assert isinstance(maybe, ServerError)
+        assert isinstance(maybe, CreateServerError)
         assert maybe.made_job is None
         assert maybe.message == "upstream timeout"
 
@@ -135,7 +135,7 @@ def test_unreadable_answers_say_whether_a_job_may_exist(
     status: int, body: bytes, made: bool | None
 ) -> None:
     outcome = parse(status, body)
-    assert isinstance(outcome, BadResponse)
+    assert isinstance(outcome, CreateBadResponse)
     assert outcome.made_job is made
 
 
@@ -184,14 +184,15 @@ def test_server_text_is_cleaned_and_capped() -> None:
 def test_any_answer_gives_a_typed_outcome(status: int, body: bytes, retry: str) -> None:
     outcome = parse_create_response(status, {"retry-after": retry}, body, now=NOW)
     assert isinstance(
-        outcome, Created | Refused | NoChannel | RateLimited | ServerError | BadResponse
+        outcome,
+        Created | Refused | NoChannel | CreateRateLimited | CreateServerError | CreateBadResponse,
     )
     if isinstance(outcome, Created):
         assert 200 <= status <= 299
         assert outcome.task_id.isprintable()
     if 400 <= status <= 499:
         assert outcome.made_job is False  # a 4xx is a definite no
-    if isinstance(outcome, RateLimited) and outcome.retry_after is not None:
+    if isinstance(outcome, CreateRateLimited) and outcome.retry_after is not None:
         assert 0 <= outcome.retry_after <= 3600
 
 

@@ -14,7 +14,7 @@ from vidwatch.core.create.batch import parse_batch
 from vidwatch.core.create.journal import RowState
 from vidwatch.core.create.ledger import Ledger
 from vidwatch.core.create.plan import plan_batch
-from vidwatch.core.create.sender import Budget, Pacer, Sender
+from vidwatch.core.create.sender import CreateBudget, Pacer, Sender
 from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.gateway.outcomes import Ok, RateLimited
 from vidwatch.core.polling.budget import Policy
@@ -80,7 +80,7 @@ async def test_creates_back_off_on_a_bare_429(tmp_path: Path) -> None:
 
     ledger = Ledger(tmp_path / "sent", tmp_path / "tasks.toml").ready()
     with ledger.journals.open(batch.source) as manifest:
-        budget = Budget(per_minute=30, concurrency=1)
+        budget = CreateBudget(per_minute=30, concurrency=1)
         sender = Sender(
             client,
             manifest,

@@ -276,7 +276,7 @@ def test_each_field_passes_through_the_redaction(cls: type[Any], name: str) -> N
     record = record_with(cls, name, sample(spec.kind, SECRET))
     holder: Any = record.task if cls in (Task, TaskRequest) else record.result
     assert fields.mentions(holder, SECRET)
-    scrubbed = fields.redact(holder, lambda text: text.replace(SECRET, "***"))
+    scrubbed = fields.redact_record(holder, lambda text: text.replace(SECRET, "***"))
     assert SECRET not in repr(scrubbed)
     assert "***" in repr(scrubbed)
     assert not fields.mentions(scrubbed, SECRET)
@@ -289,6 +289,6 @@ def test_every_kind_is_either_text_or_known_to_hold_none() -> None:
 
 def test_a_result_with_the_secret_everywhere_is_redacted_whole() -> None:
     result = full_record(SECRET).result
-    scrubbed = fields.redact(result, lambda text: text.replace(SECRET, "***"))
+    scrubbed = fields.redact_record(result, lambda text: text.replace(SECRET, "***"))
     assert SECRET not in repr(scrubbed)
-    assert fields.redact(scrubbed, lambda text: text.replace(SECRET, "***")) is scrubbed
+    assert fields.redact_record(scrubbed, lambda text: text.replace(SECRET, "***")) is scrubbed

@@ -6,10 +6,10 @@ import math
 import random
 
 import pytest
-from vidwatch.core.polling.rationing import CLASS_MAX, CLASS_MIN, Plan, weight_class
+from vidwatch.core.polling.rationing import CLASS_MAX, CLASS_MIN, PollPlan, weight_class
 
 
-def planned_rate(plan: Plan, classes: list[int]) -> float:
+def planned_rate(plan: PollPlan, classes: list[int]) -> float:
     return sum(1 / plan.interval(cls) for cls in classes)
 
 
@@ -25,7 +25,7 @@ def test_weight_classes_fall_as_the_hazard_rises() -> None:
 
 
 def test_an_ample_budget_plans_every_task_at_min_interval() -> None:
-    plan = Plan(min_interval=3.0, max_interval=60.0, rate=10.0)
+    plan = PollPlan(min_interval=3.0, max_interval=60.0, rate=10.0)
     classes = [0, 40, 80, 120] * 6  # 24 tasks: 8 requests/s at 3 s is within 90 % of 10
     for cls in classes:
         plan.join(cls)
@@ -50,7 +50,7 @@ def test_an_ample_budget_plans_every_task_at_min_interval() -> None:
 def test_the_scale_makes_the_planned_rate_fill_the_budget(seed: int) -> None:
     rng = random.Random(seed)
     rate = rng.choice([1.0, 5.0, 20.0])
-    plan = Plan(
+    plan = PollPlan(
         min_interval=rng.choice([1.0, 3.0]), max_interval=rng.choice([20.0, 60.0]), rate=rate
     )
     classes = [rng.randint(-8, 120) for _ in range(rng.randint(100, 900))]
@@ -69,7 +69,7 @@ def test_the_scale_makes_the_planned_rate_fill_the_budget(seed: int) -> None:
 
 
 def test_checks_come_in_order_of_when_they_are_due() -> None:
-    plan = Plan(min_interval=1.0, max_interval=100.0, rate=1.0)
+    plan = PollPlan(min_interval=1.0, max_interval=100.0, rate=1.0)
     for cls in (0, 8, 16, 0):
         plan.join(cls)
     plan.scale = 10.0  # intervals: class 0 -> 10 s, 8 -> 20 s, 16 -> 40 s
@@ -85,7 +85,7 @@ def test_checks_come_in_order_of_when_they_are_due() -> None:
 
 
 def test_a_new_scale_moves_every_planned_check_at_once() -> None:
-    plan = Plan(min_interval=3.0, max_interval=60.0, rate=1.0)
+    plan = PollPlan(min_interval=3.0, max_interval=60.0, rate=1.0)
     for i in range(100):
         plan.join(40)
         plan.put(f"t{i}", 40, sent=float(i))
@@ -101,7 +101,7 @@ def test_a_new_scale_moves_every_planned_check_at_once() -> None:
 
 
 def test_dropped_tasks_leave_no_trace() -> None:
-    plan = Plan(min_interval=3.0, max_interval=60.0, rate=10.0)
+    plan = PollPlan(min_interval=3.0, max_interval=60.0, rate=10.0)
     plan.join(0)
     plan.put("a", 0, sent=0.0)
     plan.put("a", 0, sent=5.0)  # planned again: the first item is stale

@@ -42,9 +42,9 @@ __all__ = [
     "MAX_IMAGES",
     "MODELS",
     "FieldError",
-    "FieldSpec",
     "JsonValue",
     "ModelSpec",
+    "ParamSpec",
     "check_body",
     "check_field",
     "check_image_url",
@@ -65,7 +65,7 @@ Kind = Literal["choice", "bool", "int_choice"]
 
 
 @dataclass(frozen=True, slots=True)
-class FieldSpec:
+class ParamSpec:
     """One body field a model is known to take."""
 
     name: str
@@ -87,13 +87,13 @@ class ModelSpec:
 
     name: str
     family: str  # grok | veo | sora
-    fields: tuple[FieldSpec, ...]
+    fields: tuple[ParamSpec, ...]
     min_images: int = 0
     max_images: int = MAX_IMAGES
     images_help: str = "reference images"
     default_duration: int | None = None  # seconds; set for models that take a duration
 
-    def field(self, name: str) -> FieldSpec | None:
+    def field(self, name: str) -> ParamSpec | None:
         for spec in self.fields:
             if spec.name == name:
                 return spec
@@ -105,12 +105,12 @@ class ModelSpec:
         return "grok" if self.family == "grok" else self.name
 
 
-def _choice(name: str, *choices: str, help: str = "") -> FieldSpec:
-    return FieldSpec(name, "choice", choices, help)
+def _choice(name: str, *choices: str, help: str = "") -> ParamSpec:
+    return ParamSpec(name, "choice", choices, help)
 
 
-def _flag(name: str, help: str = "") -> FieldSpec:
-    return FieldSpec(name, "bool", (), help)
+def _flag(name: str, help: str = "") -> ParamSpec:
+    return ParamSpec(name, "bool", (), help)
 
 
 _GROK = (
@@ -124,11 +124,11 @@ _VEO = (
 )
 
 
-def _sora(*durations: int) -> tuple[FieldSpec, ...]:
+def _sora(*durations: int) -> tuple[ParamSpec, ...]:
     return (
         _choice("orientation", "portrait", "landscape", help="portrait or landscape"),
         _choice("size", "small", "large", help="small ≈ 720p, large ≈ 1080p"),
-        FieldSpec("duration", "int_choice", durations, "seconds"),
+        ParamSpec("duration", "int_choice", durations, "seconds"),
         _flag("watermark", "false forces a video without a watermark"),
         _flag("private", "true: not published, cannot be remixed"),
     )
@@ -201,7 +201,7 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_field(model: str, spec: FieldSpec, value: JsonValue) -> JsonValue:
+def check_field(model: str, spec: ParamSpec, value: JsonValue) -> JsonValue:
     """``value`` in the form the model takes, or :class:`FieldError`.
 
     Words match regardless of case (``720p`` → ``720P``); a boolean may be written as the

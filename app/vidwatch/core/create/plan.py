@@ -34,7 +34,7 @@ from vidwatch.core.create.batch import Batch, BatchRow
 from vidwatch.core.create.journal import RowEntry, RowState
 from vidwatch.core.create.ledger import Earlier
 
-__all__ = ["SENT_BEFORE_ADVICE", "UNCERTAIN_ADVICE", "Plan", "Step", "Why", "plan_batch"]
+__all__ = ["SENT_BEFORE_ADVICE", "UNCERTAIN_ADVICE", "BatchPlan", "Step", "Why", "plan_batch"]
 
 UNCERTAIN_ADVICE = (
     "its request may have reached the server but the answer was lost, so it is not sent "
@@ -83,7 +83,7 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class BatchPlan:
     steps: tuple[Step, ...]
     blocked: str | None = None
 
@@ -115,7 +115,7 @@ def plan_batch(
     accepted: Collection[str] = (),
     earlier: Mapping[str, Earlier] | None = None,
     keys: Mapping[str, str] | None = None,
-) -> Plan:
+) -> BatchPlan:
     """Decide every row. ``entries`` and ``blocked`` come from the batch's journal;
     ``failed_tasks`` are the task IDs whose jobs failed (from the task list);
     ``earlier`` the latest send (or task) of each row's request that may have a job
@@ -137,7 +137,7 @@ def plan_batch(
         again = resend or row.identity in accepted
         step = _decide(row, entry, before, again, failed_tasks, retry_failed, resend_uncertain)
         steps.append(replace(step, key=keys.get(row.identity, ""), earlier=before))
-    return Plan(tuple(steps), stop)
+    return BatchPlan(tuple(steps), stop)
 
 
 def _decide(

@@ -55,7 +55,7 @@ from vidwatch.core.text.sanitize import clean_line
 
 __all__ = [
     "WINDOW",
-    "Budget",
+    "CreateBudget",
     "Creator",
     "Pacer",
     "Resumed",
@@ -81,7 +81,7 @@ class Creator(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Budget:
+class CreateBudget:
     """The create budget (``[create]`` in the config)."""
 
     per_minute: int = 30
@@ -236,7 +236,7 @@ class Sender:
         self,
         client: Creator,
         manifest: Manifest,
-        budget: Budget,
+        budget: CreateBudget,
         *,
         ledger: Ledger,
         add_tasks: Callable[[list[Task]], object],

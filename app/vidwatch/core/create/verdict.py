@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from vidwatch.core.gateway.create_answer import (
-    BadResponse,
+    CreateBadResponse,
     Created,
     CreateOutcome,
+    CreateRateLimited,
+    CreateServerError,
     NoAnswer,
     NoChannel,
-    RateLimited,
     Refused,
     SendFate,
-    ServerError,
     classify_transport_error,
 )
 from vidwatch.core.model.ids import escaped
@@ -64,7 +64,7 @@ class Verdict:
     message: str = ""
     status: int | None = None
     task_id: str | None = None
-    retry_after: float | None = None  # RateLimited: the server's wait
+    retry_after: float | None = None  # CreateRateLimited: the server's wait
     retry_soon: bool = False  # worth sending again in this run, after a backoff
     stop_batch: bool = False  # every other row would get the same answer (key, balance)
     stop_model: bool = False  # every row of this model would (no channel)
@@ -94,7 +94,7 @@ def judge(outcome: CreateOutcome) -> Verdict:
             outcome.status,
             stop_model=True,
         )
-    if isinstance(outcome, RateLimited):
+    if isinstance(outcome, CreateRateLimited):
         return Verdict(
             RowState.NOT_SENT,
             outcome.code or "rate_limited",
@@ -103,7 +103,7 @@ def judge(outcome: CreateOutcome) -> Verdict:
             retry_after=outcome.retry_after,
             retry_soon=True,
         )
-    if isinstance(outcome, ServerError):
+    if isinstance(outcome, CreateServerError):
         if outcome.made_job is False:
             return Verdict(
                 RowState.NOT_SENT, outcome.code, outcome.message, outcome.status, retry_soon=True
@@ -116,7 +116,7 @@ def judge(outcome: CreateOutcome) -> Verdict:
             return Verdict(RowState.NOT_SENT, "connect", why, retry_soon=True)
         why = f"the answer was lost after sending ({outcome.reason})"
         return Verdict(RowState.UNCERTAIN, "lost", why)
-    assert isinstance(outcome, BadResponse)
+    assert isinstance(outcome, CreateBadResponse)
     if outcome.made_job is False:
         return Verdict(RowState.NOT_SENT, "", outcome.reason, outcome.status, stop_batch=True)
     if outcome.answered_id:

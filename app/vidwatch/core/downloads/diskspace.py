@@ -26,7 +26,7 @@ __all__ = [
     "MB",
     "MIN_FREE",
     "NO_ROOM",
-    "Budget",
+    "DiskBudget",
     "FreeSpace",
     "disk_free",
     "margin",
@@ -66,7 +66,7 @@ def mb_text(size: int) -> str:
     return f"{size / MB:,.0f} MB" if size >= 10 * MB else f"{size / MB:,.1f} MB"
 
 
-class Budget:
+class DiskBudget:
     """The bytes the downloads into ``folder`` may still write. Each problem is one
     sentence; ``None`` means go on."""
 

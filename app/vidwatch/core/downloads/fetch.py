@@ -43,7 +43,7 @@ from vidwatch.core.downloads.diskspace import (
     MB,
     MIN_FREE,
     NO_ROOM,
-    Budget,
+    DiskBudget,
     FreeSpace,
     disk_free,
 )
@@ -123,7 +123,7 @@ class Downloader:
     ) -> None:
         self.folder = Path(folder).expanduser()
         self.refresh = refresh
-        self.budget = Budget(self.folder, max_bytes, free_space)
+        self.budget = DiskBudget(self.folder, max_bytes, free_space)
         self._slots = asyncio.Semaphore(max(parallel, 1))
         self._claimed: dict[str, str] = {}  # casefolded file stem -> task id, this run
         self._claim_lock = threading.Lock()  # claims run in worker threads, several at once

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from vidwatch.core.model import fields
 from vidwatch.core.model.records import TaskRecord, model_key, utcnow
-from vidwatch.core.runtime.logs import redact
+from vidwatch.core.runtime.logs import redact_secrets
 from vidwatch.core.store.atomic import atomic_write
 from vidwatch.core.store.export import record_json, to_json
 
@@ -61,7 +61,10 @@ def sidecar_data(
     record: TaskRecord, video: Path, size: int, now: datetime | None = None
 ) -> dict[str, Any]:
     """What the sidecar of ``record``'s video (``size`` bytes at ``video``) holds."""
-    record = TaskRecord(fields.redact(record.task, redact), fields.redact(record.result, redact))
+    record = TaskRecord(
+        fields.redact_record(record.task, redact_secrets),
+        fields.redact_record(record.result, redact_secrets),
+    )
     row = {k: v for k, v in record_json(record).items() if k not in SIDECAR_EXCLUDED}
     if row.get("extras"):
         row["extras"] = {k: v for k, v in row["extras"].items() if not k.lower().endswith("url")}
@@ -82,7 +85,7 @@ def sidecar_data(
 
 def sidecar_text(data: dict[str, Any]) -> str:
     """The file's text: escaped like an export, redacted once more as a whole."""
-    return redact(to_json(data)) + "\n"
+    return redact_secrets(to_json(data)) + "\n"
 
 
 def write_sidecar(record: TaskRecord, video: Path, size: int) -> Path:

@@ -150,7 +150,7 @@ class QueryClient:
         if isinstance(reply, Reply):
             outcome = parse_create_response(reply.status, reply.headers, reply.body)
         elif isinstance(reply, BadResponse):  # an answer came, but too large to read
-            outcome = created.BadResponse(0, reply.reason)
+            outcome = created.CreateBadResponse(0, reply.reason)
         else:
             fate = SendFate.NOT_SENT if reply.not_sent else SendFate.UNCERTAIN
             outcome = NoAnswer(fate, reply.reason)
@@ -159,7 +159,7 @@ class QueryClient:
     def _redacted_create(self, outcome: CreateOutcome) -> CreateOutcome:
         if not self._key:
             return outcome
-        if isinstance(outcome, created.BadResponse):
+        if isinstance(outcome, created.CreateBadResponse):
             answered = self.redact(outcome.answered_id)
             return replace(outcome, reason=self.redact(outcome.reason), answered_id=answered)
         if isinstance(outcome, NoAnswer):
@@ -167,7 +167,7 @@ class QueryClient:
         if isinstance(outcome, created.Created):
             if self.redact(outcome.task_id) != outcome.task_id:  # a gateway echoing the key
                 why = "the gateway answered with an ID that holds the API key"
-                return created.BadResponse(200, why, self.redact(outcome.task_id))
+                return created.CreateBadResponse(200, why, self.redact(outcome.task_id))
             return outcome  # the ID passed the one ID rule
         return replace(outcome, message=self.redact(outcome.message))
 
@@ -232,7 +232,7 @@ class QueryClient:
         if not self._key or (isinstance(outcome, Ok) and not _mentions(outcome.result, self._key)):
             return outcome
         if isinstance(outcome, Ok):  # every text field, from the record's one field list
-            return Ok(fields.redact(outcome.result, self.redact), outcome.poll_after)
+            return Ok(fields.redact_record(outcome.result, self.redact), outcome.poll_after)
         if isinstance(outcome, AuthRejected | NotFound | WrongUrl | ServerError | RateLimited):
             return _replace_detail(outcome, self.redact(outcome.detail))
         if isinstance(outcome, BadResponse):

@@ -9,14 +9,14 @@ server is cleaned (no escapes, control or bidi characters) and capped.
 answer                     outcome                                             job made?
 =========================  ==================================================  ============
 2xx with a usable ``id``   :class:`Created`                                    yes
-2xx without one            :class:`BadResponse`                                maybe
+2xx without one            :class:`CreateBadResponse`                                maybe
 2xx, quota/no-channel code :class:`Refused` / :class:`NoChannel`               no
 4xx (not 429)              :class:`Refused` (403 quota, 400 bad field, 401…)   no
-429                        :class:`RateLimited` (``Retry-After`` honoured)     no
+429                        :class:`CreateRateLimited` (``Retry-After`` honoured)     no
 503 ``model_not_found``    :class:`NoChannel`                                  no
-503 otherwise              :class:`ServerError` (``unavailable``)              no
-other 5xx                  :class:`ServerError` (500, 502, 504, 524…)          maybe
-3xx                        :class:`BadResponse` (not followed: the key)        no
+503 otherwise              :class:`CreateServerError` (``unavailable``)              no
+other 5xx                  :class:`CreateServerError` (500, 502, 504, 524…)          maybe
+3xx                        :class:`CreateBadResponse` (not followed: the key)        no
 =========================  ==================================================  ============
 
 "Maybe" is the heart of never paying twice: a gateway that answers 500/502/504 may have
@@ -63,15 +63,15 @@ from vidwatch.core.text.sanitize import MAX_SHORT, clean_line
 
 __all__ = [
     "ACCOUNT_CODES",
-    "BadResponse",
+    "CreateBadResponse",
     "CreateOutcome",
+    "CreateRateLimited",
+    "CreateServerError",
     "Created",
     "NoAnswer",
     "NoChannel",
-    "RateLimited",
     "Refused",
     "SendFate",
-    "ServerError",
     "classify_transport_error",
     "parse_create_response",
 ]
@@ -142,7 +142,7 @@ class NoChannel:
 
 
 @dataclass(frozen=True, slots=True)
-class RateLimited:
+class CreateRateLimited:
     """429: too many requests or too many running jobs. No job was made."""
 
     retry_after: float | None
@@ -153,7 +153,7 @@ class RateLimited:
 
 
 @dataclass(frozen=True, slots=True)
-class ServerError:
+class CreateServerError:
     """5xx. ``made_job`` is False only for a plain 503 (unavailable: nothing was done)."""
 
     status: int
@@ -166,7 +166,7 @@ class ServerError:
 
 
 @dataclass(frozen=True, slots=True)
-class BadResponse:
+class CreateBadResponse:
     """An answer that cannot be read. After a 2xx the job was most likely made.
     ``answered_id``: the ID the answer held when it fails the one ID rule (raw, cut to
     :data:`MAX_ANSWERED_ID` characters; show it escaped)."""
@@ -203,7 +203,15 @@ class NoAnswer:
         return False if self.fate is SendFate.NOT_SENT else None
 
 
-CreateOutcome = Created | Refused | NoChannel | RateLimited | ServerError | BadResponse | NoAnswer
+CreateOutcome = (
+    Created
+    | Refused
+    | NoChannel
+    | CreateRateLimited
+    | CreateServerError
+    | CreateBadResponse
+    | NoAnswer
+)
 
 
 _NOT_SENT: Final = (
@@ -238,35 +246,35 @@ def parse_create_response(
     try:
         return _parse(status, headers, body, now or utcnow())
     except Exception as exc:  # a defect here must not lose the fact that an answer came
-        return BadResponse(status, f"could not be read ({type(exc).__name__})")
+        return CreateBadResponse(status, f"could not be read ({type(exc).__name__})")
 
 
 def _parse(status: int, headers: Mapping[str, str], body: bytes, now: datetime) -> CreateOutcome:
     if len(body) > MAX_BODY:
-        return BadResponse(status, f"body larger than {MAX_BODY // 1024} KiB")
+        return CreateBadResponse(status, f"body larger than {MAX_BODY // 1024} KiB")
     data, problem = _decode(body)
     code, message = _error_of(data)
     if 200 <= status <= 299:
         if problem:
-            return BadResponse(status, problem)
+            return CreateBadResponse(status, problem)
         return _created(status, data, code, message)
     message = message or problem or ""
     if status == 429:
-        return RateLimited(parse_retry_after(headers.get("retry-after"), now), message, code)
+        return CreateRateLimited(parse_retry_after(headers.get("retry-after"), now), message, code)
     if status == 503 and code.lower() in ("model_not_found", "no_available_channel"):
         return NoChannel(_model_in(message), message)
     if 500 <= status <= 599:
-        return ServerError(status, code, message)
+        return CreateServerError(status, code, message)
     if 400 <= status <= 499:
         return Refused(status, code, message)
     if 300 <= status <= 399:
-        return BadResponse(status, "a redirect, not followed so the key goes nowhere else")
-    return BadResponse(status, f"unexpected HTTP status {status}")
+        return CreateBadResponse(status, "a redirect, not followed so the key goes nowhere else")
+    return CreateBadResponse(status, f"unexpected HTTP status {status}")
 
 
 def _created(status: int, data: object, code: str, message: str) -> CreateOutcome:
     if not isinstance(data, Mapping):
-        return BadResponse(status, "the answer is not a JSON object")
+        return CreateBadResponse(status, "the answer is not a JSON object")
     inner = data.get("data")
     if "id" not in data and "task_id" not in data and isinstance(inner, Mapping):
         data = inner  # {"code": "success", "data": {"id": ...}}
@@ -279,12 +287,12 @@ def _created(status: int, data: object, code: str, message: str) -> CreateOutcom
         if code.lower() in ACCOUNT_CODES:
             return Refused(status, code, message)
         why = f"no task id in the answer ({message})" if message else "no task id in the answer"
-        return BadResponse(status, why)
+        return CreateBadResponse(status, why)
     task_id = task_id.strip()
     problem = validate_task_id(task_id)  # the one ID rule: what the task file can hold
     if problem is not None:
         why = f"the gateway answered with an ID vidwatch cannot use ({problem})"
-        return BadResponse(status, why, task_id[:MAX_ANSWERED_ID])
+        return CreateBadResponse(status, why, task_id[:MAX_ANSWERED_ID])
     raw_status = data.get("status")
     word = clean_line(raw_status, MAX_SHORT) if isinstance(raw_status, str) else ""
     return Created(task_id, word, _epoch(data.get("status_update_time")))

@@ -7,8 +7,8 @@ The list is the records' own dataclass fields: every field of :class:`Task`,
 
 * the store writes a field (:func:`to_file`) and reads it back, checked and cleaned
   (:func:`from_file`: file contents are hostile);
-* the export and ``vidwatch list --json`` show it (:func:`to_json`);
-* the redaction replaces a secret in it (:func:`redact`, :func:`mentions`).
+* the export and ``vidwatch list --json`` show it (:func:`to_jsonable`);
+* the redaction replaces a secret in it (:func:`redact_record`, :func:`mentions`).
 
 A field without a kind stops the import with a :class:`TypeError` naming it, so it
 cannot be silently left out of the file, the export or the redaction.
@@ -49,9 +49,9 @@ __all__ = [
     "field_specs",
     "from_file",
     "mentions",
-    "redact",
+    "redact_record",
     "to_file",
-    "to_json",
+    "to_jsonable",
 ]
 
 MAX_STORED_ID: Final = 1024  # longer than any ID vidwatch accepts; a file may hold older ones
@@ -356,8 +356,8 @@ _TO_JSON: Final[dict[Kind, Callable[[Any], Any] | None]] = {
     Kind.STATE: lambda state: state.value,
     Kind.PROBLEM: lambda problem: problem.value,
     Kind.NUMBER: _finite,  # NaN is not JSON
-    Kind.HISTORY: lambda history: [to_json(t) for t in history],
-    Kind.REQUEST: lambda request: to_json(request),
+    Kind.HISTORY: lambda history: [to_jsonable(t) for t in history],
+    Kind.REQUEST: lambda request: to_jsonable(request),
     Kind.URLS: list,
     Kind.JSON: _plain,
     Kind.EXTRAS: dict,
@@ -365,7 +365,7 @@ _TO_JSON: Final[dict[Kind, Callable[[Any], Any] | None]] = {
 _TO_JSON_PLANS: Final = {cls: _plan(specs, _TO_JSON) for cls, specs in _SPECS.items()}
 
 
-def to_json(record: Any) -> dict[str, Any]:
+def to_jsonable(record: Any) -> dict[str, Any]:
     """Every field of ``record`` as plain JSON types (``None`` as ``null``)."""
     out: dict[str, Any] = {}
     for spec, encode in _TO_JSON_PLANS[type(record)]:
@@ -412,7 +412,7 @@ def _nested(value: Any) -> tuple[Any, ...]:
     return value if isinstance(value, tuple) else (value,)
 
 
-def redact(record: R, scrub: Callable[[str], str]) -> R:
+def redact_record(record: R, scrub: Callable[[str], str]) -> R:
     """``record`` with ``scrub`` applied to every text it holds, nested records too (the
     same object when nothing changed)."""
     changes: dict[str, Any] = {}
@@ -421,9 +421,9 @@ def redact(record: R, scrub: Callable[[str], str]) -> R:
         if spec.kind in _TEXT_KINDS and value:
             new: Any = _scrubbed(value, scrub)
         elif spec.kind is Kind.REQUEST and value is not None:
-            new = redact(value, scrub)
+            new = redact_record(value, scrub)
         elif spec.kind in _NESTED and value:
-            new = tuple(redact(item, scrub) for item in value)
+            new = tuple(redact_record(item, scrub) for item in value)
         else:
             continue
         if new != value:

@@ -9,7 +9,7 @@ in one of two places and finds the earliest check:
   ``(due, version, task)``; an item whose version is no longer the task's is stale and
   is skipped when it surfaces.
 * **in the plan** (:data:`PLANNED`): due at its last request plus the interval the
-  :class:`~vidwatch.core.polling.rationing.Plan` gives its weight class, so a re-plan moves
+  :class:`~vidwatch.core.polling.rationing.PollPlan` gives its weight class, so a re-plan moves
   every planned check at once.
 
 A task in flight or finished waits nowhere (:data:`IDLE`). Nothing here reads a clock.
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from vidwatch.core.model.records import TaskResult
-from vidwatch.core.polling.rationing import CLASS_MAX, Plan
+from vidwatch.core.polling.rationing import CLASS_MAX, PollPlan
 
 __all__ = ["FIXED", "IDLE", "PLANNED", "Agenda", "Entry"]
 
@@ -57,7 +57,7 @@ class Agenda:
     """Every watched task's :class:`Entry`, which of them are open (polled again), and
     where each open one waits."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: PollPlan) -> None:
         self.plan = plan
         self.entries: dict[str, Entry] = {}
         self.open: dict[str, None] = {}  # tracked and not finished (a set in insertion order)

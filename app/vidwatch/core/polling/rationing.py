@@ -37,7 +37,7 @@ __all__ = [
     "CLASS_MIN",
     "FILL",
     "HEADROOM",
-    "Plan",
+    "PollPlan",
     "weight_class",
 ]
 
@@ -65,7 +65,7 @@ def class_weight(cls: int) -> float:
 _WEIGHTS: Final = [class_weight(c) for c in range(CLASS_MIN, CLASS_MAX + 1)]
 
 
-class Plan:
+class PollPlan:
     """Weight classes of the open tasks, the scale that fills the budget, and the
     queue of planned checks.
 
@@ -192,7 +192,7 @@ class Plan:
     # ------------------------------------------------------------------ the queue of checks
 
     def put(self, task_id: str, cls: int, sent: float) -> None:
-        """Plan the next check of ``task_id``: ``sent + interval(cls)``."""
+        """PollPlan the next check of ``task_id``: ``sent + interval(cls)``."""
         self._token += 1
         self._first_valid = False
         token = self._token

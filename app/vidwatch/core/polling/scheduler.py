@@ -37,7 +37,7 @@ from vidwatch.core.model.records import State, TaskResult, model_key
 from vidwatch.core.polling.agenda import IDLE, Agenda, Entry, anchor
 from vidwatch.core.polling.budget import BURST_SECONDS, Policy, RateLimiter
 from vidwatch.core.polling.durations import DurationModel
-from vidwatch.core.polling.rationing import Plan, weight_class
+from vidwatch.core.polling.rationing import PollPlan, weight_class
 
 __all__ = [
     "KNOWN_NOT_FOUND_LIMIT",
@@ -77,7 +77,8 @@ class Scheduler:
     concurrency cap, the budget, pauses and ``Retry-After``); the caller
     queries it and reports back with :meth:`complete`.
 
-    Answered, unfinished tasks are checked by the :class:`~vidwatch.core.polling.rationing.Plan`:
+    Answered, unfinished tasks are checked by the
+    :class:`~vidwatch.core.polling.rationing.PollPlan`:
     every ``min_interval`` while the budget affords it, else by the square-root rule
     on their chance of finishing (learned running times). New tasks, tasks asked for,
     errors, ``Retry-After`` holds and not-found answers have set due times.
@@ -99,7 +100,7 @@ class Scheduler:
         self.durations = durations or DurationModel()
         # Epoch seconds = clock seconds + wall_offset (ages come from server times).
         self.wall_offset = time.time() - time.monotonic() if wall_offset is None else wall_offset
-        self.plan = Plan(policy.min_interval, policy.max_interval, rate)
+        self.plan = PollPlan(policy.min_interval, policy.max_interval, rate)
         self._agenda = Agenda(self.plan)
         self._entries = self._agenda.entries  # every watched task (the agenda's, shared)
         self._open = self._agenda.open  # tracked and not finished

@@ -19,7 +19,7 @@ __all__ = ["LOG_NAME", "RedactingFormatter", "add_secret", "setup_logging"]
 LOG_NAME: Final = "vidwatch.log"
 MAX_BYTES: Final = 1024 * 1024
 BACKUPS: Final = 3
-MIN_SECRET: Final = 4  # shorter strings would redact ordinary text
+MIN_SECRET: Final = 4  # shorter strings would redact_secrets ordinary text
 
 _secrets: set[str] = set()
 
@@ -30,7 +30,7 @@ def add_secret(secret: str | None) -> None:
         _secrets.add(secret)
 
 
-def redact(text: str) -> str:
+def redact_secrets(text: str) -> str:
     for secret in _secrets:
         if secret in text:
             text = text.replace(secret, "***")
@@ -39,7 +39,7 @@ def redact(text: str) -> str:
 
 class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return redact_secrets(super().format(record))
 
 
 class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):

@@ -81,8 +81,8 @@ def record_json(record: TaskRecord) -> dict[str, Any]:
     """One task as plain JSON types (also what ``vidwatch list --json`` prints): every
     field of the task and of its result. ``state`` is the state users see (``new``
     before the first answer), as everywhere else."""
-    row = fields.to_json(record.task)
-    row.update(fields.to_json(record.result))
+    row = fields.to_jsonable(record.task)
+    row.update(fields.to_jsonable(record.result))
     row["state"] = record.result.shown_state.value
     return row
 

@@ -40,7 +40,7 @@ from vidwatch.core.create.ledger import Earlier, Ledger, LedgerError, Unresolved
 from vidwatch.core.create.plan import Step, Why
 from vidwatch.core.create.requests import CreateRequest
 from vidwatch.core.create.sender import (
-    Budget,
+    CreateBudget,
     Pacer,
     Resumed,
     Sender,
@@ -172,7 +172,7 @@ class JobCreator:
             return None
         row = BatchRow(1, 0, uuid.uuid4().hex, job.label, job.request)
         settings = self.config().create
-        budget = Budget(settings.per_minute, settings.concurrency)
+        budget = CreateBudget(settings.per_minute, settings.concurrency)
         if self._pacer is None:
             self._pacer = Pacer(budget.per_minute)
         loop = asyncio.get_running_loop()

@@ -33,7 +33,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from vidwatch.core.create.catalogue import MODELS, FieldSpec, JsonValue, lookup
+from vidwatch.core.create.catalogue import MODELS, JsonValue, ParamSpec, lookup
 from vidwatch.core.create.ledger import Earlier
 from vidwatch.core.create.requests import CreateError, CreateRequest, parse_param, prepare
 from vidwatch.core.model.records import MAX_LABEL, TaskRequest
@@ -145,7 +145,7 @@ class CreateDialog(ModalScreen[NewJob | None]):
                 yield Button("Cancel  esc", id="create-cancel")
 
     @staticmethod
-    def _fits(spec: FieldSpec | None, value: Any) -> bool:
+    def _fits(spec: ParamSpec | None, value: Any) -> bool:
         """Whether a value is one of the choices the field's widget offers."""
         if spec is None:
             return False
@@ -190,7 +190,7 @@ class CreateDialog(ModalScreen[NewJob | None]):
             self._model_shown = name
 
     @staticmethod
-    def _field_row(spec: FieldSpec, value: Any) -> Widget:
+    def _field_row(spec: ParamSpec, value: Any) -> Widget:
         if spec.kind == "bool":
             options: list[tuple[Text, Any]] = [(Text("true"), True), (Text("false"), False)]
         else:
