@@ -28,12 +28,12 @@ from pathlib import Path
 
 import aiohttp
 import httpx
-from vidwatch.core.budget import Policy
-from vidwatch.core.client import client_for
+from vidwatch.core.clients import client_for
 from vidwatch.core.config import Config, Paths
-from vidwatch.core.models import Task, TaskRecord, utcnow
-from vidwatch.core.poller import Poller
-from vidwatch.core.store import TaskStore
+from vidwatch.core.model.records import Task, TaskRecord, utcnow
+from vidwatch.core.polling.budget import Policy
+from vidwatch.core.polling.poller import Poller
+from vidwatch.core.store.task_file import TaskStore
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
 
 QUERY = "/v1/video/query"
@@ -133,7 +133,7 @@ async def engine(sim: Simulated, total: int, *, httpx_transport: bool = False) -
     now = utcnow()
     records = {i: TaskRecord(Task(i, now)) for i in sim.ids}
     config = Config(base_url=sim.base_url, api_key=sim.key, policy=POLICY)
-    transport = None  # the production transport, chosen by vidwatch.core.http
+    transport = None  # the production transport, chosen by vidwatch.core.gateway.http
     if httpx_transport:
         limits = httpx.Limits(max_connections=POLICY.concurrency)
         transport = httpx.AsyncHTTPTransport(limits=limits)

@@ -25,16 +25,16 @@ from typing import Any
 from textual import events
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static
-from vidwatch.core.budget import Policy
 from vidwatch.core.changes import Change
-from vidwatch.core.client import QueryClient
 from vidwatch.core.config import Config, Paths
-from vidwatch.core.models import State, TaskResult, utcnow
-from vidwatch.core.outcomes import Ok, Outcome
-from vidwatch.core.store import TaskStore
+from vidwatch.core.gateway.client import QueryClient
+from vidwatch.core.gateway.outcomes import Ok, Outcome
+from vidwatch.core.model.records import State, TaskResult, utcnow
+from vidwatch.core.polling.budget import Policy
+from vidwatch.core.store.task_file import TaskStore
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
-from vidwatch.ui.rows import SortKey
-from vidwatch.ui.task_table import TaskTable
+from vidwatch.ui.widgets.rows import SortKey
+from vidwatch.ui.widgets.task_table import TaskTable
 
 from bench.fixtures import records
 

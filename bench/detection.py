@@ -1,8 +1,8 @@
 """Detection latency at a fixed request budget: a discrete-event run on a simulated clock.
 
-The real :class:`~vidwatch.core.scheduler.Scheduler` decides what to poll; the real
+The real :class:`~vidwatch.core.polling.scheduler.Scheduler` decides what to poll; the real
 simulator's job model says what each poll sees, through the real
-:func:`~vidwatch.core.parsing.parse_response`. No sleeping and no sockets: a 25-minute
+:func:`~vidwatch.core.gateway.parsing.parse_response`. No sleeping and no sockets: a 25-minute
 run takes a few seconds. Latency is the time from the simulator finishing a job
 to vidwatch holding the answer that says so.
 
@@ -26,12 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from vidwatch.core.budget import BURST_SECONDS, Policy
-from vidwatch.core.outcomes import Ok, Outcome
-from vidwatch.core.parsing import parse_response
-from vidwatch.core.scheduler import Scheduler
-from vidwatch.core.sim_jobs import Job
-from vidwatch.core.simulator import Simulator
+from vidwatch.core.gateway.outcomes import Ok, Outcome
+from vidwatch.core.gateway.parsing import parse_response
+from vidwatch.core.polling.budget import BURST_SECONDS, Policy
+from vidwatch.core.polling.scheduler import Scheduler
+from vidwatch.simulator.jobs import Job
+from vidwatch.simulator.server import Simulator
 
 RTT = 0.15  # seconds per request on the simulated clock
 EPOCH = datetime(2026, 11, 1, tzinfo=UTC)

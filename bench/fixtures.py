@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from vidwatch.core.models import State, Task, TaskRecord, TaskResult
+from vidwatch.core.model.records import State, Task, TaskRecord, TaskResult
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 MODELS = ("grok", "sora-2", "veo3.1-fast", "kling-v2")

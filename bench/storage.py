@@ -20,11 +20,11 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from vidwatch.core.budget import Policy
-from vidwatch.core.models import utcnow
-from vidwatch.core.poller import Poller
+from vidwatch.core.model.records import utcnow
+from vidwatch.core.polling.budget import Policy
+from vidwatch.core.polling.poller import Poller
 from vidwatch.core.session import Session
-from vidwatch.core.store import TaskStore
+from vidwatch.core.store.task_file import TaskStore
 
 from bench.fixtures import records
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from aiohttp import web
 from textual_serve.server import Server
 
-from vidwatch.core.urls import is_loopback_host
+from vidwatch.core.text.urls import is_loopback_host
 
 __all__ = ["WebGuard", "loopback_host", "serve"]
 

@@ -2,7 +2,7 @@
 
 - everything is checked before anything is sent (a bad field is a usage error, 64);
 - on a terminal it says what will be sent and asks; without one it needs ``--yes``;
-- a request sent before (from anywhere: :mod:`vidwatch.core.ledger`) or already in the
+- a request sent before (from anywhere: :mod:`vidwatch.core.create.ledger`) or already in the
   task list is named; on a terminal it asks again, without one it needs ``--resend``;
 - the send is journaled like a batch row (intent fsynced before, the ID after) in the
   journal of single creates of this task list; a job whose answer arrived but never
@@ -45,20 +45,9 @@ from vidwatch.cli.output import (
     tell_unresolved,
 )
 from vidwatch.cli.waiting import WaitNotice
-from vidwatch.core.batch import BatchRow
 from vidwatch.core.config import Config
-from vidwatch.core.create import (
-    MAX_PROMPT,
-    CreateError,
-    CreateRequest,
-    parse_param,
-    prepare,
-    spend_summary,
-)
-from vidwatch.core.export import record_json, to_json
-from vidwatch.core.ids import escaped
-from vidwatch.core.ledger import Earlier, Ledger, LedgerError, Unresolved, key_of
-from vidwatch.core.manifest import (
+from vidwatch.core.create.batch import BatchRow
+from vidwatch.core.create.journal import (
     CREATE_JOURNAL,
     Manifest,
     ManifestBusy,
@@ -66,11 +55,18 @@ from vidwatch.core.manifest import (
     RowState,
     Verdict,
 )
-from vidwatch.core.models import MAX_LABEL, Task, TaskRecord, utcnow, validate_task_id
-from vidwatch.core.plan import Step, Why
-from vidwatch.core.sanitize import clean_line, escape_hidden
-from vidwatch.core.sender import (
-    Budget,
+from vidwatch.core.create.ledger import Earlier, Ledger, LedgerError, Unresolved, key_of
+from vidwatch.core.create.plan import Step, Why
+from vidwatch.core.create.requests import (
+    MAX_PROMPT,
+    CreateError,
+    CreateRequest,
+    parse_param,
+    prepare,
+    spend_summary,
+)
+from vidwatch.core.create.sender import (
+    CreateBudget,
     Resumed,
     Sender,
     SendEvent,
@@ -78,7 +74,11 @@ from vidwatch.core.sender import (
     Sent,
     unlisted_tasks,
 )
-from vidwatch.core.store import TaskStore
+from vidwatch.core.model.ids import escaped
+from vidwatch.core.model.records import MAX_LABEL, Task, TaskRecord, utcnow, validate_task_id
+from vidwatch.core.store.export import record_json, to_json
+from vidwatch.core.store.task_file import TaskStore
+from vidwatch.core.text.sanitize import clean_line, escape_hidden
 
 LOCK_WAIT: Final = 60.0  # seconds a create waits for another one's journal
 _MARK = re.compile(r"^\s*([0-9a-fA-F]{4,32})\s*(?:=\s*(\S+)\s*)?$")
@@ -176,7 +176,7 @@ def send_rows(
     """Send the steps' rows through the one client, within the create budget."""
     store = ctx.store()
     ledger = ctx.ledger()
-    budget = Budget(config.create.per_minute, config.create.concurrency)
+    budget = CreateBudget(config.create.per_minute, config.create.concurrency)
 
     async def go() -> SendReport:
         async with network.make_client(config) as client:

@@ -18,9 +18,9 @@ from vidwatch.cli.output import (
     safe,
     state_word,
 )
-from vidwatch.core.downloads import MB, Downloader, DownloadResult
-from vidwatch.core.models import State, TaskRecord
-from vidwatch.core.outcomes import Ok
+from vidwatch.core.downloads.fetch import MB, Downloader, DownloadResult
+from vidwatch.core.gateway.outcomes import Ok
+from vidwatch.core.model.records import State, TaskRecord
 
 if TYPE_CHECKING:
     from rich.progress import TaskID

@@ -32,14 +32,15 @@ from vidwatch.cli.output import (
     state_word,
     tell_unresolved,
 )
-from vidwatch.core.client import QueryClient, client_for
+from vidwatch.core.clients import client_for
 from vidwatch.core.config import ENV_API_KEY, Config, Paths
-from vidwatch.core.export import record_json, to_json
-from vidwatch.core.models import Problem, State, Task, TaskRecord, TaskResult, utcnow
-from vidwatch.core.outcomes import AuthRejected, NotFound, Ok, Outcome, WrongUrl
-from vidwatch.core.poll_events import PollerEvent, TaskUpdate
-from vidwatch.core.poller import Poller
-from vidwatch.core.urls import url_problem
+from vidwatch.core.gateway.client import QueryClient
+from vidwatch.core.gateway.outcomes import AuthRejected, NotFound, Ok, Outcome, WrongUrl
+from vidwatch.core.model.records import Problem, State, Task, TaskRecord, TaskResult, utcnow
+from vidwatch.core.polling.events import PollerEvent, TaskUpdate
+from vidwatch.core.polling.poller import Poller
+from vidwatch.core.store.export import record_json, to_json
+from vidwatch.core.text.urls import url_problem
 
 # An ID no job has: the answer tells a key that is accepted (400 task_not_exist, or a 404
 # that says the task is unknown) from one that is rejected (401/403), and costs nothing.
@@ -336,7 +337,7 @@ def cmd_web(ctx: Context, ns: argparse.Namespace) -> int:
 
 
 def cmd_simulate(ctx: Context, ns: argparse.Namespace) -> int:
-    from vidwatch.core.sim_serve import serve_forever
+    from vidwatch.simulator.serve import serve_forever
 
     if not 0.0 <= ns.chaos <= 1.0:
         raise CliError("--chaos is a fraction of requests, from 0 to 1 (0.3 = 30 %).", EXIT_USAGE)

@@ -17,12 +17,12 @@ from vidwatch.cli.output import (
     safe,
     tell_unresolved,
 )
-from vidwatch.core.export import export, record_json, to_json, write_export
-from vidwatch.core.ids import NOT_AN_ID, Found, extract_ids, looks_like_id, shown
-from vidwatch.core.models import State, Task, TaskRecord, split_ids, utcnow, validate_task_id
-from vidwatch.core.query import QueryError, parse_query, search_text
-from vidwatch.core.sanitize import clean_line
-from vidwatch.core.urls import url_problem
+from vidwatch.core.model.ids import NOT_AN_ID, Found, extract_ids, looks_like_id, shown
+from vidwatch.core.model.query import QueryError, parse_query, search_text
+from vidwatch.core.model.records import State, Task, TaskRecord, split_ids, utcnow, validate_task_id
+from vidwatch.core.store.export import export, record_json, to_json, write_export
+from vidwatch.core.text.sanitize import clean_line
+from vidwatch.core.text.urls import url_problem
 
 MAX_IGNORED_SHOWN = 10  # ignored pieces of a paste named one by one; the rest are counted
 

@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import TextIO
 
 from vidwatch.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
-from vidwatch.core.ledger import Ledger, LedgerError
-from vidwatch.core.logs import add_secret
-from vidwatch.core.models import State, TaskRecord
-from vidwatch.core.outcomes import NotFound, Ok, Outcome
-from vidwatch.core.sanitize import MAX_URL, clean_line
-from vidwatch.core.store import TaskStore
+from vidwatch.core.create.ledger import Ledger, LedgerError
+from vidwatch.core.gateway.outcomes import NotFound, Ok, Outcome
 
 # How outcomes are said lives in the core, shared with the dashboard.
-from vidwatch.core.wording import describe as describe
-from vidwatch.core.wording import host_of as host_of
+from vidwatch.core.gateway.wording import describe as describe
+from vidwatch.core.gateway.wording import host_of as host_of
+from vidwatch.core.model.records import State, TaskRecord
+from vidwatch.core.runtime.logs import add_secret
+from vidwatch.core.store.task_file import TaskStore
+from vidwatch.core.text.sanitize import MAX_URL, clean_line
 
 EXIT_OK = 0
 EXIT_FAILED = 1

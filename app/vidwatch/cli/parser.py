@@ -31,12 +31,12 @@ from vidwatch.cli.output import (
 )
 from vidwatch.cli.submit import cmd_submit
 from vidwatch.core.config import ENV_API_KEY, Config, Paths
-from vidwatch.core.export import FORMATS
-from vidwatch.core.logs import add_secret, redact, setup_logging
-from vidwatch.core.sim_create import CREATE_HELP
-from vidwatch.core.sim_faults import FAULTS_HELP
-from vidwatch.core.sim_shapes import ID_STYLES, SHAPES_HELP
-from vidwatch.core.store import StoreError
+from vidwatch.core.runtime.logs import add_secret, redact_secrets, setup_logging
+from vidwatch.core.store.export import FORMATS
+from vidwatch.core.store.task_file import StoreError
+from vidwatch.simulator.creates import CREATE_HELP
+from vidwatch.simulator.faults import FAULTS_HELP
+from vidwatch.simulator.shapes import ID_STYLES, SHAPES_HELP
 
 log = logging.getLogger("vidwatch.cli")
 
@@ -391,7 +391,7 @@ def main(
     except Exception as exc:  # a defect: one clear line, the details in the log
         log.exception("unexpected error")
         ctx.warn(
-            redact(
+            redact_secrets(
                 f"internal error ({type(exc).__name__}: {exc}); details are in the log: "
                 f"{ctx.paths.log_file}"
             )

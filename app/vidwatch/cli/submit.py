@@ -7,9 +7,9 @@ which exits 130). Exit 0 only when every row has a job or was marked done (a row
 done without a job is counted as that, not as "with a job").
 
 Before anything is sent: jobs of earlier runs that never reached the task list are
-added to it, ``--mark-done`` is applied, then :func:`~vidwatch.core.plan.plan_batch`
+added to it, ``--mark-done`` is applied, then :func:`~vidwatch.core.create.plan.plan_batch`
 decides each row against the batch's journal and the user's record of sends
-(:mod:`vidwatch.core.ledger`): a row whose request was sent before from anywhere (a
+(:mod:`vidwatch.core.create.ledger`): a row whose request was sent before from anywhere (a
 copy of the file, another task list, a single create) or is in the task list is named
 and skipped unless ``--resend`` is given or, on a terminal, the user says yes. Each send
 is decided again under the ledger's lock: a row another vidwatch sent meanwhile is
@@ -54,19 +54,18 @@ from vidwatch.cli.output import (
     tell_unresolved,
 )
 from vidwatch.cli.waiting import WaitNotice, countdown_column
-from vidwatch.core.batch import Batch, BatchRow, read_batch
-from vidwatch.core.ledger import Earlier, LedgerError, keys_of
-from vidwatch.core.manifest import Manifest, ManifestError, RowEntry, RowState
-from vidwatch.core.models import State, TaskRecord, validate_task_id
-from vidwatch.core.plan import (
+from vidwatch.core.create.batch import Batch, BatchRow, read_batch
+from vidwatch.core.create.journal import Manifest, ManifestError, RowEntry, RowState
+from vidwatch.core.create.ledger import Earlier, LedgerError, keys_of
+from vidwatch.core.create.plan import (
     SENT_BEFORE_ADVICE,
     UNCERTAIN_ADVICE,
-    Plan,
+    BatchPlan,
     Step,
     Why,
     plan_batch,
 )
-from vidwatch.core.sender import (
+from vidwatch.core.create.sender import (
     Resumed,
     SendEvent,
     SendReport,
@@ -75,6 +74,7 @@ from vidwatch.core.sender import (
     Stopped,
     unlisted_tasks,
 )
+from vidwatch.core.model.records import State, TaskRecord, validate_task_id
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -163,7 +163,7 @@ def _skipped_text(step: Step) -> str:
     return f"{step.why.value}: {step.detail}" if step.detail else step.why.value
 
 
-def _dry_run(ctx: Context, plan: Plan, base_url: str, marked: dict[str, str | None]) -> int:
+def _dry_run(ctx: Context, plan: BatchPlan, base_url: str, marked: dict[str, str | None]) -> int:
     """Each row's fate, the bodies that would go; ``marked``: rows ``--mark-done`` would
     resolve (row identity: the job found, or None), planned as if they were."""
     printer = RowPrinter(ctx.out, 0)
@@ -327,7 +327,7 @@ def _plan(
     accepted: set[str] | None = None,
     *,
     records: Mapping[str, TaskRecord] | None = None,
-) -> Plan:
+) -> BatchPlan:
     keys = keys_of(batch.sendable)
     earlier: dict[str, Earlier] = {}
     sent_before = SentBefore(ctx, records)
@@ -347,7 +347,9 @@ def _plan(
     )
 
 
-def _reporter(printer: RowPrinter, plan: Plan, notice: WaitNotice) -> Callable[[SendEvent], None]:
+def _reporter(
+    printer: RowPrinter, plan: BatchPlan, notice: WaitNotice
+) -> Callable[[SendEvent], None]:
     replaces = {step.row.identity: step.replaces for step in plan.to_send}
 
     def report(event: SendEvent) -> None:
@@ -385,7 +387,7 @@ def _reporter(printer: RowPrinter, plan: Plan, notice: WaitNotice) -> Callable[[
 def _summary(
     ctx: Context,
     batch: Batch,
-    plan: Plan,
+    plan: BatchPlan,
     entries: dict[str, RowEntry],
     sends: int,
     manifest_path: Path,

@@ -6,12 +6,12 @@ they happened. A listener reads the records themselves from the session: an even
 *what* changed; the session holds the current truth.
 
 - :class:`Loaded` — the list was read from the task file (start-up).
-- :class:`~vidwatch.core.poller.TaskUpdate` — a poll answered (a new result).
+- :class:`~vidwatch.core.polling.poller.TaskUpdate` — a poll answered (a new result).
 - :class:`Added`, :class:`Removed`, :class:`Relabeled` — edits made here.
 - :class:`Downloaded` — a task's video was saved here.
 - :class:`DiskChange` — another process changed the task file (tasks added, removed,
   videos downloaded elsewhere), or the file was damaged and set aside.
-- :class:`~vidwatch.core.poller.StatusChange` — polling as a whole (paused, key
+- :class:`~vidwatch.core.polling.poller.StatusChange` — polling as a whole (paused, key
   rejected, rate limited, counters), not any one record.
 """
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vidwatch.core.models import TaskRecord
-from vidwatch.core.poll_events import StatusChange, TaskUpdate
+from vidwatch.core.model.records import TaskRecord
+from vidwatch.core.polling.events import StatusChange, TaskUpdate
 
 __all__ = [
     "EDITS",

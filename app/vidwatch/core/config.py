@@ -16,9 +16,9 @@ from typing import Any, Final
 
 import platformdirs
 
-from vidwatch.core.budget import Policy
-from vidwatch.core.notify import MODES
-from vidwatch.core.urls import InsecureURLError, check_base_url, without_v1
+from vidwatch.core.polling.budget import Policy
+from vidwatch.core.runtime.notify import MODES
+from vidwatch.core.text.urls import InsecureURLError, check_base_url, without_v1
 
 __all__ = [
     "APP_NAME",
@@ -53,7 +53,7 @@ class Paths:
     config_file: Path
     tasks_file: Path
     log_dir: Path
-    # The record of what was sent (vidwatch.core.ledger): the user's, whichever task list
+    # The record of what was sent (vidwatch.core.create.ledger): the user's, whichever task list
     sent_dir: Path = field(default_factory=lambda: default_sent_dir())
 
     @classmethod

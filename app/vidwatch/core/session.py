@@ -1,8 +1,8 @@
 """The watched list as one in-memory truth, kept in step with the task file.
 
 A :class:`Session` owns the task records. It joins the
-:class:`~vidwatch.core.poller.Poller` (which polls them and hands every result back
-to the session) to the :class:`~vidwatch.core.store.TaskStore` (the file other
+:class:`~vidwatch.core.polling.poller.Poller` (which polls them and hands every result back
+to the session) to the :class:`~vidwatch.core.store.task_file.TaskStore` (the file other
 ``vidwatch`` processes also write). Every change to the records — a poll result, an
 edit made here, a download, another process's edit — is announced as one event
 (:mod:`vidwatch.core.changes`) to the session's listeners, in order. The dashboard
@@ -39,13 +39,13 @@ from vidwatch.core.changes import (
     Relabeled,
     Removed,
 )
-from vidwatch.core.fanout import Fanout
-from vidwatch.core.models import Task, TaskRecord, TaskResult, utcnow
-from vidwatch.core.outcomes import Outcome
-from vidwatch.core.poll_events import PollerEvent
-from vidwatch.core.poll_results import keep_known_result
-from vidwatch.core.poller import Poller
-from vidwatch.core.store import LoadResult, Signature, TaskStore, adopt_download
+from vidwatch.core.gateway.outcomes import Outcome
+from vidwatch.core.model.records import Task, TaskRecord, TaskResult, utcnow
+from vidwatch.core.polling.events import PollerEvent
+from vidwatch.core.polling.fanout import Fanout
+from vidwatch.core.polling.poller import Poller
+from vidwatch.core.polling.results import keep_known_result
+from vidwatch.core.store.task_file import LoadResult, Signature, TaskStore, adopt_download
 
 __all__ = ["AddReport", "DiskChange", "SaveJob", "Session"]
 
@@ -170,7 +170,7 @@ class Session:
     def read(self) -> LoadResult:
         """Read the task file (blocking, thread-safe: touches nothing in memory).
 
-        Raises :class:`~vidwatch.core.store.StoreError` when the file cannot be read.
+        Raises :class:`~vidwatch.core.store.task_file.StoreError` when the file cannot be read.
         """
         with _long_lived_allocations():
             return self.store.load()

@@ -1,15 +1,15 @@
 """The vidwatch dashboard (Textual): wires the headless engine to the screen.
 
 The app builds the engine — the :class:`~vidwatch.core.session.Session` (the one owner
-of the task records) and its :class:`~vidwatch.core.poller.Poller` — and connects the
-parts: the session's change stream goes through a :class:`~vidwatch.ui.feed.ChangeFeed`
+of the task records) and its :class:`~vidwatch.core.polling.poller.Poller` — and connects the
+parts: the session's change stream goes through a :class:`~vidwatch.ui.controllers.feed.ChangeFeed`
 to the screen (which applies it in one place), the
-:class:`~vidwatch.ui.announcer.Announcer` (toasts, bell, desktop) and the
-:class:`~vidwatch.ui.saver.SaveController` (saving, file watching, the view). The
-client and key live in :mod:`~vidwatch.ui.connection`, the demo in
-:mod:`~vidwatch.ui.demo`, the palette in :mod:`~vidwatch.ui.palette`, the toasts'
-manners in :mod:`~vidwatch.ui.toasts`, and the signal watchdog in
-:mod:`~vidwatch.core.lifeline`.
+:class:`~vidwatch.ui.controllers.announcer.Announcer` (toasts, bell, desktop) and the
+:class:`~vidwatch.ui.controllers.saver.SaveController` (saving, file watching, the view). The
+client and key live in :mod:`~vidwatch.ui.controllers.connection`, the demo in
+:mod:`~vidwatch.ui.controllers.demo`, the palette in :mod:`~vidwatch.ui.palette`, the toasts'
+manners in :mod:`~vidwatch.ui.widgets.toasts`, and the signal watchdog in
+:mod:`~vidwatch.core.runtime.lifeline`.
 """
 
 from __future__ import annotations
@@ -36,29 +36,30 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from vidwatch.core.changes import Change
-from vidwatch.core.client import client_for
-from vidwatch.core.clipboard import copy_text, open_url
+from vidwatch.core.clients import client_for
 from vidwatch.core.config import Config, Paths
-from vidwatch.core.gc_policy import GcPolicy, settle
-from vidwatch.core.lifeline import Lifeline
-from vidwatch.core.logs import redact
-from vidwatch.core.models import utcnow
-from vidwatch.core.poller import Poller
+from vidwatch.core.model.records import utcnow
+from vidwatch.core.polling.poller import Poller
+from vidwatch.core.runtime.clipboard import copy_text, open_url
+from vidwatch.core.runtime.gc_policy import GcPolicy, settle
+from vidwatch.core.runtime.lifeline import Lifeline
+from vidwatch.core.runtime.logs import redact_secrets
 from vidwatch.core.session import Session
-from vidwatch.core.store import StoreError, TaskStore
-from vidwatch.core.view import load_view
-from vidwatch.ui.announcer import Announcer
-from vidwatch.ui.connection import ClientFactory, Connection
-from vidwatch.ui.creating import JobCreator, quit_question
-from vidwatch.ui.demo import Demo
-from vidwatch.ui.dialogs import ConfirmDialog, HelpScreen
-from vidwatch.ui.downloads import DownloadsPanel, download_videos
-from vidwatch.ui.feed import ChangeFeed
-from vidwatch.ui.main_screen import Copier, MainScreen, Opener
+from vidwatch.core.store.task_file import StoreError, TaskStore
+from vidwatch.core.store.view import load_view
+from vidwatch.ui.controllers.announcer import Announcer
+from vidwatch.ui.controllers.connection import ClientFactory, Connection
+from vidwatch.ui.controllers.creating import JobCreator, quit_question
+from vidwatch.ui.controllers.demo import Demo
+from vidwatch.ui.controllers.downloads import DownloadsPanel, download_videos
+from vidwatch.ui.controllers.feed import ChangeFeed
+from vidwatch.ui.controllers.saver import SaveController
+from vidwatch.ui.controllers.task_actions import TaskActions
+from vidwatch.ui.dialogs.confirm import ConfirmDialog
 from vidwatch.ui.palette import key_help, palette_commands
-from vidwatch.ui.saver import SaveController
-from vidwatch.ui.task_actions import TaskActions
-from vidwatch.ui.toasts import place_toasts, show_toast
+from vidwatch.ui.screens.help import HelpScreen
+from vidwatch.ui.screens.main import Copier, MainScreen, Opener
+from vidwatch.ui.widgets.toasts import place_toasts, show_toast
 
 __all__ = ["DashboardExit", "DashboardOptions", "VidwatchApp", "run_dashboard", "stylesheet"]
 
@@ -195,7 +196,7 @@ class VidwatchApp(App[None]):
         what = f"{type(error).__name__}: {error}" if error is not None else "unknown"
         self.panic(
             Text(
-                redact(
+                redact_secrets(
                     f"vidwatch stopped after an internal error ({what}). Your list was saved "
                     "up to the last change; the log has the details (vidwatch paths)."
                 )
@@ -406,7 +407,7 @@ class DashboardExit:
 
 
 def run_dashboard(options: DashboardOptions) -> DashboardExit:
-    """Run until the user quits, or a signal ends it (see :mod:`vidwatch.core.lifeline`)."""
+    """Run until the user quits, or a signal ends it (see :mod:`vidwatch.core.runtime.lifeline`)."""
     app = VidwatchApp(options)
     try:
         app.run()

@@ -13,8 +13,8 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 
 from vidwatch.ui.keys import ALTERNATES, MAIN_BINDINGS
-from vidwatch.ui.main_screen import MainScreen
-from vidwatch.ui.task_table import TaskTable
+from vidwatch.ui.screens.main import MainScreen
+from vidwatch.ui.widgets.task_table import TaskTable
 
 __all__ = ["key_help", "palette_commands"]
 

@@ -1,0 +1,123 @@
+"""What went wrong with a request, said as a person would: one wording for every screen.
+
+The CLI prints it, the dashboard keeps it in a task's ``error`` and shows it in the
+rows and the detail pane. A client's own message (``ClientConnectorError: Cannot
+connect to host … ssl:default [Connect call failed …]``) stays in the log; people
+read which host could not be reached and why, in a few plain words.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+from vidwatch.core.gateway.outcomes import (
+    AuthRejected,
+    BadResponse,
+    NetworkError,
+    NotFound,
+    Ok,
+    Outcome,
+    RateLimited,
+    ServerError,
+    WrongUrl,
+)
+from vidwatch.core.text.sanitize import clean_line
+
+__all__ = ["describe", "host_of", "network_cause", "retry_words", "span"]
+
+_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("refused", "connect call failed"), "the connection was refused"),
+    (
+        (
+            "name or service not known",
+            "nodename nor servname",
+            "name resolution",
+            "getaddrinfo",
+            "dnserror",
+            "no address associated",
+        ),
+        "the name does not resolve (DNS)",
+    ),
+    (("certificate",), "its certificate was not accepted"),
+    (("network is unreachable", "no route to host"), "the network is unreachable"),
+    (("reset",), "the connection was reset"),
+    (("disconnected", "closed", "remote protocol"), "the server closed the connection"),
+)
+
+
+def host_of(base_url: str) -> str:
+    """``api.quickrouter.ai`` (with the port when it is not the default), safe to show."""
+    try:
+        parts = urlsplit(base_url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host:
+        return clean_line(base_url, 100) or "the server"
+    if ":" in host:  # IPv6: brackets keep the port apart
+        host = f"[{host}]"
+    return clean_line(f"{host}:{port}" if port else host, 100)
+
+
+def span(seconds: float) -> str:
+    """A duration for people: ``45s``, ``1m30s``, ``2h05m``."""
+    total = max(round(seconds), 0)
+    if total < 60:
+        return f"{total}s"
+    if total < 3600:
+        minutes, rest = divmod(total, 60)
+        return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
+    hours, rest = divmod(total, 3600)
+    return f"{hours}h{rest // 60:02d}m"
+
+
+def retry_words(why: str, seconds: float, at: float) -> str:
+    """A create that was not sent and waits before it is sent again (``create``,
+    ``submit``, the dashboard): ``not sent (429 rate_limited: …); trying again in 59m30s
+    (at 14:05:12), nothing paid so far``. ``at``: when, in epoch seconds (local time)."""
+    when = time.strftime("%H:%M:%S", time.localtime(at))
+    cause = f" ({why})" if why else ""
+    return f"not sent{cause}; trying again in {span(seconds)} (at {when}), nothing paid so far"
+
+
+def network_cause(reason: str) -> str:
+    """``the connection was refused``: what a client's message means, in a few words."""
+    reason = reason.lower()
+    return next(
+        (text for needles, text in _CAUSES if any(n in reason for n in needles)),
+        "the connection failed",
+    )
+
+
+def describe(outcome: Outcome, host: str = "") -> str:
+    """An unsuccessful answer as a person would say it: no client internals such as
+    ``ssl:default``, no "will retry" (a one-shot command does not; the dashboard says
+    when it asks again in its own words). ``""`` for :class:`Ok`."""
+    host = host or "the server"
+    if isinstance(outcome, NetworkError):
+        if outcome.timeout:
+            return f"no answer from {host} in time"
+        return f"cannot reach {host}: {network_cause(outcome.reason)}"
+    if isinstance(outcome, ServerError):
+        return _with(f"{host} failed to answer (HTTP {outcome.status})", outcome.detail)
+    if isinstance(outcome, BadResponse):
+        where = f" (HTTP {outcome.status})" if outcome.status is not None else ""
+        return f"{host} sent an unusable answer{where}: {clean_line(outcome.reason, 200)}"
+    if isinstance(outcome, RateLimited):
+        wait = (
+            f"; it asked to wait {outcome.retry_after:.0f} s"
+            if outcome.retry_after is not None
+            else ""
+        )
+        return _with(f"{host} is limiting requests (HTTP 429)", outcome.detail) + wait
+    if isinstance(outcome, AuthRejected | NotFound):
+        return clean_line(outcome.message, 400)
+    if isinstance(outcome, WrongUrl):  # the address asked, the server's words, the fix
+        return clean_line(outcome.message, 800)
+    assert isinstance(outcome, Ok)
+    return ""
+
+
+def _with(what: str, detail: str) -> str:
+    return f"{what}: {clean_line(detail, 200)}" if detail else what

@@ -1,0 +1,78 @@
+"""What a poll's answer does to a task's record, and who keeps the records.
+
+:func:`apply_outcome` turns the previous result and an answer into the new result (an
+error keeps what was known); :func:`keep_known_result` keeps a checked result when a
+task is added again. The records themselves belong to one :class:`RecordKeeper`: the
+session in the dashboard, or the poller's own :class:`OwnRecords` when it runs alone
+(the CLI, tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Protocol
+
+from vidwatch.core.gateway.outcomes import NetworkError, NotFound, Ok, Outcome
+from vidwatch.core.gateway.wording import describe
+from vidwatch.core.model.records import TaskRecord, TaskResult
+from vidwatch.core.polling.scheduler import NOT_FOUND_LIMIT
+
+__all__ = ["OwnRecords", "RecordKeeper", "apply_outcome", "keep_known_result"]
+
+
+class RecordKeeper(Protocol):
+    """Who holds the records the poller polls."""
+
+    @property
+    def records(self) -> Mapping[str, TaskRecord]: ...
+
+    def store_result(self, task_id: str, result: TaskResult) -> TaskRecord | None:
+        """Keep a task's new result; the updated record, or None if it is no longer kept."""
+        ...
+
+
+class OwnRecords:
+    """The poller's own records, when no session owns them (the CLI, tests)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, TaskRecord] = {}
+
+    def store_result(self, task_id: str, result: TaskResult) -> TaskRecord | None:
+        record = self.records.get(task_id)
+        if record is None:
+            return None
+        record = self.records[task_id] = record.with_result(result)
+        return record
+
+
+def keep_known_result(known: TaskRecord | None, record: TaskRecord) -> TaskRecord:
+    """``record``, with ``known``'s result when only ``known`` was ever checked."""
+    if known is not None and known.result.checked_at and not record.result.checked_at:
+        return record.with_result(known.result)
+    return record
+
+
+def apply_outcome(
+    previous: TaskResult,
+    outcome: Outcome,
+    now: datetime,
+    gave_up: bool | str = False,
+    *,
+    host: str = "",
+) -> TaskResult:
+    """The task's new result after ``outcome``; errors keep what was known (and its
+    history); a new status is added to the history. ``gave_up``: the task is left alone
+    now (or why, as :meth:`Scheduler.given_up` says it). A network error is kept as a
+    person would say it (:func:`~vidwatch.core.gateway.wording.describe`, naming ``host``); the
+    client's own words go to the log."""
+    if isinstance(outcome, Ok):
+        return previous.followed_by(outcome.result)
+    message = describe(outcome, host) if isinstance(outcome, NetworkError) else outcome.message
+    if isinstance(outcome, NotFound) and gave_up:
+        if isinstance(gave_up, str):
+            message += f" (given up: {gave_up}; press r to retry)"
+        else:
+            message += f" (gave up after {NOT_FOUND_LIMIT} tries; press r to retry)"
+    return replace(previous, checked_at=now, error=message, problem=outcome.problem)

@@ -1,0 +1,134 @@
+"""Downloads in the dashboard: the panel and the job that fills it.
+
+The panel holds one row per download under way, with Textual's progress bar. It
+appears above the footer while something downloads and folds away when all are
+done. Progress arrives per chunk; the bars are updated at most ten times a second.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ProgressBar, Static
+
+from vidwatch.core.config import Config
+from vidwatch.core.downloads.fetch import MB, Downloader
+from vidwatch.core.gateway.outcomes import Ok
+from vidwatch.core.model.records import TaskRecord
+from vidwatch.core.session import Session
+
+__all__ = ["DownloadsPanel", "download_videos"]
+
+EVERY = 0.1  # seconds between updates of one bar
+
+
+def size_text(done: int, total: int | None) -> str:
+    mb = 1024 * 1024
+    return f"{done / mb:.1f}/{total / mb:.1f} MB" if total else f"{done / mb:.1f} MB"
+
+
+class _Row(Horizontal):
+    def __init__(self, name: str) -> None:
+        super().__init__(classes="download-row")
+        self.name_text = name
+        self.last_update = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(self.name_text), classes="download-name")
+        yield ProgressBar(total=None, show_eta=False, classes="download-bar")
+        yield Static("", classes="download-size")
+
+
+class DownloadsPanel(Vertical):
+    DEFAULT_CLASSES = "downloads"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._rows: dict[str, _Row] = {}
+
+    def on_mount(self) -> None:
+        self.display = False
+
+    @property
+    def active(self) -> int:
+        return len(self._rows)
+
+    def start(self, task_id: str, name: str) -> None:
+        if task_id in self._rows:
+            return
+        row = _Row(name)
+        self._rows[task_id] = row
+        self.mount(row)
+        self.display = True
+        self.border_title = f"Downloading {len(self._rows)}"
+
+    def progress(self, task_id: str, done: int, total: int | None) -> None:
+        row = self._rows.get(task_id)
+        now = time.monotonic()
+        if row is None or not row.is_mounted or now - row.last_update < EVERY:
+            return
+        row.last_update = now
+        row.query_one(ProgressBar).update(total=total, progress=done)
+        row.query_one(".download-size", Static).update(size_text(done, total))
+
+    def finish(self, task_id: str) -> None:
+        row = self._rows.pop(task_id, None)
+        if row is not None:
+            row.remove()
+        self.border_title = f"Downloading {len(self._rows)}"
+        if not self._rows:
+            self.display = False
+
+
+async def download_videos(
+    app: App[Any],
+    session: Session,
+    panel: DownloadsPanel,
+    records: list[TaskRecord],
+    config: Config,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> None:
+    """Download these videos with a bar each; note where each was saved in the session
+    (which announces it) and say how it went."""
+    for record in records:
+        panel.start(record.id, record.task.label or record.id)
+
+    async def fresh_url(task_id: str) -> str | None:  # a signed link may have expired
+        outcome = await session.ask(task_id)
+        return outcome.result.video_url if isinstance(outcome, Ok) else None
+
+    downloader = Downloader(
+        config.download_dir,
+        parallel=config.max_downloads,
+        refresh=fresh_url,
+        max_bytes=config.max_download_mb * MB,
+        transport=transport,
+    )
+    try:
+        results = await downloader.download_all(records, panel.progress)
+    finally:
+        await downloader.aclose()
+        for record in records:
+            panel.finish(record.id)
+    failed = 0
+    for result in results:
+        known = session.records.get(result.task_id)
+        name = (known.task.label or known.id) if known is not None else result.task_id
+        if result.ok and result.path is not None:
+            session.set_saved(result.task_id, str(result.path))
+            if len(results) == 1:
+                app.notify(f"{name}: {result.message}.")
+        else:
+            failed += 1
+            app.notify(f"Not downloaded: {name}: {result.message}.", severity="error")
+    if len(results) > 1:
+        app.notify(
+            f"Downloaded {len(results) - failed} of {len(results)} to {config.download_dir}"
+            + (f"; {failed} failed." if failed else "."),
+            severity="warning" if failed else "information",
+        )

@@ -1,0 +1,49 @@
+"""The column chooser (``v``): which columns of the table show."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import (
+    Label,
+    SelectionList,
+    Static,
+)
+
+
+class ColumnsDialog(ModalScreen[frozenset[str] | None]):
+    """Pick the table's columns (``v``); the choice is remembered."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("enter", "done", "Done", priority=True),
+    ]
+
+    def __init__(self, choices: tuple[tuple[str, str], ...], hidden: frozenset[str]) -> None:
+        super().__init__()
+        self.choices = choices
+        self.hidden = hidden
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="columns"):
+            yield Label("Columns", classes="dialog-title")
+            yield SelectionList[str](
+                *[(Text(text), key, key not in self.hidden) for key, text in self.choices],
+                id="columns-list",
+            )
+            yield Static("space toggles · enter keeps · esc cancels", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(SelectionList).focus()
+
+    def action_done(self) -> None:
+        shown = set(self.query_one(SelectionList).selected)
+        self.dismiss(frozenset(key for key, _ in self.choices if key not in shown))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,301 @@
+"""poll, wait and check: what they say and how they exit when the server fails, refuses
+the key, or answers out of order. A fake client plays the server; two tests use a real
+loopback port (a closed one, and the simulator)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from vidwatch.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_UNREACHABLE, main
+from vidwatch.cli.network import CHECK_ID
+from vidwatch.core.gateway.outcomes import (
+    AuthRejected,
+    NetworkError,
+    NotFound,
+    Ok,
+    Outcome,
+    RateLimited,
+    ServerError,
+)
+from vidwatch.core.model.records import State, Task, TaskResult, utcnow
+from vidwatch.core.store.task_file import TaskStore
+from vidwatch.simulator.serve import SimulatorThread
+from vidwatch.simulator.server import Simulator
+
+from tests.cli.test_cli import Run
+
+KEY = "sk-test-0123456789"
+REFUSED = NetworkError(
+    "ClientConnectorError: Cannot connect to host api.quickrouter.ai:443 ssl:default "
+    "[Connect call failed ('203.0.113.5', 443)]"
+)
+Answer = Callable[[str], Awaitable[Outcome]]
+
+
+class FakeClient:
+    """Answers every query with ``answer(task_id)``; counts what it was asked."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.asked: list[str] = []
+
+    async def __aenter__(self) -> FakeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    async def query(self, task_id: str) -> Outcome:
+        self.asked.append(task_id)
+        return await self.answer(task_id)
+
+
+def always(outcome: Outcome) -> Answer:
+    async def answer(task_id: str) -> Outcome:
+        return outcome
+
+    return answer
+
+
+def ok(state: State = State.RUNNING, url: str | None = None) -> Ok:
+    status = {State.RUNNING: "processing", State.SUCCEEDED: "completed"}[state]
+    return Ok(TaskResult(state, status, video_url=url, checked_at=utcnow()))
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    monkeypatch.setenv("QUICKROUTER_API_KEY", KEY)
+    return Run(tmp_path)
+
+
+def serve(monkeypatch: pytest.MonkeyPatch, answer: Answer) -> FakeClient:
+    client = FakeClient(answer)
+    monkeypatch.setattr("vidwatch.cli.network.make_client", lambda config: client)
+    return client
+
+
+def test_poll_where_every_request_failed_exits_5_and_says_so_plainly(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("add", "grok:1", "grok:2")
+    serve(monkeypatch, always(REFUSED))
+    code, out, err = run("poll")
+    assert code == EXIT_UNREACHABLE
+    text = out + err
+    assert "cannot reach api.quickrouter.ai: the connection was refused" in out
+    assert "no task could be checked" in err
+    for raw in ("ssl:default", "ClientConnectorError", "will retry", "Connect call"):
+        assert raw not in text
+    stored = json.loads(run("list", "--json")[1])
+    assert {d["error"] for d in stored} == {
+        "cannot reach api.quickrouter.ai: the connection was refused"
+    }
+
+
+@pytest.mark.parametrize(
+    ("outcome", "said"),
+    [
+        (NetworkError("no answer in time", timeout=True), "no answer from api.quickrouter.ai"),
+        (ServerError(502, "Bad gateway"), "api.quickrouter.ai failed to answer (HTTP 502)"),
+        (RateLimited(30.0), "limiting requests (HTTP 429); it asked to wait 30 s"),
+    ],
+)
+def test_poll_says_each_failure_without_a_promise_to_retry(
+    run: Run, monkeypatch: pytest.MonkeyPatch, outcome: Outcome, said: str
+) -> None:
+    run("add", "grok:1")
+    serve(monkeypatch, always(outcome))
+    code, out, err = run("poll")
+    assert code == EXIT_UNREACHABLE
+    assert said in out
+    assert "will retry" not in out + err
+
+
+def test_poll_where_some_requests_failed_exits_1(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    run("add", "grok:1", "grok:2")
+
+    async def answer(task_id: str) -> Outcome:
+        return ok() if task_id == "grok:1" else REFUSED
+
+    serve(monkeypatch, answer)
+    code, _, err = run("poll")
+    assert code == EXIT_FAILED
+    assert "1 task of 2 could not be checked" in err
+
+
+def test_poll_of_an_unreachable_port_on_loopback(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real client, a real refused connection: nothing of the client's own words."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("QUICKROUTER_BASE_URL", f"http://127.0.0.1:{port}")
+    run("add", "grok:1")
+    code, out, err = run("poll")
+    assert code == EXIT_UNREACHABLE
+    assert f"cannot reach 127.0.0.1:{port}: the connection was refused" in out
+    assert "ssl:default" not in out + err
+    assert "will retry" not in out + err
+
+
+def test_poll_prints_in_the_order_of_list(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first task's answer comes last; the output still follows the list."""
+    run("add", "grok:a", "grok:b", "grok:c")
+    answered: list[str] = []
+    events: dict[int, asyncio.Event] = {}
+
+    async def answer(task_id: str) -> Outcome:
+        last_came = events.setdefault(id(asyncio.get_running_loop()), asyncio.Event())
+        if task_id == "grok:a":
+            await last_came.wait()
+        elif task_id == "grok:c":
+            last_came.set()
+        answered.append(task_id)
+        return ok()
+
+    serve(monkeypatch, answer)
+    code, out, _ = run("poll", "--json")
+    assert code == EXIT_OK
+    assert answered[-1] == "grok:a"
+    assert [d["id"] for d in json.loads(out)] == ["grok:a", "grok:b", "grok:c"]
+    answered.clear()
+    events.clear()
+    code, out, _ = run("poll")
+    assert answered[-1] == "grok:a"
+    rows = [line.split()[1] for line in out.splitlines()[1:]]
+    assert rows == ["grok:a", "grok:b", "grok:c"]
+
+
+def finished(run: Run, task_id: str) -> None:
+    now = datetime(2025, 6, 1, tzinfo=UTC)
+    store = TaskStore(run.tasks)
+    store.add([Task(task_id, now)])
+    result = TaskResult(State.SUCCEEDED, "completed", "https://v.example/a.mp4", checked_at=now)
+    store.merge_results({task_id: result})
+
+
+def test_a_wrong_key_poll_of_a_finished_task_is_told_once_and_not_kept(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finished(run, "grok:done")
+    serve(monkeypatch, always(AuthRejected(401, "Invalid API key")))
+    code, out, err = run("poll", "grok:done")
+    assert code == EXIT_KEY
+    assert (out + err).count("HTTP 401") == 1
+    stored = json.loads(run("list", "--json")[1])[0]
+    assert stored["error"] is None
+    assert stored["video_url"] == "https://v.example/a.mp4"
+
+
+def test_nothing_to_poll_says_so(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    finished(run, "grok:done")
+    client = serve(monkeypatch, always(ok()))
+    code, out, _ = run("poll")
+    assert code == EXIT_OK
+    assert "Nothing to poll: every watched task has finished" in out
+    assert client.asked == []
+
+
+def test_wait_with_a_wrong_key_prints_the_401_once(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve(monkeypatch, always(AuthRejected(401, "Invalid API key")))
+    code, out, err = run("wait", "grok:1", "grok:2", "--timeout", "30")
+    assert code == EXIT_KEY
+    assert (out + err).count("HTTP 401") == 1
+    assert all(d["error"] is None for d in json.loads(run("list", "--json")[1]))
+
+
+def test_wait_prints_only_usable_urls(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    urls = {"grok:1": "https://v.example/a.mp4", "grok:2": "https://v.example@evil.example/b"}
+
+    async def answer(task_id: str) -> Outcome:
+        return ok(State.SUCCEEDED, urls[task_id])
+
+    serve(monkeypatch, answer)
+    code, out, err = run("wait", "grok:1", "grok:2", "--timeout", "30")
+    assert code == EXIT_FAILED
+    assert out == "grok:1\thttps://v.example/a.mp4\n"
+    assert "grok:2: finished, but its URL is not usable" in err
+    assert "evil.example" not in out
+
+
+# --------------------------------------------------------------------------- check
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code", "server", "key"),
+    [
+        (NotFound(404), EXIT_OK, "reachable", "accepted"),
+        (ok(), EXIT_OK, "reachable", "accepted"),
+        (AuthRejected(401, "Invalid API key"), EXIT_KEY, "reachable", "rejected"),
+        (AuthRejected(403), EXIT_KEY, "reachable", "rejected"),
+        (REFUSED, EXIT_UNREACHABLE, "cannot reach", "not checked"),
+        (ServerError(503), EXIT_UNREACHABLE, "failed to answer (HTTP 503)", "not checked"),
+    ],
+)
+def test_check_asks_once_and_tells_the_three_cases_apart(
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    outcome: Outcome,
+    code: int,
+    server: str,
+    key: str,
+) -> None:
+    client = serve(monkeypatch, always(outcome))
+    got, out, _ = run("check")
+    assert got == code
+    assert client.asked == [CHECK_ID]
+    lines = dict(line.split(maxsplit=1) for line in out.splitlines())
+    assert server in lines["server"]
+    assert key in lines["API"]
+    assert KEY not in out
+
+
+def test_check_without_a_key_still_says_whether_the_server_answers(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("QUICKROUTER_API_KEY")
+    serve(monkeypatch, always(AuthRejected(401)))
+    code, out, _ = run("check")
+    assert code == EXIT_KEY
+    assert "server    reachable" in out
+    assert "API key   not set" in out
+
+
+def test_check_offline_sends_nothing(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = serve(monkeypatch, always(AuthRejected(401)))
+    code, out, _ = run("check", "--offline")
+    assert code == EXIT_OK
+    assert "not checked (--offline)" in out
+    monkeypatch.delenv("QUICKROUTER_API_KEY")
+    assert run("check", "--offline")[0] == EXIT_KEY
+    assert client.asked == []
+
+
+def test_check_against_the_simulator_tells_a_good_key_from_a_wrong_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = Simulator(jobs=0, seed=3)
+    with SimulatorThread(sim) as thread:
+        monkeypatch.setenv("QUICKROUTER_BASE_URL", thread.base_url)
+        results = {}
+        for name, key in (("good", sim.api_key), ("wrong", "sk-wrong-0123456789")):
+            monkeypatch.setenv("QUICKROUTER_API_KEY", key)
+            out = io.StringIO()
+            code = main(["--tasks-file", str(tmp_path / "t.toml"), "check"], out=out)
+            results[name] = (code, out.getvalue())
+    assert results["good"][0] == EXIT_OK
+    assert "API key   accepted" in results["good"][1]
+    assert results["wrong"][0] == EXIT_KEY
+    assert "API key   rejected" in results["wrong"][1]
+    assert "sk-wrong-0123456789" not in results["wrong"][1]

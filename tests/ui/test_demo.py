@@ -1,0 +1,97 @@
+"""The demo keeps its downloads and exports in a folder of its own and says where."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from rich.text import Text
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+from vidwatch.core.config import Config, Paths, default_download_dir
+from vidwatch.core.model.records import State
+from vidwatch.ui.app import DashboardOptions, VidwatchApp
+from vidwatch.ui.controllers.demo import demo_files, home_relative
+from vidwatch.ui.dialogs.export import ExportDialog
+
+
+async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.02)
+
+
+@pytest.mark.ui
+async def test_the_demo_downloads_and_exports_into_its_own_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_VIDEOS_DIR", raising=False)
+    videos = default_download_dir()
+    assert videos.is_relative_to(home)  # what the demo must leave alone
+    paths = Paths.discover()
+    options = DashboardOptions(
+        paths=paths, config=Config(), demo=True, demo_jobs=4, demo_speed=300.0
+    )
+    app = VidwatchApp(options)
+    folder = demo_files(paths)
+    async with app.run_test(size=(160, 30)) as pilot:
+        records = app.session.records
+        assert home_relative(folder) in app.main.banner_text()  # it says where
+        assert home_relative(folder).startswith("~/")  # short: three lines at 80 columns
+        table = app.main.table  # D acts on the rows shown
+        await until(pilot, lambda: any(r.state is State.SUCCEEDED for r in table.visible_records))
+        await pilot.press("asterisk", "D")  # every finished video
+        await until(pilot, lambda: any(r.task.saved_to for r in records.values()))
+        saved = [Path(r.task.saved_to) for r in records.values() if r.task.saved_to]
+        assert all(p.parent == folder and p.is_file() for p in saved)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ExportDialog))
+        suggested = Path(app.screen.query_one("#export-path", Input).value)
+        assert suggested.parent == folder
+        await pilot.press("ctrl+s")
+        await until(pilot, suggested.exists)
+        await pilot.press("q")
+    assert not videos.exists()
+    assert not (home / "Videos").exists()
+
+
+@pytest.mark.ui
+async def test_the_demo_banner_is_read_whole_at_80x24(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    options = DashboardOptions(paths=Paths.discover(), config=Config(), demo=True, demo_jobs=4)
+    app = VidwatchApp(options)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "DEMO" in app.main.banner_text())
+        await pilot.pause()
+        banner = app.main.query_one("#banner", Static)
+        box = banner.content_region
+        lines = Text(app.main.banner_text()).wrap(app.console, box.width)
+        assert len(lines) <= 3  # leaves the rows their room
+        assert box.height >= len(lines)  # and nothing is cut off (the key hint is last)
+        await pilot.press("q")
+
+
+async def test_the_demo_shows_every_model_family(tmp_path: Path) -> None:
+    """Its jobs take the families in turn: grok, sora, veo, each answering in its own
+    shape, and one in the doc page's."""
+    from datetime import UTC, datetime
+
+    from vidwatch.ui.controllers.demo import Demo
+
+    demo = Demo(Paths.discover(tasks_file=tmp_path / "tasks.toml"), jobs=4, seed=7, speed=3.0)
+    try:
+        await demo.start(Config(), lambda: datetime.now(UTC))
+        records = demo.store.load().records
+    finally:
+        await demo.stop()
+    families = ["grok", "kling-v2", "sora-2", "veo3.1-fast"]
+    assert sorted(i.partition(":")[0] for i in records) == families
+    assert sorted(r.task.label.split()[-1] for r in records.values()) == families  # shown

@@ -1,0 +1,202 @@
+"""What stays in sight at the most common terminal size: the footer's Help and Quit, and
+the box being typed in (toasts keep clear of it and do not pile up)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widget import Widget
+from textual.widgets import Footer, Input, TextArea
+from textual.widgets._footer import FooterKey
+from textual.widgets._toast import Toast
+from vidwatch.core.model.records import State
+from vidwatch.ui.dialogs.add import AddDialog
+from vidwatch.ui.screens.help import HelpScreen
+from vidwatch.ui.widgets.toasts import MAX_TOASTS
+
+from tests.support.dashboard import Harness, make_app, record
+
+pytestmark = pytest.mark.ui
+
+
+async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.02)
+
+
+def some(tmp_path: Path) -> Harness:
+    return make_app(tmp_path, [record(f"grok:{n}", State.RUNNING) for n in range(5)])
+
+
+def footer_keys(h: Harness) -> list[FooterKey]:
+    footer = h.app.screen.query_one(Footer)
+    return [k for k in footer.query(FooterKey) if k.display]
+
+
+def shown_whole(h: Harness, key: FooterKey) -> bool:
+    """Every cell of the key is on screen and shows the key itself."""
+    region = key.region
+    width = h.app.screen.size.width
+    if not region or region.right > width:
+        return False
+    return all(
+        h.app.screen.get_widget_at(x, region.y)[0] is key for x in range(region.x, region.right)
+    )
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (60, 20)])
+async def test_help_and_quit_stay_in_the_footer(tmp_path: Path, size: tuple[int, int]) -> None:
+    h = some(tmp_path)
+    async with h.app.run_test(size=size) as pilot:
+        await until(pilot, lambda: len(footer_keys(h)) >= 3)
+        await pilot.pause()
+        keys = footer_keys(h)
+        by_action = {k.action: k for k in keys}
+        assert {"help", "quit"} <= set(by_action)
+        assert by_action["help"].key_display == "?"
+        assert by_action["quit"].key_display == "q"
+        assert all(shown_whole(h, k) for k in keys)  # none cut, none hidden under another
+        assert "add" in by_action  # the screen's own keys fill the rest
+
+
+async def test_the_footer_refits_when_the_terminal_grows(tmp_path: Path) -> None:
+    h = some(tmp_path)
+
+    def fitted() -> bool:
+        keys = footer_keys(h)
+        return len(keys) >= 3 and all(shown_whole(h, k) for k in keys)
+
+    async with h.app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, fitted)
+        narrow = len(footer_keys(h))
+        await pilot.resize_terminal(160, 24)
+        await until(pilot, lambda: fitted() and len(footer_keys(h)) > narrow)
+        await pilot.resize_terminal(60, 24)
+        await until(pilot, lambda: fitted() and len(footer_keys(h)) < narrow)
+        assert {"help", "quit"} <= {k.action for k in footer_keys(h)}
+
+
+def covered_cells(h: Harness, box: Widget) -> list[tuple[int, int]]:
+    """Cells of ``box`` where a toast is drawn instead."""
+    screen = h.app.screen
+    region = box.region
+    hits = []
+    for y in range(region.y, region.bottom):
+        for x in range(region.x, region.right):
+            widget, _ = screen.get_widget_at(x, y)
+            if isinstance(widget, Toast) or any(isinstance(a, Toast) for a in widget.ancestors):
+                hits.append((x, y))
+    return hits
+
+
+def toasts(h: Harness) -> list[Toast]:
+    return list(h.app.screen.query(Toast))
+
+
+def drawn(h: Harness, toast: Toast) -> bool:
+    """Some cell of the toast is on screen."""
+    region = toast.region
+    if not region:
+        return False
+    found, _ = h.app.screen.get_widget_at(region.x + 1, region.y + region.height // 2)
+    return found is toast or toast in found.ancestors
+
+
+async def test_toasts_keep_clear_of_the_filter_box_and_do_not_pile_up(tmp_path: Path) -> None:
+    h = some(tmp_path)
+    async with h.app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("slash", "c", "o", "w")
+        box = h.app.main.query_one("#filter", Input)
+        assert h.app.screen.focused is box
+        for n in range(6):
+            h.app.notify(f"Something happened, number {n}: a sentence long enough to wrap.")
+        await until(pilot, lambda: len(toasts(h)) >= 1)
+        await pilot.pause()
+        assert len(toasts(h)) <= MAX_TOASTS
+        assert "number 5" in str(toasts(h)[-1].render())  # the newest is among them
+        assert covered_cells(h, box) == []
+        await pilot.press("x")  # typing still lands in the box
+        assert box.value == "cowx"
+
+
+async def test_toasts_keep_clear_of_a_dialogs_field(tmp_path: Path) -> None:
+    h = some(tmp_path)
+    async with h.app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(h.app.screen, AddDialog))
+        await pilot.pause()
+        field = h.app.screen.focused
+        assert isinstance(field, TextArea)
+        for n in range(4):
+            h.app.notify(f"Finished: demo {n:02d} — press c to copy its URL")
+        await pilot.pause()  # shown beside the dialog, or held until it closes
+        await pilot.pause()
+        assert covered_cells(h, field) == []
+
+
+async def test_the_same_toast_again_is_counted_not_repeated(tmp_path: Path) -> None:
+    h = some(tmp_path)
+    async with h.app.run_test(size=(80, 24), notifications=True) as pilot:
+        for _ in range(3):
+            await pilot.press("escape")  # "Nothing to clear. Press q to quit."
+        await until(pilot, lambda: len(toasts(h)) >= 1)
+        await pilot.pause()
+        shown = [str(t.render()) for t in toasts(h)]
+        assert len(shown) == 1
+        assert "Nothing to clear" in shown[0]
+        assert "(×3)" in shown[0]
+
+
+@pytest.mark.parametrize(("key", "size"), [("a", (120, 40)), ("a", (80, 24)), ("n", (100, 30))])
+async def test_toasts_never_cover_a_dialog(tmp_path: Path, key: str, size: tuple[int, int]) -> None:
+    """A toast over a dialog hid its title and fields (the new-job dialog in the demo)."""
+    from textual.screen import ModalScreen
+
+    h = make_app(tmp_path, [record(f"grok:{n}", State.RUNNING) for n in range(5)], key="sk-test-1")
+    async with h.app.run_test(size=size, notifications=True) as pilot:
+        await pilot.press(key)
+        await until(pilot, lambda: isinstance(h.app.screen, ModalScreen))
+        await pilot.pause()
+        for n in range(4):
+            h.app.notify(f"Finished: demo {n:02d} — press c to copy its URL")
+        await pilot.pause()
+        await pilot.pause()
+        for dialog in h.app.screen.children:
+            if dialog.__class__.__name__ != "ToastRack":
+                assert covered_cells(h, dialog) == []
+
+
+@pytest.mark.parametrize("size", [(160, 45), (80, 24)])
+async def test_toasts_keep_clear_of_the_help_dialog(tmp_path: Path, size: tuple[int, int]) -> None:
+    h = make_app(tmp_path, [record("grok:a", State.RUNNING)])
+    async with h.app.run_test(size=size, notifications=True) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(h.app.screen, HelpScreen))
+        for n in range(3):
+            h.app.notify(f"Finished: demo {n:02d}, a sentence long enough to take room")
+        await until(pilot, lambda: len(toasts(h)) >= 1)
+        await pilot.pause()
+        dialog = h.app.screen.query_one("#help")
+        assert covered_cells(h, dialog) == []
+        if size[1] >= 45:  # room above or below the dialog: they show there
+            assert any(drawn(h, t) for t in toasts(h))
+
+
+async def test_toasts_keep_clear_of_the_filter_box_after_enter(tmp_path: Path) -> None:
+    h = make_app(tmp_path, [record(f"grok:{n}", State.RUNNING) for n in range(3)])
+    async with h.app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("slash", "g", "r", "o", "k", "enter")
+        box = h.app.main.query_one("#filter", Input)
+        await until(pilot, lambda: h.app.focused is h.app.main.table)
+        assert box.display
+        for n in range(3):
+            h.app.notify(f"Finished: demo {n:02d}, a sentence long enough to take room")
+        await until(pilot, lambda: any(drawn(h, t) for t in toasts(h)))
+        assert covered_cells(h, box) == []
