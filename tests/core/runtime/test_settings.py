@@ -267,3 +267,33 @@ def test_a_machine_dependent_default_is_shown_as_declared() -> None:
     assert [(row.name, row.default) for row in every_setting(Where)] == [("folder", "~/Videos")]
     reading = read(Where, {}, where=WHERE, environ={}, warnings=[])
     assert reading.values == {"folder": Path("/home/someone/Videos")}
+
+
+def test_a_new_table_with_an_optional_number_and_its_own_entries_needs_only_declarations() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Create:
+        max_spend: float | None = setting(None, Number(0.0, 10000.0, "USD"), "stop past this")
+        prices: Mapping[str, float] = setting_factory(
+            lambda: {"sora-2": 0.5}, Entries(MODEL, Number(0.0, 100.0)), "price by model"
+        )
+
+    @dataclass(frozen=True, slots=True)
+    class Top:
+        create: Create = section("create", Create, "creating jobs")
+
+    example = example_toml(Top)
+    assert example == (
+        "[create]  # creating jobs\n"
+        "# max_spend = …\n"
+        "\n"
+        "[create.prices]  # price by model\n"
+        '"sora-2" = 0.5\n'
+    )
+    data = tomllib.loads(example)
+    warnings: list[str] = []
+    reading = read(Top, data, where=WHERE, environ={}, warnings=warnings)
+    assert reading.values["create"] == Create()
+    assert warnings == []
+    assert '| `create.prices` | `"sora-2" = 0.5` |' in markdown_table(Top)
+    data["create"]["max_spend"] = 20
+    assert read(Top, data, where=WHERE, environ={}, warnings=[]).values["create"].max_spend == 20.0

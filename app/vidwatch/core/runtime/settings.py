@@ -10,9 +10,20 @@ and, for a few, the environment variable that overrides it — and every ``[tabl
   setting, the value and what is allowed;
 * :func:`markdown_table` and :func:`example_toml` write the README's table and example.
 
-Adding a setting is one declaration on its dataclass, plus the code that uses it. A
-setting whose value is a table of its own (``[prices]``: model → number) is one
-declaration of kind :class:`Entries`.
+Adding a setting is one declaration on its dataclass, plus the code that uses it::
+
+    max_spend: float | None = setting(None, Number(0.0, 10000.0, "USD"), "stop past this")
+
+A new ``[table]`` is a settings dataclass and one :func:`section` field; a setting whose
+value is a table of its own (``[prices]``: model → number) is one declaration of kind
+:class:`Entries`::
+
+    prices: Mapping[str, float] = setting_factory(
+        dict, Entries(Name("a model name"), Number(0.0, 100.0, "USD")), "price per second"
+    )
+
+An environment variable that overrides a setting gives text, so only settings whose
+kind takes a string have one (``env=``).
 """
 
 from __future__ import annotations
@@ -417,7 +428,7 @@ def example_toml(cls: type[Any], prefix: str = "") -> str:
             tables += ["", f"[{prefix}{key}]  # {declaration.help}"]
             tables += [f"{_literal(k)} = {_literal(v)}" for k, v in default.items()]
         elif default is None:
-            top.append(f'# {key} = "…"')
+            top.append(f"# {key} = …" if isinstance(declaration.kind, Number) else f'# {key} = "…"')
         else:
             top.append(f"{key} = {_literal(default)}")
     return "\n".join(top + tables).strip("\n") + "\n"
