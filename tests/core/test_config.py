@@ -1,9 +1,22 @@
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from vidwatch.core.config import DEFAULT_BASE_URL, ConfigError, Paths, load_config
+from vidwatch.core.config import (
+    DEFAULT_BASE_URL,
+    Config,
+    ConfigError,
+    Paths,
+    load_config,
+    main,
+    readme_with_settings,
+)
+from vidwatch.core.runtime.settings import every_setting
+
+from tests.support.paths import README
 
 
 def write(path: Path, text: str, mode: int = 0o600) -> Path:
@@ -119,3 +132,101 @@ def test_a_key_that_cannot_be_sent_is_refused_without_repeating_it(
     assert bad not in str(info.value)
     with pytest.raises(ConfigError, match="QUICKROUTER_API_KEY"):
         load_config(tmp_path / "missing.toml", env={"QUICKROUTER_API_KEY": bad})
+
+
+def test_every_declared_default_is_one_its_own_kind_takes() -> None:
+    for row in every_setting(Config):
+        if row.default is not None and row.setting.shown is None:
+            assert row.setting.kind.check(row.default) == row.default, row.name
+
+
+def test_the_readme_shows_the_settings_as_declared() -> None:
+    """The README's table and example are generated from the declarations; after adding
+    or changing a setting, run ``python -m vidwatch.core.config --readme README.md``."""
+    text = README.read_text(encoding="utf-8")
+    assert readme_with_settings(text) == text, (
+        "run: python -m vidwatch.core.config --readme README.md"
+    )
+
+
+def test_the_readme_example_is_a_config_file_of_the_defaults(tmp_path: Path) -> None:
+    text = README.read_text(encoding="utf-8")
+    example = re.search(r"<!-- settings-example: .*?```toml\n(.*?)```", text, re.S)
+    assert example is not None
+    config = load_config(write(tmp_path / "c.toml", example.group(1)), env={})
+    assert config.warnings == ()
+    assert config.download_dir == Path("~/Videos/vidwatch").expanduser()
+    assert replace(config, download_dir=Config().download_dir) == Config()
+
+
+def test_the_table_and_the_example_are_printed_for_the_readme(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--table"]) == 0
+    table = capsys.readouterr().out
+    assert "| `polling.concurrency` | `8` | a whole number from 1 to 64 |" in table
+    assert main(["--example"]) == 0
+    assert "[create]" in capsys.readouterr().out
+    stale = tmp_path / "README.md"
+    stale.write_text(
+        "intro\n<!-- settings-table: old -->\n| old |\n<!-- /settings-table -->\n"
+        "<!-- settings-example: old -->\nold\n<!-- /settings-example -->\nend\n",
+        encoding="utf-8",
+    )
+    assert main(["--readme", str(stale)]) == 0
+    fresh = stale.read_text(encoding="utf-8")
+    assert "| old |" not in fresh
+    assert table in fresh
+    assert fresh.startswith("intro\n")
+    assert fresh.endswith("<!-- /settings-example -->\nend\n")
+    assert main(["--bogus"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            'desktop_notifications = "loud"\n',
+            "'desktop_notifications' must be one of auto, terminal, notify-send, off, not 'loud'",
+        ),
+        ('download_dir = ""\n', "'download_dir' must be a folder path, not ''"),
+        ("base_url = 3\n", "'base_url' must be an https:// URL, not 3"),
+        ("bell = 'yes'\n", "'bell' must be true or false, not 'yes'"),
+        ("[create]\nmodel = 'a b'\n", "'create.model' must be a model name, not 'a b'"),
+        ("polling = 3\n", "[polling] must be a table, not 3"),
+    ],
+)
+def test_every_refusal_names_the_setting_the_value_and_what_is_allowed(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = write(tmp_path / "c.toml", text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert str(info.value) == f"{path}: {message}"
+
+
+def load_error(tmp_path: Path, text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path / "e.toml", text), env={})
+    return info.value
+
+
+def test_the_environment_key_wins_over_a_bad_one_in_the_file(tmp_path: Path) -> None:
+    """The environment is how a key is given without touching the file: the file's key
+    is then not used, so it is not checked either (the 0600 warning still holds)."""
+    path = write(tmp_path / "c.toml", 'api_key = "sk old"\n', mode=0o644)
+    config = load_config(path, env={"QUICKROUTER_API_KEY": "sk-new"})
+    assert (config.api_key, config.key_source) == ("sk-new", "environment")
+    assert any("chmod 600" in w for w in config.warnings)
+    message = str(load_error(tmp_path, 'api_key = "sk old"\n'))
+    assert message.startswith(f"{tmp_path / 'e.toml'}: 'api_key' contains spaces")
+    assert "sk old" not in message
+
+
+def test_a_base_url_ending_in_v1_names_where_it_was_set(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.toml", 'base_url = "https://gw.example/v1"\n')
+    (warning,) = load_config(path, env={}).warnings
+    assert warning.startswith(f"{path}: 'base_url' https://gw.example/v1 ends in /v1")
+    env = {"QUICKROUTER_BASE_URL": "https://gw.example/v1/"}
+    (warning,) = load_config(tmp_path / "none.toml", env=env).warnings
+    assert warning.startswith("QUICKROUTER_BASE_URL https://gw.example/v1 ends in /v1")

@@ -1,12 +1,21 @@
 """Every number in the config file is bounded, with a message naming the key, the value
-and the allowed range (issue 12 item 7: concurrency = 100000 ran out of descriptors)."""
+and the allowed range (issue 12 item 7: concurrency = 100000 ran out of descriptors). The
+ranges are the settings' declarations (issue 18: each setting declared once)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from vidwatch.core.config import LIMITS, Config, ConfigError, load_config
+from vidwatch.core.config import Config, ConfigError, load_config
+from vidwatch.core.runtime.settings import Number, every_setting
+
+# Every number the file sets, and its range: read from the declarations.
+LIMITS = {
+    row.name: (row.setting.kind.low, row.setting.kind.high, row.setting.kind.unit)
+    for row in every_setting(Config)
+    if isinstance(row.setting.kind, Number)
+}
 
 # The other interval, set so that only the bound under test can refuse the file.
 _COMPANION = {
@@ -35,8 +44,14 @@ def setting(config: Config, name: str) -> object:
     return getattr(holder, key)
 
 
-def test_the_limits_cover_every_number_the_file_sets() -> None:
-    assert set(LIMITS) == {
+def test_every_setting_with_a_number_for_default_has_a_range() -> None:
+    numbers = {
+        row.name
+        for row in every_setting(Config)
+        if isinstance(row.default, int | float) and not isinstance(row.default, bool)
+    }
+    assert numbers == set(LIMITS)
+    assert numbers >= {
         "timeout",
         "max_downloads",
         "max_download_mb",
@@ -62,6 +77,7 @@ def test_each_bound_refuses_values_beyond_it_naming_key_value_and_range(
     tmp_path: Path, name: str
 ) -> None:
     low, high, unit = LIMITS[name]
+    unit = f" {unit}" if unit else ""
     step = 1 if isinstance(low, int) else low / 2
     for value in (low - step, high * 10):
         with pytest.raises(ConfigError) as caught:

@@ -187,7 +187,9 @@ def build_parser() -> _Parser:
     )
     p.add_argument("ids", nargs="*", metavar="ID")
     p.add_argument("--dir", metavar="DIR", help="where to save (default: download_dir)")
-    p.add_argument("--parallel", type=int, metavar="N", help="downloads at once (default 3)")
+    p.add_argument(
+        "--parallel", type=int, metavar="N", help="downloads at once (default: max_downloads)"
+    )
     p.set_defaults(func=cmd_download)
 
     p = command("web", "serve the dashboard to a browser on loopback (textual-serve)")

@@ -1,15 +1,24 @@
 """Paths and settings: the config file, the environment, the defaults.
 
+Each setting is declared once, as a field of :class:`Config` or of the dataclass of its
+table (``[polling]`` is :class:`~vidwatch.core.polling.budget.Policy`, ``[create]`` is
+:class:`CreateSettings`): its default, kind and range, one line of help, and the
+environment variable that overrides it. Reading, checking, the messages and the README's
+table come from those declarations (:mod:`vidwatch.core.runtime.settings`); this module
+adds the two rules that join settings (the base URL and ``allow_insecure_http``; where
+the API key came from) and the warnings about the file itself. The file is never written.
+
 The API key comes from ``QUICKROUTER_API_KEY`` or the config file only. It is
 kept out of ``repr`` so it cannot leak through logs or tracebacks.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import stat
+import sys
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -18,6 +27,22 @@ import platformdirs
 
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.runtime.notify import MODES
+from vidwatch.core.runtime.settings import (
+    Choice,
+    ConfigError,
+    Flag,
+    Folder,
+    Name,
+    Number,
+    Secret,
+    Text,
+    example_toml,
+    markdown_table,
+    read,
+    section,
+    setting,
+    setting_factory,
+)
 from vidwatch.core.text.urls import InsecureURLError, check_base_url, without_v1
 
 __all__ = [
@@ -26,12 +51,14 @@ __all__ = [
     "ENV_API_KEY",
     "ENV_BASE_URL",
     "ENV_TASKS_FILE",
-    "LIMITS",
     "Config",
     "ConfigError",
     "CreateSettings",
     "Paths",
+    "default_download_dir",
+    "default_sent_dir",
     "load_config",
+    "readme_with_settings",
 ]
 
 APP_NAME: Final = "vidwatch"
@@ -40,10 +67,6 @@ ENV_API_KEY: Final = "QUICKROUTER_API_KEY"
 ENV_BASE_URL: Final = "QUICKROUTER_BASE_URL"
 ENV_TASKS_FILE: Final = "VIDWATCH_TASKS_FILE"
 ENV_CONFIG_FILE: Final = "VIDWATCH_CONFIG"
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; ``str()`` is one clear sentence."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,33 +111,72 @@ def default_sent_dir() -> Path:
     return platformdirs.user_data_path(APP_NAME, appauthor=False) / "sent"
 
 
+def default_download_dir() -> Path:
+    """``~/Videos/vidwatch`` (the platform's videos folder)."""
+    return platformdirs.user_videos_path() / APP_NAME
+
+
 @dataclass(frozen=True, slots=True)
 class CreateSettings:
     """``[create]``: the model used when none is named, and the budget of creates
     (separate from polling's): at most ``per_minute`` sent in any minute, at most
     ``concurrency`` waiting for their answer at once."""
 
-    model: str = "grok-video-3"
-    per_minute: int = 30
-    concurrency: int = 2
+    model: str = setting(
+        "grok-video-3",
+        Name("a model name"),
+        "the model when none is named (`--model`, a row's `model`)",
+    )
+    per_minute: int = setting(
+        30,
+        Number(1, 600, "creates a minute"),
+        "creates sent in any 60 s; their own budget, not polling's",
+    )
+    concurrency: int = setting(2, Number(1, 16), "creates waiting for their answer at once")
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """Effective settings. ``api_key`` never appears in ``repr``."""
+    """Effective settings, each declared once here (or in the dataclass of its table):
+    the loader, the checks, their messages and the README's table come from these
+    declarations. ``api_key`` never appears in ``repr``."""
 
-    base_url: str = DEFAULT_BASE_URL
-    api_key: str | None = field(default=None, repr=False)
-    key_source: str | None = None  # "environment" | "config file" | None
-    policy: Policy = field(default_factory=Policy)
-    allow_insecure_http: bool = False
-    bell: bool = True
-    timeout: float = 20.0
-    download_dir: Path = field(default_factory=lambda: default_download_dir())
-    max_downloads: int = 3
-    max_download_mb: int = 4096  # no video is downloaded past this size
-    desktop_notifications: str = "auto"  # auto | terminal | notify-send | off
-    create: CreateSettings = field(default_factory=CreateSettings)
+    base_url: str = setting(
+        DEFAULT_BASE_URL,
+        Text("an https:// URL"),
+        "the gateway, without /v1 (vidwatch adds /v1/video/… itself)",
+        env=ENV_BASE_URL,
+    )
+    api_key: str | None = setting(
+        None,
+        Secret(),
+        "the API key (keep the file `chmod 600`)",
+        env=ENV_API_KEY,
+        repr=False,
+    )
+    key_source: str | None = None  # "environment" | "config file" | "demo" | None
+    policy: Policy = section("polling", Policy, "how often tasks are asked about")
+    allow_insecure_http: bool = setting(
+        False, Flag(), "allow plain http:// to a host other than loopback"
+    )
+    bell: bool = setting(True, Flag(), "ring the terminal bell when a job finishes or fails")
+    timeout: float = setting(20.0, Number(0.5, 600.0, "seconds"), "how long one request may take")
+    download_dir: Path = setting_factory(
+        default_download_dir,
+        Folder(),
+        "where `D` and `vidwatch download` save videos",
+        shown="~/Videos/vidwatch",
+    )
+    max_downloads: int = setting(3, Number(1, 16), "downloads at once")
+    max_download_mb: int = setting(
+        4096, Number(1, 65536, "MB"), "no video larger than this is downloaded"
+    )
+    desktop_notifications: str = setting(
+        "auto", Choice(MODES), "how a finished job is announced on the desktop"
+    )
+    create: CreateSettings = section(
+        "create", CreateSettings, '`vidwatch create` / `submit` (see "Creating jobs")'
+    )
     warnings: tuple[str, ...] = ()
 
     @property
@@ -122,205 +184,52 @@ class Config:
         return bool(self.api_key)
 
 
-_TOP_KEYS = {
-    "base_url",
-    "api_key",
-    "allow_insecure_http",
-    "bell",
-    "timeout",
-    "polling",
-    "download_dir",
-    "max_downloads",
-    "max_download_mb",
-    "desktop_notifications",
-    "create",
-}
-
-
-def default_download_dir() -> Path:
-    """``~/Videos/vidwatch`` (the platform's videos folder)."""
-    return platformdirs.user_videos_path() / APP_NAME
-
-
-_POLLING_KEYS = {"min_interval", "max_interval", "concurrency", "max_requests_per_second"}
-_CREATE_KEYS = {"model", "per_minute", "concurrency"}
-
-# Every number the config file sets, and the range it must lie in: outside it vidwatch
-# misbehaves (100,000 connections at once run out of file descriptors) or stops being
-# useful (a timeout of a microsecond). Whole numbers are the ones given as ints.
-LIMITS: Final[dict[str, tuple[float, float, str]]] = {
-    "timeout": (0.5, 600.0, " seconds"),
-    "max_downloads": (1, 16, ""),
-    "max_download_mb": (1, 65536, " MB"),
-    "polling.min_interval": (0.01, 3600.0, " seconds"),
-    "polling.max_interval": (0.01, 86400.0, " seconds"),
-    "polling.concurrency": (1, 64, ""),
-    "polling.max_requests_per_second": (0.01, 1000.0, ""),
-    "create.per_minute": (1, 600, " creates a minute"),
-    "create.concurrency": (1, 16, ""),
-}
-
-
-def _show(number: float) -> str:
-    return f"{number:g}" if isinstance(number, float) else str(number)
-
-
-def _bounded(table: dict[str, Any], name: str, where: str, default: float) -> float:
-    """The setting ``name`` (``polling.concurrency`` is ``concurrency`` in ``[polling]``),
-    checked against :data:`LIMITS`; the message names the key, the value and the range."""
-    low, high, unit = LIMITS[name]
-    whole = isinstance(low, int)
-    value = table.get(name.rpartition(".")[2], default)
-    allowed = f"from {_show(low)} to {_show(high)}{unit}"
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int if whole else int | float)
-        or not math.isfinite(value)
-    ):
-        kind = "a whole number" if whole else "a number"
-        raise ConfigError(f"{where}: '{name}' must be {kind} {allowed}, not {value!r}")
-    if not low <= value <= high:
-        raise ConfigError(f"{where}: '{name}' = {_show(value)} is out of range: use {allowed}")
-    return value
-
-
-def _flag(table: dict[str, Any], key: str, where: str, default: bool) -> bool:
-    value = table.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}: '{key}' must be true or false, not {value!r}")
-    return value
-
-
-def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     """Read the config file (missing is fine) and apply the environment."""
     environ = os.environ if env is None else env
-    warnings: list[str] = []
-    data: dict[str, Any] = {}
+    data = _parse(path)
     where = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raw = None
-    except OSError as exc:
-        raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}") from None
-    if raw is not None:
-        try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"The config file {path} is not valid TOML: {exc}") from None
-
-    for key in sorted(set(data) - _TOP_KEYS):
-        warnings.append(f"{where}: unknown setting '{key}' ignored")
-    polling = data.get("polling", {})
-    if not isinstance(polling, dict):
-        raise ConfigError(f"{where}: [polling] must be a table")
-    for key in sorted(set(polling) - _POLLING_KEYS):
-        warnings.append(f"{where}: unknown setting 'polling.{key}' ignored")
-
-    defaults = Policy()
-
-    def polled(key: str) -> float:
-        return _bounded(polling, f"polling.{key}", where, getattr(defaults, key))
-
-    try:
-        policy = Policy(
-            min_interval=float(polled("min_interval")),
-            max_interval=float(polled("max_interval")),
-            concurrency=int(polled("concurrency")),
-            max_requests_per_second=float(polled("max_requests_per_second")),
-        )
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-    create = _create_settings(data, where, warnings)
-
-    file_key = data.get("api_key")
-    if file_key is not None and not isinstance(file_key, str):
-        raise ConfigError(f"{where}: 'api_key' must be a string")
-    if file_key and raw is not None:
+    warnings: list[str] = []
+    reading = read(Config, data or {}, where=where, environ=environ, warnings=warnings)
+    values = reading.values
+    file_key = data.get("api_key") if data else None
+    if isinstance(file_key, str) and file_key:
         mode = _mode(path)
         if mode is not None and mode & (stat.S_IRWXG | stat.S_IRWXO):
             warnings.append(
                 f"The config file {path} holds an API key and is readable by others "
                 f"(mode {mode:04o}); run: chmod 600 {path}"
             )
-    env_key = environ.get(ENV_API_KEY, "").strip()
-    api_key = env_key or (file_key or "").strip() or None
-    source = "environment" if env_key else ("config file" if api_key else None)
-    if api_key is not None and not _sendable(api_key):
-        where_key = ENV_API_KEY if env_key else f"api_key in {path}"
-        raise ConfigError(
-            f"The API key in {where_key} contains spaces, invisible or non-ASCII characters "
-            "that cannot be sent in an HTTP header; paste it again."
-        )
-
-    env_base = environ.get(ENV_BASE_URL, "").strip()
-    base = env_base or data.get("base_url", DEFAULT_BASE_URL)
-    if not isinstance(base, str):
-        raise ConfigError(f"{where}: 'base_url' must be a string")
-    allow_insecure = _flag(data, "allow_insecure_http", where, False)
+    if values["api_key"] is None:
+        source = None
+    else:
+        source = "environment" if reading.place("api_key") == ENV_API_KEY else "config file"
     try:
-        base = check_base_url(base, allow_insecure_http=allow_insecure)
+        base = check_base_url(values["base_url"], allow_insecure_http=values["allow_insecure_http"])
     except InsecureURLError as exc:
         raise ConfigError(str(exc)) from None
     fixed = without_v1(base)
     if fixed is not None:  # a common slip: the gateway would answer 404 Invalid URL
-        setting = ENV_BASE_URL if env_base else f"{where}: base_url"
         warnings.append(
-            f"{setting} {base} ends in /v1, but vidwatch adds /v1/video/… itself (the gateway "
-            f"would be asked for /v1/v1/video/query); set it to {fixed}"
+            f"{reading.place('base_url')} {base} ends in /v1, but vidwatch adds /v1/video/… itself "
+            f"(the gateway would be asked for /v1/v1/video/query); set it to {fixed}"
         )
-    timeout = float(_bounded(data, "timeout", where, 20.0))
-    folder = data.get("download_dir")
-    if folder is not None and not (isinstance(folder, str) and folder.strip()):
-        raise ConfigError(f"{where}: 'download_dir' must be a folder path")
-    downloads = int(_bounded(data, "max_downloads", where, 3))
-    download_mb = int(_bounded(data, "max_download_mb", where, 4096))
-    notifications = data.get("desktop_notifications", "auto")
-    if notifications not in MODES:
-        raise ConfigError(f"{where}: 'desktop_notifications' must be one of {', '.join(MODES)}")
-    return Config(
-        base_url=base,
-        api_key=api_key,
-        key_source=source,
-        policy=policy,
-        allow_insecure_http=allow_insecure,
-        bell=_flag(data, "bell", where, True),
-        timeout=timeout,
-        download_dir=Path(folder).expanduser() if folder else default_download_dir(),
-        max_downloads=downloads,
-        max_download_mb=download_mb,
-        desktop_notifications=notifications,
-        create=create,
-        warnings=tuple(warnings),
-    )
+    values.update(base_url=base, key_source=source, warnings=tuple(warnings))
+    return Config(**values)
 
 
-def _create_settings(data: dict[str, Any], where: str, warnings: list[str]) -> CreateSettings:
-    table = data.get("create", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [create] must be a table")
-    for key in sorted(set(table) - _CREATE_KEYS):
-        warnings.append(f"{where}: unknown setting 'create.{key}' ignored")
-    defaults = CreateSettings()
-    model = table.get("model", defaults.model)
-    if (
-        not isinstance(model, str)
-        or not model.strip()
-        or len(model) > 128
-        or not all(ch.isprintable() and not ch.isspace() for ch in model.strip())
-    ):
-        raise ConfigError(f"{where}: 'create.model' must be a model name, not {model!r}")
-    return CreateSettings(
-        model=model.strip(),
-        per_minute=int(_bounded(table, "create.per_minute", where, defaults.per_minute)),
-        concurrency=int(_bounded(table, "create.concurrency", where, defaults.concurrency)),
-    )
-
-
-def _sendable(key: str) -> bool:
-    """A key that fits in an ``Authorization`` header: printable ASCII, no spaces."""
-    return all(0x21 <= ord(ch) <= 0x7E for ch in key)
+def _parse(path: Path) -> dict[str, Any] | None:
+    """The config file as TOML data; ``None`` when there is none."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"The config file {path} is not valid TOML: {exc}") from None
 
 
 def _mode(path: Path) -> int | None:
@@ -328,3 +237,48 @@ def _mode(path: Path) -> int | None:
         return stat.S_IMODE(path.stat().st_mode)
     except OSError:
         return None
+
+
+# -- the README's table and example, from the declarations ---------------------------------
+
+_GENERATED = "generated from core/config.py by `python -m vidwatch.core.config --readme README.md`"
+_BLOCKS: Final[dict[str, Callable[[], str]]] = {
+    "settings-table": lambda: markdown_table(Config),
+    "settings-example": lambda: f"```toml\n{example_toml(Config)}```\n",
+}
+
+
+def readme_with_settings(text: str) -> str:
+    """``text`` (the README) with its blocks of settings written afresh; each block sits
+    between ``<!-- NAME: … -->`` and ``<!-- /NAME -->``."""
+    for name, render in _BLOCKS.items():
+        begin, end = f"<!-- {name}: ", f"<!-- /{name} -->"
+        start, stop = text.find(begin), text.find(end)
+        if start < 0 or stop < start:
+            raise ValueError(f"the README has no {begin}… {end} block")
+        text = f"{text[:start]}{begin}{_GENERATED} -->\n{render()}{text[stop:]}"
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``--table`` / ``--example`` print what the README shows; ``--readme PATH`` writes it."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--table"]:
+        print(markdown_table(Config), end="")
+    elif args == ["--example"]:
+        print(example_toml(Config), end="")
+    elif len(args) == 2 and args[0] == "--readme":
+        from vidwatch.core.store.atomic import atomic_write
+
+        readme = Path(args[1])
+        text = readme_with_settings(readme.read_text(encoding="utf-8"))
+        atomic_write(readme, text.encode("utf-8"))
+    else:
+        usage = "usage: python -m vidwatch.core.config --table | --example | --readme README.md"
+        print(usage, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

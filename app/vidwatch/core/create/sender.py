@@ -82,10 +82,10 @@ class Creator(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class CreateBudget:
-    """The create budget (``[create]`` in the config)."""
+    """The create budget (``[create]`` in the config, which holds the defaults)."""
 
-    per_minute: int = 30
-    concurrency: int = 2
+    per_minute: int
+    concurrency: int
 
 
 class Pacer:

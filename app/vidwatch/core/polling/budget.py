@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
+from vidwatch.core.runtime.settings import Number, setting
+
 __all__ = ["BURST_SECONDS", "Policy", "RateLimiter"]
 
 BURST_SECONDS: Final = 0.05  # the budget may send this much of a second's worth at once
@@ -19,12 +21,18 @@ BURST_SECONDS: Final = 0.05  # the budget may send this much of a second's worth
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """Polling settings (``[polling]`` in the config file)."""
+    """Polling settings (``[polling]`` in the config file, declared here once)."""
 
-    min_interval: float = 3.0
-    max_interval: float = 60.0
-    concurrency: int = 8
-    max_requests_per_second: float = 10.0
+    min_interval: float = setting(
+        3.0, Number(0.01, 3600.0, "seconds"), "seconds between two polls of one task, at least"
+    )
+    max_interval: float = setting(
+        60.0, Number(0.01, 86400.0, "seconds"), "seconds between two polls of one task, at most"
+    )
+    concurrency: int = setting(8, Number(1, 64), "requests in flight at once")
+    max_requests_per_second: float = setting(
+        10.0, Number(0.01, 1000.0), "the whole budget, all tasks together"
+    )
 
     def __post_init__(self) -> None:
         if not (self.min_interval > 0 and math.isfinite(self.min_interval)):
