@@ -99,7 +99,7 @@ HOOKS = {
     "check_action",  # MainScreen: p is Pause or Resume, whichever applies
     "selection_updated",
     "notify",  # VidwatchApp.notify: deliberately plain text for every toast
-    "_fatal_error",  # VidwatchApp: a crash message without local variables (the key)
+    "_fatal_error",  # CrashHook (ui/textual_private.py): a crash report without locals (the key)
     "render",
     "render_line",
     "virtual_size",  # a ScrollView sets it by design

@@ -14,6 +14,9 @@ On SIGTERM or Ctrl-C it stops within about a second and a half: every dashboard 
 asked to quit (each saves its list), one that has not quit after
 :data:`QUIT_SECONDS` gets SIGTERM (its own watchdog then saves and ends it), and
 connections are not waited for any longer than that (aiohttp waits a minute).
+
+textual-serve's one private name used, ``Server._make_app``, is here only, and
+:meth:`GuardedServer.guarded_app` says why.
 """
 
 from __future__ import annotations
@@ -116,8 +119,14 @@ class GuardedServer(Server):
         self.interrupted = True
         super().request_exit()
 
-    async def _make_app(self) -> web.Application:
-        app = await super()._make_app()
+    async def guarded_app(self) -> web.Application:
+        """textual-serve's application (its pages, static files and WebSocket) with the
+        guard in front. textual-serve builds it in ``Server._make_app``, its one private
+        name used here: it has no public way to add a middleware, and no other way to
+        get its routes. ``serve`` below calls it; nothing in textual-serve does (its own
+        ``serve`` is replaced), and tests/test_dependencies.py checks it is still there
+        (textual-serve is pinned to its major version)."""
+        app = await self._make_app()
         app.middlewares.append(self.guard.middleware)
         return app
 
@@ -160,7 +169,7 @@ class GuardedServer(Server):
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_exit)
         web.run_app(
-            self._make_app(),
+            self.guarded_app(),
             host=self.host,
             port=self.port,
             handle_signals=False,

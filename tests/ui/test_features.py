@@ -24,6 +24,7 @@ from vidwatch.ui.app import DashboardOptions, VidwatchApp
 from vidwatch.ui.dialogs.columns import ColumnsDialog
 from vidwatch.ui.dialogs.confirm import ConfirmDialog
 from vidwatch.ui.dialogs.export import ExportDialog
+from vidwatch.ui.textual_private import terminal_driver
 from vidwatch.ui.widgets.detail import DetailPane
 from vidwatch.ui.widgets.header import StatusBar
 from vidwatch.ui.widgets.task_table import TaskTable
@@ -226,7 +227,9 @@ async def test_a_finished_job_and_a_finished_batch_reach_the_desktop(tmp_path: P
     h.app.config = replace(h.app.config, desktop_notifications="terminal")
     written: list[str] = []
     async with h.app.run_test(size=(160, 30)) as pilot:
-        h.app._driver.write = written.append  # type: ignore[union-attr,method-assign]
+        driver = terminal_driver(h.app)
+        assert driver is not None
+        driver.write = written.append  # type: ignore[method-assign,assignment]
         await until(pilot, lambda: len(gateway.calls) >= 2)
         await pilot.press("asterisk")  # the batch: both
         gateway.bodies["grok:x"] = body("completed", URL.format("x"))

@@ -11,11 +11,10 @@ import pytest
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Footer, Input, TextArea
-from textual.widgets._footer import FooterKey
-from textual.widgets._toast import Toast
 from vidwatch.core.model.records import State
 from vidwatch.ui.dialogs.add import AddDialog
 from vidwatch.ui.screens.help import HelpScreen
+from vidwatch.ui.textual_private import FooterKey, Toast, ToastRack
 from vidwatch.ui.widgets.toasts import MAX_TOASTS
 
 from tests.support.dashboard import Harness, make_app, record
@@ -169,7 +168,7 @@ async def test_toasts_never_cover_a_dialog(tmp_path: Path, key: str, size: tuple
         await pilot.pause()
         await pilot.pause()
         for dialog in h.app.screen.children:
-            if dialog.__class__.__name__ != "ToastRack":
+            if not isinstance(dialog, ToastRack):
                 assert covered_cells(h, dialog) == []
 
 

@@ -464,9 +464,8 @@ class Simulator:
         await runner.setup()
         self._runner = runner
         if self.idle_close is None:
-            site = web.TCPSite(runner, host, port, backlog=1024)
-            await site.start()
-            server = site._server
+            await web.TCPSite(runner, host, port, backlog=1024).start()
+            bound = runner.addresses[0][1]
         else:
             idle, delay, handler = self.idle_close, self.close_delay, runner.server
             assert handler is not None
@@ -477,9 +476,7 @@ class Simulator:
             server = self._listener = await asyncio.get_running_loop().create_server(
                 lambda: IdleClosing(handler(), idle, delay, closed), host, port, backlog=1024
             )
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        bound = sockets[0].getsockname()[1] if sockets else port
+            bound = server.sockets[0].getsockname()[1]
         self.base_url = f"http://{host}:{bound}"
         return self.base_url
 

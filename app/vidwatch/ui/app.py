@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import sys
 import termios
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from typing import Any, ClassVar
 import httpx
 from rich.text import Text
 from textual import events
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import Notification, SeverityLevel
 from textual.screen import Screen
@@ -59,6 +58,7 @@ from vidwatch.ui.dialogs.confirm import ConfirmDialog
 from vidwatch.ui.palette import key_help, palette_commands
 from vidwatch.ui.screens.help import HelpScreen
 from vidwatch.ui.screens.main import Copier, MainScreen, Opener
+from vidwatch.ui.textual_private import CrashHook, terminal_modes
 from vidwatch.ui.widgets.toasts import place_toasts, show_toast
 
 __all__ = ["DashboardExit", "DashboardOptions", "VidwatchApp", "run_dashboard", "stylesheet"]
@@ -81,7 +81,7 @@ class DashboardOptions:
     demo_speed: float = 3.0
 
 
-class VidwatchApp(App[None]):
+class VidwatchApp(CrashHook[None]):
     """Watch video jobs: a live table, a detail pane, one-key copy."""
 
     CSS_PATH = stylesheet()
@@ -187,11 +187,10 @@ class VidwatchApp(App[None]):
     def get_default_screen(self) -> Screen[None]:
         return self.main
 
-    def _fatal_error(self) -> None:
-        """Textual's crash handler, replaced on purpose: its traceback shows the values of
-        local variables, which can hold the API key. The log gets the details (redacted);
-        the terminal gets one sentence."""
-        error = sys.exc_info()[1]
+    def crashed(self, error: BaseException | None) -> None:
+        """Instead of Textual's crash report (:class:`CrashHook`): its traceback shows the
+        values of local variables, which can hold the API key. The log gets the details
+        (redacted); the terminal gets one sentence."""
         log.error("the dashboard stopped after an internal error", exc_info=error)
         what = f"{type(error).__name__}: {error}" if error is not None else "unknown"
         self.panic(
@@ -376,11 +375,10 @@ class VidwatchApp(App[None]):
             saved = True
         # Give the terminal back its settings, if it is still there (Textual's driver
         # for Linux and macOS keeps them).
-        attrs = getattr(self._driver, "attrs_before", None)
-        fileno = getattr(self._driver, "fileno", None)
-        if attrs is not None and isinstance(fileno, int):
+        modes = terminal_modes(self)
+        if modes is not None:
             with contextlib.suppress(Exception):
-                termios.tcsetattr(fileno, termios.TCSANOW, attrs)
+                termios.tcsetattr(modes[0], termios.TCSANOW, modes[1])
         return saved
 
     # ------------------------------------------------------------------ app actions

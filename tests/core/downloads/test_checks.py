@@ -310,9 +310,8 @@ async def host() -> AsyncIterator[Host]:
     app.router.add_get("/v/clip.mp4", served.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
     served.url = f"http://127.0.0.1:{port}/v/clip.mp4"
     yield served
     await runner.cleanup()

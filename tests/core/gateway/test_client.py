@@ -109,9 +109,8 @@ async def start_server(state: Server) -> web.AppRunner:
     app.router.add_get("/elsewhere", state.elsewhere)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
     state.base_url = f"http://127.0.0.1:{port}"
     return runner
 

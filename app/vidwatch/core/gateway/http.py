@@ -19,13 +19,15 @@ code either way: no proxies or certificates from the environment, redirects only
 asked, timeouts, connection limits, the user agent, and bodies read by
 :func:`read_capped` (decoded bytes, cut at a cap while streaming) or ``aiter_raw``.
 
-This is the only module that imports aiohttp as a client.
+This is the only module that imports aiohttp as a client. It uses no private name of
+httpx, httpx-aiohttp or aiohttp, and relies on one detail: the words of aiohttp's writer
+when it refuses to write (:func:`_unwritten`), checked by ``tests/test_dependencies.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import aiohttp
 import httpx
@@ -69,7 +71,9 @@ def new_client(
     """
     if transport is None:
         transport = production_transport(connections, purpose)
-    client = httpx.AsyncClient(
+    # A video host may set a cookie on a redirect: downloads keep httpx's own handling.
+    kind = httpx.AsyncClient if purpose == "files" else _CookielessClient
+    return kind(
         base_url=base_url,
         headers={"User-Agent": USER_AGENT, **(headers or {})},
         timeout=timeout,
@@ -77,21 +81,37 @@ def new_client(
         trust_env=False,
         transport=transport,
     )
-    if purpose != "files":
-        client._cookies = _NoCookies()  # httpx has no switch for it
-    return client
 
 
 class _NoCookies(httpx.Cookies):
-    """No cookie is kept or sent to the gateway: no call needs one, a hostile server gets
-    no state to plant, and reading every answer's cookies costs CPU on every poll. (A
-    video host may set one on a redirect: downloads keep httpx's own cookie handling.)"""
+    """Cookies that are never kept nor sent."""
 
     def extract_cookies(self, response: httpx.Response) -> None:
         return None
 
     def set_cookie_header(self, request: httpx.Request) -> None:
         return None
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """A client that keeps no cookie and sends none to the gateway: no call needs one, a
+    hostile server gets no state to plant, and reading every answer's ``Set-Cookie``
+    costs CPU on every poll (~55 µs per answer through a public ``CookieJar`` that keeps
+    nothing, 0.1 µs here). httpx has no switch for it, but reads and stores cookies
+    through the client's public ``cookies`` property, which this client answers with
+    cookies that do neither (``tests/core/gateway/test_http.py``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._no_cookies = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        raise TypeError("the gateway's client keeps no cookies")
 
 
 def production_transport(connections: int, purpose: Purpose = "api") -> httpx.AsyncBaseTransport:

@@ -20,6 +20,7 @@ from vidwatch.core.model.records import FINISHED_STATES, State, TaskRecord
 from vidwatch.core.polling.events import TaskUpdate
 from vidwatch.core.runtime.notify import desktop_sequence, notify_send, terminal_style
 from vidwatch.core.session import Session
+from vidwatch.ui.textual_private import terminal_driver
 from vidwatch.ui.widgets.task_table import TaskTable
 
 __all__ = ["ANNOUNCE_GAP", "Announcer"]
@@ -137,7 +138,7 @@ class Announcer:
         if style is None:
             return
         sequence = desktop_sequence(title, body, style, in_tmux=bool(self.environ.get("TMUX")))
-        driver = self.app._driver
+        driver = terminal_driver(self.app)  # Textual has no public way to write one
         if driver is not None:
             driver.write(sequence)
             driver.flush()

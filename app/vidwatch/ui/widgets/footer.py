@@ -4,6 +4,8 @@ Textual's footer lists the keys in binding order, the app's last: at 80 columns 
 screen's dozen keys push Help and Quit off the edge. Here those two sit at the right,
 beside ``^p palette``, in a group of their own (styles/app.tcss docks it); the other
 keys fill what is left, and a key that does not fit whole is left out rather than cut.
+Textual does not export its footer's keys (``FooterKey``): they come from
+:mod:`vidwatch.ui.textual_private`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from textual import events
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
+
+from vidwatch.ui.textual_private import PALETTE_KEY_CLASS, FooterKey
 
 __all__ = ["PINNED", "KeyFooter"]
 
@@ -26,7 +29,7 @@ class KeyFooter(Footer):
         pinned: list[FooterKey] = []
         for widget in super().compose():
             if isinstance(widget, FooterKey) and (
-                widget.action in PINNED or widget.has_class("-command-palette")
+                widget.action in PINNED or widget.has_class(PALETTE_KEY_CLASS)
             ):
                 pinned.append(widget)
             else:

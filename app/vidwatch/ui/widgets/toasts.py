@@ -8,9 +8,8 @@ the user is typing in.
   of the screen with more room and keep within it, clear of the box or the dialog;
   where not even one fits, they wait (hidden) until it closes.
 
-Textual keeps its notifications in ``App._notifications``, removes one with
-``App._unnotify`` and redraws them with ``App._refresh_notifications``; all three are
-used here (Textual is pinned to one major version, and the tests cover this).
+Textual has no public way to show a toast at once or to take one away: those go
+through :mod:`vidwatch.ui.textual_private`.
 """
 
 from __future__ import annotations
@@ -24,7 +23,13 @@ from textual.notifications import Notification
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Input, TextArea
-from textual.widgets._toast import ToastRack
+
+from vidwatch.ui.textual_private import (
+    ToastRack,
+    show_notification,
+    shown_notifications,
+    withdraw_notification,
+)
 
 __all__ = ["MAX_TOASTS", "place_toasts", "show_toast"]
 
@@ -35,19 +40,18 @@ TOAST_ROWS = 3  # the fewest rows one toast needs
 def show_toast(app: App[Any], notification: Notification) -> None:
     """Show ``notification`` at once (not through a message: a burst of toasts must see
     the ones before it), folding a repeat into a count and retiring the oldest."""
-    shown: list[Notification] = list(app._notifications)  # expired ones are left out
+    shown = shown_notifications(app)
     base, count = _split_count(notification.message)
     for old in shown:
         old_base, old_count = _split_count(old.message)
         if (old.title, old.severity, old_base) == (notification.title, notification.severity, base):
-            app._unnotify(old, refresh=False)
+            withdraw_notification(app, old)
             shown.remove(old)
             notification = replace(notification, message=f"{base} (×{old_count + count})")
             break
     for old in shown[: max(len(shown) - (MAX_TOASTS - 1), 0)]:
-        app._unnotify(old, refresh=False)
-    app._notifications.add(notification)
-    app._refresh_notifications()
+        withdraw_notification(app, old)
+    show_notification(app, notification)
 
 
 def _split_count(message: str) -> tuple[str, int]:
