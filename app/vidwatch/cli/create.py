@@ -197,14 +197,6 @@ def send_rows(
         raise CliError(f"{exc}; the row it was about to send was not sent", EXIT_STORE) from None
 
 
-def verdict_text(verdict: Verdict) -> str:
-    """``400 invalid_request: grok-video-3 takes …`` (server text made safe)."""
-    # Codes of sends that got no answer ("lost", "connect") are vidwatch's, not the server's.
-    head = f"{verdict.status} {verdict.code}".strip() if verdict.status is not None else ""
-    text = f"{head}: {verdict.message}" if head and verdict.message else head or verdict.message
-    return safe(text, 400)
-
-
 def key_rejected(verdict: Verdict) -> bool:
     return verdict.status == 401 or verdict.code.lower() == "invalid_api_key"
 
@@ -301,7 +293,7 @@ def cmd_create(ctx: Context, ns: argparse.Namespace) -> int:
 
         def report(event: SendEvent) -> None:
             if isinstance(event, Sent) and not event.final:
-                notice.waiting(event.delay, verdict_text(event.verdict))
+                notice.waiting(event.delay, event.verdict.text)
             elif isinstance(event, Resumed):
                 notice.resumed(event.waited)
 
@@ -378,7 +370,7 @@ def _ended(
 
 def _told(ctx: Context, verdict: Verdict, row: BatchRow) -> int:
     """Say how the create ended (on stderr); the exit code."""
-    what = verdict_text(verdict)
+    what = verdict.text
     if verdict.state is RowState.CREATED:
         return EXIT_OK
     if verdict.state is RowState.REFUSED:

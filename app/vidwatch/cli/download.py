@@ -16,7 +16,7 @@ from vidwatch.cli.output import (
     CliError,
     Context,
     safe,
-    state_word,
+    state_text,
 )
 from vidwatch.core.downloads.fetch import MB, Downloader, DownloadResult
 from vidwatch.core.gateway.outcomes import Ok
@@ -40,7 +40,7 @@ def cmd_download(ctx: Context, ns: argparse.Namespace) -> int:
     ready = [r for r in chosen if r.result.state is State.SUCCEEDED and r.result.video_url]
     for record in chosen:
         if record not in ready and ns.ids:
-            ctx.warn(f"{record.id}: no finished video yet ({state_word(record)})")
+            ctx.warn(f"{record.id}: no finished video yet ({state_text(record)})")
     if not ready:
         print("Nothing to download.", file=ctx.err)
         return EXIT_FAILED if missing or (ns.ids and chosen) else EXIT_OK

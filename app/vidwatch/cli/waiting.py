@@ -23,7 +23,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, TextIO
 
 from vidwatch.cli.output import safe
-from vidwatch.core.gateway.wording import retry_words, span
+from vidwatch.core.gateway.wording import retry_words
+from vidwatch.core.text.wording import span
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

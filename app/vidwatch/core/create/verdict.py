@@ -33,6 +33,7 @@ from vidwatch.core.gateway.create_answer import (
     NoChannel,
     Refused,
     SendFate,
+    answer_text,
     classify_transport_error,
 )
 from vidwatch.core.model.ids import escaped
@@ -71,6 +72,12 @@ class Verdict:
     # UNCERTAIN: an ID the gateway answered with that cannot be used (it fails the one
     # ID rule, or it is already another request's job); raw: show it escaped
     answered: str = ""
+
+    @property
+    def text(self) -> str:
+        """``400 invalid_request: grok-video-3 takes …``, as the CLI and the dashboard say
+        it (the server's text was cleaned when it was read)."""
+        return clean_line(answer_text(self.status, self.code, self.message), 400)
 
 
 def judge(outcome: CreateOutcome) -> Verdict:
