@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import threading
@@ -66,6 +65,7 @@ from vidwatch.core.downloads.sniff import HEAD_BYTES, head_problem, refusal, typ
 from vidwatch.core.gateway.http import new_client
 from vidwatch.core.model.records import TaskRecord
 from vidwatch.core.store.atomic import fsync_dir
+from vidwatch.core.store.lock import LockBusy, lock_file
 from vidwatch.core.text.urls import url_problem
 
 __all__ = [
@@ -416,24 +416,16 @@ class _Expired(Exception):
 def _exclusive(lock_path: Path) -> Iterator[None]:
     """Hold ``lock_path`` (flock, never waiting) or fail: another download has it. The
     lock file is removed when done; it names nothing but the task's tag."""
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise _Failed(f"cannot write to the folder: {exc.strerror or exc}") from None
-    try:
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            held.enter_context(lock_file(lock_path))
+        except LockBusy:
             raise _Failed(
                 "this video is already being downloaded (here or by another vidwatch)"
             ) from None
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(lock_path)
-    finally:
-        os.close(fd)  # releases the lock
+        except OSError as exc:
+            raise _Failed(f"cannot write to the folder: {exc.strerror or exc}") from None
+        yield
 
 
 def _commit(part: Path, final: Path) -> None:
