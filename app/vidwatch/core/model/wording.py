@@ -15,8 +15,16 @@ from __future__ import annotations
 
 from vidwatch.core.model.records import Problem, State, TaskRecord
 from vidwatch.core.text.sanitize import clean_line
+from vidwatch.core.text.urls import url_problem
 
-__all__ = ["PROBLEM_SYMBOL", "problem_advice", "problem_word", "state_text", "state_word"]
+__all__ = [
+    "PROBLEM_SYMBOL",
+    "no_video_reason",
+    "problem_advice",
+    "problem_word",
+    "state_text",
+    "state_word",
+]
 
 PROBLEM_SYMBOL = "!"  # a task that never got a status: what stands in the way
 
@@ -100,3 +108,19 @@ def state_text(record: TaskRecord) -> str:
     ``▶ running 40%``, ``? brewing``, ``! not found``, ``· new``."""
     symbol, word = _said(record)
     return f"{symbol} {word}"
+
+
+def no_video_reason(record: TaskRecord) -> str:
+    """Why a task has no video to copy, open or download, in a few words: ``no video URL
+    yet (the job is running 40%)``, ``the job failed``, ``its video URL is refused (…)``."""
+    result = record.result
+    refusal = url_problem(result.video_url) if result.video_url else None
+    if refusal is not None:
+        return f"its video URL is refused ({refusal})"
+    if result.checked_at is None:
+        return "the task has not been checked yet"
+    if result.state is State.FAILED:
+        return "the job failed"
+    if result.state is State.SUCCEEDED:
+        return "the job finished but the server sent no usable URL"
+    return f"no video URL yet (the job is {state_word(record)})"

@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from vidwatch.core.model.records import State, TaskRecord
-from vidwatch.core.model.wording import state_word
+from vidwatch.core.model.wording import no_video_reason
 from vidwatch.core.runtime.clipboard import CopyResult, OpenResult
 from vidwatch.core.session import AddReport, Session
 from vidwatch.core.store.export import export, write_export
@@ -38,7 +38,6 @@ __all__ = [
     "TaskActions",
     "describe_add",
     "empty_hint",
-    "no_url_reason",
     "skipped_note",
 ]
 
@@ -169,7 +168,7 @@ class TaskActions(Screen[None]):
         if url is None:
             refused = url_refusal(record) is not None
             self.notify(
-                f"{nothing}: {no_url_reason(record)}.",
+                f"{nothing}: {no_video_reason(record)}.",
                 severity="error" if refused else "warning",
             )
         return url
@@ -209,7 +208,7 @@ class TaskActions(Screen[None]):
             if len(targets) == 1:
                 refused = url_refusal(targets[0]) is not None
                 self.notify(
-                    f"Nothing to download: {no_url_reason(targets[0])}.",
+                    f"Nothing to download: {no_video_reason(targets[0])}.",
                     severity="error" if refused else "warning",
                 )
             else:
@@ -323,21 +322,6 @@ def describe_add(report: AddReport, rejected: Sequence[tuple[str, str]]) -> str:
         more = f" and {len(rejected) - 1} more" if len(rejected) > 1 else ""
         parts.append(f"{len(rejected)} rejected ({task_id[:40]!r}: {reason}{more})")
     return ", ".join(parts) + "."
-
-
-def no_url_reason(record: TaskRecord) -> str:
-    """Why a task has no URL to copy or open, in a few words."""
-    result = record.result
-    refusal = url_refusal(record)
-    if refusal is not None:
-        return f"its video URL is refused ({refusal})"
-    if result.checked_at is None:
-        return "the task has not been checked yet"
-    if result.state is State.FAILED:
-        return "the job failed"
-    if result.state is State.SUCCEEDED:
-        return "the job finished but the server sent no usable URL"
-    return f"no video URL yet (the job is {state_word(record)})"
 
 
 def skipped_note(targets: Sequence[TaskRecord], ready: Sequence[TaskRecord]) -> str:
