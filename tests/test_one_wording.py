@@ -11,6 +11,12 @@ from pathlib import Path
 
 import pytest
 from rich.style import Style
+from vidwatch.core.create.verdict import (
+    RowState,
+    Verdict,
+    ended_words,
+    unrecorded_words,
+)
 from vidwatch.core.gateway.outcomes import (
     AuthRejected,
     BadResponse,
@@ -23,11 +29,13 @@ from vidwatch.core.gateway.outcomes import (
     WrongUrl,
 )
 from vidwatch.core.gateway.parsing import parse_response
+from vidwatch.core.gateway.wording import resend_words
 from vidwatch.core.model.records import Problem, State, Task, TaskRecord, TaskResult
 from vidwatch.core.model.wording import problem_advice, state_text
 from vidwatch.core.polling.results import apply_outcome
 from vidwatch.core.store.export import FORMATS, export
 from vidwatch.core.store.task_file import TaskStore
+from vidwatch.core.text.wording import capitalized
 from vidwatch.ui.keys import problem_help
 from vidwatch.ui.widgets.columns import layout, row_cells
 
@@ -153,3 +161,23 @@ def test_the_cli_and_the_table_say_a_state_the_same_way(tmp_path: Path) -> None:
         (cell,) = [text for column, text, _ in cells if column.key == "state"]
         assert cell == state_text(record)
         assert listed[record.id].startswith(f"{cell}  "), listed[record.id]
+
+
+def test_a_creates_end_is_said_in_one_wording() -> None:
+    """`vidwatch create` prints these and the dashboard's toasts say them capitalised
+    (once the dashboard said "The job was may have been made")."""
+    uncertain = Verdict(RowState.UNCERTAIN, "lost", "the answer was lost after sending (x)")
+    refused = Verdict(RowState.REFUSED, "invalid_request", "no such size", 400)
+    created = Verdict(RowState.CREATED, task_id="grok:1")
+    assert ended_words(refused, "ab12cd34") == (
+        "the gateway refused the job: 400 invalid_request: no such size"
+    )
+    said = ended_words(uncertain, "ab12cd34")
+    assert said.startswith("the answer was lost after sending (x). The job may have been made")
+    assert "vidwatch create --mark-done ab12cd34=ID" in said
+    assert not KEY_HINT.search(said)
+    assert unrecorded_words(uncertain, "disk full") == (
+        "the job may have been made, but it could not be recorded: disk full"
+    )
+    assert unrecorded_words(created, "disk full").startswith("the job was made as grok:1, but")
+    assert capitalized(resend_words(3600)) == "Sending again after waiting 1h00m"

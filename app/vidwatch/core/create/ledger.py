@@ -66,7 +66,7 @@ from vidwatch.core.create.journal import (
     RowEntry,
 )
 from vidwatch.core.create.requests import JsonValue, body_of, request_key, request_of
-from vidwatch.core.create.verdict import RowState, Verdict, duplicate
+from vidwatch.core.create.verdict import RowState, Verdict, duplicate, mark_done_advice
 from vidwatch.core.model.ids import escaped
 from vidwatch.core.model.records import TaskRecord, TaskRequest, utcnow
 from vidwatch.core.store.atomic import atomic_write
@@ -240,10 +240,7 @@ class Unresolved:
     def advice(self) -> str:
         if self.entry.state in (RowState.CREATED, RowState.DONE) and self.entry.task_id:
             return f"add it now: vidwatch create --mark-done {self.ref}"
-        return (
-            "look for it in the provider's console, then: vidwatch create --mark-done "
-            f"{self.ref}=ID (not there: vidwatch create --mark-done {self.ref})"
-        )
+        return mark_done_advice(self.ref)
 
 
 def key_of(fingerprint: str, place: int = 1) -> str:

@@ -26,7 +26,7 @@ from vidwatch.core.gateway.outcomes import (
 from vidwatch.core.text.sanitize import clean_line
 from vidwatch.core.text.wording import span
 
-__all__ = ["describe", "network_cause", "retry_words"]
+__all__ = ["describe", "network_cause", "resend_words", "retry_words"]
 
 _CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("refused", "connect call failed"), "the connection was refused"),
@@ -55,6 +55,11 @@ def retry_words(why: str, seconds: float, at: float) -> str:
     when = time.strftime("%H:%M:%S", time.localtime(at))
     cause = f" ({why})" if why else ""
     return f"not sent{cause}; trying again in {span(seconds)} (at {when}), nothing paid so far"
+
+
+def resend_words(waited: float) -> str:
+    """A create that waited is being sent now: ``sending again after waiting 59m30s``."""
+    return f"sending again after waiting {span(waited)}"
 
 
 def network_cause(reason: str) -> str:

@@ -25,6 +25,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from vidwatch.core.text.wording import capitalized
+
 __all__ = [
     "LOCK_TIMEOUT",
     "LockBusy",
@@ -160,7 +162,7 @@ def locked(path: Path, lock_path: Path, what: str = "the task list") -> Iterator
             held.enter_context(lock_file(lock_path, wait=LOCK_TIMEOUT))
         except LockBusy:
             raise StoreError(
-                f"{what[0].upper()}{what[1:]} {path} is locked by another "
+                f"{capitalized(what)} {path} is locked by another "
                 f"vidwatch process (lock file {lock_path})."
             ) from None
         except OSError as exc:

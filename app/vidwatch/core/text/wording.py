@@ -16,7 +16,13 @@ from urllib.parse import urlsplit
 
 from vidwatch.core.text.sanitize import clean_line
 
-__all__ = ["brief_span", "host_of", "plural", "relative", "span"]
+__all__ = ["brief_span", "capitalized", "host_of", "plural", "relative", "span"]
+
+
+def capitalized(words: str) -> str:
+    """``Cannot reach …`` for ``cannot reach …``: words that start a sentence (a toast,
+    the detail pane) where the CLI puts them after a colon."""
+    return words[:1].upper() + words[1:]
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:

@@ -48,12 +48,12 @@ from vidwatch.core.create.sender import (
     Sent,
     unlisted_tasks,
 )
-from vidwatch.core.create.verdict import Verdict
+from vidwatch.core.create.verdict import Verdict, ended_words, unrecorded_words
 from vidwatch.core.gateway.client import QueryClient
-from vidwatch.core.gateway.wording import retry_words
+from vidwatch.core.gateway.wording import resend_words, retry_words
 from vidwatch.core.model.records import Task
 from vidwatch.core.session import Session
-from vidwatch.core.text.wording import span
+from vidwatch.core.text.wording import capitalized
 from vidwatch.ui.banners import Banner, SetBanner
 from vidwatch.ui.dialogs.create import CreateDialog, NewJob, Prefill
 
@@ -263,39 +263,25 @@ class JobCreator:
             words = retry_words(event.verdict.text, event.delay, time.time() + event.delay)
             long_wait = event.delay >= LONG_WAIT
             self.app.notify(
-                f"{words[:1].upper()}{words[1:]}.",
+                f"{capitalized(words)}.",
                 severity="warning",
                 timeout=30 if long_wait else 5,
             )
         elif isinstance(event, Resumed) and event.waited >= LONG_WAIT:
-            self.app.notify(f"Sending the job again (after waiting {span(event.waited)}).")
+            self.app.notify(f"{capitalized(resend_words(event.waited))}.")  # as the CLI says
 
     def _tell(self, verdict: Verdict, row: BatchRow, unrecorded: str | None) -> None:
         notify = self.app.notify
-        what = verdict.text
-        ref = row.identity[:8]
+        said = capitalized(ended_words(verdict, row.identity[:8]))  # as the CLI says it
         if unrecorded is not None:
-            made = f"made as {verdict.task_id}" if verdict.task_id else "may have been made"
-            notify(
-                f"The job was {made}, but it could not be recorded: {unrecorded}",
-                severity="error",
-                timeout=30,
-            )
+            notify(capitalized(unrecorded_words(verdict, unrecorded)), severity="error", timeout=30)
             return
         if verdict.state is RowState.CREATED:
-            notify(f"Created {verdict.task_id}.")
-        elif verdict.state is RowState.REFUSED:
-            notify(f"The gateway refused the job: {what}", severity="error", timeout=15)
+            notify(f"{said}.")
         elif verdict.state is RowState.UNCERTAIN:
-            notify(
-                f"{what}. The job may have been made (and paid): look for it in the "
-                f"provider's console, then run: vidwatch create --mark-done {ref}=ID. "
-                "It is not sent again by itself.",
-                severity="error",
-                timeout=30,
-            )
-        else:
-            notify(f"Not sent, nothing was paid: {what}", severity="error", timeout=15)
+            notify(said, severity="error", timeout=30)
+        else:  # refused, or not sent
+            notify(said, severity="error", timeout=15)
 
     # ------------------------------------------------------------------ unresolved
 

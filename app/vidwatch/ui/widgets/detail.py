@@ -33,7 +33,7 @@ from vidwatch.core.model.wording import state_text
 from vidwatch.core.polling.scheduler import Eta
 from vidwatch.core.text.sanitize import MAX_TEXT, clean_line, clean_text, strip_fence
 from vidwatch.core.text.urls import url_problem
-from vidwatch.core.text.wording import relative, span
+from vidwatch.core.text.wording import capitalized, relative, span
 from vidwatch.ui.keys import problem_help
 from vidwatch.ui.widgets.rows import url_refusal
 
@@ -312,7 +312,7 @@ class DetailPane(ScrollView, can_focus=True):
                 else "Start the job again where you created it."
             )
         elif r.error:
-            reason = r.error[:1].upper() + r.error[1:]  # "cannot reach …" starts a sentence here
+            reason = capitalized(r.error)  # "cannot reach …" starts a sentence here
             advice = problem_help(r.problem) if r.problem is not None else ""
         else:
             return []
