@@ -123,4 +123,6 @@ def no_video_reason(record: TaskRecord) -> str:
         return "the job failed"
     if result.state is State.SUCCEEDED:
         return "the job finished but the server sent no usable URL"
+    if not result.status and result.problem is not None:  # no status: what stands in the way
+        return f"no video URL yet ({_WORDS[result.problem]})"
     return f"no video URL yet (the job is {state_word(record)})"
