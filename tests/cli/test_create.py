@@ -255,7 +255,7 @@ def test_create_wait_prints_the_id_then_waits_like_wait(cli: Cli) -> None:
     assert code == EXIT_OK, err
     task_id, done = out.splitlines()
     assert done == f"{task_id}\t{cli.base_url}/videos/{task_id.split(':', 1)[1]}.mp4"
-    assert f"{task_id}: succeeded" in err
+    assert f"{task_id}: ✔ succeeded" in err  # the dashboard's words
 
 
 def test_create_checks_fields_before_sending_and_reads_stdin(cli: Cli) -> None:

@@ -174,8 +174,8 @@ def test_download_messages_about_a_hand_edited_id_are_clean(
 
     async def fake_all(self: object, records: list[object], progress: object) -> list[object]:
         return [
-            DownloadResult(evil_id, False, None, 0, "the host said \x1b[2J no"),
-            DownloadResult(evil_id, True, run.tasks.parent / "a.mp4", 1, "saved"),
+            DownloadResult.failed(evil_id, "the host said \x1b[2J no"),
+            DownloadResult.saved(evil_id, run.tasks.parent / "a.mp4", 1, "saved"),
         ]
 
     monkeypatch.setattr("vidwatch.core.downloads.fetch.Downloader.download_all", fake_all)

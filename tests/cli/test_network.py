@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -171,7 +172,7 @@ def test_poll_prints_in_the_order_of_list(run: Run, monkeypatch: pytest.MonkeyPa
     events.clear()
     code, out, _ = run("poll")
     assert answered[-1] == "grok:a"
-    rows = [line.split()[1] for line in out.splitlines()[1:]]
+    rows = [re.split(r" {2,}", line)[1] for line in out.splitlines()[1:]]  # STATE  TASK…
     assert rows == ["grok:a", "grok:b", "grok:c"]
 
 

@@ -15,13 +15,13 @@ from vidwatch.core.model.query import QueryError, parse_query, parse_usable, sea
 from vidwatch.core.model.records import State, Task, TaskRecord, TaskResult, Transition
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.polling.durations import DurationModel
-from vidwatch.core.polling.poller import span
 from vidwatch.core.polling.results import apply_outcome
 from vidwatch.core.polling.scheduler import Scheduler
 from vidwatch.core.runtime.notify import desktop_sequence, notify_send, payload, terminal_style
 from vidwatch.core.store.export import export, write_export
 from vidwatch.core.store.task_file import TaskStore
 from vidwatch.core.store.view import View, load_view, save_view
+from vidwatch.core.text.wording import span
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

@@ -256,7 +256,7 @@ def test_download_saves_finished_videos_and_remembers_them(world: World, tmp_pat
     assert "Nothing to download" in again.stderr
     named = world.run("download", running, "--dir", str(folder))
     assert named.returncode == 1
-    assert "no finished video yet" in named.stderr
+    assert "no video URL yet (the job is " in named.stderr  # as the dashboard says it
     elsewhere = world.run("download", done, "--dir", str(tmp_path / "other"))
     assert elsewhere.returncode == 0
     assert f"already saved at {path}; not downloaded again into" in elsewhere.stderr

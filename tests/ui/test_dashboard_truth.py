@@ -232,8 +232,11 @@ async def test_a_task_given_up_on_says_why_and_what_to_do(tmp_path: Path) -> Non
     async with h.app.run_test(size=(160, 30)) as pilot:
         why = f"given up: not found {NOT_FOUND_LIMIT} times"
         await until(pilot, lambda: why in unwrapped("problem"))
-        assert f"({why}; press r to retry)" in unwrapped("problem")
+        assert f"({why}) Check the ID" in unwrapped("problem")  # what happened, what to do
+        assert unwrapped("problem").endswith("Press r to ask again.")  # the dashboard's key
         assert f"Next check – ({why}; r to retry)" in unwrapped("facts")
+        stored = h.app.session.records["grok:gone"].result.error or ""
+        assert stored.endswith(f"({why})")  # the record keeps the fact, not the key
 
 
 async def test_without_a_key_next_check_says_why_there_is_none(tmp_path: Path) -> None:

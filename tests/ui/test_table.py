@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from textual.app import App, ComposeResult
 from vidwatch.core.model.records import State, Task, TaskRecord, TaskResult
+from vidwatch.core.model.wording import state_text
+from vidwatch.core.text.wording import relative
 from vidwatch.ui.widgets.columns import layout
-from vidwatch.ui.widgets.rows import SortKey, next_text, relative, sort_ids, state_text
+from vidwatch.ui.widgets.rows import SortKey, next_text, sort_ids
 from vidwatch.ui.widgets.task_table import TaskTable
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -74,6 +74,7 @@ from vidwatch.core.create.sender import (
     Sent,
     unlisted_tasks,
 )
+from vidwatch.core.create.verdict import ended_words, mark_done_advice, unrecorded_words
 from vidwatch.core.model.ids import escaped
 from vidwatch.core.model.records import MAX_LABEL, Task, TaskRecord, utcnow, validate_task_id
 from vidwatch.core.store.export import record_json, to_json
@@ -197,14 +198,6 @@ def send_rows(
         raise CliError(f"{exc}; the row it was about to send was not sent", EXIT_STORE) from None
 
 
-def verdict_text(verdict: Verdict) -> str:
-    """``400 invalid_request: grok-video-3 takes …`` (server text made safe)."""
-    # Codes of sends that got no answer ("lost", "connect") are vidwatch's, not the server's.
-    head = f"{verdict.status} {verdict.code}".strip() if verdict.status is not None else ""
-    text = f"{head}: {verdict.message}" if head and verdict.message else head or verdict.message
-    return safe(text, 400)
-
-
 def key_rejected(verdict: Verdict) -> bool:
     return verdict.status == 401 or verdict.code.lower() == "invalid_api_key"
 
@@ -301,7 +294,7 @@ def cmd_create(ctx: Context, ns: argparse.Namespace) -> int:
 
         def report(event: SendEvent) -> None:
             if isinstance(event, Sent) and not event.final:
-                notice.waiting(event.delay, verdict_text(event.verdict))
+                notice.waiting(event.delay, event.verdict.text)
             elif isinstance(event, Resumed):
                 notice.resumed(event.waited)
 
@@ -324,9 +317,8 @@ def _interrupted(ctx: Context, manifest: Manifest, row: BatchRow) -> None:
     ref = row.identity[:8]
     ctx.warn(
         "interrupted while the create was waiting for its answer: the job may have been "
-        "made (and paid). Look for it in the provider's console, then: vidwatch create "
-        f"--mark-done {ref}=ID (not there: vidwatch create --mark-done {ref}). Until then "
-        "every create, submit, list and check reminds you; it is never sent again by itself."
+        f"made (and paid): {mark_done_advice(ref)}. Until then every create, submit, list "
+        "and check reminds you; it is never sent again by itself."
     )
 
 
@@ -350,8 +342,7 @@ def _ended(
         ctx.out.flush()
     problem = result.unrecorded.get(row.identity)
     if problem is not None:
-        what = f"was made as {verdict.task_id}" if created else "may have been made"
-        ctx.warn(f"the job {what}, but it could not be recorded: {safe(problem, 600)}")
+        ctx.warn(unrecorded_words(verdict, problem))  # as the dashboard says it
     for error in result.list_errors:
         ctx.warn(
             f"the job {verdict.task_id} exists, but the task list cannot be written: "
@@ -378,22 +369,11 @@ def _ended(
 
 def _told(ctx: Context, verdict: Verdict, row: BatchRow) -> int:
     """Say how the create ended (on stderr); the exit code."""
-    what = verdict_text(verdict)
     if verdict.state is RowState.CREATED:
         return EXIT_OK
-    if verdict.state is RowState.REFUSED:
-        ctx.warn(f"the gateway refused the job: {what}")
+    ctx.warn(ended_words(verdict, row.identity[:8]))  # as the dashboard says it
+    if verdict.state in (RowState.REFUSED, RowState.UNCERTAIN):
         return EXIT_FAILED
-    if verdict.state is RowState.UNCERTAIN:
-        ref = row.identity[:8]
-        ctx.warn(
-            f"{what}. The job may have been made (and paid): look for it in the provider's "
-            f"console, then: vidwatch create --mark-done {ref}=ID (not there: vidwatch "
-            f"create --mark-done {ref}). Not sent again by itself."
-        )
-        return EXIT_FAILED
-    # not sent (nothing was paid)
-    ctx.warn(f"not sent, nothing was paid: {what}")
     if key_rejected(verdict):
         return EXIT_KEY
     return EXIT_UNREACHABLE if verdict.code == "connect" else EXIT_FAILED

@@ -16,11 +16,11 @@ from vidwatch.cli.output import (
     CliError,
     Context,
     safe,
-    state_word,
 )
 from vidwatch.core.downloads.fetch import MB, Downloader, DownloadResult
 from vidwatch.core.gateway.outcomes import Ok
 from vidwatch.core.model.records import State, TaskRecord
+from vidwatch.core.model.wording import no_video_reason
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -40,7 +40,7 @@ def cmd_download(ctx: Context, ns: argparse.Namespace) -> int:
     ready = [r for r in chosen if r.result.state is State.SUCCEEDED and r.result.video_url]
     for record in chosen:
         if record not in ready and ns.ids:
-            ctx.warn(f"{record.id}: no finished video yet ({state_word(record)})")
+            ctx.warn(f"{record.id}: {no_video_reason(record)}")
     if not ready:
         print("Nothing to download.", file=ctx.err)
         return EXIT_FAILED if missing or (ns.ids and chosen) else EXIT_OK

@@ -29,7 +29,7 @@ from vidwatch.cli.output import (
     print_table,
     require_key,
     safe,
-    state_word,
+    state_text,
     tell_unresolved,
 )
 from vidwatch.core.clients import client_for
@@ -168,7 +168,7 @@ def wait_for(
                     return
                 unsaved[task_id] = event.record.result
                 if not quiet:
-                    print(f"{safe(task_id)}: {state_word(event.record)}", file=ctx.err)
+                    print(f"{safe(task_id)}: {state_text(event.record)}", file=ctx.err)
 
             async def save_changes() -> None:
                 """State changes reach the task file every second, written in a thread."""

@@ -16,13 +16,15 @@ from vidwatch.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_c
 from vidwatch.core.create.ledger import Ledger, LedgerError
 from vidwatch.core.gateway.outcomes import NotFound, Ok, Outcome
 
-# How outcomes are said lives in the core, shared with the dashboard.
+# The words users read live in the core, shared with the dashboard.
 from vidwatch.core.gateway.wording import describe as describe
-from vidwatch.core.gateway.wording import host_of as host_of
 from vidwatch.core.model.records import State, TaskRecord
+from vidwatch.core.model.wording import state_text as state_text
 from vidwatch.core.runtime.logs import add_secret
 from vidwatch.core.store.task_file import TaskStore
 from vidwatch.core.text.sanitize import MAX_URL, clean_line
+from vidwatch.core.text.wording import host_of as host_of
+from vidwatch.core.text.wording import plural as plural
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -170,22 +172,7 @@ def require_key(ctx: Context, config: Config) -> None:
         )
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 # --------------------------------------------------------------------------- tasks
-
-
-def state_word(record: TaskRecord) -> str:
-    r = record.result
-    if r.shown_state is State.NEW:
-        return State.NEW.value
-    if r.state is State.UNKNOWN and r.status:
-        return f"unknown ({safe(r.status, 30)})"
-    if not r.status and r.problem is not None:  # never a status: say what stands in the way
-        return r.problem.word
-    return r.state.value
 
 
 def print_table(ctx: Context, records: Sequence[TaskRecord]) -> None:
@@ -203,7 +190,7 @@ def print_table(ctx: Context, records: Sequence[TaskRecord]) -> None:
         )
         rows.append(
             (
-                state_word(rec),
+                state_text(rec),
                 safe(rec.id, 80),
                 safe(rec.task.label, 30),
                 updated,

@@ -36,7 +36,6 @@ from vidwatch.cli.create import (
     known_ids,
     open_journal,
     send_rows,
-    verdict_text,
 )
 from vidwatch.cli.offline import load
 from vidwatch.cli.output import (
@@ -368,18 +367,18 @@ def _reporter(
         assert isinstance(event, Sent)
         verdict, row = event.verdict, event.row
         if not event.final:  # sent again after the wait: its line comes with its last attempt
-            notice.waiting(event.delay, verdict_text(verdict), f"row {row.number}")
+            notice.waiting(event.delay, verdict.text, f"row {row.number}")
             return
         printer.advance()
         if verdict.state is RowState.CREATED:
             old = replaces.get(row.identity)
             printer.line(row, verdict.task_id, f"created (replaces {old})" if old else "created")
         elif verdict.state is RowState.REFUSED:
-            printer.line(row, None, f"refused: {verdict_text(verdict)}")
+            printer.line(row, None, f"refused: {verdict.text}")
         elif verdict.state is RowState.UNCERTAIN:
-            printer.line(row, None, f"uncertain: {verdict_text(verdict)}")
+            printer.line(row, None, f"uncertain: {verdict.text}")
         else:
-            printer.line(row, None, f"not sent: {verdict_text(verdict)}")
+            printer.line(row, None, f"not sent: {verdict.text}")
 
     return report
 

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, TextIO
 
 from vidwatch.cli.output import safe
-from vidwatch.core.gateway.wording import retry_words, span
+from vidwatch.core.gateway.wording import resend_words, retry_words
+from vidwatch.core.text.wording import span
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -113,9 +114,7 @@ class WaitNotice:
         self._stop()
         told, self._told = self._told, False
         if told and not (self.tty and self.embedded):  # not under a live progress bar
-            print(
-                f"vidwatch: sending again after waiting {span(waited)}", file=self.err, flush=True
-            )
+            print(f"vidwatch: {resend_words(waited)}", file=self.err, flush=True)
 
     def close(self) -> None:
         self._until = None

@@ -46,6 +46,7 @@ from vidwatch.core.runtime.logs import redact_secrets
 from vidwatch.core.session import Session
 from vidwatch.core.store.task_file import StoreError, TaskStore
 from vidwatch.core.store.view import load_view
+from vidwatch.ui.banners import Banner
 from vidwatch.ui.controllers.announcer import Announcer
 from vidwatch.ui.controllers.connection import ClientFactory, Connection
 from vidwatch.ui.controllers.creating import JobCreator, quit_question
@@ -245,7 +246,7 @@ class VidwatchApp(CrashHook[None]):
         self.session.subscribe(self.feed.push)
         if self.demo is not None:
             self.config, banner = await self.demo.start(self.config, self.clock)
-            self.main.set_banner("demo", banner)
+            self.main.set_banner(Banner.DEMO, banner)
         await self._load()
         self.run_worker(self.creator.show_unresolved(), group="create", exit_on_error=False)
         log.info(
@@ -289,7 +290,8 @@ class VidwatchApp(CrashHook[None]):
         if event.worker.name == "poller" and event.state is WorkerState.ERROR:
             log.error("the poller stopped: %r", event.worker.error)
             self.main.set_banner(
-                "poller", "Polling stopped after an internal error (see the log); restart vidwatch."
+                Banner.POLLER,
+                "Polling stopped after an internal error (see the log); restart vidwatch.",
             )
 
     @property

@@ -1,5 +1,6 @@
 """The dashboard's keys: the main screen's, one list that the footer, the help screen
-and the command palette all read; and the task table's own (moving, marking)."""
+and the command palette all read; the task table's own (moving, marking); and which key
+helps with a task's problem (the record keeps only what happened: :func:`problem_help`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import dataclasses
 
 from textual.binding import Binding, BindingType
 
-__all__ = ["ALTERNATES", "MAIN_BINDINGS", "TABLE_BINDINGS", "TYPED_ACTIONS"]
+from vidwatch.core.model.records import Problem
+from vidwatch.core.model.wording import problem_advice
+
+__all__ = ["ALTERNATES", "MAIN_BINDINGS", "TABLE_BINDINGS", "TYPED_ACTIONS", "problem_help"]
 
 _KEYS: list[BindingType] = [
     Binding("a", "add", "Add", tooltip="Add task IDs (paste many at once; optional label)"),
@@ -120,3 +124,19 @@ TABLE_BINDINGS: list[BindingType] = [
         tooltip="Mark every task in the view (again: unmark them)",
     ),
 ]
+
+# The key that helps with a problem, said after the advice the core gives (p re-reads the
+# config and polls again; r asks about the task now).
+_PROBLEM_KEYS: dict[Problem, str] = {
+    Problem.AUTH: "Then press p to retry.",
+    Problem.WRONG_URL: "Then press p to retry.",
+    Problem.NOT_FOUND: "Press r to ask again.",
+    Problem.NO_URL: "Press r to check now.",
+}
+
+
+def problem_help(problem: Problem) -> str:
+    """What to do about ``problem`` in the dashboard: the core's advice, then the key."""
+    key = _PROBLEM_KEYS.get(problem)
+    advice = problem_advice(problem)
+    return f"{advice} {key}" if key else advice

@@ -597,7 +597,7 @@ def test_vidwatch_download_takes_its_cap_from_the_config(
         self: Downloader, records: list[object], progress: object
     ) -> list[DownloadResult]:
         caps.append(self.budget.max_bytes)
-        return [DownloadResult("grok:good", False, None, 0, "refused")]
+        return [DownloadResult.failed("grok:good", "refused")]
 
     monkeypatch.setattr(Downloader, "download_all", fake_all)
     code, _, err = run("--config", str(config), "download", "--dir", str(tmp_path / "v"))

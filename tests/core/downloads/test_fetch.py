@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from vidwatch.core.downloads.fetch import Downloader, safe_filename
+from vidwatch.core.downloads.fetch import Downloader, DownloadResult, safe_filename
 from vidwatch.core.downloads.filenames import task_tag
 from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.gateway.outcomes import Ok
@@ -407,3 +407,16 @@ async def test_one_odd_video_fails_alone(
     if answer is not None and answer.status_code == 410:
         assert "HTTP 410" in results[1].message
     assert (tmp_path / "good [good].mp4").read_bytes() == clip(b"a", 30)
+
+
+def test_a_result_is_built_by_name_never_by_position(tmp_path: Path) -> None:
+    """Six places once wrote ``DownloadResult(id, False, None, 0, why)``: one slip of the
+    order and a failure reads as a success. Now only by keyword or a named constructor."""
+    with pytest.raises(TypeError):
+        DownloadResult("grok:a", False, None, 0, "refused")  # type: ignore[call-arg]
+    failed = DownloadResult.failed("grok:a", "refused")
+    assert (failed.ok, failed.path, failed.size, failed.skipped) == (False, None, 0, False)
+    on_disk = DownloadResult.on_disk("grok:a", tmp_path / "a.mp4", 5, "already on disk")
+    assert (on_disk.ok, on_disk.skipped, on_disk.size) == (True, True, 5)
+    saved = DownloadResult.saved("grok:a", tmp_path / "a.mp4", 5, "saved")
+    assert (saved.ok, saved.skipped, saved.path) == (True, False, tmp_path / "a.mp4")

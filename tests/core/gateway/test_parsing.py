@@ -30,6 +30,7 @@ from vidwatch.core.model.records import (
     State,
     TaskResult,
 )
+from vidwatch.core.model.wording import problem_advice
 from vidwatch.core.polling.results import apply_outcome
 
 TaskResultNone = TaskResult()  # a task never checked
@@ -113,7 +114,7 @@ def test_succeeded_without_url_is_an_anomaly_not_final() -> None:
     assert result.error
     assert "no video URL" in result.error
     assert result.problem is Problem.NO_URL
-    assert Problem.NO_URL.advice
+    assert problem_advice(Problem.NO_URL)
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ from pathlib import Path
 from vidwatch.cli import EXIT_OK, main
 from vidwatch.core.model.query import parse_query, search_text
 from vidwatch.core.model.records import State, Task, TaskRecord, TaskResult
+from vidwatch.core.model.wording import state_text
 from vidwatch.core.store.export import export
 from vidwatch.core.store.format import decode_record
-from vidwatch.ui.widgets.rows import state_text
 
 from tests.support.paths import README
 
@@ -41,7 +41,7 @@ def matching(query: str, *records: TaskRecord) -> list[str]:
 def test_an_unchecked_task_is_new_everywhere(tmp_path: Path) -> None:
     tasks = tmp_path / "tasks.toml"
     cli(tasks, "add", "grok:eee6faa8-9dee-455c-aa82-02ac623adf3a")
-    assert cli(tasks, "list").splitlines()[1].split()[0] == "new"
+    assert cli(tasks, "list").splitlines()[1].startswith(state_text(NEW))
     assert json.loads(cli(tasks, "list", "--json"))[0]["state"] == "new"
     assert "grok:eee6" in cli(tasks, "list", "--filter", "state:new")
     assert "grok:eee6" not in cli(tasks, "list", "--filter", "state:unknown")

@@ -22,6 +22,7 @@ from vidwatch.core.polling.budget import Policy
 from vidwatch.core.polling.events import PollerEvent, StatusChange, TaskUpdate
 from vidwatch.core.polling.poller import Poller
 from vidwatch.core.polling.results import apply_outcome
+from vidwatch.core.polling.scheduler import NOT_FOUND_LIMIT
 
 from tests.support.waits import DEADLINE, eventually
 
@@ -213,7 +214,7 @@ async def test_a_broken_listener_does_not_stop_polling() -> None:
     assert poller.records["a"].result.final
 
 
-def test_apply_outcome_not_found_gave_up_says_what_to_do() -> None:
+def test_apply_outcome_not_found_gave_up_says_so() -> None:
     prev = TaskResult(
         state=State.RUNNING, status="processing", checked_at=datetime(2026, 1, 1, tzinfo=UTC)
     )
@@ -222,7 +223,7 @@ def test_apply_outcome_not_found_gave_up_says_what_to_do() -> None:
     assert result.state is State.RUNNING
     assert result.checked_at == now
     assert result.error
-    assert "press r" in result.error
+    assert result.error.endswith(f"(gave up after {NOT_FOUND_LIMIT} tries)")
     assert result.problem is Problem.NOT_FOUND
 
 
@@ -239,10 +240,9 @@ def test_apply_outcome_names_the_kind_of_problem(outcome: Outcome, problem: Prob
     prev = TaskResult(state=State.QUEUED, status="pending")
     result = apply_outcome(prev, outcome, datetime(2026, 1, 2, tzinfo=UTC))
     assert result.problem is problem
-    # A network error is kept as a person would say it (core/wording.py), never the
-    # client's own message; the others keep theirs.
-    said = describe(outcome) if isinstance(outcome, NetworkError) else outcome.message
-    assert result.error == said
+    # Kept as a person would say it (core/gateway/wording.py), the words `vidwatch poll`
+    # prints too: never the client's own message, never "will retry".
+    assert result.error == describe(outcome)
     ok_again = apply_outcome(result, Ok(TaskResult(State.RUNNING, "processing")), datetime.now(UTC))
     assert ok_again.problem is None
 

@@ -30,7 +30,7 @@ def test_inside_tmux_uses_load_buffer_with_w() -> None:
     )
     assert result.method == "tmux"
     assert rec.calls == [(["tmux", "load-buffer", "-w", "-"], b"https://x/v.mp4")]
-    assert "tmux" in result.describe()
+    assert "tmux" in result.where
 
 
 def test_old_tmux_without_w_falls_back_to_plain_load_buffer() -> None:
@@ -75,7 +75,7 @@ def test_a_failing_tool_falls_through_to_osc52_and_says_so() -> None:
     rec = Recorder({"xclip", "xsel"}, failing={"xclip", "xsel"})
     result = copy_text("u", env={"DISPLAY": ":0"}, which=rec.which, run=rec.run, platform="linux")
     assert result.method == "osc52"
-    assert "xclip, xsel failed" in result.describe()
+    assert "xclip, xsel failed" in result.where
 
 
 @pytest.mark.parametrize(

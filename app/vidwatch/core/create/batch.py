@@ -62,6 +62,7 @@ from vidwatch.core.create.requests import (
     prepare,
 )
 from vidwatch.core.text.sanitize import clean_line
+from vidwatch.core.text.wording import plural
 
 __all__ = ["MAX_BYTES", "MAX_ROWS", "Batch", "BatchRow", "parse_batch", "read_batch"]
 
@@ -349,7 +350,7 @@ def _cells_error(cells: int, columns: int, delimiter: str) -> str:
             'needs quotes: "a, b")'
         )
     return (
-        f"{cells} cell{'s' if cells != 1 else ''} but the header names {columns} columns "
+        f"{plural(cells, 'cell')} but the header names {columns} columns "
         f"(a prompt broken over two lines? an empty cell still needs its {sep})"
     )
 

@@ -60,7 +60,6 @@ the new one).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -75,7 +74,7 @@ from vidwatch.core.create.verdict import RowState, Verdict, judge, judge_error
 from vidwatch.core.model.ids import escaped
 from vidwatch.core.model.records import utcnow, validate_task_id
 from vidwatch.core.store.atomic import fsync_dir
-from vidwatch.core.store.lock import folder_problem, same_file
+from vidwatch.core.store.lock import LockBusy, folder_problem, open_locked, try_lock
 from vidwatch.core.text.sanitize import clean_line
 
 __all__ = [
@@ -394,11 +393,7 @@ class Manifest:
         problem = folder_problem(path.parent, 0o700)
         if problem is not None:
             raise ManifestError(f"cannot keep the journal of sends in {path.parent}: {problem}")
-        while True:
-            fd = _open_locked(path)
-            if same_file(fd, path):
-                break
-            os.close(fd)  # compacted meanwhile: the lock held was the old file's
+        fd = _open_locked(path)  # compacted meanwhile: the new file's lock
         try:
             data = _read_fd(fd)
             loaded = _checked_load(data, path)
@@ -461,7 +456,8 @@ class Manifest:
         temp = self.path.with_name(self.path.name + ".compacting")
         fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours before anyone can see it
+            if not try_lock(fd):  # ours before anyone can see it
+                raise ManifestBusy(f"another vidwatch is compacting the manifest {self.path}")
             _write_all(fd, data)
             os.fsync(fd)
             os.replace(temp, self.path)
@@ -567,17 +563,13 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _open_locked(path: Path) -> int:
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise ManifestError(f"cannot open the manifest {path}: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+        return open_locked(path, flags=os.O_APPEND)
+    except LockBusy:
         raise ManifestBusy(
             f"another vidwatch is sending this batch (manifest {path}); wait for it to finish"
         ) from None
-    return fd
+    except OSError as exc:
+        raise ManifestError(f"cannot open the manifest {path}: {exc.strerror}") from None
 
 
 def _read_fd(fd: int) -> bytes:

@@ -47,7 +47,6 @@ Older versions
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -67,11 +66,11 @@ from vidwatch.core.create.journal import (
     RowEntry,
 )
 from vidwatch.core.create.requests import JsonValue, body_of, request_key, request_of
-from vidwatch.core.create.verdict import RowState, Verdict, duplicate
+from vidwatch.core.create.verdict import RowState, Verdict, duplicate, mark_done_advice
 from vidwatch.core.model.ids import escaped
 from vidwatch.core.model.records import TaskRecord, TaskRequest, utcnow
 from vidwatch.core.store.atomic import atomic_write
-from vidwatch.core.store.lock import StoreError, folder_problem, locked
+from vidwatch.core.store.lock import StoreError, folder_problem, is_locked, locked
 from vidwatch.core.text.sanitize import clean_line
 
 __all__ = [
@@ -241,10 +240,7 @@ class Unresolved:
     def advice(self) -> str:
         if self.entry.state in (RowState.CREATED, RowState.DONE) and self.entry.task_id:
             return f"add it now: vidwatch create --mark-done {self.ref}"
-        return (
-            "look for it in the provider's console, then: vidwatch create --mark-done "
-            f"{self.ref}=ID (not there: vidwatch create --mark-done {self.ref})"
-        )
+        return mark_done_advice(self.ref)
 
 
 def key_of(fingerprint: str, place: int = 1) -> str:
@@ -547,7 +543,7 @@ class Ledger:
         uncertain ones, ones stopped while sending, jobs never listed."""
         found = []
         for path, journal in self._create_journals():
-            in_flight = _busy(path)
+            in_flight = is_locked(path)  # a create is being sent
             for entry in journal.entries.values():
                 if entry.resolved or (entry.state is RowState.DONE and not entry.task_id):
                     continue
@@ -688,18 +684,3 @@ def _intent_bodies(data: bytes) -> dict[str, dict[str, JsonValue]]:
         ):
             bodies[record["row"]] = record["body"]
     return bodies
-
-
-def _busy(path: Path) -> bool:
-    """Whether another process holds the journal (a create is being sent)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False

@@ -33,6 +33,7 @@ from enum import StrEnum
 from vidwatch.core.create.batch import Batch, BatchRow
 from vidwatch.core.create.journal import RowEntry, RowState
 from vidwatch.core.create.ledger import Earlier
+from vidwatch.core.gateway.create_answer import answer_text
 
 __all__ = ["SENT_BEFORE_ADVICE", "UNCERTAIN_ADVICE", "BatchPlan", "Step", "Why", "plan_batch"]
 
@@ -198,6 +199,5 @@ def _decide(
             return Step(row, False, Why.SENT_BEFORE, before.text(), entry)
         cause = entry.message or "vidwatch stopped while sending it"
         return Step(row, False, Why.UNCERTAIN, f"{cause}; {UNCERTAIN_ADVICE}", entry)
-    head = f"{entry.status} {entry.code}".strip() if entry.status else entry.code
-    reason = f"{head}: {entry.message}" if head and entry.message else head or entry.message
+    reason = answer_text(entry.status, entry.code, entry.message)
     return Step(row, False, Why.REFUSED, f"{reason}; edit the row to send it again", entry)

@@ -33,12 +33,22 @@ from vidwatch.core.gateway.create_answer import (
     NoChannel,
     Refused,
     SendFate,
+    answer_text,
     classify_transport_error,
 )
 from vidwatch.core.model.ids import escaped
 from vidwatch.core.text.sanitize import MAX_SHORT, clean_line
 
-__all__ = ["RowState", "Verdict", "duplicate", "judge", "judge_error"]
+__all__ = [
+    "RowState",
+    "Verdict",
+    "duplicate",
+    "ended_words",
+    "judge",
+    "judge_error",
+    "mark_done_advice",
+    "unrecorded_words",
+]
 
 
 class RowState(StrEnum):
@@ -71,6 +81,12 @@ class Verdict:
     # UNCERTAIN: an ID the gateway answered with that cannot be used (it fails the one
     # ID rule, or it is already another request's job); raw: show it escaped
     answered: str = ""
+
+    @property
+    def text(self) -> str:
+        """``400 invalid_request: grok-video-3 takes …``, as the CLI and the dashboard say
+        it (the server's text was cleaned when it was read)."""
+        return clean_line(answer_text(self.status, self.code, self.message), 400)
 
 
 def judge(outcome: CreateOutcome) -> Verdict:
@@ -138,3 +154,41 @@ def judge_error(exc: BaseException) -> Verdict:
     """The manifest state of a send that got no answer (see ``classify_transport_error``)."""
     what = clean_line(f"{type(exc).__name__}: {exc}".rstrip(": "), MAX_SHORT)
     return judge(NoAnswer(classify_transport_error(exc), what))
+
+
+def mark_done_advice(ref: str) -> str:
+    """What to do about a create whose job may exist (``ref``: the create's reference):
+    ``look for it in the provider's console, then: vidwatch create --mark-done REF=ID
+    (not there: vidwatch create --mark-done REF)``. The command is the dashboard's advice
+    too: it has no key for it."""
+    return (
+        "look for it in the provider's console, then: vidwatch create --mark-done "
+        f"{ref}=ID (not there: vidwatch create --mark-done {ref})"
+    )
+
+
+def ended_words(verdict: Verdict, ref: str) -> str:
+    """How a single create ended, as ``vidwatch create`` and the dashboard say it:
+    ``the gateway refused the job: 400 …``, ``not sent, nothing was paid: …``, or what to
+    do when the job may have been made. ``ref``: the create's reference."""
+    what = verdict.text
+    if verdict.state is RowState.CREATED:
+        return f"created {escaped(verdict.task_id or '')}"
+    if verdict.state is RowState.REFUSED:
+        return f"the gateway refused the job: {what}"
+    if verdict.state in (RowState.UNCERTAIN, RowState.SENDING):
+        return (
+            f"{what}. The job may have been made (and paid): {mark_done_advice(ref)}. "
+            "It is not sent again by itself."
+        )
+    return f"not sent, nothing was paid: {what}"
+
+
+def unrecorded_words(verdict: Verdict, problem: str) -> str:
+    """A create whose outcome could not be written to the record of sends: ``the job was
+    made as grok:…, but it could not be recorded: …``."""
+    if verdict.state is RowState.CREATED and verdict.task_id is not None:
+        made = f"was made as {escaped(verdict.task_id)}"
+    else:
+        made = "may have been made"
+    return f"the job {made}, but it could not be recorded: {clean_line(problem, 600)}"

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import threading
@@ -66,6 +65,7 @@ from vidwatch.core.downloads.sniff import HEAD_BYTES, head_problem, refusal, typ
 from vidwatch.core.gateway.http import new_client
 from vidwatch.core.model.records import TaskRecord
 from vidwatch.core.store.atomic import fsync_dir
+from vidwatch.core.store.lock import LockBusy, lock_file
 from vidwatch.core.text.urls import url_problem
 
 __all__ = [
@@ -87,14 +87,31 @@ Progress = Callable[[str, int, int | None], None]  # task id, bytes so far, tota
 Refresh = Callable[[str], Awaitable[str | None]]  # task id -> a fresh URL, or None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DownloadResult:
+    """How one download ended; made by :meth:`saved`, :meth:`on_disk` or :meth:`failed`."""
+
     task_id: str
     ok: bool
     path: Path | None
     size: int
     message: str  # one sentence, for a toast or a line on stderr
     skipped: bool = False  # the video was already on disk
+
+    @classmethod
+    def saved(cls, task_id: str, path: Path, size: int, message: str) -> DownloadResult:
+        """Downloaded into ``path`` (``size`` bytes)."""
+        return cls(task_id=task_id, ok=True, path=path, size=size, message=message)
+
+    @classmethod
+    def on_disk(cls, task_id: str, path: Path, size: int, message: str) -> DownloadResult:
+        """Not downloaded again: the task's video is already at ``path``."""
+        return cls(task_id=task_id, ok=True, path=path, size=size, message=message, skipped=True)
+
+    @classmethod
+    def failed(cls, task_id: str, message: str) -> DownloadResult:
+        """Not downloaded; ``message`` says why."""
+        return cls(task_id=task_id, ok=False, path=None, size=0, message=message)
 
 
 class _Failed(Exception):
@@ -159,23 +176,23 @@ class Downloader:
             try:
                 return await self._download(record, progress)
             except _Failed as exc:
-                return DownloadResult(record.id, False, None, 0, str(exc))
+                return DownloadResult.failed(record.id, str(exc))
             except httpx.TimeoutException:
-                return DownloadResult(record.id, False, None, 0, "the video host timed out")
+                return DownloadResult.failed(record.id, "the video host timed out")
             except httpx.HTTPError as exc:
                 reason = type(exc).__name__
-                return DownloadResult(record.id, False, None, 0, f"network error ({reason})")
+                return DownloadResult.failed(record.id, f"network error ({reason})")
             except OSError as exc:
                 reason = exc.strerror or type(exc).__name__
-                return DownloadResult(record.id, False, None, 0, f"cannot write the file: {reason}")
+                return DownloadResult.failed(record.id, f"cannot write the file: {reason}")
             except (httpx.InvalidURL, ValueError, ArithmeticError) as exc:
                 # a URL httpx cannot use (bad port, bad IDNA), a header that does not parse
                 message = f"unusable link or answer ({type(exc).__name__})"
-                return DownloadResult(record.id, False, None, 0, message)
+                return DownloadResult.failed(record.id, message)
             except Exception as exc:  # one odd video must not stop the others
                 log.exception("download of %s failed", record.id)
                 reason = type(exc).__name__
-                return DownloadResult(record.id, False, None, 0, f"failed ({reason}); see the log")
+                return DownloadResult.failed(record.id, f"failed ({reason}); see the log")
             finally:
                 self.budget.owed.pop(record.id, None)
 
@@ -193,7 +210,7 @@ class Downloader:
                 path = Path(saved)
                 note = await asyncio.to_thread(sidecar_note, record, path, size)
                 message = "already on disk" + note
-                return DownloadResult(record.id, True, path, size, message, skipped=True)
+                return DownloadResult.on_disk(record.id, path, size, message)
         await asyncio.to_thread(self.folder.mkdir, parents=True, exist_ok=True)
         with _exclusive(self.folder / f".{task_tag(record.id)}.vidwatch-download"):
             return await self._download_locked(record, url, progress)
@@ -232,7 +249,7 @@ class Downloader:
             raise _Failed(NO_ROOM[exc.errno].format(folder=self.folder)) from None
         await asyncio.to_thread(_commit, part, final)
         note = await asyncio.to_thread(sidecar_note, record, final, size)
-        return DownloadResult(record.id, True, final, size, f"saved to {final}{note}")
+        return DownloadResult.saved(record.id, final, size, f"saved to {final}{note}")
 
     def _claim(self, task_id: str, name: str) -> Path:
         """A file name for this task's video that no other video has: not on disk (a file
@@ -416,24 +433,16 @@ class _Expired(Exception):
 def _exclusive(lock_path: Path) -> Iterator[None]:
     """Hold ``lock_path`` (flock, never waiting) or fail: another download has it. The
     lock file is removed when done; it names nothing but the task's tag."""
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise _Failed(f"cannot write to the folder: {exc.strerror or exc}") from None
-    try:
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            held.enter_context(lock_file(lock_path))
+        except LockBusy:
             raise _Failed(
                 "this video is already being downloaded (here or by another vidwatch)"
             ) from None
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(lock_path)
-    finally:
-        os.close(fd)  # releases the lock
+        except OSError as exc:
+            raise _Failed(f"cannot write to the folder: {exc.strerror or exc}") from None
+        yield
 
 
 def _commit(part: Path, final: Path) -> None:

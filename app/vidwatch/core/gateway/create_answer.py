@@ -72,6 +72,7 @@ __all__ = [
     "NoChannel",
     "Refused",
     "SendFate",
+    "answer_text",
     "classify_transport_error",
     "parse_create_response",
 ]
@@ -89,6 +90,14 @@ ACCOUNT_CODES: Final = frozenset(
         "account_deactivated",
     }
 )
+
+
+def answer_text(status: int | None, code: str, message: str) -> str:
+    """A create's answer as every interface says it: ``403 quota_not_enough: user quota
+    is not enough``. Without a status no code is shown: the codes of sends that got no
+    answer (``lost``, ``connect``) are vidwatch's, not the server's."""
+    head = f"{status} {code}".strip() if status is not None else ""
+    return f"{head}: {message}" if head and message else head or message
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +136,7 @@ class Refused:
     @property
     def text(self) -> str:
         """``403 quota_not_enough: user quota is not enough``."""
-        head = f"{self.status} {self.code}".strip()
-        return f"{head}: {self.message}" if self.message else head
+        return answer_text(self.status, self.code, self.message)
 
 
 @dataclass(frozen=True, slots=True)

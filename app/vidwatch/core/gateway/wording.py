@@ -1,15 +1,16 @@
 """What went wrong with a request, said as a person would: one wording for every screen.
 
-The CLI prints it, the dashboard keeps it in a task's ``error`` and shows it in the
-rows and the detail pane. A client's own message (``ClientConnectorError: Cannot
-connect to host … ssl:default [Connect call failed …]``) stays in the log; people
-read which host could not be reached and why, in a few plain words.
+The poller keeps it in a task's ``error`` (whoever polled: the dashboard, ``vidwatch
+poll`` or ``wait``); the CLI prints it, the dashboard shows it in the rows and the
+detail pane. A client's own message (``ClientConnectorError: Cannot connect to host …
+ssl:default [Connect call failed …]``) stays in the log; people read which host could
+not be reached and why, in a few plain words. Never a key to press or a command to run:
+each interface adds its own.
 """
 
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 
 from vidwatch.core.gateway.outcomes import (
     AuthRejected,
@@ -23,8 +24,9 @@ from vidwatch.core.gateway.outcomes import (
     WrongUrl,
 )
 from vidwatch.core.text.sanitize import clean_line
+from vidwatch.core.text.wording import span
 
-__all__ = ["describe", "host_of", "network_cause", "retry_words", "span"]
+__all__ = ["describe", "network_cause", "resend_words", "retry_words"]
 
 _CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("refused", "connect call failed"), "the connection was refused"),
@@ -46,32 +48,6 @@ _CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
-def host_of(base_url: str) -> str:
-    """``api.quickrouter.ai`` (with the port when it is not the default), safe to show."""
-    try:
-        parts = urlsplit(base_url)
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        host, port = None, None
-    if not host:
-        return clean_line(base_url, 100) or "the server"
-    if ":" in host:  # IPv6: brackets keep the port apart
-        host = f"[{host}]"
-    return clean_line(f"{host}:{port}" if port else host, 100)
-
-
-def span(seconds: float) -> str:
-    """A duration for people: ``45s``, ``1m30s``, ``2h05m``."""
-    total = max(round(seconds), 0)
-    if total < 60:
-        return f"{total}s"
-    if total < 3600:
-        minutes, rest = divmod(total, 60)
-        return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
-    hours, rest = divmod(total, 3600)
-    return f"{hours}h{rest // 60:02d}m"
-
-
 def retry_words(why: str, seconds: float, at: float) -> str:
     """A create that was not sent and waits before it is sent again (``create``,
     ``submit``, the dashboard): ``not sent (429 rate_limited: …); trying again in 59m30s
@@ -79,6 +55,11 @@ def retry_words(why: str, seconds: float, at: float) -> str:
     when = time.strftime("%H:%M:%S", time.localtime(at))
     cause = f" ({why})" if why else ""
     return f"not sent{cause}; trying again in {span(seconds)} (at {when}), nothing paid so far"
+
+
+def resend_words(waited: float) -> str:
+    """A create that waited is being sent now: ``sending again after waiting 59m30s``."""
+    return f"sending again after waiting {span(waited)}"
 
 
 def network_cause(reason: str) -> str:

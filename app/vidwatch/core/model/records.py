@@ -171,62 +171,6 @@ class Problem(enum.StrEnum):
     TIMEOUT = "timeout"
     NO_URL = "no_url"
 
-    @property
-    def advice(self) -> str:
-        """What the user can do about it, in one sentence."""
-        return _ADVICE[self]
-
-    @property
-    def word(self) -> str:
-        """A few words for a table cell: ``not found``, ``server error``."""
-        return _WORDS[self]
-
-
-_WORDS: dict[Problem, str] = {
-    Problem.AUTH: "key rejected",
-    Problem.NOT_FOUND: "not found",
-    Problem.WRONG_URL: "wrong URL",
-    Problem.RATE_LIMITED: "rate limited",
-    Problem.SERVER: "server error",
-    Problem.BAD_RESPONSE: "bad answer",
-    Problem.NETWORK: "no network",
-    Problem.TIMEOUT: "timed out",
-    Problem.NO_URL: "no URL yet",
-}
-
-
-_ADVICE: dict[Problem, str] = {
-    Problem.AUTH: (
-        "Set a valid key in QUICKROUTER_API_KEY or api_key in the config file, "
-        "then press p to retry."
-    ),
-    Problem.NOT_FOUND: (
-        "Check the ID for typos and that base_url points at the gateway that created "
-        "the job; press r to ask again."
-    ),
-    Problem.WRONG_URL: (
-        "The server has no such address: set base_url in the config file to the gateway's "
-        "address (without /v1), then press p to retry. No task was marked."
-    ),
-    Problem.RATE_LIMITED: (
-        "Polling waits as long as the server asked; lower max_requests_per_second "
-        "in the config file if this keeps happening."
-    ),
-    Problem.SERVER: "The gateway or the model backend failed; vidwatch retries with backoff.",
-    Problem.BAD_RESPONSE: (
-        "The server sent something vidwatch cannot read; it retries. "
-        "The log has details (vidwatch paths)."
-    ),
-    Problem.NETWORK: "Check your connection and base_url; vidwatch retries with backoff.",
-    Problem.TIMEOUT: (
-        "The server answered too slowly; vidwatch retries. "
-        "Raise timeout in the config file if this persists."
-    ),
-    Problem.NO_URL: (
-        "The job is reported done but no video link was sent; vidwatch checks a few "
-        "more times. Press r to check now."
-    ),
-}
 
 _VOCABULARY: dict[str, State] = {
     **dict.fromkeys(

@@ -32,7 +32,6 @@ from vidwatch.core.gateway.outcomes import (
     RateLimited,
     WrongUrl,
 )
-from vidwatch.core.gateway.wording import span
 from vidwatch.core.model.records import TaskRecord, TaskResult, utcnow
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.polling.durations import DurationModel
@@ -48,12 +47,9 @@ from vidwatch.core.polling.fanout import Fanout
 from vidwatch.core.polling.results import OwnRecords, RecordKeeper, apply_outcome, keep_known_result
 from vidwatch.core.polling.scheduler import Eta, Scheduler
 from vidwatch.core.polling.wakeup import Wakeup
+from vidwatch.core.text.wording import span
 
-__all__ = [
-    "Poller",
-    "QueryFn",
-    "span",
-]
+__all__ = ["Poller", "QueryFn"]
 
 log = logging.getLogger("vidwatch.poller")
 

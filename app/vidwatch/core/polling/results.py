@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from vidwatch.core.gateway.outcomes import NetworkError, NotFound, Ok, Outcome
+from vidwatch.core.gateway.outcomes import NotFound, Ok, Outcome
 from vidwatch.core.gateway.wording import describe
 from vidwatch.core.model.records import TaskRecord, TaskResult
 from vidwatch.core.polling.scheduler import NOT_FOUND_LIMIT
@@ -64,15 +64,17 @@ def apply_outcome(
 ) -> TaskResult:
     """The task's new result after ``outcome``; errors keep what was known (and its
     history); a new status is added to the history. ``gave_up``: the task is left alone
-    now (or why, as :meth:`Scheduler.given_up` says it). A network error is kept as a
-    person would say it (:func:`~vidwatch.core.gateway.wording.describe`, naming ``host``); the
-    client's own words go to the log."""
+    now (or why, as :meth:`Scheduler.given_up` says it). The error is kept as a person
+    would say it, the same words whoever polled (the dashboard, ``vidwatch poll`` or
+    ``wait``: :func:`~vidwatch.core.gateway.wording.describe`, naming ``host``); the
+    client's own words go to the log. A fact, never a hint: which key or command asks
+    again is the interface's to say."""
     if isinstance(outcome, Ok):
         return previous.followed_by(outcome.result)
-    message = describe(outcome, host) if isinstance(outcome, NetworkError) else outcome.message
+    message = describe(outcome, host)
     if isinstance(outcome, NotFound) and gave_up:
         if isinstance(gave_up, str):
-            message += f" (given up: {gave_up}; press r to retry)"
+            message += f" (given up: {gave_up})"
         else:
-            message += f" (gave up after {NOT_FOUND_LIMIT} tries; press r to retry)"
+            message += f" (gave up after {NOT_FOUND_LIMIT} tries)"
     return replace(previous, checked_at=now, error=message, problem=outcome.problem)

@@ -51,13 +51,16 @@ class CopyResult:
     method: str
     note: str = ""
 
-    def describe(self) -> str:
+    @property
+    def where(self) -> str:
+        """Where the text went, truthfully: ``to the tmux buffer (…)`` (the toast after
+        ``c`` says ``Copied the URL {where}.``)."""
         if self.method == "tmux":
-            return "into the tmux buffer (and the system clipboard if tmux allows it)"
+            return "to the tmux buffer (and the system clipboard, if tmux allows it)"
         if self.method == "osc52":
-            extra = f"; {self.note}" if self.note else ""
-            return f"sent to the terminal with OSC 52 (works if your terminal allows it){extra}"
-        return f"with {self.method}"
+            note = f"; {self.note}" if self.note else ""
+            return f"to the terminal's clipboard with OSC 52 (if your terminal allows it{note})"
+        return f"to the clipboard with {self.method}"
 
 
 def _has_display(env: Mapping[str, str], platform: str) -> bool:

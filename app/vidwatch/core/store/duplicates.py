@@ -15,6 +15,7 @@ from datetime import datetime
 
 from vidwatch.core.model.records import EPOCH, State, Task, TaskRecord, TaskResult
 from vidwatch.core.text.sanitize import shorten_id
+from vidwatch.core.text.wording import plural
 
 __all__ = ["describe_merged", "merge_duplicate"]
 
@@ -68,5 +69,5 @@ def describe_merged(ids: Sequence[str]) -> str:
     n = len(ids)
     shown = ", ".join(shorten_id(i, 24) for i in ids[:3])
     more = f" and {n - 3} more" if n > 3 else ""
-    tasks, were = ("task", "was") if n == 1 else ("tasks", "were")
-    return f"{n} {tasks} {were} listed more than once ({shown}{more})"
+    were = "was" if n == 1 else "were"
+    return f"{plural(n, 'task')} {were} listed more than once ({shown}{more})"

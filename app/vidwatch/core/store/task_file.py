@@ -40,6 +40,7 @@ from vidwatch.core.store.atomic import atomic_write, write_target
 from vidwatch.core.store.duplicates import describe_merged, merge_duplicate
 from vidwatch.core.store.format import SCHEMA, decode_record, dumps
 from vidwatch.core.store.lock import StoreError, locked, reason
+from vidwatch.core.text.wording import capitalized, plural
 
 # StoreError is the store's error: callers import it from here.
 __all__ = ["LoadResult", "Signature", "StoreError", "TaskStore"]
@@ -318,7 +319,7 @@ class TaskStore:
         if n:
             log.warning("%d unreadable entries dropped from %s", n, self.path)
             parts.append(
-                f"{n} entr{'y' if n == 1 else 'ies'} in the task list could not be read and "
+                f"{plural(n, 'entry', 'entries')} in the task list could not be read and "
                 f"{'was' if n == 1 else 'were'} dropped"
             )
         if parsed.merged:
@@ -331,7 +332,7 @@ class TaskStore:
         parsed = _Parsed(parsed.records, n, self.signature(), parsed.merged)
         sentence = "; ".join(parts)
         return parsed, self._notice(
-            f"{sentence[0].upper()}{sentence[1:]}; the original file was copied to {backup}."
+            f"{capitalized(sentence)}; the original file was copied to {backup}."
         )
 
     def _notice(self, message: str) -> str:

@@ -18,14 +18,14 @@ from textual.app import App
 
 from vidwatch.core.config import ENV_BASE_URL, Config, ConfigError, load_config
 from vidwatch.core.gateway.client import QueryClient
-from vidwatch.core.gateway.wording import host_of
 from vidwatch.core.polling.poller import Poller
 from vidwatch.core.runtime.logs import add_secret
+from vidwatch.core.text.wording import host_of
+from vidwatch.ui.banners import Banner, SetBanner
 
 __all__ = ["ClientFactory", "Connection"]
 
 ClientFactory = Callable[[Config], QueryClient]
-Banner = Callable[[str, str | None], None]
 
 
 class Connection:
@@ -39,7 +39,7 @@ class Connection:
         factory: ClientFactory,
         *,
         config_file: Path,
-        banner: Banner,
+        banner: SetBanner,
         demo: bool,
     ) -> None:
         self.app = app
@@ -60,7 +60,7 @@ class Connection:
             self.go_online(self.config)
             return
         self.banner(
-            "key",
+            Banner.KEY,
             "No API key: showing the saved list without polling. Set QUICKROUTER_API_KEY "
             f"or put api_key in {self.config_file} (chmod 600), then press p. "
             "To see vidwatch at work, run: vidwatch --demo",
@@ -70,10 +70,10 @@ class Connection:
         try:
             client = self.factory(config)
         except ValueError as exc:
-            self.banner("key", str(exc))
+            self.banner(Banner.KEY, str(exc))
             return
         self.client = client
-        self.banner("key", None)
+        self.banner(Banner.KEY, None)
         self.poller.set_client(client, host_of(config.base_url))
 
     async def aclose(self) -> None:

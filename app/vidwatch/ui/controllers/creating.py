@@ -48,26 +48,21 @@ from vidwatch.core.create.sender import (
     Sent,
     unlisted_tasks,
 )
-from vidwatch.core.create.verdict import Verdict
+from vidwatch.core.create.verdict import Verdict, ended_words, unrecorded_words
 from vidwatch.core.gateway.client import QueryClient
-from vidwatch.core.gateway.wording import retry_words, span
+from vidwatch.core.gateway.wording import resend_words, retry_words
 from vidwatch.core.model.records import Task
 from vidwatch.core.session import Session
+from vidwatch.core.text.wording import capitalized
+from vidwatch.ui.banners import Banner, SetBanner
 from vidwatch.ui.dialogs.create import CreateDialog, NewJob, Prefill
 
-__all__ = ["JobCreator", "verdict_text"]
+__all__ = ["JobCreator"]
 
 LOCK_WAIT: Final = 60.0  # seconds to wait for a `vidwatch create` that holds the journal
 LIST_WAIT: Final = 60.0  # seconds for the list to take a new job (else: listed next time)
 BANNER_SHOWN: Final = 3  # unresolved creates named in the banner (the rest counted)
 LONG_WAIT: Final = 5.0  # seconds: a wait this long keeps its toast longer and says its end
-
-
-def verdict_text(verdict: Verdict) -> str:
-    """``403 quota_not_enough: …`` (the server's text was cleaned when it was read)."""
-    head = f"{verdict.status} {verdict.code}".strip() if verdict.status is not None else ""
-    text = f"{head}: {verdict.message}" if head and verdict.message else head or verdict.message
-    return text[:400]
 
 
 class JobCreator:
@@ -81,7 +76,7 @@ class JobCreator:
         config: Callable[[], Config],
         client: Callable[[], QueryClient | None],
         sent_dir: Callable[[], Path],
-        banner: Callable[[str, str | None], None] = lambda key, text: None,
+        banner: SetBanner = lambda key, text: None,
     ) -> None:
         self.app = app
         self.session = session
@@ -265,42 +260,28 @@ class JobCreator:
         """Say every wait before the job is sent again (a 429 may ask for an hour): how
         long, until when; and, after a long one, that it is being sent now."""
         if isinstance(event, Sent) and not event.final:
-            words = retry_words(verdict_text(event.verdict), event.delay, time.time() + event.delay)
+            words = retry_words(event.verdict.text, event.delay, time.time() + event.delay)
             long_wait = event.delay >= LONG_WAIT
             self.app.notify(
-                f"{words[:1].upper()}{words[1:]}.",
+                f"{capitalized(words)}.",
                 severity="warning",
                 timeout=30 if long_wait else 5,
             )
         elif isinstance(event, Resumed) and event.waited >= LONG_WAIT:
-            self.app.notify(f"Sending the job again (after waiting {span(event.waited)}).")
+            self.app.notify(f"{capitalized(resend_words(event.waited))}.")  # as the CLI says
 
     def _tell(self, verdict: Verdict, row: BatchRow, unrecorded: str | None) -> None:
         notify = self.app.notify
-        what = verdict_text(verdict)
-        ref = row.identity[:8]
+        said = capitalized(ended_words(verdict, row.identity[:8]))  # as the CLI says it
         if unrecorded is not None:
-            made = f"made as {verdict.task_id}" if verdict.task_id else "may have been made"
-            notify(
-                f"The job was {made}, but it could not be recorded: {unrecorded}",
-                severity="error",
-                timeout=30,
-            )
+            notify(capitalized(unrecorded_words(verdict, unrecorded)), severity="error", timeout=30)
             return
         if verdict.state is RowState.CREATED:
-            notify(f"Created {verdict.task_id}.")
-        elif verdict.state is RowState.REFUSED:
-            notify(f"The gateway refused the job: {what}", severity="error", timeout=15)
+            notify(f"{said}.")
         elif verdict.state is RowState.UNCERTAIN:
-            notify(
-                f"{what}. The job may have been made (and paid): look for it in the "
-                f"provider's console, then run: vidwatch create --mark-done {ref}=ID. "
-                "It is not sent again by itself.",
-                severity="error",
-                timeout=30,
-            )
-        else:
-            notify(f"Not sent, nothing was paid: {what}", severity="error", timeout=15)
+            notify(said, severity="error", timeout=30)
+        else:  # refused, or not sent
+            notify(said, severity="error", timeout=15)
 
     # ------------------------------------------------------------------ unresolved
 
@@ -317,15 +298,15 @@ class JobCreator:
         if not self.app.is_running:
             return
         if not found:
-            self.banner("creates", None)
+            self.banner(Banner.CREATES, None)
             return
         if len(found) == 1:
-            self.banner("creates", found[0].brief())
+            self.banner(Banner.CREATES, found[0].brief())
             return
         refs = ", ".join(item.ref for item in found[:BANNER_SHOWN])
         more = ", …" if len(found) > BANNER_SHOWN else ""
         self.banner(
-            "creates",
+            Banner.CREATES,
             f"{len(found)} creates may have made jobs that are in no list ({refs}{more}): "
             "vidwatch list names them; resolve each with vidwatch create --mark-done REF=ID",
         )

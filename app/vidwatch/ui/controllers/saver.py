@@ -22,6 +22,7 @@ from vidwatch.core.changes import EDITS, Change
 from vidwatch.core.session import Session
 from vidwatch.core.store.task_file import StoreError
 from vidwatch.core.store.view import View, save_view
+from vidwatch.ui.banners import Banner, SetBanner
 
 __all__ = ["SaveController"]
 
@@ -33,8 +34,6 @@ WATCH_SECONDS = 1.0  # how often the task file is checked for other writers
 SAVE_RETRY_SECONDS = 5.0  # after a failed save
 VIEW_SAVE_DELAY = 1.0  # seconds: the view is written once typing settles
 
-Banner = Callable[[str, str | None], None]
-
 
 class SaveController:
     """Debounced saves in a thread, retries, the file watch and the remembered view."""
@@ -44,7 +43,7 @@ class SaveController:
         app: App[Any],
         session: Session,
         *,
-        banner: Banner,
+        banner: SetBanner,
         failing: Callable[[bool], None],
         alive: Callable[[], bool],
         view_file: Path | None,
@@ -69,7 +68,7 @@ class SaveController:
         """The task file cannot be read: nothing will be written over it."""
         self.error = message
         self.failing(True)
-        self.banner("store", f"{message} Nothing will be saved until this is fixed.")
+        self.banner(Banner.STORE, f"{message} Nothing will be saved until this is fixed.")
 
     # ------------------------------------------------------------------ the task file
 
@@ -107,8 +106,8 @@ class SaveController:
         if self.error is not None:
             self.error = None
             self.failing(False)
-            self.banner("save", None)
-            self.banner("store", None)
+            self.banner(Banner.SAVE, None)
+            self.banner(Banner.STORE, None)
             self.app.notify("Saving works again.")
 
     def _failed(self, message: str) -> None:
@@ -118,7 +117,7 @@ class SaveController:
             self.app.notify(message, severity="error", timeout=15, markup=False)
         self.error = message
         self.failing(True)
-        self.banner("save", f"Cannot save: {message} Everything is kept in memory; retrying.")
+        self.banner(Banner.SAVE, f"Cannot save: {message} Everything is kept in memory; retrying.")
         self.schedule(SAVE_RETRY_SECONDS)
 
     async def watch_file(self) -> None:
@@ -129,7 +128,7 @@ class SaveController:
             await self.session.check_disk()
         except StoreError as exc:
             if self.alive():
-                self.banner("store", str(exc))
+                self.banner(Banner.STORE, str(exc))
 
     async def close(self) -> None:
         """The last save, on the way out (idempotent). Waits for a save under way and

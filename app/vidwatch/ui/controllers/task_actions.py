@@ -17,16 +17,18 @@ from textual.message import Message
 from textual.screen import Screen
 
 from vidwatch.core.model.records import State, TaskRecord
+from vidwatch.core.model.wording import no_video_reason
 from vidwatch.core.runtime.clipboard import CopyResult, OpenResult
 from vidwatch.core.session import AddReport, Session
 from vidwatch.core.store.export import export, write_export
+from vidwatch.core.text.wording import plural
 from vidwatch.ui.dialogs.add import AddDialog, AddRequest
 from vidwatch.ui.dialogs.confirm import ConfirmDialog
 from vidwatch.ui.dialogs.create import Prefill
 from vidwatch.ui.dialogs.export import ExportDialog, ExportRequest
 from vidwatch.ui.dialogs.label import LabelDialog
 from vidwatch.ui.widgets.detail import NO_TASKS
-from vidwatch.ui.widgets.rows import state_text, url_refusal, video_url
+from vidwatch.ui.widgets.rows import url_refusal, video_url
 from vidwatch.ui.widgets.task_table import TaskTable
 
 __all__ = [
@@ -34,11 +36,8 @@ __all__ = [
     "Copier",
     "Opener",
     "TaskActions",
-    "copied_where",
     "describe_add",
     "empty_hint",
-    "no_url_reason",
-    "plural",
     "skipped_note",
 ]
 
@@ -106,7 +105,7 @@ class TaskActions(Screen[None]):
         result = await asyncio.to_thread(self.copier, text)
         if result.method == "osc52":
             self.app.copy_to_clipboard(text)
-        said = f"opied {what} {copied_where(result)}{after}."
+        said = f"opied {what} {result.where}{after}."
         self.notify(f"{before}; c{said}" if before else f"C{said}")
 
     # ------------------------------------------------------------------ actions
@@ -169,7 +168,7 @@ class TaskActions(Screen[None]):
         if url is None:
             refused = url_refusal(record) is not None
             self.notify(
-                f"{nothing}: {no_url_reason(record)}.",
+                f"{nothing}: {no_video_reason(record)}.",
                 severity="error" if refused else "warning",
             )
         return url
@@ -209,7 +208,7 @@ class TaskActions(Screen[None]):
             if len(targets) == 1:
                 refused = url_refusal(targets[0]) is not None
                 self.notify(
-                    f"Nothing to download: {no_url_reason(targets[0])}.",
+                    f"Nothing to download: {no_video_reason(targets[0])}.",
                     severity="error" if refused else "warning",
                 )
             else:
@@ -315,7 +314,7 @@ def empty_hint(table: TaskTable) -> str:
 
 
 def describe_add(report: AddReport, rejected: Sequence[tuple[str, str]]) -> str:
-    parts = [f"Added {len(report.added)} task{'' if len(report.added) == 1 else 's'}"]
+    parts = [f"Added {plural(len(report.added), 'task')}"]
     if report.skipped:
         parts.append(f"{len(report.skipped)} already watched")
     if rejected:
@@ -323,21 +322,6 @@ def describe_add(report: AddReport, rejected: Sequence[tuple[str, str]]) -> str:
         more = f" and {len(rejected) - 1} more" if len(rejected) > 1 else ""
         parts.append(f"{len(rejected)} rejected ({task_id[:40]!r}: {reason}{more})")
     return ", ".join(parts) + "."
-
-
-def no_url_reason(record: TaskRecord) -> str:
-    """Why a task has no URL to copy or open, in a few words."""
-    result = record.result
-    refusal = url_refusal(record)
-    if refusal is not None:
-        return f"its video URL is refused ({refusal})"
-    if result.checked_at is None:
-        return "the task has not been checked yet"
-    if result.state is State.FAILED:
-        return "the job failed"
-    if result.state is State.SUCCEEDED:
-        return "the job finished but the server sent no usable URL"
-    return f"no video URL yet (the job is {state_text(record)[2:]})"
 
 
 def skipped_note(targets: Sequence[TaskRecord], ready: Sequence[TaskRecord]) -> str:
@@ -360,17 +344,3 @@ def skipped_note(targets: Sequence[TaskRecord], ready: Sequence[TaskRecord]) -> 
         else:
             why["not finished yet"] += 1
     return f" ({', '.join(f'{n} {reason}' for reason, n in why.items() if n)})"
-
-
-def copied_where(result: CopyResult) -> str:
-    """Where copied text went, truthfully: ``to the tmux buffer (…)``."""
-    if result.method == "tmux":
-        return "to the tmux buffer (and the system clipboard, if tmux allows it)"
-    if result.method == "osc52":
-        note = f"; {result.note}" if result.note else ""
-        return f"to the terminal's clipboard with OSC 52 (if your terminal allows it{note})"
-    return f"to the clipboard with {result.method}"
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"

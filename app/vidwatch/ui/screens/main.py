@@ -33,8 +33,10 @@ from vidwatch.core.polling.events import PollerStatus, StatusChange, TaskUpdate
 from vidwatch.core.polling.scheduler import Eta
 from vidwatch.core.session import Session
 from vidwatch.core.store.view import View
+from vidwatch.core.text.wording import plural
+from vidwatch.ui.banners import Banner
 from vidwatch.ui.controllers.downloads import DownloadsPanel
-from vidwatch.ui.controllers.task_actions import Copier, Opener, TaskActions, empty_hint, plural
+from vidwatch.ui.controllers.task_actions import Copier, Opener, TaskActions, empty_hint
 from vidwatch.ui.dialogs.columns import ColumnsDialog
 from vidwatch.ui.keys import ALTERNATES, MAIN_BINDINGS, TYPED_ACTIONS
 from vidwatch.ui.widgets.columns import OPTIONAL_COLUMNS
@@ -92,7 +94,7 @@ class MainScreen(TaskActions):
             session, copier=copier, opener=opener, clock=clock, folder=folder or Path.home()
         )
         self.initial_view = view or View()
-        self._banners: dict[str, str] = {}
+        self._banners: dict[Banner, str] = {}
         self._palette = False  # a palette command is running (see check_action)
         self._banner_shown = ""
         self.set_reactive(MainScreen.demo, demo)
@@ -223,13 +225,13 @@ class MainScreen(TaskActions):
                 case Loaded(warning=warning):
                     reload = True
                     if warning:
-                        self.set_banner("store", warning)
+                        self.set_banner(Banner.STORE, warning)
                 case Added(records=added):
                     go_to = added[-1].id  # the user's own: show the last one
                 case DiskChange(added=added, warning=warning):
                     from_elsewhere += len(added)
                     if warning:
-                        self.set_banner("store", warning)
+                        self.set_banner(Banner.STORE, warning)
                 case StatusChange(status=status):
                     self._show_status(status)
         table = self.table
@@ -251,24 +253,28 @@ class MainScreen(TaskActions):
     def _show_status(self, status: PollerStatus) -> None:
         self.status = status
         if status.auth_error:
-            self.set_banner("auth", f"{status.auth_error}. Polling is paused; press p to retry.")
+            self.set_banner(
+                Banner.AUTH, f"{status.auth_error}. Polling is paused; press p to retry."
+            )
         else:
-            self.set_banner("auth", None)
+            self.set_banner(Banner.AUTH, None)
         if status.url_error:
             self.set_banner(
-                "url",
+                Banner.URL,
                 f"{status.url_error}. Polling is paused (no task was marked); "
                 "press p once base_url is fixed.",
             )
         else:
-            self.set_banner("url", None)
+            self.set_banner(Banner.URL, None)
 
-    def set_banner(self, key: str, message: str | None) -> None:
+    def set_banner(self, key: Banner, message: str | None) -> None:
+        """Show ``message`` in banner ``key`` (``None``: clear it); several read in
+        :class:`Banner`'s order, whichever came first."""
         if message:
             self._banners[key] = message
         else:
             self._banners.pop(key, None)
-        text = "\n".join(self._banners.values())
+        text = self.banner_text()
         banner = self.query_one("#banner", Static)
         if text != self._banner_shown:  # the poller reports its status often
             self._banner_shown = text
@@ -276,7 +282,7 @@ class MainScreen(TaskActions):
             banner.display = bool(text)
 
     def banner_text(self) -> str:
-        return "\n".join(self._banners.values())
+        return "\n".join(self._banners[key] for key in sorted(self._banners))
 
     def tick(self) -> None:
         """Once a second: relative times move on."""

@@ -20,15 +20,15 @@ from rich.style import Style
 from textual.strip import Strip
 
 from vidwatch.core.model.records import State, TaskRecord
+from vidwatch.core.model.wording import state_text
 from vidwatch.core.polling.scheduler import Eta
+from vidwatch.core.text.wording import relative
 from vidwatch.ui.widgets.rows import (
     SortKey,
     eta_text,
     next_text,
     prompt_line,
-    relative,
     sorted_title,
-    state_text,
     task_name,
     video_url,
 )

@@ -28,12 +28,14 @@ from textual.scroll_view import ScrollView
 from textual.selection import Selection
 from textual.strip import Strip
 
-from vidwatch.core.gateway.wording import span
 from vidwatch.core.model.records import Scalar, State, TaskRecord, Transition, epoch_time, utcnow
+from vidwatch.core.model.wording import state_text
 from vidwatch.core.polling.scheduler import Eta
 from vidwatch.core.text.sanitize import MAX_TEXT, clean_line, clean_text, strip_fence
 from vidwatch.core.text.urls import url_problem
-from vidwatch.ui.widgets.rows import relative, state_text, url_refusal
+from vidwatch.core.text.wording import capitalized, relative, span
+from vidwatch.ui.keys import problem_help
+from vidwatch.ui.widgets.rows import url_refusal
 
 __all__ = ["DetailPane"]
 
@@ -215,12 +217,12 @@ class DetailPane(ScrollView, can_focus=True):
         r = record.result
         now = self.clock()
         state = r.state
+        state_word = state_text(record)  # the row's words, then the header's count
+        counted = f"{state.symbol} {state.value}"
         if r.shown_state is State.NEW:
-            state_word = f"{State.NEW.symbol} {State.NEW.value} (not checked yet)"
-        elif not r.status and r.problem is not None:  # the row's word, the header's count
-            state_word = f"{state_text(record)} (counted as {state.symbol} {state.value})"
-        else:
-            state_word = f"{state.symbol} {state.value}"
+            state_word += " (not checked yet)"
+        elif state is State.UNKNOWN and state_word != counted:  # a raw word, or a problem
+            state_word += f" (counted as {counted})"
         status = r.status or "–"
         if state is State.UNKNOWN and r.status:
             status += " (a word vidwatch does not know; still polling)"
@@ -310,8 +312,8 @@ class DetailPane(ScrollView, can_focus=True):
                 else "Start the job again where you created it."
             )
         elif r.error:
-            reason = r.error[:1].upper() + r.error[1:]  # "cannot reach …" starts a sentence here
-            advice = r.problem.advice if r.problem is not None else ""
+            reason = capitalized(r.error)  # "cannot reach …" starts a sentence here
+            advice = problem_help(r.problem) if r.problem is not None else ""
         else:
             return []
         lines = [self._heading("Problem"), *self._wrap(Text(reason, self._style("detail--error")))]

@@ -14,6 +14,7 @@ from vidwatch.core.model.records import State, TaskRecord
 from vidwatch.core.polling.scheduler import Eta
 from vidwatch.core.text.sanitize import clean_text, first_line, shorten_id
 from vidwatch.core.text.urls import url_problem
+from vidwatch.core.text.wording import relative
 
 
 class SortKey(enum.StrEnum):
@@ -81,43 +82,8 @@ def url_refusal(record: TaskRecord) -> str | None:
     return url_problem(url) if url else None
 
 
-def relative(when: datetime | None, now: datetime) -> str:
-    """A short relative time: ``12s``, ``5m``, ``3h``, ``2d`` (``in 4s`` for the future)."""
-    if when is None:
-        return "–"
-    seconds = (now - when).total_seconds()
-    future = seconds < -0.5
-    whole = round(abs(seconds))  # rounded first: 59.6 s is 1m, never "60s"
-    if whole < 60:
-        text = f"{whole}s"
-    elif whole < 3600:
-        text = f"{whole // 60}m"
-    elif whole < 86400:
-        text = f"{whole // 3600}h"
-    else:
-        text = f"{whole // 86400}d"
-    return f"in {text}" if future else text
-
-
 def task_name(record: TaskRecord, width: int) -> str:
     return record.task.label or shorten_id(record.id, width)
-
-
-def state_text(record: TaskRecord) -> str:
-    """The state as a symbol and a word: readable without colour."""
-    result = record.result
-    if result.shown_state is State.NEW:
-        return f"{State.NEW.symbol} {State.NEW.value}"
-    if not result.status and result.problem is not None:
-        # Never got a status: say what stands in the way instead of "unknown".
-        return f"! {result.problem.word}"
-    state = result.state
-    word = state.value
-    if state is State.UNKNOWN and result.status:
-        word = result.status
-    elif state is State.RUNNING and result.progress is not None:
-        word = f"running {result.progress:.0f}%"
-    return f"{state.symbol} {word}"
 
 
 def prompt_line(record: TaskRecord) -> str:
