@@ -38,7 +38,6 @@ from vidwatch.cli.output import (
     EXIT_USAGE,
     CliError,
     Context,
-    host_of,
     plural,
     require_key,
     safe,
@@ -74,6 +73,7 @@ from vidwatch.core.create.sender import (
     Sent,
     unlisted_tasks,
 )
+from vidwatch.core.gateway.wording import host_of
 from vidwatch.core.model.ids import escaped
 from vidwatch.core.model.records import MAX_LABEL, Task, TaskRecord, utcnow, validate_task_id
 from vidwatch.core.store.export import record_json, to_json
