@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from vidwatch.cli import EXIT_OK, build_parser, main
 from vidwatch.core.create.batch import parse_batch
 from vidwatch.core.create.journal import CREATE_JOURNAL, ManifestDir
 from vidwatch.core.model.records import State, Task, TaskRecord, TaskResult
@@ -87,3 +88,22 @@ def test_the_commands_that_need_the_network_still_load_it(tasks: Path) -> None:
     assert "aiohttp" in packages
     assert "--chaos" in out
     assert "exit codes" in out
+
+
+def test_only_the_command_that_runs_gets_its_options_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The parser builds the options of the commands the line names (building them all is
+    most of its cost); a command's name given as a value (a task list called ``list``)
+    still leaves the command that runs whole, and help still lists every command."""
+    parser = build_parser(["--tasks-file", "list", "export"])
+    assert parser.commands["export"].idle is False
+    assert parser.commands["list"].idle is False
+    assert parser.commands["poll"].idle is True
+    monkeypatch.chdir(tmp_path)
+    assert main(["--tasks-file", "list", "export", "--format", "json"]) == EXIT_OK
+    assert capsys.readouterr().out.strip() == "[]"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    assert all(f"    {name} " in listed for name in build_parser().commands)

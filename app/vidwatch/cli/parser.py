@@ -9,7 +9,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TextIO
+from typing import Any, Final, NoReturn, TextIO
 
 from vidwatch import __version__
 
@@ -60,6 +60,12 @@ class _Parser(argparse.ArgumentParser):
     argv: Sequence[str] = ()  # the whole command line, for hints
     commands: dict[str, _Parser]
     more_help: Callable[[], str] | None = None  # put before the epilog when help is shown
+    idle = False  # a command not on the command line: named in the list, its options not built
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        if self.idle:  # options that will not be read: building them is most of the cost
+            return _IDLE
+        return super().add_argument(*args, **kwargs)
 
     def format_help(self) -> str:
         if self.more_help is not None:
@@ -146,7 +152,12 @@ def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
     )
 
 
-def build_parser() -> _Parser:
+_IDLE: Final = argparse.Action([], argparse.SUPPRESS)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> _Parser:
+    """The parser of every command; with ``argv``, only the commands it names get their
+    options (the others are listed, with their help, as ``vidwatch --help`` shows them)."""
     parser = _Parser(
         prog="vidwatch",
         description="Watch QuickRouter AI video-generation jobs from the terminal.\n"
@@ -165,14 +176,17 @@ def build_parser() -> _Parser:
     parser.commands = {}
 
     def command(name: str, help_text: str) -> _Parser:
+        idle = argv is not None and name not in argv
         p = sub.add_parser(
             name,
             help=help_text,
             description=help_text,
             epilog=EXIT_CODES,
             formatter_class=argparse.RawDescriptionHelpFormatter,
+            add_help=not idle,
         )
         assert isinstance(p, _Parser)
+        p.idle = idle
         parser.commands[name] = p
         _global_options(p, argparse.SUPPRESS)  # also after the command: `list --tasks-file X`
         return p
@@ -365,7 +379,7 @@ def build_parser() -> _Parser:
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse, or exit 64 with the usage of the (sub)command that was misused."""
     args = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(args)
     for p in (parser, *parser.commands.values()):
         p.argv = args
     ns, extras = parser.parse_known_args(args)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import os
 import stat
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -204,6 +203,8 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
     except OSError as exc:
         raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}") from None
     if raw is not None:
+        import tomllib  # slow to load: not for a run without a config file
+
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
