@@ -5,14 +5,14 @@ Every command runs as a script runs it, a new process through the installed ``vi
 entry point, beside its anchor measured in the same run: ``python -c pass`` on the same
 interpreter, the floor of any Python command. The runs are interleaved (anchor, then each
 command, round after round) so that a busy machine slows them alike; each figure is the
-median of its rounds. Every process gets its own HOME (no config, no key, no log of the
-user's), and the bytecode is written by a first round that is not counted.
+fastest of its rounds (as timeit reports: the rest is other processes' time). Every process
+gets its own HOME (no config, no key, no log of the user's), and the bytecode is written by
+a first round that is not counted.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +31,7 @@ TASKS = 1000
 
 @dataclass(frozen=True)
 class Figures:
-    anchor: float  # seconds, median: python -c pass
+    anchor: float  # seconds, the fastest round: python -c pass
     empty_list: float  # vidwatch list, nothing watched
     list_tasks: float  # vidwatch list, TASKS watched
     urls_tasks: float  # vidwatch urls, TASKS watched
@@ -88,8 +88,7 @@ def measure(rounds: int = ROUNDS) -> Figures:
                     _check(name, out)
                     continue
                 times[name].append(elapsed)
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    return Figures(**medians)
+    return Figures(**{name: min(values) for name, values in times.items()})
 
 
 def _check(name: str, out: str) -> None:
