@@ -1,7 +1,7 @@
 """``make bench``: every figure beside its anchor, measured in the same run.
 
 Absolute times on a shared machine drift; the ratios hold. One table:
-measure, vidwatch, anchor, ratio, goal, pass. ``--only detection,cpu,dashboard,storage``
+measure, vidwatch, anchor, ratio, goal, pass. ``--only detection,cpu,dashboard,storage,startup``
 runs a part.
 """
 
@@ -294,11 +294,46 @@ def storage_rows() -> list[Row]:
     ]
 
 
+def startup_rows() -> list[Row]:
+    from bench.startup import TASKS, measure
+
+    f = measure()
+    anchor = "python -c pass"
+    return [
+        ratio_row(
+            f"start to exit, `vidwatch list` on an empty list (anchor: {anchor})",
+            f.empty_list,
+            f.anchor,
+            5.0,
+            ms,
+        ),
+        Row(
+            f"  `vidwatch list`, {TASKS:,} tasks",
+            ms(f.list_tasks),
+            ms(f.anchor),
+            f"{f.list_tasks / f.anchor:.2f}×",
+        ),
+        Row(
+            f"  `vidwatch urls`, {TASKS:,} tasks",
+            ms(f.urls_tasks),
+            ms(f.anchor),
+            f"{f.urls_tasks / f.anchor:.2f}×",
+        ),
+        Row(
+            "  `vidwatch --version`",
+            ms(f.version),
+            ms(f.anchor),
+            f"{f.version / f.anchor:.2f}×",
+        ),
+    ]
+
+
 PARTS: dict[str, Callable[[], list[Row]]] = {
     "detection": detection_rows,
     "cpu": cpu_rows,
     "dashboard": dashboard_rows,
     "storage": storage_rows,
+    "startup": startup_rows,
 }
 
 

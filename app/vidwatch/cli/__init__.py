@@ -1,6 +1,8 @@
 """The ``vidwatch`` command line.
 
 - :mod:`vidwatch.cli.parser`: the parser and ``main`` (set up, dispatch, errors);
+- :mod:`vidwatch.cli.commands`: what each command runs, its module imported only when it
+  runs (``add``, ``list``, ``urls``… load neither the HTTP stack nor Textual);
 - :mod:`vidwatch.cli.offline`: add, remove, list, urls, paths, export (no network);
 - :mod:`vidwatch.cli.network`: poll, wait, check, web, simulate;
 - :mod:`vidwatch.cli.download`: download, with a progress bar per file;

@@ -23,7 +23,6 @@ from vidwatch.cli.output import (
     CliError,
     Context,
     answered,
-    describe,
     host_of,
     plural,
     print_table,
@@ -36,6 +35,7 @@ from vidwatch.core.clients import client_for
 from vidwatch.core.config import ENV_API_KEY, Config, Paths
 from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.gateway.outcomes import AuthRejected, NotFound, Ok, Outcome, WrongUrl
+from vidwatch.core.gateway.wording import describe
 from vidwatch.core.model.records import Problem, State, Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.polling.events import PollerEvent, TaskUpdate
 from vidwatch.core.polling.poller import Poller

@@ -18,7 +18,6 @@ from vidwatch.cli.output import (
     tell_unresolved,
 )
 from vidwatch.core.model.ids import NOT_AN_ID, Found, extract_ids, looks_like_id, shown
-from vidwatch.core.model.query import QueryError, parse_query, search_text
 from vidwatch.core.model.records import State, Task, TaskRecord, split_ids, utcnow, validate_task_id
 from vidwatch.core.store.export import export, record_json, to_json, write_export
 from vidwatch.core.text.sanitize import clean_line
@@ -116,6 +115,8 @@ def filtered(ctx: Context, records: Iterable[TaskRecord], text: str | None) -> l
     """The dashboard's filter language (``state:failed age:<1h cow``) on the command line."""
     if not text:
         return list(records)
+    from vidwatch.core.model.query import QueryError, parse_query, search_text  # to filter only
+
     try:
         query = parse_query(text)
     except QueryError as exc:

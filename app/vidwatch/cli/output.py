@@ -10,21 +10,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from vidwatch.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
-from vidwatch.core.create.ledger import Ledger, LedgerError
-from vidwatch.core.gateway.outcomes import NotFound, Ok, Outcome
-
-# The words users read live in the core, shared with the dashboard.
-from vidwatch.core.gateway.wording import describe as describe
 from vidwatch.core.model.records import State, TaskRecord
+
+# The words users read live in the core, shared with the dashboard (how an answer is
+# said, gateway/wording, is imported by the commands that ask the server).
 from vidwatch.core.model.wording import state_text as state_text
 from vidwatch.core.runtime.logs import add_secret
 from vidwatch.core.store.task_file import TaskStore
 from vidwatch.core.text.sanitize import MAX_URL, clean_line
 from vidwatch.core.text.wording import host_of as host_of
 from vidwatch.core.text.wording import plural as plural
+
+# Commands that need no network import no answer types (a test checks what they load).
+if TYPE_CHECKING:
+    from vidwatch.core.create.ledger import Ledger
+    from vidwatch.core.gateway.outcomes import Outcome
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -102,6 +105,8 @@ class Context:
         """The record of what was sent, as seen from this run's task list (ready: its
         folder made, older journals read in); a folder that cannot be used is exit 4."""
         if self._ledger is None:
+            from vidwatch.core.create.ledger import Ledger, LedgerError  # when a command needs it
+
             ledger = Ledger(self.paths.sent_dir, self.paths.tasks_file)
             try:
                 ledger.ready()
@@ -208,4 +213,6 @@ def print_table(ctx: Context, records: Sequence[TaskRecord]) -> None:
 
 def answered(outcome: Outcome) -> bool:
     """Whether the server said something about the task (it knows it, or does not)."""
+    from vidwatch.core.gateway.outcomes import NotFound, Ok
+
     return isinstance(outcome, Ok | NotFound)

@@ -4,19 +4,33 @@ one clear line and an exit code."""
 from __future__ import annotations
 
 import argparse
-import difflib
 import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, Final, NoReturn, TextIO
 
 from vidwatch import __version__
-from vidwatch.cli.create import cmd_create
-from vidwatch.cli.download import cmd_download
-from vidwatch.cli.network import cmd_check, cmd_poll, cmd_simulate, cmd_wait, cmd_web
-from vidwatch.cli.offline import cmd_add, cmd_export, cmd_list, cmd_paths, cmd_remove, cmd_urls
+
+# The commands' modules are imported when their command runs (see cli/commands.py).
+from vidwatch.cli.commands import (
+    cmd_add,
+    cmd_check,
+    cmd_create,
+    cmd_download,
+    cmd_export,
+    cmd_list,
+    cmd_paths,
+    cmd_poll,
+    cmd_remove,
+    cmd_simulate,
+    cmd_submit,
+    cmd_urls,
+    cmd_wait,
+    cmd_web,
+    simulate_help,
+)
 from vidwatch.cli.output import (
     EXIT_CODES,
     EXIT_INTERNAL,
@@ -29,14 +43,11 @@ from vidwatch.cli.output import (
     tell_damage,
     tell_unresolved,
 )
-from vidwatch.cli.submit import cmd_submit
 from vidwatch.core.config import ENV_API_KEY, Config, Paths
 from vidwatch.core.runtime.logs import add_secret, redact_secrets, setup_logging
 from vidwatch.core.store.export import FORMATS
 from vidwatch.core.store.task_file import StoreError
-from vidwatch.simulator.creates import CREATE_HELP
-from vidwatch.simulator.faults import FAULTS_HELP
-from vidwatch.simulator.shapes import ID_STYLES, SHAPES_HELP
+from vidwatch.simulator.shapes import ID_STYLES
 
 log = logging.getLogger("vidwatch.cli")
 
@@ -48,6 +59,19 @@ class _Parser(argparse.ArgumentParser):
 
     argv: Sequence[str] = ()  # the whole command line, for hints
     commands: dict[str, _Parser]
+    more_help: Callable[[], str] | None = None  # put before the epilog when help is shown
+    idle = False  # a command not on the command line: named in the list, its options not built
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        if self.idle:  # options that will not be read: building them is most of the cost
+            return _IDLE
+        return super().add_argument(*args, **kwargs)
+
+    def format_help(self) -> str:
+        if self.more_help is not None:
+            self.epilog = f"{self.more_help()}\n{self.epilog or ''}"
+            self.more_help = None
+        return super().format_help()
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -68,6 +92,8 @@ class _Parser(argparse.ArgumentParser):
 
     def reject_extras(self, extras: Sequence[str]) -> NoReturn:
         """Unknown arguments, told by the (sub)command they were given to."""
+        import difflib  # only for a mistake
+
         options = [o for action in self._actions for o in action.option_strings]
         hints = [
             f"{extra} (did you mean {close[0]}?)"
@@ -126,7 +152,12 @@ def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
     )
 
 
-def build_parser() -> _Parser:
+_IDLE: Final = argparse.Action([], argparse.SUPPRESS)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> _Parser:
+    """The parser of every command; with ``argv``, only the commands it names get their
+    options (the others are listed, with their help, as ``vidwatch --help`` shows them)."""
     parser = _Parser(
         prog="vidwatch",
         description="Watch QuickRouter AI video-generation jobs from the terminal.\n"
@@ -145,14 +176,17 @@ def build_parser() -> _Parser:
     parser.commands = {}
 
     def command(name: str, help_text: str) -> _Parser:
+        idle = argv is not None and name not in argv
         p = sub.add_parser(
             name,
             help=help_text,
             description=help_text,
             epilog=EXIT_CODES,
             formatter_class=argparse.RawDescriptionHelpFormatter,
+            add_help=not idle,
         )
         assert isinstance(p, _Parser)
+        p.idle = idle
         parser.commands[name] = p
         _global_options(p, argparse.SUPPRESS)  # also after the command: `list --tasks-file X`
         return p
@@ -299,7 +333,7 @@ def build_parser() -> _Parser:
     p.set_defaults(func=cmd_check)
 
     p = command("simulate", "run the built-in QuickRouter simulator on loopback")
-    p.epilog = f"{SHAPES_HELP}\n{FAULTS_HELP}\n\n{CREATE_HELP}\n{EXIT_CODES}"
+    p.more_help = simulate_help
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     p.add_argument("--jobs", type=int, default=40, help="jobs it knows at start")
     p.add_argument("--seed", type=int, default=0, help="seed for its jobs")
@@ -347,7 +381,7 @@ def build_parser() -> _Parser:
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse, or exit 64 with the usage of the (sub)command that was misused."""
     args = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(args)
     for p in (parser, *parser.commands.values()):
         p.argv = args
     ns, extras = parser.parse_known_args(args)

@@ -27,9 +27,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-from vidwatch.simulator.jobs import Job
+if TYPE_CHECKING:  # the parser reads ID_STYLES: no jobs (uuid, hashlib) loaded for it
+    from vidwatch.simulator.jobs import Job
 
 __all__ = ["ID_STYLES", "SHAPES_HELP", "IdStyle", "Links", "create_body", "query_body"]
 

@@ -112,3 +112,13 @@ def test_invalid_ids_have_a_reason(value: str, fragment: str) -> None:
 )
 def test_valid_ids(value: str) -> None:
     assert validate_task_id(value) is None
+
+
+def test_the_quick_path_of_the_id_rule_agrees_with_its_character_checks() -> None:
+    """An ID of printable ASCII without a space skips the checks character by character:
+    every such character passes them (a letter beyond ASCII makes the rule look at each)."""
+    for code in range(0x21, 0x7F):
+        assert validate_task_id(f"é{chr(code)}x") is None, chr(code)
+        assert validate_task_id(f"a{chr(code)}x") is None, chr(code)
+    assert validate_task_id("a b") == validate_task_id("é b") == "contains whitespace"
+    assert validate_task_id("grok:") is not None

@@ -67,15 +67,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from vidwatch.core.create.batch import BatchRow
 from vidwatch.core.create.verdict import RowState, Verdict, judge, judge_error
 from vidwatch.core.model.ids import escaped
 from vidwatch.core.model.records import utcnow, validate_task_id
 from vidwatch.core.store.atomic import fsync_dir
 from vidwatch.core.store.lock import LockBusy, folder_problem, open_locked, try_lock
 from vidwatch.core.text.sanitize import clean_line
+
+if TYPE_CHECKING:  # reading a journal needs no batch file's parsing
+    from vidwatch.core.create.batch import BatchRow
 
 __all__ = [
     "COMPACT_AT",

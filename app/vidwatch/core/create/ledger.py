@@ -50,14 +50,12 @@ import contextlib
 import hashlib
 import json
 import os
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from vidwatch.core.create.batch import BatchRow
 from vidwatch.core.create.journal import (
     CREATE_JOURNAL,
     Manifest,
@@ -65,13 +63,18 @@ from vidwatch.core.create.journal import (
     ManifestError,
     RowEntry,
 )
-from vidwatch.core.create.requests import JsonValue, body_of, request_key, request_of
 from vidwatch.core.create.verdict import RowState, Verdict, duplicate, mark_done_advice
 from vidwatch.core.model.ids import escaped
 from vidwatch.core.model.records import TaskRecord, TaskRequest, utcnow
 from vidwatch.core.store.atomic import atomic_write
 from vidwatch.core.store.lock import StoreError, folder_problem, is_locked, locked
 from vidwatch.core.text.sanitize import clean_line
+
+# A request's key needs the catalogue of models (its defaults): loaded where a key is made,
+# not to read the record (``vidwatch list`` asks it for creates whose answer was lost).
+if TYPE_CHECKING:
+    from vidwatch.core.create.batch import BatchRow
+    from vidwatch.core.create.requests import JsonValue
 
 __all__ = [
     "AlreadySent",
@@ -364,6 +367,8 @@ class Ledger:
         return body if isinstance(body, dict) else None
 
     def request(self, key: str) -> TaskRequest | None:
+        from vidwatch.core.create.requests import request_of
+
         body = self.body(key)
         return request_of(body) if body is not None else None
 
@@ -435,6 +440,8 @@ class Ledger:
         earlier = self.earlier(key, journal, row.identity)
         if earlier is not None and (earlier.send != accepted or earlier.send == "damaged"):
             raise AlreadySent(earlier)
+        import uuid  # only to send: reading the record (``vidwatch list``) needs none
+
         send = Send(
             uuid.uuid4().hex[:16],
             utcnow().isoformat(timespec="milliseconds"),
@@ -633,6 +640,8 @@ class Ledger:
             self._write(marker, done)
 
     def _import_journal(self, path: Path) -> None:
+        from vidwatch.core.create.requests import request_key
+
         journal = Manifest.read(path)  # ManifestError: unreadable, or too large to trust
         try:
             bodies = _intent_bodies(path.read_bytes())
@@ -663,6 +672,8 @@ class Ledger:
 
 
 def _request_digest(request: TaskRequest) -> str:
+    from vidwatch.core.create.requests import body_of, request_key
+
     return request_key(body_of(request))
 
 

@@ -22,22 +22,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from vidwatch.core.gateway.create_answer import (
-    CreateBadResponse,
-    Created,
-    CreateOutcome,
-    CreateRateLimited,
-    CreateServerError,
-    NoAnswer,
-    NoChannel,
-    Refused,
-    SendFate,
-    answer_text,
-    classify_transport_error,
-)
 from vidwatch.core.model.ids import escaped
 from vidwatch.core.text.sanitize import MAX_SHORT, clean_line
+
+# The answers are imported where they are judged or said: reading a journal (``vidwatch
+# list`` does, for creates whose answer was lost) needs the row states, not the answer types.
+if TYPE_CHECKING:
+    from vidwatch.core.gateway.create_answer import CreateOutcome
 
 __all__ = [
     "RowState",
@@ -86,11 +79,24 @@ class Verdict:
     def text(self) -> str:
         """``400 invalid_request: grok-video-3 takes …``, as the CLI and the dashboard say
         it (the server's text was cleaned when it was read)."""
+        from vidwatch.core.gateway.create_answer import answer_text
+
         return clean_line(answer_text(self.status, self.code, self.message), 400)
 
 
 def judge(outcome: CreateOutcome) -> Verdict:
     """The manifest state of an answer. Pure."""
+    from vidwatch.core.gateway.create_answer import (
+        CreateBadResponse,
+        Created,
+        CreateRateLimited,
+        CreateServerError,
+        NoAnswer,
+        NoChannel,
+        Refused,
+        SendFate,
+    )
+
     if isinstance(outcome, Created):
         return Verdict(RowState.CREATED, task_id=outcome.task_id)
     if isinstance(outcome, Refused):
@@ -152,6 +158,8 @@ def duplicate(verdict: Verdict, why: str) -> Verdict:
 
 def judge_error(exc: BaseException) -> Verdict:
     """The manifest state of a send that got no answer (see ``classify_transport_error``)."""
+    from vidwatch.core.gateway.create_answer import NoAnswer, classify_transport_error
+
     what = clean_line(f"{type(exc).__name__}: {exc}".rstrip(": "), MAX_SHORT)
     return judge(NoAnswer(classify_transport_error(exc), what))
 

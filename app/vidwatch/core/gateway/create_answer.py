@@ -55,8 +55,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
 
-import httpx
-
 from vidwatch.core.gateway.parsing import parse_retry_after
 from vidwatch.core.model.records import MAX_ID_LENGTH, plausible_time, utcnow, validate_task_id
 from vidwatch.core.text.sanitize import MAX_SHORT, clean_line
@@ -222,18 +220,6 @@ CreateOutcome = (
 )
 
 
-_NOT_SENT: Final = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.ProxyError,
-    httpx.UnsupportedProtocol,
-    httpx.InvalidURL,
-    httpx.WriteError,
-    httpx.WriteTimeout,
-)
-
-
 def classify_transport_error(exc: BaseException) -> SendFate:
     """``NOT_SENT`` only when no connection was made for the request or it was not
     written whole; else ``UNCERTAIN``.
@@ -241,7 +227,21 @@ def classify_transport_error(exc: BaseException) -> SendFate:
     ``ConnectTimeout`` is a ``TimeoutException`` like ``ReadTimeout``, so the check is by
     the precise classes, never by a base class; unknown errors are uncertain.
     """
-    return SendFate.NOT_SENT if isinstance(exc, _NOT_SENT) else SendFate.UNCERTAIN
+    # httpx is imported here, where a send failed (so it is loaded already): reading the
+    # record of sends (``vidwatch list``) must not load the HTTP stack.
+    import httpx
+
+    not_sent = (
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        httpx.PoolTimeout,
+        httpx.ProxyError,
+        httpx.UnsupportedProtocol,
+        httpx.InvalidURL,
+        httpx.WriteError,
+        httpx.WriteTimeout,
+    )
+    return SendFate.NOT_SENT if isinstance(exc, not_sent) else SendFate.UNCERTAIN
 
 
 def parse_create_response(

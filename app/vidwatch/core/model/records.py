@@ -515,16 +515,19 @@ def validate_task_id(task_id: str, limit: int = MAX_ID_LENGTH) -> str | None:
         return "empty ID"
     if len(task_id) > limit:
         return f"longer than {limit} characters ({len(task_id)})"
-    for ch in task_id:
-        code = ord(ch)
-        if code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0:
-            return f"contains a control character (U+{code:04X})"
-        if 0xD800 <= code <= 0xDFFF:
-            return "contains an unpaired surrogate"
-        if has_hidden_characters(ch):  # the whole class sanitize removes from text
-            return f"contains an invisible, bidi or format character (U+{code:04X})"
-        if ch.isspace():
-            return "contains whitespace"
+    # Printable ASCII without a space holds none of what is looked for below: most IDs,
+    # and a list of thousands is checked again at every load.
+    if not (task_id.isascii() and task_id.isprintable() and " " not in task_id):
+        for ch in task_id:
+            code = ord(ch)
+            if code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0:
+                return f"contains a control character (U+{code:04X})"
+            if 0xD800 <= code <= 0xDFFF:
+                return "contains an unpaired surrogate"
+            if has_hidden_characters(ch):  # the whole class sanitize removes from text
+                return f"contains an invisible, bidi or format character (U+{code:04X})"
+            if ch.isspace():
+                return "contains whitespace"
     if task_id.endswith(":"):
         return "ends with ':' (nothing after the model name); paste the whole ID"
     return None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, Literal
 
@@ -65,6 +64,8 @@ Run = Callable[[Sequence[str]], int]
 
 
 def _run(argv: Sequence[str]) -> int:
+    import subprocess  # here: the config names MODES, and every command reads the config
+
     try:
         return subprocess.run(
             list(argv),

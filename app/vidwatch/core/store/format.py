@@ -24,7 +24,6 @@ that does not parse means.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -41,7 +40,16 @@ from vidwatch.core.model.records import (
     canonical_state,
 )
 
-__all__ = ["DUMP_CHUNK", "LOAD_CHUNK", "SCHEMA", "decode_record", "dumps", "encode_record", "loads"]
+__all__ = [
+    "DUMP_CHUNK",
+    "LOAD_CHUNK",
+    "SCHEMA",
+    "NotToml",
+    "decode_record",
+    "dumps",
+    "encode_record",
+    "loads",
+]
 
 SCHEMA = 1
 
@@ -123,6 +131,10 @@ LOAD_CHUNK = 400  # ``[[tasks]]`` tables per parser call, for the same reason
 _TABLE = "\n[[tasks]]\n"
 
 
+class NotToml(ValueError):
+    """Text that no parser reads as TOML: tomllib's word on it."""
+
+
 def loads(text: str) -> dict[str, Any]:
     """Parse TOML: rtoml (about eight times faster than tomllib on a large list); tomllib
     decides when rtoml refuses, so only a file that no parser reads counts as damaged.
@@ -149,4 +161,10 @@ def loads(text: str) -> dict[str, Any]:
     try:
         return rtoml.loads(text)
     except ValueError:
+        pass
+    import tomllib  # only when rtoml refuses the text: loading it costs more than a list
+
+    try:
         return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise NotToml(str(exc)) from None

@@ -28,7 +28,6 @@ import contextlib
 import logging
 import os
 import shutil
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -235,7 +234,7 @@ class TaskStore:
     def _parse(self, data: bytes, signature: Signature | None = None) -> _Parsed:
         try:
             document = store_format.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        except (UnicodeDecodeError, store_format.NotToml) as exc:
             raise _Corrupt(str(exc).splitlines()[0] if str(exc) else "not TOML") from None
         schema = document.get("schema", SCHEMA)
         if not isinstance(schema, int):

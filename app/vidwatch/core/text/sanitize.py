@@ -11,6 +11,7 @@ markup; it builds ``rich.text.Text`` objects from these cleaned strings.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -88,9 +89,18 @@ _KEEP = (
     "|(?<=[#*0-9])\ufe0f(?=\u20e3)"
     f"|(?:(?<=[{_EMOJI}])|(?<=[{_EMOJI}]\ufe0f))\u200d(?=[{_EMOJI}])"
 )
-_REMOVE = re.compile(f"(?P<keep>{_KEEP})|[{_CONTROL}{_INVISIBLE}]")
-_HIDDEN = re.compile(f"[{_CONTROL}{_INVISIBLE}{_SURROGATE}]")
-_ESCAPE = re.compile(f"(?P<keep>{_KEEP})|[{_CONTROL}{_INVISIBLE}{_SURROGATE}]")
+
+
+def _on_first_use(pattern: str) -> Callable[[], re.Pattern[str]]:
+    """The exact classes take milliseconds to compile (the lookbehinds over the emoji
+    ranges), and only text the quick look below finds suspect needs them: compiled then,
+    once, not by every command at its start."""
+    return functools.cache(lambda: re.compile(pattern))
+
+
+_REMOVE = _on_first_use(f"(?P<keep>{_KEEP})|[{_CONTROL}{_INVISIBLE}]")
+_HIDDEN = _on_first_use(f"[{_CONTROL}{_INVISIBLE}{_SURROGATE}]")
+_ESCAPE = _on_first_use(f"(?P<keep>{_KEEP})|[{_CONTROL}{_INVISIBLE}{_SURROGATE}]")
 _SURROGATES = re.compile(f"[{_SURROGATE}]")
 # A quick first look (the exact classes, with their few astral ranges, take ~3x longer
 # to scan): anything clean_text might change — ESC and every control, CR, surrogates,
@@ -123,7 +133,7 @@ def clean_text(value: str, limit: int = MAX_TEXT) -> str:
         value = value[: limit * 4]
     text = value.replace("\r\n", "\n").translate(_LINE_BREAKS)
     text = _ESCAPES.sub("", text)
-    text = _REMOVE.sub(_kept, text)
+    text = _REMOVE().sub(_kept, text)
     text = _SURROGATES.sub("\ufffd", text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
@@ -135,7 +145,7 @@ def first_hidden(value: str) -> str | None:
     (no exception for emoji: what an ID or a URL must never hold)."""
     if _MAYBE_HIDDEN.search(value) is None:
         return None
-    match = _HIDDEN.search(value)
+    match = _HIDDEN().search(value)
     return match.group() if match else None
 
 
@@ -145,7 +155,7 @@ def escape_hidden(text: str, escape: Callable[[str], str]) -> str:
     that must keep the data but never print it raw (JSON's ``\\u200e``)."""
     if _MAYBE_HIDDEN.search(text) is None:
         return text
-    return _ESCAPE.sub(lambda m: m.group("keep") or escape(m.group()), text)
+    return _ESCAPE().sub(lambda m: m.group("keep") or escape(m.group()), text)
 
 
 def has_hidden_characters(value: str) -> bool:
