@@ -30,9 +30,10 @@ import aiohttp
 import httpx
 from vidwatch.core.clients import client_for
 from vidwatch.core.config import Config, Paths
-from vidwatch.core.model.records import Task, TaskRecord, utcnow
+from vidwatch.core.model.records import Task, utcnow
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.polling.poller import Poller
+from vidwatch.core.session import Session
 from vidwatch.core.store.task_file import TaskStore
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
 
@@ -130,15 +131,15 @@ async def httpx_default(sim: Simulated, total: int) -> float:
 async def engine(sim: Simulated, total: int, *, httpx_transport: bool = False) -> float:
     """The real poller and the dashboard's client: scheduling, request, parse, model
     update, a listener. ``httpx_transport``: httpx's default transport under it."""
-    now = utcnow()
-    records = {i: TaskRecord(Task(i, now)) for i in sim.ids}
     config = Config(base_url=sim.base_url, api_key=sim.key, policy=POLICY)
     transport = None  # the production transport, chosen by vidwatch.core.gateway.http
     if httpx_transport:
         limits = httpx.Limits(max_connections=POLICY.concurrency)
         transport = httpx.AsyncHTTPTransport(limits=limits)
+    folder = Path(tempfile.mkdtemp(prefix="vidwatch-bench-"))  # nothing is saved in it
     async with client_for(config, transport=transport) as client:
-        poller = Poller(client, POLICY, records)
+        poller = Poller(client, POLICY)
+        Session(TaskStore(folder / "tasks.toml"), poller).add(sim.ids)  # their one owner
         seen = 0
 
         def listener(event: object) -> None:

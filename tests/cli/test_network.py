@@ -31,6 +31,7 @@ from vidwatch.simulator.serve import SimulatorThread
 from vidwatch.simulator.server import Simulator
 
 from tests.cli.test_cli import Run
+from tests.support.waits import eventually
 
 KEY = "sk-test-0123456789"
 REFUSED = NetworkError(
@@ -228,6 +229,81 @@ def test_wait_prints_only_usable_urls(run: Run, monkeypatch: pytest.MonkeyPatch)
     assert out == "grok:1\thttps://v.example/a.mp4\n"
     assert "grok:2: finished, but its URL is not usable" in err
     assert "evil.example" not in out
+
+
+def fast_polling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A config that polls every 0.05 s; state changes saved every 0.01 s."""
+    monkeypatch.setattr("vidwatch.cli.network.SAVE_EVERY", 0.01)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[polling]\nmin_interval = 0.05\nmax_interval = 0.05\nmax_requests_per_second = 1000\n",
+        encoding="utf-8",
+    )
+    return str(config)
+
+
+def stored_state(run: Run, task_id: str) -> State | None:
+    record = TaskStore(run.tasks).load().records.get(task_id)
+    return record.result.state if record is not None else None
+
+
+def test_wait_saves_each_state_change_while_it_still_waits(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A killed wait loses at most the last second: grok:1's end reaches the file while
+    grok:2 is still awaited (grok:2 finishes only once the file shows grok:1 done)."""
+    config = fast_polling(tmp_path, monkeypatch)
+
+    async def answer(task_id: str) -> Outcome:
+        if task_id == "grok:1" or stored_state(run, "grok:1") is State.SUCCEEDED:
+            return ok(State.SUCCEEDED, f"https://v.example/{task_id[-1]}.mp4")
+        return ok()
+
+    serve(monkeypatch, answer)
+    code, out, _ = run("--config", config, "wait", "grok:1", "grok:2", "--timeout", "20")
+    assert code == EXIT_OK
+    assert out == "grok:1\thttps://v.example/1.mp4\ngrok:2\thttps://v.example/2.mp4\n"
+
+
+def test_wait_writes_the_file_when_a_state_changes_not_at_every_answer(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Waiting on one job in a list of 10,000 must not rewrite the whole file each time
+    the job is asked about and is still running."""
+    config = fast_polling(tmp_path, monkeypatch)
+    signatures: list[object] = []
+
+    async def answer(task_id: str) -> Outcome:
+        if signatures:  # the first answer (running) is in the file before the next
+            await eventually(lambda: stored_state(run, task_id) is State.RUNNING)
+        signatures.append(TaskStore(run.tasks).signature())
+        return ok() if len(signatures) < 6 else ok(State.SUCCEEDED, "https://v.example/a.mp4")
+
+    serve(monkeypatch, answer)
+    code, _, _ = run("--config", config, "wait", "grok:1", "--timeout", "20")
+    assert code == EXIT_OK
+    assert len(set(signatures[1:])) == 1  # still running four times: not written again
+    assert stored_state(run, "grok:1") is State.SUCCEEDED
+
+
+def test_wait_still_waits_for_a_task_removed_elsewhere_and_does_not_write_it_back(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = fast_polling(tmp_path, monkeypatch)
+    removed: list[str] = []
+
+    async def answer(task_id: str) -> Outcome:
+        if task_id == "grok:1" and not removed:
+            TaskStore(run.tasks).remove([task_id])  # vidwatch remove, in another terminal
+            removed.append(task_id)
+            return ok()
+        return ok(State.SUCCEEDED, f"https://v.example/{task_id[-1]}.mp4")
+
+    serve(monkeypatch, answer)
+    code, out, _ = run("--config", config, "wait", "grok:1", "grok:2", "--timeout", "20")
+    assert code == EXIT_OK
+    assert out == "grok:1\thttps://v.example/1.mp4\ngrok:2\thttps://v.example/2.mp4\n"
+    assert list(TaskStore(run.tasks).load().records) == ["grok:2"]
 
 
 # --------------------------------------------------------------------------- check

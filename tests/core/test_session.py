@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from vidwatch.core.gateway.outcomes import AuthRejected, Ok, Outcome
 from vidwatch.core.model.records import State, Task, TaskResult
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.polling.poller import Poller
 from vidwatch.core.session import Session
 from vidwatch.core.store.task_file import TaskStore
+
+from tests.support.waits import eventually
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -222,3 +225,71 @@ def test_the_signature_is_of_the_file_that_was_read(path: Path) -> None:
     assert session.disk_changed()
     assert "b" not in session.records
     assert [r.id for r in asyncio.run(session.check_disk()).added] == ["b"]
+
+
+# ------------------------------------------------------------------ over part of the list
+
+
+def told(result: TaskResult, outcome: Outcome) -> TaskResult | None:
+    """As ``poll`` and ``wait`` keep an answer: a rejected key keeps nothing."""
+    return None if isinstance(outcome, AuthRejected) else result
+
+
+def test_a_session_over_part_of_the_list_saves_only_its_results(path: Path) -> None:
+    """``vidwatch wait a b``: the tasks' labels and downloads, and every other task, stay
+    as other writers left them; a task removed elsewhere is not written back."""
+    store = TaskStore(path)
+    store.add([Task("a", T0, "old"), Task("b", T0), Task("other", T0)])
+    loaded = store.load().records
+    session = Session.part(store, Poller(None, Policy()), [loaded["a"], loaded["b"]], told)
+    assert list(session.records) == ["a", "b"]
+    dashboard = offline_session(path)  # in another terminal, meanwhile
+    assert session.partial
+    assert not dashboard.partial
+    dashboard.load()
+    dashboard.relabel("a", "renamed")
+    dashboard.set_saved("a", "/videos/a.mp4")
+    dashboard.remove(["b"])
+    dashboard.add(["new"], now=T0)
+    dashboard.save()
+    done = TaskResult(State.SUCCEEDED, "completed", "https://v/a.mp4", checked_at=T0)
+    for task_id in ("a", "b"):
+        session.store_result(task_id, done, Ok(done))
+    assert not session.save()  # nothing of the file is adopted
+    assert list(session.records) == ["a", "b"]  # and nothing of it dropped
+    on_disk = TaskStore(path).load().records
+    assert set(on_disk) == {"a", "other", "new"}
+    assert on_disk["a"].result == done
+    assert on_disk["a"].task.label == "renamed"
+    assert on_disk["a"].task.saved_to == "/videos/a.mp4"
+
+
+def test_a_session_over_part_of_the_list_keeps_answers_as_told(path: Path) -> None:
+    store = TaskStore(path)
+    store.add([Task("a", T0)])
+    session = Session.part(store, Poller(None, Policy()), store.load().records.values(), told)
+    before = session.records["a"]
+    rejected = TaskResult(checked_at=T0, error="The API key was rejected", problem=None)
+    assert session.store_result("a", rejected, AuthRejected(401)) is before  # kept as it was
+    assert not session.dirty
+    done = TaskResult(State.SUCCEEDED, "completed", "https://v/a.mp4", checked_at=T0)
+    assert session.store_result("a", done, Ok(done)) == before.with_result(done)
+    assert session.dirty
+
+
+async def test_save_every_saves_when_due_until_cancelled(path: Path) -> None:
+    store = TaskStore(path)
+    store.add([Task("a", T0)])
+    session = Session.part(store, Poller(None, Policy()), store.load().records.values(), told)
+    done = TaskResult(State.SUCCEEDED, "completed", "https://v/a.mp4", checked_at=T0)
+    session.store_result("a", done, Ok(done))
+    asked: list[bool] = []
+
+    def due() -> bool:
+        asked.append(True)
+        return len(asked) == 2  # not the first time it is asked: the second
+
+    saver = asyncio.create_task(session.save_every(0.001, due))
+    await eventually(lambda: len(asked) >= 3)
+    saver.cancel()
+    assert TaskStore(path).load().records["a"].result == done

@@ -30,6 +30,7 @@ from vidwatch.ui.screens.main import MainScreen
 from vidwatch.ui.widgets.task_table import TaskTable
 
 from tests.support.dashboard import KEY, T0, FakeGateway, Harness, body, make_app, record
+from tests.support.keeper import polled
 
 FAST = Policy(min_interval=0.05, max_interval=0.1, concurrency=4, max_requests_per_second=500)
 URL = "https://cdn.example/{}.mp4"
@@ -117,20 +118,20 @@ async def test_poll_results_reach_the_session_and_its_stream(tmp_path: Path) -> 
 
 
 def test_the_session_is_the_one_owner(tmp_path: Path) -> None:
-    poller = Poller(None, Policy(), {"a": TaskRecord(Task("a", T0))})
+    poller = Poller(None, Policy())
+    assert dict(poller.records) == {}  # a poller holds no records of its own
     session = Session(TaskStore(tmp_path / "tasks.toml"), poller)
-    assert set(session.records) == {"a"}  # taken over from the poller
+    session.add(["a"], now=T0)
     with pytest.raises(TypeError):
         session.records["b"] = TaskRecord(Task("b", T0))  # type: ignore[index]
+    assert poller.records is session.records  # what it polls, read from the session
     with pytest.raises(RuntimeError):
-        poller.add([TaskRecord(Task("b", T0))])  # only through the session
-    with pytest.raises(RuntimeError):
-        poller.remove(["a"])
-    assert set(poller.records) == {"a"}  # what it polls, read from the session
+        Session(TaskStore(tmp_path / "other.toml"), poller)  # one keeper per poller
+    assert set(poller.records) == {"a"}
 
 
 def test_the_poller_says_what_callers_need_without_its_scheduler() -> None:
-    poller = Poller(Answers(), Policy(), {"a": TaskRecord(Task("a", T0))})
+    poller = polled(Answers(), Policy(), {"a": TaskRecord(Task("a", T0))})
     assert not poller.paused
     poller.pause()
     assert poller.paused

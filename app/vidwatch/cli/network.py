@@ -39,6 +39,7 @@ from vidwatch.core.gateway.wording import describe
 from vidwatch.core.model.records import Problem, State, Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.polling.events import PollerEvent, TaskUpdate
 from vidwatch.core.polling.poller import Poller
+from vidwatch.core.session import Session, Telling
 from vidwatch.core.store.export import record_json, to_json
 from vidwatch.core.text.urls import url_problem
 
@@ -46,6 +47,7 @@ from vidwatch.core.text.urls import url_problem
 # that says the task is unknown) from one that is rejected (401/403), and costs nothing.
 # Any other 404 is the route's: the base URL is wrong, and the key was not looked at.
 CHECK_ID = "vidwatch-check:00000000-0000-4000-8000-000000000000"
+SAVE_EVERY = 1.0  # seconds: a waiting command saves state changes this often
 
 
 def make_client(config: Config) -> QueryClient:
@@ -57,6 +59,28 @@ def _told(result: TaskResult, outcome: Outcome, host: str) -> TaskResult:
     if isinstance(outcome, Ok):
         return result
     return replace(result, error=describe(outcome, host))
+
+
+def _telling(host: str) -> Telling:
+    """How ``poll`` and ``wait`` keep an answer: said as a person would; a rejected key or
+    a wrong address says nothing about the task, so it is told once, never stored in it
+    (a wrong address must not mark real tasks "not found")."""
+
+    def tell(result: TaskResult, outcome: Outcome) -> TaskResult | None:
+        if isinstance(outcome, AuthRejected | WrongUrl):
+            return None
+        return _told(result, outcome, host)
+
+    return tell
+
+
+def _session(
+    ctx: Context, config: Config, client: QueryClient, records: list[TaskRecord]
+) -> Session:
+    """The one owner of the records ``poll`` and ``wait`` ask about, as in the dashboard."""
+    host = host_of(config.base_url)  # errors name the server
+    poller = Poller(client, config.policy, host=host)
+    return Session.part(ctx.store(), poller, records, _telling(host))
 
 
 def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
@@ -71,23 +95,25 @@ def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
     else:
         targets = [i for i, r in records.items() if not r.result.final]
 
-    async def go() -> tuple[list[TaskUpdate], str | None, str | None]:
+    async def go() -> tuple[Session, list[TaskUpdate]]:
         async with make_client(config) as client:
-            poller = Poller(client, config.policy, {i: records[i] for i in targets})
-            poller.host = host_of(config.base_url)  # errors name the server
-            updates = await poller.poll_pass(targets)
-            return updates, poller.status.auth_error, poller.status.url_error
+            session = _session(ctx, config, client, [records[i] for i in targets])
+            return session, await session.poller.poll_pass(targets)
 
-    updates, auth_error, url_error = asyncio.run(go()) if targets else ([], None, None)
+    updates: list[TaskUpdate] = []
+    auth_error: str | None = None
+    url_error: str | None = None
+    if targets:
+        session, updates = asyncio.run(go())
+        session.save()
+        auth_error, url_error = session.poller.status.auth_error, session.poller.status.url_error
     host = host_of(config.base_url)
-    # A rejected key or a wrong address says nothing about the task: it is told once,
-    # never stored in it (a wrong address must not mark real tasks "not found").
+    # A rejected key or a wrong address was not kept (see _telling): it is told once.
     told = {
-        u.record.id: (u.record.with_result(_told(u.record.result, u.outcome, host)), u.outcome)
+        u.record.id: (u.record, u.outcome)  # the first answer of each, as the session kept it
         for u in updates
         if not isinstance(u.outcome, AuthRejected | WrongUrl)
     }
-    ctx.store().merge_results({i: record.result for i, (record, _) in told.items()})
     polled = [told[i][0] for i in records if i in told]  # in the order of `vidwatch list`
     if ns.json:
         print(to_json([record_json(r) for r in polled]), file=ctx.out)
@@ -138,22 +164,22 @@ def wait_for(
     """What ``vidwatch wait`` does once it has its IDs (also ``create``/``submit
     --wait``): add them if needed, poll until each finishes, print ``ID<TAB>URL`` on
     stdout (unless ``print_urls`` is off), and return the exit code."""
-    store = ctx.store()
-    store.add([Task(i, utcnow()) for i in ids])
+    ctx.store().add([Task(i, utcnow()) for i in ids])
     records = load(ctx)
-    watched = {i: records[i] for i in ids if i in records}
+    watched = [records[i] for i in ids if i in records]
     deadline = time.monotonic() + timeout if timeout is not None else None
     last: dict[str, Outcome] = {}
 
-    async def go() -> Poller:
+    async def go() -> Session:
         async with make_client(config) as client:
-            poller = Poller(client, config.policy, watched)
-            poller.host = host_of(config.base_url)  # errors name the server
+            session = _session(ctx, config, client, watched)
+            poller = session.poller
             if deadline is not None:  # one last check of what is unfinished, just before it
                 poller.check_by(deadline)
-            unsaved: dict[str, TaskResult] = {}
+            moved = False  # a task changed state since the last save
 
             def report(event: PollerEvent) -> None:
+                nonlocal moved
                 if not isinstance(event, TaskUpdate):
                     return
                 task_id = event.record.id
@@ -161,32 +187,29 @@ def wait_for(
                 if isinstance(event.outcome, AuthRejected | WrongUrl):
                     return  # told once, at the end
                 if isinstance(event.outcome, NotFound) and poller.is_done(task_id):
-                    if not quiet and len(poller.records) > 1:  # the rest are still awaited
+                    if not quiet and len(session.records) > 1:  # the rest are still awaited
                         print(f"{safe(task_id)}: not found (given up)", file=ctx.err)
                     return
                 if not event.state_changed:
                     return
-                unsaved[task_id] = event.record.result
+                moved = True
                 if not quiet:
                     print(f"{safe(task_id)}: {state_text(event.record)}", file=ctx.err)
 
-            async def save_changes() -> None:
-                """State changes reach the task file every second, written in a thread."""
-                while True:
-                    await asyncio.sleep(1.0)
-                    if unsaved:
-                        batch = dict(unsaved)
-                        unsaved.clear()
-                        await asyncio.to_thread(store.merge_results, batch)
+            def due() -> bool:
+                nonlocal moved
+                was, moved = moved, False
+                return was
 
             poller.subscribe(report)
 
             def done() -> bool:
                 if poller.scheduler.halted is not None:  # a rejected key, a wrong address
                     return True
-                return all(poller.is_done(i) for i in poller.records)
+                return all(poller.is_done(i) for i in session.records)
 
-            saver = asyncio.create_task(save_changes())
+            # State changes reach the task file every second, written in a thread.
+            saver = asyncio.create_task(session.save_every(SAVE_EVERY, due))
             remaining = max(deadline - time.monotonic(), 0.0) if deadline is not None else None
             try:
                 with contextlib.suppress(TimeoutError):
@@ -194,24 +217,23 @@ def wait_for(
             finally:
                 saver.cancel()
                 await poller.aclose()
-            return poller
+            return session
 
-    poller = asyncio.run(go())
-    host = host_of(config.base_url)
-    results = {
-        i: _told(r.result, last[i], host) if i in last else r.result
-        for i, r in poller.records.items()
+    session = asyncio.run(go())
+    session.save()
+    poller = session.poller
+    told = {  # a rejected key or a wrong address is told once, below
+        i: r
+        for i, r in session.records.items()
         if r.result.problem not in (Problem.AUTH, Problem.WRONG_URL)
+        and not isinstance(last.get(i), AuthRejected | WrongUrl)
     }
-    store.merge_results(results)
     code = EXIT_OK
     status = poller.status
     halted = status.auth_error or status.url_error
-    for task_id, record in poller.records.items():
-        if task_id in results and not (halted and not poller.is_done(task_id)):
-            code = _tell_waited(
-                ctx, poller, record.with_result(results[task_id]), code, print_urls, last
-            )
+    for task_id, record in told.items():
+        if not (halted and not poller.is_done(task_id)):
+            code = _tell_waited(ctx, poller, record, code, print_urls, last)
     if halted:
         ctx.warn(halted)  # once, whatever the number of tasks
         return EXIT_KEY if status.auth_error else EXIT_UNREACHABLE

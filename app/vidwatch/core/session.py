@@ -5,10 +5,11 @@ A :class:`Session` owns the task records. It joins the
 to the session) to the :class:`~vidwatch.core.store.task_file.TaskStore` (the file other
 ``vidwatch`` processes also write). Every change to the records — a poll result, an
 edit made here, a download, another process's edit — is announced as one event
-(:mod:`vidwatch.core.changes`) to the session's listeners, in order. The dashboard
-uses it; it never knows about a screen.
+(:mod:`vidwatch.core.changes`) to the session's listeners, in order. It never knows
+about a screen.
 
-Saving is split so the slow part can run off the event loop::
+The dashboard's session holds the whole list. Saving is split so the slow part can run
+off the event loop::
 
     job = session.snapshot()                        # on the loop: cheap copies
     on_disk = await asyncio.to_thread(session.write, job)   # merge under the lock
@@ -16,6 +17,11 @@ Saving is split so the slow part can run off the event loop::
 
 Tasks another process added appear; tasks another process removed go; tasks
 removed here while a save was under way stay removed.
+
+A command that polls some tasks and leaves (``vidwatch poll``, ``wait``) holds only
+those in a session over part of the list (:meth:`Session.part`): it owns their poll
+results and nothing else, so its saves merge just the results into the file, and every
+task's label and download, and every other task, stay as other writers left them.
 """
 
 from __future__ import annotations
@@ -47,9 +53,15 @@ from vidwatch.core.polling.poller import Poller
 from vidwatch.core.polling.results import keep_known_result
 from vidwatch.core.store.task_file import LoadResult, Signature, TaskStore, adopt_download
 
-__all__ = ["AddReport", "DiskChange", "SaveJob", "Session"]
+__all__ = ["AddReport", "DiskChange", "SaveJob", "Session", "Telling"]
 
 log = logging.getLogger("vidwatch.session")
+
+
+Telling = Callable[[TaskResult, Outcome], TaskResult | None]
+"""How a session over part of the list keeps a poll's answer: the result to keep (its
+error said as the command says it), or None when the answer says nothing about the task
+(it is kept as it was)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +95,15 @@ def _long_lived_allocations() -> Iterator[None]:
 
 
 class Session:
-    """The task list the dashboard shows, polls and saves: the one owner of its records."""
+    """The task list the dashboard shows, polls and saves: the one owner of its records,
+    and of the records of the tasks ``poll`` and ``wait`` ask about (:meth:`part`)."""
 
     def __init__(self, store: TaskStore, poller: Poller) -> None:
         self.store = store
         self.poller = poller
-        self._records: dict[str, TaskRecord] = dict(poller.records)
+        self._records: dict[str, TaskRecord] = {}
         self._view: Mapping[str, TaskRecord] = MappingProxyType(self._records)
+        self._telling: Telling | None = None  # only a session over part of the list has one
         self._listeners: Fanout[Change] = Fanout(log, "change listener failed")
         poller.attach(self)
         poller.subscribe(self._relay)
@@ -98,6 +112,25 @@ class Session:
         self._signature: Signature | None = None
         self._io = asyncio.Lock()  # one save or disk check at a time
         self.dirty = False
+
+    @classmethod
+    def part(
+        cls, store: TaskStore, poller: Poller, records: Iterable[TaskRecord], telling: Telling
+    ) -> Session:
+        """A session over some tasks of the list, for a command that polls them and
+        leaves (``vidwatch poll``, ``wait``): it holds and polls ``records`` only, keeps
+        each answer as ``telling`` says, and saves by merging their results into the file
+        (:meth:`save`, :meth:`save_async`, :meth:`save_every`); it does not pick up
+        other processes' edits."""
+        session = cls(store, poller)
+        session._telling = telling
+        session._keep(records)
+        return session
+
+    @property
+    def partial(self) -> bool:
+        """Over part of the list (:meth:`part`): it saves its tasks' results only."""
+        return self._telling is not None
 
     @property
     def records(self) -> Mapping[str, TaskRecord]:
@@ -119,12 +152,20 @@ class Session:
         """Poll results (already kept by :meth:`store_result`) and polling status."""
         self._emit(event)
 
-    def store_result(self, task_id: str, result: TaskResult) -> TaskRecord | None:
-        """Keep a task's new result (the poller calls this for every answer; the change
-        is announced when the poller reports it). None if the task is not watched."""
+    def store_result(
+        self, task_id: str, result: TaskResult, outcome: Outcome | None = None
+    ) -> TaskRecord | None:
+        """Keep a task's new result (the poller calls this for every answer, with the
+        answer as ``outcome``; the change is announced when the poller reports it).
+        Returns the record as kept; None if the task is not watched."""
         record = self._records.get(task_id)
         if record is None:
             return None
+        if outcome is not None and self._telling is not None:
+            told = self._telling(result, outcome)
+            if told is None:  # the answer says nothing about the task
+                return record
+            result = told
         record = self._records[task_id] = record.with_result(result)
         self.dirty = True
         return record
@@ -257,6 +298,11 @@ class Session:
         with _long_lived_allocations():
             return self.store.save_records(job.records, job.removed, job.known_on_disk)
 
+    def _write_results(self, job: SaveJob) -> None:
+        """A session over part of the list: merge its results into the file (blocking)."""
+        with _long_lived_allocations():
+            self.store.merge_results({i: r.result for i, r in job.records.items()})
+
     def integrate(self, on_disk: LoadResult, saved: SaveJob | None = None) -> DiskChange:
         """Adopt what the file holds now: tasks added or removed elsewhere (announced as
         one :class:`~vidwatch.core.changes.DiskChange` when there is any).
@@ -302,6 +348,9 @@ class Session:
     def save(self) -> DiskChange:
         """Save now, blocking (the CLI and tests)."""
         job = self.snapshot()
+        if self.partial:
+            self._write_results(job)
+            return DiskChange()
         return self.integrate(self.write(job), job)
 
     async def save_async(self) -> DiskChange:
@@ -314,9 +363,21 @@ class Session:
         async with self._io:
             return await self._save_locked() if self.dirty else DiskChange()
 
+    async def save_every(self, seconds: float, due: Callable[[], bool]) -> None:
+        """Until cancelled, save every ``seconds`` when ``due()`` says there is reason to
+        (``vidwatch wait``: a task changed state), off the event loop: a killed command
+        loses at most the last ``seconds``. The dashboard's saver debounces its own."""
+        while True:
+            await asyncio.sleep(seconds)
+            if due():
+                await self.save_async()
+
     async def _save_locked(self) -> DiskChange:
         job = self.snapshot()
         try:
+            if self.partial:
+                await asyncio.to_thread(self._write_results, job)
+                return DiskChange()
             on_disk = await asyncio.to_thread(self.write, job)
         except BaseException:
             self.dirty = True  # nothing was saved; try again later

@@ -14,6 +14,8 @@ from vidwatch.core.polling.poller import UNREACHABLE_AFTER, Poller
 from vidwatch.core.polling.scheduler import NOT_FOUND_LIMIT
 from vidwatch.core.text.wording import host_of
 
+from tests.support.keeper import polled
+
 FAST = Policy(min_interval=0.01, max_interval=0.05, concurrency=4, max_requests_per_second=1000)
 AIOHTTP_REFUSED = (
     "ClientConnectorError: Cannot connect to host api.quickrouter.ai:443 ssl:default "
@@ -81,7 +83,7 @@ def running() -> Ok:
 
 
 def poller_for(answers: list[Outcome]) -> Poller:
-    poller = Poller(None, FAST, {"grok:a": TaskRecord(Task("grok:a", utcnow()))})
+    poller = polled(None, FAST, {"grok:a": TaskRecord(Task("grok:a", utcnow()))})
     poller.set_client(Script(answers), "api.quickrouter.ai")
     return poller
 

@@ -28,10 +28,10 @@ from vidwatch.core.gateway.parsing import parse_response
 from vidwatch.core.gateway.wording import describe
 from vidwatch.core.model.records import Problem, State, Task, TaskRecord, TaskResult
 from vidwatch.core.polling.budget import Policy
-from vidwatch.core.polling.poller import Poller
 from vidwatch.core.polling.scheduler import KNOWN_NOT_FOUND_LIMIT, NOT_FOUND_LIMIT, Scheduler
 
 from tests.cli.test_cli import Run
+from tests.support.keeper import polled
 from tests.support.routed_gateway import NGINX_404, QUERY, LoopbackGateway, RoutedGateway
 from tests.support.waits import eventually
 
@@ -227,7 +227,7 @@ def record(task_id: str) -> TaskRecord:
 async def test_the_poller_pauses_on_a_wrong_address_and_says_so_until_resumed() -> None:
     gateway = RoutedGateway(KEY, {"grok:a": RUNNING})
     client = routed_client("https://gw.example/v1", gateway)
-    poller = Poller(client, FAST, {"grok:a": record("grok:a"), "grok:b": record("grok:b")})
+    poller = polled(client, FAST, {"grok:a": record("grok:a"), "grok:b": record("grok:b")})
     runner = asyncio.create_task(poller.run())
     try:
         await eventually(lambda: poller.status.url_error is not None)

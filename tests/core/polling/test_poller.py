@@ -24,6 +24,7 @@ from vidwatch.core.polling.poller import Poller
 from vidwatch.core.polling.results import apply_outcome
 from vidwatch.core.polling.scheduler import NOT_FOUND_LIMIT
 
+from tests.support.keeper import Keeper, polled
 from tests.support.waits import DEADLINE, eventually
 
 FAST = Policy(min_interval=0.01, max_interval=0.05, concurrency=4, max_requests_per_second=1000)
@@ -78,7 +79,7 @@ async def test_tasks_go_to_done_and_listeners_see_each_change() -> None:
             "b": [ok(State.RUNNING), ok(State.FAILED)],
         }
     )
-    poller = Poller(client, FAST, {"a": rec("a"), "b": rec("b")})
+    poller = polled(client, FAST, {"a": rec("a"), "b": rec("b")})
     events: list[PollerEvent] = []
     poller.subscribe(events.append)
     await run_until(poller, lambda: all(r.result.final for r in poller.records.values()))
@@ -105,7 +106,7 @@ async def test_never_two_requests_for_one_task_and_concurrency_capped() -> None:
     policy = Policy(
         min_interval=0.001, max_interval=0.002, concurrency=3, max_requests_per_second=1000
     )
-    poller = Poller(client, policy, {k: rec(k) for k in script})
+    poller = polled(client, policy, {k: rec(k) for k in script})
     task = asyncio.create_task(poller.run())
     await eventually(lambda: sum(client.calls.values()) > 60)  # each task about 3 times
     poller.stop()
@@ -118,7 +119,7 @@ async def test_never_two_requests_for_one_task_and_concurrency_capped() -> None:
 
 async def test_refresh_polls_a_finished_task_again() -> None:
     client = Scripted({"a": [ok(State.SUCCEEDED, "https://v/a.mp4")]})
-    poller = Poller(client, FAST, {"a": rec("a")})
+    poller = polled(client, FAST, {"a": rec("a")})
     await run_until(poller, lambda: poller.records["a"].result.final)
     assert client.calls["a"] == 1
     assert poller.refresh("a")
@@ -128,7 +129,7 @@ async def test_refresh_polls_a_finished_task_again() -> None:
 
 async def test_auth_rejection_blocks_until_new_key() -> None:
     client = Scripted({"a": [AuthRejected(401), ok(State.RUNNING)]})
-    poller = Poller(client, FAST, {"a": rec("a")})
+    poller = polled(client, FAST, {"a": rec("a")})
     statuses: list[StatusChange] = []
     poller.subscribe(lambda e: statuses.append(e) if isinstance(e, StatusChange) else None)
     await run_until(poller, lambda: poller.status.auth_error is not None)
@@ -149,7 +150,7 @@ async def test_auth_rejection_blocks_until_new_key() -> None:
 
 async def test_rate_limit_is_visible_in_status() -> None:
     client = Scripted({"a": [RateLimited(30.0)]})
-    poller = Poller(client, FAST, {"a": rec("a")})
+    poller = polled(client, FAST, {"a": rec("a")})
     await run_until(poller, lambda: client.calls["a"] >= 1 and not poller.is_polling("a"))
     assert poller.status.hold_until is not None
     assert poller.status.label.startswith("rate limited until")
@@ -158,7 +159,7 @@ async def test_rate_limit_is_visible_in_status() -> None:
 async def test_errors_keep_what_was_known() -> None:
     good = ok(State.RUNNING)
     client = Scripted({"a": [good, NetworkError("reset")]})
-    poller = Poller(client, FAST, {"a": rec("a")})
+    poller = polled(client, FAST, {"a": rec("a")})
     await run_until(poller, lambda: client.calls["a"] >= 2 and not poller.is_polling("a"))
     result = poller.records["a"].result
     assert result.state is State.RUNNING
@@ -169,7 +170,7 @@ async def test_errors_keep_what_was_known() -> None:
 async def test_poll_pass_polls_each_unfinished_task_once() -> None:
     client = Scripted({"a": [ok(State.RUNNING)], "b": [ok(State.QUEUED)]})
     done = TaskRecord(Task("c", utcnow()), ok(State.SUCCEEDED, "https://v/c").result)
-    poller = Poller(client, FAST, {"a": rec("a"), "b": rec("b"), "c": done})
+    poller = polled(client, FAST, {"a": rec("a"), "b": rec("b"), "c": done})
     updates = await poller.poll_pass()
     assert sorted(u.record.id for u in updates) == ["a", "b"]
     assert client.calls["c"] == 0
@@ -180,7 +181,7 @@ async def test_poll_pass_polls_each_unfinished_task_once() -> None:
 
 async def test_poll_pass_stops_on_rejected_key() -> None:
     client = Scripted({f"t{i}": [AuthRejected(401)] for i in range(5)})
-    poller = Poller(
+    poller = polled(
         client,
         Policy(concurrency=1, max_requests_per_second=1000),
         {f"t{i}": rec(f"t{i}") for i in range(5)},
@@ -192,10 +193,11 @@ async def test_poll_pass_stops_on_rejected_key() -> None:
 
 async def test_removed_while_in_flight_is_dropped() -> None:
     client = Scripted({"a": [ok(State.RUNNING)]}, delay=0.05)
-    poller = Poller(client, FAST, {"a": rec("a")})
+    poller = Poller(client, FAST)
+    keeper = Keeper(poller, {"a": rec("a")})
     runner = asyncio.create_task(poller.run())
     await eventually(lambda: client.active["a"] == 1)  # in flight
-    poller.remove(["a"])
+    keeper.remove(["a"])
     await eventually(lambda: client.active["a"] == 0 and not poller.is_polling("a"))
     poller.stop()
     await runner
@@ -204,7 +206,7 @@ async def test_removed_while_in_flight_is_dropped() -> None:
 
 async def test_a_broken_listener_does_not_stop_polling() -> None:
     client = Scripted({"a": [ok(State.SUCCEEDED, "https://v/a")]})
-    poller = Poller(client, FAST, {"a": rec("a")})
+    poller = polled(client, FAST, {"a": rec("a")})
 
     def broken(event: PollerEvent) -> None:
         raise RuntimeError("boom")
@@ -249,7 +251,7 @@ def test_apply_outcome_names_the_kind_of_problem(outcome: Outcome, problem: Prob
 
 async def test_aclose_keeps_quick_answers_and_cancels_a_hung_request() -> None:
     quick = Scripted({"a": [ok(State.RUNNING)]}, delay=0.05)
-    poller = Poller(quick, FAST, {"a": rec("a")})
+    poller = polled(quick, FAST, {"a": rec("a")})
     runner = asyncio.create_task(poller.run())
     await eventually(lambda: quick.active["a"] == 1)  # "a" is in flight
     await poller.aclose(grace=10.0)
@@ -257,7 +259,7 @@ async def test_aclose_keeps_quick_answers_and_cancels_a_hung_request() -> None:
     assert poller.records["a"].result.state is State.RUNNING  # its answer was kept
 
     hung = Scripted({"b": [ok(State.RUNNING)]}, delay=3600)
-    poller = Poller(hung, FAST, {"b": rec("b")})
+    poller = polled(hung, FAST, {"b": rec("b")})
     runner = asyncio.create_task(poller.run())
     await eventually(lambda: hung.active["b"] == 1)
     await asyncio.wait_for(poller.aclose(grace=0.05), 30)  # quitting never hangs
@@ -270,7 +272,7 @@ async def test_requests_per_minute_falls_while_nothing_is_polled() -> None:
     """The header's req/min must not freeze at its last value once every task is done."""
     offset = [0.0]
     client = Scripted({"a": [ok(State.SUCCEEDED, "https://v/a.mp4")], "b": [ok(State.FAILED)]})
-    poller = Poller(
+    poller = polled(
         client, FAST, {"a": rec("a"), "b": rec("b")}, clock=lambda: time.monotonic() + offset[0]
     )
     await run_until(poller, lambda: all(r.result.final for r in poller.records.values()))
@@ -283,7 +285,7 @@ async def test_requests_per_minute_falls_while_nothing_is_polled() -> None:
 
 async def test_is_done_and_paused_answer_without_the_scheduler() -> None:
     client = Scripted({"a": [ok(State.SUCCEEDED, "https://v/a.mp4")], "b": [ok(State.RUNNING)]})
-    poller = Poller(client, FAST, {"a": rec("a"), "b": rec("b")})
+    poller = polled(client, FAST, {"a": rec("a"), "b": rec("b")})
     assert not poller.is_done("a")
     await run_until(poller, lambda: poller.is_done("a") and client.calls["b"] >= 1)
     assert not poller.is_done("b")
@@ -320,12 +322,9 @@ async def test_next_check_stays_true_when_the_plan_changes() -> None:
     policy = Policy(min_interval=3, max_interval=60, concurrency=4, max_requests_per_second=10)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     poller = Poller(
-        client,
-        policy,
-        {i: rec(i) for i in ids},
-        clock=lambda: now[0],
-        wall=lambda: t0 + timedelta(seconds=now[0]),
+        client, policy, clock=lambda: now[0], wall=lambda: t0 + timedelta(seconds=now[0])
     )
+    keeper = Keeper(poller, {i: rec(i) for i in ids})
     await asyncio.wait_for(poller.poll_pass(), 10)
     last = client.order[-1]
 
@@ -335,7 +334,7 @@ async def test_next_check_stays_true_when_the_plan_changes() -> None:
         return (when - poller.wall()).total_seconds()
 
     assert wait_for_next_check() > 20  # the budget is shared by 300 jobs
-    poller.remove([i for i in ids if i != last][1:])  # two are left
+    keeper.remove([i for i in ids if i != last][1:])  # two are left
     assert 0 < wait_for_next_check() <= 3.0  # budget freed: re-planned at once
 
 
@@ -344,7 +343,7 @@ async def test_check_by_asks_once_more_before_the_deadline() -> None:
     offset = [0.0]
     client = Scripted({"a": [ok(State.RUNNING), ok(State.SUCCEEDED, "https://v/a.mp4")]})
     policy = Policy(min_interval=30, max_interval=60, concurrency=4, max_requests_per_second=10)
-    poller = Poller(client, policy, {"a": rec("a")}, clock=lambda: time.monotonic() + offset[0])
+    poller = polled(client, policy, {"a": rec("a")}, clock=lambda: time.monotonic() + offset[0])
     await asyncio.wait_for(poller.poll_pass(), 5)
     offset[0] += 10.0  # ten seconds later; the next check is still 20 s away
     poller.check_by(poller.clock() + 0.5)

@@ -19,6 +19,8 @@ from vidwatch.core.polling.budget import Policy
 from vidwatch.core.polling.poller import Poller
 from vidwatch.core.runtime.logs import BACKUPS, MAX_BYTES, add_secret, setup_logging
 
+from tests.support.keeper import polled
+
 KEY = "sk-log-canary-7c1e55d2"
 
 
@@ -89,7 +91,7 @@ async def test_polls_are_logged_changes_at_info_and_every_poll_with_debug(
         )
         records = {"grok:1": TaskRecord(Task("grok:1", utcnow()))}
         policy = Policy(min_interval=0.01, max_interval=0.01, max_requests_per_second=1000)
-        poller = Poller(client, policy, records)  # type: ignore[arg-type]
+        poller = polled(client, policy, records)  # type: ignore[arg-type]
         await poller.run(until=rejected(poller))
         text = read_all(folder)
         assert "WARNING vidwatch.poller: grok:1: Network error: connection refused" in text

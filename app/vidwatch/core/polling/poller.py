@@ -2,9 +2,9 @@
 
 The :class:`Poller` drives the pure :class:`~vidwatch.core.polling.scheduler.Scheduler` with a
 real clock and never knows who listens: the CLI prints, the dashboard redraws, tests
-collect. The records it polls belong to one keeper: the poller itself when it runs
-alone (the CLI), or the :class:`~vidwatch.core.session.Session` that attached to it
-(the dashboard), which then decides what is watched (:meth:`Poller.track`,
+collect. It holds no records of its own: they belong to the one keeper attached to it
+(:meth:`Poller.attach`), the :class:`~vidwatch.core.session.Session` of the dashboard or
+of ``poll`` and ``wait``, which decides what is watched (:meth:`Poller.track`,
 :meth:`Poller.forget`) and receives every result
 (:meth:`~vidwatch.core.polling.results.RecordKeeper.store_result`).
 
@@ -22,7 +22,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from types import MappingProxyType
+from typing import Final, Protocol
 
 from vidwatch.core.gateway.outcomes import (
     AuthRejected,
@@ -44,7 +45,7 @@ from vidwatch.core.polling.events import (
     status_differs,
 )
 from vidwatch.core.polling.fanout import Fanout
-from vidwatch.core.polling.results import OwnRecords, RecordKeeper, apply_outcome, keep_known_result
+from vidwatch.core.polling.results import RecordKeeper, apply_outcome
 from vidwatch.core.polling.scheduler import Eta, Scheduler
 from vidwatch.core.polling.wakeup import Wakeup
 from vidwatch.core.text.wording import span
@@ -55,6 +56,7 @@ log = logging.getLogger("vidwatch.poller")
 
 STATUS_EVERY = 1.0  # seconds: request counters reach listeners at most this often
 UNREACHABLE_AFTER = 3  # network failures in a row, once the server answered, before "offline"
+_NO_RECORDS: Final[Mapping[str, TaskRecord]] = MappingProxyType({})
 
 
 class QueryFn(Protocol):
@@ -62,25 +64,26 @@ class QueryFn(Protocol):
 
 
 class Poller:
-    """Polls tasks in the background within the policy's budget.
+    """Polls its keeper's tasks in the background within the policy's budget.
 
-    Without a client (no API key) it still holds the records and answers every
-    question, but polls nothing until :meth:`set_client` gives it one.
+    Without a client (no API key) it still answers every question, but polls nothing
+    until :meth:`set_client` gives it one. ``host`` is how errors and the status name
+    the server (``api.quickrouter.ai``).
     """
 
     def __init__(
         self,
         client: QueryFn | None,
         policy: Policy,
-        records: Mapping[str, TaskRecord] | None = None,
         *,
+        host: str = "",
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         durations: DurationModel | None = None,
     ) -> None:
         self.client = client
-        self.host = ""  # the server's host, as errors name it (set_client)
+        self.host = host  # the server's host, as errors name it (set_client)
         self.policy = policy
         self.clock = clock
         self.wall = wall
@@ -91,8 +94,7 @@ class Poller:
             durations=durations,
             wall_offset=wall().timestamp() - clock(),
         )
-        self._own = OwnRecords()
-        self._keeper: RecordKeeper = self._own
+        self._keeper: RecordKeeper | None = None  # attach
         self._listeners: Fanout[PollerEvent] = Fanout(log, "listener failed")
         self._wake = Wakeup()
         self._running = False
@@ -104,8 +106,6 @@ class Poller:
         self._status = PollerStatus(offline=client is None)
         self._published = self._status  # what listeners were last told
         self._published_at = -math.inf
-        if records:
-            self.add(records.values())
 
     # ------------------------------------------------------------------ listeners
 
@@ -120,37 +120,17 @@ class Poller:
 
     @property
     def records(self) -> Mapping[str, TaskRecord]:
-        """The polled tasks and their latest results (read-only: their keeper writes)."""
-        return self._keeper.records
+        """The keeper's tasks and their latest results (read-only: the keeper writes);
+        none before :meth:`attach`."""
+        return self._keeper.records if self._keeper is not None else _NO_RECORDS
 
     def attach(self, keeper: RecordKeeper) -> None:
-        """From now on ``keeper`` holds the records (a session that has taken over the
-        ones the poller held); it watches tasks with :meth:`track` and :meth:`forget`."""
+        """``keeper`` holds the records this poller polls, for good (one keeper per
+        poller): it watches tasks with :meth:`track` and :meth:`forget` and receives
+        every result."""
+        if self._keeper is not None and self._keeper is not keeper:
+            raise RuntimeError("this poller already has its keeper")
         self._keeper = keeper
-        self._own.records.clear()
-
-    def _own_records(self) -> dict[str, TaskRecord]:
-        if self._keeper is not self._own:
-            raise RuntimeError("a session owns these records: add and remove through it")
-        return self._own.records
-
-    def add(self, records: Iterable[TaskRecord], stagger: float = 0.0) -> None:
-        """Keep and watch these tasks (new ones are polled soon; known ones keep their
-        result). Only while the poller keeps its own records."""
-        own = self._own_records()
-        kept: list[TaskRecord] = []
-        for record in records:
-            record = own[record.id] = keep_known_result(own.get(record.id), record)
-            kept.append(record)
-        self.track(kept, stagger)
-
-    def remove(self, ids: Iterable[str]) -> None:
-        """Stop watching and forget these tasks. Only while the poller keeps its own records."""
-        own = self._own_records()
-        ids = list(ids)
-        for task_id in ids:
-            own.pop(task_id, None)
-        self.forget(ids)
 
     def track(self, records: Iterable[TaskRecord], stagger: float = 0.0) -> None:
         """Poll these tasks (their keeper holds them): new ones soon, checked ones when due."""
@@ -172,16 +152,15 @@ class Poller:
 
         The answer is applied and announced like any other; ``None`` while offline.
         """
-        client = self.client
-        record = self.records.get(task_id)
-        if client is None or record is None:
+        client, keeper = self.client, self._keeper
+        if client is None or keeper is None or task_id not in keeper.records:
             return None
         outcome = await client.query(task_id)
-        current = self.records.get(task_id)
+        current = keeper.records.get(task_id)
         if current is not None:
             previous = current.result
             result = apply_outcome(previous, outcome, self.wall(), host=self.host)
-            updated = self._keeper.store_result(task_id, result)
+            updated = keeper.store_result(task_id, result, outcome)
             if updated is not None:
                 self._emit(TaskUpdate(updated, previous if previous.checked_at else None, outcome))
         return outcome
@@ -370,14 +349,15 @@ class Poller:
     def _finish(self, task_id: str, outcome: Outcome) -> None:
         now = self.clock()
         self.scheduler.complete(task_id, outcome, now)
-        record = self.records.get(task_id)
+        keeper = self._keeper
+        record = keeper.records.get(task_id) if keeper is not None else None
         self._wake.set()
-        if record is None:  # removed while in flight
+        if keeper is None or record is None:  # removed while in flight
             return
         previous = record.result
         gave_up = self.scheduler.given_up(task_id) or False
         result = apply_outcome(previous, outcome, self.wall(), gave_up, host=self.host)
-        stored = self._keeper.store_result(task_id, result)
+        stored = keeper.store_result(task_id, result, outcome)
         if stored is None:
             return
         record = stored

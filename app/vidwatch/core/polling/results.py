@@ -2,9 +2,9 @@
 
 :func:`apply_outcome` turns the previous result and an answer into the new result (an
 error keeps what was known); :func:`keep_known_result` keeps a checked result when a
-task is added again. The records themselves belong to one :class:`RecordKeeper`: the
-session in the dashboard, or the poller's own :class:`OwnRecords` when it runs alone
-(the CLI, tests).
+task is added again. The records themselves belong to one :class:`RecordKeeper`, the
+:class:`~vidwatch.core.session.Session` (the dashboard's, and ``poll``'s and ``wait``'s):
+the poller holds none of its own.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from vidwatch.core.gateway.wording import describe
 from vidwatch.core.model.records import TaskRecord, TaskResult
 from vidwatch.core.polling.scheduler import NOT_FOUND_LIMIT
 
-__all__ = ["OwnRecords", "RecordKeeper", "apply_outcome", "keep_known_result"]
+__all__ = ["RecordKeeper", "apply_outcome", "keep_known_result"]
 
 
 class RecordKeeper(Protocol):
@@ -28,23 +28,12 @@ class RecordKeeper(Protocol):
     @property
     def records(self) -> Mapping[str, TaskRecord]: ...
 
-    def store_result(self, task_id: str, result: TaskResult) -> TaskRecord | None:
-        """Keep a task's new result; the updated record, or None if it is no longer kept."""
+    def store_result(
+        self, task_id: str, result: TaskResult, outcome: Outcome | None = None
+    ) -> TaskRecord | None:
+        """Keep a task's new result (``outcome``: the answer it came from); the record as
+        kept, or None if the task is no longer kept."""
         ...
-
-
-class OwnRecords:
-    """The poller's own records, when no session owns them (the CLI, tests)."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, TaskRecord] = {}
-
-    def store_result(self, task_id: str, result: TaskResult) -> TaskRecord | None:
-        record = self.records.get(task_id)
-        if record is None:
-            return None
-        record = self.records[task_id] = record.with_result(result)
-        return record
 
 
 def keep_known_result(known: TaskRecord | None, record: TaskRecord) -> TaskRecord:
