@@ -376,3 +376,18 @@ def test_check_against_the_simulator_tells_a_good_key_from_a_wrong_one(
     assert results["wrong"][0] == EXIT_KEY
     assert "API key   rejected" in results["wrong"][1]
     assert "sk-wrong-0123456789" not in results["wrong"][1]
+
+
+def test_wait_keeps_the_fact_that_a_task_was_given_up(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record holds the poller's words for the answer, the fact of giving up
+    included: what the CLI stores is what the dashboard stores."""
+    run("add", "grok:never-made")
+    serve(monkeypatch, always(NotFound(400, "task_not_exist")))
+    code, _, err = run("wait", "grok:never-made", "--timeout", "600")
+    assert code == EXIT_FAILED
+    assert "given up" in err
+    stored = json.loads(run("list", "--json")[1])
+    assert stored[0]["problem"] == "not_found"
+    assert "(given up: not found 3 times)" in stored[0]["error"]

@@ -9,7 +9,6 @@ import shlex
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 
 from vidwatch.cli.offline import gather_ids, load
 from vidwatch.cli.output import (
@@ -34,12 +33,12 @@ from vidwatch.cli.output import (
 from vidwatch.core.clients import client_for
 from vidwatch.core.config import ENV_API_KEY, Config, Paths
 from vidwatch.core.gateway.client import QueryClient
-from vidwatch.core.gateway.outcomes import AuthRejected, NotFound, Ok, Outcome, WrongUrl
+from vidwatch.core.gateway.outcomes import AuthRejected, NotFound, Outcome, WrongUrl
 from vidwatch.core.gateway.wording import describe
 from vidwatch.core.model.records import Problem, State, Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.polling.events import PollerEvent, TaskUpdate
 from vidwatch.core.polling.poller import Poller
-from vidwatch.core.session import Session, Telling
+from vidwatch.core.session import Session
 from vidwatch.core.store.export import record_json, to_json
 from vidwatch.core.text.urls import url_problem
 
@@ -54,24 +53,13 @@ def make_client(config: Config) -> QueryClient:
     return client_for(config)
 
 
-def _told(result: TaskResult, outcome: Outcome, host: str) -> TaskResult:
-    """The result with the outcome said as a person would (asked once, not retried)."""
-    if isinstance(outcome, Ok):
-        return result
-    return replace(result, error=describe(outcome, host))
-
-
-def _telling(host: str) -> Telling:
-    """How ``poll`` and ``wait`` keep an answer: said as a person would; a rejected key or
+def _tell(result: TaskResult, outcome: Outcome) -> TaskResult | None:
+    """How ``poll`` and ``wait`` keep an answer: as the poller words it; a rejected key or
     a wrong address says nothing about the task, so it is told once, never stored in it
     (a wrong address must not mark real tasks "not found")."""
-
-    def tell(result: TaskResult, outcome: Outcome) -> TaskResult | None:
-        if isinstance(outcome, AuthRejected | WrongUrl):
-            return None
-        return _told(result, outcome, host)
-
-    return tell
+    if isinstance(outcome, AuthRejected | WrongUrl):
+        return None
+    return result
 
 
 def _session(
@@ -80,7 +68,7 @@ def _session(
     """The one owner of the records ``poll`` and ``wait`` ask about, as in the dashboard."""
     host = host_of(config.base_url)  # errors name the server
     poller = Poller(client, config.policy, host=host)
-    return Session.part(ctx.store(), poller, records, _telling(host))
+    return Session.part(ctx.store(), poller, records, _tell)
 
 
 def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
