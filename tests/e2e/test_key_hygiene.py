@@ -98,7 +98,16 @@ def everything_written(world: World) -> dict[str, str]:
     return found
 
 
-def test_the_cli_never_writes_or_prints_the_key(world: World) -> None:
+def assert_no_leak(world: World) -> dict[str, str]:
+    written = everything_written(world)
+    assert any("vidwatch.log" in name for name in written)  # the log was written to
+    leaks = [name for name, text in written.items() if KEY in text]
+    assert leaks == []
+    return written
+
+
+# Two halves (watching, creating) so that a loaded machine runs them side by side.
+def test_the_cli_never_writes_or_prints_the_key_while_watching(world: World) -> None:
     ids = world.sim.job_ids
     assert world.run("add", *ids, "bad\x01id") == 1
     for fault in FAULTS:
@@ -126,8 +135,12 @@ def test_the_cli_never_writes_or_prints_the_key(world: World) -> None:
     config.write_text(f'api_key = "{KEY}"\n', encoding="utf-8")
     world.run("check", env={**world.env, "QUICKROUTER_API_KEY": ""})
     assert "readable by others" in world.outputs[-1]
+    written = assert_no_leak(world)
+    assert any("bad auth header" in text for text in written.values())  # the echo arrived
 
-    # Creating jobs: answers that echo the key, lost answers, a batch, a dry run.
+
+def test_the_cli_never_writes_or_prints_the_key_while_creating(world: World) -> None:
+    # Answers that echo the key, lost answers, a batch, a dry run.
     world.run("create", "--dry-run", "a cat")
     world.run("create", "a cat")  # no terminal, no --yes: refused
     assert world.run("create", "--yes", "--label", "one", "a cat") == 0
@@ -151,14 +164,11 @@ def test_the_cli_never_writes_or_prints_the_key(world: World) -> None:
     assert len(manifests) == 2  # the batch's and the one of single creates
     assert list(world.home.rglob("sent/requests/*/*.json"))  # the record of requests
 
-    written = everything_written(world)
-    assert any("vidwatch.log" in name for name in written)  # the log was written to
+    written = assert_no_leak(world)
     assert any("bad auth header" in text for text in written.values())  # the echo arrived
     assert (
         sum("bad auth header Bearer ***" in text for text in world.outputs) >= 2
     )  # create, submit
-    leaks = [name for name, text in written.items() if KEY in text]
-    assert leaks == []
 
 
 async def test_the_dashboard_never_shows_or_saves_the_key(tmp_path: Path) -> None:
