@@ -346,3 +346,23 @@ def test_tasks_file_after_the_command_is_the_list_it_uses(tmp_path: Path) -> Non
     err = io.StringIO()
     assert main(["poll", "--config", str(config)], out=io.StringIO(), err=err) == EXIT_STORE
     assert "min_interval" in err.getvalue()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "example.com", "127.0.0.1/x", "[::2]"])
+def test_web_refuses_anything_but_loopback(run: Run, host: str) -> None:
+    code, out, err = run("web", "--host", host)
+    assert code == 64, host
+    assert "loopback only" in err
+    assert "open http" not in out + err
+
+
+@pytest.mark.parametrize("port", ["70000", "0", "http"])
+def test_web_refuses_a_port_out_of_range(
+    run: Run, port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:  # argparse refuses it, as a usage error
+        run("web", "--port", port)
+    assert exit_.value.code == 64, port
+    err = capsys.readouterr().err
+    assert "port" in err
+    assert "Traceback" not in err
