@@ -85,14 +85,12 @@ async def test_the_detail_pane_follows_the_cursor(tmp_path: Path) -> None:
     async with h.app.run_test(size=(160, 30)) as pilot:
         detail = h.app.main.query_one(DetailPane)
         await pilot.press("down")
-        assert detail.record is not None
-        assert detail.record.id == "sora-2:b"
+        await until(pilot, lambda: detail.record is not None and detail.record.id == "sora-2:b")
         facts = detail.section_text("facts")
         assert "sora-2:b" in facts
         assert "running" in facts
         await pilot.press("down")
-        url = detail.section_text("url")
-        assert URL_C in url
+        await until(pilot, lambda: URL_C in detail.section_text("url"))
 
 
 async def test_a_task_the_server_does_not_know_has_one_name_in_row_and_detail(
@@ -466,6 +464,7 @@ async def test_question_mark_lists_every_binding(tmp_path: Path) -> None:
     h = three(tmp_path)
     async with h.app.run_test(size=(160, 40)) as pilot:
         await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(h.app.screen, HelpScreen))
         assert isinstance(h.app.screen, HelpScreen)
         keys = [k for k, _ in h.app.screen.rows]
         for expected in ("a", "c", "C", "o", "r", "R", "p", "/", "esc", "s", "l", "?", "q"):
@@ -478,7 +477,7 @@ async def test_question_mark_lists_every_binding(tmp_path: Path) -> None:
         assert "next" in next(v for k, v in helps.items() if "shift" in k)
         assert "Mark every task" in helps["*"]
         await pilot.press("escape")
-        assert isinstance(h.app.screen, MainScreen)
+        await until(pilot, lambda: isinstance(h.app.screen, MainScreen))
 
 
 async def test_every_action_is_in_the_command_palette(tmp_path: Path) -> None:
@@ -629,20 +628,29 @@ async def test_ids_added_in_another_terminal_appear_at_the_next_file_check(
     async with h.app.run_test(size=(160, 30)) as pilot:
         await pilot.pause()
         checks = [0]
+        found: dict[str, int] = {}  # which check (by number) saw each edit
         check_disk = h.app.session.check_disk
 
         async def counted() -> object:
             checks[0] += 1
-            return await check_disk()
+            number = checks[0]
+            change = await check_disk()
+            if any(r.id == "other:2" for r in change.added):
+                found.setdefault("added", number)
+            if "sora-2:b" in change.removed:
+                found.setdefault("removed", number)
+            return change
 
         monkeypatch.setattr(h.app.session, "check_disk", counted)
+        before = checks[0]
         TaskStore(h.tasks).add([Task("other:1", T0), Task("other:2", T0)])
         await until(pilot, lambda: "other:2" in table(h).view_ids)
-        assert checks[0] <= 2  # the first check that started after the write (or the one under way)
+        # the first check that started after the write (or the one under way) saw it
+        assert found["added"] - before <= 2
         before = checks[0]
         TaskStore(h.tasks).remove(["sora-2:b"])
         await until(pilot, lambda: "sora-2:b" not in table(h).view_ids)
-        assert checks[0] - before <= 2
+        assert found["removed"] - before <= 2
     assert set(h.stored()) == {"grok:a", "veo3.1-fast:c", "other:1", "other:2"}
 
 

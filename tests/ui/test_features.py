@@ -207,7 +207,9 @@ async def test_shift_d_on_an_unfinished_task_says_why(tmp_path: Path) -> None:
 async def test_shift_d_on_marks_says_why_some_are_left_out(tmp_path: Path) -> None:
     h = four(tmp_path)
     async with h.app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: len(table(h).view_ids) == 4)  # `*` marks what is loaded
         await pilot.press("asterisk", "D")
+        await until(pilot, lambda: any(t.startswith("Downloading") for t in h.toasts))
         toast = next(t for t in h.toasts if t.startswith("Downloading"))
         assert toast.startswith("Downloading 2 videos")
         assert toast.endswith("(1 failed, 1 not finished yet).")
