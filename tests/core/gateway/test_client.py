@@ -263,7 +263,7 @@ def test_any_accepted_id_reaches_the_server_exactly(task_ids: list[str]) -> None
         runner = await start_server(state)
         try:
             async with QueryClient(state.base_url, "k") as client:
-                outcomes = [await client.query(task_id) for task_id in task_ids]
+                outcomes: list[object] = [await client.query(t) for t in task_ids]
         finally:
             await runner.cleanup()
         return state.seen_ids, outcomes
