@@ -56,6 +56,7 @@ SUCCESS_NO_URL_LIMIT: Final = 5  # "succeeded" without a URL: re-checks before g
 ANSWER_MARGIN: Final = 1.0  # seconds: a last check before a deadline is sent this much before it
 CENSUS_EVERY: Final = 2.0  # seconds: how often the running jobs' ages reach the duration model
 CENSUS_SAMPLE: Final = 256  # at most this many of them
+SETTLE_ROUNDS: Final = 4  # re-classings of the tasks never asked when the budget turns tight
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +256,7 @@ class Scheduler:
             return None
         self._prepare(now)
         agenda = self._agenda
-        first = agenda.first()
+        first = agenda.first(now)
         if first is None:
             return None
         due, entry = first
@@ -277,7 +278,7 @@ class Scheduler:
         if self.blocked:
             return None
         self._prepare(now)
-        first = self._agenda.first()
+        first = self._agenda.first(now)
         if first is None:
             return None
         if self._in_flight >= self.policy.concurrency:
@@ -478,4 +479,22 @@ class Scheduler:
         self._census(now)
         ample = self.plan.scale == 0.0
         if self.plan.maybe_solve(now) and ample != (self.plan.scale == 0.0):
-            self._agenda.replan_first_checks()  # first checks: at once, or by the plan
+            self._reclass_unasked(now)
+
+    def _reclass_unasked(self, now: float) -> None:
+        """The budget turned tight (or ample again): the window a task's hazard is measured
+        over is no longer ``min_interval``, so tasks never asked, classed when they were
+        tracked, are classed again, and the plan solved for those classes until it holds
+        still. Else the plan is solved for classes the tasks do not have: their answers
+        move them to others, and identical tasks get different intervals."""
+        agenda = self._agenda
+        for _ in range(SETTLE_ROUNDS):
+            moved = False
+            for task_id in agenda.unasked:
+                entry = self._entries[task_id]
+                cls = self._class_for(entry, now)
+                if cls != entry.cls:
+                    agenda.reclass(entry, cls)
+                    moved = True
+            if not moved or not self.plan.solve(now):
+                return
