@@ -169,16 +169,14 @@ def test_a_check_planned_far_out_moves_in_when_the_budget_frees_up() -> None:
     assert moved > sent + 20  # the budget is exhausted again: it waits its turn
 
 
-def test_new_tasks_are_asked_at_once_in_the_order_they_came_tight_budget_or_not() -> None:
-    """A task we know nothing of is asked in its turn among the new ones, ahead of every
-    re-check, whether or not the budget affords every task every min_interval."""
+def test_new_tasks_are_asked_at_once_only_while_the_budget_allows() -> None:
     sched = make(TIGHT, n=1)
     assert sched.due_at("t0", 0.0) == 0.0  # ample: at once
     for i in range(1, 40):
         sched.track(f"t{i}", None, 0.0)
-    assert sched.due_at("t39", 0.0) == 0.0  # rationed: due now, asked in its turn
-    asked = drive(sched, 25.0, lambda task, now: QUEUED)
-    assert_first_round_fair(asked, [f"t{i}" for i in range(40)], 0.0, 2.0)
+    due = sched.due_at("t39", 0.0)
+    assert due is not None
+    assert due > 3.0  # rationed: in its turn, as if asked when it was added
 
 
 START_UP = [(1_000, 25.0), (1_000, 50.0), (600, 5.0)]
@@ -201,21 +199,6 @@ def test_at_start_up_every_task_is_asked_once_within_n_over_rate(
     asked = drive(sched, 3 * count / rate + 5.0, lambda task, now: QUEUED)
     assert_first_round_fair(asked, ids, 0.0, rate)
     assert_even_intervals(asked, ids)
-
-
-def test_tasks_added_to_a_saturated_budget_are_asked_before_overdue_rechecks() -> None:
-    """2,000 tasks at 5 req/s (every check overdue): 50 tasks added later are all asked
-    within 50 / 5 s, not after the 400 s round of re-checks."""
-    policy = Policy(min_interval=3, max_interval=60, concurrency=8, max_requests_per_second=5)
-    sched = make(policy, n=2_000)
-    asked = drive(sched, 450.0, lambda task, now: QUEUED)
-    assert len(asked) == 2_000
-    now = max(max(times) for times in asked.values()) + 0.5
-    new = [f"new{i}" for i in range(50)]
-    for task_id in new:
-        sched.track(task_id, None, now)
-    later = drive(sched, now + 30.0, lambda task, at: QUEUED, start=now)
-    assert_first_round_fair(later, new, now, 5.0)
 
 
 def test_idle_budget_is_lent_to_the_earliest_check_never_before_min_interval() -> None:

@@ -2,17 +2,12 @@
 
 The scheduler's bookkeeping, kept apart from its decisions: :mod:`vidwatch.core.polling.scheduler`
 decides what an answer means and when to ask again; the :class:`Agenda` keeps each task
-in one of three places and finds the earliest check:
+in one of two places and finds the earliest check:
 
-* **first checks** (:data:`FIRST`): tasks never asked yet, due when they were added, in
-  that order, and ahead of every re-check that is due as well: with a rationed budget,
-  N new tasks are all asked once within about N / rate, none twice before the last is
-  asked once (a re-check of a task whose state we know can wait; a task we know
-  nothing of cannot). A heap of ``(added, order, version, task)``.
-* **at a set time** (:data:`FIXED`): tasks asked for, backoff after errors,
-  ``Retry-After`` holds, hints from the server. A heap of ``(due, order, version, task)``.
-  In both heaps an item whose version is no longer the task's is stale and is skipped
-  when it surfaces.
+* **at a set time** (:data:`FIXED`): new tasks while the budget is ample, tasks asked
+  for, backoff after errors, ``Retry-After`` holds, hints from the server. A heap of
+  ``(due, version, task)``; an item whose version is no longer the task's is stale and
+  is skipped when it surfaces.
 * **in the plan** (:data:`PLANNED`): due at its last request plus the interval the
   :class:`~vidwatch.core.polling.rationing.PollPlan` gives its weight class, so a re-plan moves
   every planned check at once.
@@ -29,12 +24,11 @@ from typing import Final
 from vidwatch.core.model.records import TaskResult
 from vidwatch.core.polling.rationing import CLASS_MAX, PollPlan
 
-__all__ = ["FIRST", "FIXED", "IDLE", "PLANNED", "Agenda", "Entry"]
+__all__ = ["FIXED", "IDLE", "PLANNED", "Agenda", "Entry"]
 
 IDLE: Final = 0  # finished, or in flight
-FIXED: Final = 1  # due at a set time: asked for, backing off, held, a hint
+FIXED: Final = 1  # due at a set time: new, asked for, backing off, held, a hint
 PLANNED: Final = 2  # due when the plan says: last request + the interval of its class
-FIRST: Final = 3  # never asked: due when added, before any re-check
 
 
 @dataclass(slots=True)
@@ -68,11 +62,7 @@ class Agenda:
         self.entries: dict[str, Entry] = {}
         self.open: dict[str, None] = {}  # tracked and not finished (a set in insertion order)
         self.unasked: dict[str, None] = {}  # never asked yet, waiting for a first check
-        # FIXED tasks: (due, order, version, task); FIRST tasks: (added, order, version,
-        # task). ``order`` counts pushes: tasks due at one time go in the order they came.
-        self._heap: list[tuple[float, int, int, str]] = []
-        self._firsts: list[tuple[float, int, int, str]] = []
-        self._order = 0
+        self._heap: list[tuple[float, int, str]] = []  # FIXED tasks: (due, version, task)
 
     def forget(self, task_id: str) -> Entry | None:
         """Stop keeping the task; its entry, or None when it was not kept."""
@@ -101,35 +91,37 @@ class Agenda:
             self.plan.move(entry.cls, cls)
         entry.cls = cls
 
-    def schedule(self, entry: Entry, due: float) -> None:
+    def schedule(self, entry: Entry, due: float, *, first: bool = False) -> None:
         """Due at a set time (not by the plan)."""
-        self.unasked.pop(entry.task_id, None)
+        if not first:
+            self.unasked.pop(entry.task_id, None)
         if entry.where == PLANNED:
             self.plan.drop(entry.task_id)
         entry.where = FIXED
         entry.due = due
         entry.version += 1
-        self._order += 1
-        heapq.heappush(self._heap, (due, self._order, entry.version, entry.task_id))
+        heapq.heappush(self._heap, (due, entry.version, entry.task_id))
 
-    def put_in_plan(self, entry: Entry) -> None:
-        self.unasked.pop(entry.task_id, None)
+    def put_in_plan(self, entry: Entry, *, first: bool = False) -> None:
+        if not first:
+            self.unasked.pop(entry.task_id, None)
         entry.where = PLANNED
-        entry.version += 1  # its heap items, if any, go stale
+        entry.version += 1  # its fixed-heap items, if any, go stale
         self.plan.put(entry.task_id, entry.cls, anchor(entry))
 
     def first_check(self, entry: Entry) -> None:
-        """A task never asked about: due when it was added, ahead of every re-check (with
-        an ample budget and a rationed one alike: the plan rations checks of what we
-        know; a task we know nothing of is asked in its turn among the new ones)."""
+        """A task never asked about: at once while the budget affords checking every task
+        every min_interval; otherwise by the plan, as if asked when it was added."""
         self.unasked[entry.task_id] = None
-        if entry.where == PLANNED:
-            self.plan.drop(entry.task_id)
-        entry.where = FIRST
-        entry.due = entry.added
-        entry.version += 1
-        self._order += 1
-        heapq.heappush(self._firsts, (entry.added, self._order, entry.version, entry.task_id))
+        if self.plan.scale == 0.0:
+            self.schedule(entry, entry.added, first=True)
+        else:
+            self.put_in_plan(entry, first=True)
+
+    def replan_first_checks(self) -> None:
+        """The budget turned ample or tight: tasks never asked wait where that now says."""
+        for task_id in list(self.unasked):
+            self.first_check(self.entries[task_id])
 
     def unschedule(self, entry: Entry) -> None:
         self.unasked.pop(entry.task_id, None)
@@ -144,14 +136,14 @@ class Agenda:
         if entry.where == PLANNED:
             self.plan.drop(entry.task_id)
         else:
-            heapq.heappop(self._firsts if entry.where == FIRST else self._heap)
+            heapq.heappop(self._heap)
         entry.where = IDLE
         self.unasked.pop(entry.task_id, None)
 
     def due(self, entry: Entry) -> float | None:
         if entry.in_flight or entry.where == IDLE:
             return None
-        if entry.where in (FIXED, FIRST):
+        if entry.where == FIXED:
             return entry.due
         return anchor(entry) + self.plan.interval(entry.cls)
 
@@ -169,32 +161,24 @@ class Agenda:
         floor = min_interval if entry.sent is not None else 0.0
         return None if anchor(entry) + floor > now else entry
 
-    def first(self, now: float) -> tuple[float, Entry] | None:
-        """The task due first: a first check due by ``now`` before anything else, else
-        whichever of a first check, a set time or a planned check is earliest."""
-        fresh = self._head(self._firsts, FIRST)
-        if fresh is not None and fresh.due <= now:
-            return fresh.due, fresh
-        fixed = self._head(self._heap, FIXED)
-        if fresh is not None and (fixed is None or fresh.due < fixed.due):
-            fixed = fresh
+    def first(self) -> tuple[float, Entry] | None:
+        """The task due first: a set time or a planned check, whichever is earlier."""
+        fixed: Entry | None = None
+        heap = self._heap
+        while heap:
+            _, version, task_id = heap[0]
+            entry = self.entries.get(task_id)
+            if entry is None or entry.version != version or entry.where != FIXED:
+                heapq.heappop(heap)  # stale: rescheduled, planned, in flight or gone
+                continue
+            fixed = entry
+            break
         planned = self.plan.first()
         if planned is not None and (fixed is None or planned[0] < fixed.due):
             return planned[0], self.entries[planned[1]]
         if fixed is None:
             return None
         return fixed.due, fixed
-
-    def _head(self, heap: list[tuple[float, int, int, str]], where: int) -> Entry | None:
-        """The earliest live task of one heap (stale items are dropped on the way)."""
-        while heap:
-            _, _, version, task_id = heap[0]
-            entry = self.entries.get(task_id)
-            if entry is None or entry.version != version or entry.where != where:
-                heapq.heappop(heap)  # stale: rescheduled, planned, in flight or gone
-                continue
-            return entry
-        return None
 
 
 def anchor(entry: Entry) -> float:

@@ -256,7 +256,7 @@ class Scheduler:
             return None
         self._prepare(now)
         agenda = self._agenda
-        first = agenda.first(now)
+        first = agenda.first()
         if first is None:
             return None
         due, entry = first
@@ -278,7 +278,7 @@ class Scheduler:
         if self.blocked:
             return None
         self._prepare(now)
-        first = self._agenda.first(now)
+        first = self._agenda.first()
         if first is None:
             return None
         if self._in_flight >= self.policy.concurrency:
@@ -480,13 +480,17 @@ class Scheduler:
         ample = self.plan.scale == 0.0
         if self.plan.maybe_solve(now) and ample != (self.plan.scale == 0.0):
             self._reclass_unasked(now)
+            self._agenda.replan_first_checks()  # first checks: at once, or by the plan
 
     def _reclass_unasked(self, now: float) -> None:
-        """The budget turned tight (or ample again): the window a task's hazard is measured
-        over is no longer ``min_interval``, so tasks never asked, classed when they were
-        tracked, are classed again, and the plan solved for those classes until it holds
-        still. Else the plan is solved for classes the tasks do not have: their answers
-        move them to others, and identical tasks get different intervals."""
+        """The budget turned tight (or ample again): the window a task's chance of
+        finishing is measured over is no longer the same (``min_interval``, or the interval
+        the plan gives), so the tasks never asked, classed when they were tracked, are
+        classed again, and the plan solved for their new classes until it holds still.
+        Else the plan is solved for classes the tasks do not have: at start-up on many
+        tasks, the first answers moved the few asked to a class checked every
+        ``min_interval`` while the rest, still in their light class, waited past N / rate;
+        and identical tasks got different intervals."""
         agenda = self._agenda
         for _ in range(SETTLE_ROUNDS):
             moved = False
