@@ -10,12 +10,18 @@ import json
 import re
 import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import pytest
 from vidwatch.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_UNREACHABLE, main
-from vidwatch.cli.network import CHECK_ID
+from vidwatch.cli.network import CHECK_ID, _session
+from vidwatch.cli.offline import load
+from vidwatch.cli.output import Context
+from vidwatch.core.config import Paths
+from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.gateway.outcomes import (
     AuthRejected,
     NetworkError,
@@ -26,11 +32,13 @@ from vidwatch.core.gateway.outcomes import (
     ServerError,
 )
 from vidwatch.core.model.records import State, Task, TaskResult, utcnow
+from vidwatch.core.polling.budget import Policy
 from vidwatch.core.store.task_file import TaskStore
 from vidwatch.simulator.serve import SimulatorThread
 from vidwatch.simulator.server import Simulator
 
 from tests.cli.test_cli import Run
+from tests.support.schedule import assert_even_intervals, assert_first_round_fair, drive
 from tests.support.waits import eventually
 
 KEY = "sk-test-0123456789"
@@ -391,3 +399,34 @@ def test_wait_keeps_the_fact_that_a_task_was_given_up(
     stored = json.loads(run("list", "--json")[1])
     assert stored[0]["problem"] == "not_found"
     assert "(given up: not found 3 times)" in stored[0]["error"]
+
+
+@pytest.mark.parametrize("answered", [False, True], ids=["new", "checked-last-run"])
+def test_wait_on_many_tasks_asks_each_once_in_turn_then_evenly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answered: bool
+) -> None:
+    """`wait --timeout 600` on 1,000 unfinished tasks with a budget of 25 req/s: the
+    scheduler of the Session that `wait` builds asks each task once within N / rate, in
+    list order, none twice before all once, then re-asks identical tasks evenly. The
+    scheduler is driven on a simulated clock (nothing is sent, nothing sleeps)."""
+    monkeypatch.setenv("QUICKROUTER_API_KEY", KEY)
+    count, rate = 1_000, 25.0
+    ids = [f"grok:{i}" for i in range(count)]
+    queued = Ok(TaskResult(State.QUEUED, "queued", checked_at=utcnow()))
+    store = TaskStore(tmp_path / "tasks.toml")
+    store.add([Task(task_id, utcnow()) for task_id in ids])
+    if answered:  # as left by an earlier run
+        store.merge_results(dict.fromkeys(ids, queued.result))
+    paths = Paths.discover(tasks_file=tmp_path / "tasks.toml", config_file=tmp_path / "c.toml")
+    ctx = Context(paths, out=io.StringIO(), err=io.StringIO(), stdin=io.StringIO())
+    policy = Policy(min_interval=3, max_interval=60, concurrency=8, max_requests_per_second=rate)
+    config = replace(ctx.config(), policy=policy)
+    records = load(ctx)
+    client = cast(QueryClient, FakeClient(always(queued)))  # never asked: the test drives
+    session = _session(ctx, config, client, [records[i] for i in ids])
+    sched = session.poller.scheduler
+    start = session.poller.clock()
+    sched.check_by(start + 600.0, start)  # what wait_for does with --timeout
+    asked = drive(sched, start + 3 * count / rate + 5.0, lambda task, now: queued, start=start)
+    assert_first_round_fair(asked, ids, start, rate)
+    assert_even_intervals(asked, ids)

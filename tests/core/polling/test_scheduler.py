@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -27,6 +26,8 @@ from vidwatch.core.polling.scheduler import (
     SUCCESS_NO_URL_LIMIT,
     Scheduler,
 )
+
+from tests.support.schedule import assert_even_intervals, assert_first_round_fair, drive
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -73,23 +74,6 @@ def test_new_tasks_are_due_at_once_and_then_wait() -> None:
     assert poll(sched, 0.0, QUEUED) == "t0"
     assert sched.next_task(0.0) is None
     assert sched.due_at("t0") == pytest.approx(3.0)
-
-
-def drive(
-    sched: Scheduler, until: float, answer: Callable[[str, float], Outcome]
-) -> dict[str, list[float]]:
-    """Run the scheduler on a simulated clock, answering instantly; when each task was asked."""
-    asked: dict[str, list[float]] = {}
-    now = 0.0
-    while now < until:
-        while (task := sched.next_task(now)) is not None:
-            asked.setdefault(task, []).append(now)
-            sched.complete(task, answer(task, now), now)
-        wake = sched.next_wakeup(now)
-        if wake is None:
-            break
-        now = max(wake, now + 1e-6)
-    return asked
 
 
 @pytest.mark.parametrize(
@@ -193,6 +177,28 @@ def test_new_tasks_are_asked_at_once_only_while_the_budget_allows() -> None:
     due = sched.due_at("t39", 0.0)
     assert due is not None
     assert due > 3.0  # rationed: in its turn, as if asked when it was added
+
+
+START_UP = [(1_000, 25.0), (1_000, 50.0), (600, 5.0)]
+
+
+@pytest.mark.parametrize(("count", "rate"), START_UP, ids=lambda v: str(v))
+@pytest.mark.parametrize("known", [False, True], ids=["never-checked", "checked-last-run"])
+def test_at_start_up_every_task_is_asked_once_within_n_over_rate(
+    count: int, rate: float, known: bool
+) -> None:
+    """The dashboard starting on N unfinished tasks with a rationed budget (a few requests
+    a second; on main some waited 35-60 s past N / rate while others were asked every
+    3 s): each is asked once within N / rate, in list order, none twice before all once;
+    and tasks in identical states then get the same interval."""
+    policy = Policy(min_interval=3, max_interval=60, concurrency=8, max_requests_per_second=rate)
+    sched = make(policy)
+    ids = [f"t{i}" for i in range(count)]
+    for task_id in ids:  # as the Session tracks a loaded list: all at once, before polling
+        sched.track(task_id, QUEUED.result if known else None, now=0.0)
+    asked = drive(sched, 3 * count / rate + 5.0, lambda task, now: QUEUED)
+    assert_first_round_fair(asked, ids, 0.0, rate)
+    assert_even_intervals(asked, ids)
 
 
 def test_idle_budget_is_lent_to_the_earliest_check_never_before_min_interval() -> None:

@@ -56,6 +56,7 @@ SUCCESS_NO_URL_LIMIT: Final = 5  # "succeeded" without a URL: re-checks before g
 ANSWER_MARGIN: Final = 1.0  # seconds: a last check before a deadline is sent this much before it
 CENSUS_EVERY: Final = 2.0  # seconds: how often the running jobs' ages reach the duration model
 CENSUS_SAMPLE: Final = 256  # at most this many of them
+SETTLE_ROUNDS: Final = 4  # re-classings of the tasks never asked when the budget turns tight
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,4 +479,26 @@ class Scheduler:
         self._census(now)
         ample = self.plan.scale == 0.0
         if self.plan.maybe_solve(now) and ample != (self.plan.scale == 0.0):
+            self._reclass_unasked(now)
             self._agenda.replan_first_checks()  # first checks: at once, or by the plan
+
+    def _reclass_unasked(self, now: float) -> None:
+        """The budget turned tight (or ample again): the window a task's chance of
+        finishing is measured over is no longer the same (``min_interval``, or the interval
+        the plan gives), so the tasks never asked, classed when they were tracked, are
+        classed again, and the plan solved for their new classes until it holds still.
+        Else the plan is solved for classes the tasks do not have: at start-up on many
+        tasks, the first answers moved the few asked to a class checked every
+        ``min_interval`` while the rest, still in their light class, waited past N / rate;
+        and identical tasks got different intervals."""
+        agenda = self._agenda
+        for _ in range(SETTLE_ROUNDS):
+            moved = False
+            for task_id in agenda.unasked:
+                entry = self._entries[task_id]
+                cls = self._class_for(entry, now)
+                if cls != entry.cls:
+                    agenda.reclass(entry, cls)
+                    moved = True
+            if not moved or not self.plan.solve(now):
+                return
