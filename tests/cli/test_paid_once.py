@@ -100,7 +100,19 @@ def answer_id(task_id: str) -> Callable[[dict[str, Any]], httpx.Response]:
 
 # --------------------------------------------------------------- 2: one ID rule
 
-HIDDEN = ["\u3164", "\u115f", "\uffa0", "\u034f", "\ufe0f", "\U000e0100"]
+HIDDEN = [
+    "\u3164",
+    "\u115f",
+    "\uffa0",
+    "\u034f",
+    "\ufe0f",
+    "\U000e0100",
+    "\u2800",  # Braille blank
+    "\ud7fc",  # unassigned, in the Hangul Jamo Extended-B block
+    "\U00016fe4",  # Khitan filler
+    "\ue000",  # private use
+    "\U000e0001",  # language tag
+]
 
 
 @pytest.mark.parametrize("hidden", HIDDEN, ids=[f"U+{ord(h):04X}" for h in HIDDEN])
@@ -119,6 +131,33 @@ def test_an_id_the_task_file_cannot_hold_makes_the_create_uncertain(cli: Cli, hi
     assert f"grok:abc{escaped}def" in err  # still reported, until resolved
     journals = (cli.tmp / "home").rglob("*.jsonl")
     assert any(raw in p.read_text(encoding="utf-8") for p in journals)  # kept raw
+    assert len(cli.gateway.bodies) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "said"),
+    [
+        (408, b"", "timed out"),
+        (408, b"<html><body>408 Request Timeout</body></html>", "timed out"),
+        (304, b"", "304 Not Modified"),
+        (299, b"", "empty answer"),
+        (200, b'{"id": null, "status": null}', "no task id"),
+        (200, b'{"id": ["grok:x"], "status": "pending"}', "no task id"),
+    ],
+)
+def test_an_odd_answer_is_uncertain_and_never_sent_again(
+    cli: Cli, status: int, body: bytes, said: str
+) -> None:
+    cli.gateway.answer = lambda _: httpx.Response(status, content=body)
+    code, out, err = cli("create", "--yes", "a cat")
+    assert code == 1, err
+    assert out == ""
+    assert said in err
+    assert "may have been made" in err
+    assert "nothing was paid" not in err
+    code, _, err = cli("create", "--yes", "a cat")  # no terminal: refused without --resend
+    assert code == 64, err
+    assert "--resend" in err
     assert len(cli.gateway.bodies) == 1
 
 
