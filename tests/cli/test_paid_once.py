@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -371,3 +372,55 @@ def test_paths_names_the_record_of_sends(cli: Cli) -> None:
     sent = [line for line in out.splitlines() if line.startswith("sent")]
     assert sent
     assert sent[0].split(None, 1)[1].endswith(os.path.join("vidwatch", "sent"))
+
+
+# --------------------------------------------------------------- resolving, once
+
+
+def _ref(err: str) -> str:
+    found = re.search(r"--mark-done ([0-9a-f]{8})=ID", err)
+    assert found, err
+    return found.group(1)
+
+
+def test_mark_done_never_replaces_an_earlier_resolution_silently(cli: Cli) -> None:
+    cli.gateway.answer = lambda _: httpx.Response(502, content=b"")
+    code, _, err = cli("create", "--yes", "a cat")
+    assert code == 1, err
+    ref = _ref(err)
+    code, _, err = cli("create", "--mark-done", f"{ref}=grok:first-0001")
+    assert code == 0, err
+    assert "replaces" not in err
+    code, _, err = cli("create", "--mark-done", f"{ref}=grok:first-0001")  # the same again
+    assert code == 0, err
+    assert "already resolved: marked done as grok:first-0001" in err
+    code, _, err = cli("create", "--mark-done", f"{ref}=grok:second-0002")
+    assert code == 0, err
+    assert "grok:second-0002 added" in err
+    assert "it replaces the earlier mark, grok:first-0001" in err  # said, not silent
+    code, _, err = cli("create", "--mark-done", ref)
+    assert code == 0, err
+    assert "it replaces the earlier mark, grok:second-0002" in err
+    assert set(cli.stored()) == {"grok:first-0001", "grok:second-0002"}
+    assert len(cli.gateway.bodies) == 1
+
+
+def test_mark_done_refuses_to_overwrite_a_create_the_gateway_answered(cli: Cli) -> None:
+    code, out, err = cli("create", "--yes", "a cat")
+    assert code == 0, err
+    made = out.strip()
+    journals = list((cli.tmp / "home").rglob("*.jsonl"))
+    rows = {
+        json.loads(line)["row"]
+        for path in journals
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if made in line
+    }
+    (row,) = rows
+    code, _, err = cli("create", "--mark-done", f"{row[:8]}=grok:something-else")
+    assert code == 64, err
+    assert f"answered this create with {made}" in err
+    code, _, err = cli("create", "--mark-done", row[:8])
+    assert code == 0, err
+    assert f"already resolved: made as {made}" in err
+    assert set(cli.stored()) == {made}
