@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
 from vidwatch.cli import network
 from vidwatch.cli.create import (
@@ -383,6 +383,9 @@ def _reporter(
     return report
 
 
+_WITH_JOB: Final = frozenset({RowState.CREATED, RowState.DONE})
+
+
 def _summary(
     ctx: Context,
     batch: Batch,
@@ -399,6 +402,7 @@ def _summary(
     invalid: list[BatchRow] = []
     before: list[BatchRow] = []
     with_job = resolved = 0  # resolved: marked done by the user without a job
+    jobs_before: list[BatchRow] = []  # the same request has a job already: nothing to do
     for step in plan.steps:
         row = step.row
         entry = entries.get(row.identity)
@@ -410,7 +414,9 @@ def _summary(
         elif row.request is None:
             invalid.append(row)
         elif step.why is Why.SENT_BEFORE or row.identity in skipped:
-            before.append(row)
+            earlier = skipped.get(row.identity) or step.earlier
+            has_job = earlier is not None and earlier.task_id and earlier.state in _WITH_JOB
+            (jobs_before if has_job else before).append(row)
         elif state in (RowState.UNCERTAIN, RowState.SENDING):
             uncertain.append(row)
         elif state is RowState.REFUSED:
@@ -418,7 +424,9 @@ def _summary(
         else:
             unsent.append(row)
     total = len(batch.rows)
-    parts = [f"{with_job} with a job"]
+    parts = [f"{with_job + len(jobs_before)} with a job"]
+    if jobs_before:
+        parts[0] += f" ({len(jobs_before)} by an earlier send of the same request)"
     if resolved:
         parts.append(f"{resolved} marked done without a job")
     parts += [
@@ -453,12 +461,15 @@ def _summary(
         ctx.warn(f"rows not sent: {rows_text(unsent)}: submit again to send them")
     if invalid:
         ctx.warn(f"invalid rows: {rows_text(invalid)}: fix them in the file and submit again")
-    if before:
+    if before or jobs_before:
         ctx.warn(
-            f"rows whose request was sent before (named above): {rows_text(before)}: not "
-            f"paid again; to pay for them again: vidwatch submit {file} --resend"
+            f"rows whose request was sent before (named above): "
+            f"{rows_text([*jobs_before, *before])}: not paid again; to pay for them again: "
+            f"vidwatch submit {file} --resend"
         )
-    done = with_job + resolved  # a row marked done was resolved by the user: not a failure
+    # A row marked done was resolved by the user, and a row whose request has a job
+    # already needs nothing: neither is a failure (exit 1 would invite a --resend).
+    done = with_job + len(jobs_before) + resolved
     if done < total:
         ctx.warn(f"journal: {manifest_path}")
     return EXIT_OK if done == total else EXIT_FAILED
