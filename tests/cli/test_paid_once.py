@@ -441,3 +441,16 @@ def test_mark_done_refuses_to_overwrite_a_create_the_gateway_answered(cli: Cli) 
     assert code == 0, err
     assert f"already resolved: made as {made}" in err
     assert set(cli.stored()) == {made}
+
+
+def test_the_summary_of_uncertain_rows_reads_naturally_and_names_timeouts(cli: Cli) -> None:
+    cli.gateway.answer = lambda _: httpx.Response(408, content=b"")
+    batch = cli.batch("b.jsonl", [{"prompt": "a cat"}, {"prompt": "a dog", "label": "d"}])
+    code, _, err = cli("submit", "--yes", str(batch))
+    assert code == 1, err
+    summary = next(line for line in err.splitlines() if "uncertain rows:" in line)
+    assert "uncertain rows: 1, 2 (d): their requests may have made jobs" in summary
+    assert "timeout" in summary
+    assert "its request" not in summary
+    assert "nothing paid" not in err
+    assert len(cli.gateway.bodies) == 2

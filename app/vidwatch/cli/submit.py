@@ -58,11 +58,11 @@ from vidwatch.core.create.journal import Manifest, ManifestError, RowEntry, RowS
 from vidwatch.core.create.ledger import Earlier, LedgerError, keys_of
 from vidwatch.core.create.plan import (
     SENT_BEFORE_ADVICE,
-    UNCERTAIN_ADVICE,
     BatchPlan,
     Step,
     Why,
     plan_batch,
+    uncertain_advice,
 )
 from vidwatch.core.create.sender import (
     Resumed,
@@ -450,7 +450,7 @@ def _summary(
     file = safe(batch.source, 300)
     if uncertain:
         first = uncertain[0].number
-        ctx.warn(f"uncertain rows: {rows_text(uncertain)}: {UNCERTAIN_ADVICE}.")
+        ctx.warn(f"uncertain rows: {rows_text(uncertain)}: {uncertain_advice(len(uncertain))}.")
         ctx.warn(
             f"  found its job: vidwatch submit {file} --mark-done {first}=ID   "
             f"(not wanted: --mark-done {first}; not there: --resend-uncertain)"
