@@ -454,3 +454,33 @@ def test_the_summary_of_uncertain_rows_reads_naturally_and_names_timeouts(cli: C
     assert "its request" not in summary
     assert "nothing paid" not in err
     assert len(cli.gateway.bodies) == 2
+
+
+def test_submit_names_the_job_made_when_the_disk_fills_up(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = False
+    fsync = os.fsync
+
+    def answer(body: dict[str, Any]) -> httpx.Response:
+        nonlocal full
+        full = True  # the disk fills up while the gateway makes the job
+        return cli.gateway.fresh(body)
+
+    def no_space(fd: int) -> None:
+        if full:
+            raise OSError(28, "No space left on device")
+        fsync(fd)
+
+    cli.gateway.answer = answer
+    monkeypatch.setattr(os, "fsync", no_space)
+    code, out, err = cli("submit", "--yes", str(cli.batch("b.jsonl", [{"prompt": "a cat"}])))
+    made = "grok:0001-0000-4000-8000-000000000000"
+    assert code == 4, err
+    assert made in out
+    assert f"row 1: the job was made as {made}, but it could not be recorded" in err, err
+    assert "No space left" in err
+    assert "1 row: 1 with a job" in err  # not "uncertain": the job is known
+    assert "--mark-done" not in err
+    assert ".;" not in err
+    assert len(cli.gateway.bodies) == 1

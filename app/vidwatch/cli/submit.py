@@ -73,6 +73,7 @@ from vidwatch.core.create.sender import (
     Stopped,
     unlisted_tasks,
 )
+from vidwatch.core.create.verdict import unrecorded_words
 from vidwatch.core.model.records import State, TaskRecord, validate_task_id
 
 if TYPE_CHECKING:
@@ -276,17 +277,29 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
             notice.close()
             printer.close()
         entries = dict(manifest.entries)
+    for row_id in result.unrecorded:  # the job was made, though the journal could not say so
+        verdict = result.verdicts.get(row_id)
+        if row_id in entries and verdict is not None and verdict.state is RowState.CREATED:
+            entries[row_id] = replace(
+                entries[row_id], state=RowState.CREATED, task_id=verdict.task_id
+            )
     code = _summary(ctx, batch, plan, entries, result.sends, manifest.path, result.skipped)
     if interrupted:
         ctx.warn("interrupted: the rows above without a job were not sent, or are uncertain")
         return EXIT_INTERRUPTED
     for error in result.list_errors:
         ctx.warn(
-            f"the task list cannot be written: {safe(error, 400)}; the jobs made (their IDs "
+            f"the task list cannot be written: {safe(error, 400).rstrip('.')}; the jobs made (their IDs "
             "are above) are added on the next run, or now with vidwatch add"
         )
     for row_id, why in result.unrecorded.items():
-        ctx.warn(f"{_row_named(batch, row_id)}: its answer could not be recorded: {safe(why, 600)}")
+        verdict = result.verdicts.get(row_id)
+        said = (
+            unrecorded_words(verdict, why)  # the job and its ID, as `create` says it
+            if verdict is not None
+            else f"its answer could not be recorded: {safe(why, 600)}"
+        )
+        ctx.warn(f"{_row_named(batch, row_id)}: {said}")
     if result.stopped:
         ctx.warn(f"the batch stopped: {safe(result.stopped, 400)}")
     if any(key_rejected(v) for v in result.verdicts.values()):
