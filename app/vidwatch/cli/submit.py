@@ -289,8 +289,8 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     for error in result.list_errors:
         ctx.warn(
-            f"the task list cannot be written: {safe(error, 400).rstrip('.')}; the jobs made (their IDs "
-            "are above) are added on the next run, or now with vidwatch add"
+            f"the task list cannot be written: {safe(error, 400).rstrip('.')}; the jobs made "
+            "(their IDs are above) are added on the next run, or now with vidwatch add"
         )
     for row_id, why in result.unrecorded.items():
         verdict = result.verdicts.get(row_id)
