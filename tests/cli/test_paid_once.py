@@ -484,3 +484,22 @@ def test_submit_names_the_job_made_when_the_disk_fills_up(
     assert "--mark-done" not in err
     assert ".;" not in err
     assert len(cli.gateway.bodies) == 1
+
+
+def test_every_send_decision_is_logged(cli: Cli) -> None:
+    """Not only what was sent: a request not sent because it was sent before, and a
+    create resolved by hand, are in the log too (never the key, never the prompt)."""
+    prompt = "a very particular whale at sunrise over the harbour"
+    cli.gateway.answer = lambda _: httpx.Response(502, content=b"")
+    assert cli("create", "--yes", prompt)[0] == 1
+    code, _, err = cli("submit", "--yes", str(cli.batch("b.jsonl", [{"prompt": prompt}])))
+    assert code == 1, err
+    ref = _ref(cli("list")[2])
+    assert cli("create", "--mark-done", f"{ref}=grok:found-0001")[0] == 0
+    log = next((cli.tmp / "home").rglob("vidwatch.log")).read_text(encoding="utf-8")
+    assert "create outcome: create: uncertain" in log
+    assert "create not sent: row 1 of" in log
+    assert "its request was sent before (its answer was lost" in log
+    assert f"create resolved: create {ref}: marked done as grok:found-0001" in log
+    assert "particular whale" not in log
+    assert KEY not in log

@@ -57,6 +57,7 @@ from vidwatch.core.create.journal import (
     Verdict,
 )
 from vidwatch.core.create.ledger import Earlier, Ledger, LedgerError, Unresolved, key_of
+from vidwatch.core.create.log import log_resolved
 from vidwatch.core.create.plan import Step, Why
 from vidwatch.core.create.requests import (
     MAX_PROMPT,
@@ -438,6 +439,7 @@ def _resolve(ctx: Context, ledger: Ledger, item: Unresolved, task_id: str | None
                     ledger.resolve(entry.key, entry.send, job)
         except (ManifestError, LedgerError) as exc:
             raise CliError(str(exc), EXIT_STORE) from None
+        log_resolved(item.ref, job, replaced or "")
         if job is None:
             ctx.warn(f"create {item.ref} marked done: no job, nothing added{replaced or ''}")
             return

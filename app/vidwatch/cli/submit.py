@@ -56,6 +56,7 @@ from vidwatch.cli.waiting import WaitNotice, countdown_column
 from vidwatch.core.create.batch import Batch, BatchRow, read_batch
 from vidwatch.core.create.journal import Manifest, ManifestError, RowEntry, RowState
 from vidwatch.core.create.ledger import Earlier, LedgerError, keys_of
+from vidwatch.core.create.log import log_skipped
 from vidwatch.core.create.plan import (
     SENT_BEFORE_ADVICE,
     BatchPlan,
@@ -260,6 +261,10 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
         try:
             for step in plan.skipped:
                 printer.line(step.row, step.task_id, _skipped_text(step))
+                if step.why is Why.SENT_BEFORE:  # decided not to send: logged like a send
+                    log_skipped(step.row, f"its request was {step.detail}", batch.source)
+                elif step.why is Why.UNCERTAIN:
+                    log_skipped(step.row, f"uncertain: {step.detail}", batch.source)
             result = send_rows(
                 ctx,
                 config,

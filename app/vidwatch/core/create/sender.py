@@ -315,6 +315,8 @@ class Sender:
             try:
                 verdict = await self._send_once(step, attempt)
             except AlreadySent as exc:
+                why = f"its request was {exc.earlier.text()}"
+                create_log.log_skipped(row, why, self.manifest.source)
                 self.result.skipped[row.identity] = exc.earlier
                 self.report(Skipped(row, exc.earlier))
                 return
@@ -342,16 +344,11 @@ class Sender:
         body = row.request.body()
         key = step.key or key_of(row.request.key())
         source = self.manifest.source
-        with self.ledger.deciding():  # the one lock for the decision to send
-            send = self.ledger.claim(key, body, journal=source, row=row, accepted=step.accepted)
-            try:  # fsynced; raises: no send
-                self.manifest.record_intent(row, step.replaces, body=body, key=key, send=send)
-            except ManifestError as exc:
-                create_log.log_not_journaled(row, exc, source)
-                with contextlib.suppress(LedgerError):
-                    why = "the journal could not be written"
-                    self.ledger.note(key, send, Verdict(RowState.NOT_SENT, "journal", why))
-                raise
+        try:
+            send = self._decide(step, body, key)
+        except (LedgerError, ManifestError) as exc:  # nothing can be recorded: no send
+            create_log.log_not_journaled(row, exc, source)
+            raise
         create_log.log_intent(row, body, source, attempt)
         self.result.sends += 1
         self.out += 1
@@ -369,6 +366,21 @@ class Sender:
         finally:
             self.out -= 1
         return self._settle(row, key, send, judge(outcome))
+
+    def _decide(self, step: Step, body: Mapping[str, Any], key: str) -> str:
+        """Under the one lock for the decision to send: claim the send in the record of
+        sends and journal its intent (fsynced); the send's ID. Raises: no send."""
+        row, source = step.row, self.manifest.source
+        with self.ledger.deciding():
+            send = self.ledger.claim(key, body, journal=source, row=row, accepted=step.accepted)
+            try:
+                self.manifest.record_intent(row, step.replaces, body=body, key=key, send=send)
+            except ManifestError:
+                with contextlib.suppress(LedgerError):
+                    why = "the journal could not be written"
+                    self.ledger.note(key, send, Verdict(RowState.NOT_SENT, "journal", why))
+                raise
+        return send
 
     def _settle(self, row: BatchRow, key: str, send: str, verdict: Verdict) -> Verdict:
         """Record the answer in the journal and the ledger. A failure to write loses
