@@ -503,3 +503,20 @@ def test_every_send_decision_is_logged(cli: Cli) -> None:
     assert f"create resolved: create {ref}: marked done as grok:found-0001" in log
     assert "particular whale" not in log
     assert KEY not in log
+
+
+def test_a_veo_create_answer_keeps_its_detail_in_the_task_list(cli: Cli) -> None:
+    task_id = "veo3.1-fast:1770350082-trii1OXZc3"
+    answer = {
+        "id": task_id,
+        "status": "pending",
+        "detail": {"status": "pending", "operation_name": "ops/abc", "note": KEY},
+    }
+    cli.gateway.answer = lambda _: httpx.Response(200, json=answer)
+    code, out, err = cli("create", "--yes", "--model", "veo3.1-fast", "a cat")
+    assert code == 0, err
+    assert out.strip() == task_id
+    extras = dict(cli.stored()[task_id].result.extras)
+    assert extras["detail.operation_name"] == "ops/abc"
+    assert KEY not in str(extras)  # a key echoed back is redacted, as in a query's answer
+    assert KEY not in cli.tasks.read_text(encoding="utf-8")

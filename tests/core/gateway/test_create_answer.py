@@ -358,3 +358,34 @@ async def test_a_lost_answer_is_uncertain(
             await client.post(url, json={"model": "y"})
         assert classify_transport_error(dropped.value) is SendFate.UNCERTAIN
     assert len(received) == 2  # both requests did reach the server
+
+
+def test_a_veo_create_answer_keeps_its_detail_as_capped_extras() -> None:
+    """Read as a query's answer is: the same extras, the same caps, the URL rule."""
+    from vidwatch.core.model.records import MAX_EXTRAS, MAX_EXTRAS_SIZE
+
+    body = {
+        "id": "veo3.1-fast:1770350082-trii1OXZc3",
+        "status": "pending",
+        "detail": {
+            "id": "veo3.1-fast:1770350082-trii1OXZc3",
+            "status": "pending",
+            "operation_name": "models/veo/operations/abc",
+            "seed": 12345,
+            "evil_url": "javascript:alert(1)",
+            **{f"field_{n}": "x" * 400 for n in range(40)},
+        },
+    }
+    outcome = parse(200, body)
+    assert isinstance(outcome, Created)
+    assert outcome.result is not None
+    extras = dict(outcome.result.extras)
+    assert extras["detail.operation_name"] == "models/veo/operations/abc"
+    assert extras["detail.seed"] == 12345
+    assert "detail.evil_url" not in extras
+    assert "detail.status" not in extras
+    assert len(outcome.result.extras) <= MAX_EXTRAS
+    assert sum(len(k) + len(str(v)) for k, v in outcome.result.extras) <= MAX_EXTRAS_SIZE
+    bare = parse(200, {"id": "grok:1", "status": "pending", "status_update_time": 1750323167})
+    assert isinstance(bare, Created)
+    assert bare.result is None  # nothing beyond what the task list keeps anyway

@@ -48,9 +48,16 @@ from vidwatch.core.create.journal import Manifest, ManifestError, RowState, Verd
 from vidwatch.core.create.ledger import AlreadySent, Earlier, Ledger, LedgerError, key_of
 from vidwatch.core.create.plan import Step
 from vidwatch.core.create.verdict import judge
-from vidwatch.core.gateway.create_answer import CreateOutcome
+from vidwatch.core.gateway.create_answer import Created, CreateOutcome
 from vidwatch.core.gateway.outcomes import server_wait
-from vidwatch.core.model.records import MAX_LABEL, Task, TaskRequest, utcnow
+from vidwatch.core.model.records import (
+    MAX_LABEL,
+    Task,
+    TaskRecord,
+    TaskRequest,
+    TaskResult,
+    utcnow,
+)
 from vidwatch.core.text.sanitize import clean_line
 
 __all__ = [
@@ -239,7 +246,7 @@ class Sender:
         budget: CreateBudget,
         *,
         ledger: Ledger,
-        add_tasks: Callable[[list[Task]], object],
+        add_tasks: Callable[[list[Task | TaskRecord]], object],
         report: Callable[[SendEvent], None] = lambda event: None,
         known_ids: Mapping[str, str] | None = None,
         attempts: int = ATTEMPTS,
@@ -259,7 +266,8 @@ class Sender:
         self.pacer = pacer or Pacer(budget.per_minute, sleep=sleep)
         self._sleep = sleep
         self._stopped_models: dict[str, str] = {}
-        self._pending: list[tuple[str, Task]] = []
+        self._pending: list[tuple[str, Task | TaskRecord]] = []
+        self._answered: dict[str, TaskResult] = {}  # what a create's answer said of its task
         self._wake = asyncio.Event()
         self._closing = False
         self.out = 0  # sends waiting for their answer right now
@@ -365,6 +373,8 @@ class Sender:
             raise
         finally:
             self.out -= 1
+        if isinstance(outcome, Created) and outcome.result is not None:
+            self._answered[row.identity] = outcome.result  # veo: its detail, as extras
         return self._settle(row, key, send, judge(outcome))
 
     def _decide(self, step: Step, body: Mapping[str, Any], key: str) -> str:
@@ -417,7 +427,9 @@ class Sender:
 
     def _follow(self, row: BatchRow, verdict: Verdict) -> None:
         if verdict.state is RowState.CREATED and verdict.task_id:
-            self._pending.append((row.identity, task_for(row, verdict.task_id)))
+            task = task_for(row, verdict.task_id)
+            said = self._answered.pop(row.identity, None)
+            self._pending.append((row.identity, TaskRecord(task, said) if said else task))
             self._wake.set()
         what = f"{verdict.status} {verdict.code}".strip() if verdict.status else verdict.code
         text = f"{what}: {verdict.message}" if what and verdict.message else what or verdict.message

@@ -172,6 +172,9 @@ class QueryClient:
             if self.redact(outcome.task_id) != outcome.task_id:  # a gateway echoing the key
                 why = "the gateway answered with an ID that holds the API key"
                 return created.CreateBadResponse(200, why, self.redact(outcome.task_id))
+            result = outcome.result
+            if result is not None and _mentions(result, self._key):  # as a query's answer
+                return replace(outcome, result=fields.redact_record(result, self.redact))
             return outcome  # the ID passed the one ID rule
         return replace(outcome, message=self.redact(outcome.message))
 

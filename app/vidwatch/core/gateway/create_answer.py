@@ -56,7 +56,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
@@ -67,8 +67,15 @@ from vidwatch.core.gateway.parsing import (
     page_detail,
     parse_retry_after,
     redirect_words,
+    task_result,
 )
-from vidwatch.core.model.records import MAX_ID_LENGTH, plausible_time, utcnow, validate_task_id
+from vidwatch.core.model.records import (
+    MAX_ID_LENGTH,
+    TaskResult,
+    plausible_time,
+    utcnow,
+    validate_task_id,
+)
 from vidwatch.core.text.sanitize import MAX_SHORT, clean_line
 
 __all__ = [
@@ -113,12 +120,15 @@ def answer_text(status: int | None, code: str, message: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Created:
-    """The gateway took the job. ``task_id`` is exactly as returned (``grok:…``)."""
+    """The gateway took the job. ``task_id`` is exactly as returned (``grok:…``).
+    ``result``: what the answer says of the task, read as a query's answer is (veo's
+    ``detail`` fields kept as capped extras), or None when it says nothing usable."""
 
     task_id: str
     status: str
     status_update_time: datetime | None
     made_job: bool | None = True
+    result: TaskResult | None = field(default=None, compare=False, repr=False)
 
     @property
     def message(self) -> str:
@@ -294,7 +304,7 @@ def _parse(status: int, headers: Mapping[str, str], body: bytes, now: datetime) 
     if 200 <= status <= 299:
         if problem:
             return CreateBadResponse(status, problem)
-        return _created(status, data, code, message)
+        return _created(status, data, code, message, now)
     said = message  # the server's own words only, not why its body could not be read
     message = message or problem or ""
     if status == 408:
@@ -314,7 +324,7 @@ def _parse(status: int, headers: Mapping[str, str], body: bytes, now: datetime) 
     return CreateBadResponse(status, f"unexpected HTTP status {status}")
 
 
-def _created(status: int, data: object, code: str, message: str) -> CreateOutcome:
+def _created(status: int, data: object, code: str, message: str, now: datetime) -> CreateOutcome:
     if not isinstance(data, Mapping):
         return CreateBadResponse(status, "the answer is not a JSON object")
     inner = data.get("data")
@@ -337,7 +347,9 @@ def _created(status: int, data: object, code: str, message: str) -> CreateOutcom
         return CreateBadResponse(status, why, task_id[:MAX_ANSWERED_ID])
     raw_status = data.get("status")
     word = clean_line(raw_status, MAX_SHORT) if isinstance(raw_status, str) else ""
-    return Created(task_id, word, _epoch(data.get("status_update_time")))
+    result = task_result(data, now)  # kept for what a bare answer lacks: its extras
+    kept = result if result is not None and result.extras else None
+    return Created(task_id, word, _epoch(data.get("status_update_time")), result=kept)
 
 
 def _decode(body: bytes) -> tuple[object, str]:

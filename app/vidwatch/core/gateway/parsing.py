@@ -39,7 +39,7 @@ from vidwatch.core.model.records import (
 from vidwatch.core.text.sanitize import MAX_SHORT, MAX_TEXT, clean_line, clean_text
 from vidwatch.core.text.urls import clean_url
 
-__all__ = ["MAX_BODY", "MAX_RETRY_AFTER", "parse_response", "parse_retry_after"]
+__all__ = ["MAX_BODY", "MAX_RETRY_AFTER", "parse_response", "parse_retry_after", "task_result"]
 
 MAX_BODY: Final = 1024 * 1024  # bodies over 1 MiB (after decompression) are refused
 MAX_RETRY_AFTER: Final = 3600.0  # a hostile Retry-After cannot stop us for days
@@ -380,6 +380,16 @@ def _detail_extras(detail: Mapping[str, Any]) -> list[tuple[str, object]]:
         for name, value in detail.items()
         if isinstance(name, str) and name not in _DETAIL_SKIPPED
     ]
+
+
+def task_result(data: Mapping[str, Any], now: datetime) -> TaskResult | None:
+    """A task's result from a body that holds one (a create's answer, which on veo and
+    sibling gateways is the task itself, ``detail`` included), read as a query's answer
+    is: the same fields, extras and caps. None when its status cannot be used."""
+    try:
+        return _result_from(dict(data), now)
+    except (_Invalid, ValueError, TypeError):
+        return None
 
 
 def _result_from(data: dict[str, Any], now: datetime) -> TaskResult:
