@@ -308,24 +308,31 @@ def test_a_row_whose_request_may_have_a_job_fails_the_run_until_resolved(cli: Cl
 # --------------------------------------------------------------- 5: a full disk
 
 
+class FillingDisk:
+    """The disk fills up while the gateway makes the job: every fsync after the create's
+    answer fails with ENOSPC (until ``full`` is set back to False)."""
+
+    def __init__(self, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.full = False
+        self.cli = cli
+        self._fsync = os.fsync
+        cli.gateway.answer = self.answer
+        monkeypatch.setattr(os, "fsync", self.fsync)
+
+    def answer(self, body: dict[str, Any]) -> httpx.Response:
+        self.full = True
+        return self.cli.gateway.fresh(body)
+
+    def fsync(self, fd: int) -> None:
+        if self.full:
+            raise OSError(28, "No space left on device")
+        self._fsync(fd)
+
+
 def test_a_job_made_when_the_disk_fills_up_is_printed_logged_and_exists(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    full = False
-    fsync = os.fsync
-
-    def answer(body: dict[str, Any]) -> httpx.Response:
-        nonlocal full
-        full = True  # the disk fills up while the gateway makes the job
-        return cli.gateway.fresh(body)
-
-    def no_space(fd: int) -> None:
-        if full:
-            raise OSError(28, "No space left on device")
-        fsync(fd)
-
-    cli.gateway.answer = answer
-    monkeypatch.setattr(os, "fsync", no_space)
+    disk = FillingDisk(cli, monkeypatch)
     code, out, err = cli("create", "--yes", "a cat")
     made = "grok:0001-0000-4000-8000-000000000000"
     assert out.strip() == made  # the job exists: its ID is printed
@@ -335,7 +342,7 @@ def test_a_job_made_when_the_disk_fills_up_is_printed_logged_and_exists(
     log = next((cli.tmp / "home").rglob("vidwatch.log")).read_text(encoding="utf-8")
     assert made in log
     assert len(cli.gateway.bodies) == 1
-    full = False
+    disk.full = False
     code, out, err = cli("create", "--yes", "--resend", "--json", "a cat")
     assert code == 4
     assert json.loads(out) == {"id": "grok:0002-0000-4000-8000-000000000000"}
@@ -459,21 +466,7 @@ def test_the_summary_of_uncertain_rows_reads_naturally_and_names_timeouts(cli: C
 def test_submit_names_the_job_made_when_the_disk_fills_up(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    full = False
-    fsync = os.fsync
-
-    def answer(body: dict[str, Any]) -> httpx.Response:
-        nonlocal full
-        full = True  # the disk fills up while the gateway makes the job
-        return cli.gateway.fresh(body)
-
-    def no_space(fd: int) -> None:
-        if full:
-            raise OSError(28, "No space left on device")
-        fsync(fd)
-
-    cli.gateway.answer = answer
-    monkeypatch.setattr(os, "fsync", no_space)
+    FillingDisk(cli, monkeypatch)
     code, out, err = cli("submit", "--yes", str(cli.batch("b.jsonl", [{"prompt": "a cat"}])))
     made = "grok:0001-0000-4000-8000-000000000000"
     assert code == 4, err
