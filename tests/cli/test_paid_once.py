@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -513,3 +514,43 @@ def test_a_veo_create_answer_keeps_its_detail_in_the_task_list(cli: Cli) -> None
     assert extras["detail.operation_name"] == "ops/abc"
     assert KEY not in str(extras)  # a key echoed back is redacted, as in a query's answer
     assert KEY not in cli.tasks.read_text(encoding="utf-8")
+
+
+def test_two_resends_decided_at_once_pay_once(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two `create --resend` of one request, for two task lists, each having seen the same
+    earlier send: the one lock covers the decision, so the second finds the first's send
+    (newer than the one it agreed to pay again for) and pays nothing."""
+    from vidwatch.core.create.ledger import Ledger
+
+    for name, value in (  # as each call sets them: the threads' restores change nothing
+        ("QUICKROUTER_BASE_URL", "https://gw.example"),
+        ("VIDWATCH_CONFIG", str(cli.config)),
+        ("QUICKROUTER_API_KEY", KEY),
+    ):
+        monkeypatch.setenv(name, value)
+    assert cli("create", "--yes", "a cat")[0] == 0
+    both_seen = threading.Barrier(2, timeout=30)
+    waited = threading.local()
+    deciding = Ledger.deciding
+
+    def decide_together(self: Ledger) -> Any:
+        if not getattr(waited, "done", False):  # both have read what was sent before
+            waited.done = True
+            both_seen.wait()
+        return deciding(self)
+
+    monkeypatch.setattr(Ledger, "deciding", decide_together)
+    results: dict[str, tuple[int, str, str]] = {}
+
+    def resend(name: str) -> None:
+        tasks = cli.tmp / name / "tasks.toml"
+        results[name] = cli("create", "--yes", "--resend", "a cat", tasks=tasks)
+
+    threads = [threading.Thread(target=resend, args=(name,)) for name in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(cli.gateway.bodies) == 2, results  # the first create and one resend
+    assert sorted(code for code, _, _ in results.values()) == [0, 1], results
+    assert any("meanwhile" in err for _, _, err in results.values()), results
