@@ -295,6 +295,8 @@ def test_poll_after_hint() -> None:
         (json.dumps({"status": 5}).encode(), "status has type int"),
         (json.dumps({"status": ["x"]}).encode(), "status has type list"),
         (json.dumps({"code": "x", "message": "y"}).encode(), "missing field 'status'"),
+        (json.dumps({"id": "x"}).encode(), "missing field 'status'"),
+        (json.dumps({"id": "x", "task_id": "y"}).encode(), "missing field 'status'"),
         (json.dumps({"error": {"message": "model overloaded"}}).encode(), "model overloaded"),
         (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
     ],

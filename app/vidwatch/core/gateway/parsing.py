@@ -349,8 +349,9 @@ _READ: Final = frozenset(
 )
 
 
-# Fields that make a body a task's answer even without a status word.
-_TASK_FIELDS: Final = frozenset({"id", "task_id", "video_url", "progress", "detail"})
+# Fields that make a body a task's answer even without a status word (an ``id`` alone
+# says nothing of the task: an answer of only that is still missing its status).
+_TASK_FIELDS: Final = frozenset({"video_url", "progress", "detail", "enhanced_prompt"})
 # Of ``detail``'s fields, those kept as extras (``detail.upsample_video_url``…) are all but
 # what is read elsewhere, repeats the answer or misleads: its id and status, the prompt
 # (kept as the enhanced prompt), the progress, and the error texts (a failed job's reason;
