@@ -448,11 +448,25 @@ def test_submit_says_a_long_retry_after_and_when_it_resumes(cli: Cli, instant: C
     assert len(waits) == 1
     assert re.fullmatch(
         r"row 1: not sent \(429 rate_limited: .+\); trying again in 1h00m "
-        r"\(at \d\d:\d\d:\d\d\), nothing paid so far",
+        r"\(at \d\d:\d\d:\d\d\), nothing paid for it yet",
         waits[0].removeprefix("vidwatch: "),
     ), waits[0]
     assert "sending again after waiting 1h00m" in err
     assert err.index("trying again") < err.index("sending again")
+    assert cli.sim.create.accepted == 2
+
+
+def test_a_batch_never_says_nothing_was_paid_once_a_row_was(cli: Cli, instant: Clock) -> None:
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text('{"prompt": "a"}\n{"prompt": "b"}\n', encoding="utf-8")
+    cli.sim.create.retry_after = 60
+    cli.sim.create.inject("429", after=1)  # row 2 waits, row 1 was paid for
+    code, _out, err = cli("submit", "--yes", str(batch))
+    assert code == EXIT_OK, err
+    (wait,) = [line for line in err.splitlines() if "trying again" in line]
+    assert wait.startswith("vidwatch: row 2: not sent (429")
+    assert "nothing paid so far" not in err
+    assert wait.endswith("nothing paid for it yet")
     assert cli.sim.create.accepted == 2
 
 

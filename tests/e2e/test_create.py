@@ -327,7 +327,7 @@ def test_ctrl_c_during_submit_prints_the_summary_and_names_the_uncertain_row(
     assert proc.returncode == 130, err
     assert lines_by_row(out)[1][2:] == ["grok:first", "created"]
     assert "3 rows: 1 with a job, 1 uncertain, 1 not sent; 2 requests sent now" in err
-    assert "uncertain rows: 2 (b): its request may have reached the server" in err
+    assert "uncertain rows: 2 (b): its request may have made a job" in err
     assert "rows not sent: 3 (c): submit again to send them" in err
     assert "interrupted" in err
     assert "Traceback" not in err

@@ -52,10 +52,12 @@ from vidwatch.core.create.journal import (
     Manifest,
     ManifestBusy,
     ManifestError,
+    RowEntry,
     RowState,
     Verdict,
 )
 from vidwatch.core.create.ledger import Earlier, Ledger, LedgerError, Unresolved, key_of
+from vidwatch.core.create.log import log_resolved
 from vidwatch.core.create.plan import Step, Why
 from vidwatch.core.create.requests import (
     MAX_PROMPT,
@@ -376,7 +378,7 @@ def _told(ctx: Context, verdict: Verdict, row: BatchRow) -> int:
         return EXIT_FAILED
     if key_rejected(verdict):
         return EXIT_KEY
-    return EXIT_UNREACHABLE if verdict.code == "connect" else EXIT_FAILED
+    return EXIT_UNREACHABLE if verdict.code in ("connect", "wrong_url") else EXIT_FAILED
 
 
 # --------------------------------------------------------------------------- resolving
@@ -425,7 +427,11 @@ def _resolve(ctx: Context, ledger: Ledger, item: Unresolved, task_id: str | None
         entry = manifest.entries.get(item.entry.row)
         if entry is None:
             raise CliError(f"--mark-done {item.ref}: the create is no longer recorded", 1)
+        replaced = _earlier_resolution(item.ref, entry, task_id)
         job = task_id or entry.unlisted_job
+        if replaced is None and entry.resolved:  # the same again: nothing to write
+            ctx.warn(f"create {item.ref} was already resolved: {_resolution(entry)}")
+            return
         try:
             manifest.mark_done(entry.row, job)
             if entry.key and entry.send:
@@ -433,8 +439,9 @@ def _resolve(ctx: Context, ledger: Ledger, item: Unresolved, task_id: str | None
                     ledger.resolve(entry.key, entry.send, job)
         except (ManifestError, LedgerError) as exc:
             raise CliError(str(exc), EXIT_STORE) from None
+        log_resolved(item.ref, job, replaced or "")
         if job is None:
-            ctx.warn(f"create {item.ref} marked done: no job, nothing added")
+            ctx.warn(f"create {item.ref} marked done: no job, nothing added{replaced or ''}")
             return
         request = ledger.request(entry.key) if entry.key else None
         task = Task(job, utcnow(), clean_line(entry.label, MAX_LABEL), request=request)
@@ -446,4 +453,33 @@ def _resolve(ctx: Context, ledger: Ledger, item: Unresolved, task_id: str | None
             raise CliError(str(exc), EXIT_STORE) from None
     where = f" to {tasks_file}" if other else ""
     said = "added" if added else "already listed"
-    ctx.warn(f"create {item.ref} resolved: {job} {said}{where}")
+    ctx.warn(f"create {item.ref} resolved: {job} {said}{where}{replaced or ''}")
+
+
+def _resolution(entry: RowEntry) -> str:
+    """How a create stands once resolved: ``made as grok:…`` or ``marked done without a
+    job``."""
+    if entry.task_id:
+        how = "made as" if entry.state is RowState.CREATED else "marked done as"
+        return f"{how} {escaped(entry.task_id)}"
+    return "marked done without a job"
+
+
+def _earlier_resolution(ref: str, entry: RowEntry, task_id: str | None) -> str | None:
+    """What ``--mark-done REF[=ID]`` would replace: None when nothing (a create still
+    uncertain, or the same resolution again), else the words that say it (a mark made
+    earlier is replaced, never silently). A create the gateway answered with an ID is no
+    one's to overwrite: refused."""
+    if entry.state is RowState.CREATED and entry.task_id:
+        if task_id in (None, entry.task_id):
+            return None
+        raise CliError(
+            f"--mark-done {ref}={escaped(task_id or '', 80)}: the gateway answered this create "
+            f"with {escaped(entry.task_id)}; it is not uncertain, so there is nothing to mark",
+            EXIT_USAGE,
+        )
+    if entry.state is not RowState.DONE or task_id == entry.task_id:
+        return None
+    earlier = escaped(entry.task_id) if entry.task_id else "no job"
+    kept = f" ({earlier} stays in the task list: vidwatch remove it if it was wrong)"
+    return f"; it replaces the earlier mark, {earlier}" + (kept if entry.task_id else "")

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
 from vidwatch.cli import network
 from vidwatch.cli.create import (
@@ -56,13 +56,14 @@ from vidwatch.cli.waiting import WaitNotice, countdown_column
 from vidwatch.core.create.batch import Batch, BatchRow, read_batch
 from vidwatch.core.create.journal import Manifest, ManifestError, RowEntry, RowState
 from vidwatch.core.create.ledger import Earlier, LedgerError, keys_of
+from vidwatch.core.create.log import log_skipped
 from vidwatch.core.create.plan import (
     SENT_BEFORE_ADVICE,
-    UNCERTAIN_ADVICE,
     BatchPlan,
     Step,
     Why,
     plan_batch,
+    uncertain_advice,
 )
 from vidwatch.core.create.sender import (
     Resumed,
@@ -73,6 +74,7 @@ from vidwatch.core.create.sender import (
     Stopped,
     unlisted_tasks,
 )
+from vidwatch.core.create.verdict import unrecorded_words
 from vidwatch.core.model.records import State, TaskRecord, validate_task_id
 
 if TYPE_CHECKING:
@@ -259,6 +261,10 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
         try:
             for step in plan.skipped:
                 printer.line(step.row, step.task_id, _skipped_text(step))
+                if step.why is Why.SENT_BEFORE:  # decided not to send: logged like a send
+                    log_skipped(step.row, f"its request was {step.detail}", batch.source)
+                elif step.why is Why.UNCERTAIN:
+                    log_skipped(step.row, f"uncertain: {step.detail}", batch.source)
             result = send_rows(
                 ctx,
                 config,
@@ -276,17 +282,29 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
             notice.close()
             printer.close()
         entries = dict(manifest.entries)
+    for row_id in result.unrecorded:  # the job was made, though the journal could not say so
+        verdict = result.verdicts.get(row_id)
+        if row_id in entries and verdict is not None and verdict.state is RowState.CREATED:
+            entries[row_id] = replace(
+                entries[row_id], state=RowState.CREATED, task_id=verdict.task_id
+            )
     code = _summary(ctx, batch, plan, entries, result.sends, manifest.path, result.skipped)
     if interrupted:
         ctx.warn("interrupted: the rows above without a job were not sent, or are uncertain")
         return EXIT_INTERRUPTED
     for error in result.list_errors:
         ctx.warn(
-            f"the task list cannot be written: {safe(error, 400)}; the jobs made (their IDs "
-            "are above) are added on the next run, or now with vidwatch add"
+            f"the task list cannot be written: {safe(error, 400).rstrip('.')}; the jobs made "
+            "(their IDs are above) are added on the next run, or now with vidwatch add"
         )
     for row_id, why in result.unrecorded.items():
-        ctx.warn(f"{_row_named(batch, row_id)}: its answer could not be recorded: {safe(why, 600)}")
+        verdict = result.verdicts.get(row_id)
+        said = (
+            unrecorded_words(verdict, why)  # the job and its ID, as `create` says it
+            if verdict is not None
+            else f"its answer could not be recorded: {safe(why, 600)}"
+        )
+        ctx.warn(f"{_row_named(batch, row_id)}: {said}")
     if result.stopped:
         ctx.warn(f"the batch stopped: {safe(result.stopped, 400)}")
     if any(key_rejected(v) for v in result.verdicts.values()):
@@ -383,6 +401,9 @@ def _reporter(
     return report
 
 
+_WITH_JOB: Final = frozenset({RowState.CREATED, RowState.DONE})
+
+
 def _summary(
     ctx: Context,
     batch: Batch,
@@ -399,6 +420,7 @@ def _summary(
     invalid: list[BatchRow] = []
     before: list[BatchRow] = []
     with_job = resolved = 0  # resolved: marked done by the user without a job
+    jobs_before: list[BatchRow] = []  # the same request has a job already: nothing to do
     for step in plan.steps:
         row = step.row
         entry = entries.get(row.identity)
@@ -410,7 +432,9 @@ def _summary(
         elif row.request is None:
             invalid.append(row)
         elif step.why is Why.SENT_BEFORE or row.identity in skipped:
-            before.append(row)
+            earlier = skipped.get(row.identity) or step.earlier
+            has_job = earlier is not None and earlier.task_id and earlier.state in _WITH_JOB
+            (jobs_before if has_job else before).append(row)
         elif state in (RowState.UNCERTAIN, RowState.SENDING):
             uncertain.append(row)
         elif state is RowState.REFUSED:
@@ -418,7 +442,9 @@ def _summary(
         else:
             unsent.append(row)
     total = len(batch.rows)
-    parts = [f"{with_job} with a job"]
+    parts = [f"{with_job + len(jobs_before)} with a job"]
+    if jobs_before:
+        parts[0] += f" ({len(jobs_before)} by an earlier send of the same request)"
     if resolved:
         parts.append(f"{resolved} marked done without a job")
     parts += [
@@ -442,7 +468,7 @@ def _summary(
     file = safe(batch.source, 300)
     if uncertain:
         first = uncertain[0].number
-        ctx.warn(f"uncertain rows: {rows_text(uncertain)}: {UNCERTAIN_ADVICE}.")
+        ctx.warn(f"uncertain rows: {rows_text(uncertain)}: {uncertain_advice(len(uncertain))}.")
         ctx.warn(
             f"  found its job: vidwatch submit {file} --mark-done {first}=ID   "
             f"(not wanted: --mark-done {first}; not there: --resend-uncertain)"
@@ -453,12 +479,15 @@ def _summary(
         ctx.warn(f"rows not sent: {rows_text(unsent)}: submit again to send them")
     if invalid:
         ctx.warn(f"invalid rows: {rows_text(invalid)}: fix them in the file and submit again")
-    if before:
+    if before or jobs_before:
         ctx.warn(
-            f"rows whose request was sent before (named above): {rows_text(before)}: not "
-            f"paid again; to pay for them again: vidwatch submit {file} --resend"
+            f"rows whose request was sent before (named above): "
+            f"{rows_text([*jobs_before, *before])}: not paid again; to pay for them again: "
+            f"vidwatch submit {file} --resend"
         )
-    done = with_job + resolved  # a row marked done was resolved by the user: not a failure
+    # A row marked done was resolved by the user, and a row whose request has a job
+    # already needs nothing: neither is a failure (exit 1 would invite a --resend).
+    done = with_job + len(jobs_before) + resolved
     if done < total:
         ctx.warn(f"journal: {manifest_path}")
     return EXIT_OK if done == total else EXIT_FAILED

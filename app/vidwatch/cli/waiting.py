@@ -71,7 +71,7 @@ class WaitNotice:
         if self._until is None:
             return ""
         left = max(self._until - self._clock(), 0.0)
-        words = retry_words(self._why, left, self._wall() + left)
+        words = retry_words(self._why, left, self._wall() + left, row=bool(self._who))
         return safe(f"{self._who}: {words}" if self._who else words, 300)
 
     def brief(self) -> str:

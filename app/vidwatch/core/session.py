@@ -234,8 +234,9 @@ class Session:
         when = now or utcnow()
         return self.add_tasks(Task(task_id, when, label) for task_id in dict.fromkeys(ids))
 
-    def add_tasks(self, tasks: Iterable[Task]) -> AddReport:
-        """Watch these tasks as they are (a job created here keeps its request)."""
+    def add_tasks(self, tasks: Iterable[Task | TaskRecord]) -> AddReport:
+        """Watch these tasks as they are (a job created here keeps its request; a record:
+        with what its create's answer said)."""
         added: list[str] = []
         skipped: list[str] = []
         new: list[TaskRecord] = []
@@ -245,7 +246,7 @@ class Session:
                 skipped.append(task_id)
                 continue
             self._removed.discard(task_id)
-            new.append(TaskRecord(task))
+            new.append(task if isinstance(task, TaskRecord) else TaskRecord(task))
             added.append(task_id)
         if new:
             kept = self._keep(new)

@@ -232,3 +232,20 @@ def test_a_job_an_older_version_took_with_an_unusable_id_is_uncertain_again(
     assert entry.state is RowState.UNCERTAIN  # not "created and listed": it is in no list
     assert entry.answered == "grok:a\u3164b"
     assert "grok:a\\u3164b" in entry.message
+
+
+def test_the_record_of_sends_is_made_private_whatever_is_written_first(tmp_path: Path) -> None:
+    """A journal opened before anything else (``vidwatch create`` does) makes ``sent/``
+    and every folder above it that was missing 0700, never the umask's 0755."""
+    import stat
+
+    data = tmp_path / "data" / "vidwatch"
+    ledger = Ledger(data / "sent", tmp_path / "tasks.toml")
+    old = os.umask(0o022)
+    try:
+        with ledger.journals.open(CREATE_JOURNAL):
+            pass
+    finally:
+        os.umask(old)
+    for folder in (tmp_path / "data", data, data / "sent", data / "sent" / "journals"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder

@@ -28,7 +28,7 @@ from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.gateway.create_answer import Created, CreateOutcome
 from vidwatch.core.gateway.http import _Transport
 from vidwatch.core.gateway.outcomes import Ok
-from vidwatch.core.model.records import Task
+from vidwatch.core.model.records import Task, TaskRecord
 
 from tests.support.gateways import RawGateway
 
@@ -100,7 +100,7 @@ async def test_every_row_of_a_batch_is_created_once_with_polls_in_between(
 ) -> None:
     prompts = [f"row {n}" for n in range(5)]
     events: list[SendEvent] = []
-    listed: list[Task] = []
+    listed: list[Task | TaskRecord] = []
     async with QueryClient(gateway.base_url, KEY, allow_insecure_http=True) as client:
         first = await client.create({"model": "grok-video-3", "prompt": "before the batch"})
         assert isinstance(first, Created)

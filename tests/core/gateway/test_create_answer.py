@@ -18,12 +18,15 @@ from vidwatch.core.gateway.create_answer import (
     Created,
     CreateRateLimited,
     CreateServerError,
+    CreateTimedOut,
     NoChannel,
     Refused,
     SendFate,
     classify_transport_error,
     parse_create_response,
 )
+from vidwatch.core.gateway.outcomes import WrongUrl
+from vidwatch.core.gateway.parsing import REDIRECTS
 
 NOW = datetime(2025, 6, 19, 8, 0, tzinfo=UTC)
 H: dict[str, str] = {}
@@ -64,7 +67,6 @@ def test_created_keeps_the_id_exactly() -> None:
         (401, {"error": {"message": "bad key", "type": "x", "code": "invalid_api_key"}},
          "invalid_api_key", True),
         (403, {"error": {"message": "model not allowed for this group"}}, "", False),
-        (404, b"<html>404</html>", "", True),
         (422, b"", "", False),
     ],
 )  # fmt: skip
@@ -126,6 +128,22 @@ def test_no_channel_rate_limits_and_server_errors() -> None:
         (200, json.dumps({"id": "x" * 300}).encode(), None),
         (201, b'{"error": {"message": "something odd"}}', None),
         (302, b"", False),
+        (307, b"", False),
+        (304, b"", None),  # a cache's answer: the request may have gone on
+        (304, b'{"status": "ok"}', None),
+        (101, b"", None),
+        (199, b"", None),
+        (600, b"", None),
+        (200, b'{"id": null, "status": null}', None),
+        (200, b'{"status": null}', None),
+        (200, b'{"id": ["grok:x"], "status": "pending"}', None),
+        (200, b'{"id": {"id": "grok:x"}}', None),
+        (200, b'{"id": true}', None),
+        (200, b'{"task_id": 12345}', None),
+        (200, b'{"data": "grok:x"}', None),
+        (200, b'{"code": "success", "data": ["grok:x"]}', None),
+        (200, b'"grok:x"', None),
+        (200, b"null", None),
         (200, b"\xff\xfe", None),
         (200, b"[" * 100_000, None),
         (200, b"x" * 300_000, None),
@@ -137,6 +155,49 @@ def test_unreadable_answers_say_whether_a_job_may_exist(
     outcome = parse(status, body)
     assert isinstance(outcome, CreateBadResponse)
     assert outcome.made_job is made
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id": "grok:x1", "status": None},
+        {"id": "grok:x1", "status": 5},
+        {"id": "grok:x1", "status": ["pending"]},
+        {"id": "grok:x1", "status": "pending", "status_update_time": "soon"},
+        {"id": "grok:x1", "status": "pending", "status_update_time": [1]},
+        {"id": "grok:x1", "status": "pending", "status_update_time": True},
+        {"id": "grok:x1", "status": "pending", "message": {"x": 1}, "code": [1]},
+        {"id": "grok:x1", "status": {"word": "pending"}, "error": None},
+    ],
+)
+def test_a_usable_id_with_odd_fields_is_created(body: dict[str, object]) -> None:
+    """The ID is what matters: a null status or a field of the wrong type beside it does
+    not make a job that was made look lost (nor raise)."""
+    outcome = parse(200, body)
+    assert isinstance(outcome, Created)
+    assert outcome.task_id == "grok:x1"
+    assert outcome.status in ("", "pending")
+    assert outcome.status_update_time is None
+
+
+def test_a_408_may_have_made_the_job() -> None:
+    """408 comes from whatever gave up waiting: the gateway before reading the request,
+    or a proxy after passing it on. Never "not sent" (that would send it again)."""
+    for body in (b"", b"<html>408 Request Timeout</html>", {"error": {"message": "timeout"}}):
+        outcome = parse(408, body)
+        assert isinstance(outcome, CreateTimedOut)
+        assert outcome.made_job is None
+
+
+def test_a_404_without_a_model_code_is_a_wrong_address() -> None:
+    outcome = parse(404, {"error": {"message": "Invalid URL (POST /v1/v1/video/create)"}})
+    assert isinstance(outcome, WrongUrl)
+    assert outcome.detail == "Invalid URL (POST /v1/v1/video/create)"
+    page = parse(404, b"<html>404</html>")
+    assert isinstance(page, WrongUrl)
+    assert "HTML page" in page.detail
+    channel = parse(404, {"error": {"message": "no channel for 'veo9'", "code": "model_not_found"}})
+    assert channel == NoChannel("veo9", "no channel for 'veo9'", 404)
 
 
 def test_errors_sent_with_200_are_read_when_their_code_is_definite() -> None:
@@ -161,7 +222,7 @@ def test_server_text_is_cleaned_and_capped() -> None:
 
 
 @given(
-    status=st.sampled_from([200, 201, 301, 400, 401, 403, 404, 429, 500, 502, 503, 504]),
+    status=st.sampled_from([200, 201, 301, 304, 400, 401, 403, 404, 408, 429, 500, 502, 503, 504]),
     body=st.one_of(
         st.binary(max_size=300),
         st.recursive(
@@ -185,13 +246,22 @@ def test_any_answer_gives_a_typed_outcome(status: int, body: bytes, retry: str) 
     outcome = parse_create_response(status, {"retry-after": retry}, body, now=NOW)
     assert isinstance(
         outcome,
-        Created | Refused | NoChannel | CreateRateLimited | CreateServerError | CreateBadResponse,
+        Created
+        | Refused
+        | NoChannel
+        | CreateRateLimited
+        | CreateServerError
+        | CreateBadResponse
+        | CreateTimedOut
+        | WrongUrl,
     )
+    if not 200 <= status <= 299 and status not in (*range(400, 408), *range(409, 500), 503):
+        assert outcome.made_job is not False or status in REDIRECTS  # never "not sent"
     if isinstance(outcome, Created):
         assert 200 <= status <= 299
         assert outcome.task_id.isprintable()
-    if 400 <= status <= 499:
-        assert outcome.made_job is False  # a 4xx is a definite no
+    if 400 <= status <= 499 and status != 408:
+        assert outcome.made_job is False  # a 4xx is a definite no; a 408 a maybe
     if isinstance(outcome, CreateRateLimited) and outcome.retry_after is not None:
         assert 0 <= outcome.retry_after <= 3600
 
@@ -288,3 +358,34 @@ async def test_a_lost_answer_is_uncertain(
             await client.post(url, json={"model": "y"})
         assert classify_transport_error(dropped.value) is SendFate.UNCERTAIN
     assert len(received) == 2  # both requests did reach the server
+
+
+def test_a_veo_create_answer_keeps_its_detail_as_capped_extras() -> None:
+    """Read as a query's answer is: the same extras, the same caps, the URL rule."""
+    from vidwatch.core.model.records import MAX_EXTRAS, MAX_EXTRAS_SIZE
+
+    body = {
+        "id": "veo3.1-fast:1770350082-trii1OXZc3",
+        "status": "pending",
+        "detail": {
+            "id": "veo3.1-fast:1770350082-trii1OXZc3",
+            "status": "pending",
+            "operation_name": "models/veo/operations/abc",
+            "seed": 12345,
+            "evil_url": "javascript:alert(1)",
+            **{f"field_{n}": "x" * 400 for n in range(40)},
+        },
+    }
+    outcome = parse(200, body)
+    assert isinstance(outcome, Created)
+    assert outcome.result is not None
+    extras = dict(outcome.result.extras)
+    assert extras["detail.operation_name"] == "models/veo/operations/abc"
+    assert extras["detail.seed"] == 12345
+    assert "detail.evil_url" not in extras
+    assert "detail.status" not in extras
+    assert len(outcome.result.extras) <= MAX_EXTRAS
+    assert sum(len(k) + len(str(v)) for k, v in outcome.result.extras) <= MAX_EXTRAS_SIZE
+    bare = parse(200, {"id": "grok:1", "status": "pending", "status_update_time": 1750323167})
+    assert isinstance(bare, Created)
+    assert bare.result is None  # nothing beyond what the task list keeps anyway

@@ -294,20 +294,9 @@ def test_poll_after_hint() -> None:
         (b"{}", "missing field 'status'"),
         (json.dumps({"status": 5}).encode(), "status has type int"),
         (json.dumps({"status": ["x"]}).encode(), "status has type list"),
-        (json.dumps({"status": "pending", "video_url": 7}).encode(), "video_url"),
-        (
-            json.dumps({"status": "pending", "enhanced_prompt": {"a": 1}}).encode(),
-            "enhanced_prompt",
-        ),
-        (
-            json.dumps({"status": "pending", "status_update_time": [1]}).encode(),
-            "status_update_time",
-        ),
-        (
-            json.dumps({"status": "pending", "status_update_time": True}).encode(),
-            "status_update_time",
-        ),
-        (json.dumps({"status": "pending", "id": {"x": 1}}).encode(), "id has type"),
+        (json.dumps({"code": "x", "message": "y"}).encode(), "missing field 'status'"),
+        (json.dumps({"id": "x"}).encode(), "missing field 'status'"),
+        (json.dumps({"id": "x", "task_id": "y"}).encode(), "missing field 'status'"),
         (json.dumps({"error": {"message": "model overloaded"}}).encode(), "model overloaded"),
         (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
     ],
@@ -396,6 +385,108 @@ def test_redirect_is_not_followed_and_explained() -> None:
     outcome = parse_response(302, H({"location": "https://evil.example/"}), b"", now=NOW)
     assert isinstance(outcome, BadResponse)
     assert "redirect" in outcome.reason
+
+
+def test_a_304_is_not_called_a_redirect() -> None:
+    outcome = parse_response(304, H(), b"", now=NOW)
+    assert isinstance(outcome, BadResponse)
+    assert "redirect" not in outcome.reason
+    assert "304 Not Modified" in outcome.reason
+
+
+GOOD_URL = "https://cdn.example/v/final.mp4"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"status_update_time": True},
+        {"status_update_time": [1]},
+        {"status_update_time": {"ms": 1}},
+        {"id": {"x": 1}},
+        {"id": [1, 2]},
+        {"id": True},
+        {"enhanced_prompt": {"a": 1}},
+        {"enhanced_prompt": 7},
+        {"progress": {"p": 1}},
+        {"thumbnail_url": ["https://x.example/t.jpg"]},
+        {"detail": "not an object"},
+        {"detail": {"video_url": {"a": 1}, "upsample_video_url": 3}},
+    ],
+    ids=lambda bad: f"{next(iter(bad))}={type(next(iter(bad.values()))).__name__}",
+)
+def test_a_field_of_the_wrong_type_is_ignored_and_the_rest_kept(bad: dict[str, object]) -> None:
+    """A hostile field must not hide a good status and URL: it is left out, not fatal."""
+    raw = json.dumps({"status": "completed", "video_url": GOOD_URL, **bad}).encode()
+    result = ok(raw).result
+    assert result.state is State.SUCCEEDED
+    assert result.video_url == GOOD_URL
+    assert result.problem is None
+
+
+def test_a_video_url_that_is_not_text_is_a_bad_link_not_a_bad_answer() -> None:
+    result = ok(json.dumps({"status": "completed", "video_url": 7}).encode()).result
+    assert result.state is State.SUCCEEDED
+    assert result.video_url is None
+    assert result.problem is Problem.NO_URL
+    assert "not a plain http(s) link" in (result.error or "")
+
+
+@pytest.mark.parametrize("status", [None, "", "  "])
+def test_an_empty_or_null_status_is_unknown_not_a_bad_answer(status: str | None) -> None:
+    raw = json.dumps({"id": "grok:x", "status": status, "video_url": GOOD_URL}).encode()
+    result = ok(raw).result
+    assert result.state is State.UNKNOWN
+    assert result.video_url == GOOD_URL
+
+
+def test_a_task_answer_without_a_status_is_unknown() -> None:
+    result = ok(json.dumps({"id": "grok:x", "progress": 40}).encode()).result
+    assert result.state is State.UNKNOWN
+    assert result.progress == 40.0
+
+
+def test_veo_detail_fields_are_kept_as_extras() -> None:
+    veo = {
+        "id": "veo3.1-fast:1",
+        "status": "completed",
+        "video_url": GOOD_URL,
+        "detail": {
+            "id": "veo3.1-fast:1",
+            "status": "completed",
+            "running": False,
+            "video_url": "https://cdn.example/v/before-upscaling.mp4",
+            "upsample_status": "MEDIA_GENERATION_STATUS_SUCCESSFUL",
+            "upsample_video_url": "https://cdn.example/v/upscaled.mp4",
+            "error_message": "[403] reCAPTCHA evaluation failed",  # stale: left out
+            "video_generation_error": "rejected by google",  # stale: left out
+            "enhanced_prompt": "a long rewrite",  # kept as the prompt, not an extra
+            "nested": {"a": 1},
+            "evil_url": "javascript:alert(1)",
+        },
+    }
+    result = ok(json.dumps(veo).encode()).result
+    extras = dict(result.extras)
+    assert extras["detail.upsample_video_url"] == "https://cdn.example/v/upscaled.mp4"
+    assert extras["detail.video_url"] == "https://cdn.example/v/before-upscaling.mp4"
+    assert extras["detail.upsample_status"] == "MEDIA_GENERATION_STATUS_SUCCESSFUL"
+    assert extras["detail.running"] is False
+    assert result.video_url == GOOD_URL  # never detail.video_url
+    assert result.enhanced_prompt == "a long rewrite"
+    for left_out in ("id", "status", "error_message", "video_generation_error", "nested"):
+        assert f"detail.{left_out}" not in extras
+    assert "detail.evil_url" not in extras  # the URL rule
+    assert "detail.enhanced_prompt" not in extras
+
+
+def test_veo_detail_extras_stay_within_the_caps() -> None:
+    detail = {f"field_{n}": "x" * 400 for n in range(40)}
+    result = ok(
+        json.dumps({"status": "running", "ratio": "16:9", "detail": detail}).encode()
+    ).result
+    assert len(result.extras) <= MAX_EXTRAS
+    assert sum(len(k) + len(str(v)) for k, v in result.extras) <= MAX_EXTRAS_SIZE
+    assert result.extras[0] == ("ratio", "16:9")  # the answer's own fields come first
 
 
 # --------------------------------------------------------------------------- which task

@@ -293,6 +293,27 @@ def test_check_with_a_base_url_ending_in_v1_exits_5_and_says_what_to_fix(
     assert key not in out + err
 
 
+@pytest.mark.parametrize("proxy_page", [False, True])
+def test_create_with_a_base_url_ending_in_v1_says_what_check_says_and_exits_5(
+    run: Run, monkeypatch: pytest.MonkeyPatch, proxy_page: bool
+) -> None:
+    gateway = RoutedGateway(KEY, proxy_page=proxy_page)
+    serve(monkeypatch, gateway, "https://gw.example/v1")
+    code, out, err = run("create", "--yes", "a cat")
+    assert code == EXIT_UNREACHABLE, err
+    assert out == ""
+    assert "https://gw.example/v1/v1/video/create" in err  # the address it asked
+    assert "base_url should not end in /v1" in err  # check's words
+    assert "set it to https://gw.example" in err
+    assert "nothing was paid" in err
+    assert "may have been made" not in err
+    assert KEY not in out + err
+    code, _, err = run("create", "--yes", "a cat")  # not sent: nothing to resolve, no --resend
+    assert code == EXIT_UNREACHABLE, err
+    assert "--resend" not in err
+    assert gateway.asked("/v1/v1/video/create") == 2
+
+
 @pytest.mark.parametrize(
     ("key", "code", "said"),
     [(KEY, EXIT_OK, "API key   accepted"), ("sk-wrong-0123456789", EXIT_KEY, "rejected")],

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from vidwatch.core.model.records import (
     MAX_ID_LENGTH,
     State,
@@ -112,6 +116,39 @@ def test_invalid_ids_have_a_reason(value: str, fragment: str) -> None:
 )
 def test_valid_ids(value: str) -> None:
     assert validate_task_id(value) is None
+
+
+# Characters that draw as a blank although Unicode calls them letters, marks or symbols.
+_BLANKS = {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0, 0x16FE4, 0x1D159}
+_SELECTORS = ((0x180B, 0x180F), (0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
+
+
+def _visible(ch: str) -> bool:
+    """The oracle, from Unicode's categories alone: a letter, mark, number, punctuation
+    or symbol that is assigned, and not one of the blanks or selectors."""
+    code = ord(ch)
+    if unicodedata.category(ch)[0] not in "LMNPS":  # C* (Cc Cf Cs Co Cn) and Z*: never
+        return False
+    return code not in _BLANKS and not any(lo <= code <= hi for lo, hi in _SELECTORS)
+
+
+@given(st.characters())
+@example("\u2800")  # Braille blank: looks like a space
+@example("\ud7fc")  # unassigned in Hangul Jamo Extended-B: not printable
+@example("\ue000")  # private use
+@example("\u3164")
+@example("\u0430")  # Cyrillic a: a letter like any other, accepted
+@example("[")
+def test_the_id_rule_takes_exactly_the_visible_characters(ch: str) -> None:
+    reason = validate_task_id(f"grok:a{ch}b")
+    assert (reason is None) == _visible(ch), (f"U+{ord(ch):04X}", reason)
+    if reason is not None:
+        assert f"U+{ord(ch):04X}" in reason or "whitespace" in reason or "surrogate" in reason
+
+
+def test_markup_and_look_alike_letters_are_ids_like_any_other() -> None:
+    for task_id in ("grok:[bold]x[/bold]", "grok:[@click=app.quit]x", "grok:\u0430\u0435\u043e"):
+        assert validate_task_id(task_id) is None
 
 
 def test_the_quick_path_of_the_id_rule_agrees_with_its_character_checks() -> None:

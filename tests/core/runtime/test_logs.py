@@ -9,6 +9,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from vidwatch.cli import main
 from vidwatch.core.create.batch import parse_batch
 from vidwatch.core.create.log import log_outcome
@@ -122,3 +123,42 @@ def test_a_refusal_that_quotes_the_prompt_is_logged_without_it(tmp_path: Path) -
     assert "row 1 'launch' of /data/b.jsonl: refused: 400 invalid_request: prompt " in text
     assert "'<the prompt>' is blocked" in text
     assert "storyboard" not in text
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        lambda p: p,  # whole
+        lambda p: json.dumps(p)[1:-1],  # JSON-escaped (\n, \")
+        lambda p: json.dumps(p, ensure_ascii=False)[1:-1],
+        lambda p: " ".join(p.split()),  # its lines collapsed, as cleaned text is
+        lambda p: p[:40] + "...",  # the start of it
+        lambda p: p.upper(),
+        lambda p: p[25:70],  # a piece from the middle
+    ],
+    ids=["whole", "json", "json-utf8", "collapsed", "start", "upper", "middle"],
+)
+def test_every_form_of_the_prompt_a_gateway_echoes_is_left_out(
+    tmp_path: Path, echo: Callable[[str], str]
+) -> None:
+    setup_logging(tmp_path)
+    prompt = 'A "secret" storyboard:\nthe product launch — scene 2, the rooftop reveal at dusk'
+    row = parse_batch(json.dumps({"prompt": prompt, "label": "launch"}).encode()).rows[0]
+    said = f"prompt '{echo(prompt)}' is blocked by the safety system"
+    refusal = Verdict(RowState.REFUSED, "invalid_request", said, 400)
+    log_outcome(row, refusal, "/data/b.jsonl", delay=None)
+    text = read_all(tmp_path)
+    assert "<the prompt>" in text
+    assert "is blocked by the safety system" in text  # the gateway's own words stay
+    for secret in ("storyboard", "STORYBOARD", "rooftop", "ROOFTOP", "product launch"):
+        assert secret not in text, text
+
+
+def test_redacting_keeps_what_is_not_the_prompt() -> None:
+    from vidwatch.core.create.log import redact_prompt
+
+    assert redact_prompt("HTTP 400: field size is wrong", "a cat in the snow") == (
+        "HTTP 400: field size is wrong"
+    )
+    assert redact_prompt("prompt 'a cat' rejected", "a cat") == "prompt '<the prompt>' rejected"
+    assert redact_prompt("ab ab ab", "ab") == "ab ab ab"  # too short to be told apart

@@ -50,6 +50,7 @@ NAMED = (
     "\u2067",
     "\u2068",
     "\u2069",  # bidi isolates
+    "\u2800",  # Braille blank: a symbol that draws as a space
     "\u3164",  # Hangul filler
     "\ufe0f",  # variation selector 16 (after a letter)
     "\ufeff",  # BOM
@@ -62,7 +63,7 @@ NAMED = (
 
 # An oracle independent of the implementation: Unicode's own categories, plus the
 # invisible characters of other categories.
-_EXTRA = {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0}
+_EXTRA = {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0, 0x16FE4, 0x1D159}
 _EXTRA_RANGES = ((0x180B, 0x180F), (0xFE00, 0xFE0F), (0xE0000, 0xE007F), (0xE0100, 0xE01EF))
 EMOJI_CONTEXT = {"\ufe0e", "\ufe0f", "\u200d"}
 

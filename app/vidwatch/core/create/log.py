@@ -10,7 +10,13 @@ for each send and one for its outcome, at ``INFO`` (with or without ``--debug``)
   uncertain and why (the job may exist);
 - ``create not sent``: rows the batch stopped before sending (and why), sends whose
   intent could not be journaled;
-- ``create resumed``: a row sent again after its wait (the wait is in its outcome).
+- ``create not sent``, too: rows not sent because the same request was sent before;
+- ``create resumed``: a row sent again after its wait (the wait is in its outcome);
+- ``create resolved``: ``--mark-done`` (the job found, or none, and what it replaces).
+
+The gateway's words are logged without the prompt: wherever they echo it — whole, or
+any run of :data:`ECHO` characters of it, JSON-escaped, its lines collapsed, in any
+case — it reads ``<the prompt>``.
 
 The body hash is the first 12 hex digits of the SHA-256 of the body as sent (compact
 JSON, sorted keys): the same request logs the same hash, so a send can be matched to
@@ -35,14 +41,18 @@ __all__ = [
     "log_intent",
     "log_not_journaled",
     "log_outcome",
+    "log_resolved",
     "log_resumed",
+    "log_skipped",
     "log_stopped",
+    "redact_prompt",
 ]
 
 log = logging.getLogger("vidwatch.create")
 
 MAX_LOGGED: Final = 200  # characters of the gateway's message (it may echo the prompt)
 PROMPT_SHOWN: Final = "<the prompt>"
+ECHO: Final = 16  # characters of the prompt in a row that count as echoing it
 
 
 def body_hash(body: Mapping[str, Any]) -> str:
@@ -58,12 +68,45 @@ def _which(row: BatchRow, source: str) -> str:
     return f"row {row.number}{label} of {clean_line(source, 200)}"
 
 
+def _variants(prompt: str) -> set[str]:
+    """The forms in which a gateway may echo the prompt: as sent, JSON-escaped, its
+    whitespace collapsed (as cleaned text is), in any letter case."""
+    escaped = json.dumps(prompt, ensure_ascii=False)[1:-1]
+    ascii_escaped = json.dumps(prompt)[1:-1]
+    collapsed = " ".join(prompt.split())
+    return {v.casefold() for v in (prompt, escaped, ascii_escaped, collapsed) if v}
+
+
+def redact_prompt(text: str, prompt: str) -> str:
+    """``text`` with every echo of ``prompt`` replaced by :data:`PROMPT_SHOWN`: the whole
+    prompt, or any run of :data:`ECHO` characters or more of it (a gateway may quote the
+    start of a long prompt, or escape it, or collapse its lines), whatever the case. A
+    prompt shorter than :data:`ECHO` is redacted where it appears whole (from 4 chars)."""
+    if len(prompt.strip()) < 4 or not text:
+        return text
+    folded = text.casefold()
+    if len(folded) != len(text):  # a case fold that changes lengths: compare as is
+        folded = text
+    hidden = [False] * len(text)
+    for variant in _variants(prompt):
+        size = min(ECHO, len(variant))
+        windows = {variant[i : i + size] for i in range(len(variant) - size + 1)}
+        for start in range(len(folded) - size + 1):
+            if folded[start : start + size] in windows:
+                hidden[start : start + size] = [True] * size
+    out: list[str] = []
+    for index, ch in enumerate(text):
+        if not hidden[index]:
+            out.append(ch)
+        elif index == 0 or not hidden[index - 1]:
+            out.append(PROMPT_SHOWN)
+    return "".join(out)
+
+
 def _words(text: str, row: BatchRow) -> str:
-    """The gateway's words, short, without the prompt if it echoes it."""
+    """The gateway's words, short, without the prompt if it echoes it (in any form)."""
     prompt = row.request.prompt if row.request is not None else ""
-    if prompt and len(prompt) >= 8:
-        text = text.replace(prompt, PROMPT_SHOWN)
-    return clean_line(text, MAX_LOGGED)
+    return clean_line(redact_prompt(text, prompt), MAX_LOGGED)
 
 
 def log_intent(row: BatchRow, body: Mapping[str, Any], source: str, attempt: int) -> None:
@@ -118,6 +161,19 @@ def log_not_journaled(row: BatchRow, error: BaseException, source: str) -> None:
         _which(row, source),
         clean_line(str(error), MAX_LOGGED),
     )
+
+
+def log_skipped(row: BatchRow, why: str, source: str) -> None:
+    """A decision not to send a row that has a request: it was sent before (``why``:
+    ``its request was sent before …``), or its earlier send is uncertain."""
+    log.warning("create not sent: %s: %s", _which(row, source), _words(why, row))
+
+
+def log_resolved(ref: str, job: str | None, replaced: str = "") -> None:
+    """``--mark-done``: the user resolved an uncertain create (``replaced``: the earlier
+    mark it replaces, in words)."""
+    what = f"marked done as {clean_line(job, 300)}" if job else "marked done without a job"
+    log.info("create resolved: create %s: %s%s", clean_line(ref, 40), what, replaced)
 
 
 def log_resumed(row: BatchRow, waited: float, source: str) -> None:

@@ -35,13 +35,34 @@ from vidwatch.core.create.journal import RowEntry, RowState
 from vidwatch.core.create.ledger import Earlier
 from vidwatch.core.gateway.create_answer import answer_text
 
-__all__ = ["SENT_BEFORE_ADVICE", "UNCERTAIN_ADVICE", "BatchPlan", "Step", "Why", "plan_batch"]
+__all__ = [
+    "SENT_BEFORE_ADVICE",
+    "UNCERTAIN_ADVICE",
+    "BatchPlan",
+    "Step",
+    "Why",
+    "plan_batch",
+    "uncertain_advice",
+]
 
-UNCERTAIN_ADVICE = (
-    "its request may have reached the server but the answer was lost, so it is not sent "
-    "again by itself: look for it in the provider's console, then mark it done, or send "
-    "it again with --resend-uncertain"
-)
+
+def uncertain_advice(rows: int = 1) -> str:
+    """What an uncertain row means and what to do, for one row or ``rows`` of them (the
+    answer may have been lost, cut by a timeout, or unusable: the causes are named)."""
+    if rows == 1:
+        return (
+            "its request may have made a job (the answer was lost, cut off by a timeout, or "
+            "could not be used), so it is not sent again by itself: look for it in the "
+            "provider's console, then mark it done, or send it again with --resend-uncertain"
+        )
+    return (
+        "their requests may have made jobs (the answers were lost, cut off by a timeout, or "
+        "could not be used), so they are not sent again by themselves: look for them in the "
+        "provider's console, then mark them done, or send them again with --resend-uncertain"
+    )
+
+
+UNCERTAIN_ADVICE = uncertain_advice()
 SENT_BEFORE_ADVICE = "not sent again by itself: --resend pays for it again"
 
 

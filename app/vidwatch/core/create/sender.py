@@ -48,9 +48,16 @@ from vidwatch.core.create.journal import Manifest, ManifestError, RowState, Verd
 from vidwatch.core.create.ledger import AlreadySent, Earlier, Ledger, LedgerError, key_of
 from vidwatch.core.create.plan import Step
 from vidwatch.core.create.verdict import judge
-from vidwatch.core.gateway.create_answer import CreateOutcome
+from vidwatch.core.gateway.create_answer import Created, CreateOutcome
 from vidwatch.core.gateway.outcomes import server_wait
-from vidwatch.core.model.records import MAX_LABEL, Task, TaskRequest, utcnow
+from vidwatch.core.model.records import (
+    MAX_LABEL,
+    Task,
+    TaskRecord,
+    TaskRequest,
+    TaskResult,
+    utcnow,
+)
 from vidwatch.core.text.sanitize import clean_line
 
 __all__ = [
@@ -239,7 +246,7 @@ class Sender:
         budget: CreateBudget,
         *,
         ledger: Ledger,
-        add_tasks: Callable[[list[Task]], object],
+        add_tasks: Callable[[list[Task | TaskRecord]], object],
         report: Callable[[SendEvent], None] = lambda event: None,
         known_ids: Mapping[str, str] | None = None,
         attempts: int = ATTEMPTS,
@@ -259,7 +266,8 @@ class Sender:
         self.pacer = pacer or Pacer(budget.per_minute, sleep=sleep)
         self._sleep = sleep
         self._stopped_models: dict[str, str] = {}
-        self._pending: list[tuple[str, Task]] = []
+        self._pending: list[tuple[str, Task | TaskRecord]] = []
+        self._answered: dict[str, TaskResult] = {}  # what a create's answer said of its task
         self._wake = asyncio.Event()
         self._closing = False
         self.out = 0  # sends waiting for their answer right now
@@ -315,6 +323,8 @@ class Sender:
             try:
                 verdict = await self._send_once(step, attempt)
             except AlreadySent as exc:
+                why = f"its request was {exc.earlier.text()}"
+                create_log.log_skipped(row, why, self.manifest.source)
                 self.result.skipped[row.identity] = exc.earlier
                 self.report(Skipped(row, exc.earlier))
                 return
@@ -342,16 +352,11 @@ class Sender:
         body = row.request.body()
         key = step.key or key_of(row.request.key())
         source = self.manifest.source
-        with self.ledger.deciding():  # the one lock for the decision to send
-            send = self.ledger.claim(key, body, journal=source, row=row, accepted=step.accepted)
-            try:  # fsynced; raises: no send
-                self.manifest.record_intent(row, step.replaces, body=body, key=key, send=send)
-            except ManifestError as exc:
-                create_log.log_not_journaled(row, exc, source)
-                with contextlib.suppress(LedgerError):
-                    why = "the journal could not be written"
-                    self.ledger.note(key, send, Verdict(RowState.NOT_SENT, "journal", why))
-                raise
+        try:
+            send = self._decide(step, body, key)
+        except (LedgerError, ManifestError) as exc:  # nothing can be recorded: no send
+            create_log.log_not_journaled(row, exc, source)
+            raise
         create_log.log_intent(row, body, source, attempt)
         self.result.sends += 1
         self.out += 1
@@ -368,7 +373,24 @@ class Sender:
             raise
         finally:
             self.out -= 1
+        if isinstance(outcome, Created) and outcome.result is not None:
+            self._answered[row.identity] = outcome.result  # veo: its detail, as extras
         return self._settle(row, key, send, judge(outcome))
+
+    def _decide(self, step: Step, body: Mapping[str, Any], key: str) -> str:
+        """Under the one lock for the decision to send: claim the send in the record of
+        sends and journal its intent (fsynced); the send's ID. Raises: no send."""
+        row, source = step.row, self.manifest.source
+        with self.ledger.deciding():
+            send = self.ledger.claim(key, body, journal=source, row=row, accepted=step.accepted)
+            try:
+                self.manifest.record_intent(row, step.replaces, body=body, key=key, send=send)
+            except ManifestError:
+                with contextlib.suppress(LedgerError):
+                    why = "the journal could not be written"
+                    self.ledger.note(key, send, Verdict(RowState.NOT_SENT, "journal", why))
+                raise
+        return send
 
     def _settle(self, row: BatchRow, key: str, send: str, verdict: Verdict) -> Verdict:
         """Record the answer in the journal and the ledger. A failure to write loses
@@ -405,7 +427,9 @@ class Sender:
 
     def _follow(self, row: BatchRow, verdict: Verdict) -> None:
         if verdict.state is RowState.CREATED and verdict.task_id:
-            self._pending.append((row.identity, task_for(row, verdict.task_id)))
+            task = task_for(row, verdict.task_id)
+            said = self._answered.pop(row.identity, None)
+            self._pending.append((row.identity, TaskRecord(task, said) if said else task))
             self._wake.set()
         what = f"{verdict.status} {verdict.code}".strip() if verdict.status else verdict.code
         text = f"{what}: {verdict.message}" if what and verdict.message else what or verdict.message

@@ -7,11 +7,14 @@ result                                 row state   and then
 created                                created
 4xx about the row (400 bad field…)     refused     not sent again while the row is unchanged
 4xx about the account (401, 403        not_sent    stop the batch; the row may go later
-quota_not_enough, 404 wrong URL)
+quota_not_enough), 404 wrong URL,
+a redirect (not followed)
 503 model_not_found                    not_sent    skip the model's other rows
 429 (Retry-After), plain 503           not_sent    retry soon, after the server's wait
 no connection (ConnectError…)          not_sent    retry soon, with backoff
 500/502/504/524, unreadable 2xx        uncertain   never sent again automatically
+408 (a timeout on the way), 304, 1xx,  uncertain   never sent again automatically
+any status no gateway sends
 2xx with an ID that fails the ID rule  uncertain   the raw ID kept (shown escaped)
 2xx with another request's ID          uncertain   (:func:`duplicate`)
 answer lost (ReadTimeout, dropped…)    uncertain   never sent again automatically
@@ -91,11 +94,13 @@ def judge(outcome: CreateOutcome) -> Verdict:
         Created,
         CreateRateLimited,
         CreateServerError,
+        CreateTimedOut,
         NoAnswer,
         NoChannel,
         Refused,
         SendFate,
     )
+    from vidwatch.core.gateway.outcomes import WrongUrl
 
     if isinstance(outcome, Created):
         return Verdict(RowState.CREATED, task_id=outcome.task_id)
@@ -132,6 +137,14 @@ def judge(outcome: CreateOutcome) -> Verdict:
             )
         why = outcome.message or "the gateway failed after it may have passed the job on"
         return Verdict(RowState.UNCERTAIN, outcome.code, why, outcome.status)
+    if isinstance(outcome, WrongUrl):  # the base URL: every row would get the same answer
+        said = f"HTTP {outcome.status}" + (f": {outcome.detail}" if outcome.detail else "")
+        where = f"the server has no {outcome.url or 'such address'} ({said}); {outcome.fix}"
+        return Verdict(RowState.NOT_SENT, "wrong_url", where, stop_batch=True)  # check's words
+    if isinstance(outcome, CreateTimedOut):
+        why = "a server on the way (the gateway or a proxy) timed out after the request went out"
+        said = f"{why}: {outcome.message}" if outcome.message else why
+        return Verdict(RowState.UNCERTAIN, outcome.code, said, outcome.status)
     if isinstance(outcome, NoAnswer):
         if outcome.fate is SendFate.NOT_SENT:
             why = f"not sent ({outcome.reason})"

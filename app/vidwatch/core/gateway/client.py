@@ -149,6 +149,8 @@ class QueryClient:
         reply = await self._send("POST", CREATE_PATH, json=dict(body), create=True)
         if isinstance(reply, Reply):
             outcome = parse_create_response(reply.status, reply.headers, reply.body)
+            if isinstance(outcome, WrongUrl):  # as `check` says it: the address, the fix
+                outcome = replace(outcome, url=self.base_url + CREATE_PATH, base_url=self.base_url)
         elif isinstance(reply, BadResponse):  # an answer came, but too large to read
             outcome = created.CreateBadResponse(0, reply.reason)
         else:
@@ -164,10 +166,15 @@ class QueryClient:
             return replace(outcome, reason=self.redact(outcome.reason), answered_id=answered)
         if isinstance(outcome, NoAnswer):
             return replace(outcome, reason=self.redact(outcome.reason))
+        if isinstance(outcome, WrongUrl):
+            return replace(outcome, detail=self.redact(outcome.detail))
         if isinstance(outcome, created.Created):
             if self.redact(outcome.task_id) != outcome.task_id:  # a gateway echoing the key
                 why = "the gateway answered with an ID that holds the API key"
                 return created.CreateBadResponse(200, why, self.redact(outcome.task_id))
+            result = outcome.result
+            if result is not None and _mentions(result, self._key):  # as a query's answer
+                return replace(outcome, result=fields.redact_record(result, self.redact))
             return outcome  # the ID passed the one ID rule
         return replace(outcome, message=self.redact(outcome.message))
 

@@ -11,12 +11,18 @@ answer                     outcome                                             j
 2xx with a usable ``id``   :class:`Created`                                    yes
 2xx without one            :class:`CreateBadResponse`                                maybe
 2xx, quota/no-channel code :class:`Refused` / :class:`NoChannel`               no
-4xx (not 429)              :class:`Refused` (403 quota, 400 bad field, 401…)   no
+4xx (not 404, 408, 429)    :class:`Refused` (403 quota, 400 bad field, 401…)   no
+404                        :class:`WrongUrl` (no such route: the base URL)     no
+408                        :class:`CreateTimedOut` (a server or proxy on the   maybe
+                           way gave up waiting: it may have passed it on)
 429                        :class:`CreateRateLimited` (``Retry-After`` honoured)     no
-503 ``model_not_found``    :class:`NoChannel`                                  no
+503 / 404 with a model     :class:`NoChannel`                                  no
+code (``model_not_found``)
 503 otherwise              :class:`CreateServerError` (``unavailable``)              no
 other 5xx                  :class:`CreateServerError` (500, 502, 504, 524…)          maybe
-3xx                        :class:`CreateBadResponse` (not followed: the key)        no
+301/302/303/307/308        :class:`CreateBadResponse` (a redirect is not followed:   no
+                           the key goes nowhere else)
+anything else (304, 1xx…)  :class:`CreateBadResponse` (not an answer to a create)    maybe
 =========================  ==================================================  ============
 
 "Maybe" is the heart of never paying twice: a gateway that answers 500/502/504 may have
@@ -50,13 +56,26 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
 
-from vidwatch.core.gateway.parsing import parse_retry_after
-from vidwatch.core.model.records import MAX_ID_LENGTH, plausible_time, utcnow, validate_task_id
+from vidwatch.core.gateway.outcomes import WrongUrl
+from vidwatch.core.gateway.parsing import (
+    REDIRECTS,
+    page_detail,
+    parse_retry_after,
+    redirect_words,
+    task_result,
+)
+from vidwatch.core.model.records import (
+    MAX_ID_LENGTH,
+    TaskResult,
+    plausible_time,
+    utcnow,
+    validate_task_id,
+)
 from vidwatch.core.text.sanitize import MAX_SHORT, clean_line
 
 __all__ = [
@@ -65,6 +84,7 @@ __all__ = [
     "CreateOutcome",
     "CreateRateLimited",
     "CreateServerError",
+    "CreateTimedOut",
     "Created",
     "NoAnswer",
     "NoChannel",
@@ -100,12 +120,15 @@ def answer_text(status: int | None, code: str, message: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Created:
-    """The gateway took the job. ``task_id`` is exactly as returned (``grok:…``)."""
+    """The gateway took the job. ``task_id`` is exactly as returned (``grok:…``).
+    ``result``: what the answer says of the task, read as a query's answer is (veo's
+    ``detail`` fields kept as capped extras), or None when it says nothing usable."""
 
     task_id: str
     status: str
     status_update_time: datetime | None
     made_job: bool | None = True
+    result: TaskResult | None = field(default=None, compare=False, repr=False)
 
     @property
     def message(self) -> str:
@@ -159,6 +182,19 @@ class CreateRateLimited:
 
 
 @dataclass(frozen=True, slots=True)
+class CreateTimedOut:
+    """408: a server on the way gave up waiting. It cannot be told from the answer whether
+    that was the gateway before it read the request or a proxy after it had passed the
+    request on (a job may have been made), so the job is "maybe", never sent again
+    automatically."""
+
+    status: int
+    code: str
+    message: str
+    made_job: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CreateServerError:
     """5xx. ``made_job`` is False only for a plain 503 (unavailable: nothing was done)."""
 
@@ -183,9 +219,9 @@ class CreateBadResponse:
 
     @property
     def made_job(self) -> bool | None:
-        if 300 <= self.status <= 399 or 100 <= self.status <= 199:
-            return False
-        return None
+        # Only a redirect proves nothing was acted on; a 304, a 1xx or a status no server
+        # should send may come from anything on the way: "maybe", never "not sent".
+        return False if self.status in REDIRECTS else None
 
 
 class SendFate(StrEnum):
@@ -213,11 +249,14 @@ CreateOutcome = (
     Created
     | Refused
     | NoChannel
+    | CreateTimedOut
+    | WrongUrl
     | CreateRateLimited
     | CreateServerError
     | CreateBadResponse
     | NoAnswer
 )
+_MODEL_CODES: Final = frozenset({"model_not_found", "no_available_channel"})
 
 
 def classify_transport_error(exc: BaseException) -> SendFate:
@@ -265,22 +304,27 @@ def _parse(status: int, headers: Mapping[str, str], body: bytes, now: datetime) 
     if 200 <= status <= 299:
         if problem:
             return CreateBadResponse(status, problem)
-        return _created(status, data, code, message)
+        return _created(status, data, code, message, now)
+    said = message  # the server's own words only, not why its body could not be read
     message = message or problem or ""
+    if status == 408:
+        return CreateTimedOut(status, code, said)
     if status == 429:
         return CreateRateLimited(parse_retry_after(headers.get("retry-after"), now), message, code)
-    if status == 503 and code.lower() in ("model_not_found", "no_available_channel"):
-        return NoChannel(_model_in(message), message)
+    if status in (404, 503) and code.lower() in _MODEL_CODES:
+        return NoChannel(_model_in(message), message, status)
     if 500 <= status <= 599:
         return CreateServerError(status, code, message)
+    if status == 404:  # no such route (the client names the address and the fix)
+        return WrongUrl(status, message or (page_detail(body) if data is None else ""))
     if 400 <= status <= 499:
         return Refused(status, code, message)
     if 300 <= status <= 399:
-        return CreateBadResponse(status, "a redirect, not followed so the key goes nowhere else")
+        return CreateBadResponse(status, redirect_words(status))
     return CreateBadResponse(status, f"unexpected HTTP status {status}")
 
 
-def _created(status: int, data: object, code: str, message: str) -> CreateOutcome:
+def _created(status: int, data: object, code: str, message: str, now: datetime) -> CreateOutcome:
     if not isinstance(data, Mapping):
         return CreateBadResponse(status, "the answer is not a JSON object")
     inner = data.get("data")
@@ -303,7 +347,9 @@ def _created(status: int, data: object, code: str, message: str) -> CreateOutcom
         return CreateBadResponse(status, why, task_id[:MAX_ANSWERED_ID])
     raw_status = data.get("status")
     word = clean_line(raw_status, MAX_SHORT) if isinstance(raw_status, str) else ""
-    return Created(task_id, word, _epoch(data.get("status_update_time")))
+    result = task_result(data, now)  # kept for what a bare answer lacks: its extras
+    kept = result if result is not None and result.extras else None
+    return Created(task_id, word, _epoch(data.get("status_update_time")), result=kept)
 
 
 def _decode(body: bytes) -> tuple[object, str]:

@@ -108,6 +108,11 @@ class WrongUrl:
         return Problem.WRONG_URL
 
     @property
+    def made_job(self) -> bool:
+        """A create sent to an address the server does not have made no job."""
+        return False
+
+    @property
     def fix(self) -> str:
         """What to change, in one sentence (names the right URL when it is plain)."""
         fixed = without_v1(self.base_url) if self.base_url else None

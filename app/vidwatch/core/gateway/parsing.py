@@ -39,7 +39,7 @@ from vidwatch.core.model.records import (
 from vidwatch.core.text.sanitize import MAX_SHORT, MAX_TEXT, clean_line, clean_text
 from vidwatch.core.text.urls import clean_url
 
-__all__ = ["MAX_BODY", "MAX_RETRY_AFTER", "parse_response", "parse_retry_after"]
+__all__ = ["MAX_BODY", "MAX_RETRY_AFTER", "parse_response", "parse_retry_after", "task_result"]
 
 MAX_BODY: Final = 1024 * 1024  # bodies over 1 MiB (after decompression) are refused
 MAX_RETRY_AFTER: Final = 3600.0  # a hostile Retry-After cannot stop us for days
@@ -78,10 +78,10 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def _parse_time(value: object) -> datetime | None:
-    if value is None:
+    """A time the server sent, or None: a value of the wrong type (a boolean, a list) is
+    ignored like an unreadable one — one bad field never costs the rest of the answer."""
+    if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, bool):
-        raise _Invalid("status_update_time is a boolean")
     if isinstance(value, int | float):
         return epoch_time(float(value))
     if isinstance(value, str):
@@ -97,14 +97,13 @@ def _parse_time(value: object) -> datetime | None:
         except ValueError:
             return None
         return plausible_time(parsed)
-    raise _Invalid(f"status_update_time has type {type(value).__name__}")
+    return None
 
 
 def _optional_str(body: Mapping[str, Any], key: str) -> str | None:
+    """A text field, or None when it is absent or not text (ignored, not fatal)."""
     value = body.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise _Invalid(f"{key} has type {type(value).__name__}, expected a string")
+    return value if isinstance(value, str) else None
 
 
 def _dig(body: Mapping[str, Any], *path: str) -> object:
@@ -205,7 +204,7 @@ def _about_task(data: object, detail: str) -> bool:
     return _is_not_exist(data) or _TASK_UNKNOWN.search(detail) is not None
 
 
-def _page_detail(body: bytes) -> str:
+def page_detail(body: bytes) -> str:
     """A few words about a body that is not JSON: a proxy's or a web server's page."""
     text = body[:2048].decode("utf-8", "replace").strip()
     if not text:
@@ -255,7 +254,9 @@ def _parse(status: int, headers: Mapping[str, str], body: bytes, now: datetime) 
     if "status" not in data and not isinstance(_dig(data, "detail", "status"), str):
         if "error" in data:
             return BadResponse(_first_text(data.get("error")) or "an error object", status)
-        return BadResponse("missing field 'status'", status)
+        if _TASK_FIELDS.isdisjoint(data):  # nothing about a task at all
+            return BadResponse("missing field 'status'", status)
+        # A task's answer without a status word: unknown (api.md), the rest kept.
     try:
         result = _result_from(data, now)
     except _Invalid as exc:
@@ -281,17 +282,28 @@ def _parse_error_status(
     if status in (400, 404) and _about_task(data, detail):
         return NotFound(status, detail)
     if status == 404:  # not about the task: the server has no such address
-        return WrongUrl(status, detail or (_page_detail(body) if data is None else ""))
+        return WrongUrl(status, detail or (page_detail(body) if data is None else ""))
     if status == 429:
         return RateLimited(parse_retry_after(headers.get("retry-after"), now), detail)
     if 500 <= status <= 599:
         return ServerError(status, detail)
     if 300 <= status <= 399:
-        return BadResponse(
-            "a redirect, not followed so the key is not sent elsewhere — check base_url",
-            status,
-        )
+        return BadResponse(redirect_words(status) + " — check base_url", status)
     return BadResponse(detail or f"unexpected HTTP status {status}", status)
+
+
+REDIRECTS: Final = frozenset({300, 301, 302, 303, 307, 308})
+
+
+def redirect_words(status: int) -> str:
+    """A 3xx answer in a few words (creates and queries alike): a redirect is not followed
+    (the key would go with it); a 304 is no redirect but a cache's or proxy's answer to a
+    question vidwatch never asks (it sends no cache headers)."""
+    if status in REDIRECTS:
+        return "a redirect, not followed so the key is not sent elsewhere"
+    if status == 304:
+        return "304 Not Modified, an answer from a cache or proxy, not from the gateway"
+    return f"unexpected HTTP status {status}"
 
 
 # Where sibling gateways put the video when the top-level video_url is empty, read only
@@ -337,25 +349,74 @@ _READ: Final = frozenset(
 )
 
 
+# Fields that make a body a task's answer even without a status word (an ``id`` alone
+# says nothing of the task: an answer of only that is still missing its status).
+_TASK_FIELDS: Final = frozenset({"video_url", "progress", "detail", "enhanced_prompt"})
+# Of ``detail``'s fields, those kept as extras (``detail.upsample_video_url``…) are all but
+# what is read elsewhere, repeats the answer or misleads: its id and status, the prompt
+# (kept as the enhanced prompt), the progress, and the error texts (a failed job's reason;
+# stale on a job that succeeded).
+_DETAIL_SKIPPED: Final = frozenset(
+    {
+        "id",
+        "status",
+        "enhanced_prompt",
+        "prompt",
+        "progress",
+        "error",
+        "error_message",
+        "fail_reason",
+        "video_generation_error",
+    }
+)
+
+
+def _detail_extras(detail: Mapping[str, Any]) -> list[tuple[str, object]]:
+    """``detail``'s plain fields as ``detail.NAME`` extras (the caps and the URL rule of
+    :func:`~vidwatch.core.model.records.clean_extras` apply; an object inside is left out).
+    ``detail.video_url`` is kept for what it is — on veo the video before upscaling — and
+    never taken for the video."""
+    return [
+        (f"detail.{name}", value)
+        for name, value in detail.items()
+        if isinstance(name, str) and name not in _DETAIL_SKIPPED
+    ]
+
+
+def task_result(data: Mapping[str, Any], now: datetime) -> TaskResult | None:
+    """A task's result from a body that holds one (a create's answer, which on veo and
+    sibling gateways is the task itself, ``detail`` included), read as a query's answer
+    is: the same fields, extras and caps. None when its status cannot be used."""
+    try:
+        return _result_from(dict(data), now)
+    except (_Invalid, ValueError, TypeError):
+        return None
+
+
 def _result_from(data: dict[str, Any], now: datetime) -> TaskResult:
+    """The task's result. Only the status word decides whether the answer can be used
+    (a number, a list or an object there says nothing: :class:`_Invalid`); an empty or
+    null one is "unknown" (api.md). Every other field of the wrong type is ignored and the
+    rest kept: a hostile ``id`` or time must not hide a good status and URL."""
     raw_status = data.get("status")
     if raw_status is None:
         raw_status = _dig(data, "detail", "status")
+    if raw_status is None:
+        raw_status = ""
     if not isinstance(raw_status, str):
         raise _Invalid(f"status has type {type(raw_status).__name__}, expected a string")
     status = clean_line(raw_status, MAX_SHORT)
     state = canonical_state(status)
 
     raw_url = data.get("video_url")
-    if raw_url is not None and not isinstance(raw_url, str):
-        raise _Invalid(f"video_url has type {type(raw_url).__name__}, expected a string")
     url = clean_url(raw_url) if raw_url else None
     if url is None and state is State.SUCCEEDED and not _URL_KEYS.isdisjoint(data):
         for path in _URL_FALLBACKS:  # sibling gateways put it elsewhere
             url = clean_url(_dig(data, *path))
             if url:
                 break
-    bad_url = isinstance(raw_url, str) and raw_url.strip() != "" and url is None
+    blank = raw_url is None or (isinstance(raw_url, str) and not raw_url.strip())
+    bad_url = url is None and not blank  # sent, but not a plain link (or not text)
 
     prompt = _optional_str(data, "enhanced_prompt")
     if not prompt and "detail" in data:  # veo's completed answer keeps it there only
@@ -363,8 +424,8 @@ def _result_from(data: dict[str, Any], now: datetime) -> TaskResult:
         prompt = nested if isinstance(nested, str) else prompt
     raw_sent = data.get("prompt")  # grok: the prompt it was sent, not a rewrite
     server_id = data.get("id")
-    if isinstance(server_id, bool) or not (server_id is None or isinstance(server_id, str | int)):
-        raise _Invalid(f"id has type {type(server_id).__name__}")
+    if isinstance(server_id, bool) or not isinstance(server_id, str | int):
+        server_id = None  # an object, a list: not an id
     update_time = _parse_time(data.get("status_update_time"))
 
     fail_reason = ""
@@ -388,6 +449,9 @@ def _result_from(data: dict[str, Any], now: datetime) -> TaskResult:
     extras = (
         () if _READ.issuperset(data) else clean_extras(i for i in data.items() if i[0] not in _READ)
     )
+    detail = data.get("detail")
+    if isinstance(detail, Mapping) and detail:  # veo's: the upscaled link, its steps
+        extras = clean_extras([*extras, *_detail_extras(detail)])
     sent = (clean_text(raw_sent, MAX_TEXT) or None) if isinstance(raw_sent, str) else None
     return TaskResult(
         state=state,

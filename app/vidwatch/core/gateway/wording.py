@@ -48,13 +48,16 @@ _CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
-def retry_words(why: str, seconds: float, at: float) -> str:
+def retry_words(why: str, seconds: float, at: float, *, row: bool = False) -> str:
     """A create that was not sent and waits before it is sent again (``create``,
     ``submit``, the dashboard): ``not sent (429 rate_limited: …); trying again in 59m30s
-    (at 14:05:12), nothing paid so far``. ``at``: when, in epoch seconds (local time)."""
+    (at 14:05:12), nothing paid so far``. ``at``: when, in epoch seconds (local time).
+    ``row``: one row of a batch, whose other rows may have been paid for: what is true is
+    that nothing was paid for this one (``nothing paid for it yet``)."""
     when = time.strftime("%H:%M:%S", time.localtime(at))
     cause = f" ({why})" if why else ""
-    return f"not sent{cause}; trying again in {span(seconds)} (at {when}), nothing paid so far"
+    paid = "nothing paid for it yet" if row else "nothing paid so far"
+    return f"not sent{cause}; trying again in {span(seconds)} (at {when}), {paid}"
 
 
 def resend_words(waited: float) -> str:

@@ -15,6 +15,7 @@ import enum
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -509,7 +510,10 @@ def validate_task_id(task_id: str, limit: int = MAX_ID_LENGTH) -> str | None:
     the task file holds (read back with a longer ``limit``: older versions kept longer
     IDs). No control, invisible, bidi, format or filler character (the whole class
     :mod:`~vidwatch.core.text.sanitize` removes from text: U+3164, U+115F, U+FFA0, U+034F,
-    variation selectors…), no whitespace, not ending in ``:``.
+    the Braille blank U+2800, variation selectors…), no whitespace, no unassigned or
+    private-use code point (it draws as nothing, or as anything), not ending in ``:``.
+    Letters of any script are fine (a Cyrillic ``а`` is a letter), and so is markup-like
+    text (``[bold]``): IDs are opaque, and every screen draws them as plain text.
     """
     if not task_id:
         return "empty ID"
@@ -528,6 +532,9 @@ def validate_task_id(task_id: str, limit: int = MAX_ID_LENGTH) -> str | None:
                 return f"contains an invisible, bidi or format character (U+{code:04X})"
             if ch.isspace():
                 return "contains whitespace"
+            if not ch.isprintable():  # unassigned (Cn) or private use (Co): draws nothing sure
+                kind = "a private-use" if unicodedata.category(ch) == "Co" else "an unassigned"
+                return f"contains {kind} character (U+{code:04X})"
     if task_id.endswith(":"):
         return "ends with ':' (nothing after the model name); paste the whole ID"
     return None

@@ -71,7 +71,12 @@ def folder_problem(folder: Path, mode: int = 0o777) -> str | None:
     else what is wrong with it, in words that name the culprit (a file where a folder
     should be, a link to a folder that does not exist) rather than "File exists"."""
     try:
-        folder.mkdir(mode=mode, parents=True, exist_ok=True)
+        # Each missing folder, from the top, gets ``mode``: ``mkdir(parents=True)`` would
+        # give the parents the umask's default, and a private folder (0700: the record of
+        # sends) made as the parent of its first file would be left open to all.
+        missing = [p for p in (folder, *folder.parents) if not p.is_dir()]
+        for place in reversed(missing):
+            place.mkdir(mode=mode, exist_ok=True)
         return None
     except OSError as exc:
         error = exc

@@ -121,8 +121,9 @@ class TaskStore:
         except OSError:
             return None
 
-    def add(self, tasks: Iterable[Task]) -> tuple[list[str], list[str]]:
-        """Add tasks not yet stored. Returns (added IDs, already-stored IDs)."""
+    def add(self, tasks: Iterable[Task | TaskRecord]) -> tuple[list[str], list[str]]:
+        """Add tasks not yet stored (a record: with what its create's answer said).
+        Returns (added IDs, already-stored IDs)."""
         tasks = list(tasks)
         with self._locked():
             records, _ = self._read_for_update()
@@ -132,7 +133,7 @@ class TaskStore:
                 if task.id in records:
                     skipped.append(task.id)
                 else:
-                    records[task.id] = TaskRecord(task)
+                    records[task.id] = task if isinstance(task, TaskRecord) else TaskRecord(task)
                     added.append(task.id)
             if added:
                 self._write(records.values())

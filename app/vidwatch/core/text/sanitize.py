@@ -61,14 +61,16 @@ _ESCAPES = re.compile(
 #   combining grapheme joiner, Hangul fillers, Khmer inherent vowels, Mongolian free
 #   variation selectors, variation selectors (kept in text only after an emoji), the
 #   whole tag block E0000–E007F
+#   blanks that are letters or symbols, not spaces: the Braille blank (U+2800), the
+#   Khitan filler (U+16FE4), the musical null notehead (U+1D159)
 _INVISIBLE_BMP = (
     "\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160"
-    "\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164"
+    "\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u2800\u3164"
     "\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
 )
 _INVISIBLE = _INVISIBLE_BMP + (
-    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
-    "\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U00016fe4\U0001bca0-\U0001bca3"
+    "\U0001d159\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef"
 )
 # C0 except tab and newline, DEL, C1.
 _CONTROL = "\x00-\x08\x0b-\x1f\x7f-\x9f"

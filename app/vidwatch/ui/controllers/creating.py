@@ -51,7 +51,7 @@ from vidwatch.core.create.sender import (
 from vidwatch.core.create.verdict import Verdict, ended_words, unrecorded_words
 from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.gateway.wording import resend_words, retry_words
-from vidwatch.core.model.records import Task
+from vidwatch.core.model.records import Task, TaskRecord
 from vidwatch.core.session import Session
 from vidwatch.core.text.wording import capitalized
 from vidwatch.ui.banners import Banner, SetBanner
@@ -172,7 +172,7 @@ class JobCreator:
             self._pacer = Pacer(budget.per_minute)
         loop = asyncio.get_running_loop()
 
-        def add_tasks(tasks: list[Task]) -> None:  # the Sender's worker thread
+        def add_tasks(tasks: list[Task | TaskRecord]) -> None:  # the Sender's worker thread
             asyncio.run_coroutine_threadsafe(self._list(tasks), loop).result(LIST_WAIT)
 
         sender = Sender(
@@ -251,7 +251,7 @@ class JobCreator:
         dialog = CreateDialog(prefill, again=False, earlier=self.earlier)
         self.app.push_screen(dialog, self._confirmed)
 
-    async def _list(self, tasks: list[Task]) -> None:
+    async def _list(self, tasks: list[Task | TaskRecord]) -> None:
         """New jobs into the list (the row appears), saved before the journal says so."""
         self.session.add_tasks(tasks)
         await self.session.save_async()
