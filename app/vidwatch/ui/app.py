@@ -113,9 +113,7 @@ class VidwatchApp(CrashHook[None]):
         store = TaskStore(options.paths.tasks_file)
         durations = None
         if options.demo:
-            self.demo = Demo(
-                options.paths, options.demo_jobs, options.demo_seed, options.demo_speed
-            )
+            self.demo = Demo(options.demo_jobs, options.demo_seed, options.demo_speed)
             store, durations = self.demo.store, self.demo.durations()
             config = self.demo.config(config)
         self.poller = Poller(None, config.policy, wall=clock, durations=durations)
