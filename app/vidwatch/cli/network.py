@@ -23,6 +23,7 @@ from vidwatch.cli.output import (
     Context,
     answered,
     host_of,
+    key_hint,
     plural,
     print_table,
     require_key,
@@ -275,7 +276,7 @@ def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
         if config.api_key:
             ctx.say(f"API key   set (from the {config.key_source}); not checked (--offline)")
             return EXIT_OK
-        ctx.say(f"API key   not set: set {ENV_API_KEY} or api_key in {ctx.paths.config_file}")
+        ctx.say(f"API key   not set: {key_hint(ctx.paths.config_file)}")
         return EXIT_KEY
 
     async def ask() -> Outcome:
@@ -293,7 +294,7 @@ def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
     else:
         ctx.say(f"server    {describe(outcome, host)}")
     if not config.api_key:
-        ctx.say(f"API key   not set: set {ENV_API_KEY} or api_key in {ctx.paths.config_file}")
+        ctx.say(f"API key   not set: {key_hint(ctx.paths.config_file)}")
         return EXIT_KEY
     source = f"from the {config.key_source}"
     if isinstance(outcome, WrongUrl):  # answered before the key was looked at

@@ -52,6 +52,7 @@ from vidwatch.simulator.shapes import ID_STYLES
 log = logging.getLogger("vidwatch.cli")
 
 _NEEDS_VALUE = re.compile(r"argument (\S+): expected one argument")
+_INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: '([^']*)'")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -78,7 +79,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{self._hint(message)}\n")
 
     def _hint(self, message: str) -> str:
-        """``--filter -state:x``: a value that starts with '-' needs '='."""
+        """``vidwatch lsit``: the command (or choice) meant; ``--filter -state:x``: a value
+        that starts with '-' needs '='."""
+        choice = _INVALID_CHOICE.match(message)
+        if choice:
+            return self._choice_hint(choice.group(1), choice.group(2))
         match = _NEEDS_VALUE.match(message)
         if not match:
             return ""
@@ -88,6 +93,21 @@ class _Parser(argparse.ArgumentParser):
             value = argv[index + 1]
             if token in names and value.startswith("-") and value != "--":
                 return f"\n  a value that starts with '-' needs '=': {token}={value}"
+        return ""
+
+    def _choice_hint(self, name: str, value: str) -> str:
+        """``did you mean 'list'?`` for ``lsit``, as option typos get one."""
+        import difflib  # only for a mistake
+
+        names = name.split("/")
+        for action in self._actions:
+            if not action.choices:
+                continue
+            if not set(names) & {*action.option_strings, str(action.metavar), action.dest}:
+                continue
+            close = difflib.get_close_matches(value, [str(c) for c in action.choices], 1)
+            if close:
+                return f"\n  did you mean '{close[0]}'?"
         return ""
 
     def reject_extras(self, extras: Sequence[str]) -> NoReturn:

@@ -47,6 +47,7 @@ from vidwatch.cli.output import (
     EXIT_USAGE,
     CliError,
     Context,
+    key_hint,
     plural,
     require_key,
     safe,
@@ -290,6 +291,7 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
     if result.stopped:
         ctx.warn(f"the batch stopped: {safe(result.stopped, 400)}")
     if any(key_rejected(v) for v in result.verdicts.values()):
+        ctx.warn(f"the API key was rejected: {key_hint(ctx.paths.config_file)}")
         code = EXIT_KEY
     if result.list_errors or result.unrecorded:
         code = EXIT_STORE

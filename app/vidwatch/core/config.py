@@ -43,6 +43,7 @@ from vidwatch.core.runtime.settings import (
     setting_factory,
 )
 from vidwatch.core.text.urls import InsecureURLError, check_base_url, without_v1
+from vidwatch.core.text.wording import ENV_API_KEY  # beside the words that name it (key_hint)
 
 __all__ = [
     "APP_NAME",
@@ -62,7 +63,6 @@ __all__ = [
 
 APP_NAME: Final = "vidwatch"
 DEFAULT_BASE_URL: Final = "https://api.quickrouter.ai"
-ENV_API_KEY: Final = "QUICKROUTER_API_KEY"
 ENV_BASE_URL: Final = "QUICKROUTER_BASE_URL"
 ENV_TASKS_FILE: Final = "VIDWATCH_TASKS_FILE"
 ENV_CONFIG_FILE: Final = "VIDWATCH_CONFIG"
