@@ -625,3 +625,17 @@ def test_create_with_a_rejected_key_says_how_to_set_one(
     assert "put your key (sk-…) in QUICKROUTER_API_KEY or as api_key in" in err
     assert out == ""
     assert cli.sim.create.accepted == 0
+
+
+def test_a_dry_run_fails_a_file_with_an_invalid_row_and_keeps_the_files_order(cli: Cli) -> None:
+    """Issue 21 item 3: a script validates a batch file with ``submit --dry-run``."""
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text('{"prompt": "a"}\n{"prompt": 5}\n{"prompt": "c"}\n', encoding="utf-8")
+    code, out, err = cli("submit", "--dry-run", str(batch), key=False)
+    assert code == EXIT_FAILED
+    rows = [line.split("\t")[0] for line in out.splitlines() if not line.startswith(" ")]
+    assert rows == ["1", "2", "3"]
+    assert "invalid rows: 2: fix them in the file" in err
+    batch.write_text('{"prompt": "a"}\n{"prompt": "c"}\n', encoding="utf-8")
+    assert cli("submit", "--dry-run", str(batch), key=False)[0] == EXIT_OK
+    assert cli.sim.create.accepted == 0

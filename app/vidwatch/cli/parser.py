@@ -313,7 +313,11 @@ def build_parser(argv: Sequence[str] | None = None) -> _Parser:
     )
     p.add_argument("file", metavar="FILE", help="JSONL (one object a line) or CSV with a header")
     p.add_argument("--yes", action="store_true", help="send without asking")
-    p.add_argument("--dry-run", action="store_true", help="print the exact bodies; send nothing")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the exact bodies; send nothing (exit 1 when a row is invalid)",
+    )
     p.add_argument("--retry-failed", action="store_true", help="new jobs for rows whose job failed")
     p.add_argument(
         "--resend-uncertain",

@@ -187,6 +187,12 @@ def _dry_run(ctx: Context, plan: BatchPlan, base_url: str, marked: dict[str, str
         "nothing was sent or written",
         file=ctx.err,
     )
+    # A script validates a file with --dry-run: a row that cannot be sent fails it.
+    invalid = [step.row for step in plan.steps if step.why in (Why.INVALID, Why.BLOCKED)]
+    if invalid:
+        numbers = ", ".join(str(row.number) for row in invalid)
+        ctx.warn(f"invalid rows: {numbers}: fix them in the file (exit 1)")
+        return EXIT_FAILED
     return EXIT_OK
 
 
