@@ -260,8 +260,26 @@ def build_parser(argv: Sequence[str] | None = None) -> _Parser:
     p.add_argument("--json", action="store_true", help="print a JSON array")
     p.set_defaults(func=cmd_poll)
 
-    p = command("wait", "add the IDs if needed and poll until all finish; prints ID<TAB>URL")
-    p.add_argument("ids", nargs="+", metavar="ID", help="task IDs; '-' reads them from stdin")
+    p = command(
+        "wait",
+        "add the IDs if needed and poll until all finish (no ID: every unfinished task); "
+        "prints ID<TAB>URL as each one finishes",
+    )
+    p.add_argument(
+        "ids",
+        nargs="*",
+        metavar="ID",
+        help="task IDs; '-' reads them from stdin (none: every unfinished task)",
+    )
+    p.add_argument("--all", action="store_true", help="wait for every unfinished task")
+    p.add_argument(
+        "--ordered", action="store_true", help="print in the order of the IDs given, not as done"
+    )
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="save each finished video as it finishes (as [downloads] auto = true does)",
+    )
     p.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds (exit 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=cmd_wait)
