@@ -243,5 +243,5 @@ def test_downloads_auto_is_read_from_its_table(tmp_path: Path) -> None:
     (warning,) = config.warnings
     assert "unknown setting 'downloads.max_downloads' ignored" in warning
     assert "('max_downloads' is set at the top, before the first [table])" in warning
-    with pytest.raises(ConfigError, match="downloads.auto"):
+    with pytest.raises(ConfigError, match=r"downloads\.auto"):
         load_config(write(tmp_path / "bad.toml", '[downloads]\nauto = "yes"\n'), env={})

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from vidwatch.cli import network
+from vidwatch.cli import network, wait
 from vidwatch.cli.offline import load
 from vidwatch.cli.output import (
     EXIT_FAILED,
@@ -388,7 +388,7 @@ def _ended(
         return code
     assert verdict.task_id is not None
     if ns.wait:  # then as `vidwatch wait`: ID<TAB>URL when it is done
-        code = network.wait_for(
+        code = wait.wait_for(
             ctx, config, [verdict.task_id], timeout=ns.timeout, print_urls=not ns.json
         )
     if ns.json:

@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from vidwatch.cli import network
+from vidwatch.cli import wait
 from vidwatch.cli.create import (
     SentBefore,
     body_text,
@@ -310,7 +310,7 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
             and entry.state in (RowState.CREATED, RowState.DONE)
         ]
         if ids:
-            waited = network.wait_for(ctx, config, list(dict.fromkeys(ids)), timeout=ns.timeout)
+            waited = wait.wait_for(ctx, config, list(dict.fromkeys(ids)), timeout=ns.timeout)
             code = code if code != EXIT_OK else waited
     return code
 
