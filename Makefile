@@ -12,10 +12,17 @@ WORKERS ?= 4
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# setuptools tells every editable install of a package mapped from two folders (vidwatch
+# from app/, vidwatch.styles from styles/) to "be careful with folders named like the
+# package": information, in a block of asterisks a newcomer reads as an error. That one
+# notice is filtered, by its words; every other warning and every error still shows.
+QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation:UserWarning"
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip 2>/dev/null || true
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "Installing vidwatch and its tools into $(VENV) (once, and when pyproject.toml changes)"
+	@$(BIN)/python -m pip install --quiet --upgrade pip 2>/dev/null || true
+	@$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 run: $(STAMP) ## Start the dashboard (the demo when no API key is set)

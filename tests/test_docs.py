@@ -56,3 +56,16 @@ def test_the_paths_the_contributors_pages_name_exist() -> None:
 
 def test_the_readme_points_contributors_to_docs() -> None:
     assert "](docs/README.md)" in README.read_text(encoding="utf-8")
+
+
+def test_the_readme_says_how_to_get_a_key_before_asking_for_one() -> None:
+    """Issue 21 item 16: a newcomer learns where a key comes from and what it looks like,
+    in the section that first asks for it."""
+    text = README.read_text(encoding="utf-8")
+    configuration = text[text.index("## Configuration") :]
+    getting = configuration.index("**Getting a key.**")
+    assert getting < configuration.index("QUICKROUTER_API_KEY")
+    section = configuration[getting : configuration.index("\n\n", getting)]
+    assert "https://api.quickrouter.ai" in section  # where
+    assert "`sk-`" in section  # what it looks like
+    assert "vidwatch check" in section  # how to see it works

@@ -129,6 +129,9 @@ def test_paths(run: Run) -> None:
     assert "vidwatch.log" in out
     assert "view.toml" in out
     assert "videos  " in out
+    # issue 21 item 7: the folder of the journals of sends (the README names it)
+    where = dict(line.split(None, 1) for line in out.splitlines())
+    assert where["journals"].endswith(os.path.join("vidwatch", "sent", "journals"))
 
 
 def test_poll_without_key_is_one_clear_message(run: Run) -> None:
@@ -280,7 +283,8 @@ def test_paths_answers_even_with_a_broken_config(run: Run) -> None:
     config.chmod(0o600)
     code, out, _ = run("paths")
     assert code == EXIT_OK
-    assert "videos  (unknown:" in out
+    videos = [line for line in out.splitlines() if line.startswith("videos ")]
+    assert videos[0].split(None, 1)[1].startswith("(unknown:")
 
 
 class _Terminal(io.StringIO):

@@ -75,8 +75,10 @@ def cli(tmp_path: Path) -> Iterator[Cli]:
 def test_create_on_a_terminal_says_what_it_will_send_and_asks(cli: Cli) -> None:
     code, out, err = cli("create", "--model", "sora-2-pro", "a cat", stdin=Terminal("n\n"))
     assert code == EXIT_FAILED
-    assert "About to create 1 job" in err
-    assert "1 × sora-2-pro, 15 s" in err  # the model and the duration it will be billed
+    assert "About to create a job on" in err
+    assert "  model   sora-2-pro, 15 s\n" in err  # the model and the duration it will be billed
+    assert "  prompt  a cat\n" in err  # and what it will show (issue 21 item 7)
+    assert "Create it? [y/N]" in err
     assert "nothing sent" in err
     assert out == ""
     assert cli.sim.create.accepted == 0
@@ -624,3 +626,30 @@ def test_a_formula_with_carets_is_not_an_escape_sequence(cli: Cli) -> None:
     code, out, _ = cli("create", "--dry-run", "x^2 + y^[n] morphing, a ^^ sign")
     assert code == EXIT_OK
     assert json.loads(out)["prompt"] == "x^2 + y^[n] morphing, a ^^ sign"
+
+
+def test_create_with_a_rejected_key_says_how_to_set_one(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21 item 7: the hint ``poll`` and ``check`` give about QUICKROUTER_API_KEY."""
+    monkeypatch.setenv("QUICKROUTER_API_KEY", "sk-not-this-one")
+    code, out, err = cli("create", "--yes", "a cat", key=False)
+    assert code == EXIT_KEY
+    assert "nothing was paid" in err
+    assert "put your key (sk-…) in QUICKROUTER_API_KEY or as api_key in" in err
+    assert out == ""
+    assert cli.sim.create.accepted == 0
+
+
+def test_a_dry_run_fails_a_file_with_an_invalid_row_and_keeps_the_files_order(cli: Cli) -> None:
+    """Issue 21 item 3: a script validates a batch file with ``submit --dry-run``."""
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text('{"prompt": "a"}\n{"prompt": 5}\n{"prompt": "c"}\n', encoding="utf-8")
+    code, out, err = cli("submit", "--dry-run", str(batch), key=False)
+    assert code == EXIT_FAILED
+    rows = [line.split("\t")[0] for line in out.splitlines() if not line.startswith(" ")]
+    assert rows == ["1", "2", "3"]
+    assert "invalid rows: 2: fix them in the file" in err
+    batch.write_text('{"prompt": "a"}\n{"prompt": "c"}\n', encoding="utf-8")
+    assert cli("submit", "--dry-run", str(batch), key=False)[0] == EXIT_OK
+    assert cli.sim.create.accepted == 0

@@ -209,3 +209,15 @@ def test_every_package_under_app_is_installed() -> None:
     }
     assert "vidwatch.cli" in found
     assert found <= listed
+
+
+def test_a_misspelt_command_gets_the_one_meant(
+    run: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 21 item 7: ``vidwatch lsit`` suggests ``list``, as option typos get one."""
+    with pytest.raises(SystemExit) as info:
+        run("lsit")
+    assert info.value.code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "invalid choice: 'lsit'" in err
+    assert "did you mean 'list'?" in err

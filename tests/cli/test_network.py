@@ -16,8 +16,16 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from vidwatch.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_UNREACHABLE, main
-from vidwatch.cli.network import CHECK_ID, _session
+from vidwatch.cli import (
+    EXIT_FAILED,
+    EXIT_KEY,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    main,
+)
+from vidwatch.cli.network import CHECK_ID, watch_session
 from vidwatch.cli.offline import load
 from vidwatch.cli.output import Context
 from vidwatch.core.config import Paths
@@ -310,7 +318,7 @@ def test_wait_still_waits_for_a_task_removed_elsewhere_and_does_not_write_it_bac
     serve(monkeypatch, answer)
     code, out, _ = run("--config", config, "wait", "grok:1", "grok:2", "--timeout", "20")
     assert code == EXIT_OK
-    assert out == "grok:1\thttps://v.example/1.mp4\ngrok:2\thttps://v.example/2.mp4\n"
+    assert out == "grok:2\thttps://v.example/2.mp4\ngrok:1\thttps://v.example/1.mp4\n"  # as done
     assert list(TaskStore(run.tasks).load().records) == ["grok:2"]
 
 
@@ -423,10 +431,109 @@ def test_wait_on_many_tasks_asks_each_once_in_turn_then_evenly(
     config = replace(ctx.config(), policy=policy)
     records = load(ctx)
     client = cast(QueryClient, FakeClient(always(queued)))  # never asked: the test drives
-    session = _session(ctx, config, client, [records[i] for i in ids])
+    session = watch_session(ctx, config, client, [records[i] for i in ids])
     sched = session.poller.scheduler
     start = session.poller.clock()
     sched.check_by(start + 600.0, start)  # what wait_for does with --timeout
     asked = drive(sched, start + 3 * count / rate + 5.0, lambda task, now: queued, start=start)
     assert_first_round_fair(asked, ids, start, rate)
     assert_even_intervals(asked, ids)
+
+
+# --------------------------------------------------------------------------- wait (issue 21)
+
+
+def wait_run(run: Run, *argv: str, out: io.StringIO) -> tuple[int, str]:
+    """``vidwatch wait`` with a stdout the fake server can read while it runs."""
+    err = io.StringIO()
+    code = main(["--tasks-file", str(run.tasks), *argv], out=out, err=err, stdin=io.StringIO())
+    return code, err.getvalue()
+
+
+def test_wait_prints_each_line_as_its_job_finishes(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """grok:c finishes first, and grok:a finishes only once grok:c's line is on stdout,
+    grok:b once grok:a's is: the lines come as the jobs finish, in that order."""
+    config = fast_polling(tmp_path, monkeypatch)
+    out = io.StringIO()
+    after = {"grok:a": "grok:c\t", "grok:b": "grok:a\t"}
+
+    async def answer(task_id: str) -> Outcome:
+        needed = after.get(task_id)
+        if needed is None or needed in out.getvalue():
+            return ok(State.SUCCEEDED, f"https://v.example/{task_id[-1]}.mp4")
+        return ok()
+
+    serve(monkeypatch, answer)
+    code, err = wait_run(
+        run, "--config", config, "wait", "grok:a", "grok:b", "grok:c", "--timeout", "20", out=out
+    )
+    assert code == EXIT_OK, err
+    assert [line.split("\t")[0] for line in out.getvalue().splitlines()] == [
+        "grok:c",
+        "grok:a",
+        "grok:b",
+    ]
+
+
+def test_wait_ordered_keeps_the_order_of_the_ids(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = fast_polling(tmp_path, monkeypatch)
+    after = {"grok:a": "grok:b", "grok:b": "grok:c"}  # they finish c, b, a
+
+    async def answer(task_id: str) -> Outcome:
+        needed = after.get(task_id)
+        if needed is None or stored_state(run, needed) is State.SUCCEEDED:
+            return ok(State.SUCCEEDED, f"https://v.example/{task_id[-1]}.mp4")
+        return ok()
+
+    serve(monkeypatch, answer)
+    argv = ("--config", config, "wait", "grok:a", "grok:b", "grok:c", "--timeout", "20")
+    code, out, err = run(*argv, "--ordered")
+    assert code == EXIT_OK, err
+    assert out == "".join(f"grok:{n}\thttps://v.example/{n}.mp4\n" for n in "abc")
+
+
+def test_wait_without_ids_waits_for_every_unfinished_task(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finished(run, "grok:done")
+
+    async def answer(task_id: str) -> Outcome:
+        return ok(State.SUCCEEDED, f"https://v.example/{task_id[-1]}.mp4")
+
+    client = serve(monkeypatch, answer)
+    for argv, ids in ((("wait",), ("grok:1", "grok:2")), (("wait", "--all"), ("grok:3",))):
+        run("add", *ids)
+        code, out, err = run(*argv, "--timeout", "20")
+        assert code == EXIT_OK, err
+        assert sorted(out.splitlines()) == [f"{i}\thttps://v.example/{i[-1]}.mp4" for i in ids]
+        assert set(client.asked) == set(ids)  # the finished ones are not waited for
+        client.asked.clear()
+    code, _, err = run("wait")
+    assert code == EXIT_OK
+    assert "Nothing to wait for" in err
+    code, _, err = run("wait", "--all", "grok:1")
+    assert code == EXIT_USAGE
+    assert "--all" in err
+
+
+def test_wait_names_the_jobs_still_unfinished_at_the_timeout(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def answer(task_id: str) -> Outcome:
+        if task_id == "grok:done":
+            return ok(State.SUCCEEDED, "https://v.example/d.mp4")
+        return ok() if task_id == "grok:slow" else ServerError(502, "Bad gateway")
+
+    serve(monkeypatch, answer)
+    code, out, err = run("wait", "grok:done", "grok:slow", "grok:broken", "--timeout", "0.5")
+    assert code == EXIT_TIMEOUT
+    assert out == "grok:done\thttps://v.example/d.mp4\n"
+    assert "timed out after 0.5 s; 2 jobs not finished (still watched):" in err
+    named = {line.split()[0]: line for line in err.splitlines() if line.startswith("  ")}
+    assert set(named) == {"grok:slow", "grok:broken"}
+    assert "▶ running" in named["grok:slow"]
+    assert "last problem: api.quickrouter.ai failed to answer (HTTP 502)" in named["grok:broken"]

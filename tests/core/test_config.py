@@ -230,3 +230,18 @@ def test_a_base_url_ending_in_v1_names_where_it_was_set(tmp_path: Path) -> None:
     env = {"QUICKROUTER_BASE_URL": "https://gw.example/v1/"}
     (warning,) = load_config(tmp_path / "none.toml", env=env).warnings
     assert warning.startswith("QUICKROUTER_BASE_URL https://gw.example/v1 ends in /v1")
+
+
+def test_downloads_auto_is_read_from_its_table(tmp_path: Path) -> None:
+    """Issue 21 item 6: ``[downloads] auto = true``; a top-level setting written under
+    the table by mistake is named as one."""
+    assert load_config(tmp_path / "none.toml", env={}).downloads.auto is False
+    path = write(tmp_path / "c.toml", "[downloads]\nauto = true\nmax_downloads = 4\n")
+    config = load_config(path, env={})
+    assert config.downloads.auto is True
+    assert config.max_downloads != 4  # read as downloads.max_downloads: not the top's
+    (warning,) = config.warnings
+    assert "unknown setting 'downloads.max_downloads' ignored" in warning
+    assert "('max_downloads' is set at the top, before the first [table])" in warning
+    with pytest.raises(ConfigError, match=r"downloads\.auto"):
+        load_config(write(tmp_path / "bad.toml", '[downloads]\nauto = "yes"\n'), env={})

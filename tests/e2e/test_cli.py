@@ -310,3 +310,25 @@ def test_web_refuses_a_port_it_cannot_listen_on(world: World) -> None:
     assert taken.returncode == 64
     assert "cannot listen" in taken.stderr
     assert "open http" not in taken.stderr  # no address printed for a server that never ran
+
+
+def test_wait_hands_each_line_to_a_pipe_as_its_job_finishes(world: World) -> None:
+    """Issue 21 item 1: ``vidwatch wait A B | …`` gets A's line while B still runs."""
+    quick = new_job(world, queue_time=0, duration=0.2, fails=False)
+    slow = new_job(world, queue_time=0, duration=3600, fails=False)
+    argv = ["--tasks-file", str(world.tasks), "wait", slow, quick, "--timeout", "60", "-q"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "vidwatch", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=world.env,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()  # blocks until a line is written and flushed
+            assert first.split("\t")[0] == quick
+            assert proc.poll() is None  # the slow job is still awaited
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

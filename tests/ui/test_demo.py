@@ -1,8 +1,10 @@
-"""The demo keeps its downloads and exports in a folder of its own and says where."""
+"""The demo keeps its downloads and exports in a temporary folder of its own, says where,
+and leaves nothing behind when it ends."""
 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from textual.widgets import Input, Static
 from vidwatch.core.config import Config, Paths, default_download_dir
 from vidwatch.core.model.records import State
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
-from vidwatch.ui.controllers.demo import demo_files, home_relative
+from vidwatch.ui.controllers.demo import home_relative
 from vidwatch.ui.dialogs.export import ExportDialog
 
 
@@ -25,25 +27,38 @@ async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 
         await pilot.pause(0.02)
 
 
+def everything_under(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*")) if folder.exists() else []
+
+
 @pytest.mark.ui
-async def test_the_demo_downloads_and_exports_into_its_own_folder(
+async def test_the_demo_downloads_and_exports_into_its_own_folder_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Issue 21 item 14: a demo session's videos, sidecars and exports lived on in the
+    real data folder after quitting. They go to the demo's temporary folder, which the
+    banner names, and are gone with it."""
     home = tmp_path / "home"
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_VIDEOS_DIR", raising=False)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     videos = default_download_dir()
     assert videos.is_relative_to(home)  # what the demo must leave alone
     paths = Paths.discover()
+    data = paths.tasks_file.parent  # the real data folder: $XDG_DATA_HOME/vidwatch
     options = DashboardOptions(
         paths=paths, config=Config(), demo=True, demo_jobs=4, demo_speed=300.0
     )
     app = VidwatchApp(options)
-    folder = demo_files(paths)
+    assert app.demo is not None
+    folder = app.demo.files
+    assert folder.is_relative_to(temporary)
     async with app.run_test(size=(160, 30)) as pilot:
         records = app.session.records
         assert home_relative(folder) in app.main.banner_text()  # it says where
-        assert home_relative(folder).startswith("~/")  # short: three lines at 80 columns
+        assert "deleted when the demo ends" in app.main.banner_text()
         table = app.main.table  # D acts on the rows shown
         await until(pilot, lambda: any(r.state is State.SUCCEEDED for r in table.visible_records))
         await pilot.press("asterisk", "D")  # every finished video
@@ -56,7 +71,10 @@ async def test_the_demo_downloads_and_exports_into_its_own_folder(
         assert suggested.parent == folder
         await pilot.press("ctrl+s")
         await until(pilot, suggested.exists)
+        assert everything_under(folder)  # videos, sidecars, the export: there meanwhile
         await pilot.press("q")
+    assert everything_under(data) == []  # nothing of the demo in the data folder
+    assert everything_under(temporary) == []  # and its own folder is gone
     assert not videos.exists()
     assert not (home / "Videos").exists()
 
@@ -86,7 +104,7 @@ async def test_the_demo_shows_every_model_family(tmp_path: Path) -> None:
 
     from vidwatch.ui.controllers.demo import Demo
 
-    demo = Demo(Paths.discover(tasks_file=tmp_path / "tasks.toml"), jobs=4, seed=7, speed=3.0)
+    demo = Demo(jobs=4, seed=7, speed=3.0)
     try:
         await demo.start(Config(), lambda: datetime.now(UTC))
         records = demo.store.load().records

@@ -314,7 +314,7 @@ async def test_filter_sort_and_columns_are_remembered_between_runs(tmp_path: Pat
         await pilot.press("slash", *"-state:failed", "enter", "s")
         await pilot.press("v")
         assert isinstance(h.app.screen, ColumnsDialog)
-        await pilot.press("down", "space", "enter")  # hide UPDATED
+        await pilot.press("down", "down", "space", "enter")  # past MODEL and AGE: hide UPDATED
         assert "updated" in table(h).hidden
         assert "UPDATED" not in table(h).render_line(0).text
         await until(pilot, lambda: load_view(view_file).hidden == frozenset({"updated"}))

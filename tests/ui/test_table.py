@@ -177,3 +177,29 @@ def test_next_check_text() -> None:
     assert next_text(T0 - timedelta(seconds=3), T0) == "now"  # overdue: waiting for budget
     assert next_text(T0 + timedelta(milliseconds=400), T0) == "now"
     assert next_text(T0 + timedelta(seconds=12), T0) == "in 12s"
+
+
+def test_the_table_has_a_model_column_that_goes_before_eta_on_narrow_screens() -> None:
+    """Issue 21 item 5: people sort and scan by model."""
+    assert [c.key for c in layout(120)][:4] == ["mark", "task", "state", "model"]
+    assert "model" not in [c.key for c in layout(80)]
+    assert "eta" in [c.key for c in layout(80)]
+    assert "model" not in [c.key for c in layout(160, frozenset({"model"}))]  # v hides it
+
+
+def test_the_model_cell_says_the_request_or_the_id() -> None:
+    from rich.style import Style
+    from vidwatch.core.model.records import TaskRequest
+    from vidwatch.ui.widgets.columns import row_cells
+
+    made = TaskRecord(
+        Task("sora-2:x", T0, request=TaskRequest("sora-2-pro", "a cat")), TaskResult()
+    )
+    added = TaskRecord(Task("grok:y", T0), TaskResult())
+    plain = TaskRecord(Task("task_1", T0), TaskResult())
+    columns = [c for c in layout(160) if c.key == "model"]
+
+    def shown(record: TaskRecord) -> str:
+        return row_cells(record, columns, T0, Style(), lambda _: Style(), False)[0][1]
+
+    assert [shown(r) for r in (made, added, plain)] == ["sora-2-pro", "grok", "–"]

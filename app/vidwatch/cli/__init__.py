@@ -4,7 +4,8 @@
 - :mod:`vidwatch.cli.commands`: what each command runs, its module imported only when it
   runs (``add``, ``list``, ``urls``… load neither the HTTP stack nor Textual);
 - :mod:`vidwatch.cli.offline`: add, remove, list, urls, paths, export (no network);
-- :mod:`vidwatch.cli.network`: poll, wait, check, web, simulate;
+- :mod:`vidwatch.cli.network`: poll, check, web, simulate;
+- :mod:`vidwatch.cli.wait`: wait (also ``create``/``submit --wait``), printing as jobs finish;
 - :mod:`vidwatch.cli.download`: download, with a progress bar per file;
 - :mod:`vidwatch.cli.create`: create (one job from a prompt; it costs money);
 - :mod:`vidwatch.cli.submit`: submit (a job per row of a batch file, never paid twice);

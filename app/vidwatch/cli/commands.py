@@ -61,9 +61,9 @@ def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
 
 
 def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
-    from vidwatch.cli import network
+    from vidwatch.cli import wait
 
-    return network.cmd_wait(ctx, ns)
+    return wait.cmd_wait(ctx, ns)
 
 
 def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:

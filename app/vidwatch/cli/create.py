@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from vidwatch.cli import network
+from vidwatch.cli import network, wait
 from vidwatch.cli.offline import load
 from vidwatch.cli.output import (
     EXIT_FAILED,
@@ -121,10 +121,40 @@ def confirm(
             "add --yes to send (or --dry-run to see the bodies).",
             EXIT_USAGE,
         )
-    print(f"About to create {count} on {host_of(config.base_url)}; each is paid:", file=ctx.err)
+    host = host_of(config.base_url)
+    if len(requests) == 1:  # one job: what it is, the prompt included
+        print(f"About to create a job on {host}; it is paid:", file=ctx.err)
+        for name, value in one_job(requests[0]):
+            print(f"  {name:<7} {value}", file=ctx.err)
+        return ask(ctx, "Create it?")
+    print(f"About to create {count} on {host}; each is paid:", file=ctx.err)
     for line in spend_summary(requests):
         print(f"  {safe(line)}", file=ctx.err)
     return ask(ctx, "Send?")
+
+
+SHOWN_PROMPT: Final = 300  # characters of the prompt a confirmation shows
+
+
+def one_job(request: CreateRequest) -> list[tuple[str, str]]:
+    """What one create will send, line by line for its confirmation: the model (and the
+    duration it is billed for), the prompt (one line, cut at :data:`SHOWN_PROMPT`), the
+    other fields and the images."""
+    duration = request.duration
+    lines = [("model", safe(request.model) + (f", {duration} s" if duration is not None else ""))]
+    prompt = clean_line(request.prompt, len(request.prompt) + 1)
+    cut = prompt if len(prompt) <= SHOWN_PROMPT else prompt[: SHOWN_PROMPT - 1] + "…"
+    lines.append(("prompt", safe(cut, SHOWN_PROMPT)))
+    fields = [  # as --param takes them: text as it is, the rest as JSON
+        f"{key}={value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+        for key, value in request.fields.items()
+        if key != "duration"
+    ]
+    if fields:
+        lines.append(("fields", safe(", ".join(fields), 600)))
+    if request.images:
+        lines.append(("images", safe(", ".join(request.images), 1200)))
+    return lines
 
 
 def ask(ctx: Context, question: str) -> bool:
@@ -201,7 +231,7 @@ def send_rows(
 
 
 def key_rejected(verdict: Verdict) -> bool:
-    return verdict.status == 401 or verdict.code.lower() == "invalid_api_key"
+    return verdict.key_rejected
 
 
 class SentBefore:
@@ -360,7 +390,7 @@ def _ended(
         return code
     assert verdict.task_id is not None
     if ns.wait:  # then as `vidwatch wait`: ID<TAB>URL when it is done
-        code = network.wait_for(
+        code = wait.wait_for(
             ctx, config, [verdict.task_id], timeout=ns.timeout, print_urls=not ns.json
         )
     if ns.json:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
 from vidwatch.cli import network
 from vidwatch.cli.offline import load
@@ -15,8 +15,12 @@ from vidwatch.cli.output import (
     EXIT_USAGE,
     CliError,
     Context,
+    key_hint,
+    plural,
     safe,
 )
+from vidwatch.core.config import Config
+from vidwatch.core.downloads.auto import on_disk
 from vidwatch.core.downloads.fetch import MB, Downloader, DownloadResult
 from vidwatch.core.gateway.outcomes import Ok
 from vidwatch.core.model.records import State, TaskRecord
@@ -37,12 +41,19 @@ def cmd_download(ctx: Context, ns: argparse.Namespace) -> int:
     else:
         missing = []
         chosen = [r for r in records.values() if not on_disk(r)]
+    chosen = _checked_first(ctx, config, chosen)
     ready = [r for r in chosen if r.result.state is State.SUCCEEDED and r.result.video_url]
     for record in chosen:
         if record not in ready and ns.ids:
             ctx.warn(f"{record.id}: {no_video_reason(record)}")
+    unfinished = sum(1 for r in chosen if not r.result.final)
+    if unfinished:  # a list written before they finished: say how to get them
+        ctx.warn(
+            f"{plural(unfinished, 'job')} not finished yet (not downloaded): "
+            "vidwatch wait --download waits for them and saves each as it finishes"
+        )
     if not ready:
-        print("Nothing to download.", file=ctx.err)
+        print("Nothing to download" + (" yet." if unfinished else "."), file=ctx.err)
         return EXIT_FAILED if missing or (ns.ids and chosen) else EXIT_OK
     folder = Path(ns.dir).expanduser() if ns.dir else config.download_dir
     if folder.exists() and not folder.is_dir():
@@ -94,10 +105,26 @@ def cmd_download(ctx: Context, ns: argparse.Namespace) -> int:
     return EXIT_FAILED if failed or missing else EXIT_OK
 
 
-def on_disk(record: TaskRecord) -> bool:
-    """Downloaded, and the file is still there (a deleted file is fetched again)."""
-    saved = record.task.saved_to
-    return saved is not None and Path(saved).is_file()
+CHECK_FIRST: Final = 30.0  # seconds spent at most asking about unfinished tasks first
+
+
+def _checked_first(ctx: Context, config: Config, chosen: list[TaskRecord]) -> list[TaskRecord]:
+    """The unfinished tasks among ``chosen`` asked about once (within the budget, for at
+    most :data:`CHECK_FIRST` seconds): right after ``submit`` the list still says "new"
+    for jobs that may be done. Saying how many could not be asked."""
+    unfinished = [r for r in chosen if not r.result.final]
+    if not unfinished:
+        return chosen
+    how = "vidwatch wait --download waits for them and saves each as it finishes"
+    if not config.api_key:
+        count = plural(len(unfinished), "unfinished task")
+        ctx.warn(f"{count} not checked (no API key): {key_hint(ctx.paths.config_file)}; {how}")
+        return chosen
+    print(f"checking {plural(len(unfinished), 'unfinished task')} first…", file=ctx.err)
+    fresh, unchecked = network.check_first(ctx, config, unfinished, CHECK_FIRST)
+    if unchecked:
+        ctx.warn(f"{plural(unchecked, 'task')} could not be checked: {how}")
+    return [fresh.get(r.id, r) for r in chosen]
 
 
 class Progress:

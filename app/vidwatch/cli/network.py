@@ -1,4 +1,5 @@
-"""Commands that ask the server or serve: poll, wait, check, web, simulate."""
+"""Commands that ask the server or serve: poll, check, web, simulate (``wait`` is in
+:mod:`vidwatch.cli.wait`), and what they share with it: the client, the session."""
 
 from __future__ import annotations
 
@@ -7,40 +8,36 @@ import asyncio
 import contextlib
 import shlex
 import sys
-import time
-from collections.abc import Mapping
 
-from vidwatch.cli.offline import gather_ids, load
+from vidwatch.cli.offline import load
 from vidwatch.cli.output import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_KEY,
     EXIT_OK,
-    EXIT_TIMEOUT,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
     CliError,
     Context,
     answered,
     host_of,
+    key_hint,
     plural,
     print_table,
     require_key,
     safe,
-    state_text,
     tell_unresolved,
 )
 from vidwatch.core.clients import client_for
-from vidwatch.core.config import ENV_API_KEY, Config, Paths
+from vidwatch.core.config import Config, Paths
 from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.gateway.outcomes import AuthRejected, NotFound, Outcome, WrongUrl
 from vidwatch.core.gateway.wording import describe
-from vidwatch.core.model.records import Problem, State, Task, TaskRecord, TaskResult, utcnow
-from vidwatch.core.polling.events import PollerEvent, TaskUpdate
+from vidwatch.core.model.records import TaskRecord, TaskResult
+from vidwatch.core.polling.events import TaskUpdate
 from vidwatch.core.polling.poller import Poller
 from vidwatch.core.session import Session
 from vidwatch.core.store.export import record_json, to_json
-from vidwatch.core.text.urls import url_problem
 
 # An ID no job has: the answer tells a key that is accepted (400 task_not_exist, or a 404
 # that says the task is unknown) from one that is rejected (401/403), and costs nothing.
@@ -62,7 +59,7 @@ def _tell(result: TaskResult, outcome: Outcome) -> TaskResult | None:
     return result
 
 
-def _session(
+def watch_session(
     ctx: Context, config: Config, client: QueryClient, records: list[TaskRecord]
 ) -> Session:
     """The one owner of the records ``poll`` and ``wait`` ask about, as in the dashboard."""
@@ -85,7 +82,7 @@ def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
 
     async def go() -> tuple[Session, list[TaskUpdate]]:
         async with make_client(config) as client:
-            session = _session(ctx, config, client, [records[i] for i in targets])
+            session = watch_session(ctx, config, client, [records[i] for i in targets])
             return session, await session.poller.poll_pass(targets)
 
     updates: list[TaskUpdate] = []
@@ -126,143 +123,34 @@ def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
     return EXIT_FAILED if unknown or not_found or failed else EXIT_OK
 
 
-def cmd_wait(ctx: Context, ns: argparse.Namespace) -> int:
-    got = gather_ids(ctx, ns.ids)
-    if got.rejected:
-        return EXIT_FAILED
-    ids = got.ids
-    if not ids:
-        raise CliError("No IDs to wait for.", EXIT_USAGE)
-    if ns.timeout is not None and ns.timeout < 0:
-        raise CliError("--timeout must be 0 or more seconds.", EXIT_USAGE)
-    config = ctx.config()
-    require_key(ctx, config)
-    return wait_for(ctx, config, ids, timeout=ns.timeout, quiet=ns.quiet)
-
-
-def wait_for(
-    ctx: Context,
-    config: Config,
-    ids: list[str],
-    *,
-    timeout: float | None = None,
-    quiet: bool = False,
-    print_urls: bool = True,
-) -> int:
-    """What ``vidwatch wait`` does once it has its IDs (also ``create``/``submit
-    --wait``): add them if needed, poll until each finishes, print ``ID<TAB>URL`` on
-    stdout (unless ``print_urls`` is off), and return the exit code."""
-    ctx.store().add([Task(i, utcnow()) for i in ids])
-    records = load(ctx)
-    watched = [records[i] for i in ids if i in records]
-    deadline = time.monotonic() + timeout if timeout is not None else None
-    last: dict[str, Outcome] = {}
+def check_first(
+    ctx: Context, config: Config, records: list[TaskRecord], within: float
+) -> tuple[dict[str, TaskRecord], int]:
+    """Ask once about these tasks, within the budget, for at most ``within`` seconds;
+    save what was learned (``download`` does, before it picks what to fetch). The records
+    as now known, and how many got no answer (a rejected key is said once)."""
 
     async def go() -> Session:
         async with make_client(config) as client:
-            session = _session(ctx, config, client, watched)
-            poller = session.poller
-            if deadline is not None:  # one last check of what is unfinished, just before it
-                poller.check_by(deadline)
-            moved = False  # a task changed state since the last save
-
-            def report(event: PollerEvent) -> None:
-                nonlocal moved
-                if not isinstance(event, TaskUpdate):
-                    return
-                task_id = event.record.id
-                last[task_id] = event.outcome
-                if isinstance(event.outcome, AuthRejected | WrongUrl):
-                    return  # told once, at the end
-                if isinstance(event.outcome, NotFound) and poller.is_done(task_id):
-                    if not quiet and len(session.records) > 1:  # the rest are still awaited
-                        print(f"{safe(task_id)}: not found (given up)", file=ctx.err)
-                    return
-                if not event.state_changed:
-                    return
-                moved = True
-                if not quiet:
-                    print(f"{safe(task_id)}: {state_text(event.record)}", file=ctx.err)
-
-            def due() -> bool:
-                nonlocal moved
-                was, moved = moved, False
-                return was
-
-            poller.subscribe(report)
-
-            def done() -> bool:
-                if poller.scheduler.halted is not None:  # a rejected key, a wrong address
-                    return True
-                return all(poller.is_done(i) for i in session.records)
-
-            # State changes reach the task file every second, written in a thread.
-            saver = asyncio.create_task(session.save_every(SAVE_EVERY, due))
-            remaining = max(deadline - time.monotonic(), 0.0) if deadline is not None else None
+            session = watch_session(ctx, config, client, records)
             try:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(poller.run(until=done), remaining)
+                    await asyncio.wait_for(session.poller.poll_pass(), within)
             finally:
-                saver.cancel()
-                await poller.aclose()
+                await session.poller.aclose()
             return session
 
     session = asyncio.run(go())
     session.save()
-    poller = session.poller
-    told = {  # a rejected key or a wrong address is told once, below
-        i: r
-        for i, r in session.records.items()
-        if r.result.problem not in (Problem.AUTH, Problem.WRONG_URL)
-        and not isinstance(last.get(i), AuthRejected | WrongUrl)
-    }
-    code = EXIT_OK
-    status = poller.status
+    status = session.poller.status
     halted = status.auth_error or status.url_error
-    for task_id, record in told.items():
-        if not (halted and not poller.is_done(task_id)):
-            code = _tell_waited(ctx, poller, record, code, print_urls, last)
     if halted:
-        ctx.warn(halted)  # once, whatever the number of tasks
-        return EXIT_KEY if status.auth_error else EXIT_UNREACHABLE
-    if code == EXIT_TIMEOUT:
-        ctx.warn(f"timed out after {timeout or 0:g} s; unfinished jobs are still watched")
-    return code
-
-
-def _tell_waited(
-    ctx: Context,
-    poller: Poller,
-    record: TaskRecord,
-    code: int,
-    print_urls: bool = True,
-    last: Mapping[str, Outcome] | None = None,
-) -> int:
-    """Print a waited-for task's end (``ID<TAB>URL`` on stdout); the exit code so far."""
-    task_id, r = record.id, record.result
-    shown = safe(task_id)
-    if r.state is State.SUCCEEDED and r.video_url:
-        reason = url_problem(r.video_url)
-        if reason is None:
-            if print_urls:
-                ctx.row(task_id, r.video_url)
-            return code
-        ctx.warn(f"{shown}: finished, but its URL is not usable: {reason}")
-    elif r.state is State.FAILED:
-        ctx.warn(f"{shown} failed: {safe(r.fail_reason or r.status)}")
-    elif r.state is State.SUCCEEDED and poller.is_done(task_id):
-        ctx.warn(f"{shown}: finished, but the server never sent a video URL")
-    elif poller.is_done(task_id):  # the server does not know it
-        outcome = (last or {}).get(task_id)
-        said = describe(outcome) if isinstance(outcome, NotFound) else r.error or "not found"
-        why = poller.given_up(task_id)
-        given_up = f"; given up ({why})" if why else ""
-        ctx.warn(f"{shown}: {safe(said)}{given_up} — check the ID and base_url")
-    else:
-        if r.error:  # why it may never finish: a 404, a server that keeps failing
-            ctx.warn(f"{shown}: not finished; last problem: {safe(r.error)}")
-        return EXIT_TIMEOUT
-    return EXIT_FAILED if code == EXIT_OK else code
+        ctx.warn(halted)
+    fresh = dict(session.records)
+    unchecked = sum(
+        1 for r in records if r.id in fresh and fresh[r.id].result.checked_at == r.result.checked_at
+    )
+    return fresh, unchecked
 
 
 def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
@@ -275,7 +163,7 @@ def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
         if config.api_key:
             ctx.say(f"API key   set (from the {config.key_source}); not checked (--offline)")
             return EXIT_OK
-        ctx.say(f"API key   not set: set {ENV_API_KEY} or api_key in {ctx.paths.config_file}")
+        ctx.say(f"API key   not set: {key_hint(ctx.paths.config_file)}")
         return EXIT_KEY
 
     async def ask() -> Outcome:
@@ -293,7 +181,7 @@ def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
     else:
         ctx.say(f"server    {describe(outcome, host)}")
     if not config.api_key:
-        ctx.say(f"API key   not set: set {ENV_API_KEY} or api_key in {ctx.paths.config_file}")
+        ctx.say(f"API key   not set: {key_hint(ctx.paths.config_file)}")
         return EXIT_KEY
     source = f"from the {config.key_source}"
     if isinstance(outcome, WrongUrl):  # answered before the key was looked at

@@ -154,16 +154,28 @@ def cmd_urls(ctx: Context, ns: argparse.Namespace) -> int:
 
 
 def cmd_paths(ctx: Context, ns: argparse.Namespace) -> int:
-    print(f"config  {ctx.paths.config_file}", file=ctx.out)
-    print(f"tasks   {ctx.paths.tasks_file}", file=ctx.out)
-    print(f"log     {ctx.paths.log_file}", file=ctx.out)
-    print(f"view    {ctx.paths.view_file}", file=ctx.out)
-    print(f"sent    {ctx.paths.sent_dir}", file=ctx.out)
+    from vidwatch.core.create.ledger import Ledger  # where its journals are: nothing is read
+
+    journals = Ledger(ctx.paths.sent_dir, ctx.paths.tasks_file).journals
+    lines: list[tuple[str, object]] = [
+        ("config", ctx.paths.config_file),
+        ("tasks", ctx.paths.tasks_file),
+        ("log", ctx.paths.log_file),
+        ("view", ctx.paths.view_file),
+        ("sent", ctx.paths.sent_dir),
+        ("journals", journals.folder),
+    ]
+    legacy = journals.legacy
+    if legacy is not None and legacy.folder.is_dir():  # older versions' journals, read in
+        lines.append(("manifests", f"{legacy.folder} (older journals, read in)"))
     try:
-        downloads = str(ctx.config().download_dir)
+        downloads: object = ctx.config().download_dir
     except CliError as exc:  # paths must answer even when the config is broken
         downloads = f"(unknown: {exc})"
-    ctx.say(f"videos  {downloads}")
+    lines.append(("videos", downloads))
+    width = max(len(name) for name, _ in lines)
+    for name, where in lines:
+        ctx.say(f"{name:<{width}}  {where}")
     return EXIT_OK
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from vidwatch.core.config import ENV_API_KEY, Config, ConfigError, Paths, load_config
+from vidwatch.core.config import Config, ConfigError, Paths, load_config
 from vidwatch.core.model.records import State, TaskRecord
 
 # The words users read live in the core, shared with the dashboard (how an answer is
@@ -22,6 +22,7 @@ from vidwatch.core.runtime.logs import add_secret
 from vidwatch.core.store.task_file import TaskStore
 from vidwatch.core.text.sanitize import MAX_URL, clean_line
 from vidwatch.core.text.wording import host_of as host_of
+from vidwatch.core.text.wording import key_hint as key_hint
 from vidwatch.core.text.wording import plural as plural
 
 # Commands that need no network import no answer types (a test checks what they load).
@@ -170,11 +171,7 @@ def tell_unresolved(ctx: Context) -> int:
 
 def require_key(ctx: Context, config: Config) -> None:
     if not config.api_key:
-        raise CliError(
-            f'No API key. Set {ENV_API_KEY}, or put api_key = "…" in '
-            f"{ctx.paths.config_file} (chmod 600).",
-            EXIT_KEY,
-        )
+        raise CliError(f"No API key: {key_hint(ctx.paths.config_file)}.", EXIT_KEY)
 
 
 # --------------------------------------------------------------------------- tasks

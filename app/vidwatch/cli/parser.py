@@ -52,6 +52,7 @@ from vidwatch.simulator.shapes import ID_STYLES
 log = logging.getLogger("vidwatch.cli")
 
 _NEEDS_VALUE = re.compile(r"argument (\S+): expected one argument")
+_INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: '([^']*)'")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -78,7 +79,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{self._hint(message)}\n")
 
     def _hint(self, message: str) -> str:
-        """``--filter -state:x``: a value that starts with '-' needs '='."""
+        """``vidwatch lsit``: the command (or choice) meant; ``--filter -state:x``: a value
+        that starts with '-' needs '='."""
+        choice = _INVALID_CHOICE.match(message)
+        if choice:
+            return self._choice_hint(choice.group(1), choice.group(2))
         match = _NEEDS_VALUE.match(message)
         if not match:
             return ""
@@ -88,6 +93,21 @@ class _Parser(argparse.ArgumentParser):
             value = argv[index + 1]
             if token in names and value.startswith("-") and value != "--":
                 return f"\n  a value that starts with '-' needs '=': {token}={value}"
+        return ""
+
+    def _choice_hint(self, name: str, value: str) -> str:
+        """``did you mean 'list'?`` for ``lsit``, as option typos get one."""
+        import difflib  # only for a mistake
+
+        names = name.split("/")
+        for action in self._actions:
+            if not action.choices:
+                continue
+            if not set(names) & {*action.option_strings, str(action.metavar), action.dest}:
+                continue
+            close = difflib.get_close_matches(value, [str(c) for c in action.choices], 1)
+            if close:
+                return f"\n  did you mean '{close[0]}'?"
         return ""
 
     def reject_extras(self, extras: Sequence[str]) -> NoReturn:
@@ -240,8 +260,26 @@ def build_parser(argv: Sequence[str] | None = None) -> _Parser:
     p.add_argument("--json", action="store_true", help="print a JSON array")
     p.set_defaults(func=cmd_poll)
 
-    p = command("wait", "add the IDs if needed and poll until all finish; prints ID<TAB>URL")
-    p.add_argument("ids", nargs="+", metavar="ID", help="task IDs; '-' reads them from stdin")
+    p = command(
+        "wait",
+        "add the IDs if needed and poll until all finish (no ID: every unfinished task); "
+        "prints ID<TAB>URL as each one finishes",
+    )
+    p.add_argument(
+        "ids",
+        nargs="*",
+        metavar="ID",
+        help="task IDs; '-' reads them from stdin (none: every unfinished task)",
+    )
+    p.add_argument("--all", action="store_true", help="wait for every unfinished task")
+    p.add_argument(
+        "--ordered", action="store_true", help="print in the order of the IDs given, not as done"
+    )
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="save each finished video as it finishes (as [downloads] auto = true does)",
+    )
     p.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds (exit 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=cmd_wait)
@@ -293,7 +331,11 @@ def build_parser(argv: Sequence[str] | None = None) -> _Parser:
     )
     p.add_argument("file", metavar="FILE", help="JSONL (one object a line) or CSV with a header")
     p.add_argument("--yes", action="store_true", help="send without asking")
-    p.add_argument("--dry-run", action="store_true", help="print the exact bodies; send nothing")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the exact bodies; send nothing (exit 1 when a row is invalid)",
+    )
     p.add_argument("--retry-failed", action="store_true", help="new jobs for rows whose job failed")
     p.add_argument(
         "--resend-uncertain",

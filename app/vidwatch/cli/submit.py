@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
 
-from vidwatch.cli import network
+from vidwatch.cli import wait
 from vidwatch.cli.create import (
     SentBefore,
     body_text,
@@ -47,6 +47,7 @@ from vidwatch.cli.output import (
     EXIT_USAGE,
     CliError,
     Context,
+    key_hint,
     plural,
     require_key,
     safe,
@@ -188,6 +189,12 @@ def _dry_run(ctx: Context, plan: BatchPlan, base_url: str, marked: dict[str, str
         "nothing was sent or written",
         file=ctx.err,
     )
+    # A script validates a file with --dry-run: a row that cannot be sent fails it.
+    invalid = [step.row for step in plan.steps if step.why in (Why.INVALID, Why.BLOCKED)]
+    if invalid:
+        numbers = ", ".join(str(row.number) for row in invalid)
+        ctx.warn(f"invalid rows: {numbers}: fix them in the file (exit 1)")
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -308,6 +315,7 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
     if result.stopped:
         ctx.warn(f"the batch stopped: {safe(result.stopped, 400)}")
     if any(key_rejected(v) for v in result.verdicts.values()):
+        ctx.warn(f"the API key was rejected: {key_hint(ctx.paths.config_file)}")
         code = EXIT_KEY
     if result.list_errors or result.unrecorded:
         code = EXIT_STORE
@@ -320,7 +328,7 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
             and entry.state in (RowState.CREATED, RowState.DONE)
         ]
         if ids:
-            waited = network.wait_for(ctx, config, list(dict.fromkeys(ids)), timeout=ns.timeout)
+            waited = wait.wait_for(ctx, config, list(dict.fromkeys(ids)), timeout=ns.timeout)
             code = code if code != EXIT_OK else waited
     return code
 

@@ -1,12 +1,13 @@
 """Paths and settings: the config file, the environment, the defaults.
 
 Each setting is declared once, as a field of :class:`Config` or of the dataclass of its
-table (``[polling]`` is :class:`~vidwatch.core.polling.budget.Policy`, ``[create]`` is
-:class:`CreateSettings`): its default, kind and range, one line of help, and the
-environment variable that overrides it. Reading, checking, the messages and the README's
-table come from those declarations (:mod:`vidwatch.core.runtime.settings`); this module
-adds the two rules that join settings (the base URL and ``allow_insecure_http``; where
-the API key came from) and the warnings about the file itself. The file is never written.
+table (``[polling]`` is :class:`~vidwatch.core.polling.budget.Policy`, ``[create]``
+:class:`CreateSettings`, ``[downloads]`` :class:`DownloadSettings`): its default, kind
+and range, one line of help, and the environment variable that overrides it. Reading,
+checking, the messages and the README's table come from those declarations
+(:mod:`vidwatch.core.runtime.settings`); this module adds the two rules that join
+settings (the base URL and ``allow_insecure_http``; where the API key came from) and the
+warnings about the file itself. The file is never written.
 
 The API key comes from ``QUICKROUTER_API_KEY`` or the config file only. It is
 kept out of ``repr`` so it cannot leak through logs or tracebacks.
@@ -43,6 +44,7 @@ from vidwatch.core.runtime.settings import (
     setting_factory,
 )
 from vidwatch.core.text.urls import InsecureURLError, check_base_url, without_v1
+from vidwatch.core.text.wording import ENV_API_KEY  # beside the words that name it (key_hint)
 
 __all__ = [
     "APP_NAME",
@@ -53,6 +55,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "CreateSettings",
+    "DownloadSettings",
     "Paths",
     "default_download_dir",
     "default_sent_dir",
@@ -62,7 +65,6 @@ __all__ = [
 
 APP_NAME: Final = "vidwatch"
 DEFAULT_BASE_URL: Final = "https://api.quickrouter.ai"
-ENV_API_KEY: Final = "QUICKROUTER_API_KEY"
 ENV_BASE_URL: Final = "QUICKROUTER_BASE_URL"
 ENV_TASKS_FILE: Final = "VIDWATCH_TASKS_FILE"
 ENV_CONFIG_FILE: Final = "VIDWATCH_CONFIG"
@@ -135,6 +137,21 @@ class CreateSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DownloadSettings:
+    """``[downloads]``: what is saved without being asked. Where videos go, how many at
+    once and how big they may be are the top-level ``download_dir``, ``max_downloads``
+    and ``max_download_mb`` (as they always were), and hold here too."""
+
+    auto: bool = setting(
+        False,
+        Flag(),
+        "save each finished video as soon as it is seen (the dashboard, `vidwatch wait`, "
+        "`submit --wait`; `wait --download` for one run), within `max_downloads`, "
+        "`max_download_mb` and the free space",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Effective settings, each declared once here (or in the dataclass of its table):
     the loader, the checks, their messages and the README's table come from these
@@ -169,6 +186,9 @@ class Config:
     max_downloads: int = setting(3, Number(1, 16), "downloads at once")
     max_download_mb: int = setting(
         4096, Number(1, 65536, "MB"), "no video larger than this is downloaded"
+    )
+    downloads: DownloadSettings = section(
+        "downloads", DownloadSettings, "finished videos saved without asking"
     )
     desktop_notifications: str = setting(
         "auto", Choice(MODES), "how a finished job is announced on the desktop"

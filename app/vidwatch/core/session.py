@@ -45,7 +45,7 @@ from vidwatch.core.changes import (
     Relabeled,
     Removed,
 )
-from vidwatch.core.gateway.outcomes import Outcome
+from vidwatch.core.gateway.outcomes import Ok, Outcome
 from vidwatch.core.model.records import Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.polling.events import PollerEvent
 from vidwatch.core.polling.fanout import Fanout
@@ -205,6 +205,12 @@ class Session:
         """Poll one task right now (a download wants a fresh URL); the answer is kept and
         announced like any other. ``None`` while offline or for a task not watched."""
         return await self.poller.ask(task_id)
+
+    async def fresh_url(self, task_id: str) -> str | None:
+        """Ask for a task again for a new video link (a signed one expired while it was
+        downloaded); None when no usable answer came."""
+        outcome = await self.ask(task_id)
+        return outcome.result.video_url if isinstance(outcome, Ok) else None
 
     # ------------------------------------------------------------------ loading
 

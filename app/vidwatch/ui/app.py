@@ -51,7 +51,7 @@ from vidwatch.ui.controllers.announcer import Announcer
 from vidwatch.ui.controllers.connection import ClientFactory, Connection
 from vidwatch.ui.controllers.creating import JobCreator, quit_question
 from vidwatch.ui.controllers.demo import Demo
-from vidwatch.ui.controllers.downloads import DownloadsPanel, download_videos
+from vidwatch.ui.controllers.downloads import AutoDownloads, DownloadsPanel, download_videos
 from vidwatch.ui.controllers.feed import ChangeFeed
 from vidwatch.ui.controllers.saver import SaveController
 from vidwatch.ui.controllers.task_actions import TaskActions
@@ -113,9 +113,7 @@ class VidwatchApp(CrashHook[None]):
         store = TaskStore(options.paths.tasks_file)
         durations = None
         if options.demo:
-            self.demo = Demo(
-                options.paths, options.demo_jobs, options.demo_seed, options.demo_speed
-            )
+            self.demo = Demo(options.demo_jobs, options.demo_seed, options.demo_speed)
             store, durations = self.demo.store, self.demo.durations()
             config = self.demo.config(config)
         self.poller = Poller(None, config.policy, wall=clock, durations=durations)
@@ -149,6 +147,13 @@ class VidwatchApp(CrashHook[None]):
             banner=self.main.set_banner,
         )
         self.downloader_transport = downloader_transport
+        self.auto_downloads = AutoDownloads(
+            self,
+            self.session,
+            lambda: self.main.query_one(DownloadsPanel),
+            lambda: self.config,
+            downloader_transport,
+        )
         self.feed = ChangeFeed(self._deliver, self.set_timer)
         self.announcer = Announcer(
             self,
@@ -281,6 +286,7 @@ class VidwatchApp(CrashHook[None]):
             return
         self.main.apply_changes(changes)
         self.announcer.on_changes(changes)
+        self.auto_downloads.on_changes(changes)
         self.saver.on_changes(changes)
 
     def _saving_failed(self, failing: bool) -> None:
@@ -358,6 +364,7 @@ class VidwatchApp(CrashHook[None]):
         self._engine_closed = True
         self.feed.close()  # the screen is going: the records stay in the session
         await self.poller.aclose()  # answers in flight get a moment, and are kept
+        await self.auto_downloads.aclose()  # their parts stay, to resume
         await self.saver.close()
         await self.connection.aclose()
         if self.demo is not None:

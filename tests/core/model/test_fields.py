@@ -35,6 +35,7 @@ from vidwatch.core.model.records import (
 from vidwatch.core.store.export import (
     COLUMNS,
     CSV_EXCLUDED,
+    DERIVED,
     MD_COLUMNS,
     MD_EXCLUDED,
     export,
@@ -256,8 +257,9 @@ def test_json_has_every_field() -> None:
 def test_csv_and_markdown_have_every_field_not_excluded_by_name() -> None:
     assert set(CSV_EXCLUDED) <= set(ALL_NAMES)  # no stale names in the exclusions
     assert set(MD_EXCLUDED) <= set(ALL_NAMES)
-    assert sorted(COLUMNS) == sorted(set(ALL_NAMES) - set(CSV_EXCLUDED))
-    assert sorted(MD_COLUMNS) == sorted(set(ALL_NAMES) - set(MD_EXCLUDED))
+    derived = set(DERIVED)  # the model and the prompt, beside the fields (issue 21)
+    assert sorted(COLUMNS) == sorted(set(ALL_NAMES) - set(CSV_EXCLUDED) | derived)
+    assert sorted(MD_COLUMNS) == sorted(set(ALL_NAMES) - set(MD_EXCLUDED) | derived)
     row = next(csv.DictReader(io.StringIO(export([full_record()], "csv"))))
     assert list(row) == list(COLUMNS)
     assert all(row[c] for c in COLUMNS)  # every exported field has its cell filled

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from vidwatch.core.model.ids import escaped
 from vidwatch.core.text.sanitize import MAX_SHORT, clean_line
+from vidwatch.core.text.wording import key_hint
 
 # The answers are imported where they are judged or said: reading a journal (``vidwatch
 # list`` does, for creates whose answer was lost) needs the row states, not the answer types.
@@ -77,6 +78,11 @@ class Verdict:
     # UNCERTAIN: an ID the gateway answered with that cannot be used (it fails the one
     # ID rule, or it is already another request's job); raw: show it escaped
     answered: str = ""
+
+    @property
+    def key_rejected(self) -> bool:
+        """The gateway refused the API key (not the row, not the balance)."""
+        return self.status == 401 or self.code.lower() == "invalid_api_key"
 
     @property
     def text(self) -> str:
@@ -202,6 +208,8 @@ def ended_words(verdict: Verdict, ref: str) -> str:
             f"{what}. The job may have been made (and paid): {mark_done_advice(ref)}. "
             "It is not sent again by itself."
         )
+    if verdict.key_rejected:
+        return f"not sent, nothing was paid: {what} — {key_hint()}"
     return f"not sent, nothing was paid: {what}"
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from vidwatch.core.model.records import Problem, TaskResult
 from vidwatch.core.text.urls import without_v1
+from vidwatch.core.text.wording import key_hint
 
 __all__ = [
     "MAX_MESSAGE",
@@ -68,8 +69,7 @@ class AuthRejected:
             402: "The account has no balance left (HTTP 402)",
             403: "The API key is not allowed to do this (HTTP 403)",
         }.get(self.status, f"The API key was rejected (HTTP {self.status})")
-        hint = "check QUICKROUTER_API_KEY or api_key in the config file"
-        return _join(what, self.detail, hint)
+        return _join(what, self.detail, key_hint())
 
 
 @dataclass(frozen=True, slots=True)

@@ -485,6 +485,20 @@ class TaskRecord:
     def state(self) -> State:
         return self.result.state
 
+    @property
+    def model(self) -> str:
+        """The model the job was created with, else the ID's model part (``grok``); ""
+        when neither says (what exports and the ``model:`` filter go by)."""
+        request = self.task.request
+        return request.model if request is not None else model_key(self.id)
+
+    @property
+    def prompt(self) -> str:
+        """The prompt as it was asked for: as written when vidwatch created the job, else
+        as the server echoed it (``sent_prompt``); "" when neither is known."""
+        request = self.task.request
+        return request.prompt if request is not None else self.result.sent_prompt or ""
+
     def with_result(self, result: TaskResult) -> TaskRecord:
         return TaskRecord(self.task, result)  # dataclasses.replace costs 4x more, per poll
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from vidwatch.core.model.records import Problem, State, TaskRecord
 from vidwatch.core.text.sanitize import clean_line
 from vidwatch.core.text.urls import url_problem
+from vidwatch.core.text.wording import capitalized, key_hint
 
 __all__ = [
     "PROBLEM_SYMBOL",
@@ -43,7 +44,7 @@ _WORDS: dict[Problem, str] = {
 # What the user can do, as a fact about the task and the settings: never a key of the
 # dashboard nor a command line (the interface that shows it adds its own).
 _ADVICE: dict[Problem, str] = {
-    Problem.AUTH: "Set a valid key in QUICKROUTER_API_KEY or api_key in the config file.",
+    Problem.AUTH: f"{capitalized(key_hint())}.",
     Problem.NOT_FOUND: (
         "Check the ID for typos and that base_url points at the gateway that created the job."
     ),

@@ -318,13 +318,18 @@ def read(
     environ: Mapping[str, str],
     warnings: list[str],
     prefix: str = "",
+    top: frozenset[str] = frozenset(),
 ) -> Reading:
     """The settings of ``cls`` from ``table`` (the parsed file, or one of its tables) and
-    the environment, checked; a refusal raises :class:`ConfigError`."""
+    the environment, checked; a refusal raises :class:`ConfigError`. ``top``: the
+    settings of the file's top level (for a table's: one put in a table by mistake)."""
     reading = Reading({}, {})
     keys = {_key(attr, d): (attr, d) for attr, d in declared(cls)}
+    if not prefix:
+        top = frozenset(k for k, (_, d) in keys.items() if not isinstance(d, Section))
     for key in sorted(set(table) - set(keys)):
-        warnings.append(f"{where}: unknown setting '{prefix}{key}' ignored")
+        hint = f" ('{key}' is set at the top, before the first [table])" if key in top else ""
+        warnings.append(f"{where}: unknown setting '{prefix}{key}' ignored{hint}")
     for key, (attr, declaration) in keys.items():
         name = f"{prefix}{key}"
         if isinstance(declaration, Section):
@@ -338,6 +343,7 @@ def read(
                 environ=environ,
                 warnings=warnings,
                 prefix=f"{name}.",
+                top=top,
             )
             try:
                 reading.values[attr] = declaration.cls(**part.values)

@@ -11,7 +11,8 @@ so an export printed to a terminal is inert.
 Columns and keys come from the task record's one field list (vidwatch.core.model.fields):
 JSON has every field; CSV and Markdown have every field but the ones named in
 :data:`CSV_EXCLUDED` and :data:`MD_EXCLUDED`, so a new field is exported without
-anything to update here.
+anything to update here. Beside them, CSV and Markdown have what people sort and search
+by (:data:`DERIVED`): the model and the prompt, which JSON keeps inside ``request``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from vidwatch.core.text.sanitize import clean_line, clean_text, escape_hidden, s
 __all__ = [
     "COLUMNS",
     "CSV_EXCLUDED",
+    "DERIVED",
     "FORMATS",
     "MD_COLUMNS",
     "MD_EXCLUDED",
@@ -68,12 +70,21 @@ MD_EXCLUDED: Final = (
 )
 # Every field not excluded, in the record's order; long server text last, where a
 # spreadsheet column can be as wide as it likes.
-COLUMNS: Final = tuple(
+# Columns that are no field of their own: the model (the request's, or the ID's model
+# part) and the prompt (as written, or as the server echoed it), for a spreadsheet's sort
+# and search. CSV has them beside ``request``; Markdown after the label (the prompt cut).
+DERIVED: Final = ("model", "prompt")
+_STORED: Final = tuple(
     spec.name
     for spec in sorted(_ALL_FIELDS, key=lambda spec: spec.kind in (Kind.TEXT, Kind.REQUEST))
     if spec.name not in CSV_EXCLUDED
 )
-MD_COLUMNS: Final = tuple(spec.name for spec in _ALL_FIELDS if spec.name not in MD_EXCLUDED)
+_BESIDE: Final = _STORED.index("request")
+COLUMNS: Final = (*_STORED[:_BESIDE], *DERIVED, *_STORED[_BESIDE:])
+_MD_STORED: Final = tuple(spec.name for spec in _ALL_FIELDS if spec.name not in MD_EXCLUDED)
+_MD_AFTER: Final = _MD_STORED.index("label") + 1
+MD_COLUMNS: Final = (*_MD_STORED[:_MD_AFTER], *DERIVED, *_MD_STORED[_MD_AFTER:])
+MD_PROMPT: Final = 80  # characters of the prompt in a Markdown cell
 _FORMULA: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -128,11 +139,19 @@ def _for_people(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "enhanced_prompt": strip_fence(prompt)} if prompt else row
 
 
+def _with_derived(record: TaskRecord) -> dict[str, Any]:
+    return {**record_json(record), "model": record.model, "prompt": record.prompt}
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def export(records: Iterable[TaskRecord], fmt: str) -> str:
     """The tasks in ``fmt`` (``csv``, ``json`` or ``md``)."""
-    rows = [record_json(r) for r in records]
     if fmt == "json":
-        return to_json(rows) + "\n"
+        return to_json([record_json(r) for r in records]) + "\n"
+    rows = [_with_derived(r) for r in records]
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -146,6 +165,7 @@ def export(records: Iterable[TaskRecord], fmt: str) -> str:
         lines = ["| " + " | ".join((*shown, "why")) + " |", "|" + "---|" * (len(shown) + 1)]
         for row in rows:
             why = row["fail_reason"] or row["error"]  # a failed job's reason, or our error
+            row["prompt"] = _short(clean_line(row["prompt"], len(row["prompt"]) + 1), MD_PROMPT)
             cells = [*(_cell(row[c]) for c in shown), _cell(why)]
             lines.append("| " + " | ".join(_md_safe(c) for c in cells) + " |")
         return "\n".join(lines) + "\n"

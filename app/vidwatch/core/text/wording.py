@@ -12,11 +12,33 @@ its own hint).
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
+from typing import Final
 from urllib.parse import urlsplit
 
 from vidwatch.core.text.sanitize import clean_line
 
-__all__ = ["brief_span", "capitalized", "host_of", "plural", "relative", "span"]
+__all__ = [
+    "ENV_API_KEY",
+    "brief_span",
+    "capitalized",
+    "host_of",
+    "key_hint",
+    "plural",
+    "relative",
+    "span",
+]
+
+ENV_API_KEY: Final = "QUICKROUTER_API_KEY"
+
+
+def key_hint(config_file: Path | str | None = None) -> str:
+    """How to give vidwatch an API key: the one wording of every message that needs it
+    (no key, a rejected key; the CLI, the dashboard, the engine's advice), after a colon
+    or a dash (:func:`capitalized` starts a sentence with it). ``config_file``: the path
+    when the caller knows it."""
+    where = str(config_file) if config_file else "the config file"
+    return f"put your key (sk-…) in {ENV_API_KEY} or as api_key in {where} (chmod 600)"
 
 
 def capitalized(words: str) -> str:

@@ -20,7 +20,7 @@ from vidwatch.core.config import ENV_BASE_URL, Config, ConfigError, load_config
 from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.polling.poller import Poller
 from vidwatch.core.runtime.logs import add_secret
-from vidwatch.core.text.wording import host_of
+from vidwatch.core.text.wording import capitalized, host_of, key_hint
 from vidwatch.ui.banners import Banner, SetBanner
 
 __all__ = ["ClientFactory", "Connection"]
@@ -61,8 +61,8 @@ class Connection:
             return
         self.banner(
             Banner.KEY,
-            "No API key: showing the saved list without polling. Set QUICKROUTER_API_KEY "
-            f"or put api_key in {self.config_file} (chmod 600), then press p. "
+            "No API key: showing the saved list without polling. "
+            f"{capitalized(key_hint(self.config_file))}, then press p. "
             "To see vidwatch at work, run: vidwatch --demo",
         )
 
@@ -110,7 +110,7 @@ class Connection:
         key = fresh.api_key or self.config.api_key
         if not key:
             notify(
-                f"Still no API key: set QUICKROUTER_API_KEY or api_key in {self.config_file}.",
+                f"Still no API key: {key_hint(self.config_file)}.",
                 severity="warning",
             )
             return

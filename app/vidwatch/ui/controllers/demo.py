@@ -1,10 +1,10 @@
 """``vidwatch --demo``: the dashboard on the built-in simulator, touching none of the
 user's things.
 
-The demo's task list lives in a temporary folder (removed on exit); its downloads and
-exports go to a folder of its own under vidwatch's data folder (kept, so a video saved
-in the demo can still be watched), never to the user's videos folder; the remembered
-view is left alone. The banner says all of that.
+Everything the demo writes lives in one temporary folder of its own, removed when the
+demo ends: its task list, its record of sends, and its downloads and exports (in
+``files/``), never the user's data or videos folder; the remembered view is left
+alone. The banner says where the files are meanwhile, and that they go.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vidwatch.core.config import Config, Paths
+from vidwatch.core.config import ENV_API_KEY, Config
 from vidwatch.core.model.records import Task
 from vidwatch.core.polling.durations import DurationModel
 from vidwatch.core.store.task_file import TaskStore
@@ -26,31 +26,26 @@ from vidwatch.core.store.task_file import TaskStore
 if TYPE_CHECKING:
     from vidwatch.simulator.server import Simulator
 
-__all__ = ["Demo", "demo_files", "home_relative"]
+__all__ = ["Demo", "home_relative"]
 
 DEMO_MIN_INTERVAL, DEMO_MAX_INTERVAL = 1.0, 8.0  # the demo moves fast
 DEMO_MEDIAN = 90.0  # the simulator's median job, in simulated seconds
 
 
 def home_relative(path: Path) -> str:
-    """``~/.local/share/vidwatch/demo-files``: a path under the home folder, short."""
+    """``~/tmp/vidwatch-demo-…/files``: a path under the home folder, short."""
     home = Path.home()
     return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
-
-
-def demo_files(paths: Paths) -> Path:
-    """Where the demo saves videos and exports: beside the task list, in a folder of its own."""
-    return paths.tasks_file.parent / "demo-files"
 
 
 class Demo:
     """The simulator, its own task list and folder, and the settings that fit them."""
 
-    def __init__(self, paths: Paths, jobs: int, seed: int, speed: float) -> None:
+    def __init__(self, jobs: int, seed: int, speed: float) -> None:
         self.jobs, self.seed, self.speed = jobs, seed, speed
         self.folder = Path(tempfile.mkdtemp(prefix="vidwatch-demo-"))
         self.store = TaskStore(self.folder / "tasks.toml")
-        self.files = demo_files(paths)
+        self.files = self.folder / "files"  # downloads and exports: gone with the demo
         self.simulator: Simulator | None = None
 
     def config(self, config: Config) -> Config:
@@ -84,9 +79,9 @@ class Demo:
         config = replace(config, base_url=base_url, api_key=simulator.api_key, key_source="demo")
         # Short enough for three lines at 80 columns (the banner keeps to four).
         banner = (
-            f"DEMO: {len(tasks)} jobs on the built-in simulator, in a task list of their "
-            f"own (yours is untouched). Downloads and exports go to "
-            f"{home_relative(self.files)}. Set QUICKROUTER_API_KEY to watch your real jobs."
+            f"DEMO: {len(tasks)} jobs on the built-in simulator (your list is untouched). "
+            f"Downloads and exports go to {home_relative(self.files)}, deleted when the "
+            f"demo ends. Set {ENV_API_KEY} to watch your real jobs."
         )
         return config, banner
 

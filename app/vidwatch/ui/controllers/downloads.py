@@ -1,4 +1,5 @@
-"""Downloads in the dashboard: the panel and the job that fills it.
+"""Downloads in the dashboard: the panel, the job that fills it (``D``), and the videos
+saved as soon as their jobs finish (``[downloads] auto``).
 
 The panel holds one row per download under way, with Textual's progress bar. It
 appears above the footer while something downloads and folds away when all are
@@ -8,6 +9,7 @@ done. Progress arrives per chunk; the bars are updated at most ten times a secon
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -16,13 +18,15 @@ from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Static
 
+from vidwatch.core.changes import Change
 from vidwatch.core.config import Config
-from vidwatch.core.downloads.fetch import MB, Downloader
-from vidwatch.core.gateway.outcomes import Ok
-from vidwatch.core.model.records import TaskRecord
+from vidwatch.core.downloads.auto import AutoSaver
+from vidwatch.core.downloads.fetch import MB, Downloader, DownloadResult
+from vidwatch.core.model.records import State, TaskRecord
+from vidwatch.core.polling.events import TaskUpdate
 from vidwatch.core.session import Session
 
-__all__ = ["DownloadsPanel", "download_videos"]
+__all__ = ["AutoDownloads", "DownloadsPanel", "download_videos"]
 
 EVERY = 0.1  # seconds between updates of one bar
 
@@ -97,15 +101,10 @@ async def download_videos(
     (which announces it) and say how it went."""
     for record in records:
         panel.start(record.id, record.task.label or record.id)
-
-    async def fresh_url(task_id: str) -> str | None:  # a signed link may have expired
-        outcome = await session.ask(task_id)
-        return outcome.result.video_url if isinstance(outcome, Ok) else None
-
     downloader = Downloader(
         config.download_dir,
         parallel=config.max_downloads,
-        refresh=fresh_url,
+        refresh=session.fresh_url,  # a signed link may have expired
         max_bytes=config.max_download_mb * MB,
         transport=transport,
     )
@@ -132,3 +131,67 @@ async def download_videos(
             + (f"; {failed} failed." if failed else "."),
             severity="warning" if failed else "information",
         )
+
+
+class AutoDownloads:
+    """``[downloads] auto = true``: each video whose job finishes while the dashboard
+    watches it is saved at once (a bar in the panel, the ``◆`` mark when it is on disk),
+    through one downloader: at most ``max_downloads`` at once, within the size and
+    free-space rules. Only a failure gets a toast; a finish is already in the table."""
+
+    def __init__(
+        self,
+        app: App[Any],
+        session: Session,
+        panel: Callable[[], DownloadsPanel],
+        config: Callable[[], Config],
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.app = app
+        self.session = session
+        self.panel = panel
+        self.config = config
+        self.transport = transport
+        self.saver: AutoSaver | None = None
+
+    def on_changes(self, changes: Sequence[Change]) -> None:
+        config = self.config()
+        if not config.downloads.auto:
+            return
+        for change in changes:
+            if not (isinstance(change, TaskUpdate) and change.state_changed):
+                continue
+            record = self.session.records.get(change.record.id)
+            if record is None or record.result.state is not State.SUCCEEDED:
+                continue
+            if self.saver is None:
+                self.saver = AutoSaver(self._downloader(config), self._done, self._progress)
+            if self.saver.offer(record):
+                self.panel().start(record.id, record.task.label or record.id)
+
+    def _downloader(self, config: Config) -> Downloader:
+        return Downloader(
+            config.download_dir,
+            parallel=config.max_downloads,
+            refresh=self.session.fresh_url,
+            max_bytes=config.max_download_mb * MB,
+            transport=self.transport,
+        )
+
+    def _progress(self, task_id: str, done: int, total: int | None) -> None:
+        self.panel().progress(task_id, done, total)
+
+    async def _done(self, result: DownloadResult) -> None:
+        self.panel().finish(result.task_id)
+        if result.ok and result.path is not None:
+            if not result.skipped:
+                self.session.set_saved(result.task_id, str(result.path))
+            return
+        known = self.session.records.get(result.task_id)
+        name = (known.task.label or known.id) if known is not None else result.task_id
+        self.app.notify(f"Not saved: {name}: {result.message}.", severity="error")
+
+    async def aclose(self) -> None:
+        """Stop what is under way (the parts stay, to resume) and close."""
+        if self.saver is not None:
+            await self.saver.aclose()

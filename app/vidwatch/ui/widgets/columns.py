@@ -22,6 +22,7 @@ from textual.strip import Strip
 from vidwatch.core.model.records import State, TaskRecord
 from vidwatch.core.model.wording import state_text
 from vidwatch.core.polling.scheduler import Eta
+from vidwatch.core.text.sanitize import clean_line
 from vidwatch.core.text.wording import relative
 from vidwatch.ui.widgets.rows import (
     SortKey,
@@ -53,8 +54,11 @@ class Column:
     width: int
 
 
+MODEL_WIDTH = 12  # grok-video-3, sora-2-pro, veo3.1-fast: longer names are cut
+
 # The columns a user may hide (``v``), in the order they appear.
 OPTIONAL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("model", "MODEL: what made the job (the request's, or the ID's model part)"),
     ("age", "AGE: since the task was added"),
     ("updated", "UPDATED: since the server last changed its status"),
     ("checked", "CHECKED: since vidwatch last asked"),
@@ -70,6 +74,7 @@ def layout(width: int, hidden: frozenset[str] = frozenset()) -> list[Column]:
         Column("mark", " ", 2),
         Column("task", "TASK", 26),
         Column("state", "STATE", 14),
+        Column("model", "MODEL", MODEL_WIDTH),
         Column("age", "AGE", 5),
         Column("updated", "UPDATED", 8),
         Column("checked", "CHECKED", 8),
@@ -78,7 +83,7 @@ def layout(width: int, hidden: frozenset[str] = frozenset()) -> list[Column]:
     ]
     columns = [c for c in columns if c.key not in hidden]
     # Drop the least important columns first on narrow screens.
-    for drop in ("next", "checked", "eta", "age", "updated"):
+    for drop in ("next", "checked", "model", "eta", "age", "updated"):
         used = sum(c.width + 1 for c in columns)
         if width - used >= 10:
             break
@@ -123,6 +128,8 @@ def row_cells(
             cells.append((column, task_name(record, column.width), base))
         elif key == "state":
             cells.append((column, state_text(record), state_style))
+        elif key == "model":
+            cells.append((column, clean_line(record.model, 80) or "–", muted))
         elif key == "age":
             cells.append((column, relative(record.task.added_at, now), muted))
         elif key == "updated":

@@ -31,6 +31,7 @@ from textual.strip import Strip
 from vidwatch.core.model.records import Scalar, State, TaskRecord, Transition, epoch_time, utcnow
 from vidwatch.core.model.wording import state_text
 from vidwatch.core.polling.scheduler import Eta
+from vidwatch.core.text.expiry import expiry_words
 from vidwatch.core.text.sanitize import MAX_TEXT, clean_line, clean_text, strip_fence
 from vidwatch.core.text.urls import url_problem
 from vidwatch.core.text.wording import capitalized, relative, span
@@ -141,6 +142,7 @@ class DetailPane(ScrollView, can_focus=True):
         """Redraw the relative times (called every second)."""
         if self.record is not None and self.is_mounted:
             self._sections["facts"] = self._facts(self.record)
+            self._sections["url"] = self._url(self.record)  # a link's time left
             self._join()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -292,6 +294,9 @@ class DetailPane(ScrollView, can_focus=True):
         else:
             body = Text("not ready yet", style=self._style("detail--muted"))
         lines = [self._heading("Video URL"), *self._wrap(body)]
+        expiry = expiry_words(r.video_url, self.clock()) if refusal is None else None
+        if expiry is not None:  # a signed link: how long it still works
+            lines += self._wrap(Text(expiry, style=self._style("detail--muted")))
         if r.thumbnail_url:  # a still of the video (grok): shown and selectable, never fetched
             refusal = url_problem(r.thumbnail_url)
             still = (
