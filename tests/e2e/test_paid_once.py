@@ -146,7 +146,7 @@ def test_copies_of_a_batch_submitted_at_once_pay_each_request_once(slow: World) 
 
     other = slow.tmp / "other" / "tasks.toml"
     named = slow.run("submit", "--yes", str(batch), tasks=other)
-    assert named.returncode == 1
+    assert named.returncode == 0, named.stderr  # each row has a job: the earlier send's
     assert len(slow.bodies()) == len(rows)  # nothing paid again, and it says why
     assert named.stdout.count(f"task list {(slow.tmp / 'tasks.toml').resolve()}") == len(rows)
     assert "--resend" in named.stderr

@@ -134,7 +134,11 @@ async def test_a_form_confirmed_while_a_cli_create_holds_the_journal_is_kept(
             await confirm_job(h, pilot, "a long prompt typed with care")
             await pilot.click("#create-yes")
             await until(pilot, lambda: "Waiting for another vidwatch create" in " ".join(h.toasts))
-            await until(pilot, lambda: isinstance(h.app.screen, CreateDialog))
+            await until(
+                pilot,
+                lambda: isinstance(h.app.screen, CreateDialog)
+                and bool(h.app.screen.query("#create-prompt")),  # composed, not only pushed
+            )
             assert "Your form is kept" in " ".join(h.toasts)
             dialog = h.app.screen
             assert isinstance(dialog, CreateDialog)
