@@ -18,6 +18,8 @@ from textual.widgets import (
     Static,
 )
 
+from vidwatch.ui.widgets.footer import KeyFooter
+
 
 @dataclass(frozen=True, slots=True)
 class ExportRequest:
@@ -32,7 +34,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "submit", "Export", priority=True),
         # The path box has the focus and no use for up and down: they pick the format.
-        Binding("up", "format(-1)", "Previous format", show=False),
+        Binding("up", "format(-1)", "Format", key_display="↑↓"),
         Binding("down", "format(1)", "Next format", show=False),
     ]
 
@@ -54,6 +56,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
                 "↑ ↓ format · enter (in the path) or ctrl+s to write · esc to cancel",
                 classes="dialog-hint",
             )
+        yield KeyFooter()
 
     def _path(self, fmt: str) -> str:
         return f"{self.folder.rstrip('/')}/{self.stem}.{fmt}"
