@@ -138,6 +138,7 @@ async def test_a_form_confirmed_while_a_cli_create_holds_the_journal_is_kept(
             assert "Your form is kept" in " ".join(h.toasts)
             dialog = h.app.screen
             assert isinstance(dialog, CreateDialog)
+            await until(pilot, lambda: bool(dialog.query("#create-prompt")))  # composed
             prompt = dialog.query_one("#create-prompt", TextArea).text
             assert prompt == "a long prompt typed with care"
             assert gateway(h).creates == []

@@ -36,8 +36,15 @@ from vidwatch.core.store.view import View
 from vidwatch.core.text.wording import plural
 from vidwatch.ui.banners import Banner
 from vidwatch.ui.controllers.downloads import DownloadsPanel
-from vidwatch.ui.controllers.task_actions import Copier, Opener, TaskActions, empty_hint
+from vidwatch.ui.controllers.task_actions import (
+    Copier,
+    NewJobOpener,
+    Opener,
+    TaskActions,
+    empty_hint,
+)
 from vidwatch.ui.dialogs.columns import ColumnsDialog
+from vidwatch.ui.dialogs.create import Prefill
 from vidwatch.ui.keys import ALTERNATES, MAIN_BINDINGS, TYPED_ACTIONS
 from vidwatch.ui.widgets.columns import OPTIONAL_COLUMNS
 from vidwatch.ui.widgets.detail import NO_TASKS, DetailPane
@@ -52,6 +59,10 @@ NARROW_WIDTH = 100  # below this the detail pane folds away
 LOW_HEIGHT = 12  # and below this
 SHORT_HEIGHT = 20  # below this the banner keeps to two lines
 TINY_HEIGHT = 8  # below this the banner keeps to one line and the footer folds away
+
+
+async def _no_new_job(prefill: Prefill | None) -> None:
+    """Without an app that creates jobs (a screen on its own)."""
 
 
 class MainScreen(TaskActions):
@@ -89,9 +100,15 @@ class MainScreen(TaskActions):
         demo: bool = False,
         folder: Path | None = None,
         view: View | None = None,
+        new_job: NewJobOpener = _no_new_job,
     ) -> None:
         super().__init__(
-            session, copier=copier, opener=opener, clock=clock, folder=folder or Path.home()
+            session,
+            copier=copier,
+            opener=opener,
+            clock=clock,
+            folder=folder or Path.home(),
+            new_job=new_job,
         )
         self.initial_view = view or View()
         self._banners: dict[Banner, str] = {}
