@@ -296,7 +296,7 @@ async def test_a_wave_of_finishes_is_one_toast_and_one_bell(
         await until(pilot, lambda: all(h.app.session.records[j].result.final for j in ids))
         assert len(h.toasts) == 1  # held back: the last toast was moments ago
         await until(pilot, lambda: len(h.toasts) == 2)
-        assert h.toasts[1] == "2 succeeded, 1 failed"
+        assert h.toasts[1] == "Failed: d · 2 succeeded"  # no "0 …", the failure named
         assert h.bells == 2
         await pilot.pause(0.5)  # a window in which no other toast may come
         assert len(h.toasts) == 2

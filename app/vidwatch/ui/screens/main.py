@@ -52,6 +52,7 @@ from vidwatch.ui.widgets.footer import KeyFooter
 from vidwatch.ui.widgets.header import StateCounts, StatusBar
 from vidwatch.ui.widgets.rows import SortKey
 from vidwatch.ui.widgets.task_table import TaskTable
+from vidwatch.ui.widgets.toasts import KEEP_CLEAR
 
 __all__ = ["Copier", "MainScreen", "Opener"]
 
@@ -150,6 +151,7 @@ class MainScreen(TaskActions):
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        self.detail.add_class(KEEP_CLEAR)  # read at length: never under a toast
         self.table.focus()
         self._fit(self.size.width, self.size.height)
         self._apply_view(self.initial_view)
