@@ -16,6 +16,7 @@ from textual.widgets import (
 )
 
 from vidwatch.ui.widgets.footer import KeyFooter
+from vidwatch.ui.widgets.toggles import PlainSelectionList
 
 
 class ColumnsDialog(ModalScreen[frozenset[str] | None]):
@@ -36,7 +37,7 @@ class ColumnsDialog(ModalScreen[frozenset[str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="columns"):
             yield Label("Columns", classes="dialog-title")
-            yield SelectionList[str](
+            yield PlainSelectionList(
                 *[(Text(text), key, key not in self.hidden) for key, text in self.choices],
                 id="columns-list",
             )

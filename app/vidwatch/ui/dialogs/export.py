@@ -19,6 +19,7 @@ from textual.widgets import (
 )
 
 from vidwatch.ui.widgets.footer import KeyFooter
+from vidwatch.ui.widgets.toggles import PlainRadioButton
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +49,9 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         with Vertical(classes="dialog", id="export"):
             yield Label(Text(f"Export {self.what}"), classes="dialog-title")
             with RadioSet(id="export-format"):
-                yield RadioButton("CSV (spreadsheets)", value=True, id="fmt-csv")
-                yield RadioButton("JSON (scripts)", id="fmt-json")
-                yield RadioButton("Markdown (notes, issues)", id="fmt-md")
+                yield PlainRadioButton("CSV (spreadsheets)", value=True, id="fmt-csv")
+                yield PlainRadioButton("JSON (scripts)", id="fmt-json")
+                yield PlainRadioButton("Markdown (notes, issues)", id="fmt-md")
             yield Input(value=self._path("csv"), id="export-path")
             yield Static(
                 "↑ ↓ format · enter (in the path) or ctrl+s to write · esc to cancel",

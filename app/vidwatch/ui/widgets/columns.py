@@ -64,6 +64,10 @@ OPTIONAL_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+TASK_MIN = 14  # the narrowest TASK column: "demo 01 grok", "grok:d23f082…"
+PROMPT_MIN = 10  # the prompt's room that TASK narrows for
+
+
 def layout(width: int, hidden: frozenset[str] = frozenset()) -> list[Column]:
     """Columns that fit ``width``; the prompt takes what is left."""
     columns = [
@@ -77,16 +81,28 @@ def layout(width: int, hidden: frozenset[str] = frozenset()) -> list[Column]:
         Column("eta", "ETA", 6),
     ]
     columns = [c for c in columns if c.key not in hidden]
-    # Drop the least important columns first on narrow screens.
+    # A ticked column shows whenever it fits: TASK narrows first (to leave the prompt
+    # PROMPT_MIN if it can), the prompt takes what is left; the least important go
+    # only when they cannot fit at all.
+    columns = _narrow(columns, "task", TASK_MIN, width - PROMPT_MIN)
     for drop in ("next", "checked", "eta", "age", "updated"):
-        used = sum(c.width + 1 for c in columns)
-        if width - used >= 10:
+        if sum(c.width + 1 for c in columns) <= width:
             break
         columns = [c for c in columns if c.key != drop]
     if "prompt" not in hidden:
         used = sum(c.width + 1 for c in columns)
         columns.append(Column("prompt", "PROMPT", max(width - used, 0)))
     return columns
+
+
+def _narrow(columns: list[Column], key: str, least: int, width: int) -> list[Column]:
+    """``columns`` with column ``key`` narrowed (down to ``least``) until they fit."""
+    over = sum(c.width + 1 for c in columns) - width
+    if over <= 0:
+        return columns
+    return [
+        Column(c.key, c.title, max(c.width - over, least)) if c.key == key else c for c in columns
+    ]
 
 
 Cell = tuple[Column, str, Style]
