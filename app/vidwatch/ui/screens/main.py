@@ -146,6 +146,7 @@ class MainScreen(TaskActions):
             placeholder="Filter: words, state:failed, age:<1h, label:cow, -state:succeeded "
             "— esc clears",
             id="filter",
+            select_on_focus=False,  # / again edits the filter set, never replaces it
         )
         yield DownloadsPanel(id="downloads")
         yield KeyFooter()
@@ -371,8 +372,10 @@ class MainScreen(TaskActions):
         await self.app.run_action("app.pause")
 
     def action_filter(self) -> None:
+        """Open the filter box, or edit the filter set: the cursor at its end."""
         box = self.query_one("#filter", Input)
         box.display = True
+        box.cursor_position = len(box.value)
         # Now, not after a refresh: keys typed right after / are already queued.
         self.set_focus(box)
 
