@@ -17,7 +17,7 @@ from vidwatch.core.config import Config, Paths
 from vidwatch.core.model.records import State, Task, TaskResult, Transition
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.store.task_file import TaskStore
-from vidwatch.core.store.view import View, load_view, save_view
+from vidwatch.core.store.view import DEFAULT_HIDDEN, View, load_view, save_view
 from vidwatch.simulator.jobs import video_bytes
 from vidwatch.simulator.server import Simulator
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
@@ -315,8 +315,9 @@ async def test_filter_sort_and_columns_are_remembered_between_runs(tmp_path: Pat
         await pilot.press("down", "space", "enter")  # hide UPDATED
         assert "updated" in table(h).hidden
         assert "UPDATED" not in table(h).render_line(0).text
-        await until(pilot, lambda: load_view(view_file).hidden == frozenset({"updated"}))
-    assert load_view(view_file) == View("-state:failed", "state", frozenset({"updated"}))
+        hidden = DEFAULT_HIDDEN | {"updated"}
+        await until(pilot, lambda: load_view(view_file).hidden == hidden)
+    assert load_view(view_file) == View("-state:failed", "state", hidden)
     again = make_app(tmp_path / "second", [], config_file=h.config_file)
     TaskStore(again.tasks).replace_all(list(h.stored().values()))
     async with again.app.run_test(size=(160, 30)) as pilot:
