@@ -102,6 +102,7 @@ HOOKS = {
     "_fatal_error",  # CrashHook (ui/textual_private.py): a crash report without locals (the key)
     "render",
     "render_line",
+    "BUTTON_INNER",  # PlainRadioButton: Textual's documented glyph, set to show on and off
     "virtual_size",  # a ScrollView sets it by design
 }
 HOOK_PREFIXES = ("on_", "action_", "watch_", "validate_", "compute_", "__")

@@ -4,7 +4,7 @@ the one send path, and the request in the detail pane."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,11 @@ import pytest
 from textual import events as events_module
 from textual._xterm_parser import XTermParser
 from textual.pilot import Pilot
-from textual.widgets import Select, Static, TextArea
+from textual.widgets import Button, Select, Static, TextArea
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.model.records import State, Task, TaskRecord, TaskRequest
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
+from vidwatch.ui.dialogs.confirm import ConfirmDialog
 from vidwatch.ui.dialogs.create import ConfirmCreate, CreateDialog
 from vidwatch.ui.palette import key_help, palette_commands
 from vidwatch.ui.screens.main import MainScreen
@@ -95,6 +96,8 @@ async def test_a_bad_aspect_ratio_is_shown_in_the_dialog_and_nothing_is_sent(
         assert error.display
         assert h.app.screen is dialog  # no confirm: nothing can be sent
         await pilot.press("escape")
+        await until(pilot, lambda: isinstance(h.app.screen, ConfirmDialog))
+        await pilot.press("y")  # throw the edited form away
         await until(pilot, lambda: isinstance(h.app.screen, MainScreen))
         assert gateway(h).creates == []
         assert h.app.creator.sends == 0
@@ -152,7 +155,9 @@ async def test_escape_sends_nothing_at_either_step(tmp_path: Path) -> None:
         await pilot.press("escape")  # back to the form, as it was
         await until(pilot, lambda: h.app.screen is dialog)
         assert dialog.query_one("#create-prompt", TextArea).text == "a cat"
-        await pilot.press("escape")
+        await pilot.press("escape")  # an edited form: asked first
+        await until(pilot, lambda: isinstance(h.app.screen, ConfirmDialog))
+        await pilot.press("y")
         await until(pilot, lambda: isinstance(h.app.screen, MainScreen))
         await until(pilot, lambda: "Nothing sent." in h.toasts)
         assert gateway(h).creates == []
@@ -214,13 +219,49 @@ async def test_again_opens_the_dialog_prefilled_with_the_request(tmp_path: Path)
         assert gateway(h).creates == []
 
 
-async def test_again_on_a_task_added_by_id_says_there_is_no_request(tmp_path: Path) -> None:
-    h = harness(tmp_path, [made(None)])
+async def test_again_on_a_task_added_by_id_offers_the_form_from_what_is_known(
+    tmp_path: Path,
+) -> None:
+    """No request is kept for a task added by ID, but its ID names the model and the
+    answers hold the prompt: N offers them, for the user to check (issue 21, item 4)."""
+    by_id = made(None)  # sora-2:task_01, failed, "an enhanced fox"
+    grok = record("grok:0b5d3c1e", State.SUCCEEDED, prompt="```\nrewritten\n```")
+    grok = TaskRecord(grok.task, replace(grok.result, sent_prompt="a cat, as sent"))
+    bare = record("7d1c0b52-1f0e-4a53", State.FAILED, prompt="```\na whale\n```")
+    h = harness(tmp_path, [by_id, grok, bare])
     async with h.app.run_test(size=(120, 50)) as pilot:
-        await until(pilot, lambda: h.app.main.current is not None)
-        await pilot.press("N")
-        await until(pilot, lambda: "Nothing to create again" in h.last_toast())
-        assert isinstance(h.app.screen, MainScreen)
+        dialog = await open_dialog(h, pilot, "N")
+        assert dialog.model == "sora-2"  # the ID's prefix, a known model
+        assert dialog.query_one("#create-prompt", TextArea).text == "an enhanced fox"
+        assert dialog.query_one("#create-label").value == "fox"  # type: ignore[attr-defined]
+        note = str(dialog.query_one("#create-note", Static).render())
+        assert "Added by ID" in note
+        assert "Check both" in note
+        await pilot.press("escape")  # as it opened: closes without asking
+        await until(pilot, lambda: isinstance(h.app.screen, MainScreen))
+
+        await pilot.press("down")
+        dialog = await open_dialog(h, pilot, "N")
+        assert dialog.model == "grok-video-3"  # grok: the one known grok model
+        assert dialog.query_one("#create-prompt", TextArea).text == "a cat, as sent"
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(h.app.screen, MainScreen))
+
+        await pilot.press("down")
+        dialog = await open_dialog(h, pilot, "N")
+        assert dialog.model == "grok-video-3"  # no prefix: [create] model
+        assert dialog.query_one("#create-prompt", TextArea).text == "a whale"  # no fence
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(h.app.screen, MainScreen))
+    assert gateway(h).creates == []
+
+
+async def test_the_failed_hint_of_a_task_added_by_id_names_N(tmp_path: Path) -> None:
+    h = make_app(tmp_path, [made(None)])
+    async with h.app.run_test(size=(140, 50)) as pilot:
+        detail = h.app.main.detail
+        await until(pilot, lambda: bool(detail.section_text("problem")))
+        assert "Press N to create it again" in detail.section_text("problem")
 
 
 async def test_the_detail_pane_shows_the_request_literally_above_the_enhanced_prompt(
@@ -461,3 +502,85 @@ async def test_on_a_short_terminal_an_error_below_the_fold_is_brought_into_view(
         await until(pilot, lambda: in_view(dialog, error) and in_view(dialog, prompt))
         assert dialog.focused is prompt
     assert gateway(h).creates == []
+
+
+async def test_escape_on_an_edited_form_asks_before_throwing_it_away(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    async with h.app.run_test(size=(120, 35)) as pilot:
+        dialog = await open_dialog(h, pilot)
+        await pilot.press(*"a cat")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(h.app.screen, ConfirmDialog))
+        await pilot.press("n")  # keep it
+        await until(pilot, lambda: h.app.screen is dialog)
+        assert dialog.query_one("#create-prompt", TextArea).text == "a cat"
+        await pilot.click("#create-cancel")  # the button asks too
+        await until(pilot, lambda: isinstance(h.app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(h.app.screen, MainScreen))
+        await until(pilot, lambda: "Nothing sent." in h.toasts)
+    assert gateway(h).creates == []
+
+
+async def press_at_once(pilot: Pilot[None], *keys: str) -> None:
+    """Keys queued all at once, as a fast typist or a paste on a loaded machine sends
+    them: none waits for the one before to be handled."""
+    for key in keys:
+        char = {"space": " "}.get(key, key if len(key) == 1 else None)
+        pilot.app.post_message(events_module.Key(key, char))
+    await pilot.pause()
+
+
+async def test_keys_typed_right_after_n_go_to_the_prompt(tmp_path: Path) -> None:
+    """Typed while the dialog was being built, they went to the main screen (p paused
+    polling) or were lost (issue 21, item 10)."""
+    h = harness(tmp_path, [record("grok:run", State.RUNNING)])
+    async with h.app.run_test(size=(120, 35)) as pilot:
+        await until(pilot, lambda: h.app.connection.client is not None)
+        await press_at_once(pilot, "n", "p", "i", "g", "space", "d", "a", "n", "c", "e", "s")
+        await until(pilot, lambda: isinstance(h.app.screen, CreateDialog))
+        prompt = h.app.screen.query_one("#create-prompt", TextArea)
+        await until(pilot, lambda: prompt.text == "pig dances")
+        assert not h.app.poller.paused  # p went to the prompt
+        assert "grok:run" in h.app.session.records  # d removed nothing
+
+
+async def test_keys_typed_right_after_N_go_after_the_prefilled_prompt(tmp_path: Path) -> None:
+    h = harness(tmp_path, [made(SORA)])
+    async with h.app.run_test(size=(120, 35)) as pilot:
+        await until(pilot, lambda: h.app.connection.client is not None)
+        await until(pilot, lambda: h.app.main.current is not None)
+        await press_at_once(pilot, "N", "space", "a", "t", "space", "d", "u", "s", "k")
+        await until(pilot, lambda: isinstance(h.app.screen, CreateDialog))
+        prompt = h.app.screen.query_one("#create-prompt", TextArea)
+        await until(pilot, lambda: prompt.text.endswith(" at dusk"))
+        assert prompt.text == SORA.prompt + " at dusk"
+
+
+def footer_keys_of(screen: Any) -> dict[str, str]:
+    from textual.widgets import Footer
+    from vidwatch.ui.textual_private import FooterKey
+
+    footer = screen.query_one(Footer)
+    return {k.key_display: k.description for k in footer.query(FooterKey) if k.display}
+
+
+@pytest.mark.parametrize("size", [(120, 35), (80, 24)])
+async def test_the_dialog_shows_its_own_keys_and_its_buttons(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """The footer listed the table's keys, and the buttons were below the fold."""
+    h = harness(tmp_path)
+    async with h.app.run_test(size=size) as pilot:
+        dialog = await open_dialog(h, pilot)
+        await pilot.pause()
+        keys = footer_keys_of(dialog)
+        assert keys.get("esc") == "Cancel"
+        assert "Review" in keys.values()
+        assert "Add" not in keys.values()  # none of the table's
+        height = dialog.size.height
+        for button in dialog.query(Button):
+            assert button.region.y >= 0
+            assert button.region.bottom <= height - 1
+        assert dialog.query_one("#create-model", Select).region.height > 0
+        assert dialog.query_one("#create-prompt", TextArea).region.height > 0

@@ -152,8 +152,10 @@ async def test_the_add_dialog_scrolls_to_the_label_on_a_short_terminal(tmp_path:
 async def test_escape_cancels_the_add_dialog(tmp_path: Path) -> None:
     h = three(tmp_path)
     async with h.app.run_test(size=(160, 30)) as pilot:
-        await pilot.press("a", "x", "escape")
-        assert isinstance(h.app.screen, MainScreen)
+        await pilot.press("a", "x", "escape")  # something typed: asked first
+        await until(pilot, lambda: isinstance(h.app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(h.app.screen, MainScreen))
         assert len(table(h).view_ids) == 3
 
 

@@ -113,3 +113,24 @@ async def test_the_demo_shows_every_model_family(tmp_path: Path) -> None:
     families = ["grok", "kling-v2", "sora-2", "veo3.1-fast"]
     assert sorted(i.partition(":")[0] for i in records) == families
     assert sorted(r.task.label.split()[-1] for r in records.values()) == families  # shown
+
+
+@pytest.mark.ui
+async def test_at_80x24_the_demo_banner_leaves_the_table_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole demo (36 jobs): banner, header and footer leave most rows to the table."""
+    from vidwatch.ui.widgets.task_table import TaskTable
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    options = DashboardOptions(paths=Paths.discover(), config=Config(), demo=True)
+    app = VidwatchApp(options)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "DEMO" in app.main.banner_text())
+        table = app.main.query_one(TaskTable)
+        await until(pilot, lambda: len(table.view_ids) == 36)
+        await pilot.pause()
+        banner = app.main.query_one("#banner", Static)
+        assert banner.region.height <= 4
+        assert table.region.height - 1 >= 15  # rows under the column titles
+        await pilot.press("q")

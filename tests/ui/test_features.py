@@ -17,7 +17,7 @@ from vidwatch.core.config import Config, Paths
 from vidwatch.core.model.records import State, Task, TaskResult, Transition
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.store.task_file import TaskStore
-from vidwatch.core.store.view import View, load_view, save_view
+from vidwatch.core.store.view import DEFAULT_HIDDEN, View, load_view, save_view
 from vidwatch.simulator.jobs import video_bytes
 from vidwatch.simulator.server import Simulator
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
@@ -298,7 +298,7 @@ async def test_a_wave_of_finishes_is_one_toast_and_one_bell(
         await until(pilot, lambda: all(h.app.session.records[j].result.final for j in ids))
         assert len(h.toasts) == 1  # held back: the last toast was moments ago
         await until(pilot, lambda: len(h.toasts) == 2)
-        assert h.toasts[1] == "2 succeeded, 1 failed"
+        assert h.toasts[1] == "Failed: d · 2 succeeded"  # no "0 …", the failure named
         assert h.bells == 2
         await pilot.pause(0.5)  # a window in which no other toast may come
         assert len(h.toasts) == 2
@@ -317,8 +317,9 @@ async def test_filter_sort_and_columns_are_remembered_between_runs(tmp_path: Pat
         await pilot.press("down", "down", "space", "enter")  # past MODEL and AGE: hide UPDATED
         assert "updated" in table(h).hidden
         assert "UPDATED" not in table(h).render_line(0).text
-        await until(pilot, lambda: load_view(view_file).hidden == frozenset({"updated"}))
-    assert load_view(view_file) == View("-state:failed", "state", frozenset({"updated"}))
+        hidden = DEFAULT_HIDDEN | {"updated"}
+        await until(pilot, lambda: load_view(view_file).hidden == hidden)
+    assert load_view(view_file) == View("-state:failed", "state", hidden)
     again = make_app(tmp_path / "second", [], config_file=h.config_file)
     TaskStore(again.tasks).replace_all(list(h.stored().values()))
     async with again.app.run_test(size=(160, 30)) as pilot:

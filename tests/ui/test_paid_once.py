@@ -136,12 +136,15 @@ async def test_a_form_confirmed_while_a_cli_create_holds_the_journal_is_kept(
             await until(pilot, lambda: "Waiting for another vidwatch create" in " ".join(h.toasts))
             await until(
                 pilot,
-                lambda: isinstance(h.app.screen, CreateDialog)
-                and bool(h.app.screen.query("#create-prompt")),  # composed, not only pushed
+                lambda: (
+                    isinstance(h.app.screen, CreateDialog)
+                    and bool(h.app.screen.query("#create-prompt"))
+                ),  # composed, not only pushed
             )
             assert "Your form is kept" in " ".join(h.toasts)
             dialog = h.app.screen
             assert isinstance(dialog, CreateDialog)
+            await until(pilot, lambda: bool(dialog.query("#create-prompt")))  # composed
             prompt = dialog.query_one("#create-prompt", TextArea).text
             assert prompt == "a long prompt typed with care"
             assert gateway(h).creates == []

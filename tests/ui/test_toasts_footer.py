@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Footer, Input, TextArea
-from vidwatch.core.model.records import State
+from vidwatch.core.gateway.outcomes import Ok
+from vidwatch.core.model.records import State, TaskRecord
+from vidwatch.core.polling.events import TaskUpdate
 from vidwatch.ui.dialogs.add import AddDialog
 from vidwatch.ui.screens.help import HelpScreen
-from vidwatch.ui.textual_private import FooterKey, Toast, ToastRack
+from vidwatch.ui.textual_private import FooterKey, Toast, ToastRack, shown_notifications
 from vidwatch.ui.widgets.toasts import MAX_TOASTS
 
 from tests.support.dashboard import Harness, make_app, record
@@ -199,3 +202,76 @@ async def test_toasts_keep_clear_of_the_filter_box_after_enter(tmp_path: Path) -
             h.app.notify(f"Finished: demo {n:02d}, a sentence long enough to take room")
         await until(pilot, lambda: any(drawn(h, t) for t in toasts(h)))
         assert covered_cells(h, box) == []
+
+
+# ---------------------------------------------------------------- finishes (issue 21, 8)
+
+
+def running(n: int) -> list[TaskRecord]:
+    return [record(f"grok:{i}", State.RUNNING, label=f"job {i}") for i in range(n)]
+
+
+def finish(h: Harness, *ids: str, failed: tuple[str, ...] = ()) -> None:
+    """Finishes in one batch, as the poller reports them (the wave is announced now or
+    held: announce_now sums up what is held)."""
+    updates = []
+    for task_id in ids + failed:
+        state = State.FAILED if task_id in failed else State.SUCCEEDED
+        before = h.app.session.records[task_id]
+        after = replace(before.result, state=state, status=state.value)
+        updates.append(TaskUpdate(TaskRecord(before.task, after), before.result, Ok(after)))
+    h.app.announcer.on_changes(updates)
+
+
+def toast_texts(h: Harness) -> list[str]:
+    return [str(t.render()) for t in toasts(h)]
+
+
+async def test_waves_of_successes_are_one_quiet_toast_without_zeros(tmp_path: Path) -> None:
+    """The demo piled up "2 succeeded, 0 failed (×2)" and "Finished: demo 08"."""
+    h = make_app(tmp_path, running(6))
+    async with h.app.run_test(size=(120, 35), notifications=True) as pilot:
+        announcer = h.app.announcer
+        finish(h, "grok:1", "grok:2")
+        announcer.announce_now()
+        await until(pilot, lambda: len(toasts(h)) == 1)
+        finish(h, "grok:3", "grok:4")
+        announcer.announce_now()  # the same words again: in place, not counted
+        finish(h, "grok:5")
+        announcer.announce_now()
+        await until(pilot, lambda: any("job 5" in t for t in toast_texts(h)))
+        await pilot.pause()
+        texts = toast_texts(h)
+        assert len(texts) == 1, texts  # one summary at a time
+        assert all("×" not in t and "0 failed" not in t for t in h.toasts + texts)
+        assert h.toasts[:2] == ["2 finished", "2 finished"]
+        (shown,) = shown_notifications(h.app)
+        assert shown.timeout <= 5  # quiet: it goes soon
+        assert shown.severity == "information"
+
+
+async def test_a_failure_asks_for_attention_and_is_named(tmp_path: Path) -> None:
+    h = make_app(tmp_path, running(4))
+    async with h.app.run_test(size=(120, 35), notifications=True) as pilot:
+        finish(h, "grok:1", failed=("grok:2",))
+        await until(pilot, lambda: len(toasts(h)) == 1)
+        (shown,) = shown_notifications(h.app)
+        assert shown.severity == "error"
+        assert shown.message == "Failed: job 2 · 1 succeeded"
+
+
+@pytest.mark.parametrize("size", [(120, 35), (160, 45)])
+async def test_toasts_never_cover_the_detail_pane(tmp_path: Path, size: tuple[int, int]) -> None:
+    h = make_app(tmp_path, running(30))
+    async with h.app.run_test(size=size, notifications=True) as pilot:
+        detail = h.app.main.detail
+        await until(pilot, lambda: bool(detail.region))
+        for n in range(3):
+            h.app.notify(f"Something happened, number {n}: a sentence long enough to wrap.")
+        await until(pilot, lambda: len(toasts(h)) == 3 and all(drawn(h, t) for t in toasts(h)))
+        await pilot.pause()
+        assert covered_cells(h, detail) == []
+        await pilot.press("slash")  # the filter box open: still clear of the pane
+        await pilot.pause()
+        await pilot.pause()
+        assert covered_cells(h, detail) == []

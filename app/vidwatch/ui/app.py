@@ -56,6 +56,7 @@ from vidwatch.ui.controllers.feed import ChangeFeed
 from vidwatch.ui.controllers.saver import SaveController
 from vidwatch.ui.controllers.task_actions import TaskActions
 from vidwatch.ui.dialogs.confirm import ConfirmDialog
+from vidwatch.ui.dialogs.create import Prefill
 from vidwatch.ui.palette import key_help, palette_commands
 from vidwatch.ui.screens.help import HelpScreen
 from vidwatch.ui.screens.main import Copier, MainScreen, Opener
@@ -126,6 +127,7 @@ class VidwatchApp(CrashHook[None]):
             demo=options.demo,
             folder=config.download_dir,
             view=load_view(options.paths.view_file) if not options.demo else None,
+            new_job=self._open_new_job,
         )
         self.connection = Connection(
             self,
@@ -320,8 +322,9 @@ class VidwatchApp(CrashHook[None]):
     def on_main_screen_view_changed(self, event: MainScreen.ViewChanged) -> None:
         self.saver.view_changed(event.view)
 
-    def on_task_actions_new_job_requested(self, event: TaskActions.NewJobRequested) -> None:
-        self.creator.open(event.prefill)
+    async def _open_new_job(self, prefill: Prefill | None) -> None:
+        """``n`` and ``N``: the dialog, taking keys when this returns."""
+        await self.creator.open(prefill)
 
     def on_task_actions_download_requested(self, event: TaskActions.DownloadRequested) -> None:
         panel = self.main.query_one(DownloadsPanel)

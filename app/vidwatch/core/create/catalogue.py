@@ -50,6 +50,7 @@ __all__ = [
     "check_image_url",
     "check_images",
     "lookup",
+    "model_of_id",
 ]
 
 JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
@@ -195,6 +196,24 @@ def lookup(model: str) -> ModelSpec | None:
             images_help="the first frame, then optionally the last",
         )
     return None
+
+
+def model_of_id(task_id: str) -> str | None:
+    """The model that most likely made ``task_id``, from its prefix (``grok:…``,
+    ``veo3.1-fast:…``): a known model of that name, else the one known model whose IDs
+    carry that prefix (``grok`` → ``grok-video-3``), else the prefix itself (gateways name
+    IDs after the model). None for an ID without a prefix. A guess, for a form the user
+    checks (``N`` on a task added by ID), never for anything sent unasked."""
+    prefix, sep, _ = task_id.partition(":")
+    prefix = prefix.strip()
+    if not sep or not prefix or len(prefix) > 40 or not prefix.isprintable():
+        return None
+    if lookup(prefix) is not None:
+        return prefix
+    named = [spec.name for spec in MODELS.values() if spec.id_prefix == prefix.lower()]
+    if len(named) == 1:
+        return named[0]
+    return prefix
 
 
 def _is_int(value: object) -> bool:

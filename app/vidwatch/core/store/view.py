@@ -8,21 +8,25 @@ A damaged or hand-mangled ``view.toml`` just means the default view.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import tomli_w
 
 from vidwatch.core.store.atomic import atomic_write
 
-__all__ = ["View", "load_view", "save_view"]
+__all__ = ["DEFAULT_HIDDEN", "View", "load_view", "save_view"]
+
+# Columns off until ticked (``v``): the detail pane has them, and at 120 columns the
+# table has no room for them beside the prompt.
+DEFAULT_HIDDEN = frozenset({"checked", "next"})
 
 
 @dataclass(frozen=True, slots=True)
 class View:
     filter: str = ""
     sort: str = "added"
-    hidden: frozenset[str] = field(default_factory=frozenset)  # column keys
+    hidden: frozenset[str] = DEFAULT_HIDDEN  # column keys
 
 
 MAX_BYTES = 64 * 1024  # a view is a few lines; anything bigger is not ours
@@ -41,13 +45,13 @@ def load_view(path: Path) -> View:
         return View()
     text = table.get("filter", "")
     sort = table.get("sort", "added")
-    hidden = table.get("hidden_columns", [])
+    hidden = table.get("hidden_columns", sorted(DEFAULT_HIDDEN))
     return View(
         filter=text[:500] if isinstance(text, str) else "",
         sort=sort if isinstance(sort, str) else "added",
         hidden=frozenset(h for h in hidden if isinstance(h, str))
         if isinstance(hidden, list)
-        else frozenset(),
+        else DEFAULT_HIDDEN,
     )
 
 

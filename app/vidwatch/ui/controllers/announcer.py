@@ -1,8 +1,10 @@
 """Telling the user that jobs finished: toasts, the bell, desktop notifications.
 
 The :class:`Announcer` reads the same batches of changes the screen applies. A wave of
-finishes becomes one summary (at most one every :data:`ANNOUNCE_GAP` seconds), and the
-last of the marked tasks finishing is summed up once.
+finishes becomes one summary (at most one every :data:`ANNOUNCE_GAP` seconds): a quiet,
+short one that replaces the last when all succeeded (the table and the header show them
+already), one that asks for attention when any failed. The last of the marked tasks
+finishing is summed up once.
 """
 
 from __future__ import annotations
@@ -20,12 +22,19 @@ from vidwatch.core.model.records import FINISHED_STATES, State, TaskRecord
 from vidwatch.core.polling.events import TaskUpdate
 from vidwatch.core.runtime.notify import desktop_sequence, notify_send, terminal_style
 from vidwatch.core.session import Session
-from vidwatch.ui.textual_private import terminal_driver
+from vidwatch.ui.textual_private import (
+    shown_notifications,
+    terminal_driver,
+    withdraw_notification,
+)
 from vidwatch.ui.widgets.task_table import TaskTable
 
 __all__ = ["ANNOUNCE_GAP", "Announcer"]
 
 ANNOUNCE_GAP = 2.0  # seconds between "finished" toasts: a wave of finishes is summed up
+QUIET_TIMEOUT = 4.0  # seconds a toast of successes shows: the table says it already
+FAILED_TIMEOUT = 10.0  # seconds a toast of failures shows: it needs attention
+MAX_NAMED = 3  # failed tasks named in one toast
 
 
 class Announcer:
@@ -51,6 +60,7 @@ class Announcer:
         self._announced_at = -ANNOUNCE_GAP  # monotonic time of the last "finished" toast
         self._armed = False
         self._batch_announced: frozenset[str] = frozenset()
+        self._quiet = ""  # the last quiet toast's text
 
     def on_changes(self, changes: Sequence[Change]) -> None:
         updates = [c for c in changes if isinstance(c, TaskUpdate)]
@@ -76,6 +86,9 @@ class Announcer:
             self.announce_now()
 
     def announce_now(self) -> None:
+        """One toast for the finishes since the last: a quiet one (short, replacing the
+        last quiet one) when all succeeded, since the table and the header show them
+        already; one that asks for attention when any failed. No zero is spelt out."""
         self._armed = False
         if not self.alive():
             return
@@ -84,24 +97,38 @@ class Announcer:
             return
         self._announced_at = time.monotonic()
         failed = [r for r in done if r.result.state is State.FAILED]
-        if len(done) == 1:
+        succeeded = len(done) - len(failed)
+        if failed:
+            names = ", ".join(r.task.label or r.id for r in failed[:MAX_NAMED])
+            more = len(failed) - MAX_NAMED
+            names += f" and {more} more" if more > 0 else ""
+            message = f"Failed: {names}" if len(failed) == 1 else f"{len(failed)} failed: {names}"
+            if succeeded:
+                message += f" · {succeeded} succeeded"
+            self.app.notify(message, severity="error", timeout=FAILED_TIMEOUT)
+            self.desktop("vidwatch: a job failed" if len(done) == 1 else "vidwatch", message)
+        elif succeeded == 1:
             record = done[0]
             name = record.task.label or record.id
-            if failed:
-                self.app.notify(f"Failed: {name}", severity="error")
-                self.desktop("vidwatch: a job failed", name)
-            else:
-                # c copies the highlighted row: offer it only when that is this task
-                here = self.table().cursor_id == record.id
-                tip = " — press c to copy its URL" if here else ""
-                self.app.notify(f"Finished: {name}{tip}")
-                self.desktop("vidwatch: a video is ready", name)
+            # c copies the highlighted row: offer it only when that is this task
+            here = self.table().cursor_id == record.id
+            tip = " — press c to copy its URL" if here else ""
+            self._quietly(f"Finished: {name}{tip}")
+            self.desktop("vidwatch: a video is ready", name)
         else:
-            summary = f"{len(done) - len(failed)} succeeded, {len(failed)} failed"
-            self.app.notify(summary, severity="warning" if failed else "information")
-            self.desktop("vidwatch", summary)
+            self._quietly(f"{succeeded} finished")
+            self.desktop("vidwatch", f"{succeeded} videos are ready")
         if self.config().bell:
             self.app.bell()
+
+    def _quietly(self, message: str) -> None:
+        """A short toast in place of the last quiet one, if it still shows (never
+        stacked, never counted)."""
+        for shown in shown_notifications(self.app):
+            if shown.message == self._quiet:
+                withdraw_notification(self.app, shown)
+        self._quiet = message
+        self.app.notify(message, timeout=QUIET_TIMEOUT)
 
     def _announce_batch(self, updates: Sequence[TaskUpdate]) -> None:
         """One summary when the last of the marked tasks finishes (not when tasks that
@@ -117,10 +144,14 @@ class Announcer:
             return
         self._batch_announced = marked
         failed = sum(1 for r in records if r.result.state is State.FAILED)
-        which = (
-            "The marked task is" if len(records) == 1 else f"All {len(records)} marked tasks are"
-        )
-        summary = f"{which} done: {len(records) - failed} succeeded, {failed} failed."
+        succeeded = sum(1 for r in records if r.result.state is State.SUCCEEDED)
+        which = "The marked task" if len(records) == 1 else f"All {len(records)} marked tasks"
+        if succeeded == len(records) or failed == len(records):  # no "0 failed"
+            summary = f"{which} {'failed' if failed else 'succeeded'}."
+        else:
+            others = len(records) - succeeded - failed
+            counts = ((succeeded, "succeeded"), (failed, "failed"), (others, "ended otherwise"))
+            summary = f"{which} are done: {', '.join(f'{n} {w}' for n, w in counts if n)}."
         self.app.notify(summary, timeout=10)
         self.desktop("vidwatch: your batch is done", summary)
 

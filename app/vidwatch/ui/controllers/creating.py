@@ -22,6 +22,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -103,8 +104,9 @@ class JobCreator:
             self._ledger = Ledger(self.sent_dir(), self.session.store.path)
         return self._ledger.ready()
 
-    def open(self, prefill: Prefill | None = None) -> None:
-        """``n`` (no prefill) or ``N`` (the task's request)."""
+    async def open(self, prefill: Prefill | None = None) -> None:
+        """``n`` (no prefill) or ``N`` (the task's request, or what is known of a task
+        added by ID); returns once the dialog is built and its prompt has the focus."""
         if self.client() is None:
             self.app.notify(
                 "Creating jobs needs an API key (see the banner); to try it without one, "
@@ -116,8 +118,10 @@ class JobCreator:
         again = prefill is not None
         if prefill is None:
             prefill = Prefill(self.config().create.model)
+        elif not prefill.model:  # an ID without a model prefix
+            prefill = replace(prefill, model=self.config().create.model)
         dialog = CreateDialog(prefill, again=again, earlier=self.earlier)
-        self.app.push_screen(dialog, self._confirmed)
+        await self.app.push_screen(dialog, self._confirmed)
 
     def earlier(self, request: CreateRequest) -> Earlier | None:
         """The latest send of this request (from anywhere) that may have made a job, or a

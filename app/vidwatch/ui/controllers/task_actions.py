@@ -9,7 +9,7 @@ method; the session announces it and the screen applies it in one place
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from vidwatch.ui.widgets.task_table import TaskTable
 __all__ = [
     "HIDDEN_BY_FILTER",
     "Copier",
+    "NewJobOpener",
     "Opener",
     "TaskActions",
     "describe_add",
@@ -43,6 +44,7 @@ __all__ = [
 
 Copier = Callable[[str], CopyResult]
 Opener = Callable[[str], OpenResult]
+NewJobOpener = Callable[[Prefill | None], Awaitable[None]]
 
 HIDDEN_BY_FILTER = "The filter hides every task. Press esc to clear it."
 
@@ -57,13 +59,6 @@ class TaskActions(Screen[None]):
             super().__init__()
             self.records = records
 
-    class NewJobRequested(Message):
-        """Open the new-job dialog (``prefill``: a task's request, for ``N``)."""
-
-        def __init__(self, prefill: Prefill | None) -> None:
-            super().__init__()
-            self.prefill = prefill
-
     def __init__(
         self,
         session: Session,
@@ -72,9 +67,11 @@ class TaskActions(Screen[None]):
         opener: Opener,
         clock: Callable[[], datetime],
         folder: Path,
+        new_job: NewJobOpener,
     ) -> None:
         super().__init__()
         self.session = session
+        self.new_job = new_job  # opens the new-job dialog; returns once it takes keys
         self.copier = copier
         self.opener = opener
         self.clock = clock
@@ -122,22 +119,20 @@ class TaskActions(Screen[None]):
             severity="warning" if request.rejected else "information",
         )
 
-    def action_new_job(self) -> None:
-        self.post_message(self.NewJobRequested(None))
+    # n and N open the dialog here and now, and wait until it takes keys: the keys typed
+    # right after them (queued meanwhile) go to its prompt, never to this screen.
+    async def action_new_job(self) -> None:
+        await self.new_job(None)
 
-    def action_again(self) -> None:
+    async def action_again(self) -> None:
         record = self._selected()
         if record is None:
             return
         request = record.task.request
-        if request is None:
-            self.notify(
-                f"Nothing to create again: {record.task.label or record.id} was added by ID, "
-                "so vidwatch does not know its request. Press n for a new job.",
-                severity="warning",
-            )
+        if request is None:  # added by ID: what the ID and the answers tell, to check
+            await self.new_job(Prefill.guessed(record))
             return
-        self.post_message(self.NewJobRequested(Prefill.of(request, record.task.label)))
+        await self.new_job(Prefill.of(request, record.task.label))
 
     async def action_copy(self) -> None:
         if self.table.marked:

@@ -20,6 +20,8 @@ from textual.widgets import (
 )
 
 from vidwatch.core.model.ids import extract_ids, shown
+from vidwatch.ui.dialogs.confirm import ConfirmDialog
+from vidwatch.ui.widgets.footer import KeyFooter
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class AddDialog(ModalScreen[AddRequest | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Add  ctrl+s", variant="primary", id="add-ok")
                 yield Button("Cancel  esc", id="add-cancel")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#add-ids", TextArea).focus()
@@ -98,4 +101,16 @@ class AddDialog(ModalScreen[AddRequest | None]):
         self.dismiss(parse_add(text, label, anyway=anyway.display and anyway.value))
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Close, adding nothing; a paste is thrown away only after a yes."""
+        typed = self.query_one("#add-ids", TextArea).text.strip()
+        if not typed:
+            self.dismiss(None)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(None)
+
+        self.app.push_screen(
+            ConfirmDialog("Throw away what you pasted?", "No task was added."), answered
+        )

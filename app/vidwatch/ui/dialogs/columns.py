@@ -15,13 +15,18 @@ from textual.widgets import (
     Static,
 )
 
+from vidwatch.ui.widgets.footer import KeyFooter
+from vidwatch.ui.widgets.toggles import PlainSelectionList
+
 
 class ColumnsDialog(ModalScreen[frozenset[str] | None]):
     """Pick the table's columns (``v``); the choice is remembered."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
+        # space is the list's own key; here too, so the footer names it
+        Binding("space", "toggle_column", "Show or hide", priority=True),
         Binding("enter", "done", "Done", priority=True),
+        Binding("escape", "cancel", "Cancel"),
     ]
 
     def __init__(self, choices: tuple[tuple[str, str], ...], hidden: frozenset[str]) -> None:
@@ -32,14 +37,18 @@ class ColumnsDialog(ModalScreen[frozenset[str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="columns"):
             yield Label("Columns", classes="dialog-title")
-            yield SelectionList[str](
+            yield PlainSelectionList(
                 *[(Text(text), key, key not in self.hidden) for key, text in self.choices],
                 id="columns-list",
             )
             yield Static("space toggles · enter keeps · esc cancels", classes="dialog-hint")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(SelectionList).focus()
+
+    def action_toggle_column(self) -> None:
+        self.query_one(SelectionList).action_select()
 
     def action_done(self) -> None:
         shown = set(self.query_one(SelectionList).selected)

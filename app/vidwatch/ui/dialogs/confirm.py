@@ -15,6 +15,8 @@ from textual.widgets import (
     Static,
 )
 
+from vidwatch.ui.widgets.footer import KeyFooter
+
 
 class ConfirmDialog(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -35,6 +37,7 @@ class ConfirmDialog(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Yes  y", variant="error", id="yes")
                 yield Button("No  n", id="no")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -8,7 +8,9 @@ on a short terminal). A valid form leads to :class:`ConfirmCreate`, which shows 
 will be sent (the body; the key is never in it) and spends only on its
 "Create (costs money)" button. When the same request was sent before (from anywhere: the
 record of sends, or a task of the list it made), the confirm screen says so — when, and
-as which task — and its button says it pays again. Escape anywhere sends nothing.
+as which task — and its button says it pays again. Escape anywhere sends nothing (on an
+edited form, after asking whether to throw it away). The dialog's keys are in its own
+footer; the buttons stay in sight below the form, which scrolls.
 
 A boolean field is a three-way choice (not sent, true, false) rather than a switch: a
 switch cannot say "not sent", and sending ``enhance_prompt: false`` or
@@ -33,11 +35,13 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from vidwatch.core.create.catalogue import MODELS, JsonValue, ParamSpec, lookup
+from vidwatch.core.create.catalogue import MODELS, JsonValue, ParamSpec, lookup, model_of_id
 from vidwatch.core.create.ledger import Earlier
 from vidwatch.core.create.requests import CreateError, CreateRequest, parse_param, prepare
-from vidwatch.core.model.records import MAX_LABEL, TaskRequest
-from vidwatch.core.text.sanitize import clean_line, clean_text, escape_hidden
+from vidwatch.core.model.records import MAX_LABEL, TaskRecord, TaskRequest
+from vidwatch.core.text.sanitize import clean_line, clean_text, escape_hidden, strip_fence
+from vidwatch.ui.dialogs.confirm import ConfirmDialog
+from vidwatch.ui.widgets.footer import KeyFooter
 
 __all__ = ["ConfirmCreate", "CreateDialog", "NewJob", "Prefill", "body_shown"]
 
@@ -62,10 +66,32 @@ class Prefill:
     images: tuple[str, ...] = ()
     label: str = ""
 
+    note: str = ""  # said under the title: where a guessed form came from
+
     @classmethod
     def of(cls, request: TaskRequest, label: str = "") -> Prefill:
         """The form of a task's request (``N``: the same job again)."""
         return cls(request.model, request.prompt, request.fields, request.images, label)
+
+    @classmethod
+    def guessed(cls, record: TaskRecord) -> Prefill:
+        """The form of a task added by ID (``N``), from what is known: the model from the
+        ID's prefix (:func:`~vidwatch.core.create.catalogue.model_of_id`; ``""`` when it has
+        none: the configured model), the prompt the server echoed (grok), else its
+        rewrite of it (the enhanced prompt, without its fence)."""
+        result = record.result
+        prompt = result.sent_prompt or strip_fence(result.enhanced_prompt or "")
+        whence = (
+            "the prompt from the server's answer. Check both."
+            if prompt
+            else "no prompt is known yet."
+        )
+        return cls(
+            model_of_id(record.id) or "",
+            prompt,
+            label=record.task.label,
+            note=f"Added by ID, so this is pieced together: the model from the ID; {whence}",
+        )
 
 
 def body_shown(body: Mapping[str, JsonValue]) -> str:
@@ -100,6 +126,7 @@ class CreateDialog(ModalScreen[NewJob | None]):
         self._model_shown: str | None = None  # whose fields are on the form ("": none)
         self._building = asyncio.Lock()
         self._pending: dict[str, Any] = {}  # values for the fields about to be built
+        self._as_opened: tuple[object, ...] | None = None  # the form as it opened
 
     def compose(self) -> ComposeResult:
         prefill = self.prefill
@@ -116,33 +143,39 @@ class CreateDialog(ModalScreen[NewJob | None]):
             if spec is not None and self._fits(spec.field(key), value)
         }
         title = "Create the job again" if self.again else "New job"
-        with VerticalScroll(id="create-form", classes="dialog"):
-            yield Label(f"{title} (costs money: you confirm first)", classes="dialog-title")
-            with Horizontal(classes="create-row"):
-                yield Label("Model", classes="create-key")
-                yield Select(
-                    [(Text(name), name) for name in MODELS],
-                    value=prefill.model if known else Select.NULL,
-                    prompt="another model (type it)",
-                    id="create-model",
-                )
-            yield Input(
-                value="" if known else prefill.model,
-                placeholder="or another model by name (overrides the list)",
-                id="create-model-other",
-            )
-            yield Label("Prompt", classes="create-heading")
-            yield TextArea(prefill.prompt, id="create-prompt", soft_wrap=True)
-            yield Vertical(id="create-fields")
-            yield Label("Image URLs (one a line)", classes="create-heading")
-            yield TextArea("\n".join(prefill.images), id="create-images", soft_wrap=False)
-            yield Label("Other fields (key=value, one a line)", classes="create-heading")
-            yield TextArea("\n".join(extra), id="create-params", soft_wrap=False)
-            yield Input(value=prefill.label, placeholder="Label (optional)", id="create-label")
-            yield Static(id="create-error", markup=False)
+        with Vertical(id="create-dialog", classes="dialog"):
+            with Vertical(classes="dialog-head"):
+                yield Label(f"{title} (costs money: you confirm first)", classes="dialog-title")
+                if prefill.note:
+                    yield Static(Text(prefill.note), classes="dialog-hint", id="create-note")
+            with VerticalScroll(id="create-form"):
+                with Horizontal(classes="create-row"):
+                    yield Label("Model", classes="create-key")
+                    yield Select(
+                        [(Text(name), name) for name in MODELS],
+                        value=prefill.model if known else Select.NULL,
+                        prompt="another model (type it)",
+                        id="create-model",
+                    )
+                    yield Input(
+                        value="" if known else prefill.model,
+                        placeholder="or type another model",
+                        id="create-model-other",
+                    )
+                yield Label("Prompt", classes="create-heading")
+                yield TextArea(prefill.prompt, id="create-prompt", soft_wrap=True)
+                yield Vertical(id="create-fields")
+                yield Label("Image URLs (one a line)", classes="create-heading")
+                yield TextArea("\n".join(prefill.images), id="create-images", soft_wrap=False)
+                yield Label("Other fields (key=value, one a line)", classes="create-heading")
+                yield TextArea("\n".join(extra), id="create-params", soft_wrap=False)
+                yield Input(value=prefill.label, placeholder="Label (optional)", id="create-label")
+                yield Static(id="create-error", markup=False)
+            # Outside the scrolling form: always in sight, whatever the terminal's height.
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Review  ctrl+s", variant="primary", id="create-review")
                 yield Button("Cancel  esc", id="create-cancel")
+        yield KeyFooter()
 
     @staticmethod
     def _fits(spec: ParamSpec | None, value: Any) -> bool:
@@ -154,8 +187,25 @@ class CreateDialog(ModalScreen[NewJob | None]):
         return any(value == c and type(value) is type(c) for c in spec.choices)
 
     async def on_mount(self) -> None:
+        # Before anything slow: keys typed right after n or N (queued while this dialog
+        # is built) go to the prompt, after what it holds (set_focus now: focus() would
+        # wait behind those keys).
+        prompt = self.query_one("#create-prompt", TextArea)
+        prompt.move_cursor(prompt.document.end)
+        self.set_focus(prompt, scroll_visible=False)
         await self._show_fields()
-        self.query_one("#create-prompt", TextArea).focus()
+        self._as_opened = self._form_state()
+
+    def _form_state(self) -> tuple[object, ...]:
+        """Everything the user can type or choose, to tell an edited form."""
+        texts = [w.text for w in self.query(TextArea).results(TextArea)]
+        inputs = [w.value for w in self.query(Input).results(Input)]
+        return (self.model, tuple(texts), tuple(inputs), tuple(self.field_values().items()))
+
+    @property
+    def edited(self) -> bool:
+        """The form differs from what it opened with."""
+        return self._as_opened is not None and self._form_state() != self._as_opened
 
     @property
     def model(self) -> str:
@@ -296,7 +346,19 @@ class CreateDialog(ModalScreen[NewJob | None]):
         self.app.push_screen(ConfirmCreate(job, earlier), answered)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Close, sending nothing; what was typed is thrown away only after a yes."""
+        if not self.edited:
+            self.dismiss(None)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(None)
+
+        self.app.push_screen(
+            ConfirmDialog("Throw away this form?", "Nothing was sent; what you typed is lost."),
+            answered,
+        )
 
     @on(Button.Pressed, "#create-review")
     def _review_pressed(self) -> None:
@@ -304,7 +366,7 @@ class CreateDialog(ModalScreen[NewJob | None]):
 
     @on(Button.Pressed, "#create-cancel")
     def _cancel_pressed(self) -> None:
-        self.dismiss(None)
+        self.action_cancel()
 
 
 class ConfirmCreate(ModalScreen[bool]):
@@ -330,18 +392,23 @@ class ConfirmCreate(ModalScreen[bool]):
         title = "Create this job? It costs money."
         if self.earlier is not None:
             title = "This request was sent before. Pay for it again?"
-        with VerticalScroll(id="create-confirm", classes="dialog"):
-            yield Label(title, classes="dialog-title")
-            if self.earlier is not None:
-                text = f"The same request was {self.earlier.text()}; creating it again pays again."
-                yield Static(Text(text), markup=False, id="confirm-earlier")
-            yield Static(Text("\n".join(lines)), markup=False, id="confirm-facts")
-            yield Label("The body sent (the key goes in a header, never here):")
-            yield Static(Text(body_shown(request.body())), markup=False, id="confirm-body")
+        with Vertical(id="create-confirm", classes="dialog"):
+            with Vertical(classes="dialog-head"):
+                yield Label(title, classes="dialog-title")
+            with VerticalScroll(id="confirm-scroll"):
+                if self.earlier is not None:
+                    text = (
+                        f"The same request was {self.earlier.text()}; creating it again pays again."
+                    )
+                    yield Static(Text(text), markup=False, id="confirm-earlier")
+                yield Static(Text("\n".join(lines)), markup=False, id="confirm-facts")
+                yield Label("The body sent (the key goes in a header, never here):")
+                yield Static(Text(body_shown(request.body())), markup=False, id="confirm-body")
             with Horizontal(classes="dialog-buttons"):
                 yes = "Create again (pays again)" if self.earlier else "Create (costs money)"
                 yield Button(yes, variant="error", id="create-yes")
                 yield Button("Back  esc", id="create-back")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#create-back", Button).focus()  # spending takes a deliberate move

@@ -18,6 +18,9 @@ from textual.widgets import (
     Static,
 )
 
+from vidwatch.ui.widgets.footer import KeyFooter
+from vidwatch.ui.widgets.toggles import PlainRadioButton
+
 
 @dataclass(frozen=True, slots=True)
 class ExportRequest:
@@ -32,7 +35,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "submit", "Export", priority=True),
         # The path box has the focus and no use for up and down: they pick the format.
-        Binding("up", "format(-1)", "Previous format", show=False),
+        Binding("up", "format(-1)", "Format", key_display="↑↓"),
         Binding("down", "format(1)", "Next format", show=False),
     ]
 
@@ -46,14 +49,15 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         with Vertical(classes="dialog", id="export"):
             yield Label(Text(f"Export {self.what}"), classes="dialog-title")
             with RadioSet(id="export-format"):
-                yield RadioButton("CSV (spreadsheets)", value=True, id="fmt-csv")
-                yield RadioButton("JSON (scripts)", id="fmt-json")
-                yield RadioButton("Markdown (notes, issues)", id="fmt-md")
+                yield PlainRadioButton("CSV (spreadsheets)", value=True, id="fmt-csv")
+                yield PlainRadioButton("JSON (scripts)", id="fmt-json")
+                yield PlainRadioButton("Markdown (notes, issues)", id="fmt-md")
             yield Input(value=self._path("csv"), id="export-path")
             yield Static(
                 "↑ ↓ format · enter (in the path) or ctrl+s to write · esc to cancel",
                 classes="dialog-hint",
             )
+        yield KeyFooter()
 
     def _path(self, fmt: str) -> str:
         return f"{self.folder.rstrip('/')}/{self.stem}.{fmt}"

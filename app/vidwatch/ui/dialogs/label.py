@@ -15,9 +15,14 @@ from textual.widgets import (
     Static,
 )
 
+from vidwatch.ui.widgets.footer import KeyFooter
+
 
 class LabelDialog(ModalScreen[str | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "save", "Save", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
 
     def __init__(self, task_id: str, label: str) -> None:
         super().__init__()
@@ -30,12 +35,13 @@ class LabelDialog(ModalScreen[str | None]):
             yield Static(Text(self.task_id), classes="dialog-hint")
             yield Input(value=self.label, placeholder="Label (empty to clear)", id="label-input")
             yield Static("enter to save · esc to cancel", classes="dialog-hint")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip())
+    def action_save(self) -> None:
+        self.dismiss(self.query_one(Input).value.strip())
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -15,6 +15,8 @@ from textual.widgets import (
     Static,
 )
 
+from vidwatch.ui.widgets.footer import KeyFooter
+
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
@@ -34,6 +36,7 @@ class HelpScreen(ModalScreen[None]):
             with VerticalScroll():
                 yield Static(table)
             yield Static("ctrl+p opens the command palette · esc closes", classes="dialog-hint")
+        yield KeyFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -36,8 +36,15 @@ from vidwatch.core.store.view import View
 from vidwatch.core.text.wording import plural
 from vidwatch.ui.banners import Banner
 from vidwatch.ui.controllers.downloads import DownloadsPanel
-from vidwatch.ui.controllers.task_actions import Copier, Opener, TaskActions, empty_hint
+from vidwatch.ui.controllers.task_actions import (
+    Copier,
+    NewJobOpener,
+    Opener,
+    TaskActions,
+    empty_hint,
+)
 from vidwatch.ui.dialogs.columns import ColumnsDialog
+from vidwatch.ui.dialogs.create import Prefill
 from vidwatch.ui.keys import ALTERNATES, MAIN_BINDINGS, TYPED_ACTIONS
 from vidwatch.ui.widgets.columns import OPTIONAL_COLUMNS
 from vidwatch.ui.widgets.detail import NO_TASKS, DetailPane
@@ -45,6 +52,7 @@ from vidwatch.ui.widgets.footer import KeyFooter
 from vidwatch.ui.widgets.header import StateCounts, StatusBar
 from vidwatch.ui.widgets.rows import SortKey
 from vidwatch.ui.widgets.task_table import TaskTable
+from vidwatch.ui.widgets.toasts import KEEP_CLEAR
 
 __all__ = ["Copier", "MainScreen", "Opener"]
 
@@ -52,6 +60,10 @@ NARROW_WIDTH = 100  # below this the detail pane folds away
 LOW_HEIGHT = 12  # and below this
 SHORT_HEIGHT = 20  # below this the banner keeps to two lines
 TINY_HEIGHT = 8  # below this the banner keeps to one line and the footer folds away
+
+
+async def _no_new_job(prefill: Prefill | None) -> None:
+    """Without an app that creates jobs (a screen on its own)."""
 
 
 class MainScreen(TaskActions):
@@ -89,9 +101,15 @@ class MainScreen(TaskActions):
         demo: bool = False,
         folder: Path | None = None,
         view: View | None = None,
+        new_job: NewJobOpener = _no_new_job,
     ) -> None:
         super().__init__(
-            session, copier=copier, opener=opener, clock=clock, folder=folder or Path.home()
+            session,
+            copier=copier,
+            opener=opener,
+            clock=clock,
+            folder=folder or Path.home(),
+            new_job=new_job,
         )
         self.initial_view = view or View()
         self._banners: dict[Banner, str] = {}
@@ -128,11 +146,13 @@ class MainScreen(TaskActions):
             placeholder="Filter: words, state:failed, age:<1h, label:cow, -state:succeeded "
             "— esc clears",
             id="filter",
+            select_on_focus=False,  # / again edits the filter set, never replaces it
         )
         yield DownloadsPanel(id="downloads")
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        self.detail.add_class(KEEP_CLEAR)  # read at length: never under a toast
         self.table.focus()
         self._fit(self.size.width, self.size.height)
         self._apply_view(self.initial_view)
@@ -352,8 +372,10 @@ class MainScreen(TaskActions):
         await self.app.run_action("app.pause")
 
     def action_filter(self) -> None:
+        """Open the filter box, or edit the filter set: the cursor at its end."""
         box = self.query_one("#filter", Input)
         box.display = True
+        box.cursor_position = len(box.value)
         # Now, not after a refresh: keys typed right after / are already queued.
         self.set_focus(box)
 

@@ -68,6 +68,10 @@ OPTIONAL_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+TASK_MIN = 14  # the narrowest TASK column: "demo 01 grok", "grok:d23f082…"
+PROMPT_MIN = 10  # the prompt's room that TASK narrows for
+
+
 def layout(width: int, hidden: frozenset[str] = frozenset()) -> list[Column]:
     """Columns that fit ``width``; the prompt takes what is left."""
     columns = [
@@ -82,16 +86,33 @@ def layout(width: int, hidden: frozenset[str] = frozenset()) -> list[Column]:
         Column("eta", "ETA", 6),
     ]
     columns = [c for c in columns if c.key not in hidden]
-    # Drop the least important columns first on narrow screens.
-    for drop in ("next", "checked", "model", "eta", "age", "updated"):
-        used = sum(c.width + 1 for c in columns)
-        if width - used >= 10:
+    # A ticked column shows whenever it fits: TASK narrows first (to leave the prompt
+    # PROMPT_MIN if it can), the prompt takes what is left; the least important go
+    # only when they cannot fit at all. MODEL (on by default, and the ID's own prefix
+    # in TASK) shows only where the prompt keeps its room.
+    room = width - PROMPT_MIN if "prompt" not in hidden else width
+    fitted = _narrow(columns, "task", TASK_MIN, room)
+    if sum(c.width + 1 for c in fitted) > room:
+        fitted = _narrow([c for c in columns if c.key != "model"], "task", TASK_MIN, room)
+    columns = fitted
+    for drop in ("next", "checked", "eta", "age", "updated"):
+        if sum(c.width + 1 for c in columns) <= width:
             break
         columns = [c for c in columns if c.key != drop]
     if "prompt" not in hidden:
         used = sum(c.width + 1 for c in columns)
         columns.append(Column("prompt", "PROMPT", max(width - used, 0)))
     return columns
+
+
+def _narrow(columns: list[Column], key: str, least: int, width: int) -> list[Column]:
+    """``columns`` with column ``key`` narrowed (down to ``least``) until they fit."""
+    over = sum(c.width + 1 for c in columns) - width
+    if over <= 0:
+        return columns
+    return [
+        Column(c.key, c.title, max(c.width - over, least)) if c.key == key else c for c in columns
+    ]
 
 
 Cell = tuple[Column, str, Style]

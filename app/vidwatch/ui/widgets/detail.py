@@ -314,7 +314,8 @@ class DetailPane(ScrollView, can_focus=True):
             advice = (
                 "Press N to create it again (the new-job dialog, prefilled)."
                 if record.task.request is not None
-                else "Start the job again where you created it."
+                else "Press N to create it again: the new-job dialog, prefilled from what is "
+                "known (the model from the ID, the prompt from the answer; check them)."
             )
         elif r.error:
             reason = capitalized(r.error)  # "cannot reach …" starts a sentence here

@@ -1,7 +1,10 @@
-"""The one-line header: counts per state, polling state, request rate, DEMO."""
+"""The one-line header: counts per state, polling state, request rate, DEMO, how long
+jobs take. Its layout follows the terminal's width (:func:`layout_for`), never the
+numbers it shows."""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import ClassVar
 
 from rich.style import Style
@@ -12,11 +15,29 @@ from textual.widget import Widget
 from vidwatch.core.model.records import State
 from vidwatch.core.polling.events import PollerStatus
 
-__all__ = ["StateCounts", "StatusBar"]
+__all__ = ["COMPACT_WIDTH", "FULL_WIDTH", "Layout", "StateCounts", "StatusBar", "layout_for"]
 
 StateCounts = tuple[tuple[State, int], ...]  # hashable, so reactives compare by value
 
 _ORDER = (State.QUEUED, State.RUNNING, State.SUCCEEDED, State.FAILED, State.UNKNOWN)
+
+FULL_WIDTH = 150  # from here: counts with their words ("▶ 6 running")
+COMPACT_WIDTH = 100  # below this: symbols and numbers only, "vw"
+
+
+class Layout(Enum):
+    """The header's three layouts, chosen from the width alone: the numbers of the
+    moment never make it flip (only its end, how long jobs take, may be cut)."""
+
+    FULL = "full"  # vidwatch  ◷ 4 queued  ▶ 6 running … │ live │ 35 req/min │ jobs take …
+    MEDIUM = "medium"  # vidwatch  live  │ ◷ 4  ▶ 6 … │ 35 req/min │ jobs take …
+    COMPACT = "compact"  # vw  live  │ ◷ 4 ▶ 6 … │ 35/min
+
+
+def layout_for(width: int) -> Layout:
+    if width >= FULL_WIDTH:
+        return Layout.FULL
+    return Layout.MEDIUM if width >= COMPACT_WIDTH else Layout.COMPACT
 
 
 class StatusBar(Widget):
@@ -44,17 +65,16 @@ class StatusBar(Widget):
     marked: reactive[int] = reactive(0)
 
     def render(self) -> Text:
-        text = self._line(compact=False)
-        if text.cell_len > self.size.width:  # narrow: symbols and numbers, state first
-            text = self._line(compact=True)
-        return text
+        return self._line(layout_for(self.size.width))
 
-    def _line(self, *, compact: bool) -> Text:
+    def _line(self, layout: Layout) -> Text:
         style = self._style
+        compact = layout is Layout.COMPACT
+        worded = layout is Layout.FULL  # counts with their state's word
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" vw " if compact else " vidwatch ", style=style("status-bar--brand"))
         status = self.status
-        if compact:  # what polling is doing matters more than the rest when space is short
+        if not worded:  # what polling is doing first: it must never be cut off
             text.append(" ")
             text.append(status.label, style=style(_status_class(status)))
             if self.saving_failed:
@@ -62,13 +82,13 @@ class StatusBar(Widget):
             text.append(" ")
         if self.demo:
             text.append(" DEMO ", style=style("status-bar--held") + Style(reverse=True))
-        text.append(" │ " if compact else " ")
+        text.append(" " if worded else " │ ")
         counts = dict(self.counts)
         for state in _ORDER:
             count = counts.get(state, 0)
             if count or state is not State.UNKNOWN:
                 component = f"status-bar--{state.value}" if count else "status-bar--zero"
-                word = "" if compact else f" {state.value}"
+                word = f" {state.value}" if worded else ""
                 gap = " " if compact else "  "
                 text.append(f"{state.symbol} {count}{word}{gap}", style=style(component))
         if self.fresh:
@@ -83,15 +103,20 @@ class StatusBar(Widget):
             if not status.offline:
                 text.append(f"│ {status.requests_per_minute}/min")
             return text
-        text.append("│ ")
-        text.append(status.label, style=style(_status_class(status)))
+        if worded:
+            text.append("│ ")
+            text.append(status.label, style=style(_status_class(status)))
+            if self.saving_failed:
+                text.append(" │ ")
+                text.append("NOT SAVING", style=style("status-bar--bad"))
+            if not status.offline:
+                text.append(" │ ")
+        elif not status.offline:
+            text.append("│ ")
         if not status.offline:
-            text.append(f" │ {status.requests_per_minute} req/min")
-        if self.summary:
+            text.append(f"{status.requests_per_minute} req/min")
+        if self.summary:  # last: where room runs out, only its end is cut
             text.append(f" │ {self.summary}")
-        if self.saving_failed:
-            text.append(" │ ")
-            text.append("NOT SAVING", style=style("status-bar--bad"))
         return text
 
     def _style(self, component: str) -> Style:

@@ -7,6 +7,8 @@ the user is typing in.
   open, or a dialog without one (help, a question) is up, the toasts move to the side
   of the screen with more room and keep within it, clear of the box or the dialog;
   where not even one fits, they wait (hidden) until it closes.
+- They never cover the detail pane (what is read at length): they sit beside it, at
+  the foot of the table.
 
 Textual has no public way to show a toast at once or to take one away: those go
 through :mod:`vidwatch.ui.textual_private`.
@@ -31,10 +33,11 @@ from vidwatch.ui.textual_private import (
     withdraw_notification,
 )
 
-__all__ = ["MAX_TOASTS", "place_toasts", "show_toast"]
+__all__ = ["KEEP_CLEAR", "MAX_TOASTS", "place_toasts", "show_toast"]
 
 MAX_TOASTS = 3
 TOAST_ROWS = 3  # the fewest rows one toast needs
+KEEP_CLEAR = "toast-free"  # the class of what toasts never cover (the detail pane)
 
 
 def show_toast(app: App[Any], notification: Notification) -> None:
@@ -80,15 +83,36 @@ def _keep_clear(screen: Screen[Any]) -> Region | None:
     return box.region if box is not None and box.region else None
 
 
+def _clear_right(screen: Screen[Any]) -> int:
+    """Columns at the right the toasts keep clear of: the widgets marked
+    :data:`KEEP_CLEAR` there (the detail pane), when they show."""
+    width = screen.size.width
+    return max(
+        (
+            width - widget.region.x
+            for widget in screen.query(f".{KEEP_CLEAR}")
+            if widget.display and widget.region and widget.region.right >= width
+        ),
+        default=0,
+    )
+
+
 def place_toasts(screen: Screen[Any]) -> None:
     """Put the screen's toasts where they cover no text box being typed in, no open
-    filter box and no dialog."""
+    filter box, no dialog, and never the detail pane (they sit at the foot of the table,
+    beside it)."""
     try:
         rack = screen.get_child_by_type(ToastRack)
     except Exception:  # no rack (notifications off, the screen being built)
         return
     region = _keep_clear(screen)
+    right = _clear_right(screen)
     styles = rack.styles
+    # Narrower by what they keep clear of at the right (a margin would not narrow it).
+    if right:
+        styles.width = screen.size.width - right
+    else:
+        styles.clear_rule("width")
     if region is None:
         for rule in ("dock", "align_vertical", "max_height", "margin"):
             styles.clear_rule(rule)
