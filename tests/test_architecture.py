@@ -82,6 +82,7 @@ def test_only_the_http_module_uses_aiohttp_as_a_client() -> None:
         "core/gateway/http.py",
         "simulator/server.py",
         "simulator/creates.py",
+        "simulator/billing.py",
         "web.py",
     }
 
