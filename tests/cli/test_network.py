@@ -11,11 +11,14 @@ import re
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 from vidwatch.cli import EXIT_FAILED, EXIT_KEY, EXIT_OK, EXIT_UNREACHABLE, main
 from vidwatch.cli.network import CHECK_ID
+from vidwatch.core.clients import billing_client_for
 from vidwatch.core.gateway.outcomes import (
     AuthRejected,
     NetworkError,
@@ -83,6 +86,11 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
 def serve(monkeypatch: pytest.MonkeyPatch, answer: Answer) -> FakeClient:
     client = FakeClient(answer)
     monkeypatch.setattr("vidwatch.cli.network.make_client", lambda config: client)
+    not_offered = httpx.MockTransport(lambda request: httpx.Response(404))
+    monkeypatch.setattr(
+        "vidwatch.cli.money.make_billing",
+        lambda config: billing_client_for(config, transport=not_offered),
+    )
     return client
 
 
@@ -391,3 +399,44 @@ def test_wait_keeps_the_fact_that_a_task_was_given_up(
     stored = json.loads(run("list", "--json")[1])
     assert stored[0]["problem"] == "not_found"
     assert "(given up: not found 3 times)" in stored[0]["error"]
+
+
+# --------------------------------------------------------------------------- balance
+
+
+def test_check_and_balance_against_the_simulator_with_and_without_billing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = Simulator(jobs=0, seed=4)
+    args = ["--tasks-file", str(tmp_path / "t.toml")]
+    with SimulatorThread(sim) as thread:
+        monkeypatch.setenv("QUICKROUTER_BASE_URL", thread.base_url)
+        monkeypatch.setenv("QUICKROUTER_API_KEY", sim.api_key)
+        said: dict[str, tuple[int, str]] = {}
+        for name, command in (
+            ("check", ["check"]),
+            ("balance", ["balance"]),
+            ("json", ["balance", "--json"]),
+        ):
+            out = io.StringIO()
+            said[name] = (main([*args, *command], out=out), out.getvalue())
+        sim.billing.offered = False
+        out = io.StringIO()
+        said["none"] = (main([*args, "balance", "--json"], out=out), out.getvalue())
+        out = io.StringIO()
+        said["check-none"] = (main([*args, "check"], out=out), out.getvalue())
+    assert said["check"][0] == EXIT_OK
+    assert "balance   31.20 USD (from /api/usage/token)" in said["check"][1]
+    assert said["balance"] == (EXIT_OK, said["balance"][1])
+    assert "unit      USD (500,000 quota a unit, from the site)" in said["balance"][1]
+    shown = json.loads(said["json"][1])
+    assert Decimal(shown["balance"]) == Decimal("31.20")
+    assert shown["unit"] == "USD"
+    none = json.loads(said["none"][1])
+    assert said["none"][0] == EXIT_OK  # not offered is no error
+    assert none["offered"] is False
+    assert none["balance"] is None
+    assert said["check-none"][0] == EXIT_OK
+    assert "balance   not offered by this gateway" in said["check-none"][1]
+    for _, text in said.values():
+        assert sim.api_key not in text

@@ -16,6 +16,7 @@ from vidwatch import __version__
 # The commands' modules are imported when their command runs (see cli/commands.py).
 from vidwatch.cli.commands import (
     cmd_add,
+    cmd_balance,
     cmd_check,
     cmd_create,
     cmd_download,
@@ -332,11 +333,25 @@ def build_parser(argv: Sequence[str] | None = None) -> _Parser:
     )
     p.set_defaults(func=cmd_check)
 
+    p = command(
+        "balance",
+        "what the API key has left to spend, in the site's unit (quota units when the "
+        "site does not say); a gateway that offers no balance is said so (exit 0)",
+    )
+    p.add_argument("--json", action="store_true", help="print it as JSON")
+    p.set_defaults(func=cmd_balance)
+
     p = command("simulate", "run the built-in QuickRouter simulator on loopback")
     p.more_help = simulate_help
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     p.add_argument("--jobs", type=int, default=40, help="jobs it knows at start")
     p.add_argument("--seed", type=int, default=0, help="seed for its jobs")
+    p.add_argument(
+        "--no-billing",
+        action="store_true",
+        help="answer the balance and request-log routes with 404, as a gateway that "
+        "offers none of them",
+    )
     p.add_argument(
         "--chaos",
         type=float,

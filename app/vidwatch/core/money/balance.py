@@ -48,7 +48,9 @@ __all__ = [
     "SITE_UNIT",
     "BalanceKeeper",
     "Reading",
+    "describe",
     "read_balance",
+    "reading_json",
 ]
 
 log = logging.getLogger("vidwatch.money")
@@ -191,3 +193,35 @@ class BalanceKeeper:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.client.aclose()
+
+
+def describe(reading: Reading) -> str:
+    """One line a user reads: ``31.20 USD (from /api/usage/token)``, ``not offered by
+    this gateway``, ``no answer this time (…)``."""
+    balance = reading.balance
+    if isinstance(balance, NotOffered):
+        return "not offered by this gateway"
+    if isinstance(balance, Unanswered):
+        return f"no answer this time ({balance.why})"
+    return f"{balance} (from {balance.source})"
+
+
+def reading_json(reading: Reading) -> dict[str, object]:
+    """What ``vidwatch balance --json`` prints: amounts as decimal text, never floats."""
+    balance = reading.balance
+    out: dict[str, object] = {"offered": not isinstance(balance, NotOffered)}
+    if isinstance(balance, Balance):
+        money = balance.money
+        out |= {
+            "balance": None if money is None else str(money.amount),
+            "unit": None if money is None else money.unit,
+            "unlimited": money is None,
+            "source": balance.source,
+            "at": balance.at.isoformat(),
+        }
+    else:
+        out |= {"balance": None, "unit": None, "why": balance.why}
+        if isinstance(balance, Unanswered):
+            out["unanswered"] = True
+    out["units"] = reading.units.describe()
+    return out
