@@ -35,7 +35,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from vidwatch.core.changes import Change
-from vidwatch.core.clients import client_for
+from vidwatch.core.clients import billing_client_for, client_for
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.model.records import utcnow
 from vidwatch.core.polling.poller import Poller
@@ -53,6 +53,7 @@ from vidwatch.ui.controllers.creating import JobCreator, quit_question
 from vidwatch.ui.controllers.demo import Demo
 from vidwatch.ui.controllers.downloads import DownloadsPanel, download_videos
 from vidwatch.ui.controllers.feed import ChangeFeed
+from vidwatch.ui.controllers.money import BalanceController, BillingFactory
 from vidwatch.ui.controllers.saver import SaveController
 from vidwatch.ui.controllers.task_actions import TaskActions
 from vidwatch.ui.dialogs.confirm import ConfirmDialog
@@ -101,6 +102,7 @@ class VidwatchApp(CrashHook[None]):
         copier: Copier = copy_text,
         opener: Opener = open_url,
         client_factory: ClientFactory = client_for,
+        billing_factory: BillingFactory = billing_client_for,
         downloader_transport: httpx.AsyncBaseTransport | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -148,6 +150,7 @@ class VidwatchApp(CrashHook[None]):
             sent_dir=lambda: demo_folder / "sent" if demo_folder else options.paths.sent_dir,
             banner=self.main.set_banner,
         )
+        self.balance = BalanceController(self._show_balance, billing_factory)
         self.downloader_transport = downloader_transport
         self.feed = ChangeFeed(self._deliver, self.set_timer)
         self.announcer = Announcer(
@@ -170,6 +173,9 @@ class VidwatchApp(CrashHook[None]):
         self._signal_loop: asyncio.AbstractEventLoop | None = None
         self.gc_policy = GcPolicy()
         self._engine_closed = False
+
+    def _show_balance(self, text: str) -> None:
+        self.main.balance = text
 
     @property
     def config(self) -> Config:
@@ -257,6 +263,8 @@ class VidwatchApp(CrashHook[None]):
             ", demo" if self.demo is not None else "",
         )
         self.connection.start()
+        self.session.subscribe(self.balance.on_change)
+        self.balance.start(self.config)
         self.run_worker(self.poller.run(), name="poller", group="poller", exit_on_error=False)
         self.set_interval(1.0, self.tick)
         self.saver.start()
@@ -359,6 +367,7 @@ class VidwatchApp(CrashHook[None]):
         self.feed.close()  # the screen is going: the records stay in the session
         await self.poller.aclose()  # answers in flight get a moment, and are kept
         await self.saver.close()
+        await self.balance.aclose()
         await self.connection.aclose()
         if self.demo is not None:
             await self.demo.stop()

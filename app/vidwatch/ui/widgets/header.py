@@ -42,6 +42,7 @@ class StatusBar(Widget):
     saving_failed: reactive[bool] = reactive(False)
     summary: reactive[str] = reactive("")  # e.g. how long jobs take
     marked: reactive[int] = reactive(0)
+    balance: reactive[str] = reactive("")  # "balance 31.20" (empty: not known)
 
     def render(self) -> Text:
         text = self._line(compact=False)
@@ -89,6 +90,8 @@ class StatusBar(Widget):
             text.append(f" │ {status.requests_per_minute} req/min")
         if self.summary:
             text.append(f" │ {self.summary}")
+        if self.balance:
+            text.append(f" │ {self.balance}")
         if self.saving_failed:
             text.append(" │ ")
             text.append("NOT SAVING", style=style("status-bar--bad"))

@@ -1,0 +1,59 @@
+"""The balance in the header: shown at start, refreshed when jobs reach the list, absent
+(and polling untouched) when the gateway offers none."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from vidwatch.ui.widgets.header import StatusBar
+
+from tests.support.dashboard import make_app
+from tests.support.waits import until
+
+KEY = "sk-test-HEADER-0123456789"
+
+
+def header(app: object) -> str:
+    bar = app.main.query_one(StatusBar)  # type: ignore[attr-defined]
+    return str(bar.render().plain)
+
+
+@pytest.mark.ui
+async def test_the_header_shows_the_balance_and_refreshes_after_a_create(tmp_path: Path) -> None:
+    available = [15_600_000]
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        if request.url.path == "/api/status":
+            data = {"quota_per_unit": 500000, "quota_display_type": "USD"}
+            return httpx.Response(200, json={"success": True, "data": data})
+        if request.url.path == "/api/usage/token":
+            data = {"total_available": available[0], "total_used": 0, "unlimited_quota": False}
+            return httpx.Response(200, content=json.dumps({"code": True, "data": data}))
+        return httpx.Response(404)
+
+    h = make_app(tmp_path, key=KEY, billing=httpx.MockTransport(answer))
+    h.app.balance.min_gap = 0.0
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: "balance 31.20" in header(h.app), what="the balance")
+        available[0] -= 120_000
+        h.app.session.add(["grok:made-just-now"])
+        await until(pilot, lambda: "balance 30.96" in header(h.app), what="a new balance")
+        assert KEY not in header(h.app)
+    assert asked.count("/api/usage/token") == 2
+
+
+@pytest.mark.ui
+async def test_a_gateway_without_a_balance_shows_none(tmp_path: Path) -> None:
+    h = make_app(tmp_path, key=KEY)  # the harness's billing routes answer 404
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        keeper = h.app.balance.keeper
+        assert keeper is not None
+        await until(pilot, lambda: not keeper.offered, what="not offered")
+        h.app.session.add(["grok:another"])
+        await pilot.pause()
+        assert "balance" not in header(h.app)
