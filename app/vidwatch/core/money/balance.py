@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -40,7 +40,9 @@ from vidwatch.core.gateway.billing_answer import (
     Unanswered,
 )
 from vidwatch.core.model.money import QUOTA, QUOTA_UNITS, Balance, Money, Units
-from vidwatch.core.model.records import utcnow
+from vidwatch.core.model.records import TaskRecord, utcnow
+from vidwatch.core.money.costs import Costs, read_costs
+from vidwatch.core.store.charge_book import Book
 
 __all__ = [
     "EVERY",
@@ -128,8 +130,15 @@ class BalanceKeeper:
         every: float = EVERY,
         min_gap: float = MIN_GAP,
         clock: Callable[[], float] | None = None,
+        records: Callable[[], Mapping[str, TaskRecord]] | None = None,
+        on_costs: Callable[[Costs], None] | None = None,
+        book: Book | None = None,
     ) -> None:
         self.client = client
+        self.records = records
+        self.on_costs = on_costs
+        self.book = book or Book()
+        self.log_offered = records is not None  # the request log, for what jobs cost
         self.on_reading = on_reading
         self.every = every
         self.min_gap = min_gap
@@ -151,19 +160,31 @@ class BalanceKeeper:
 
     def created(self) -> None:
         """A job was created: refresh soon (once for creates in a row)."""
-        if self.offered:
+        if self.asking:
             self._wake.set()
 
+    @property
+    def asking(self) -> bool:
+        """Something is still offered: the balance or the request log."""
+        return self.offered or self.log_offered
+
     async def refresh(self) -> Reading | None:
-        """One refresh (None: not offered, or one is under way already)."""
-        if not self.offered or self._busy:
+        """One refresh: the balance, then what jobs cost (None: no balance read — not
+        offered, or a refresh is under way already)."""
+        if not self.asking or self._busy:
             return None
         self._busy = True
         try:
             self._asked_at = self._now()
-            reading = await read_balance(self.client)
+            reading = await self._balance() if self.offered else None
+            if self.log_offered:
+                await self._costs(reading.units if reading else QUOTA_UNITS)
         finally:
             self._busy = False
+        return reading
+
+    async def _balance(self) -> Reading:
+        reading = await read_balance(self.client)
         self.last = reading
         if isinstance(reading.balance, NotOffered):
             self.offered = False
@@ -173,10 +194,22 @@ class BalanceKeeper:
         self.on_reading(reading)
         return reading
 
+    async def _costs(self, units: Units) -> None:
+        if self.records is None:
+            return
+        got = await read_costs(self.client, self.records(), self.book, units)
+        if isinstance(got, NotOffered):
+            self.log_offered = False
+            log.info("the gateway offers no request log to this key (%s)", got.why)
+        elif isinstance(got, Costs):
+            self.book = got.book
+            if self.on_costs is not None:
+                self.on_costs(got)
+
     async def _run(self) -> None:
-        while self.offered:
+        while self.asking:
             await self.refresh()
-            if not self.offered:
+            if not self.asking:
                 return
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.every):
