@@ -28,7 +28,7 @@ from vidwatch.core.gateway.outcomes import (
     RateLimited,
     ServerError,
 )
-from vidwatch.core.model.records import State, Task, TaskResult, utcnow
+from vidwatch.core.model.records import State, Task, TaskRecord, TaskRequest, TaskResult, utcnow
 from vidwatch.core.store.task_file import TaskStore
 from vidwatch.simulator.serve import SimulatorThread
 from vidwatch.simulator.server import Simulator
@@ -440,3 +440,48 @@ def test_check_and_balance_against_the_simulator_with_and_without_billing(
     assert "balance   not offered by this gateway" in said["check-none"][1]
     for _, text in said.values():
         assert sim.api_key not in text
+
+
+def test_balance_stores_what_each_job_cost_and_flags_failed_but_charged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = Simulator(jobs=0, seed=12)
+    refunded = sim.add_job(model="sora-2", fails=True, queue_time=0, duration=0)
+    charged = sim.add_job(model="sora-2", fails=True, queue_time=0, duration=0)
+    fine = sim.add_job(model="grok", fails=False)
+    sim.add_job(model="veo3.1-fast")  # made elsewhere: kept apart
+    tasks = tmp_path / "t.toml"
+    failed = TaskResult(State.FAILED, "failed", checked_at=utcnow())
+    TaskStore(tasks).replace_all(
+        [
+            TaskRecord(
+                Task(
+                    i,
+                    sim.wall_time(sim.jobs[i].created),
+                    request=TaskRequest(sim.jobs[i].model, "p"),
+                ),
+                failed if i != fine else TaskResult(),
+            )
+            for i in (refunded, charged, fine)
+        ]
+    )
+    args = ["--tasks-file", str(tasks)]
+    with SimulatorThread(sim) as thread:
+        monkeypatch.setenv("QUICKROUTER_BASE_URL", thread.base_url)
+        monkeypatch.setenv("QUICKROUTER_API_KEY", sim.api_key)
+        out = io.StringIO()
+        assert main([*args, "balance"], out=out) == EXIT_OK
+    said = out.getvalue()
+    assert "costs     3 jobs newly costed (2 by task id); 1 charge for no watched job" in said
+    out = io.StringIO()
+    main([*args, "list", "--json"], out=out)
+    costs = {row["id"]: row["cost"] for row in json.loads(out.getvalue())}
+    assert costs[charged]["amount"] == "0.4"
+    assert costs[charged]["unit"] == "USD"
+    assert costs[charged]["source"] == "task id"
+    assert costs[refunded]["refunded"] == costs[refunded]["charged"]
+    assert costs[fine]["source"] == "model and time"
+    out = io.StringIO()
+    main([*args, "list", "--json", "--filter", "charged:failed"], out=out)
+    assert [row["id"] for row in json.loads(out.getvalue())] == [charged]
+    assert sim.api_key not in (tasks.with_name("t.charges.json")).read_text()

@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
+from vidwatch.core.model.records import State, Task, TaskRecord, TaskResult
+from vidwatch.core.store.task_file import TaskStore
+from vidwatch.ui.widgets.detail import DetailPane
 from vidwatch.ui.widgets.header import StatusBar
 
 from tests.support.dashboard import make_app
@@ -57,3 +62,39 @@ async def test_a_gateway_without_a_balance_shows_none(tmp_path: Path) -> None:
         h.app.session.add(["grok:another"])
         await pilot.pause()
         assert "balance" not in header(h.app)
+
+
+@pytest.mark.ui
+async def test_costs_from_the_log_reach_the_table_and_the_detail_pane(tmp_path: Path) -> None:
+    t0 = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    failed = TaskRecord(Task("sora-2:a", t0), TaskResult(State.FAILED, "failed"))
+    entry = {
+        "created_at": int(t0.timestamp()),
+        "type": 2,
+        "model_name": "sora-2",
+        "quota": 200_000,
+        "other": json.dumps({"task_id": "sora-2:a"}),
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/status":
+            data = {"quota_per_unit": 500000, "quota_display_type": "USD"}
+            return httpx.Response(200, json={"success": True, "data": data})
+        if request.url.path == "/api/log/token":
+            return httpx.Response(200, json={"success": True, "data": [entry]})
+        return httpx.Response(404)
+
+    h = make_app(tmp_path, [failed], key=KEY, billing=httpx.MockTransport(answer))
+    async with h.app.run_test(size=(160, 30)) as pilot:
+        session = h.app.session
+        await until(
+            pilot, lambda: session.records["sora-2:a"].task.cost is not None, what="the cost"
+        )
+        detail = h.app.main.query_one(DetailPane)
+        await until(
+            pilot, lambda: "still charged" in detail.section_text("cost"), what="the refund's facts"
+        )
+        assert "0.40 USD" in detail.section_text("cost")
+    saved = TaskStore(h.tasks).load().records["sora-2:a"].task.cost
+    assert saved is not None
+    assert saved.amount == Decimal("0.4")

@@ -177,3 +177,9 @@ def test_next_check_text() -> None:
     assert next_text(T0 - timedelta(seconds=3), T0) == "now"  # overdue: waiting for budget
     assert next_text(T0 + timedelta(milliseconds=400), T0) == "now"
     assert next_text(T0 + timedelta(seconds=12), T0) == "in 12s"
+
+
+def test_the_cost_column_shows_when_wide_and_goes_first_when_narrow() -> None:
+    assert "cost" in [c.key for c in layout(160)]
+    assert "cost" not in [c.key for c in layout(80)]
+    assert "eta" in [c.key for c in layout(100)]  # the others stay longer

@@ -10,8 +10,11 @@ from vidwatch.cli.output import EXIT_OK, EXIT_UNREACHABLE, Context, require_key
 from vidwatch.core.clients import billing_client_for
 from vidwatch.core.config import Config
 from vidwatch.core.gateway.billing import BillingClient
-from vidwatch.core.gateway.billing_answer import Unanswered
+from vidwatch.core.gateway.billing_answer import Failure, NotOffered, Unanswered
 from vidwatch.core.money.balance import Reading, describe, read_balance, reading_json
+from vidwatch.core.money.costs import Costs, read_costs
+from vidwatch.core.store.charge_book import ChargeBook, book_path
+from vidwatch.core.text.wording import plural
 
 
 def make_billing(config: Config) -> BillingClient:
@@ -28,6 +31,38 @@ def ask_balance(config: Config) -> Reading:
     return asyncio.run(ask())
 
 
+def ask_costs(ctx: Context, config: Config, reading: Reading) -> Costs | Failure:
+    """The request log matched to the list; the costs stored with the tasks, the
+    charges no job takes kept in the charge book."""
+    records = ctx.store().load().records
+    book = ChargeBook(book_path(ctx.paths.tasks_file))
+    units = reading.units
+
+    async def ask() -> Costs | Failure:
+        async with make_billing(config) as client:
+            return await read_costs(client, records, book.read(config.base_url), units)
+
+    got = asyncio.run(ask())
+    if isinstance(got, Costs):
+        ctx.store().set_costs(got.matching.costs)
+        book.write(config.base_url, got.book)
+    return got
+
+
+def costs_line(got: Costs | Failure) -> str:
+    """``costs     2 jobs newly costed (1 by task id); 1 charge for no watched job``."""
+    if isinstance(got, NotOffered):
+        return "costs     the gateway offers no request log to this key"
+    if isinstance(got, Unanswered):
+        return f"costs     no answer from the request log this time ({got.why})"
+    matching = got.matching
+    apart = len(got.book.unmatched)
+    return (
+        f"costs     {plural(len(matching.costs), 'job')} newly costed "
+        f"({matching.by_id} by task id); {plural(apart, 'charge')} for no watched job"
+    )
+
+
 def balance_line(config: Config) -> str:
     """``balance   31.20 USD (from /api/usage/token)``: what ``check`` adds."""
     return f"balance   {describe(ask_balance(config))}"
@@ -39,10 +74,16 @@ def cmd_balance(ctx: Context, ns: argparse.Namespace) -> int:
     config = ctx.config()
     require_key(ctx, config)
     reading = ask_balance(config)
+    costs = ask_costs(ctx, config, reading)
     if ns.json:
-        print(json.dumps(reading_json(reading), ensure_ascii=False), file=ctx.out)
+        shown = reading_json(reading)
+        if isinstance(costs, Costs):
+            shown["costed"] = len(costs.matching.costs)
+            shown["unmatched"] = len(costs.book.unmatched)
+        print(json.dumps(shown, ensure_ascii=False), file=ctx.out)
     else:
         ctx.say(f"balance   {describe(reading)}")
         if not reading.not_offered:
             ctx.say(f"unit      {reading.units.describe()}")
+        ctx.say(costs_line(costs))
     return EXIT_UNREACHABLE if isinstance(reading.balance, Unanswered) else EXIT_OK

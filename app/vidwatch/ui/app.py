@@ -44,6 +44,7 @@ from vidwatch.core.runtime.gc_policy import GcPolicy, settle
 from vidwatch.core.runtime.lifeline import Lifeline
 from vidwatch.core.runtime.logs import redact_secrets
 from vidwatch.core.session import Session
+from vidwatch.core.store.charge_book import book_path
 from vidwatch.core.store.task_file import StoreError, TaskStore
 from vidwatch.core.store.view import load_view
 from vidwatch.ui.banners import Banner
@@ -150,7 +151,12 @@ class VidwatchApp(CrashHook[None]):
             sent_dir=lambda: demo_folder / "sent" if demo_folder else options.paths.sent_dir,
             banner=self.main.set_banner,
         )
-        self.balance = BalanceController(self._show_balance, billing_factory)
+        self.balance = BalanceController(
+            self._show_balance,
+            billing_factory,
+            session=self.session,
+            book=book_path(store.path),
+        )
         self.downloader_transport = downloader_transport
         self.feed = ChangeFeed(self._deliver, self.set_timer)
         self.announcer = Announcer(

@@ -470,6 +470,17 @@ class TaskRecord:
     def with_result(self, result: TaskResult) -> TaskRecord:
         return TaskRecord(self.task, result)  # dataclasses.replace costs 4x more, per poll
 
+    @property
+    def charged(self) -> bool:
+        """The request log shows a charge for it that was not refunded."""
+        cost = self.task.cost
+        return cost is not None and cost.net > 0
+
+    @property
+    def charged_failed(self) -> bool:
+        """Failed, and still charged: the case for asking the gateway for a refund."""
+        return self.result.state is State.FAILED and self.charged
+
 
 def model_key(task_id: str) -> str:
     """``grok`` for ``grok:eee6…``; ``""`` for IDs without a model prefix."""

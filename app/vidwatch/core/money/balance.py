@@ -208,7 +208,10 @@ class BalanceKeeper:
 
     async def _run(self) -> None:
         while self.asking:
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception:  # a listener's bug: logged; the next turn tries again
+                log.exception("refreshing the balance failed")
             if not self.asking:
                 return
             with contextlib.suppress(TimeoutError):

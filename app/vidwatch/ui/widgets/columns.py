@@ -21,6 +21,7 @@ from textual.strip import Strip
 
 from vidwatch.core.model.records import State, TaskRecord
 from vidwatch.core.model.wording import state_text
+from vidwatch.core.money.wording import cost_cell
 from vidwatch.core.polling.scheduler import Eta
 from vidwatch.core.text.wording import relative
 from vidwatch.ui.widgets.rows import (
@@ -60,6 +61,7 @@ OPTIONAL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("checked", "CHECKED: since vidwatch last asked"),
     ("next", "NEXT: when vidwatch asks again"),
     ("eta", "ETA: time left, from how long jobs like it take"),
+    ("cost", "COST: what the job cost, from the gateway's request log (! failed, charged)"),
     ("prompt", "PROMPT: the first line of the enhanced prompt"),
 )
 
@@ -75,10 +77,11 @@ def layout(width: int, hidden: frozenset[str] = frozenset()) -> list[Column]:
         Column("checked", "CHECKED", 8),
         Column("next", "NEXT", 7),
         Column("eta", "ETA", 6),
+        Column("cost", "COST", 7),
     ]
     columns = [c for c in columns if c.key not in hidden]
     # Drop the least important columns first on narrow screens.
-    for drop in ("next", "checked", "eta", "age", "updated"):
+    for drop in ("cost", "next", "checked", "eta", "age", "updated"):
         used = sum(c.width + 1 for c in columns)
         if width - used >= 10:
             break
@@ -138,6 +141,10 @@ def row_cells(
             cells.append(
                 (column, eta_text(known), base + style("task-table--late") if late else muted)
             )
+        elif key == "cost":
+            flagged = record.charged_failed
+            cost_style = base + style("task-table--problem") if flagged else muted
+            cells.append((column, cost_cell(record), cost_style))
         elif result.error and not result.final:  # a problem stands: it matters more
             problem = base + style("task-table--problem")
             cells.append((column, f"! {result.error}", problem))
