@@ -5,14 +5,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Sequence
 
-from vidwatch.cli.output import EXIT_OK, EXIT_UNREACHABLE, Context, require_key
+from vidwatch.cli.output import (
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    CliError,
+    Context,
+    require_key,
+)
 from vidwatch.core.clients import billing_client_for
 from vidwatch.core.config import Config
+from vidwatch.core.create.requests import CreateRequest
 from vidwatch.core.gateway.billing import BillingClient
 from vidwatch.core.gateway.billing_answer import Failure, NotOffered, Unanswered
-from vidwatch.core.money.balance import Reading, describe, read_balance, reading_json
+from vidwatch.core.model.records import TaskRequest
+from vidwatch.core.money.balance import (
+    Reading,
+    describe,
+    read_balance,
+    reading_json,
+    with_reading,
+)
 from vidwatch.core.money.costs import Costs, read_costs
+from vidwatch.core.money.estimates import Quote, batch_quote, over_limit
 from vidwatch.core.store.charge_book import ChargeBook, book_path
 from vidwatch.core.text.wording import plural
 
@@ -36,16 +53,16 @@ def ask_costs(ctx: Context, config: Config, reading: Reading) -> Costs | Failure
     charges no job takes kept in the charge book."""
     records = ctx.store().load().records
     book = ChargeBook(book_path(ctx.paths.tasks_file))
-    units = reading.units
+    before = with_reading(book.read(config.base_url), reading)
 
     async def ask() -> Costs | Failure:
         async with make_billing(config) as client:
-            return await read_costs(client, records, book.read(config.base_url), units)
+            return await read_costs(client, records, before, reading.units)
 
     got = asyncio.run(ask())
     if isinstance(got, Costs):
         ctx.store().set_costs(got.matching.costs)
-        book.write(config.base_url, got.book)
+    book.write(config.base_url, got.book if isinstance(got, Costs) else before)
     return got
 
 
@@ -87,3 +104,18 @@ def cmd_balance(ctx: Context, ns: argparse.Namespace) -> int:
             ctx.say(f"unit      {reading.units.describe()}")
         ctx.say(costs_line(costs))
     return EXIT_UNREACHABLE if isinstance(reading.balance, Unanswered) else EXIT_OK
+
+
+def quote_for(ctx: Context, requests: Sequence[CreateRequest], config: Config) -> Quote:
+    """The estimate of sending ``requests``, from what is at hand (no request made)."""
+    wanted = [TaskRequest(r.model, "", r.fields) for r in requests]
+    book = ChargeBook(book_path(ctx.paths.tasks_file)).read(config.base_url)
+    records = ctx.store().load().records.values()
+    return batch_quote(wanted, records, config.prices, book)
+
+
+def check_spend(ctx: Context, quote: Quote, jobs: int, limit: float | None) -> None:
+    """Refuse, before anything is sent, a batch whose estimate is above ``limit``."""
+    why = over_limit(quote, jobs, limit)
+    if why is not None:
+        raise CliError(f"Not sending: {why} ([create] max_spend, --max-spend).", EXIT_USAGE)

@@ -315,6 +315,14 @@ def build_parser(argv: Sequence[str] | None = None) -> _Parser:
         help="resolve uncertain rows: ROW=ID adds the job found in the console, ROW alone "
         "means it is not wanted",
     )
+    p.add_argument(
+        "--max-spend",
+        type=float,
+        metavar="AMOUNT",
+        help="refuse the batch, before anything is sent, when its estimate is above AMOUNT "
+        "(in the gateway's unit; with no estimate, AMOUNT counts jobs); default [create] "
+        "max_spend",
+    )
     p.add_argument("--wait", action="store_true", help="then wait for every row's job")
     p.add_argument("--timeout", type=float, metavar="S", help="with --wait: give up after S s")
     p.set_defaults(func=cmd_submit)

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Final
@@ -53,6 +53,7 @@ __all__ = [
     "describe",
     "read_balance",
     "reading_json",
+    "with_reading",
 ]
 
 log = logging.getLogger("vidwatch.money")
@@ -186,6 +187,7 @@ class BalanceKeeper:
     async def _balance(self) -> Reading:
         reading = await read_balance(self.client)
         self.last = reading
+        self.book = with_reading(self.book, reading)
         if isinstance(reading.balance, NotOffered):
             self.offered = False
             log.info("the gateway offers no balance to this key (%s)", reading.balance.why)
@@ -229,6 +231,14 @@ class BalanceKeeper:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.client.aclose()
+
+
+def with_reading(book: Book, reading: Reading) -> Book:
+    """The book with what a reading learned (the site's units, the balance) kept, for
+    the estimates of the next create."""
+    units = reading.units if reading.units.known else book.units
+    balance = reading.balance if isinstance(reading.balance, Balance) else book.balance
+    return replace(book, units=units, balance=balance)
 
 
 def describe(reading: Reading) -> str:

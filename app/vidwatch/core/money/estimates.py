@@ -16,18 +16,28 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from vidwatch.core.model.money import Balance, Money, Units
+from vidwatch.core.model.money import QUOTA_UNITS, Balance, Money, Units
 from vidwatch.core.model.records import TaskRecord, TaskRequest
 from vidwatch.core.money.prices import PriceKey, PriceList, price_key
+from vidwatch.core.store.charge_book import Book
 from vidwatch.core.text.wording import plural, relative
 
-__all__ = ["SAMPLE", "Estimate", "Estimator", "Quote", "quote", "what_of"]
+__all__ = [
+    "SAMPLE",
+    "Estimate",
+    "Estimator",
+    "Quote",
+    "batch_quote",
+    "over_limit",
+    "quote",
+    "what_of",
+]
 
 SAMPLE: Final = 20  # charges the median is taken over (the latest)
 STALE: Final = 60.0  # seconds: an older balance says how old it is
@@ -66,7 +76,9 @@ class Estimator:
         listed = self.prices.price(key)
         if listed is not None:
             price, entry = listed
-            return Estimate(key, Money(price, self.unit), f"from [prices] {entry}")
+            # the user's own figure: in the site's unit when it is known, else unnamed
+            unit = self.units.name if self.units.known else ""
+            return Estimate(key, Money(price, unit), f"from [prices] {entry}")
         charges = self._seen.get(key)
         if charges:
             n = len(charges)
@@ -166,7 +178,8 @@ def quote(
     total = None
     if not unknown:
         amount = sum((est.each.amount * n for n, est in lines if est.each), Decimal(0))
-        total = Money(amount, estimator.unit)
+        units = [est.each.unit for _, est in lines if est.each is not None]
+        total = Money(amount, units[0] if units else estimator.unit)
     return Quote(lines, total, unknown, balance)
 
 
@@ -174,3 +187,34 @@ def what_of(key: PriceKey) -> str:
     """``sora-2 (duration 15, size large)``: a kind of job, as the estimate names it."""
     model, fields = key
     return f"{model} ({', '.join(f'{n} {v}' for n, v in fields)})" if fields else model
+
+
+def batch_quote(
+    requests: Sequence[TaskRequest],
+    records: Iterable[TaskRecord],
+    prices: Mapping[str, float],
+    book: Book,
+) -> Quote:
+    """The estimate of a batch from what is at hand: the charges seen on the list, the
+    ``[prices]`` table, and the book's units and last balance (no request is made: a
+    billing route that hangs never delays a create)."""
+    units = book.units or QUOTA_UNITS
+    return quote(requests, Estimator(records, PriceList(prices), units), book.balance)
+
+
+def over_limit(quote: Quote, jobs: int, limit: float | None) -> str | None:
+    """Why a batch is refused under ``limit`` (``[create] max_spend``, ``--max-spend``),
+    or None. With no estimate for every job, the limit counts jobs, and says so."""
+    if limit is None:
+        return None
+    cap = Decimal(repr(limit))
+    if quote.total is not None:
+        if quote.total.amount > cap:
+            return f"the estimate {quote.total} is above the spending limit {cap.normalize():f}"
+        return None
+    if jobs > cap:
+        return (
+            f"{plural(jobs, 'job')} of unknown cost: with no estimate, the spending limit "
+            f"{cap.normalize():f} counts jobs"
+        )
+    return None
