@@ -37,14 +37,16 @@ from textual.worker import Worker, WorkerState
 from vidwatch.core.changes import Change
 from vidwatch.core.clients import billing_client_for, client_for
 from vidwatch.core.config import Config, Paths
-from vidwatch.core.model.records import utcnow
+from vidwatch.core.create.requests import CreateRequest
+from vidwatch.core.model.records import TaskRequest, utcnow
+from vidwatch.core.money.estimates import batch_quote
 from vidwatch.core.polling.poller import Poller
 from vidwatch.core.runtime.clipboard import copy_text, open_url
 from vidwatch.core.runtime.gc_policy import GcPolicy, settle
 from vidwatch.core.runtime.lifeline import Lifeline
 from vidwatch.core.runtime.logs import redact_secrets
 from vidwatch.core.session import Session
-from vidwatch.core.store.charge_book import book_path
+from vidwatch.core.store.charge_book import Book, book_path
 from vidwatch.core.store.task_file import StoreError, TaskStore
 from vidwatch.core.store.view import load_view
 from vidwatch.ui.banners import Banner
@@ -150,6 +152,7 @@ class VidwatchApp(CrashHook[None]):
             # the demo's creates are free, on its simulator: never in the user's record
             sent_dir=lambda: demo_folder / "sent" if demo_folder else options.paths.sent_dir,
             banner=self.main.set_banner,
+            estimate=self._estimate,
         )
         self.balance = BalanceController(
             self._show_balance,
@@ -179,6 +182,14 @@ class VidwatchApp(CrashHook[None]):
         self._signal_loop: asyncio.AbstractEventLoop | None = None
         self.gc_policy = GcPolicy()
         self._engine_closed = False
+
+    def _estimate(self, request: CreateRequest) -> str:
+        """What the confirm screen says a job would cost (no request made)."""
+        keeper = self.balance.keeper
+        book = keeper.book if keeper is not None else Book()
+        wanted = TaskRequest(request.model, "", request.fields)
+        records = self.session.records.values()
+        return batch_quote([wanted], records, self.config.prices, book).text(self.clock())
 
     def _show_balance(self, text: str) -> None:
         self.main.balance = text

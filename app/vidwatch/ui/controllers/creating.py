@@ -77,8 +77,10 @@ class JobCreator:
         client: Callable[[], QueryClient | None],
         sent_dir: Callable[[], Path],
         banner: SetBanner = lambda key, text: None,
+        estimate: Callable[[CreateRequest], str] | None = None,
     ) -> None:
         self.app = app
+        self.estimate = estimate  # what a job would cost, for the confirm screen
         self.session = session
         self.config = config
         self.client = client
@@ -116,7 +118,7 @@ class JobCreator:
         again = prefill is not None
         if prefill is None:
             prefill = Prefill(self.config().create.model)
-        dialog = CreateDialog(prefill, again=again, earlier=self.earlier)
+        dialog = CreateDialog(prefill, again=again, earlier=self.earlier, estimate=self.estimate)
         self.app.push_screen(dialog, self._confirmed)
 
     def earlier(self, request: CreateRequest) -> Earlier | None:
