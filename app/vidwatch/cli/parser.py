@@ -26,6 +26,7 @@ from vidwatch.cli.commands import (
     cmd_poll,
     cmd_remove,
     cmd_simulate,
+    cmd_stats,
     cmd_submit,
     cmd_urls,
     cmd_wait,
@@ -348,6 +349,14 @@ def build_parser(argv: Sequence[str] | None = None) -> _Parser:
     )
     p.add_argument("--json", action="store_true", help="print it as JSON")
     p.set_defaults(func=cmd_balance)
+
+    p = command(
+        "stats",
+        "what was spent (today, this week, per model), failed jobs still charged, and how "
+        "long jobs take; from the list (no request)",
+    )
+    p.add_argument("--json", action="store_true", help="print it as JSON")
+    p.set_defaults(func=cmd_stats)
 
     p = command("simulate", "run the built-in QuickRouter simulator on loopback")
     p.more_help = simulate_help
