@@ -10,8 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from vidwatch.core.model.records import State, Task, TaskRecord, TaskResult
+from textual.widgets import Sparkline, Static
+from vidwatch.core.model.money import Cost
+from vidwatch.core.model.records import State, Task, TaskRecord, TaskRequest, TaskResult
+from vidwatch.core.stats import SPARK_MINUTES
 from vidwatch.core.store.task_file import TaskStore
+from vidwatch.ui.screens.stats import StatsScreen
 from vidwatch.ui.widgets.detail import DetailPane
 from vidwatch.ui.widgets.header import StatusBar
 
@@ -98,3 +102,27 @@ async def test_costs_from_the_log_reach_the_table_and_the_detail_pane(tmp_path: 
     saved = TaskStore(h.tasks).load().records["sora-2:a"].task.cost
     assert saved is not None
     assert saved.amount == Decimal("0.4")
+
+
+@pytest.mark.ui
+async def test_the_stats_screen_opens_on_dollar(tmp_path: Path) -> None:
+    t0 = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    cost = Cost(120_000, 0, Decimal("0.24"), "USD", "task id", "grok-video-3", t0, "k")
+    failed = TaskRecord(
+        Task("grok:a", t0, request=TaskRequest("grok-video-3", "p"), cost=cost),
+        TaskResult(State.FAILED, "failed"),
+    )
+    h = make_app(tmp_path, [failed], key=KEY)
+    async with h.app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("dollar_sign")
+        await until(pilot, lambda: isinstance(h.app.screen, StatsScreen), what="the stats")
+        screen = h.app.screen
+        await pilot.pause()
+        shot = h.app.export_screenshot().replace("&#160;", " ")
+        assert "grok-video-3" in shot  # the per-model table
+        assert "Failed but charged (1)" in shot
+        assert "grok:a  0.24 USD" in shot
+        assert screen.query_one("#stats-refunds", Static).display
+        assert len(screen.query_one(Sparkline).data or []) == SPARK_MINUTES
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(h.app.screen, StatsScreen), what="closed")

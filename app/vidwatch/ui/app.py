@@ -38,6 +38,7 @@ from vidwatch.core.changes import Change
 from vidwatch.core.clients import billing_client_for, client_for
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.create.requests import CreateRequest
+from vidwatch.core.model.money import QUOTA_UNITS
 from vidwatch.core.model.records import TaskRequest, utcnow
 from vidwatch.core.money.estimates import batch_quote
 from vidwatch.core.polling.poller import Poller
@@ -46,6 +47,7 @@ from vidwatch.core.runtime.gc_policy import GcPolicy, settle
 from vidwatch.core.runtime.lifeline import Lifeline
 from vidwatch.core.runtime.logs import redact_secrets
 from vidwatch.core.session import Session
+from vidwatch.core.stats import compute
 from vidwatch.core.store.charge_book import Book, book_path
 from vidwatch.core.store.task_file import StoreError, TaskStore
 from vidwatch.core.store.view import load_view
@@ -63,6 +65,7 @@ from vidwatch.ui.dialogs.confirm import ConfirmDialog
 from vidwatch.ui.palette import key_help, palette_commands
 from vidwatch.ui.screens.help import HelpScreen
 from vidwatch.ui.screens.main import Copier, MainScreen, Opener
+from vidwatch.ui.screens.stats import StatsScreen
 from vidwatch.ui.textual_private import CrashHook, terminal_modes
 from vidwatch.ui.widgets.toasts import place_toasts, show_toast
 
@@ -95,6 +98,7 @@ class VidwatchApp(CrashHook[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", tooltip="Show every key"),
         Binding("q", "quit", "Quit", tooltip="Save and quit"),
+        Binding("dollar_sign", "stats", "Stats", show=False, tooltip="Spend, costs, running times"),
     ]
 
     def __init__(
@@ -415,6 +419,16 @@ class VidwatchApp(CrashHook[None]):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(key_help(self, self.BINDINGS)))
+
+    def action_stats(self) -> None:
+        """``$``: the stats screen, from the list and the charge book (no request)."""
+        if isinstance(self.screen, StatsScreen):
+            return
+        keeper = self.balance.keeper
+        book = keeper.book if keeper is not None else Book()
+        units = book.units or QUOTA_UNITS
+        stats = compute(self.session.records.values(), book.unmatched, units, self.clock())
+        self.push_screen(StatsScreen(stats))
 
     def action_pause(self) -> None:
         self.connection.pause_or_resume()
