@@ -145,6 +145,12 @@ def _document(body: bytes) -> dict[str, Any] | NotOffered:
     return doc
 
 
+def _opened(status: int, body: bytes) -> dict[str, Any] | Failure:
+    """The answer's JSON object, or what its status or body says instead."""
+    failed = judge_status(status)
+    return failed if failed is not None else _document(body)
+
+
 def _message(doc: Mapping[str, Any]) -> str:
     """The failure's own words (``message``, or ``error.message``), one line."""
     message = doc.get("message")
@@ -171,11 +177,8 @@ def _whole(value: object) -> int | None:
 
 
 def parse_token_usage(status: int, body: bytes) -> TokenUsage | Failure:
-    failed = judge_status(status)
-    if failed is not None:
-        return failed
-    doc = _document(body)
-    if isinstance(doc, NotOffered):
+    doc = _opened(status, body)
+    if not isinstance(doc, dict):
         return doc
     if doc.get("code") is not True and doc.get("success") is not True:
         return _refused(doc, "success: false")
@@ -193,11 +196,8 @@ def parse_token_usage(status: int, body: bytes) -> TokenUsage | Failure:
 
 
 def parse_subscription(status: int, body: bytes) -> Subscription | Failure:
-    failed = judge_status(status)
-    if failed is not None:
-        return failed
-    doc = _document(body)
-    if isinstance(doc, NotOffered):
+    doc = _opened(status, body)
+    if not isinstance(doc, dict):
         return doc
     if "error" in doc:
         return _refused(doc, "an error")
@@ -209,11 +209,8 @@ def parse_subscription(status: int, body: bytes) -> Subscription | Failure:
 
 def parse_usage(status: int, body: bytes) -> Decimal | Failure:
     """``total_usage`` in the site's display unit (the answer gives hundredths)."""
-    failed = judge_status(status)
-    if failed is not None:
-        return failed
-    doc = _document(body)
-    if isinstance(doc, NotOffered):
+    doc = _opened(status, body)
+    if not isinstance(doc, dict):
         return doc
     if "error" in doc:
         return _refused(doc, "an error")
@@ -227,11 +224,8 @@ def parse_status(status: int, body: bytes) -> Units | Failure:
     """How the site shows money. ``quota / quota_per_unit`` is US dollars in new-api;
     CNY and a custom unit multiply by the site's own published rate, and without that
     rate vidwatch stays with dollars rather than guess one."""
-    failed = judge_status(status)
-    if failed is not None:
-        return failed
-    doc = _document(body)
-    if isinstance(doc, NotOffered):
+    doc = _opened(status, body)
+    if not isinstance(doc, dict):
         return doc
     data = doc.get("data")
     if doc.get("success") is False or not isinstance(data, Mapping):
@@ -312,11 +306,8 @@ def _charge(entry: Mapping[str, Any], key: str) -> Charge | None:
 
 
 def parse_log(status: int, body: bytes) -> LogPage | Failure:
-    failed = judge_status(status)
-    if failed is not None:
-        return failed
-    doc = _document(body)
-    if isinstance(doc, NotOffered):
+    doc = _opened(status, body)
+    if not isinstance(doc, dict):
         return doc
     if doc.get("success") is not True:
         return _refused(doc, "success: false")
