@@ -135,7 +135,7 @@ class CreateSettings:
     concurrency: int = setting(2, Number(1, 16), "creates waiting for their answer at once")
     max_spend: float | None = setting(
         None,
-        Number(0.0, 1_000_000.0, "in the gateway's unit"),
+        Number(0.01, 1_000_000.0, "in the gateway's unit"),
         "refuse a batch whose estimate is above this (no estimate: counts jobs)",
     )
 
