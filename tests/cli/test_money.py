@@ -79,3 +79,13 @@ def test_estimates_come_from_the_charges_seen(cli: Cli) -> None:
     assert "1 job newly costed" in out
     code, _, err = cli("create", "--dry-run", "--model", "grok-video-3", "another cat")
     assert "≈ 0.24 USD: 1 × grok-video-3 at 0.24, from your last job; balance 30.96 USD" in err
+
+
+def test_the_limit_holds_for_the_day_with_what_was_spent_today(cli: Cli) -> None:
+    with_config(cli, 'max_spend = 0.4\n[prices]\n"grok-video-3" = 0.24\n')  # [create]
+    assert cli("create", "--yes", "--model", "grok-video-3", "a cat")[0] == EXIT_OK
+    assert cli("balance")[0] == EXIT_OK  # the charge seen: 0.24 USD today
+    code, _, err = cli("create", "--yes", "--model", "grok-video-3", "another cat")
+    assert code == EXIT_USAGE
+    assert "today's spend 0.24 USD and the estimate 0.24 USD come to more than" in err
+    assert cli.sim.create.accepted == 1

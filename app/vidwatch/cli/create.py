@@ -113,7 +113,8 @@ def confirm(
     from vidwatch.cli.money import check_spend, quote_for
 
     quote = quote_for(ctx, requests, config)
-    check_spend(ctx, quote, len(requests), config.create.max_spend if limit is None else limit)
+    cap = config.create.max_spend if limit is None else limit
+    check_spend(ctx, quote, len(requests), cap, config)
     if yes:
         return True
     count = plural(len(requests), "job")

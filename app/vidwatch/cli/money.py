@@ -20,7 +20,8 @@ from vidwatch.core.config import Config
 from vidwatch.core.create.requests import CreateRequest
 from vidwatch.core.gateway.billing import BillingClient
 from vidwatch.core.gateway.billing_answer import Failure, NotOffered, Unanswered
-from vidwatch.core.model.records import TaskRequest
+from vidwatch.core.model.money import QUOTA_UNITS, Money
+from vidwatch.core.model.records import TaskRequest, utcnow
 from vidwatch.core.money.balance import (
     Reading,
     describe,
@@ -30,6 +31,7 @@ from vidwatch.core.money.balance import (
 )
 from vidwatch.core.money.costs import Costs, read_costs
 from vidwatch.core.money.estimates import Quote, batch_quote, over_limit
+from vidwatch.core.stats import compute
 from vidwatch.core.store.charge_book import ChargeBook, book_path
 from vidwatch.core.text.wording import plural
 
@@ -114,8 +116,17 @@ def quote_for(ctx: Context, requests: Sequence[CreateRequest], config: Config) -
     return batch_quote(wanted, records, config.prices, book)
 
 
-def check_spend(ctx: Context, quote: Quote, jobs: int, limit: float | None) -> None:
-    """Refuse, before anything is sent, a batch whose estimate is above ``limit``."""
-    why = over_limit(quote, jobs, limit)
+def spent_today(ctx: Context, config: Config) -> Money | None:
+    """What the list and the charge book say was spent today (no request)."""
+    book = ChargeBook(book_path(ctx.paths.tasks_file)).read(config.base_url)
+    records = ctx.store().load().records.values()
+    return compute(records, book.unmatched, book.units or QUOTA_UNITS, utcnow()).spend_today
+
+
+def check_spend(ctx: Context, quote: Quote, jobs: int, limit: float | None, config: Config) -> None:
+    """Refuse, before anything is sent, a batch whose estimate is above ``limit`` (alone,
+    or with what was spent today)."""
+    today = spent_today(ctx, config) if limit is not None else None
+    why = over_limit(quote, jobs, limit, today)
     if why is not None:
         raise CliError(f"Not sending: {why} ([create] max_spend, --max-spend).", EXIT_USAGE)

@@ -192,7 +192,7 @@ def _dry_run(ctx: Context, plan: BatchPlan, base_url: str, marked: dict[str, str
 
 def _dry_run_cost(ctx: Context, plan: BatchPlan, config: Config, limit: float | None) -> None:
     """What the rows that would go would cost, and whether the limit lets them go."""
-    from vidwatch.cli.money import quote_for
+    from vidwatch.cli.money import quote_for, spent_today
     from vidwatch.core.money.estimates import over_limit
 
     sending = [s.row.request for s in plan.to_send if s.row.request is not None]
@@ -200,7 +200,9 @@ def _dry_run_cost(ctx: Context, plan: BatchPlan, config: Config, limit: float | 
         return
     quote = quote_for(ctx, sending, config)
     print(f"cost: {safe(quote.text(utcnow()), 2000)}", file=ctx.err)
-    why = over_limit(quote, len(sending), config.create.max_spend if limit is None else limit)
+    cap = config.create.max_spend if limit is None else limit
+    today = spent_today(ctx, config) if cap is not None else None
+    why = over_limit(quote, len(sending), cap, today)
     if why is not None:
         print(f"limit: {why}: sending would be refused", file=ctx.err)
 

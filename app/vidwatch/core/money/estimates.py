@@ -202,15 +202,24 @@ def batch_quote(
     return quote(requests, Estimator(records, PriceList(prices), units), book.balance)
 
 
-def over_limit(quote: Quote, jobs: int, limit: float | None) -> str | None:
-    """Why a batch is refused under ``limit`` (``[create] max_spend``, ``--max-spend``),
-    or None. With no estimate for every job, the limit counts jobs, and says so."""
+def over_limit(
+    quote: Quote, jobs: int, limit: float | None, today: Money | None = None
+) -> str | None:
+    """Why a batch is refused under ``limit`` (``[create] max_spend``, ``--max-spend``:
+    per batch, and per day with what was spent ``today``), or None. With no estimate for
+    every job, the limit counts jobs, and says so."""
     if limit is None:
         return None
     cap = Decimal(repr(limit))
     if quote.total is not None:
         if quote.total.amount > cap:
             return f"the estimate {quote.total} is above the spending limit {cap.normalize():f}"
+        same = today is not None and today.unit == quote.total.unit
+        if today is not None and same and today.amount + quote.total.amount > cap:
+            return (
+                f"today's spend {today} and the estimate {quote.total} come to more "
+                f"than the spending limit {cap.normalize():f} for a day"
+            )
         return None
     if jobs > cap:
         return (
