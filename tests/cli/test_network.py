@@ -12,9 +12,11 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import cast
 
+import httpx
 import pytest
 from vidwatch.cli import (
     EXIT_FAILED,
@@ -28,6 +30,7 @@ from vidwatch.cli import (
 from vidwatch.cli.network import CHECK_ID, watch_session
 from vidwatch.cli.offline import load
 from vidwatch.cli.output import Context
+from vidwatch.core.clients import billing_client_for
 from vidwatch.core.config import Paths
 from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.gateway.outcomes import (
@@ -39,7 +42,7 @@ from vidwatch.core.gateway.outcomes import (
     RateLimited,
     ServerError,
 )
-from vidwatch.core.model.records import State, Task, TaskResult, utcnow
+from vidwatch.core.model.records import State, Task, TaskRecord, TaskRequest, TaskResult, utcnow
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.store.task_file import TaskStore
 from vidwatch.simulator.serve import SimulatorThread
@@ -99,6 +102,11 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
 def serve(monkeypatch: pytest.MonkeyPatch, answer: Answer) -> FakeClient:
     client = FakeClient(answer)
     monkeypatch.setattr("vidwatch.cli.network.make_client", lambda config: client)
+    not_offered = httpx.MockTransport(lambda request: httpx.Response(404))
+    monkeypatch.setattr(
+        "vidwatch.cli.money.make_billing",
+        lambda config: billing_client_for(config, transport=not_offered),
+    )
     return client
 
 
@@ -537,3 +545,89 @@ def test_wait_names_the_jobs_still_unfinished_at_the_timeout(
     assert set(named) == {"grok:slow", "grok:broken"}
     assert "▶ running" in named["grok:slow"]
     assert "last problem: api.quickrouter.ai failed to answer (HTTP 502)" in named["grok:broken"]
+
+
+# --------------------------------------------------------------------------- balance
+
+
+def test_check_and_balance_against_the_simulator_with_and_without_billing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = Simulator(jobs=0, seed=4)
+    args = ["--tasks-file", str(tmp_path / "t.toml")]
+    with SimulatorThread(sim) as thread:
+        monkeypatch.setenv("QUICKROUTER_BASE_URL", thread.base_url)
+        monkeypatch.setenv("QUICKROUTER_API_KEY", sim.api_key)
+        said: dict[str, tuple[int, str]] = {}
+        for name, command in (
+            ("check", ["check"]),
+            ("balance", ["balance"]),
+            ("json", ["balance", "--json"]),
+        ):
+            out = io.StringIO()
+            said[name] = (main([*args, *command], out=out), out.getvalue())
+        sim.billing.offered = False
+        out = io.StringIO()
+        said["none"] = (main([*args, "balance", "--json"], out=out), out.getvalue())
+        out = io.StringIO()
+        said["check-none"] = (main([*args, "check"], out=out), out.getvalue())
+    assert said["check"][0] == EXIT_OK
+    assert "balance   31.20 USD (from /api/usage/token)" in said["check"][1]
+    assert said["balance"] == (EXIT_OK, said["balance"][1])
+    assert "unit      USD (500,000 quota a unit, from the site)" in said["balance"][1]
+    shown = json.loads(said["json"][1])
+    assert Decimal(shown["balance"]) == Decimal("31.20")
+    assert shown["unit"] == "USD"
+    none = json.loads(said["none"][1])
+    assert said["none"][0] == EXIT_OK  # not offered is no error
+    assert none["offered"] is False
+    assert none["balance"] is None
+    assert said["check-none"][0] == EXIT_OK
+    assert "balance   not offered by this gateway" in said["check-none"][1]
+    for _, text in said.values():
+        assert sim.api_key not in text
+
+
+def test_balance_stores_what_each_job_cost_and_flags_failed_but_charged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = Simulator(jobs=0, seed=12)
+    refunded = sim.add_job(model="sora-2", fails=True, queue_time=0, duration=0)
+    charged = sim.add_job(model="sora-2", fails=True, queue_time=0, duration=0)
+    fine = sim.add_job(model="grok", fails=False)
+    sim.add_job(model="veo3.1-fast")  # made elsewhere: kept apart
+    tasks = tmp_path / "t.toml"
+    failed = TaskResult(State.FAILED, "failed", checked_at=utcnow())
+    TaskStore(tasks).replace_all(
+        [
+            TaskRecord(
+                Task(
+                    i,
+                    sim.wall_time(sim.jobs[i].created),
+                    request=TaskRequest(sim.jobs[i].model, "p"),
+                ),
+                failed if i != fine else TaskResult(),
+            )
+            for i in (refunded, charged, fine)
+        ]
+    )
+    args = ["--tasks-file", str(tasks)]
+    with SimulatorThread(sim) as thread:
+        monkeypatch.setenv("QUICKROUTER_BASE_URL", thread.base_url)
+        monkeypatch.setenv("QUICKROUTER_API_KEY", sim.api_key)
+        out = io.StringIO()
+        assert main([*args, "balance"], out=out) == EXIT_OK
+    said = out.getvalue()
+    assert "costs     3 jobs newly costed (2 by task id); 1 charge for no watched job" in said
+    out = io.StringIO()
+    main([*args, "list", "--json"], out=out)
+    costs = {row["id"]: row["cost"] for row in json.loads(out.getvalue())}
+    assert costs[charged]["amount"] == "0.4"
+    assert costs[charged]["unit"] == "USD"
+    assert costs[charged]["source"] == "task id"
+    assert costs[refunded]["refunded"] == costs[refunded]["charged"]
+    assert costs[fine]["source"] == "model and time"
+    out = io.StringIO()
+    main([*args, "list", "--json", "--filter", "charged:failed"], out=out)
+    assert [row["id"] for row in json.loads(out.getvalue())] == [charged]
+    assert sim.api_key not in (tasks.with_name("t.charges.json")).read_text()

@@ -67,6 +67,7 @@ OFFLINE = [
     (("paths",), "tasks"),
     (("add", "grok:0d1e2f3a-9dee-455c-aa82-000000000002"), "Added 1 task"),
     (("remove", DONE), "Removed 1 task"),
+    (("stats",), "spent today"),
     (("--version",), "vidwatch "),
     (("--help",), "exit codes"),
     (("list", "--help"), "exit codes"),

@@ -56,8 +56,8 @@ async def test_a_job_goes_from_queued_to_succeeded_on_screen_and_its_url_is_copi
             table = app.main.query_one(TaskTable)
 
             def state_cell() -> str:
-                row = table.render_line(1).text
-                word = row[29:44].strip()
+                start = table.render_line(0).text.index("STATE")
+                word = table.render_line(1).text[start : start + 14].strip()
                 if not seen or seen[-1] != word:
                     seen.append(word)
                 return word

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from vidwatch.core.clients import client_for
+from vidwatch.core.clients import billing_client_for, client_for
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.model.records import State, Task, TaskRecord, TaskResult
@@ -146,7 +146,9 @@ def make_app(
     config_file: Path | None = None,
     base_url: str = "https://gateway.example",
     factory: Callable[[Config], QueryClient] | None = None,
+    billing: httpx.AsyncBaseTransport | None = None,
 ) -> Harness:
+    """``billing``: the balance routes' server (default: a gateway without them)."""
     tasks = tmp_path / "data" / "tasks.toml"
     if records:
         TaskStore(tasks).replace_all(records)
@@ -162,6 +164,9 @@ def make_app(
         copier=clipboard.copy,
         opener=browser.open,
         client_factory=factory or gateway.factory,
+        billing_factory=lambda config: billing_client_for(
+            config, transport=billing or httpx.MockTransport(lambda r: httpx.Response(404))
+        ),
     )
     harness = Harness(app, tasks, config_file, gateway, clipboard, browser)
     notify = app.notify

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ from textual._xterm_parser import XTermParser
 from textual.pilot import Pilot
 from textual.widgets import Button, Select, Static, TextArea
 from vidwatch.core.config import Config, Paths
-from vidwatch.core.model.records import State, Task, TaskRecord, TaskRequest
+from vidwatch.core.model.money import Cost
+from vidwatch.core.model.records import State, Task, TaskRecord, TaskRequest, TaskResult
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
 from vidwatch.ui.dialogs.confirm import ConfirmDialog
 from vidwatch.ui.dialogs.create import ConfirmCreate, CreateDialog
@@ -584,3 +586,20 @@ async def test_the_dialog_shows_its_own_keys_and_its_buttons(
             assert button.region.bottom <= height - 1
         assert dialog.query_one("#create-model", Select).region.height > 0
         assert dialog.query_one("#create-prompt", TextArea).region.height > 0
+
+
+async def test_the_confirm_screen_shows_the_estimate_and_its_source(tmp_path: Path) -> None:
+    charged = Cost(120_000, 0, Decimal(120_000), "quota", "task id", "grok-video-3", T0, "k1")
+    seen = TaskRecord(
+        Task("grok:seen", T0, request=TaskRequest("grok-video-3", "a cow"), cost=charged),
+        TaskResult(State.SUCCEEDED, "completed"),
+    )
+    h = harness(tmp_path, [seen])
+    async with h.app.run_test(size=(120, 50)) as pilot:
+        dialog = await open_dialog(h, pilot)
+        await fill(pilot, dialog, "a cat")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(h.app.screen, ConfirmCreate))
+        facts = str(h.app.screen.query_one("#confirm-facts", Static).render())
+        assert "Cost      ≈ 120,000 quota: 1 × grok-video-3 at 120,000 quota" in facts
+        assert "from your last job" in facts

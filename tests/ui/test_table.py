@@ -203,3 +203,9 @@ def test_the_model_cell_says_the_request_or_the_id() -> None:
         return row_cells(record, columns, T0, Style(), lambda _: Style(), False)[0][1]
 
     assert [shown(r) for r in (made, added, plain)] == ["sora-2-pro", "grok", "–"]
+
+
+def test_the_cost_column_shows_when_wide_and_goes_first_when_narrow() -> None:
+    assert "cost" in [c.key for c in layout(160)]
+    assert "cost" not in [c.key for c in layout(80)]
+    assert "eta" in [c.key for c in layout(100)]  # the others stay longer

@@ -66,6 +66,7 @@ async def test_the_column_chooser_shows_which_are_ticked(tmp_path: Path) -> None
             "CHECKED": "▐ ▌",  # off until ticked: no room for them at 120 columns
             "NEXT": "▐ ▌",
             "ETA": "▐X▌",
+            "COST": "▐X▌",  # on, shown where the prompt keeps its room
             "PROMPT": "▐X▌",
         }
         choices.highlighted = 3

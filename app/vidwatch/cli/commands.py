@@ -72,6 +72,18 @@ def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
     return network.cmd_check(ctx, ns)
 
 
+def cmd_stats(ctx: Context, ns: argparse.Namespace) -> int:
+    from vidwatch.cli import stats
+
+    return stats.cmd_stats(ctx, ns)
+
+
+def cmd_balance(ctx: Context, ns: argparse.Namespace) -> int:
+    from vidwatch.cli import money
+
+    return money.cmd_balance(ctx, ns)
+
+
 def cmd_web(ctx: Context, ns: argparse.Namespace) -> int:
     from vidwatch.cli import network
 

@@ -108,9 +108,15 @@ def confirm(
     *,
     yes: bool,
     stdin_used: bool = False,
+    limit: float | None = None,
 ) -> bool:
     """Spending needs a yes: ``--yes``, or an answer on a terminal after seeing what will
     be sent (count, models, durations). Without a terminal: a usage error, nothing sent."""
+    from vidwatch.cli.money import check_spend, quote_for
+
+    quote = quote_for(ctx, requests, config)
+    cap = config.create.max_spend if limit is None else limit
+    check_spend(ctx, quote, len(requests), cap, config)
     if yes:
         return True
     count = plural(len(requests), "job")
@@ -130,6 +136,7 @@ def confirm(
     print(f"About to create {count} on {host}; each is paid:", file=ctx.err)
     for line in spend_summary(requests):
         print(f"  {safe(line)}", file=ctx.err)
+    print(f"  {safe(quote.text(utcnow()), 2000)}", file=ctx.err)
     return ask(ctx, "Send?")
 
 
@@ -291,6 +298,9 @@ def cmd_create(ctx: Context, ns: argparse.Namespace) -> int:
     if ns.dry_run:
         print(f"POST {config.base_url}/v1/video/create (Authorization: Bearer ***)", file=ctx.err)
         print(body_text(request.body()), file=ctx.out)
+        from vidwatch.cli.money import quote_for
+
+        print(f"cost: {safe(quote_for(ctx, [request], config).text(utcnow()), 2000)}", file=ctx.err)
         before = SentBefore(ctx)(key, CREATE_JOURNAL, row.identity)
         if before is not None:
             ctx.warn(f"this request was {before.text()}: sending it needs --resend")

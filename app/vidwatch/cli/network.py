@@ -189,6 +189,9 @@ def cmd_check(ctx: Context, ns: argparse.Namespace) -> int:
         return EXIT_UNREACHABLE
     if answered(outcome):
         ctx.say(f"API key   accepted ({source})")
+        from vidwatch.cli.money import balance_line  # the billing routes' own client
+
+        ctx.say(balance_line(config))
         return EXIT_OK
     if isinstance(outcome, AuthRejected):
         ctx.say(f"API key   rejected ({source}): {describe(outcome, host)}")
@@ -257,5 +260,6 @@ def cmd_simulate(ctx: Context, ns: argparse.Namespace) -> int:
         id_style=ns.id_style,
         idle_close=ns.idle_close,
         close_delay=ns.close_delay,
+        billing=not ns.no_billing,
     )
     return EXIT_OK

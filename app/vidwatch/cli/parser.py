@@ -16,6 +16,7 @@ from vidwatch import __version__
 # The commands' modules are imported when their command runs (see cli/commands.py).
 from vidwatch.cli.commands import (
     cmd_add,
+    cmd_balance,
     cmd_check,
     cmd_create,
     cmd_download,
@@ -25,6 +26,7 @@ from vidwatch.cli.commands import (
     cmd_poll,
     cmd_remove,
     cmd_simulate,
+    cmd_stats,
     cmd_submit,
     cmd_urls,
     cmd_wait,
@@ -356,6 +358,14 @@ def build_parser(argv: Sequence[str] | None = None) -> _Parser:
         help="resolve uncertain rows: ROW=ID adds the job found in the console, ROW alone "
         "means it is not wanted",
     )
+    p.add_argument(
+        "--max-spend",
+        type=float,
+        metavar="AMOUNT",
+        help="refuse the batch, before anything is sent, when its estimate is above AMOUNT "
+        "(in the gateway's unit; with no estimate, AMOUNT counts jobs); default [create] "
+        "max_spend",
+    )
     p.add_argument("--wait", action="store_true", help="then wait for every row's job")
     p.add_argument("--timeout", type=float, metavar="S", help="with --wait: give up after S s")
     p.set_defaults(func=cmd_submit)
@@ -374,11 +384,33 @@ def build_parser(argv: Sequence[str] | None = None) -> _Parser:
     )
     p.set_defaults(func=cmd_check)
 
+    p = command(
+        "balance",
+        "what the API key has left to spend, in the site's unit (quota units when the "
+        "site does not say); a gateway that offers no balance is said so (exit 0)",
+    )
+    p.add_argument("--json", action="store_true", help="print it as JSON")
+    p.set_defaults(func=cmd_balance)
+
+    p = command(
+        "stats",
+        "what was spent (today, this week, per model), failed jobs still charged, and how "
+        "long jobs take; from the list (no request)",
+    )
+    p.add_argument("--json", action="store_true", help="print it as JSON")
+    p.set_defaults(func=cmd_stats)
+
     p = command("simulate", "run the built-in QuickRouter simulator on loopback")
     p.more_help = simulate_help
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     p.add_argument("--jobs", type=int, default=40, help="jobs it knows at start")
     p.add_argument("--seed", type=int, default=0, help="seed for its jobs")
+    p.add_argument(
+        "--no-billing",
+        action="store_true",
+        help="answer the balance and request-log routes with 404, as a gateway that "
+        "offers none of them",
+    )
     p.add_argument(
         "--chaos",
         type=float,

@@ -54,6 +54,7 @@ from vidwatch.cli.output import (
     tell_unresolved,
 )
 from vidwatch.cli.waiting import WaitNotice, countdown_column
+from vidwatch.core.config import Config
 from vidwatch.core.create.batch import Batch, BatchRow, read_batch
 from vidwatch.core.create.journal import Manifest, ManifestError, RowEntry, RowState
 from vidwatch.core.create.ledger import Earlier, LedgerError, keys_of
@@ -76,7 +77,7 @@ from vidwatch.core.create.sender import (
     unlisted_tasks,
 )
 from vidwatch.core.create.verdict import unrecorded_words
-from vidwatch.core.model.records import State, TaskRecord, validate_task_id
+from vidwatch.core.model.records import State, TaskRecord, utcnow, validate_task_id
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -198,6 +199,23 @@ def _dry_run(ctx: Context, plan: BatchPlan, base_url: str, marked: dict[str, str
     return EXIT_OK
 
 
+def _dry_run_cost(ctx: Context, plan: BatchPlan, config: Config, limit: float | None) -> None:
+    """What the rows that would go would cost, and whether the limit lets them go."""
+    from vidwatch.cli.money import quote_for, spent_today
+    from vidwatch.core.money.estimates import over_limit
+
+    sending = [s.row.request for s in plan.to_send if s.row.request is not None]
+    if not sending:
+        return
+    quote = quote_for(ctx, sending, config)
+    print(f"cost: {safe(quote.text(utcnow()), 2000)}", file=ctx.err)
+    cap = config.create.max_spend if limit is None else limit
+    today = spent_today(ctx, config) if cap is not None else None
+    why = over_limit(quote, len(sending), cap, today)
+    if why is not None:
+        print(f"limit: {why}: sending would be refused", file=ctx.err)
+
+
 def _never_sent(row: BatchRow) -> CliError:
     return CliError(f"--mark-done {row.number}: that row was never sent from this file", EXIT_USAGE)
 
@@ -231,7 +249,9 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
             found = task_id or entry.task_id
             manifest.entries[row.identity] = replace(entry, state=RowState.DONE, task_id=found)
         plan = _plan(ctx, batch, manifest, failed, options, records=records)
-        return _dry_run(ctx, plan, config.base_url, {row.identity: t for row, t in marks})
+        code = _dry_run(ctx, plan, config.base_url, {row.identity: t for row, t in marks})
+        _dry_run_cost(ctx, plan, config, ns.max_spend)
+        return code
     tell_unresolved(ctx)
 
     def opener() -> Manifest:
@@ -259,7 +279,7 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
         sending = [s.row.request for s in plan.to_send if s.row.request is not None]
         if sending:
             require_key(ctx, config)  # only sending needs it: listing and marking do not
-            if not confirm(ctx, sending, config, yes=ns.yes):
+            if not confirm(ctx, sending, config, yes=ns.yes, limit=ns.max_spend):
                 return EXIT_FAILED
         notice = WaitNotice(ctx.err)
         printer = RowPrinter(ctx.out, len(sending), notice)

@@ -9,6 +9,7 @@ they happened. A listener reads the records themselves from the session: an even
 - :class:`~vidwatch.core.polling.poller.TaskUpdate` — a poll answered (a new result).
 - :class:`Added`, :class:`Removed`, :class:`Relabeled` — edits made here.
 - :class:`Downloaded` — a task's video was saved here.
+- :class:`Costed` — what tasks cost was learned from the gateway's request log.
 - :class:`DiskChange` — another process changed the task file (tasks added, removed,
   videos downloaded elsewhere), or the file was damaged and set aside.
 - :class:`~vidwatch.core.polling.poller.StatusChange` — polling as a whole (paused, key
@@ -28,6 +29,7 @@ __all__ = [
     "Added",
     "Change",
     "ChangeListener",
+    "Costed",
     "DiskChange",
     "Downloaded",
     "Loaded",
@@ -72,6 +74,13 @@ class Downloaded:
 
 
 @dataclass(frozen=True, slots=True)
+class Costed:
+    """What these tasks cost was learned (``record.task.cost``), from the request log."""
+
+    records: tuple[TaskRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DiskChange:
     """What another process changed in the task file since we last looked."""
 
@@ -84,10 +93,20 @@ class DiskChange:
         return bool(self.added or self.removed or self.warning or self.updated)
 
 
-Change = Loaded | TaskUpdate | Added | Removed | Relabeled | Downloaded | DiskChange | StatusChange
+Change = (
+    Loaded
+    | TaskUpdate
+    | Added
+    | Removed
+    | Relabeled
+    | Downloaded
+    | Costed
+    | DiskChange
+    | StatusChange
+)
 ChangeListener = Callable[[Change], None]
 
-EDITS = (Added, Removed, Relabeled, Downloaded)  # changes made here: save at once
+EDITS = (Added, Removed, Relabeled, Downloaded, Costed)  # changes made here: save at once
 
 
 def changed_ids(change: Change) -> tuple[str, ...]:
@@ -95,7 +114,7 @@ def changed_ids(change: Change) -> tuple[str, ...]:
     match change:
         case TaskUpdate(record=record) | Relabeled(record=record) | Downloaded(record=record):
             return (record.id,)
-        case Added(records=records):
+        case Added(records=records) | Costed(records=records):
             return tuple(r.id for r in records)
         case Removed(ids=ids):
             return ids

@@ -10,9 +10,10 @@ from __future__ import annotations
 import httpx
 
 from vidwatch.core.config import Config
+from vidwatch.core.gateway.billing import BillingClient
 from vidwatch.core.gateway.client import QueryClient
 
-__all__ = ["client_for"]
+__all__ = ["billing_client_for", "client_for"]
 
 
 def client_for(config: Config, *, transport: httpx.AsyncBaseTransport | None = None) -> QueryClient:
@@ -22,6 +23,19 @@ def client_for(config: Config, *, transport: httpx.AsyncBaseTransport | None = N
         config.api_key,
         timeout=config.timeout,
         connections=config.policy.concurrency,
+        allow_insecure_http=config.allow_insecure_http,
+        transport=transport,
+    )
+
+
+def billing_client_for(
+    config: Config, *, transport: httpx.AsyncBaseTransport | None = None
+) -> BillingClient:
+    """The billing routes' client (balance, request log): its own connections."""
+    return BillingClient(
+        config.base_url,
+        config.api_key,
+        timeout=min(config.timeout, 10.0),
         allow_insecure_http=config.allow_insecure_http,
         transport=transport,
     )

@@ -30,6 +30,7 @@ from vidwatch.core.runtime.notify import MODES
 from vidwatch.core.runtime.settings import (
     Choice,
     ConfigError,
+    Entries,
     Flag,
     Folder,
     Name,
@@ -134,6 +135,11 @@ class CreateSettings:
         "creates sent in any 60 s; their own budget, not polling's",
     )
     concurrency: int = setting(2, Number(1, 16), "creates waiting for their answer at once")
+    max_spend: float | None = setting(
+        None,
+        Number(0.01, 1_000_000.0, "in the gateway's unit"),
+        "refuse a batch whose estimate is above this (no estimate: counts jobs)",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +198,11 @@ class Config:
     )
     desktop_notifications: str = setting(
         "auto", Choice(MODES), "how a finished job is announced on the desktop"
+    )
+    prices: Mapping[str, float] = setting_factory(
+        dict,
+        Entries(Name("a model, or model:field=value,…"), Number(0.0, 1_000_000.0)),
+        'your price per job, in the gateway\'s unit, for estimates (see "What it costs")',
     )
     create: CreateSettings = section(
         "create", CreateSettings, '`vidwatch create` / `submit` (see "Creating jobs")'

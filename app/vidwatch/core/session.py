@@ -39,6 +39,7 @@ from vidwatch.core.changes import (
     Added,
     Change,
     ChangeListener,
+    Costed,
     DiskChange,
     Downloaded,
     Loaded,
@@ -46,6 +47,7 @@ from vidwatch.core.changes import (
     Removed,
 )
 from vidwatch.core.gateway.outcomes import Ok, Outcome
+from vidwatch.core.model.money import Cost
 from vidwatch.core.model.records import Task, TaskRecord, TaskResult, utcnow
 from vidwatch.core.polling.events import PollerEvent
 from vidwatch.core.polling.fanout import Fanout
@@ -289,6 +291,22 @@ class Session:
         self._emit(Downloaded(updated))
         return updated
 
+    def set_costs(self, costs: Mapping[str, Cost]) -> tuple[TaskRecord, ...]:
+        """Note what tasks cost (the request log's charges matched to them); announced
+        as one :class:`~vidwatch.core.changes.Costed`. Returns the records changed."""
+        changed: list[TaskRecord] = []
+        for task_id, cost in costs.items():
+            record = self._records.get(task_id)
+            if record is None or record.task.cost == cost:
+                continue
+            updated = TaskRecord(record.task.with_cost(cost), record.result)
+            self._records[task_id] = updated
+            changed.append(updated)
+        if changed:
+            self.dirty = True
+            self._emit(Costed(tuple(changed)))
+        return tuple(changed)
+
     def mark_dirty(self) -> None:
         self.dirty = True
 
@@ -332,13 +350,19 @@ class Session:
             removed = tuple(i for i in self._on_disk if i not in on_disk.records and i in records)
         updated: list[TaskRecord] = []
         for task_id, disk in on_disk.records.items():
-            theirs = disk.task.saved_to
-            if theirs is None:  # the common case, kept cheap: 10,000 tasks per save
+            theirs, cost = disk.task.saved_to, disk.task.cost
+            if theirs is None and cost is None:  # the common case, kept cheap
                 continue
             mine = records.get(task_id)
-            if mine is not None and adopt_download(mine.task.saved_to, theirs):
-                # `vidwatch download` in another terminal saved this video
-                record = replace(mine, task=mine.task.with_saved_to(disk.task.saved_to))
+            if mine is None:
+                continue
+            task = mine.task
+            if theirs is not None and adopt_download(task.saved_to, theirs):
+                task = task.with_saved_to(theirs)  # `vidwatch download` in another terminal
+            if cost is not None and task.cost is None:
+                task = task.with_cost(cost)  # `vidwatch balance` in another terminal
+            if task is not mine.task:
+                record = replace(mine, task=task)
                 self._records[task_id] = record
                 updated.append(record)
         self._on_disk = frozenset(on_disk.records)

@@ -63,6 +63,7 @@ def serve_forever(
     id_style: IdStyle = "asked",
     idle_close: float | None = None,
     close_delay: float = 0.0,
+    billing: bool = True,
 ) -> None:
     """``vidwatch simulate``: serve until interrupted, after printing how to use it."""
 
@@ -76,6 +77,7 @@ def serve_forever(
             idle_close=idle_close,
             close_delay=close_delay,
         )
+        simulator.billing.offered = billing
         base_url = await simulator.start(port=port)
         closing = (
             [f"idle      kept-alive connections closed after {idle_close:g} s idle, silently"]
@@ -88,6 +90,7 @@ def serve_forever(
             f"api key   {simulator.api_key}",
             *([f"chaos     {chaos:.0%} of queries get a random fault"] if chaos else []),
             f"ids       answers carry the {id_style} id",
+            *([] if billing else ["billing   balance and request log not offered (404)"]),
             *closing,
             "",
             "to point vidwatch at it, in another shell",

@@ -45,6 +45,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from vidwatch.simulator.billing import BillingDesk
 from vidwatch.simulator.creates import CreateDesk, handle_control, handle_create
 from vidwatch.simulator.faults import (
     AUTH_BURST,
@@ -128,6 +129,7 @@ class Simulator:
         self.clock = clock
         self.stats = Stats()
         self.create = CreateDesk()
+        self.billing = BillingDesk(self, self._no_route)  # balance and request log
         self.jobs: dict[str, Job] = {}
         self.by_server_id: dict[str, Job] = {}
         self._faults: list[tuple[str, int]] = []
@@ -454,6 +456,7 @@ class Simulator:
         app.router.add_post("/_sim/fault", self._control)
         app.router.add_post("/_sim/create", self._create_control)
         app.router.add_get("/_sim/stats", self._stats)
+        self.billing.routes(app)
         app.router.add_route("*", "/{tail:.*}", self._no_route)  # last: everything else
         return app
 

@@ -35,15 +35,20 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from vidwatch.core.changes import Change
-from vidwatch.core.clients import client_for
+from vidwatch.core.clients import billing_client_for, client_for
 from vidwatch.core.config import Config, Paths
-from vidwatch.core.model.records import utcnow
+from vidwatch.core.create.requests import CreateRequest
+from vidwatch.core.model.money import QUOTA_UNITS
+from vidwatch.core.model.records import TaskRequest, utcnow
+from vidwatch.core.money.estimates import batch_quote
 from vidwatch.core.polling.poller import Poller
 from vidwatch.core.runtime.clipboard import copy_text, open_url
 from vidwatch.core.runtime.gc_policy import GcPolicy, settle
 from vidwatch.core.runtime.lifeline import Lifeline
 from vidwatch.core.runtime.logs import redact_secrets
 from vidwatch.core.session import Session
+from vidwatch.core.stats import compute
+from vidwatch.core.store.charge_book import Book, book_path
 from vidwatch.core.store.task_file import StoreError, TaskStore
 from vidwatch.core.store.view import load_view
 from vidwatch.ui.banners import Banner
@@ -53,6 +58,7 @@ from vidwatch.ui.controllers.creating import JobCreator, quit_question
 from vidwatch.ui.controllers.demo import Demo
 from vidwatch.ui.controllers.downloads import AutoDownloads, DownloadsPanel, download_videos
 from vidwatch.ui.controllers.feed import ChangeFeed
+from vidwatch.ui.controllers.money import BalanceController, BillingFactory
 from vidwatch.ui.controllers.saver import SaveController
 from vidwatch.ui.controllers.task_actions import TaskActions
 from vidwatch.ui.dialogs.confirm import ConfirmDialog
@@ -60,6 +66,7 @@ from vidwatch.ui.dialogs.create import Prefill
 from vidwatch.ui.palette import key_help, palette_commands
 from vidwatch.ui.screens.help import HelpScreen
 from vidwatch.ui.screens.main import Copier, MainScreen, Opener
+from vidwatch.ui.screens.stats import StatsScreen
 from vidwatch.ui.textual_private import CrashHook, terminal_modes
 from vidwatch.ui.widgets.toasts import place_toasts, show_toast
 
@@ -92,6 +99,7 @@ class VidwatchApp(CrashHook[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", tooltip="Show every key"),
         Binding("q", "quit", "Quit", tooltip="Save and quit"),
+        Binding("dollar_sign", "stats", "Stats", show=False, tooltip="Spend, costs, running times"),
     ]
 
     def __init__(
@@ -102,6 +110,7 @@ class VidwatchApp(CrashHook[None]):
         copier: Copier = copy_text,
         opener: Opener = open_url,
         client_factory: ClientFactory = client_for,
+        billing_factory: BillingFactory = billing_client_for,
         downloader_transport: httpx.AsyncBaseTransport | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -147,6 +156,13 @@ class VidwatchApp(CrashHook[None]):
             # the demo's creates are free, on its simulator: never in the user's record
             sent_dir=lambda: demo_folder / "sent" if demo_folder else options.paths.sent_dir,
             banner=self.main.set_banner,
+            estimate=self._estimate,
+        )
+        self.balance = BalanceController(
+            self._show_balance,
+            billing_factory,
+            session=self.session,
+            book=book_path(store.path),
         )
         self.downloader_transport = downloader_transport
         self.auto_downloads = AutoDownloads(
@@ -177,6 +193,17 @@ class VidwatchApp(CrashHook[None]):
         self._signal_loop: asyncio.AbstractEventLoop | None = None
         self.gc_policy = GcPolicy()
         self._engine_closed = False
+
+    def _estimate(self, request: CreateRequest) -> str:
+        """What the confirm screen says a job would cost (no request made)."""
+        keeper = self.balance.keeper
+        book = keeper.book if keeper is not None else Book()
+        wanted = TaskRequest(request.model, "", request.fields)
+        records = self.session.records.values()
+        return batch_quote([wanted], records, self.config.prices, book).text(self.clock())
+
+    def _show_balance(self, text: str) -> None:
+        self.main.balance = text
 
     @property
     def config(self) -> Config:
@@ -264,6 +291,8 @@ class VidwatchApp(CrashHook[None]):
             ", demo" if self.demo is not None else "",
         )
         self.connection.start()
+        self.session.subscribe(self.balance.on_change)
+        self.balance.start(self.config)
         self.run_worker(self.poller.run(), name="poller", group="poller", exit_on_error=False)
         self.set_interval(1.0, self.tick)
         self.saver.start()
@@ -369,6 +398,7 @@ class VidwatchApp(CrashHook[None]):
         await self.poller.aclose()  # answers in flight get a moment, and are kept
         await self.auto_downloads.aclose()  # their parts stay, to resume
         await self.saver.close()
+        await self.balance.aclose()
         await self.connection.aclose()
         if self.demo is not None:
             await self.demo.stop()
@@ -399,6 +429,16 @@ class VidwatchApp(CrashHook[None]):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(key_help(self, self.BINDINGS)))
+
+    def action_stats(self) -> None:
+        """``$``: the stats screen, from the list and the charge book (no request)."""
+        if isinstance(self.screen, StatsScreen):
+            return
+        keeper = self.balance.keeper
+        book = keeper.book if keeper is not None else Book()
+        units = book.units or QUOTA_UNITS
+        stats = compute(self.session.records.values(), book.unmatched, units, self.clock())
+        self.push_screen(StatsScreen(stats))
 
     def action_pause(self) -> None:
         self.connection.pause_or_resume()

@@ -13,6 +13,7 @@ import dataclasses
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from vidwatch.core.model import fields
+from vidwatch.core.model.money import Cost
 from vidwatch.core.model.records import (
     EPOCH,
     Kind,
@@ -48,11 +50,11 @@ from vidwatch.core.text.sanitize import has_hidden_characters
 T0 = datetime(2026, 11, 24, 10, 0, 0, 123456, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=3)
 SECRET = "sk-live-0123456789abcdef"
-RECORDS = (Task, TaskRequest, TaskResult, Transition)
+RECORDS = (Task, TaskRequest, TaskResult, Transition, Cost)
 CASES = [(cls, f.name) for cls in RECORDS for f in dataclasses.fields(cls)]
 ALL_NAMES = [f.name for cls in (Task, TaskResult) for f in dataclasses.fields(cls)]
 # Kinds that hold no text: nothing there can carry a secret.
-NO_TEXT = {Kind.TIME, Kind.STATE, Kind.PROBLEM, Kind.NUMBER}
+NO_TEXT = {Kind.TIME, Kind.STATE, Kind.PROBLEM, Kind.NUMBER, Kind.QUOTA, Kind.DECIMAL}
 
 
 def sample(kind: Kind, text: str = "") -> Any:
@@ -76,6 +78,9 @@ def sample(kind: Kind, text: str = "") -> Any:
         Kind.URLS: (f"https://img.example/{text}a.png", "https://img.example/b.png"),
         Kind.JSON: {"aspect_ratio": f"3:2{text}", "watermark": False, "n": [1, 2.5, None]},
         Kind.EXTRAS: (("ratio", f"1:1{text}"), ("upscaled", True), ("completed_at", 1764745713)),
+        Kind.QUOTA: 120_000,
+        Kind.DECIMAL: Decimal("0.24"),
+        Kind.COST: Cost(120_000, 0, Decimal("0.24"), "USD", f"task id{text}", "sora-2", T0, "ab"),
     }
     return values[kind]  # a new Kind fails here until it has a sample
 
@@ -95,6 +100,9 @@ def record_with(cls: type[Any], name: str, value: Any) -> TaskRecord:
         task = dataclasses.replace(task, request=request)
     elif cls is TaskResult:
         result = dataclasses.replace(result, **{name: value})
+    elif cls is Cost:
+        cost = dataclasses.replace(Cost(1, unit="USD"), **{name: value})
+        task = dataclasses.replace(task, cost=cost)
     else:
         moved = dataclasses.replace(Transition(State.QUEUED, "pending", T0), **{name: value})
         result = dataclasses.replace(result, history=(moved,))
@@ -214,6 +222,21 @@ _VALUES[Kind.EXTRAS] = st.dictionaries(
 _VALUES[Kind.REQUEST] = st.none() | st.builds(
     TaskRequest, _LINE, _TEXT, _VALUES[Kind.JSON], _VALUES[Kind.URLS]
 )
+_VALUES[Kind.QUOTA] = st.integers(min_value=0, max_value=2**63 - 1)
+_VALUES[Kind.DECIMAL] = st.decimals(
+    min_value=-(10**12), max_value=10**12, allow_nan=False, allow_infinity=False, places=6
+)
+_VALUES[Kind.COST] = st.none() | st.builds(
+    Cost,
+    _VALUES[Kind.QUOTA],
+    _VALUES[Kind.QUOTA],
+    _VALUES[Kind.DECIMAL],
+    _LINE,
+    _LINE,
+    _LINE,
+    st.none() | _TIME,
+    _LINE,
+)
 
 
 def _build(cls: type[Any]) -> st.SearchStrategy[Any]:
@@ -276,7 +299,7 @@ def test_each_field_passes_through_the_redaction(cls: type[Any], name: str) -> N
     if spec.kind in NO_TEXT:
         return  # a time, a state, a number: no text to hold a secret
     record = record_with(cls, name, sample(spec.kind, SECRET))
-    holder: Any = record.task if cls in (Task, TaskRequest) else record.result
+    holder: Any = record.task if cls in (Task, TaskRequest, Cost) else record.result
     assert fields.mentions(holder, SECRET)
     scrubbed = fields.redact_record(holder, lambda text: text.replace(SECRET, "***"))
     assert SECRET not in repr(scrubbed)

@@ -22,8 +22,10 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Final, TypeVar
 
+from vidwatch.core.model.money import Cost, decimal_of
 from vidwatch.core.model.records import (
     HISTORY_LIMIT,
     Kind,
@@ -41,6 +43,7 @@ from vidwatch.core.text.sanitize import clean_line, clean_text
 from vidwatch.core.text.urls import url_problem
 
 __all__ = [
+    "COST_FIELDS",
     "REQUEST_FIELDS",
     "RESULT_FIELDS",
     "TASK_FIELDS",
@@ -90,12 +93,16 @@ TASK_FIELDS: Final = field_specs(Task)
 REQUEST_FIELDS: Final = field_specs(TaskRequest)
 RESULT_FIELDS: Final = field_specs(TaskResult)
 TRANSITION_FIELDS: Final = field_specs(Transition)
+COST_FIELDS: Final = field_specs(Cost)
 
-# Kinds that hold records of their own: a tuple of them (history) or one (request).
+# Kinds that hold records of their own: a tuple of them (history) or one (request, cost).
 _NESTED: Final[dict[Kind, tuple[type[Any], tuple[FieldSpec, ...]]]] = {
     Kind.HISTORY: (Transition, TRANSITION_FIELDS),
     Kind.REQUEST: (TaskRequest, REQUEST_FIELDS),
+    Kind.COST: (Cost, COST_FIELDS),
 }
+_ONE_RECORD: Final = frozenset({Kind.REQUEST, Kind.COST})  # a record, not a tuple of them
+MAX_QUOTA: Final = (1 << 63) - 1  # what the task file (TOML) holds
 MAX_JSON_DEPTH: Final = 16
 MAX_JSON_KEY: Final = 64
 MAX_JSON_TEXT: Final = 8_192  # one text value inside a JSON field
@@ -145,6 +152,9 @@ _TO_FILE: Final[dict[Kind, Callable[[Any], Any] | None]] = {
     Kind.URLS: list,
     Kind.JSON: _json_text,
     Kind.EXTRAS: dict,  # a table of scalars: readable, and nothing TOML cannot hold
+    Kind.QUOTA: None,
+    Kind.DECIMAL: str,  # decimal text: exact, where a TOML float would not be
+    Kind.COST: lambda cost: to_file(cost),
 }
 
 
@@ -260,6 +270,20 @@ def _json_from_file(value: Any, limit: int) -> dict[str, Any] | None:
     return cleaned if isinstance(cleaned, dict) and cleaned else None
 
 
+def _quota_from_file(value: Any, limit: int) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_QUOTA:
+        return None
+    return value
+
+
+def _decimal_from_file(value: Any, limit: int) -> Decimal | None:
+    return decimal_of(value) if isinstance(value, str) else None
+
+
+def _cost_from_file(value: Any, limit: int) -> Cost | None:
+    return from_file(value, Cost)
+
+
 def _extras_from_file(value: Any, limit: int) -> tuple[tuple[str, Any], ...] | None:
     """The answer's other fields from their table, by the same rule as the parser's."""
     if not isinstance(value, Mapping):
@@ -302,6 +326,9 @@ _FROM_FILE: Final[dict[Kind, Callable[[Any, int], Any]]] = {
     Kind.URLS: _urls_from_file,
     Kind.JSON: _json_from_file,
     Kind.EXTRAS: _extras_from_file,
+    Kind.QUOTA: _quota_from_file,
+    Kind.DECIMAL: _decimal_from_file,
+    Kind.COST: _cost_from_file,
 }
 
 _SPECS: Final[dict[type[Any], tuple[FieldSpec, ...]]] = {
@@ -309,6 +336,7 @@ _SPECS: Final[dict[type[Any], tuple[FieldSpec, ...]]] = {
     TaskRequest: REQUEST_FIELDS,
     TaskResult: RESULT_FIELDS,
     Transition: TRANSITION_FIELDS,
+    Cost: COST_FIELDS,
 }
 _TO_FILE_PLANS: Final = {cls: _plan(specs, _TO_FILE) for cls, specs in _SPECS.items()}
 _FROM_FILE_PLANS: Final = {cls: _plan(specs, _FROM_FILE) for cls, specs in _SPECS.items()}
@@ -361,6 +389,9 @@ _TO_JSON: Final[dict[Kind, Callable[[Any], Any] | None]] = {
     Kind.URLS: list,
     Kind.JSON: _plain,
     Kind.EXTRAS: dict,
+    Kind.QUOTA: None,
+    Kind.DECIMAL: str,  # decimal text, as in the file: a JSON float would round it
+    Kind.COST: lambda cost: to_jsonable(cost),
 }
 _TO_JSON_PLANS: Final = {cls: _plan(specs, _TO_JSON) for cls, specs in _SPECS.items()}
 
@@ -420,7 +451,7 @@ def redact_record(record: R, scrub: Callable[[str], str]) -> R:
         value = getattr(record, spec.name)
         if spec.kind in _TEXT_KINDS and value:
             new: Any = _scrubbed(value, scrub)
-        elif spec.kind is Kind.REQUEST and value is not None:
+        elif spec.kind in _ONE_RECORD and value is not None:
             new = redact_record(value, scrub)
         elif spec.kind in _NESTED and value:
             new = tuple(redact_record(item, scrub) for item in value)

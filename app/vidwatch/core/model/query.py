@@ -12,6 +12,8 @@ Fields narrow it down::
     age:<1h  age:>30m       since the task was added (s, m, h, d, w)
     updated:<10m            since the server last changed its status
     url:yes  saved:no       a video URL is known / the video is on disk
+    charged:yes             the request log shows a charge (not refunded);
+                            charged:failed: failed and still charged (ask for a refund)
     -state:succeeded        a leading - (or !) negates any word
 
 A known field with a bad value gives a readable error, never a crash; anything else
@@ -36,7 +38,18 @@ _SPAN = re.compile(r"^(<=|>=|<|>)?\s*(\d+(?:\.\d+)?)\s*([smhdw]?)$")
 _UNIT_NAMES = "s, m, h, d or w"
 _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0"}
-FIELDS = ("state", "label", "id", "prompt", "model", "age", "updated", "url", "saved")
+FIELDS = (
+    "state",
+    "label",
+    "id",
+    "prompt",
+    "model",
+    "age",
+    "updated",
+    "url",
+    "saved",
+    "charged",
+)
 
 
 class QueryError(ValueError):
@@ -123,12 +136,17 @@ def _term(term: str) -> Check:
         return lambda record, hay, now: (
             _model_of(record).startswith(needle) or model_key(record.id).startswith(needle)
         )
-    if field in ("url", "saved"):
+    if field == "charged" and needle == "failed":
+        return lambda record, hay, now: record.charged_failed
+    if field in ("url", "saved", "charged"):
         if needle not in _YES | _NO:
-            raise QueryError(f"{field}: say yes or no, as in {field}:yes")
+            also = " or failed" if field == "charged" else ""
+            raise QueryError(f"{field}: say yes or no{also}, as in {field}:yes")
         want = needle in _YES
         if field == "url":
             return lambda record, hay, now: (record.result.video_url is not None) == want
+        if field == "charged":
+            return lambda record, hay, now: record.charged == want
         return lambda record, hay, now: (record.task.saved_to is not None) == want
     return _age_check(field, value)
 
@@ -182,4 +200,5 @@ _EXAMPLES = {
     "updated": "<10m",
     "url": "yes",
     "saved": "no",
+    "charged": "failed",
 }

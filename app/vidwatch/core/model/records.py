@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+from vidwatch.core.model.kinds import Kind, stored
+from vidwatch.core.model.money import Cost
 from vidwatch.core.text.sanitize import (
     MAX_SHORT,
     MAX_TEXT,
@@ -48,6 +50,7 @@ __all__ = [
     "model_key",
     "plausible_time",
     "split_ids",
+    "stored",
     "utcnow",
     "validate_task_id",
 ]
@@ -58,31 +61,6 @@ MAX_PATH = 4096
 MAX_MODEL = 128
 MAX_REQUEST_PROMPT = 20_000  # what vidwatch sends at most (create.MAX_PROMPT)
 MAX_REQUEST_FIELDS = 64 * 1024  # characters of the body fields as JSON
-
-
-class Kind(enum.Enum):
-    """What a record field holds, which decides how it is stored, read back (and
-    checked: file contents are hostile), exported and redacted."""
-
-    ID = "id"  # the task ID: required, no control or invisible characters
-    TIME = "time"  # a datetime, UTC, plausible (2000–2199)
-    LINE = "line"  # one line of text (label, status word, a path), cleaned on read
-    TEXT = "text"  # server text, may span lines (prompt, errors), cleaned on read
-    URL = "url"  # an http(s) URL that passes the URL rule, re-checked on read
-    STATE = "state"  # a State
-    PROBLEM = "problem"  # a Problem
-    NUMBER = "number"  # a finite float
-    HISTORY = "history"  # a tuple of Transition records
-    REQUEST = "request"  # a TaskRequest record (or None)
-    URLS = "urls"  # a tuple of http(s) URLs, each re-checked on read
-    JSON = "json"  # a JSON object (body fields); JSON text in the file, cleaned on read
-    EXTRAS = "extras"  # a few (name, scalar) pairs from an answer; a table in the file, capped
-
-
-def stored(kind: Kind, limit: int = 0, *, if_missing: Any = None) -> dict[str, Any]:
-    """A field's metadata: its kind, the length text is cut to when read back, and the
-    value a file that lacks it (or holds garbage) gives a required field."""
-    return {"kind": kind, "limit": limit, "if_missing": if_missing}
 
 
 EPOCH = datetime.fromtimestamp(0, UTC)  # "added at some unknown time" (a hand-written file)
@@ -285,12 +263,17 @@ class Task:
     saved_to: str | None = field(default=None, metadata=stored(Kind.LINE, MAX_PATH))
     # what created it, when vidwatch did (None: an ID added by hand)
     request: TaskRequest | None = field(default=None, metadata=stored(Kind.REQUEST))
+    # what it cost, from the gateway's request log (None: no charge seen)
+    cost: Cost | None = field(default=None, metadata=stored(Kind.COST))
 
     def with_label(self, label: str) -> Task:
         return replace(self, label=label)
 
     def with_saved_to(self, path: str | None) -> Task:
         return replace(self, saved_to=path)
+
+    def with_cost(self, cost: Cost | None) -> Task:
+        return replace(self, cost=cost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,6 +484,17 @@ class TaskRecord:
 
     def with_result(self, result: TaskResult) -> TaskRecord:
         return TaskRecord(self.task, result)  # dataclasses.replace costs 4x more, per poll
+
+    @property
+    def charged(self) -> bool:
+        """The request log shows a charge for it that was not refunded."""
+        cost = self.task.cost
+        return cost is not None and cost.net > 0
+
+    @property
+    def charged_failed(self) -> bool:
+        """Failed, and still charged: the case for asking the gateway for a refund."""
+        return self.result.state is State.FAILED and self.charged
 
 
 def model_key(task_id: str) -> str:

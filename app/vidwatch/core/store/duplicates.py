@@ -2,8 +2,8 @@
 what the single entry it becomes keeps.
 
 Nothing either entry knew is dropped when it matters: the most advanced result, a label,
-the saved file, the request that created it, the longest timeline and the earliest time
-the task was added.
+the saved file, the request that created it, what it cost, the longest timeline and the
+earliest time the task was added.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def merge_duplicate(first: TaskRecord, second: TaskRecord) -> TaskRecord:
         first.task.label or second.task.label,
         _saved_to(first.task.saved_to, second.task.saved_to),
         first.task.request or second.task.request,
+        first.task.cost or second.task.cost,
     )
     return TaskRecord(task, result)
 

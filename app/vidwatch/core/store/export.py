@@ -67,6 +67,7 @@ MD_EXCLUDED: Final = (
     "sent_prompt",
     "thumbnail_url",
     "extras",
+    "cost",  # a record of its own: in CSV and JSON
 )
 # Every field not excluded, in the record's order; long server text last, where a
 # spreadsheet column can be as wide as it likes.

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from vidwatch.core.model.money import Cost
 from vidwatch.core.model.records import Task, TaskRecord, TaskResult
 from vidwatch.core.store import format as store_format
 from vidwatch.core.store.atomic import atomic_write, write_target
@@ -179,6 +180,23 @@ class TaskStore:
             if changed:
                 self._write(records.values())
 
+    def set_costs(self, costs: Mapping[str, Cost]) -> int:
+        """Note what tasks cost (from the request log; tasks removed meanwhile are left
+        out); returns how many changed."""
+        if not costs:
+            return 0
+        with self._locked():
+            records, _ = self._read_for_update()
+            changed = 0
+            for task_id, cost in costs.items():
+                record = records.get(task_id)
+                if record is not None and record.task.cost != cost:
+                    records[task_id] = TaskRecord(record.task.with_cost(cost), record.result)
+                    changed += 1
+            if changed:
+                self._write(records.values())
+        return changed
+
     def save_records(
         self,
         records: Mapping[str, TaskRecord],
@@ -193,7 +211,8 @@ class TaskStore:
           another process: they are not written back — unless the file was damaged
           and set aside, when nothing on disk can be trusted to mean "removed";
         * for tasks on both sides, the newer result wins; the view's label wins; a
-          download noted on disk (by another process) is kept when the view has none.
+          download noted on disk (by another process) is kept when the view has none,
+          and so is a cost noted on disk (``vidwatch balance`` in another terminal).
 
         The returned signature is taken under the lock: it is the file just written.
         """
@@ -219,6 +238,8 @@ class TaskStore:
                     if adopt_download(task.saved_to, disk.task.saved_to):
                         # downloaded by another process (vidwatch download): keep it
                         task = task.with_saved_to(disk.task.saved_to)
+                    if task.cost is None and disk.task.cost is not None:
+                        task = task.with_cost(disk.task.cost)
                     merged[task_id] = TaskRecord(task, result)
             self._write(merged.values())
             signature = self.signature()

@@ -78,8 +78,10 @@ class JobCreator:
         client: Callable[[], QueryClient | None],
         sent_dir: Callable[[], Path],
         banner: SetBanner = lambda key, text: None,
+        estimate: Callable[[CreateRequest], str] | None = None,
     ) -> None:
         self.app = app
+        self.estimate = estimate  # what a job would cost, for the confirm screen
         self.session = session
         self.config = config
         self.client = client
@@ -120,7 +122,7 @@ class JobCreator:
             prefill = Prefill(self.config().create.model)
         elif not prefill.model:  # an ID without a model prefix
             prefill = replace(prefill, model=self.config().create.model)
-        dialog = CreateDialog(prefill, again=again, earlier=self.earlier)
+        dialog = CreateDialog(prefill, again=again, earlier=self.earlier, estimate=self.estimate)
         await self.app.push_screen(dialog, self._confirmed)
 
     def earlier(self, request: CreateRequest) -> Earlier | None:

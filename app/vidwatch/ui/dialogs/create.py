@@ -118,10 +118,12 @@ class CreateDialog(ModalScreen[NewJob | None]):
         *,
         again: bool = False,
         earlier: Callable[[CreateRequest], Earlier | None] | None = None,
+        estimate: Callable[[CreateRequest], str] | None = None,
     ) -> None:
         super().__init__()
         self.prefill = prefill
         self.again = again
+        self.estimate = estimate  # what it would cost, for the confirm screen
         self.earlier = earlier  # what the record knows of a request: asked before confirming
         self._model_shown: str | None = None  # whose fields are on the form ("": none)
         self._building = asyncio.Lock()
@@ -343,7 +345,8 @@ class CreateDialog(ModalScreen[NewJob | None]):
             if yes:
                 self.dismiss(replace(job, accepted=earlier.send) if earlier else job)
 
-        self.app.push_screen(ConfirmCreate(job, earlier), answered)
+        cost = self.estimate(job.request) if self.estimate is not None else ""
+        self.app.push_screen(ConfirmCreate(job, earlier, cost), answered)
 
     def action_cancel(self) -> None:
         """Close, sending nothing; what was typed is thrown away only after a yes."""
@@ -374,10 +377,11 @@ class ConfirmCreate(ModalScreen[bool]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
 
-    def __init__(self, job: NewJob, earlier: Earlier | None = None) -> None:
+    def __init__(self, job: NewJob, earlier: Earlier | None = None, cost: str = "") -> None:
         super().__init__()
         self.job = job
         self.earlier = earlier
+        self.cost = cost  # the estimate and its source ("": none asked)
 
     def compose(self) -> ComposeResult:
         request = self.job.request
@@ -389,6 +393,8 @@ class ConfirmCreate(ModalScreen[bool]):
         ]
         if self.job.label:
             lines.append(f"Label     {self.job.label}")
+        if self.cost:
+            lines.append(f"Cost      {self.cost}")
         title = "Create this job? It costs money."
         if self.earlier is not None:
             title = "This request was sent before. Pay for it again?"

@@ -90,6 +90,7 @@ class MainScreen(TaskActions):
     current: reactive[TaskRecord | None] = reactive(None)
     no_task_hint: reactive[str] = reactive(NO_TASKS)
     marked: reactive[int] = reactive(0)
+    balance: reactive[str] = reactive("")
 
     def __init__(
         self,
@@ -129,6 +130,7 @@ class MainScreen(TaskActions):
             MainScreen.saving_failed,
             MainScreen.summary,
             MainScreen.marked,
+            MainScreen.balance,
         )
         yield Static(id="banner", markup=False)
         with Horizontal(id="body"):

@@ -21,6 +21,7 @@ from textual.strip import Strip
 
 from vidwatch.core.model.records import State, TaskRecord
 from vidwatch.core.model.wording import state_text
+from vidwatch.core.money.wording import cost_cell
 from vidwatch.core.polling.scheduler import Eta
 from vidwatch.core.text.sanitize import clean_line
 from vidwatch.core.text.wording import relative
@@ -64,12 +65,14 @@ OPTIONAL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("checked", "CHECKED: since vidwatch last asked"),
     ("next", "NEXT: when vidwatch asks again"),
     ("eta", "ETA: time left, from how long jobs like it take"),
+    ("cost", "COST: what the job cost, from the gateway's request log (! failed, charged)"),
     ("prompt", "PROMPT: the first line of the enhanced prompt"),
 )
 
 
 TASK_MIN = 14  # the narrowest TASK column: "demo 01 grok", "grok:d23f082…"
 PROMPT_MIN = 10  # the prompt's room that TASK narrows for
+PROMPT_ROOMY = 16  # the prompt's room that COST and MODEL leave it, or are not shown
 
 
 def layout(width: int, hidden: frozenset[str] = frozenset()) -> list[Column]:
@@ -84,16 +87,21 @@ def layout(width: int, hidden: frozenset[str] = frozenset()) -> list[Column]:
         Column("checked", "CHECKED", 8),
         Column("next", "NEXT", 7),
         Column("eta", "ETA", 6),
+        Column("cost", "COST", 7),
     ]
     columns = [c for c in columns if c.key not in hidden]
     # A ticked column shows whenever it fits: TASK narrows first (to leave the prompt
     # PROMPT_MIN if it can), the prompt takes what is left; the least important go
-    # only when they cannot fit at all. MODEL (on by default, and the ID's own prefix
-    # in TASK) shows only where the prompt keeps its room.
+    # only when they cannot fit at all. COST and MODEL (on by default; the model is
+    # also the ID's own prefix in TASK) show only where the prompt keeps its room.
     room = width - PROMPT_MIN if "prompt" not in hidden else width
+    roomy_room = width - PROMPT_ROOMY if "prompt" not in hidden else width
     fitted = _narrow(columns, "task", TASK_MIN, room)
-    if sum(c.width + 1 for c in fitted) > room:
-        fitted = _narrow([c for c in columns if c.key != "model"], "task", TASK_MIN, room)
+    for roomy in ("cost", "model"):
+        if sum(c.width + 1 for c in fitted) <= roomy_room:
+            break
+        columns = [c for c in columns if c.key != roomy]
+        fitted = _narrow(columns, "task", TASK_MIN, room)
     columns = fitted
     for drop in ("next", "checked", "eta", "age", "updated"):
         if sum(c.width + 1 for c in columns) <= width:
@@ -166,6 +174,10 @@ def row_cells(
             cells.append(
                 (column, eta_text(known), base + style("task-table--late") if late else muted)
             )
+        elif key == "cost":
+            flagged = record.charged_failed
+            cost_style = base + style("task-table--problem") if flagged else muted
+            cells.append((column, cost_cell(record), cost_style))
         elif result.error and not result.final:  # a problem stands: it matters more
             problem = base + style("task-table--problem")
             cells.append((column, f"! {result.error}", problem))

@@ -30,6 +30,7 @@ from textual.strip import Strip
 
 from vidwatch.core.model.records import Scalar, State, TaskRecord, Transition, epoch_time, utcnow
 from vidwatch.core.model.wording import state_text
+from vidwatch.core.money.wording import cost_line, refund_note
 from vidwatch.core.polling.scheduler import Eta
 from vidwatch.core.text.expiry import expiry_words
 from vidwatch.core.text.sanitize import MAX_TEXT, clean_line, clean_text, strip_fence
@@ -43,7 +44,7 @@ __all__ = ["DetailPane"]
 NextCheck = Callable[[str], datetime | None]
 Idle = Callable[[TaskRecord], str]  # no next check planned: "– (finished)", "– (paused; …)"
 LABEL = 11  # width of the label column in the facts block
-SECTIONS = ("facts", "url", "problem", "timeline", "request", "prompt", "answer")
+SECTIONS = ("facts", "url", "problem", "cost", "timeline", "request", "prompt", "answer")
 
 
 def when(value: datetime | None, now: datetime) -> str:
@@ -190,6 +191,7 @@ class DetailPane(ScrollView, can_focus=True):
                 "facts": self._facts(record),
                 "url": self._url(record),
                 "problem": self._problem(record),
+                "cost": self._cost(record),
                 "timeline": self._timeline(record),
                 "answer": self._answer(record),
                 "request": self._request(record),
@@ -325,6 +327,17 @@ class DetailPane(ScrollView, can_focus=True):
         lines = [self._heading("Problem"), *self._wrap(Text(reason, self._style("detail--error")))]
         if advice:
             lines += self._wrap(Text(advice, style=self._style("detail--advice")))
+        return lines
+
+    def _cost(self, record: TaskRecord) -> list[Text]:
+        """What it cost (from the request log), and a refund's facts when it failed."""
+        cost = record.task.cost
+        if cost is None:
+            return []
+        lines = [self._heading("Cost"), *self._wrap(Text(cost_line(cost)))]
+        note = refund_note(record)
+        if note:
+            lines += self._wrap(Text(note, style=self._style("detail--error")))
         return lines
 
     def _timeline(self, record: TaskRecord) -> list[Text]:

@@ -63,6 +63,7 @@ class StatusBar(Widget):
     saving_failed: reactive[bool] = reactive(False)
     summary: reactive[str] = reactive("")  # e.g. how long jobs take
     marked: reactive[int] = reactive(0)
+    balance: reactive[str] = reactive("")  # "balance 31.20" (empty: not known)
 
     def render(self) -> Text:
         return self._line(layout_for(self.size.width))
@@ -115,6 +116,8 @@ class StatusBar(Widget):
             text.append("│ ")
         if not status.offline:
             text.append(f"{status.requests_per_minute} req/min")
+        if self.balance:
+            text.append(f" │ {self.balance}")
         if self.summary:  # last: where room runs out, only its end is cut
             text.append(f" │ {self.summary}")
         return text
