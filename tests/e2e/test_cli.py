@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from vidwatch.simulator.jobs import video_bytes
 from vidwatch.simulator.serve import SimulatorThread
 from vidwatch.simulator.server import Simulator
 
@@ -245,8 +244,7 @@ def test_download_saves_finished_videos_and_remembers_them(world: World, tmp_pat
     assert got.returncode == 0, got.stderr
     task_id, path = got.stdout.strip().split("\t")
     assert task_id == done
-    server_id = done.split(":", 1)[1]
-    assert Path(path).read_bytes() == video_bytes(server_id)
+    assert Path(path).read_bytes() == world.sim.jobs[done].video()
     assert Path(path).parent == folder
     listed = {d["id"]: d for d in json.loads(world.run("list", "--json").stdout)}
     assert listed[done]["saved_to"] == path
@@ -264,7 +262,7 @@ def test_download_saves_finished_videos_and_remembers_them(world: World, tmp_pat
     back = world.run("download", "--dir", str(folder))
     assert back.returncode == 0, back.stderr
     assert back.stdout.strip() == f"{done}\t{path}"
-    assert Path(path).read_bytes() == video_bytes(server_id)
+    assert Path(path).read_bytes() == world.sim.jobs[done].video()
     a_file = tmp_path / "not-a-folder"
     a_file.write_text("x")
     refused = world.run("download", done, "--dir", str(a_file))

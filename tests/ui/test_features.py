@@ -18,7 +18,6 @@ from vidwatch.core.model.records import State, Task, TaskResult, Transition
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.store.task_file import TaskStore
 from vidwatch.core.store.view import View, load_view, save_view
-from vidwatch.simulator.jobs import video_bytes
 from vidwatch.simulator.server import Simulator
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
 from vidwatch.ui.dialogs.columns import ColumnsDialog
@@ -185,7 +184,7 @@ async def test_shift_d_downloads_the_video_and_remembers_where(tmp_path: Path) -
             saved = Path(app.session.records[job].task.saved_to or "")
             assert saved.parent == folder
             assert saved.name.startswith("my clip [")
-            assert saved.read_bytes() == video_bytes(sim.jobs[job].server_id, 200_000)
+            assert saved.read_bytes() == sim.jobs[job].video(200_000)
             assert app.main.table.render_line(1).text[1] == "◆"
             await pilot.press("D")  # again: already there, nothing fetched
             await until(pilot, lambda: "my clip: already on disk." in toasts)

@@ -9,6 +9,7 @@ they happened. A listener reads the records themselves from the session: an even
 - :class:`~vidwatch.core.polling.poller.TaskUpdate` — a poll answered (a new result).
 - :class:`Added`, :class:`Removed`, :class:`Relabeled` — edits made here.
 - :class:`Downloaded` — a task's video was saved here.
+- :class:`Examined` — what a task's video is was read here (a still was made of it).
 - :class:`DiskChange` — another process changed the task file (tasks added, removed,
   videos downloaded elsewhere), or the file was damaged and set aside.
 - :class:`~vidwatch.core.polling.poller.StatusChange` — polling as a whole (paused, key
@@ -30,6 +31,7 @@ __all__ = [
     "ChangeListener",
     "DiskChange",
     "Downloaded",
+    "Examined",
     "Loaded",
     "Relabeled",
     "Removed",
@@ -72,19 +74,36 @@ class Downloaded:
 
 
 @dataclass(frozen=True, slots=True)
+class Examined:
+    """The task's video was read here: its facts are ``record.task.video``."""
+
+    record: TaskRecord
+
+
+@dataclass(frozen=True, slots=True)
 class DiskChange:
     """What another process changed in the task file since we last looked."""
 
     added: tuple[TaskRecord, ...] = ()
     removed: tuple[str, ...] = ()
     warning: str | None = None  # the file was damaged and set aside
-    updated: tuple[TaskRecord, ...] = ()  # tasks we have, changed elsewhere (a download)
+    updated: tuple[TaskRecord, ...] = ()  # tasks we have, changed elsewhere (a download…)
 
     def __bool__(self) -> bool:
         return bool(self.added or self.removed or self.warning or self.updated)
 
 
-Change = Loaded | TaskUpdate | Added | Removed | Relabeled | Downloaded | DiskChange | StatusChange
+Change = (
+    Loaded
+    | TaskUpdate
+    | Added
+    | Removed
+    | Relabeled
+    | Downloaded
+    | Examined
+    | DiskChange
+    | StatusChange
+)
 ChangeListener = Callable[[Change], None]
 
 EDITS = (Added, Removed, Relabeled, Downloaded)  # changes made here: save at once
@@ -94,6 +113,8 @@ def changed_ids(change: Change) -> tuple[str, ...]:
     """The tasks a change touched (none for :class:`Loaded` and status changes)."""
     match change:
         case TaskUpdate(record=record) | Relabeled(record=record) | Downloaded(record=record):
+            return (record.id,)
+        case Examined(record=record):
             return (record.id,)
         case Added(records=records):
             return tuple(r.id for r in records)

@@ -41,12 +41,13 @@ from vidwatch.core.changes import (
     ChangeListener,
     DiskChange,
     Downloaded,
+    Examined,
     Loaded,
     Relabeled,
     Removed,
 )
 from vidwatch.core.gateway.outcomes import Outcome
-from vidwatch.core.model.records import Task, TaskRecord, TaskResult, utcnow
+from vidwatch.core.model.records import Task, TaskRecord, TaskResult, VideoFacts, utcnow
 from vidwatch.core.polling.events import PollerEvent
 from vidwatch.core.polling.fanout import Fanout
 from vidwatch.core.polling.poller import Poller
@@ -282,6 +283,18 @@ class Session:
         self._emit(Downloaded(updated))
         return updated
 
+    def set_video(self, task_id: str, facts: VideoFacts) -> TaskRecord | None:
+        """Note what the task's video is (read from it when a still was made); nothing
+        is announced when that was known already."""
+        record = self._records.get(task_id)
+        if record is None or record.task.video == facts:
+            return record
+        updated = replace(record, task=record.task.with_video(facts))
+        self._records[task_id] = updated
+        self.dirty = True
+        self._emit(Examined(updated))
+        return updated
+
     def mark_dirty(self) -> None:
         self.dirty = True
 
@@ -326,12 +339,19 @@ class Session:
         updated: list[TaskRecord] = []
         for task_id, disk in on_disk.records.items():
             theirs = disk.task.saved_to
-            if theirs is None:  # the common case, kept cheap: 10,000 tasks per save
+            if theirs is None and disk.task.video is None:  # the common case, kept cheap
                 continue
             mine = records.get(task_id)
-            if mine is not None and adopt_download(mine.task.saved_to, theirs):
+            if mine is None:
+                continue
+            task = mine.task
+            if adopt_download(task.saved_to, theirs):
                 # `vidwatch download` in another terminal saved this video
-                record = replace(mine, task=mine.task.with_saved_to(disk.task.saved_to))
+                task = task.with_saved_to(theirs)
+            if task.video is None and disk.task.video is not None:  # `vidwatch thumb` read it
+                task = task.with_video(disk.task.video)
+            if task is not mine.task:
+                record = replace(mine, task=task)
                 self._records[task_id] = record
                 updated.append(record)
         self._on_disk = frozenset(on_disk.records)

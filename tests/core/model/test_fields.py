@@ -30,6 +30,7 @@ from vidwatch.core.model.records import (
     TaskRequest,
     TaskResult,
     Transition,
+    VideoFacts,
     stored,
 )
 from vidwatch.core.store.export import (
@@ -51,7 +52,7 @@ RECORDS = (Task, TaskRequest, TaskResult, Transition)
 CASES = [(cls, f.name) for cls in RECORDS for f in dataclasses.fields(cls)]
 ALL_NAMES = [f.name for cls in (Task, TaskResult) for f in dataclasses.fields(cls)]
 # Kinds that hold no text: nothing there can carry a secret.
-NO_TEXT = {Kind.TIME, Kind.STATE, Kind.PROBLEM, Kind.NUMBER}
+NO_TEXT = {Kind.TIME, Kind.STATE, Kind.PROBLEM, Kind.NUMBER, Kind.COUNT}
 
 
 def sample(kind: Kind, text: str = "") -> Any:
@@ -75,6 +76,8 @@ def sample(kind: Kind, text: str = "") -> Any:
         Kind.URLS: (f"https://img.example/{text}a.png", "https://img.example/b.png"),
         Kind.JSON: {"aspect_ratio": f"3:2{text}", "watermark": False, "n": [1, 2.5, None]},
         Kind.EXTRAS: (("ratio", f"1:1{text}"), ("upscaled", True), ("completed_at", 1764745713)),
+        Kind.COUNT: 1280,
+        Kind.VIDEO: VideoFacts(1280, 720, 8.0, 24.0, f"h264{text}", f"aac{text}", 9_800_000),
     }
     return values[kind]  # a new Kind fails here until it has a sample
 
@@ -212,6 +215,17 @@ _VALUES[Kind.EXTRAS] = st.dictionaries(
 ).map(lambda d: tuple(d.items()))
 _VALUES[Kind.REQUEST] = st.none() | st.builds(
     TaskRequest, _LINE, _TEXT, _VALUES[Kind.JSON], _VALUES[Kind.URLS]
+)
+_VALUES[Kind.COUNT] = st.integers(min_value=0, max_value=2**63 - 1)
+_VALUES[Kind.VIDEO] = st.none() | st.builds(
+    VideoFacts,
+    _VALUES[Kind.COUNT],
+    _VALUES[Kind.COUNT],
+    st.none() | _VALUES[Kind.NUMBER],
+    st.none() | _VALUES[Kind.NUMBER],
+    _LINE,
+    _LINE,
+    st.none() | _VALUES[Kind.COUNT],
 )
 
 

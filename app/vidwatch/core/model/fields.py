@@ -33,6 +33,7 @@ from vidwatch.core.model.records import (
     TaskRequest,
     TaskResult,
     Transition,
+    VideoFacts,
     clean_extras,
     plausible_time,
     validate_task_id,
@@ -45,6 +46,7 @@ __all__ = [
     "RESULT_FIELDS",
     "TASK_FIELDS",
     "TRANSITION_FIELDS",
+    "VIDEO_FIELDS",
     "FieldSpec",
     "field_specs",
     "from_file",
@@ -90,11 +92,13 @@ TASK_FIELDS: Final = field_specs(Task)
 REQUEST_FIELDS: Final = field_specs(TaskRequest)
 RESULT_FIELDS: Final = field_specs(TaskResult)
 TRANSITION_FIELDS: Final = field_specs(Transition)
+VIDEO_FIELDS: Final = field_specs(VideoFacts)
 
 # Kinds that hold records of their own: a tuple of them (history) or one (request).
 _NESTED: Final[dict[Kind, tuple[type[Any], tuple[FieldSpec, ...]]]] = {
     Kind.HISTORY: (Transition, TRANSITION_FIELDS),
     Kind.REQUEST: (TaskRequest, REQUEST_FIELDS),
+    Kind.VIDEO: (VideoFacts, VIDEO_FIELDS),
 }
 MAX_JSON_DEPTH: Final = 16
 MAX_JSON_KEY: Final = 64
@@ -145,6 +149,8 @@ _TO_FILE: Final[dict[Kind, Callable[[Any], Any] | None]] = {
     Kind.URLS: list,
     Kind.JSON: _json_text,
     Kind.EXTRAS: dict,  # a table of scalars: readable, and nothing TOML cannot hold
+    Kind.COUNT: None,
+    Kind.VIDEO: lambda facts: to_file(facts),
 }
 
 
@@ -236,6 +242,19 @@ def _request_from_file(value: Any, limit: int) -> TaskRequest | None:
     return from_file(value, TaskRequest)
 
 
+def _video_from_file(value: Any, limit: int) -> VideoFacts | None:
+    return from_file(value, VideoFacts)
+
+
+_MAX_COUNT: Final = 1 << 63  # what the task file (TOML) can hold
+
+
+def _count_from_file(value: Any, limit: int) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value < _MAX_COUNT else None
+
+
 def _urls_from_file(value: Any, limit: int) -> tuple[str, ...] | None:
     if not isinstance(value, list):
         return None
@@ -302,6 +321,8 @@ _FROM_FILE: Final[dict[Kind, Callable[[Any, int], Any]]] = {
     Kind.URLS: _urls_from_file,
     Kind.JSON: _json_from_file,
     Kind.EXTRAS: _extras_from_file,
+    Kind.COUNT: _count_from_file,
+    Kind.VIDEO: _video_from_file,
 }
 
 _SPECS: Final[dict[type[Any], tuple[FieldSpec, ...]]] = {
@@ -309,6 +330,7 @@ _SPECS: Final[dict[type[Any], tuple[FieldSpec, ...]]] = {
     TaskRequest: REQUEST_FIELDS,
     TaskResult: RESULT_FIELDS,
     Transition: TRANSITION_FIELDS,
+    VideoFacts: VIDEO_FIELDS,
 }
 _TO_FILE_PLANS: Final = {cls: _plan(specs, _TO_FILE) for cls, specs in _SPECS.items()}
 _FROM_FILE_PLANS: Final = {cls: _plan(specs, _FROM_FILE) for cls, specs in _SPECS.items()}
@@ -361,6 +383,8 @@ _TO_JSON: Final[dict[Kind, Callable[[Any], Any] | None]] = {
     Kind.URLS: list,
     Kind.JSON: _plain,
     Kind.EXTRAS: dict,
+    Kind.COUNT: None,
+    Kind.VIDEO: lambda facts: to_jsonable(facts),
 }
 _TO_JSON_PLANS: Final = {cls: _plan(specs, _TO_JSON) for cls, specs in _SPECS.items()}
 
@@ -406,7 +430,7 @@ def _holds(value: Any, secret: str) -> bool:
 
 
 def _nested(value: Any) -> tuple[Any, ...]:
-    """The records a nested field holds: a history's, or the one request."""
+    """The records a nested field holds: a history's, or the one request (or video)."""
     if value is None:
         return ()
     return value if isinstance(value, tuple) else (value,)
@@ -420,7 +444,7 @@ def redact_record(record: R, scrub: Callable[[str], str]) -> R:
         value = getattr(record, spec.name)
         if spec.kind in _TEXT_KINDS and value:
             new: Any = _scrubbed(value, scrub)
-        elif spec.kind is Kind.REQUEST and value is not None:
+        elif spec.kind in (Kind.REQUEST, Kind.VIDEO) and value is not None:
             new = redact_record(value, scrub)
         elif spec.kind in _NESTED and value:
             new = tuple(redact_record(item, scrub) for item in value)

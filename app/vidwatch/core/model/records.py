@@ -41,6 +41,7 @@ __all__ = [
     "TaskRequest",
     "TaskResult",
     "Transition",
+    "VideoFacts",
     "canonical_state",
     "clean_extras",
     "epoch_time",
@@ -76,6 +77,8 @@ class Kind(enum.Enum):
     URLS = "urls"  # a tuple of http(s) URLs, each re-checked on read
     JSON = "json"  # a JSON object (body fields); JSON text in the file, cleaned on read
     EXTRAS = "extras"  # a few (name, scalar) pairs from an answer; a table in the file, capped
+    COUNT = "count"  # a whole number, 0 or more (pixels, bytes)
+    VIDEO = "video"  # a VideoFacts record (or None)
 
 
 def stored(kind: Kind, limit: int = 0, *, if_missing: Any = None) -> dict[str, Any]:
@@ -274,6 +277,21 @@ class TaskRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class VideoFacts:
+    """What the video itself is, read from its container (:mod:`vidwatch.core.media`), not
+    what the server said: the picture's size, its length, frame rate and codec, the audio
+    track's codec (``""``: no sound) and the file's size in bytes."""
+
+    width: int = field(metadata=stored(Kind.COUNT))
+    height: int = field(metadata=stored(Kind.COUNT))
+    duration: float | None = field(default=None, metadata=stored(Kind.NUMBER))  # seconds
+    fps: float | None = field(default=None, metadata=stored(Kind.NUMBER))
+    codec: str = field(default="", metadata=stored(Kind.LINE, MAX_SHORT))
+    audio: str = field(default="", metadata=stored(Kind.LINE, MAX_SHORT))
+    size: int | None = field(default=None, metadata=stored(Kind.COUNT))  # bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Task:
     """A job the user asked vidwatch to watch."""
 
@@ -284,12 +302,17 @@ class Task:
     saved_to: str | None = field(default=None, metadata=stored(Kind.LINE, MAX_PATH))
     # what created it, when vidwatch did (None: an ID added by hand)
     request: TaskRequest | None = field(default=None, metadata=stored(Kind.REQUEST))
+    # what its video turned out to be (read when a still of it was made)
+    video: VideoFacts | None = field(default=None, metadata=stored(Kind.VIDEO))
 
     def with_label(self, label: str) -> Task:
         return replace(self, label=label)
 
     def with_saved_to(self, path: str | None) -> Task:
         return replace(self, saved_to=path)
+
+    def with_video(self, facts: VideoFacts | None) -> Task:
+        return replace(self, video=facts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,7 @@ def merge_duplicate(first: TaskRecord, second: TaskRecord) -> TaskRecord:
         first.task.label or second.task.label,
         _saved_to(first.task.saved_to, second.task.saved_to),
         first.task.request or second.task.request,
+        first.task.video or second.task.video,
     )
     return TaskRecord(task, result)
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from vidwatch.core.model.records import Task, TaskRecord, TaskResult
+from vidwatch.core.model.records import Task, TaskRecord, TaskResult, VideoFacts
 from vidwatch.core.store import format as store_format
 from vidwatch.core.store.atomic import atomic_write, write_target
 from vidwatch.core.store.duplicates import describe_merged, merge_duplicate
@@ -178,6 +178,19 @@ class TaskStore:
             if changed:
                 self._write(records.values())
 
+    def set_video(self, facts: Mapping[str, VideoFacts]) -> None:
+        """Note what tasks' videos are (tasks removed meanwhile are left out)."""
+        with self._locked():
+            records, _ = self._read_for_update()
+            changed = False
+            for task_id, video in facts.items():
+                record = records.get(task_id)
+                if record is not None and record.task.video != video:
+                    records[task_id] = TaskRecord(record.task.with_video(video), record.result)
+                    changed = True
+            if changed:
+                self._write(records.values())
+
     def save_records(
         self,
         records: Mapping[str, TaskRecord],
@@ -192,7 +205,8 @@ class TaskStore:
           another process: they are not written back — unless the file was damaged
           and set aside, when nothing on disk can be trusted to mean "removed";
         * for tasks on both sides, the newer result wins; the view's label wins; a
-          download noted on disk (by another process) is kept when the view has none.
+          download noted on disk (by another process) is kept when the view has none,
+          and so are the video's facts.
 
         The returned signature is taken under the lock: it is the file just written.
         """
@@ -218,6 +232,8 @@ class TaskStore:
                     if adopt_download(task.saved_to, disk.task.saved_to):
                         # downloaded by another process (vidwatch download): keep it
                         task = task.with_saved_to(disk.task.saved_to)
+                    if task.video is None and disk.task.video is not None:
+                        task = task.with_video(disk.task.video)  # read by another process
                     merged[task_id] = TaskRecord(task, result)
             self._write(merged.values())
             signature = self.signature()
