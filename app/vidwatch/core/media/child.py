@@ -124,6 +124,8 @@ def _number(value: object) -> float | None:
 
 def _facts(container: InputContainer, stream: VideoStream, size: int) -> dict[str, Any]:
     context = stream.codec_context
+    if context is None:  # a track whose description was cut off or is unknown
+        raise Failed("the video is damaged (its picture track cannot be decoded)")
     width, height = int(context.width or 0), int(context.height or 0)
     if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
         raise Failed(f"the video claims a picture of {width}×{height}, which no video has")
