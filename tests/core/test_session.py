@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from vidwatch.core.gateway.outcomes import AuthRejected, Ok, Outcome
 from vidwatch.core.changes import Change, Examined, changed_ids
+from vidwatch.core.gateway.outcomes import AuthRejected, Ok, Outcome
 from vidwatch.core.model.records import State, Task, TaskResult, VideoFacts
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.polling.poller import Poller
