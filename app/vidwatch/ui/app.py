@@ -37,6 +37,9 @@ from textual.worker import Worker, WorkerState
 from vidwatch.core.changes import Change
 from vidwatch.core.clients import client_for
 from vidwatch.core.config import Config, Paths
+from vidwatch.core.downloads.diskspace import MB
+from vidwatch.core.media.cache import StillCache
+from vidwatch.core.media.previews import Previews
 from vidwatch.core.model.records import utcnow
 from vidwatch.core.polling.poller import Poller
 from vidwatch.core.runtime.clipboard import copy_text, open_url
@@ -60,6 +63,7 @@ from vidwatch.ui.palette import key_help, palette_commands
 from vidwatch.ui.screens.help import HelpScreen
 from vidwatch.ui.screens.main import Copier, MainScreen, Opener
 from vidwatch.ui.textual_private import CrashHook, terminal_modes
+from vidwatch.ui.widgets.still import StillView, prepare, resolve_mode
 from vidwatch.ui.widgets.toasts import place_toasts, show_toast
 
 __all__ = ["DashboardExit", "DashboardOptions", "VidwatchApp", "run_dashboard", "stylesheet"]
@@ -120,6 +124,8 @@ class VidwatchApp(CrashHook[None]):
             config = self.demo.config(config)
         self.poller = Poller(None, config.policy, wall=clock, durations=durations)
         self.session = Session(store, self.poller)
+        self.previews, still = _stills(options, config, self.environ, downloader_transport)
+        still.on_facts = self.session.set_video
         self.main = MainScreen(
             self.session,
             copier=copier,
@@ -128,6 +134,7 @@ class VidwatchApp(CrashHook[None]):
             demo=options.demo,
             folder=config.download_dir,
             view=load_view(options.paths.view_file) if not options.demo else None,
+            still=still,
         )
         self.connection = Connection(
             self,
@@ -360,6 +367,7 @@ class VidwatchApp(CrashHook[None]):
         await self.poller.aclose()  # answers in flight get a moment, and are kept
         await self.saver.close()
         await self.connection.aclose()
+        await self.previews.aclose()  # decoders still running are killed
         if self.demo is not None:
             await self.demo.stop()
 
@@ -400,6 +408,19 @@ class VidwatchApp(CrashHook[None]):
         return palette_commands(inherited, self.main, self.action_help)
 
 
+def _stills(
+    options: DashboardOptions,
+    config: Config,
+    environ: Mapping[str, str],
+    transport: httpx.AsyncBaseTransport | None,
+) -> tuple[Previews, StillView]:
+    """The stills of finished jobs (core/media) and the view that shows them."""
+    folder = options.paths.cache_dir
+    cache = StillCache(folder, config.preview.cache_mb * MB)
+    previews = Previews(cache, max_bytes=config.max_download_mb * MB, transport=transport)
+    return previews, StillView(previews, mode=resolve_mode(config.preview.mode, environ))
+
+
 @dataclass(frozen=True)
 class DashboardExit:
     crashed: bool  # stopped by an internal error (the log has the details)
@@ -408,6 +429,7 @@ class DashboardExit:
 
 def run_dashboard(options: DashboardOptions) -> DashboardExit:
     """Run until the user quits, or a signal ends it (see :mod:`vidwatch.core.runtime.lifeline`)."""
+    prepare(resolve_mode(options.config.preview.mode, os.environ))  # before Textual starts
     app = VidwatchApp(options)
     try:
         app.run()

@@ -21,7 +21,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Static
@@ -44,6 +44,7 @@ from vidwatch.ui.widgets.detail import NO_TASKS, DetailPane
 from vidwatch.ui.widgets.footer import KeyFooter
 from vidwatch.ui.widgets.header import StateCounts, StatusBar
 from vidwatch.ui.widgets.rows import SortKey
+from vidwatch.ui.widgets.still import StillView
 from vidwatch.ui.widgets.task_table import TaskTable
 
 __all__ = ["Copier", "MainScreen", "Opener"]
@@ -89,11 +90,13 @@ class MainScreen(TaskActions):
         demo: bool = False,
         folder: Path | None = None,
         view: View | None = None,
+        still: StillView | None = None,
     ) -> None:
         super().__init__(
             session, copier=copier, opener=opener, clock=clock, folder=folder or Path.home()
         )
         self.initial_view = view or View()
+        self.still = still or StillView()  # the highlighted job's still (widgets/still.py)
         self._banners: dict[Banner, str] = {}
         self._palette = False  # a palette command is running (see check_action)
         self._banner_shown = ""
@@ -117,13 +120,15 @@ class MainScreen(TaskActions):
             yield TaskTable(
                 id="table", next_check=self._next_check, eta=self._eta, clock=self.clock
             )
-            yield DetailPane(
-                id="detail",
-                next_check=self._next_check,
-                eta=self._eta,
-                idle=self._idle,
-                clock=self.clock,
-            ).data_bind(record=MainScreen.current, hint=MainScreen.no_task_hint)
+            with Vertical(id="side"):
+                yield self.still.data_bind(record=MainScreen.current)
+                yield DetailPane(
+                    id="detail",
+                    next_check=self._next_check,
+                    eta=self._eta,
+                    idle=self._idle,
+                    clock=self.clock,
+                ).data_bind(record=MainScreen.current, hint=MainScreen.no_task_hint)
         yield Input(
             placeholder="Filter: words, state:failed, age:<1h, label:cow, -state:succeeded "
             "— esc clears",

@@ -1,0 +1,86 @@
+"""The still of the highlighted finished job, its facts and what differs from what was asked."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from textual_image.widget import HalfcellImage
+from vidwatch.core.media.settings import PreviewSettings
+from vidwatch.core.model.records import State, TaskRecord, TaskRequest
+from vidwatch.simulator.videos import padded, video_file
+from vidwatch.ui.widgets.still import StillView, resolve_mode
+
+from tests.support.dashboard import make_app, record
+from tests.support.video_host import VideoHost
+from tests.support.waits import until
+
+pytestmark = pytest.mark.ui
+
+URL = "https://cdn.example/v/cow.mp4?sig=1"
+HALF = PreviewSettings(mode="halfblock")
+
+
+def finished(task_id: str = "grok:cow") -> TaskRecord:
+    done = record(task_id, State.SUCCEEDED, label="cow", url=URL)
+    asked = TaskRequest("grok-video-3", "a cow", {"aspect_ratio": "9:16", "duration": 10})
+    return replace(done, task=replace(done.task, request=asked))
+
+
+async def test_a_finished_job_shows_its_still_and_facts_and_keeps_them(tmp_path: Path) -> None:
+    host = VideoHost(padded(video_file("cow", "16:9", 4.0, False), 2_000_000))
+    h = make_app(tmp_path, [finished()], preview=HALF, video_host=host.transport())
+    async with h.app.run_test(size=(160, 40)) as pilot:
+        still = h.app.main.query_one(StillView)
+        await until(pilot, lambda: still.shown is not None, timeout=30, what="a still")
+        assert still.shown is not None
+        assert still.shown.why is None, still.shown.why
+        assert still.query(HalfcellImage)  # drawn with textual-image
+        words = str(still.query_one("#still-words").render())
+        assert "256×144 (16:9)" in words
+        assert "asked for 9:16, the video is 16:9 (256×144)" in words
+        assert "asked for 10 s, the video is 4.0 s" in words
+        assert h.app.session.records["grok:cow"].task.video is not None
+    assert host.sent <= 3 * 1024 * 1024
+    assert not any("authorization" in headers for headers in host.headers)
+
+
+async def test_a_hostile_video_host_costs_the_still_only(tmp_path: Path) -> None:
+    host = VideoHost(b"<html>please sign in</html>" * 50, content_type="text/html")
+    h = make_app(
+        tmp_path,
+        [finished(), record("grok:run", State.RUNNING)],
+        preview=HALF,
+        video_host=host.transport(),
+    )
+    async with h.app.run_test(size=(160, 40)) as pilot:
+        still = h.app.main.query_one(StillView)
+        await until(pilot, lambda: still.shown is not None, timeout=30, what="a reason")
+        words = str(still.query_one("#still-words").render())
+        assert words.startswith("No still: ")
+        assert not still.query(HalfcellImage)
+        await pilot.press("down")  # the dashboard goes on; a running job has no still
+        await until(pilot, lambda: not still.display)
+
+
+async def test_off_shows_nothing_and_asks_no_host(tmp_path: Path) -> None:
+    host = VideoHost(b"")
+    h = make_app(tmp_path, [finished()], video_host=host.transport())
+    async with h.app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        assert not h.app.main.query_one(StillView).display
+    assert host.headers == []
+
+
+def test_auto_picks_half_blocks_where_graphics_cannot_work() -> None:
+    web = {"TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver", "TERM": "xterm-kitty"}
+    assert resolve_mode("auto", web) == "halfblock"
+    assert resolve_mode("auto", {"TMUX": "/tmp/tmux-0/default,1,0", "TERM": "xterm-kitty"}) == (
+        "halfblock"
+    )
+    assert resolve_mode("auto", {"TERM": "xterm-256color"}) == "halfblock"  # unknown
+    assert resolve_mode("auto", {"TERM": "xterm-kitty"}) == "kitty"
+    assert resolve_mode("auto", {"TERM": "foot"}) == "sixel"
+    assert resolve_mode("sixel", web) == "sixel"  # said outright: obeyed
+    assert resolve_mode("off", {"TERM": "xterm-kitty"}) == "off"
