@@ -22,8 +22,8 @@ URL = "https://cdn.example/v/cow.mp4?sig=1"
 HALF = PreviewSettings(mode="halfblock")
 
 
-def finished(task_id: str = "grok:cow") -> TaskRecord:
-    done = record(task_id, State.SUCCEEDED, label="cow", url=URL)
+def finished(task_id: str = "grok:cow", minutes: int = 0) -> TaskRecord:
+    done = record(task_id, State.SUCCEEDED, label="cow", url=URL, minutes=minutes)
     asked = TaskRequest("grok-video-3", "a cow", {"aspect_ratio": "9:16", "duration": 10})
     return replace(done, task=replace(done.task, request=asked))
 
@@ -36,7 +36,8 @@ async def test_a_finished_job_shows_its_still_and_facts_and_keeps_them(tmp_path:
         await until(pilot, lambda: still.shown is not None, timeout=30, what="a still")
         assert still.shown is not None
         assert still.shown.why is None, still.shown.why
-        assert still.query(HalfcellImage)  # drawn with textual-image
+        image = still.query_one(HalfcellImage)  # drawn with textual-image
+        await until(pilot, lambda: image.region.height > 2, what="the still laid out")
         words = str(still.query_one("#still-words").render())
         assert "256×144 (16:9)" in words
         assert "asked for 9:16, the video is 16:9 (256×144)" in words
@@ -44,6 +45,24 @@ async def test_a_finished_job_shows_its_still_and_facts_and_keeps_them(tmp_path:
         assert h.app.session.records["grok:cow"].task.video is not None
     assert host.sent <= 3 * 1024 * 1024
     assert not any("authorization" in headers for headers in host.headers)
+
+
+async def test_a_still_shown_after_a_job_without_one_is_laid_out(tmp_path: Path) -> None:
+    host = VideoHost(padded(video_file("cow", "16:9", 4.0, False), 2_000_000))
+    records = [record("grok:run", State.RUNNING), finished(minutes=5)]  # the newest first
+    h = make_app(tmp_path, records, preview=HALF, video_host=host.transport())
+    async with h.app.run_test(size=(160, 40)) as pilot:
+        still = h.app.main.query_one(StillView)
+        await pilot.pause()
+        assert not still.display  # a running job: nothing to see yet
+        await pilot.press("down")
+        await until(pilot, lambda: still.shown is not None, timeout=30, what="a still")
+        image = still.query_one(HalfcellImage)
+        await until(pilot, lambda: image.region.height > 2, what="the still laid out")
+        await pilot.press("up", "down")  # away and back: from memory, at once
+        await until(pilot, lambda: still.display and still.query(HalfcellImage))
+        image = still.query_one(HalfcellImage)
+        await until(pilot, lambda: image.region.height > 2, what="laid out again")
 
 
 async def test_a_hostile_video_host_costs_the_still_only(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ __all__ = ["Mode", "StillView", "image_widget", "prepare", "resolve_mode"]
 Mode = Literal["off", "halfblock", "kitty", "sixel"]
 OnFacts = Callable[[str, VideoFacts], object]
 LOADING: Final = "Loading the still…"
+MAX_ROWS: Final = 14  # the still's height in the column, at most
 
 # Terminals known to show kitty graphics (textual-image's placeholders), and sixel.
 _KITTY_TERMS: Final = ("xterm-kitty", "xterm-ghostty")
@@ -159,6 +160,14 @@ class StillView(Vertical):
             old.remove()
         self.shown = None
 
+    def _cells(self, width: int, height: int) -> tuple[int, int]:
+        """Columns and rows for a picture of ``width``×``height`` pixels (a cell is
+        about twice as tall as it is wide)."""
+        room = self.parent.size.width if isinstance(self.parent, Widget) else 0
+        room = max(8, (room or 40) - 3)
+        rows = max(2, min(MAX_ROWS, round(room * height / max(width, 1) / 2)))
+        return max(4, min(room, round(rows * 2 * width / max(height, 1)))), rows
+
     def _words(self, text: str) -> None:
         self.query_one("#still-words", Static).update(text)
 
@@ -167,7 +176,10 @@ class StillView(Vertical):
         self.shown = preview
         lines: list[str] = []
         if picture is not None:
-            self.mount(image_widget(self.mode, picture), before=0)
+            shown = image_widget(self.mode, picture)
+            # a size of its own in cells: its shape, within the column and MAX_ROWS
+            shown.styles.width, shown.styles.height = self._cells(*picture.size)
+            self.mount(shown, before=0)
         else:
             lines.append(f"No still: {preview.why or 'the still could not be shown'}.")
         facts = preview.facts
