@@ -316,6 +316,7 @@ def test_no_progress_is_drawn_into_a_pipe() -> None:
 
 REQUIRED = {"add": ["grok:1"], "remove": ["grok:1"], "wait": ["grok:1"], "create": ["a cat"]}
 REQUIRED["submit"] = ["b.jsonl"]
+REQUIRED["thumb"] = ["grok:1"]
 
 
 @pytest.mark.parametrize("command", sorted(build_parser().commands))

@@ -316,3 +316,28 @@ def test_web_refuses_anything_but_loopback(world: World) -> None:
     assert taken.returncode == 64
     assert "cannot listen" in taken.stderr
     assert "open http" not in taken.stderr  # no address printed for a server that never ran
+
+
+def test_thumb_writes_stills_and_keeps_the_videos_facts(world: World, tmp_path: Path) -> None:
+    done = new_job(world, queue_time=0, duration=0, fails=False)
+    running = new_job(world, queue_time=0, duration=3600, fails=False)
+    world.run("add", done, running)
+    assert world.run("poll").returncode == 0
+    still = tmp_path / "one.jpg"
+    got = world.run("thumb", done, "-o", str(still))
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.strip() == f"{done}\t{still}"
+    assert still.read_bytes().startswith(b"\xff\xd8\xff")
+    listed = {d["id"]: d for d in json.loads(world.run("list", "--json").stdout)}
+    facts = listed[done]["video"]
+    assert (facts["codec"], facts["fps"]) == ("h264", 8.0)
+    assert facts["size"] == len(world.sim.jobs[done].video())
+    refused = world.run("thumb", running, "nope", "--dir", str(tmp_path))
+    assert refused.returncode == 1
+    assert "has not finished yet" in refused.stderr
+    assert "not watched: nope" in refused.stderr
+    folder = tmp_path / "videos"
+    saved = world.run("download", done, "--dir", str(folder))  # a still beside the video
+    assert saved.returncode == 0, saved.stderr
+    video = Path(saved.stdout.strip().split("\t")[1])
+    assert video.with_suffix(".jpg").read_bytes().startswith(b"\xff\xd8\xff")
