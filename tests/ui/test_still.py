@@ -10,6 +10,7 @@ from textual_image.widget import HalfcellImage
 from vidwatch.core.media.settings import PreviewSettings
 from vidwatch.core.model.records import State, TaskRecord, TaskRequest
 from vidwatch.simulator.videos import padded, video_file
+from vidwatch.ui.screens.closer import CloserLook
 from vidwatch.ui.widgets.still import StillView, resolve_mode
 
 from tests.support.dashboard import make_app, record
@@ -103,3 +104,29 @@ def test_auto_picks_half_blocks_where_graphics_cannot_work() -> None:
     assert resolve_mode("auto", {"TERM": "foot"}) == "sixel"
     assert resolve_mode("sixel", web) == "sixel"  # said outright: obeyed
     assert resolve_mode("off", {"TERM": "xterm-kitty"}) == "off"
+
+
+async def test_enter_opens_a_closer_look_with_a_filmstrip_and_arrows_walk_the_finished(
+    tmp_path: Path,
+) -> None:
+    host = VideoHost(padded(video_file("cow", "16:9", 4.0, True), 2_000_000))
+    records = [finished("grok:a", minutes=1), record("grok:run", State.RUNNING, minutes=2)]
+    records.append(finished("grok:b", minutes=3))
+    h = make_app(tmp_path, records, preview=HALF, video_host=host.transport())
+    async with h.app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(h.app.screen, CloserLook))
+        closer = h.app.screen
+        assert isinstance(closer, CloserLook)
+        await until(pilot, lambda: closer.shown is not None, timeout=30, what="a closer look")
+        assert closer.shown is not None
+        assert closer.shown.strip is not None  # the filmstrip
+        assert len(closer.query(HalfcellImage)) == 2
+        facts = str(closer.query_one("#closer-facts").render())
+        assert "sound (aac)" in facts
+        assert "asked for 10 s, the video is 4.0 s" in facts
+        await pilot.press("right")  # the next finished job: the running one is passed over
+        await until(pilot, lambda: closer.task_id == "grok:b")
+        assert h.app.main.table.cursor_id == "grok:b"
+        await pilot.press("escape")
+        await until(pilot, lambda: h.app.screen is h.app.main)

@@ -28,7 +28,7 @@ from textual.widgets import Input, Static
 
 from vidwatch.core.changes import Added, Change, DiskChange, Loaded, changed_ids
 from vidwatch.core.model.query import QueryError
-from vidwatch.core.model.records import TaskRecord, utcnow
+from vidwatch.core.model.records import State, TaskRecord, utcnow
 from vidwatch.core.polling.events import PollerStatus, StatusChange, TaskUpdate
 from vidwatch.core.polling.scheduler import Eta
 from vidwatch.core.session import Session
@@ -337,6 +337,22 @@ class MainScreen(TaskActions):
         if action == "resume_polling":
             return self._stopped(self.status)
         return True
+
+    def action_closer_look(self) -> None:
+        """``enter``: the highlighted finished job, full screen (screens/closer.py)."""
+        record = self.table.cursor_record
+        if record is None:
+            return
+        if record.result.state is not State.SUCCEEDED:
+            self.notify("A closer look is for finished jobs.", severity="warning")
+            return
+        previews = self.still.previews
+        if previews is None or self.still.mode == "off":
+            self.notify("Stills are off ([preview] mode in the config).", severity="warning")
+            return
+        from vidwatch.ui.screens.closer import CloserLook
+
+        self.app.push_screen(CloserLook(self, previews, self.still.mode, record.id))
 
     async def run_from_palette(self, action: str) -> None:
         """A command chosen by name runs even while the filter box has the focus."""

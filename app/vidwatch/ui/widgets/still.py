@@ -33,7 +33,7 @@ from vidwatch.core.model.records import TaskRecord, VideoFacts
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["Mode", "StillView", "image_widget", "prepare", "resolve_mode"]
+__all__ = ["Mode", "StillView", "image_widget", "picture_of", "prepare", "resolve_mode"]
 
 Mode = Literal["off", "halfblock", "kitty", "sixel"]
 OnFacts = Callable[[str, VideoFacts], object]
@@ -81,13 +81,16 @@ def image_widget(mode: Mode, picture: Image) -> Widget:
     return shown
 
 
-def _picture(data: bytes) -> Image | None:
-    """The decoder's JPEG as a picture, when it is one of a sane size."""
+def picture_of(data: bytes, scale: int = 2) -> Image | None:
+    """The decoder's JPEG as a picture, when it is one of a sane size (``scale`` stills
+    wide at most: a filmstrip is several)."""
     from PIL import Image as PILImage
 
+    if not data:
+        return None
     try:
         opened = PILImage.open(io.BytesIO(data), formats=("JPEG",))
-        if max(opened.size) > STILL_BOX * 2:
+        if max(opened.size) > STILL_BOX * scale:
             return None
         opened.load()
     except Exception:
@@ -140,7 +143,7 @@ class StillView(Vertical):
         remembered = previews.remembered(record)
         if remembered is not None:
             self.workers.cancel_group(self, "still")
-            self._show(record, remembered, _picture(remembered.still or b""))
+            self._show(record, remembered, picture_of(remembered.still or b""))
             return
         self._clear()
         self._words(LOADING)
@@ -151,7 +154,7 @@ class StillView(Vertical):
 
         assert self.previews is not None
         preview = await self.previews.get(record)
-        picture = await asyncio.to_thread(_picture, preview.still) if preview.still else None
+        picture = await asyncio.to_thread(picture_of, preview.still) if preview.still else None
         if _key(record) == self._showing:
             self._show(record, preview, picture)
 
