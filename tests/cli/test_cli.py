@@ -129,6 +129,7 @@ def test_paths(run: Run) -> None:
     assert "vidwatch.log" in out
     assert "view.toml" in out
     assert "videos  " in out
+    assert "stills  " in out  # the cache of stills
 
 
 def test_poll_without_key_is_one_clear_message(run: Run) -> None:

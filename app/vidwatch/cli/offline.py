@@ -159,6 +159,7 @@ def cmd_paths(ctx: Context, ns: argparse.Namespace) -> int:
     print(f"log     {ctx.paths.log_file}", file=ctx.out)
     print(f"view    {ctx.paths.view_file}", file=ctx.out)
     print(f"sent    {ctx.paths.sent_dir}", file=ctx.out)
+    print(f"stills  {ctx.paths.cache_dir}", file=ctx.out)
     try:
         downloads = str(ctx.config().download_dir)
     except CliError as exc:  # paths must answer even when the config is broken

@@ -25,8 +25,8 @@ class PreviewSettings:
     mode: str = setting(
         "auto",
         Choice(MODES),
-        "how stills are drawn: auto picks kitty or sixel where the terminal shows them, "
-        "else half-blocks (always in `vidwatch web` and tmux); off shows none",
+        "how stills are drawn: auto picks kitty or sixel where the terminal is known to "
+        "show them, else half-blocks (in `vidwatch web`, tmux, unknown terminals); off: none",
     )
     cache_mb: int = setting(
         64,
