@@ -128,6 +128,10 @@ class StillView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="still-words", markup=False)
 
+    def on_mount(self) -> None:
+        if self.previews is not None and self.mode != "off":
+            self.previews.decoders.warm()  # a decoder waits ready for the first still
+
     def watch_record(self, record: TaskRecord | None) -> None:
         key = _key(record)
         if key == self._showing:
