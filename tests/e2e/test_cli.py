@@ -320,8 +320,9 @@ def test_web_refuses_anything_but_loopback(world: World) -> None:
 
 def test_thumb_writes_stills_and_keeps_the_videos_facts(world: World, tmp_path: Path) -> None:
     done = new_job(world, queue_time=0, duration=0, fails=False)
+    other = new_job(world, queue_time=0, duration=0, fails=False)
     running = new_job(world, queue_time=0, duration=3600, fails=False)
-    world.run("add", done, running)
+    world.run("add", done, other, running)
     assert world.run("poll").returncode == 0
     still = tmp_path / "one.jpg"
     got = world.run("thumb", done, "-o", str(still))
@@ -337,7 +338,9 @@ def test_thumb_writes_stills_and_keeps_the_videos_facts(world: World, tmp_path: 
     assert "has not finished yet" in refused.stderr
     assert "not watched: nope" in refused.stderr
     folder = tmp_path / "videos"
-    saved = world.run("download", done, "--dir", str(folder))  # a still beside the video
+    saved = world.run("download", other, "--dir", str(folder))  # a still beside the video
     assert saved.returncode == 0, saved.stderr
     video = Path(saved.stdout.strip().split("\t")[1])
     assert video.with_suffix(".jpg").read_bytes().startswith(b"\xff\xd8\xff")
+    sidecar = json.loads(video.with_suffix(".json").read_text())
+    assert sidecar["video"]["codec"] == "h264"  # the facts, in the sidecar too

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 from vidwatch.cli.offline import load
 from vidwatch.cli.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, Context, safe
 from vidwatch.core.downloads.diskspace import MB
 from vidwatch.core.downloads.filenames import safe_filename
+from vidwatch.core.downloads.sidecar import sidecar_note
 from vidwatch.core.media.cache import StillCache
 from vidwatch.core.media.previews import Previews, usable_file
 from vidwatch.core.media.stills import beside, write_still
@@ -56,7 +58,8 @@ def cmd_thumb(ctx: Context, ns: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-Written = list[tuple[TaskRecord, Path, str | None]]  # the task, where, why not (None: done)
+# the task (with its video's facts, when read), where, why not (None: written)
+Written = list[tuple[TaskRecord, Path, str | None]]
 
 
 async def _write_all(ctx: Context, wanted: list[tuple[TaskRecord, Path]]) -> Written:
@@ -69,9 +72,10 @@ async def _write_all(ctx: Context, wanted: list[tuple[TaskRecord, Path]]) -> Wri
     try:
         for record, path in wanted:
             preview, why = await write_still(previews, record, path)
-            done.append((record, path, why))
             if preview.facts is not None and preview.facts != record.task.video:
                 facts[record.id] = preview.facts
+                record = replace(record, task=record.task.with_video(preview.facts))
+            done.append((record, path, why))
     finally:
         await previews.aclose()
     if facts:
@@ -80,8 +84,13 @@ async def _write_all(ctx: Context, wanted: list[tuple[TaskRecord, Path]]) -> Wri
 
 
 def stills_beside(ctx: Context, videos: list[tuple[TaskRecord, Path]]) -> None:
-    """``NAME.jpg`` beside each video just downloaded (a still that cannot be made is
-    told, and costs nothing else)."""
+    """``NAME.jpg`` beside each video just downloaded, and its facts in the sidecar (a
+    still that cannot be made is told, and costs nothing else)."""
     for record, _, why in asyncio.run(_write_all(ctx, [(r, beside(v)) for r, v in videos])):
         if why is not None:
             ctx.warn(f"{record.id}: no still beside the video: {why}")
+        video = Path(record.task.saved_to or "")
+        if record.task.video is not None and video.is_file():
+            note = sidecar_note(record, video, video.stat().st_size)
+            if note:
+                ctx.warn(f"{record.id}: {note.removeprefix('; ')}")
