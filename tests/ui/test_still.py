@@ -130,3 +130,17 @@ async def test_enter_opens_a_closer_look_with_a_filmstrip_and_arrows_walk_the_fi
         assert h.app.main.table.cursor_id == "grok:b"
         await pilot.press("escape")
         await until(pilot, lambda: h.app.screen is h.app.main)
+
+
+async def test_a_download_from_the_dashboard_writes_its_still_beside_it(tmp_path: Path) -> None:
+    host = VideoHost(padded(video_file("cow", "16:9", 4.0, False), 400_000))
+    h = make_app(tmp_path, [finished()], preview=HALF, video_host=host.transport())
+    async with h.app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("D")
+        session = h.app.session
+        await until(pilot, lambda: session.records["grok:cow"].task.saved_to, timeout=30)
+        video = Path(session.records["grok:cow"].task.saved_to or "")
+        still = video.with_suffix(".jpg")
+        await until(pilot, still.is_file, timeout=30, what="NAME.jpg beside the video")
+        assert still.read_bytes().startswith(b"\xff\xd8\xff")
+        assert session.records["grok:cow"].task.video is not None

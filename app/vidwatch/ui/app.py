@@ -327,7 +327,13 @@ class VidwatchApp(CrashHook[None]):
     def on_task_actions_download_requested(self, event: TaskActions.DownloadRequested) -> None:
         panel = self.main.query_one(DownloadsPanel)
         job = download_videos(
-            self, self.session, panel, event.records, self.config, self.downloader_transport
+            self,
+            self.session,
+            panel,
+            event.records,
+            self.config,
+            self.downloader_transport,
+            previews=self.previews if self.main.still.mode != "off" else None,
         )
         self.run_worker(job, group="downloads", exit_on_error=False)
 
