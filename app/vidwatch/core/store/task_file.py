@@ -28,9 +28,10 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from vidwatch.core.model.records import Task, TaskRecord, TaskResult, VideoFacts
@@ -167,26 +168,24 @@ class TaskStore:
 
     def set_saved(self, paths: Mapping[str, str]) -> None:
         """Note where videos were downloaded (tasks removed meanwhile are left out)."""
-        with self._locked():
-            records, _ = self._read_for_update()
-            changed = False
-            for task_id, path in paths.items():
-                record = records.get(task_id)
-                if record is not None and record.task.saved_to != path:
-                    records[task_id] = TaskRecord(record.task.with_saved_to(path), record.result)
-                    changed = True
-            if changed:
-                self._write(records.values())
+        self._edit_tasks({i: partial(Task.with_saved_to, path=p) for i, p in paths.items()})
 
     def set_video(self, facts: Mapping[str, VideoFacts]) -> None:
         """Note what tasks' videos are (tasks removed meanwhile are left out)."""
+        self._edit_tasks({i: partial(Task.with_video, facts=f) for i, f in facts.items()})
+
+    def _edit_tasks(self, edits: Mapping[str, Callable[[Task], Task]]) -> None:
+        """Apply each edit to its task under the lock; write only if one changed."""
         with self._locked():
             records, _ = self._read_for_update()
             changed = False
-            for task_id, video in facts.items():
+            for task_id, edit in edits.items():
                 record = records.get(task_id)
-                if record is not None and record.task.video != video:
-                    records[task_id] = TaskRecord(record.task.with_video(video), record.result)
+                if record is None:
+                    continue
+                task = edit(record.task)
+                if task != record.task:
+                    records[task_id] = TaskRecord(task, record.result)
                     changed = True
             if changed:
                 self._write(records.values())
