@@ -132,6 +132,7 @@ def test_paths(run: Run) -> None:
     # issue 21 item 7: the folder of the journals of sends (the README names it)
     where = dict(line.split(None, 1) for line in out.splitlines())
     assert where["journals"].endswith(os.path.join("vidwatch", "sent", "journals"))
+    assert where["stills"]  # the cache of stills
 
 
 def test_poll_without_key_is_one_clear_message(run: Run) -> None:
@@ -320,6 +321,7 @@ def test_no_progress_is_drawn_into_a_pipe() -> None:
 
 REQUIRED = {"add": ["grok:1"], "remove": ["grok:1"], "wait": ["grok:1"], "create": ["a cat"]}
 REQUIRED["submit"] = ["b.jsonl"]
+REQUIRED["thumb"] = ["grok:1"]
 
 
 @pytest.mark.parametrize("command", sorted(build_parser().commands))

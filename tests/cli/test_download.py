@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from vidwatch.cli import EXIT_KEY, EXIT_OK, main
-from vidwatch.simulator.jobs import video_bytes
 from vidwatch.simulator.serve import SimulatorThread
 from vidwatch.simulator.server import Simulator
 
@@ -48,7 +47,7 @@ class World:
         self.config.write_text(
             f"download_dir = {json.dumps(str(self.videos))}\n"
             "[polling]\nmin_interval = 0.05\nmax_interval = 0.2\nmax_requests_per_second = 100\n"
-            + extra,
+            '[preview]\nmode = "off"\n' + extra,  # no still beside the video: no decoder process
             encoding="utf-8",
         )
 
@@ -66,8 +65,8 @@ def world(tmp_path: Path) -> Iterator[World]:
         yield made
 
 
-def on_disk(path: str | None, job: str) -> bool:
-    return path is not None and Path(path).read_bytes() == video_bytes(job.split(":", 1)[1])
+def on_disk(world: World, path: str | None, job: str) -> bool:
+    return path is not None and Path(path).read_bytes() == world.sim.jobs[job].video()
 
 
 def test_download_right_after_submit_checks_the_unfinished_tasks_first(world: World) -> None:
@@ -83,7 +82,7 @@ def test_download_right_after_submit_checks_the_unfinished_tasks_first(world: Wo
     assert out.split("\t")[0] == done  # finished on the server: fetched
     assert "1 job not finished yet (not downloaded): vidwatch wait --download" in err
     saved = world.saved()
-    assert on_disk(saved[done], done)
+    assert on_disk(world, saved[done], done)
     assert saved[running] is None
 
 
@@ -93,7 +92,7 @@ def test_wait_download_saves_each_video_as_its_job_finishes(world: World) -> Non
     assert code == EXIT_OK, err
     assert sorted(line.split("\t")[0] for line in out.splitlines()) == sorted(jobs)
     saved = world.saved()
-    assert all(on_disk(saved[j], j) for j in jobs)
+    assert all(on_disk(world, saved[j], j) for j in jobs)
     assert all(Path(saved[j] or "").parent == world.videos for j in jobs)
 
 
@@ -105,5 +104,5 @@ def test_downloads_auto_makes_every_wait_save_the_videos(world: World) -> None:
     other = world.job(0.2)
     code, _, err = world("wait", other, "--timeout", "30")
     assert code == EXIT_OK, err
-    assert on_disk(world.saved()[other], other)
+    assert on_disk(world, world.saved()[other], other)
     assert world("wait", "--download", world.job(0), key=False)[0] == EXIT_KEY

@@ -40,7 +40,11 @@ def load(tmp_path: Path, text: str) -> Config:
 
 def setting(config: Config, name: str) -> object:
     table, _, key = name.rpartition(".")
-    holder: object = {"polling": config.policy, "create": config.create}.get(table, config)
+    holder: object = {
+        "polling": config.policy,
+        "create": config.create,
+        "preview": config.preview,
+    }.get(table, config)
     return getattr(holder, key)
 
 

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from vidwatch.core.changes import Change, Examined, changed_ids
 from vidwatch.core.gateway.outcomes import AuthRejected, Ok, Outcome
-from vidwatch.core.model.records import State, Task, TaskResult
+from vidwatch.core.model.records import State, Task, TaskResult, VideoFacts
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.polling.poller import Poller
 from vidwatch.core.session import Session
@@ -293,3 +294,35 @@ async def test_save_every_saves_when_due_until_cancelled(path: Path) -> None:
     await eventually(lambda: len(asked) >= 3)
     saver.cancel()
     assert TaskStore(path).load().records["a"].result == done
+
+
+FACTS = VideoFacts(1280, 720, 8.0, 24.0, "h264", "aac", 9_800_000)
+
+
+def test_a_videos_facts_are_kept_and_announced_once(path: Path) -> None:
+    TaskStore(path).add([Task("a", T0)])
+    session = offline_session(path)
+    session.load()
+    heard: list[Change] = []
+    session.subscribe(heard.append)
+    session.set_video("a", FACTS)
+    session.set_video("a", FACTS)  # known already: nothing to say
+    assert [type(c) for c in heard] == [Examined]
+    assert changed_ids(heard[0]) == ("a",)
+    session.save()
+    assert TaskStore(path).load().records["a"].task.video == FACTS
+
+
+async def test_facts_read_by_another_process_are_adopted_and_never_dropped(path: Path) -> None:
+    TaskStore(path).add([Task("a", T0), Task("b", T0)])
+    session = offline_session(path)
+    session.load()
+    TaskStore(path).set_video({"a": FACTS})  # `vidwatch thumb a` in another terminal
+    session.relabel("a", "cow")
+    session.save()
+    assert TaskStore(path).load().records["a"].task.video == FACTS
+    assert session.records["a"].task.video == FACTS
+    TaskStore(path).set_video({"b": FACTS})
+    change = await session.check_disk()
+    assert [r.id for r in change.updated] == ["b"]
+    assert session.records["b"].task.video == FACTS

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from vidwatch.simulator.jobs import video_bytes
 from vidwatch.simulator.serve import SimulatorThread
 from vidwatch.simulator.server import Simulator
 
@@ -245,8 +244,7 @@ def test_download_saves_finished_videos_and_remembers_them(world: World, tmp_pat
     assert got.returncode == 0, got.stderr
     task_id, path = got.stdout.strip().split("\t")
     assert task_id == done
-    server_id = done.split(":", 1)[1]
-    assert Path(path).read_bytes() == video_bytes(server_id)
+    assert Path(path).read_bytes() == world.sim.jobs[done].video()
     assert Path(path).parent == folder
     listed = {d["id"]: d for d in json.loads(world.run("list", "--json").stdout)}
     assert listed[done]["saved_to"] == path
@@ -264,7 +262,7 @@ def test_download_saves_finished_videos_and_remembers_them(world: World, tmp_pat
     back = world.run("download", "--dir", str(folder))
     assert back.returncode == 0, back.stderr
     assert back.stdout.strip() == f"{done}\t{path}"
-    assert Path(path).read_bytes() == video_bytes(server_id)
+    assert Path(path).read_bytes() == world.sim.jobs[done].video()
     a_file = tmp_path / "not-a-folder"
     a_file.write_text("x")
     refused = world.run("download", done, "--dir", str(a_file))
@@ -332,3 +330,31 @@ def test_wait_hands_each_line_to_a_pipe_as_its_job_finishes(world: World) -> Non
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def test_thumb_writes_stills_and_keeps_the_videos_facts(world: World, tmp_path: Path) -> None:
+    done = new_job(world, queue_time=0, duration=0, fails=False)
+    other = new_job(world, queue_time=0, duration=0, fails=False)
+    running = new_job(world, queue_time=0, duration=3600, fails=False)
+    world.run("add", done, other, running)
+    assert world.run("poll").returncode == 0
+    still = tmp_path / "one.jpg"
+    got = world.run("thumb", done, "-o", str(still))
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.strip() == f"{done}\t{still}"
+    assert still.read_bytes().startswith(b"\xff\xd8\xff")
+    listed = {d["id"]: d for d in json.loads(world.run("list", "--json").stdout)}
+    facts = listed[done]["video"]
+    assert (facts["codec"], facts["fps"]) == ("h264", 8.0)
+    assert facts["size"] == len(world.sim.jobs[done].video())
+    refused = world.run("thumb", running, "nope", "--dir", str(tmp_path))
+    assert refused.returncode == 1
+    assert "has not finished yet" in refused.stderr
+    assert "not watched: nope" in refused.stderr
+    folder = tmp_path / "videos"
+    saved = world.run("download", other, "--dir", str(folder))  # a still beside the video
+    assert saved.returncode == 0, saved.stderr
+    video = Path(saved.stdout.strip().split("\t")[1])
+    assert video.with_suffix(".jpg").read_bytes().startswith(b"\xff\xd8\xff")
+    sidecar = json.loads(video.with_suffix(".json").read_text())
+    assert sidecar["video"]["codec"] == "h264"  # the facts, in the sidecar too

@@ -15,7 +15,7 @@ from vidwatch.ui.app import DashboardOptions, VidwatchApp
 from vidwatch.ui.widgets.header import StatusBar
 from vidwatch.ui.widgets.task_table import TaskTable
 
-from tests.support.dashboard import Clipboard
+from tests.support.dashboard import NO_STILLS, Clipboard
 from tests.support.waits import until
 
 pytestmark = pytest.mark.e2e
@@ -45,6 +45,7 @@ async def test_a_job_goes_from_queued_to_succeeded_on_screen_and_its_url_is_copi
             base_url=base_url,
             api_key=sim.api_key,
             policy=Policy(min_interval=0.2, max_interval=0.4, max_requests_per_second=50),
+            preview=NO_STILLS,
         )
         clipboard = Clipboard()
         app = VidwatchApp(

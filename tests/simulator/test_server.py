@@ -18,7 +18,6 @@ from vidwatch.core.gateway.outcomes import (
 )
 from vidwatch.core.model.records import State
 from vidwatch.simulator.faults import FAULTS
-from vidwatch.simulator.jobs import video_bytes
 from vidwatch.simulator.server import Simulator
 
 
@@ -87,7 +86,7 @@ async def test_lifecycle_over_http(sim: Simulator) -> None:
     async with httpx.AsyncClient() as plain:
         video = await plain.get(done.result.video_url)
         assert video.status_code == 200
-        assert video.content == video_bytes(task_id.split(":", 1)[1])
+        assert video.content == sim.jobs[task_id].video()
         part = await plain.get(done.result.video_url, headers={"Range": "bytes=100-199"})
         assert part.status_code == 206
         assert part.content == video.content[100:200]

@@ -13,7 +13,7 @@ import pytest
 from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.gateway.outcomes import AuthRejected, NotFound, Ok
 from vidwatch.core.model.records import State
-from vidwatch.simulator.jobs import VEO_STEPS, Job, video_bytes
+from vidwatch.simulator.jobs import VEO_STEPS, Job
 from vidwatch.simulator.server import Simulator
 from vidwatch.simulator.shapes import STALE_ERROR
 
@@ -104,7 +104,7 @@ async def test_grok_answers_like_the_live_captures(sim: Simulator) -> None:
     assert done["completed_at"] == done["status_update_time"] < SECONDS
     video = await _CLIENTS[0].get(done["video_url"])
     still = await _CLIENTS[0].get(done["thumbnail_url"])
-    assert video.content == video_bytes(job_of(sim, task_id).server_id)
+    assert video.content == job_of(sim, task_id).video()
     assert still.status_code == 200
     assert still.headers["content-type"] == "image/jpeg"
     assert still.content.startswith(b"\xff\xd8\xff")  # a JPEG
@@ -325,7 +325,7 @@ async def test_a_slow_answer_is_not_idle() -> None:
         video = await _CLIENTS[0].get(sim.video_url(sim.jobs[task_id]))
     finally:
         await sim.stop()
-    assert video.content == video_bytes(sim.jobs[task_id].server_id)
+    assert video.content == sim.jobs[task_id].video()
     assert sim.stats.idle_closes == 0
 
 

@@ -14,6 +14,7 @@ import httpx
 from vidwatch.core.clients import billing_client_for, client_for
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.gateway.client import QueryClient
+from vidwatch.core.media.settings import PreviewSettings
 from vidwatch.core.model.records import State, Task, TaskRecord, TaskResult
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.runtime.clipboard import CopyResult, OpenResult
@@ -134,6 +135,11 @@ class Harness:
         return self.toasts[-1] if self.toasts else ""
 
 
+# Stills are off unless a test asks for them (with a video host of its own): no test
+# reaches a real video host.
+NO_STILLS = PreviewSettings(mode="off")
+
+
 def make_app(
     tmp_path: Path,
     records: Sequence[TaskRecord] = (),
@@ -147,6 +153,8 @@ def make_app(
     base_url: str = "https://gateway.example",
     factory: Callable[[Config], QueryClient] | None = None,
     billing: httpx.AsyncBaseTransport | None = None,
+    preview: PreviewSettings = NO_STILLS,
+    video_host: httpx.AsyncBaseTransport | None = None,
 ) -> Harness:
     """``billing``: the balance routes' server (default: a gateway without them)."""
     tasks = tmp_path / "data" / "tasks.toml"
@@ -154,7 +162,7 @@ def make_app(
         TaskStore(tasks).replace_all(records)
     config_file = config_file or tmp_path / "config" / "config.toml"
     paths = Paths(config_file, tasks, tmp_path / "state")
-    config = Config(base_url=base_url, api_key=key, policy=policy, bell=bell)
+    config = Config(base_url=base_url, api_key=key, policy=policy, bell=bell, preview=preview)
     gateway = gateway or FakeGateway()
     clipboard = Clipboard()
     browser = Browser()
@@ -167,6 +175,7 @@ def make_app(
         billing_factory=lambda config: billing_client_for(
             config, transport=billing or httpx.MockTransport(lambda r: httpx.Response(404))
         ),
+        downloader_transport=video_host,
     )
     harness = Harness(app, tasks, config_file, gateway, clipboard, browser)
     notify = app.notify

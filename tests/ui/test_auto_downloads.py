@@ -14,6 +14,8 @@ from vidwatch.core.config import Config, DownloadSettings, Paths
 from vidwatch.core.model.records import State
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
 
+from tests.support.dashboard import NO_STILLS
+
 
 async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 60.0) -> None:
     async with asyncio.timeout(timeout):
@@ -28,7 +30,7 @@ async def test_finished_videos_are_saved_as_soon_as_they_are_seen(
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     options = DashboardOptions(
         paths=Paths.discover(tasks_file=tmp_path / "tasks.toml"),
-        config=Config(downloads=DownloadSettings(auto=True)),
+        config=Config(downloads=DownloadSettings(auto=True), preview=NO_STILLS),
         demo=True,
         demo_jobs=4,
         demo_speed=300.0,

@@ -18,7 +18,6 @@ from vidwatch.core.model.records import State, Task, TaskResult, Transition
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.store.task_file import TaskStore
 from vidwatch.core.store.view import DEFAULT_HIDDEN, View, load_view, save_view
-from vidwatch.simulator.jobs import video_bytes
 from vidwatch.simulator.server import Simulator
 from vidwatch.ui.app import DashboardOptions, VidwatchApp
 from vidwatch.ui.dialogs.columns import ColumnsDialog
@@ -29,7 +28,16 @@ from vidwatch.ui.widgets.detail import DetailPane
 from vidwatch.ui.widgets.header import StatusBar
 from vidwatch.ui.widgets.task_table import TaskTable
 
-from tests.support.dashboard import KEY, T0, FakeGateway, Harness, body, make_app, record
+from tests.support.dashboard import (
+    KEY,
+    NO_STILLS,
+    T0,
+    FakeGateway,
+    Harness,
+    body,
+    make_app,
+    record,
+)
 from tests.support.waits import until
 
 pytestmark = pytest.mark.ui
@@ -168,6 +176,7 @@ async def test_shift_d_downloads_the_video_and_remembers_where(tmp_path: Path) -
             api_key=sim.api_key,
             policy=Policy(min_interval=0.1, max_interval=0.2, max_requests_per_second=50),
             download_dir=folder,
+            preview=NO_STILLS,
         )
         app = VidwatchApp(DashboardOptions(Paths(tmp_path / "c.toml", tasks, tmp_path), config))
         toasts: list[str] = []
@@ -185,7 +194,7 @@ async def test_shift_d_downloads_the_video_and_remembers_where(tmp_path: Path) -
             saved = Path(app.session.records[job].task.saved_to or "")
             assert saved.parent == folder
             assert saved.name.startswith("my clip [")
-            assert saved.read_bytes() == video_bytes(sim.jobs[job].server_id, 200_000)
+            assert saved.read_bytes() == sim.jobs[job].video(200_000)
             assert app.main.table.render_line(1).text[1] == "◆"
             await pilot.press("D")  # again: already there, nothing fetched
             await until(pilot, lambda: "my clip: already on disk." in toasts)

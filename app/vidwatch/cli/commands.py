@@ -54,6 +54,12 @@ def cmd_export(ctx: Context, ns: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- network
 
 
+def cmd_thumb(ctx: Context, ns: argparse.Namespace) -> int:
+    from vidwatch.cli import thumb
+
+    return thumb.cmd_thumb(ctx, ns)
+
+
 def cmd_poll(ctx: Context, ns: argparse.Namespace) -> int:
     from vidwatch.cli import network
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
 
@@ -91,6 +92,16 @@ def cmd_download(ctx: Context, ns: argparse.Namespace) -> int:
     saved = {r.task_id: str(r.path) for r in results if r.ok and r.path is not None}
     if saved:
         ctx.store().set_saved(saved)
+    if saved and ctx.config().preview.mode != "off":  # off: nothing read, nothing decoded
+        from vidwatch.cli.thumb import stills_beside
+
+        by_id = {r.id: r for r in ready}
+        downloaded = [
+            (replace(by_id[i], task=by_id[i].task.with_saved_to(p)), Path(p))
+            for i, p in saved.items()
+            if i in by_id
+        ]
+        stills_beside(ctx, downloaded)  # read from the file just saved
     failed = 0
     for result in results:
         if result.ok:

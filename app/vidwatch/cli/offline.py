@@ -164,6 +164,7 @@ def cmd_paths(ctx: Context, ns: argparse.Namespace) -> int:
         ("view", ctx.paths.view_file),
         ("sent", ctx.paths.sent_dir),
         ("journals", journals.folder),
+        ("stills", ctx.paths.cache_dir),
     ]
     legacy = journals.legacy
     if legacy is not None and legacy.folder.is_dir():  # older versions' journals, read in

@@ -28,6 +28,7 @@ from vidwatch.cli.commands import (
     cmd_simulate,
     cmd_stats,
     cmd_submit,
+    cmd_thumb,
     cmd_urls,
     cmd_wait,
     cmd_web,
@@ -247,6 +248,15 @@ def build_parser(argv: Sequence[str] | None = None) -> _Parser:
         "--parallel", type=int, metavar="N", help="downloads at once (default: max_downloads)"
     )
     p.set_defaults(func=cmd_download)
+
+    p = command("thumb", "write a still (JPEG) of each finished video; its facts are kept")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--output", "-o", metavar="FILE", help="the file, for one ID")
+    where.add_argument(
+        "--dir", metavar="DIR", help="where (default: beside a downloaded video, else download_dir)"
+    )
+    p.set_defaults(func=cmd_thumb)
 
     p = command("web", "serve the dashboard to a browser on loopback (textual-serve)")
     p.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")

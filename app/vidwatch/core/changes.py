@@ -10,6 +10,7 @@ they happened. A listener reads the records themselves from the session: an even
 - :class:`Added`, :class:`Removed`, :class:`Relabeled` — edits made here.
 - :class:`Downloaded` — a task's video was saved here.
 - :class:`Costed` — what tasks cost was learned from the gateway's request log.
+- :class:`Examined` — what a task's video is was read here (a still was made of it).
 - :class:`DiskChange` — another process changed the task file (tasks added, removed,
   videos downloaded elsewhere), or the file was damaged and set aside.
 - :class:`~vidwatch.core.polling.poller.StatusChange` — polling as a whole (paused, key
@@ -32,6 +33,7 @@ __all__ = [
     "Costed",
     "DiskChange",
     "Downloaded",
+    "Examined",
     "Loaded",
     "Relabeled",
     "Removed",
@@ -81,13 +83,20 @@ class Costed:
 
 
 @dataclass(frozen=True, slots=True)
+class Examined:
+    """The task's video was read here: its facts are ``record.task.video``."""
+
+    record: TaskRecord
+
+
+@dataclass(frozen=True, slots=True)
 class DiskChange:
     """What another process changed in the task file since we last looked."""
 
     added: tuple[TaskRecord, ...] = ()
     removed: tuple[str, ...] = ()
     warning: str | None = None  # the file was damaged and set aside
-    updated: tuple[TaskRecord, ...] = ()  # tasks we have, changed elsewhere (a download)
+    updated: tuple[TaskRecord, ...] = ()  # tasks we have, changed elsewhere (a download…)
 
     def __bool__(self) -> bool:
         return bool(self.added or self.removed or self.warning or self.updated)
@@ -101,6 +110,7 @@ Change = (
     | Relabeled
     | Downloaded
     | Costed
+    | Examined
     | DiskChange
     | StatusChange
 )
@@ -112,7 +122,12 @@ EDITS = (Added, Removed, Relabeled, Downloaded, Costed)  # changes made here: sa
 def changed_ids(change: Change) -> tuple[str, ...]:
     """The tasks a change touched (none for :class:`Loaded` and status changes)."""
     match change:
-        case TaskUpdate(record=record) | Relabeled(record=record) | Downloaded(record=record):
+        case (
+            TaskUpdate(record=record)
+            | Relabeled(record=record)
+            | Downloaded(record=record)
+            | Examined(record=record)
+        ):
             return (record.id,)
         case Added(records=records) | Costed(records=records):
             return tuple(r.id for r in records)

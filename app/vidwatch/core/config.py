@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import platformdirs
 
+from vidwatch.core.media.settings import PreviewSettings
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.runtime.notify import MODES
 from vidwatch.core.runtime.settings import (
@@ -101,6 +102,11 @@ class Paths:
     @property
     def log_file(self) -> Path:
         return self.log_dir / "vidwatch.log"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Stills of finished videos (``[preview] cache_mb`` bounds it): the user's cache."""
+        return platformdirs.user_cache_path(APP_NAME, appauthor=False) / "stills"
 
     @property
     def view_file(self) -> Path:
@@ -206,6 +212,9 @@ class Config:
     )
     create: CreateSettings = section(
         "create", CreateSettings, '`vidwatch create` / `submit` (see "Creating jobs")'
+    )
+    preview: PreviewSettings = section(
+        "preview", PreviewSettings, 'stills of finished videos (see "Stills and the closer look")'
     )
     warnings: tuple[str, ...] = ()
 

@@ -42,13 +42,14 @@ from vidwatch.core.changes import (
     Costed,
     DiskChange,
     Downloaded,
+    Examined,
     Loaded,
     Relabeled,
     Removed,
 )
 from vidwatch.core.gateway.outcomes import Ok, Outcome
 from vidwatch.core.model.money import Cost
-from vidwatch.core.model.records import Task, TaskRecord, TaskResult, utcnow
+from vidwatch.core.model.records import Task, TaskRecord, TaskResult, VideoFacts, utcnow
 from vidwatch.core.polling.events import PollerEvent
 from vidwatch.core.polling.fanout import Fanout
 from vidwatch.core.polling.poller import Poller
@@ -307,6 +308,18 @@ class Session:
             self._emit(Costed(tuple(changed)))
         return tuple(changed)
 
+    def set_video(self, task_id: str, facts: VideoFacts) -> TaskRecord | None:
+        """Note what the task's video is (read from it when a still was made); nothing
+        is announced when that was known already."""
+        record = self._records.get(task_id)
+        if record is None or record.task.video == facts:
+            return record
+        updated = replace(record, task=record.task.with_video(facts))
+        self._records[task_id] = updated
+        self.dirty = True
+        self._emit(Examined(updated))
+        return updated
+
     def mark_dirty(self) -> None:
         self.dirty = True
 
@@ -350,8 +363,8 @@ class Session:
             removed = tuple(i for i in self._on_disk if i not in on_disk.records and i in records)
         updated: list[TaskRecord] = []
         for task_id, disk in on_disk.records.items():
-            theirs, cost = disk.task.saved_to, disk.task.cost
-            if theirs is None and cost is None:  # the common case, kept cheap
+            theirs, cost, video = disk.task.saved_to, disk.task.cost, disk.task.video
+            if theirs is None and cost is None and video is None:  # the common case, cheap
                 continue
             mine = records.get(task_id)
             if mine is None:
@@ -361,6 +374,8 @@ class Session:
                 task = task.with_saved_to(theirs)  # `vidwatch download` in another terminal
             if cost is not None and task.cost is None:
                 task = task.with_cost(cost)  # `vidwatch balance` in another terminal
+            if video is not None and task.video is None:
+                task = task.with_video(video)  # `vidwatch thumb` in another terminal
             if task is not mine.task:
                 record = replace(mine, task=task)
                 self._records[task_id] = record

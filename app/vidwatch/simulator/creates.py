@@ -164,7 +164,16 @@ class Host(Protocol):
 
     def now(self) -> float: ...
 
-    def add_job(self, *, model: str, prompt: str, id_prefix: str, ratio: str) -> str: ...
+    def add_job(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        id_prefix: str,
+        ratio: str,
+        seconds: float = 0.0,
+        orientation: str = "",
+    ) -> str: ...
 
     def answer_json(
         self, status: int, body: object, headers: dict[str, str] | None = None
@@ -213,11 +222,16 @@ async def handle_create(sim: Host, request: web.Request) -> web.StreamResponse:
     model = str(body["model"])
     spec = lookup(model)
     ratio = body.get("aspect_ratio")
+    seconds = body.get("duration", body.get("seconds"))
+    orientation = body.get("orientation")
     task_id = sim.add_job(
         model=model,
         prompt=str(body["prompt"])[:2000],
         id_prefix=spec.id_prefix if spec else model,
         ratio=ratio if isinstance(ratio, str) else "",
+        # what the video will be: as long as asked, in the orientation asked
+        seconds=float(seconds) if isinstance(seconds, int | float) and 0 < seconds <= 60 else 0.0,
+        orientation=orientation if isinstance(orientation, str) else "",
     )
     desk.accepted += 1
     desk.bodies.append(body)

@@ -19,15 +19,15 @@ doc       pending → processing → completed | failed (any other model: the
 A job ends at :attr:`Job.finishes_at` in every family. What varies per job beyond the
 seeded draws (which failure a veo job has, whether its success carries stale error
 text, its upstream ids) comes from a hash of its id, so the seeded sequence of jobs is
-the same as before families existed. :func:`video_bytes` is the small, deterministic
-file a finished job serves, :data:`THUMBNAIL` the JPEG still of a grok video;
-:class:`Stats` counts what the :class:`~vidwatch.simulator.server.Simulator` was asked
-and answered (the tests read it).
+the same as before families existed. :meth:`Job.video` is the real MP4 a finished job
+serves (:mod:`vidwatch.simulator.videos`: its aspect and length those asked for, or its
+family's), :meth:`Job.still` the JPEG still of a grok video; :class:`Stats` counts what
+the :class:`~vidwatch.simulator.server.Simulator` was asked and answered (the tests read
+it).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import uuid
 from collections import Counter
@@ -38,7 +38,6 @@ __all__ = [
     "FAIL_REASONS",
     "MODELS",
     "PROMPTS",
-    "THUMBNAIL",
     "VEO_STEPS",
     "VIDEO_SIZE",
     "Family",
@@ -82,18 +81,14 @@ _RUNNING_WORD: Final[dict[Family, str]] = {
     "doc": "processing",
 }
 
-# A 64×36 JPEG (a play sign on a gradient): what a grok job's thumbnail_url serves.
-THUMBNAIL: Final = base64.b64decode(
-    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAoHBwgHBgoICAgLCgoLDhgQDg0NDh0VFhEYIx8lJCIfIiEmKzcvJik0"
-    "KSEiMEExNDk7Pj4+JS5ESUM8SDc9Pjv/2wBDAQoLCw4NDhwQEBw7KCIoOzs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7"
-    "Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozv/wAARCAAkAEADASIAAhEBAxEB/8QAGQAAAwEBAQAAAAAAAAAAAAAA"
-    "AAMEBgUH/8QAJBAAAQQCAQMFAQAAAAAAAAAAAgABA2EEESEFBhIiMTJBUYH/xAAWAQEBAQAAAAAAAAAAAAAAAAAF"
-    "BAf/xAAZEQEBAQEBAQAAAAAAAAAAAAADAAIBEUH/2gAMAwEAAhEDEQA/AMoMNJow0qhhpNGGkrtKEmpRhpNGGlUM"
-    "NLUYXZU3Ueg4/UcKYXmNi8oZON6Im9L/AMbh75UW0lCayQw0mjDSvnwJsPIPHyInjljfRC/0gYaUW0lSalGGk0Ya"
-    "VQw0mjDSi2koTXLGGk0YaVQw0mjDSW2llpNSjDS9L7VcYe1sYjJhEWNyJ30zN5lysGMNKp5MiTHjxjlJ4Y/hHv0t"
-    "y771+8vypOt52VFufbvdwde6flMWLHhx5jg+mlk+I8tvxduX9tcO3t9ssuMNKoYaTRhpQq3smK+Uow0mjDSqGGk0"
-    "YaUO0lCa5IiyaIshCb3ZoU0RZNEWQhRblSmiLfiaIshCj3KFNEWTRBkIUW5Qr//Z"
-)
+# A family's video when the request said nothing: (aspect, seconds, sound). Grok's
+# answers say "ratio": "1:1" unless another was asked.
+_VIDEO_DEFAULTS: Final[dict[Family, tuple[str, float, bool]]] = {
+    "grok": ("1:1", 6.0, False),
+    "veo": ("16:9", 8.0, True),
+    "sora": ("16:9", 10.0, True),
+    "doc": ("16:9", 5.0, False),
+}
 
 
 def family_of(model: str) -> Family:
@@ -119,10 +114,33 @@ class Job:
     fails: bool
     fail_reason: str = ""
     ratio: str = ""  # the aspect ratio asked for, when one was
+    seconds: float = 0.0  # the length asked for, when one was
+    orientation: str = ""  # portrait or landscape, when asked (sora)
 
     @property
     def family(self) -> Family:
         return family_of(self.model)
+
+    def video(self, size: int = VIDEO_SIZE, *, draft: bool = False) -> bytes:
+        """The job's video (before upscaling, for veo's ``draft``), at least ``size`` bytes."""
+        aspect, seconds, sound = _VIDEO_DEFAULTS[self.family]
+        if self.ratio:
+            aspect = self.ratio
+        elif self.orientation == "portrait":
+            aspect = "9:16"
+        elif self.family == "grok" and self.trait("wide") < 32:
+            aspect = "16:9"  # says 1:1, is 16:9: a mismatch for the dashboard to tell
+        name = self.server_id + ("-draft" if draft else "")
+        return video_bytes(name, size, aspect=aspect, seconds=self.seconds or seconds, audio=sound)
+
+    def still(self) -> bytes:
+        """A JPEG still of the job's video (grok's ``thumbnail_url`` serves it)."""
+        from vidwatch.simulator.videos import still_jpeg
+
+        aspect = self.ratio or _VIDEO_DEFAULTS[self.family][0]
+        if not self.ratio and self.family == "grok" and self.trait("wide") < 32:
+            aspect = "16:9"
+        return still_jpeg(self.server_id, aspect)
 
     @property
     def finishes_at(self) -> float:
@@ -200,12 +218,19 @@ class Stats:
     retry_afters: list[tuple[float, float]] = field(default_factory=list)  # (sent at, seconds)
 
 
-def video_bytes(server_id: str, size: int = VIDEO_SIZE) -> bytes:
-    """A small, deterministic file that starts like an MP4."""
-    seed = hashlib.sha256(server_id.encode()).digest()
-    head = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
-    body = (seed * (size // len(seed) + 1))[: size - len(head)]
-    return head + body
+def video_bytes(
+    name: str,
+    size: int = VIDEO_SIZE,
+    *,
+    aspect: str = "16:9",
+    seconds: float = 4.0,
+    audio: bool = False,
+) -> bytes:
+    """A real MP4 called ``name`` (the same bytes every time), made up to ``size`` bytes
+    with a ``free`` box at its end."""
+    from vidwatch.simulator.videos import padded, video_file
+
+    return padded(video_file(name, aspect, seconds, audio), size)
 
 
 def byte_range(size: int, header: str) -> tuple[int, int, int] | None:

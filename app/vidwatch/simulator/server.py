@@ -9,8 +9,8 @@ and the open-source gateway's errors: 401 ``无效的令牌`` for a wrong key, 4
 for an unknown route (before the key is looked at). Jobs take durations drawn from a
 lognormal distribution (median 90 s by default, long tail), all deterministic from a
 seed; ``speed`` compresses time (speed 60: a 90 s job takes 1.5 s). It serves the
-videos (ranges included), a veo job's video before upscaling, and a grok job's JPEG
-thumbnail itself.
+videos (real small MP4s, each job's its own: :mod:`vidwatch.simulator.videos`; ranges
+included), a veo job's video before upscaling, and a grok job's JPEG thumbnail itself.
 
 Faults can be switched on for the next N requests (``inject``) or mixed in at
 random (``chaos``): 401 (a wrong or an exhausted key), 404, 429 with ``Retry-After``
@@ -62,12 +62,10 @@ from vidwatch.simulator.jobs import (
     FAIL_REASONS,
     MODELS,
     PROMPTS,
-    THUMBNAIL,
     VIDEO_SIZE,
     Job,
     Stats,
     byte_range,
-    video_bytes,
 )
 from vidwatch.simulator.keepalive import IdleClosing
 from vidwatch.simulator.shapes import ID_STYLES, IdStyle, Links, query_body
@@ -163,6 +161,8 @@ class Simulator:
         index: int | None = None,
         id_prefix: str | None = None,
         ratio: str = "",
+        seconds: float = 0.0,
+        orientation: str = "",
     ) -> str:
         rng = self.rng
         model = model or MODELS[rng.randrange(len(MODELS))]
@@ -186,6 +186,8 @@ class Simulator:
             fails=failing,
             fail_reason=FAIL_REASONS[rng.randrange(len(FAIL_REASONS))] if failing else "",
             ratio=ratio,
+            seconds=seconds,
+            orientation=orientation,
         )
         self.jobs[job.id] = job
         self.by_server_id[server_id] = job
@@ -347,7 +349,8 @@ class Simulator:
                     403, b"<Error>Request has expired</Error>", "application/xml"
                 )
         self.stats.videos += 1
-        data = video_bytes(name, self.video_size)
+        # made the first time it is asked for (a few tenths of a second): off the loop
+        data = await asyncio.to_thread(job.video, self.video_size, draft=name.endswith(DRAFT))
         etag = f'"{name}-{len(data)}"'
         header = request.headers.get("Range", "")
         if_range = request.headers.get("If-Range")
@@ -432,14 +435,14 @@ class Simulator:
     # ------------------------------------------------------------------ lifecycle
 
     async def _thumbnail(self, request: web.Request) -> web.StreamResponse:
-        """A finished grok job's still: a small real JPEG."""
+        """A finished grok job's still: a real JPEG of a frame of its video."""
         job = self.by_server_id.get(request.match_info["name"].removesuffix(".jpg"))
         if job is None or job.family != "grok" or job.status_at(self.now())[0] != "completed":
             return self.answer_raw(404, b"not found", "text/plain")
         if "Authorization" in request.headers:
             self.stats.key_sent_to_video_host += 1
         self.stats.thumbnails += 1
-        return self.answer_raw(200, THUMBNAIL, "image/jpeg")
+        return self.answer_raw(200, await asyncio.to_thread(job.still), "image/jpeg")
 
     async def _no_route(self, request: web.Request) -> web.StreamResponse:
         """Any other route: new-api's 404, answered before the key is looked at (a base

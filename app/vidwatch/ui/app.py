@@ -38,6 +38,9 @@ from vidwatch.core.changes import Change
 from vidwatch.core.clients import billing_client_for, client_for
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.create.requests import CreateRequest
+from vidwatch.core.downloads.diskspace import MB
+from vidwatch.core.media.cache import StillCache
+from vidwatch.core.media.previews import Previews
 from vidwatch.core.model.money import QUOTA_UNITS
 from vidwatch.core.model.records import TaskRequest, utcnow
 from vidwatch.core.money.estimates import batch_quote
@@ -68,6 +71,7 @@ from vidwatch.ui.screens.help import HelpScreen
 from vidwatch.ui.screens.main import Copier, MainScreen, Opener
 from vidwatch.ui.screens.stats import StatsScreen
 from vidwatch.ui.textual_private import CrashHook, terminal_modes
+from vidwatch.ui.widgets.still import StillView, prepare, resolve_mode
 from vidwatch.ui.widgets.toasts import place_toasts, show_toast
 
 __all__ = ["DashboardExit", "DashboardOptions", "VidwatchApp", "run_dashboard", "stylesheet"]
@@ -128,6 +132,8 @@ class VidwatchApp(CrashHook[None]):
             config = self.demo.config(config)
         self.poller = Poller(None, config.policy, wall=clock, durations=durations)
         self.session = Session(store, self.poller)
+        self.previews, still = _stills(options, config, self.environ, downloader_transport)
+        still.on_facts = self.session.set_video
         self.main = MainScreen(
             self.session,
             copier=copier,
@@ -137,6 +143,7 @@ class VidwatchApp(CrashHook[None]):
             folder=config.download_dir,
             view=load_view(options.paths.view_file) if not options.demo else None,
             new_job=self._open_new_job,
+            still=still,
         )
         self.connection = Connection(
             self,
@@ -358,7 +365,13 @@ class VidwatchApp(CrashHook[None]):
     def on_task_actions_download_requested(self, event: TaskActions.DownloadRequested) -> None:
         panel = self.main.query_one(DownloadsPanel)
         job = download_videos(
-            self, self.session, panel, event.records, self.config, self.downloader_transport
+            self,
+            self.session,
+            panel,
+            event.records,
+            self.config,
+            self.downloader_transport,
+            previews=self.previews if self.main.still.mode != "off" else None,
         )
         self.run_worker(job, group="downloads", exit_on_error=False)
 
@@ -400,6 +413,7 @@ class VidwatchApp(CrashHook[None]):
         await self.saver.close()
         await self.balance.aclose()
         await self.connection.aclose()
+        await self.previews.aclose()  # decoders still running are killed
         if self.demo is not None:
             await self.demo.stop()
 
@@ -450,6 +464,19 @@ class VidwatchApp(CrashHook[None]):
         return palette_commands(inherited, self.main, self.action_help)
 
 
+def _stills(
+    options: DashboardOptions,
+    config: Config,
+    environ: Mapping[str, str],
+    transport: httpx.AsyncBaseTransport | None,
+) -> tuple[Previews, StillView]:
+    """The stills of finished jobs (core/media) and the view that shows them."""
+    folder = options.paths.cache_dir
+    cache = StillCache(folder, config.preview.cache_mb * MB)
+    previews = Previews(cache, max_bytes=config.max_download_mb * MB, transport=transport)
+    return previews, StillView(previews, mode=resolve_mode(config.preview.mode, environ))
+
+
 @dataclass(frozen=True)
 class DashboardExit:
     crashed: bool  # stopped by an internal error (the log has the details)
@@ -458,6 +485,7 @@ class DashboardExit:
 
 def run_dashboard(options: DashboardOptions) -> DashboardExit:
     """Run until the user quits, or a signal ends it (see :mod:`vidwatch.core.runtime.lifeline`)."""
+    prepare(resolve_mode(options.config.preview.mode, os.environ))  # before Textual starts
     app = VidwatchApp(options)
     try:
         app.run()

@@ -85,6 +85,13 @@ _KEYS: list[BindingType] = [
         tooltip="Export the marked tasks (or the view) as CSV, JSON or Markdown",
     ),
     Binding("v", "columns", "Columns", show=False, tooltip="Choose the table's columns"),
+    Binding(
+        "enter",
+        "closer_look",
+        "Look",
+        show=False,
+        tooltip="A closer look at a finished job: its still, a filmstrip, its facts",
+    ),
 ]
 # Priority bindings run as the app receives the key, before the keys typed after it are
 # routed: a paste or type-ahead after / or a lands in the box that opens, never on the

@@ -15,7 +15,6 @@ from vidwatch.core.downloads.filenames import task_tag
 from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.gateway.outcomes import Ok
 from vidwatch.core.model.records import State, Task, TaskRecord, TaskResult, utcnow
-from vidwatch.simulator.jobs import video_bytes
 from vidwatch.simulator.server import Simulator
 
 pytestmark = pytest.mark.e2e
@@ -52,8 +51,7 @@ async def test_a_video_lands_whole_under_its_label_without_the_key(
     assert result.path is not None
     assert result.path.name.startswith("cow take 2 [")
     assert result.path.suffix == ".mp4"
-    server_id = sim.jobs[record.id].server_id
-    assert result.path.read_bytes() == video_bytes(server_id, 300_000)
+    assert result.path.read_bytes() == sim.jobs[record.id].video(300_000)
     assert seen[-1] == (300_000, 300_000)
     assert len(seen) > 1  # progress came in steps
     assert list(tmp_path.glob("*.part")) == []
@@ -93,7 +91,7 @@ async def test_an_interrupted_download_resumes_where_it_stopped(
     assert if_range == [f'"{sim.jobs[record.id].server_id}-300000"']  # the same version only
     assert list(tmp_path.glob("*.part.json")) == []  # the part's note goes with it
     assert second.path is not None
-    assert second.path.read_bytes() == video_bytes(sim.jobs[record.id].server_id, 300_000)
+    assert second.path.read_bytes() == sim.jobs[record.id].video(300_000)
 
 
 def _async(fn: Callable[[httpx.Request], None]) -> Callable[[httpx.Request], Awaitable[None]]:

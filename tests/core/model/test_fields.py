@@ -32,6 +32,7 @@ from vidwatch.core.model.records import (
     TaskRequest,
     TaskResult,
     Transition,
+    VideoFacts,
     stored,
 )
 from vidwatch.core.store.export import (
@@ -54,7 +55,7 @@ RECORDS = (Task, TaskRequest, TaskResult, Transition, Cost)
 CASES = [(cls, f.name) for cls in RECORDS for f in dataclasses.fields(cls)]
 ALL_NAMES = [f.name for cls in (Task, TaskResult) for f in dataclasses.fields(cls)]
 # Kinds that hold no text: nothing there can carry a secret.
-NO_TEXT = {Kind.TIME, Kind.STATE, Kind.PROBLEM, Kind.NUMBER, Kind.QUOTA, Kind.DECIMAL}
+NO_TEXT = {Kind.TIME, Kind.STATE, Kind.PROBLEM, Kind.NUMBER, Kind.QUOTA, Kind.DECIMAL, Kind.COUNT}
 
 
 def sample(kind: Kind, text: str = "") -> Any:
@@ -81,6 +82,8 @@ def sample(kind: Kind, text: str = "") -> Any:
         Kind.QUOTA: 120_000,
         Kind.DECIMAL: Decimal("0.24"),
         Kind.COST: Cost(120_000, 0, Decimal("0.24"), "USD", f"task id{text}", "sora-2", T0, "ab"),
+        Kind.COUNT: 1280,
+        Kind.VIDEO: VideoFacts(1280, 720, 8.0, 24.0, f"h264{text}", f"aac{text}", 9_800_000),
     }
     return values[kind]  # a new Kind fails here until it has a sample
 
@@ -236,6 +239,17 @@ _VALUES[Kind.COST] = st.none() | st.builds(
     _LINE,
     st.none() | _TIME,
     _LINE,
+)
+_VALUES[Kind.COUNT] = st.integers(min_value=0, max_value=2**63 - 1)
+_VALUES[Kind.VIDEO] = st.none() | st.builds(
+    VideoFacts,
+    _VALUES[Kind.COUNT],
+    _VALUES[Kind.COUNT],
+    st.none() | _VALUES[Kind.NUMBER],
+    st.none() | _VALUES[Kind.NUMBER],
+    _LINE,
+    _LINE,
+    st.none() | _VALUES[Kind.COUNT],
 )
 
 

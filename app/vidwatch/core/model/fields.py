@@ -35,6 +35,7 @@ from vidwatch.core.model.records import (
     TaskRequest,
     TaskResult,
     Transition,
+    VideoFacts,
     clean_extras,
     plausible_time,
     validate_task_id,
@@ -48,6 +49,7 @@ __all__ = [
     "RESULT_FIELDS",
     "TASK_FIELDS",
     "TRANSITION_FIELDS",
+    "VIDEO_FIELDS",
     "FieldSpec",
     "field_specs",
     "from_file",
@@ -94,14 +96,17 @@ REQUEST_FIELDS: Final = field_specs(TaskRequest)
 RESULT_FIELDS: Final = field_specs(TaskResult)
 TRANSITION_FIELDS: Final = field_specs(Transition)
 COST_FIELDS: Final = field_specs(Cost)
+VIDEO_FIELDS: Final = field_specs(VideoFacts)
 
 # Kinds that hold records of their own: a tuple of them (history) or one (request, cost).
 _NESTED: Final[dict[Kind, tuple[type[Any], tuple[FieldSpec, ...]]]] = {
     Kind.HISTORY: (Transition, TRANSITION_FIELDS),
     Kind.REQUEST: (TaskRequest, REQUEST_FIELDS),
     Kind.COST: (Cost, COST_FIELDS),
+    Kind.VIDEO: (VideoFacts, VIDEO_FIELDS),
 }
-_ONE_RECORD: Final = frozenset({Kind.REQUEST, Kind.COST})  # a record, not a tuple of them
+# a record, not a tuple of them
+_ONE_RECORD: Final = frozenset({Kind.REQUEST, Kind.COST, Kind.VIDEO})
 MAX_QUOTA: Final = (1 << 63) - 1  # what the task file (TOML) holds
 MAX_JSON_DEPTH: Final = 16
 MAX_JSON_KEY: Final = 64
@@ -155,6 +160,8 @@ _TO_FILE: Final[dict[Kind, Callable[[Any], Any] | None]] = {
     Kind.QUOTA: None,
     Kind.DECIMAL: str,  # decimal text: exact, where a TOML float would not be
     Kind.COST: lambda cost: to_file(cost),
+    Kind.COUNT: None,
+    Kind.VIDEO: lambda facts: to_file(facts),
 }
 
 
@@ -246,6 +253,10 @@ def _request_from_file(value: Any, limit: int) -> TaskRequest | None:
     return from_file(value, TaskRequest)
 
 
+def _video_from_file(value: Any, limit: int) -> VideoFacts | None:
+    return from_file(value, VideoFacts)
+
+
 def _urls_from_file(value: Any, limit: int) -> tuple[str, ...] | None:
     if not isinstance(value, list):
         return None
@@ -329,6 +340,8 @@ _FROM_FILE: Final[dict[Kind, Callable[[Any, int], Any]]] = {
     Kind.QUOTA: _quota_from_file,
     Kind.DECIMAL: _decimal_from_file,
     Kind.COST: _cost_from_file,
+    Kind.COUNT: _quota_from_file,  # a whole number the file can hold, as quota units are
+    Kind.VIDEO: _video_from_file,
 }
 
 _SPECS: Final[dict[type[Any], tuple[FieldSpec, ...]]] = {
@@ -337,6 +350,7 @@ _SPECS: Final[dict[type[Any], tuple[FieldSpec, ...]]] = {
     TaskResult: RESULT_FIELDS,
     Transition: TRANSITION_FIELDS,
     Cost: COST_FIELDS,
+    VideoFacts: VIDEO_FIELDS,
 }
 _TO_FILE_PLANS: Final = {cls: _plan(specs, _TO_FILE) for cls, specs in _SPECS.items()}
 _FROM_FILE_PLANS: Final = {cls: _plan(specs, _FROM_FILE) for cls, specs in _SPECS.items()}
@@ -392,6 +406,8 @@ _TO_JSON: Final[dict[Kind, Callable[[Any], Any] | None]] = {
     Kind.QUOTA: None,
     Kind.DECIMAL: str,  # decimal text, as in the file: a JSON float would round it
     Kind.COST: lambda cost: to_jsonable(cost),
+    Kind.COUNT: None,
+    Kind.VIDEO: lambda facts: to_jsonable(facts),
 }
 _TO_JSON_PLANS: Final = {cls: _plan(specs, _TO_JSON) for cls, specs in _SPECS.items()}
 
@@ -437,7 +453,7 @@ def _holds(value: Any, secret: str) -> bool:
 
 
 def _nested(value: Any) -> tuple[Any, ...]:
-    """The records a nested field holds: a history's, or the one request."""
+    """The records a nested field holds: a history's, or the one request (or video)."""
     if value is None:
         return ()
     return value if isinstance(value, tuple) else (value,)

@@ -35,6 +35,8 @@ class Kind(enum.Enum):
     QUOTA = "quota"  # a whole number of quota units, 0 or more (the gateway's money)
     DECIMAL = "decimal"  # an exact amount: decimal text in the file and in JSON ("0.24")
     COST = "cost"  # a Cost record (what a task cost, from the request log), or None
+    COUNT = "count"  # a whole number, 0 or more (pixels, bytes)
+    VIDEO = "video"  # a VideoFacts record (what a task's video is), or None
 
 
 def stored(kind: Kind, limit: int = 0, *, if_missing: Any = None) -> dict[str, Any]:

@@ -44,6 +44,7 @@ __all__ = [
     "TaskRequest",
     "TaskResult",
     "Transition",
+    "VideoFacts",
     "canonical_state",
     "clean_extras",
     "epoch_time",
@@ -253,6 +254,21 @@ class TaskRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class VideoFacts:
+    """What the video itself is, read from its container (:mod:`vidwatch.core.media`), not
+    what the server said: the picture's size, its length, frame rate and codec, the audio
+    track's codec (``""``: no sound) and the file's size in bytes."""
+
+    width: int = field(metadata=stored(Kind.COUNT))
+    height: int = field(metadata=stored(Kind.COUNT))
+    duration: float | None = field(default=None, metadata=stored(Kind.NUMBER))  # seconds
+    fps: float | None = field(default=None, metadata=stored(Kind.NUMBER))
+    codec: str = field(default="", metadata=stored(Kind.LINE, MAX_SHORT))
+    audio: str = field(default="", metadata=stored(Kind.LINE, MAX_SHORT))
+    size: int | None = field(default=None, metadata=stored(Kind.COUNT))  # bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Task:
     """A job the user asked vidwatch to watch."""
 
@@ -265,6 +281,8 @@ class Task:
     request: TaskRequest | None = field(default=None, metadata=stored(Kind.REQUEST))
     # what it cost, from the gateway's request log (None: no charge seen)
     cost: Cost | None = field(default=None, metadata=stored(Kind.COST))
+    # what its video turned out to be (read when a still of it was made)
+    video: VideoFacts | None = field(default=None, metadata=stored(Kind.VIDEO))
 
     def with_label(self, label: str) -> Task:
         return replace(self, label=label)
@@ -274,6 +292,9 @@ class Task:
 
     def with_cost(self, cost: Cost | None) -> Task:
         return replace(self, cost=cost)
+
+    def with_video(self, facts: VideoFacts | None) -> Task:
+        return replace(self, video=facts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ def merge_duplicate(first: TaskRecord, second: TaskRecord) -> TaskRecord:
         _saved_to(first.task.saved_to, second.task.saved_to),
         first.task.request or second.task.request,
         first.task.cost or second.task.cost,
+        first.task.video or second.task.video,
     )
     return TaskRecord(task, result)
 

@@ -51,8 +51,8 @@ _ALL_FIELDS: Final = (*fields.TASK_FIELDS, *fields.RESULT_FIELDS)
 # that created a task is one cell of compact JSON.
 CSV_EXCLUDED: Final = ("history",)
 # Left out of the Markdown table, which is for reading: long or technical fields (the
-# answer's extras and thumbnail link too), and the failure reason and error, which share
-# the last column ("why").
+# answer's extras and thumbnail link, the video's facts too), and the failure reason and
+# error, which share the last column ("why").
 MD_EXCLUDED: Final = (
     "added_at",
     "enhanced_prompt",
@@ -64,6 +64,7 @@ MD_EXCLUDED: Final = (
     "problem",
     "history",
     "request",
+    "video",
     "sent_prompt",
     "thumbnail_url",
     "extras",
@@ -77,7 +78,9 @@ MD_EXCLUDED: Final = (
 DERIVED: Final = ("model", "prompt")
 _STORED: Final = tuple(
     spec.name
-    for spec in sorted(_ALL_FIELDS, key=lambda spec: spec.kind in (Kind.TEXT, Kind.REQUEST))
+    for spec in sorted(
+        _ALL_FIELDS, key=lambda spec: spec.kind in (Kind.TEXT, Kind.REQUEST, Kind.VIDEO)
+    )
     if spec.name not in CSV_EXCLUDED
 )
 _BESIDE: Final = _STORED.index("request")

@@ -28,13 +28,14 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from vidwatch.core.model.money import Cost
-from vidwatch.core.model.records import Task, TaskRecord, TaskResult
+from vidwatch.core.model.records import Task, TaskRecord, TaskResult, VideoFacts
 from vidwatch.core.store import format as store_format
 from vidwatch.core.store.atomic import atomic_write, write_target
 from vidwatch.core.store.duplicates import describe_merged, merge_duplicate
@@ -169,13 +170,24 @@ class TaskStore:
 
     def set_saved(self, paths: Mapping[str, str]) -> None:
         """Note where videos were downloaded (tasks removed meanwhile are left out)."""
+        self._edit_tasks({i: partial(Task.with_saved_to, path=p) for i, p in paths.items()})
+
+    def set_video(self, facts: Mapping[str, VideoFacts]) -> None:
+        """Note what tasks' videos are (tasks removed meanwhile are left out)."""
+        self._edit_tasks({i: partial(Task.with_video, facts=f) for i, f in facts.items()})
+
+    def _edit_tasks(self, edits: Mapping[str, Callable[[Task], Task]]) -> None:
+        """Apply each edit to its task under the lock; write only if one changed."""
         with self._locked():
             records, _ = self._read_for_update()
             changed = False
-            for task_id, path in paths.items():
+            for task_id, edit in edits.items():
                 record = records.get(task_id)
-                if record is not None and record.task.saved_to != path:
-                    records[task_id] = TaskRecord(record.task.with_saved_to(path), record.result)
+                if record is None:
+                    continue
+                task = edit(record.task)
+                if task != record.task:
+                    records[task_id] = TaskRecord(task, record.result)
                     changed = True
             if changed:
                 self._write(records.values())
@@ -213,6 +225,7 @@ class TaskStore:
         * for tasks on both sides, the newer result wins; the view's label wins; a
           download noted on disk (by another process) is kept when the view has none,
           and so is a cost noted on disk (``vidwatch balance`` in another terminal).
+          and so are the video's facts.
 
         The returned signature is taken under the lock: it is the file just written.
         """
@@ -240,6 +253,8 @@ class TaskStore:
                         task = task.with_saved_to(disk.task.saved_to)
                     if task.cost is None and disk.task.cost is not None:
                         task = task.with_cost(disk.task.cost)
+                    if task.video is None and disk.task.video is not None:
+                        task = task.with_video(disk.task.video)  # read by another process
                     merged[task_id] = TaskRecord(task, result)
             self._write(merged.values())
             signature = self.signature()

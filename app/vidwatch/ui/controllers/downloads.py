@@ -8,8 +8,10 @@ done. Progress arrives per chunk; the bars are updated at most ten times a secon
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,9 +24,13 @@ from vidwatch.core.changes import Change
 from vidwatch.core.config import Config
 from vidwatch.core.downloads.auto import AutoSaver
 from vidwatch.core.downloads.fetch import MB, Downloader, DownloadResult
+from vidwatch.core.media.previews import Previews
+from vidwatch.core.media.stills import beside, write_still
 from vidwatch.core.model.records import State, TaskRecord
 from vidwatch.core.polling.events import TaskUpdate
 from vidwatch.core.session import Session
+
+log = logging.getLogger("vidwatch.downloads")
 
 __all__ = ["AutoDownloads", "DownloadsPanel", "download_videos"]
 
@@ -96,9 +102,11 @@ async def download_videos(
     records: list[TaskRecord],
     config: Config,
     transport: httpx.AsyncBaseTransport | None = None,
+    previews: Previews | None = None,
 ) -> None:
     """Download these videos with a bar each; note where each was saved in the session
-    (which announces it) and say how it went."""
+    (which announces it) and say how it went; with ``previews``, write ``NAME.jpg``
+    beside each video (and note its facts)."""
     for record in records:
         panel.start(record.id, record.task.label or record.id)
     downloader = Downloader(
@@ -125,6 +133,8 @@ async def download_videos(
         else:
             failed += 1
             app.notify(f"Not downloaded: {name}: {result.message}.", severity="error")
+    if previews is not None:
+        await _stills_beside(session, previews, [r.path for r in results if r.ok and r.path])
     if len(results) > 1:
         app.notify(
             f"Downloaded {len(results) - failed} of {len(results)} to {config.download_dir}"
@@ -195,3 +205,18 @@ class AutoDownloads:
         """Stop what is under way (the parts stay, to resume) and close."""
         if self.saver is not None:
             await self.saver.aclose()
+
+
+async def _stills_beside(session: Session, previews: Previews, saved: list[Path]) -> None:
+    """``NAME.jpg`` beside each video just saved (read from the file); a still that
+    cannot be made is only logged: the video is what was asked for."""
+    by_path = {r.task.saved_to: r for r in session.records.values() if r.task.saved_to}
+    for path in saved:
+        record = by_path.get(str(path))
+        if record is None:
+            continue
+        preview, why = await write_still(previews, record, beside(path))
+        if preview.facts is not None:
+            session.set_video(record.id, preview.facts)
+        if why is not None:
+            log.info("no still beside %s: %s", path.name, why)

@@ -21,14 +21,14 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Static
 
 from vidwatch.core.changes import Added, Change, DiskChange, Loaded, changed_ids
 from vidwatch.core.model.query import QueryError
-from vidwatch.core.model.records import TaskRecord, utcnow
+from vidwatch.core.model.records import State, TaskRecord, utcnow
 from vidwatch.core.polling.events import PollerStatus, StatusChange, TaskUpdate
 from vidwatch.core.polling.scheduler import Eta
 from vidwatch.core.session import Session
@@ -51,6 +51,7 @@ from vidwatch.ui.widgets.detail import NO_TASKS, DetailPane
 from vidwatch.ui.widgets.footer import KeyFooter
 from vidwatch.ui.widgets.header import StateCounts, StatusBar
 from vidwatch.ui.widgets.rows import SortKey
+from vidwatch.ui.widgets.still import StillView
 from vidwatch.ui.widgets.task_table import TaskTable
 from vidwatch.ui.widgets.toasts import KEEP_CLEAR
 
@@ -103,6 +104,7 @@ class MainScreen(TaskActions):
         folder: Path | None = None,
         view: View | None = None,
         new_job: NewJobOpener = _no_new_job,
+        still: StillView | None = None,
     ) -> None:
         super().__init__(
             session,
@@ -113,6 +115,7 @@ class MainScreen(TaskActions):
             new_job=new_job,
         )
         self.initial_view = view or View()
+        self.still = still or StillView()  # the highlighted job's still (widgets/still.py)
         self._banners: dict[Banner, str] = {}
         self._palette = False  # a palette command is running (see check_action)
         self._banner_shown = ""
@@ -137,13 +140,15 @@ class MainScreen(TaskActions):
             yield TaskTable(
                 id="table", next_check=self._next_check, eta=self._eta, clock=self.clock
             )
-            yield DetailPane(
-                id="detail",
-                next_check=self._next_check,
-                eta=self._eta,
-                idle=self._idle,
-                clock=self.clock,
-            ).data_bind(record=MainScreen.current, hint=MainScreen.no_task_hint)
+            with Vertical(id="side"):
+                yield self.still.data_bind(record=MainScreen.current)
+                yield DetailPane(
+                    id="detail",
+                    next_check=self._next_check,
+                    eta=self._eta,
+                    idle=self._idle,
+                    clock=self.clock,
+                ).data_bind(record=MainScreen.current, hint=MainScreen.no_task_hint)
         yield Input(
             placeholder="Filter: words, state:failed, age:<1h, label:cow, -state:succeeded "
             "— esc clears",
@@ -354,6 +359,22 @@ class MainScreen(TaskActions):
         if action == "resume_polling":
             return self._stopped(self.status)
         return True
+
+    def action_closer_look(self) -> None:
+        """``enter``: the highlighted finished job, full screen (screens/closer.py)."""
+        record = self.table.cursor_record
+        if record is None:
+            return
+        if record.result.state is not State.SUCCEEDED:
+            self.notify("A closer look is for finished jobs.", severity="warning")
+            return
+        previews = self.still.previews
+        if previews is None or self.still.mode == "off":
+            self.notify("Stills are off ([preview] mode in the config).", severity="warning")
+            return
+        from vidwatch.ui.screens.closer import CloserLook
+
+        self.app.push_screen(CloserLook(self, previews, self.still.mode, record.id))
 
     async def run_from_palette(self, action: str) -> None:
         """A command chosen by name runs even while the filter box has the focus."""

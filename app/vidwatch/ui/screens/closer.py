@@ -1,0 +1,147 @@
+"""A closer look at a finished job (``enter``): its still large, a filmstrip of frames
+spread over the video, its real facts and where they differ from what was asked, and its
+prompt. ←/→ go to the previous/next finished job in the table's order (the table's cursor
+follows), ``o`` opens the video, ``D`` downloads it, ``escape`` goes back.
+
+The still and the filmstrip are made in a worker (:class:`~vidwatch.core.media.previews.Previews`,
+with ``strip``: a few more frames read, in the same limited decoder); going on to another
+job cancels it. Every word shown is plain text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Static
+
+from vidwatch.core.media.previews import Preview, Previews
+from vidwatch.core.media.wording import differences, facts_line
+from vidwatch.core.model.records import State, TaskRecord
+from vidwatch.core.text.sanitize import clean_text
+from vidwatch.ui.controllers.task_actions import TaskActions
+from vidwatch.ui.widgets.still import Mode, image_widget, picture_of
+
+__all__ = ["CloserLook", "finished_ids"]
+
+HINT = "←/→ previous/next finished job · o open · D download · esc back"
+
+
+def finished_ids(main: TaskActions) -> list[str]:
+    """The finished jobs in the table's order."""
+    records = main.session.records
+    return [
+        i
+        for i in main.table.view_ids
+        if i in records and records[i].result.state is State.SUCCEEDED
+    ]
+
+
+class CloserLook(Screen[None]):
+    """The full-screen view of one finished job (see the module)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,enter", "app.pop_screen", "Back"),
+        Binding("left,h", "step(-1)", "Previous"),
+        Binding("right,l", "step(1)", "Next"),
+        Binding("o", "open", "Open"),
+        Binding("D", "download", "Download"),
+    ]
+
+    def __init__(self, main: TaskActions, previews: Previews, mode: Mode, task_id: str) -> None:
+        super().__init__(id="closer")
+        self.main = main
+        self.previews = previews
+        self.mode: Mode = mode
+        self.task_id = task_id
+        self.shown: Preview | None = None  # what is on screen (tests read it)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="closer-body"):
+            yield Static("", id="closer-title", markup=False)
+            yield Vertical(id="closer-still")
+            yield Vertical(id="closer-strip")
+            yield Static("", id="closer-facts", markup=False)
+            yield Static("", id="closer-prompt", markup=False)
+        yield Static(HINT, id="closer-hint", markup=False)
+
+    def on_mount(self) -> None:
+        self._go(self.task_id)
+
+    @property
+    def record(self) -> TaskRecord | None:
+        return self.main.session.records.get(self.task_id)
+
+    def _go(self, task_id: str) -> None:
+        self.task_id = task_id
+        self.shown = None
+        self.main.table.move_to(task_id)
+        record = self.record
+        if record is None:
+            return
+        self.query_one("#closer-title", Static).update(
+            f"{record.task.label or record.id} — {record.id}"
+        )
+        for box in ("#closer-still", "#closer-strip"):
+            self.query_one(box).remove_children()
+        self.query_one("#closer-facts", Static).update("Loading the still and filmstrip…")
+        request = record.task.request
+        prompt = request.prompt if request is not None else record.result.enhanced_prompt
+        self.query_one("#closer-prompt", Static).update(clean_text(prompt or "", 4000))
+        self.run_worker(self._load(record), group="closer", exclusive=True, exit_on_error=False)
+
+    async def _load(self, record: TaskRecord) -> None:
+        preview = await self.previews.get(record, strip=True)
+        if preview.still is None:  # no filmstrip: the still alone, if there is one
+            alone = await self.previews.get(record)
+            preview = alone if alone.still is not None else preview
+        still = await asyncio.to_thread(picture_of, preview.still or b"", 2)
+        strip = await asyncio.to_thread(picture_of, preview.strip or b"", 8)
+        if record.id != self.task_id:
+            return
+        self.shown = preview
+        width = max(20, self.size.width - 4)
+        if still is not None:
+            self.query_one("#closer-still").mount(_sized(self.mode, still, width, 20))
+        if strip is not None:
+            self.query_one("#closer-strip").mount(_sized(self.mode, strip, width, 6))
+        lines = [] if still is not None else [f"No still: {preview.why or 'none was made'}."]
+        if preview.facts is not None:
+            lines.append(facts_line(preview.facts))
+            lines += [f"⚠ {said}" for said in differences(preview.facts, record)]
+            self.main.session.set_video(record.id, preview.facts)
+        if still is not None and strip is None and preview.why:
+            lines.append(f"No filmstrip: {preview.why}.")
+        self.query_one("#closer-facts", Static).update("\n".join(lines))
+
+    def action_step(self, delta: int) -> None:
+        ids = finished_ids(self.main)
+        if not ids:
+            return
+        at = ids.index(self.task_id) if self.task_id in ids else -1
+        self._go(ids[(at + delta) % len(ids)])
+
+    async def action_open(self) -> None:
+        await self.main.action_open()
+
+    def action_download(self) -> None:
+        self.main.action_download()
+
+
+def _sized(mode: Mode, picture: object, width: int, rows: int) -> Widget:
+    """The picture within ``width`` columns and ``rows`` rows, its shape kept (a cell is
+    about twice as tall as wide)."""
+    from PIL.Image import Image
+
+    assert isinstance(picture, Image)
+    w, h = picture.size
+    height = max(2, min(rows, round(width * h / max(w, 1) / 2)))
+    shown = image_widget(mode, picture)
+    shown.styles.height = height
+    shown.styles.width = max(4, min(width, round(height * 2 * w / max(h, 1))))
+    return shown
