@@ -234,7 +234,7 @@ _VALUES[Kind.COST] = st.none() | st.builds(
     _VALUES[Kind.QUOTA],
     _VALUES[Kind.QUOTA],
     _VALUES[Kind.DECIMAL],
-    _LINE,
+    _LINE.map(lambda text: text[:24]),  # a unit is cut to 24 characters when read back
     _LINE,
     _LINE,
     st.none() | _TIME,
