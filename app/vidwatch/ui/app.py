@@ -46,7 +46,7 @@ from vidwatch.core.model.records import TaskRequest, utcnow
 from vidwatch.core.money.estimates import batch_quote
 from vidwatch.core.polling.poller import Poller
 from vidwatch.core.runtime.clipboard import copy_text, open_url
-from vidwatch.core.runtime.gc_policy import GcPolicy, settle
+from vidwatch.core.runtime.gc_policy import GcPolicy, settle_after_load
 from vidwatch.core.runtime.lifeline import Lifeline
 from vidwatch.core.runtime.logs import redact_secrets
 from vidwatch.core.session import Session
@@ -314,7 +314,7 @@ class VidwatchApp(CrashHook[None]):
         else:
             self.session.adopt(loaded)  # announced: the screen shows the list
         self.saver.loaded = True
-        settle()  # 10,000 records just arrived: out of the collector's way
+        settle_after_load(len(self.session.records))  # 10,000 records: out of the GC's way
 
     # ------------------------------------------------------------------ changes in
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import gc
 
-__all__ = ["GcPolicy", "settle"]
+__all__ = ["SETTLE_AT", "GcPolicy", "settle", "settle_after_load"]
 
 FREEZE_TICKS = 60  # seconds between moving long-lived objects out of the GC's way
 FULL_TICKS = 900  # seconds between full collections
+SETTLE_AT = 1_000  # records loaded from which a full collection at start pays for itself
 
 
 def settle() -> None:
@@ -21,6 +22,16 @@ def settle() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+
+
+def settle_after_load(records: int) -> bool:
+    """:func:`settle` after a list of ``records`` was loaded, if it is big enough for the
+    collector's walks to matter (a full collection walks the whole process: for a small
+    list it costs more than it saves). Returns whether it settled."""
+    if records < SETTLE_AT:
+        return False
+    settle()
+    return True
 
 
 class GcPolicy:
