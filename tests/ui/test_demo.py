@@ -37,7 +37,8 @@ async def test_the_demo_downloads_and_exports_into_its_own_folder_and_leaves_not
 ) -> None:
     """Issue 21 item 14: a demo session's videos, sidecars and exports lived on in the
     real data folder after quitting. They go to the demo's temporary folder, which the
-    banner names, and are gone with it."""
+    banner names, and are gone with it; so do the stills of its fake videos (never in
+    the user's cache)."""
     home = tmp_path / "home"
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_VIDEOS_DIR", raising=False)
@@ -72,7 +73,11 @@ async def test_the_demo_downloads_and_exports_into_its_own_folder_and_leaves_not
         await pilot.press("ctrl+s")
         await until(pilot, suggested.exists)
         assert everything_under(folder)  # videos, sidecars, the export: there meanwhile
+        # the detail pane shows the highlighted job's still: cached in the demo's folder
+        stills = app.demo.stills
+        await until(pilot, lambda: any(p.suffix == ".jpg" for p in everything_under(stills)))
         await pilot.press("q")
+    assert not paths.cache_dir.exists()  # nothing of the demo in the user's cache
     assert everything_under(data) == []  # nothing of the demo in the data folder
     assert everything_under(temporary) == []  # and its own folder is gone
     assert not videos.exists()

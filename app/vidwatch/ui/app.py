@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
@@ -132,7 +133,8 @@ class VidwatchApp(CrashHook[None]):
             config = self.demo.config(config)
         self.poller = Poller(None, config.policy, wall=clock, durations=durations)
         self.session = Session(store, self.poller)
-        self.previews, still = _stills(options, config, self.environ, downloader_transport)
+        stills = self.demo.stills if self.demo is not None else options.paths.cache_dir
+        self.previews, still = _stills(stills, config, self.environ, downloader_transport)
         still.on_facts = self.session.set_video
         self.main = MainScreen(
             self.session,
@@ -465,13 +467,13 @@ class VidwatchApp(CrashHook[None]):
 
 
 def _stills(
-    options: DashboardOptions,
+    folder: Path,
     config: Config,
     environ: Mapping[str, str],
     transport: httpx.AsyncBaseTransport | None,
 ) -> tuple[Previews, StillView]:
-    """The stills of finished jobs (core/media) and the view that shows them."""
-    folder = options.paths.cache_dir
+    """The stills of finished jobs (core/media), cached in ``folder``, and the view that
+    shows them."""
     cache = StillCache(folder, config.preview.cache_mb * MB)
     previews = Previews(cache, max_bytes=config.max_download_mb * MB, transport=transport)
     return previews, StillView(previews, mode=resolve_mode(config.preview.mode, environ))
