@@ -275,3 +275,17 @@ async def test_toasts_never_cover_the_detail_pane(tmp_path: Path, size: tuple[in
         await pilot.pause()
         await pilot.pause()
         assert covered_cells(h, detail) == []
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)])
+async def test_a_toast_reaches_the_edge_of_its_room(tmp_path: Path, size: tuple[int, int]) -> None:
+    """No column of the table shows beside a toast (a row's "…" looked like part of it):
+    its right edge is the screen's, or the detail pane's where that shows."""
+    h = make_app(tmp_path, running(30))
+    async with h.app.run_test(size=size, notifications=True) as pilot:
+        h.app.notify("Something happened")
+        await until(pilot, lambda: len(toasts(h)) == 1 and drawn(h, toasts(h)[0]))
+        await pilot.pause()
+        detail = h.app.main.detail
+        edge = detail.region.x if detail.display and detail.region else size[0]
+        assert toasts(h)[0].region.right == edge
