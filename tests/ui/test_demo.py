@@ -84,6 +84,26 @@ async def test_the_demo_downloads_and_exports_into_its_own_folder_and_leaves_not
     assert not (home / "Videos").exists()
 
 
+def test_a_demo_ended_by_a_signal_leaves_no_folder_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the terminal (SIGHUP) while the loop did not answer within the grace: the
+    watchdog saved the demo's list into its temporary folder, which then stayed. It
+    removes the folder instead (the demo keeps nothing)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    options = DashboardOptions(paths=Paths.discover(), config=Config(), demo=True, demo_jobs=4)
+    app = VidwatchApp(options)
+    assert app.demo is not None
+    assert app.demo.folder.is_relative_to(temporary)
+    app.saver.loaded = True  # the demo's list was read: the watchdog would save it
+    assert app._save_for_exit()  # from the watchdog's thread, the loop stuck
+    assert everything_under(temporary) == []
+    assert everything_under(Paths.discover().tasks_file.parent) == []
+
+
 @pytest.mark.ui
 async def test_the_demo_banner_is_read_whole_at_80x24(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

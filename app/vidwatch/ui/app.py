@@ -426,9 +426,14 @@ class VidwatchApp(CrashHook[None]):
             loop.call_soon_threadsafe(lambda: self.call_later(self._quit_now))
 
     def _save_for_exit(self) -> bool:
-        """The watchdog's save, from its own thread, while the event loop is stuck."""
+        """The watchdog's save, from its own thread, while the event loop is stuck. The
+        demo's list is not saved but removed with its folder (closing the terminal left
+        the folder and a task list in the temporary folder)."""
         saved = False
-        if self.saver.loaded:
+        if self.demo is not None:
+            self.demo.discard()
+            saved = True
+        elif self.saver.loaded:
             self.session.write(self.session.snapshot())
             saved = True
         # Give the terminal back its settings, if it is still there (Textual's driver

@@ -90,4 +90,9 @@ class Demo:
     async def stop(self) -> None:
         if self.simulator is not None:
             await self.simulator.stop()
+        self.discard()
+
+    def discard(self) -> None:
+        """Remove the demo's folder and all in it (blocking; also from the watchdog's
+        thread when a signal ends the demo and the event loop does not answer)."""
         shutil.rmtree(self.folder, ignore_errors=True)
