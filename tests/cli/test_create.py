@@ -78,6 +78,7 @@ def test_create_on_a_terminal_says_what_it_will_send_and_asks(cli: Cli) -> None:
     assert "About to create a job on" in err
     assert "  model   sora-2-pro, 15 s\n" in err  # the model and the duration it will be billed
     assert "  prompt  a cat\n" in err  # and what it will show (issue 21 item 7)
+    assert "  cost    cost unknown: 1 × sora-2-pro" in err  # the estimate, as a batch's
     assert "Create it? [y/N]" in err
     assert "nothing sent" in err
     assert out == ""

@@ -545,6 +545,8 @@ def test_wait_names_the_jobs_still_unfinished_at_the_timeout(
     assert set(named) == {"grok:slow", "grok:broken"}
     assert "▶ running" in named["grok:slow"]
     assert "last problem: api.quickrouter.ai failed to answer (HTTP 502)" in named["grok:broken"]
+    # a column of states, whatever the IDs' lengths
+    assert named["grok:slow"].index("▶") == named["grok:broken"].index("!")
 
 
 # --------------------------------------------------------------------------- balance

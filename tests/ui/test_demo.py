@@ -37,7 +37,8 @@ async def test_the_demo_downloads_and_exports_into_its_own_folder_and_leaves_not
 ) -> None:
     """Issue 21 item 14: a demo session's videos, sidecars and exports lived on in the
     real data folder after quitting. They go to the demo's temporary folder, which the
-    banner names, and are gone with it."""
+    banner names, and are gone with it; so do the stills of its fake videos (never in
+    the user's cache)."""
     home = tmp_path / "home"
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_VIDEOS_DIR", raising=False)
@@ -72,11 +73,35 @@ async def test_the_demo_downloads_and_exports_into_its_own_folder_and_leaves_not
         await pilot.press("ctrl+s")
         await until(pilot, suggested.exists)
         assert everything_under(folder)  # videos, sidecars, the export: there meanwhile
+        # the detail pane shows the highlighted job's still: cached in the demo's folder
+        stills = app.demo.stills
+        await until(pilot, lambda: any(p.suffix == ".jpg" for p in everything_under(stills)))
         await pilot.press("q")
+    assert not paths.cache_dir.exists()  # nothing of the demo in the user's cache
     assert everything_under(data) == []  # nothing of the demo in the data folder
     assert everything_under(temporary) == []  # and its own folder is gone
     assert not videos.exists()
     assert not (home / "Videos").exists()
+
+
+def test_a_demo_ended_by_a_signal_leaves_no_folder_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the terminal (SIGHUP) while the loop did not answer within the grace: the
+    watchdog saved the demo's list into its temporary folder, which then stayed. It
+    removes the folder instead (the demo keeps nothing)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    options = DashboardOptions(paths=Paths.discover(), config=Config(), demo=True, demo_jobs=4)
+    app = VidwatchApp(options)
+    assert app.demo is not None
+    assert app.demo.folder.is_relative_to(temporary)
+    app.saver.loaded = True  # the demo's list was read: the watchdog would save it
+    assert app._save_for_exit()  # from the watchdog's thread, the loop stuck
+    assert everything_under(temporary) == []
+    assert everything_under(Paths.discover().tasks_file.parent) == []
 
 
 @pytest.mark.ui

@@ -275,3 +275,46 @@ async def test_toasts_never_cover_the_detail_pane(tmp_path: Path, size: tuple[in
         await pilot.pause()
         await pilot.pause()
         assert covered_cells(h, detail) == []
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)])
+async def test_a_toast_reaches_the_edge_of_its_room(tmp_path: Path, size: tuple[int, int]) -> None:
+    """No column of the table shows beside a toast (a row's "…" looked like part of it):
+    its right edge is the screen's, or the detail pane's where that shows."""
+    h = make_app(tmp_path, running(30))
+    async with h.app.run_test(size=size, notifications=True) as pilot:
+        h.app.notify("Something happened")
+        await until(pilot, lambda: len(toasts(h)) == 1 and drawn(h, toasts(h)[0]))
+        await pilot.pause()
+        detail = h.app.main.detail
+        edge = detail.region.x if detail.display and detail.region else size[0]
+        assert toasts(h)[0].region.right == edge
+
+
+@pytest.mark.parametrize("size", [(120, 35), (80, 24)])
+async def test_a_toast_shows_once_while_a_dialog_is_open(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """A toast shown before a dialog opened stayed drawn on the screen behind it, beside
+    its copy on the dialog's screen: every message twice, side by side."""
+    from textual.screen import ModalScreen
+
+    h = make_app(tmp_path, running(5), key="sk-test-1")
+
+    def racks_showing() -> list[object]:
+        return [
+            screen
+            for screen in h.app.screen_stack
+            for rack in screen.query(ToastRack)
+            if rack.display and list(rack.query(Toast))
+        ]
+
+    async with h.app.run_test(size=size, notifications=True) as pilot:
+        h.app.notify("Sorted by state.", timeout=60)
+        await until(pilot, lambda: len(toasts(h)) == 1 and drawn(h, toasts(h)[0]))
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(h.app.screen, ModalScreen))
+        await until(pilot, lambda: racks_showing() == [h.app.screen])  # the dialog's own
+        await pilot.press("escape")
+        await until(pilot, lambda: h.app.screen is h.app.main)
+        await until(pilot, lambda: racks_showing() == [h.app.main])  # back behind none

@@ -57,7 +57,11 @@ async def test_the_column_chooser_shows_which_are_ticked(tmp_path: Path) -> None
 
         def boxes() -> dict[str, str]:
             rows = [choices.render_line(y).text for y in range(choices.option_count)]
-            return {row[4:].split(":")[0]: row[:3] for row in rows}
+            return {row[4:].split(":")[0].split(" (")[0]: row[:3] for row in rows}
+
+        def notes() -> list[str]:
+            rows = [choices.render_line(y).text for y in range(choices.option_count)]
+            return [r[4:].split()[0] for r in rows if "(no room at this width)" in r]
 
         assert boxes() == {
             "MODEL": "▐X▌",  # on, shown where the prompt keeps its room
@@ -69,6 +73,13 @@ async def test_the_column_chooser_shows_which_are_ticked(tmp_path: Path) -> None
             "COST": "▐X▌",  # on, shown where the prompt keeps its room
             "PROMPT": "▐X▌",
         }
+        # ticked, but the table has no room for them at 120 columns: said, not claimed
+        assert sorted(notes()) == ["COST", "MODEL"]
+        choices.highlighted = 7
+        await pilot.press("space")  # untick PROMPT: room for MODEL
+        await until(pilot, lambda: notes() == ["COST"])
+        await pilot.press("space")  # and back
+        await until(pilot, lambda: sorted(notes()) == ["COST", "MODEL"])
         choices.highlighted = 3
         await pilot.press("space")  # tick CHECKED
         await until(pilot, lambda: boxes()["CHECKED"] == "▐X▌")

@@ -128,10 +128,10 @@ def confirm(
             EXIT_USAGE,
         )
     host = host_of(config.base_url)
-    if len(requests) == 1:  # one job: what it is, the prompt included
+    if len(requests) == 1:  # one job: what it is, the prompt included, what it may cost
         print(f"About to create a job on {host}; it is paid:", file=ctx.err)
-        for name, value in one_job(requests[0]):
-            print(f"  {name:<7} {value}", file=ctx.err)
+        for name, value in [*one_job(requests[0]), ("cost", quote.text(utcnow()))]:
+            print(f"  {name:<7} {safe(value, 2000)}", file=ctx.err)
         return ask(ctx, "Create it?")
     print(f"About to create {count} on {host}; each is paid:", file=ctx.err)
     for line in spend_summary(requests):

@@ -192,10 +192,13 @@ def _tell_unfinished(ctx: Context, records: list[TaskRecord], timeout: float | N
     when = f"timed out after {timeout or 0:g} s" if timeout is not None else "stopped"
     count = plural(len(records), "job")
     ctx.warn(f"{when}; {count} not finished (still watched):")
-    for record in records[:MAX_UNFINISHED_SHOWN]:
+    shown = records[:MAX_UNFINISHED_SHOWN]
+    width = max(len(safe(r.id)) for r in shown)  # IDs are ASCII: the states line up
+    for record in shown:
         error = record.result.error  # why it may never finish: a 404, a failing server
         problem = f"; last problem: {error}" if error else ""
-        print(f"  {safe(record.id)}  {safe(state_text(record) + problem, 600)}", file=ctx.err)
+        line = f"  {safe(record.id):<{width}}  {safe(state_text(record) + problem, 600)}"
+        print(line, file=ctx.err)
     more = len(records) - MAX_UNFINISHED_SHOWN
     if more > 0:
         print(f"  … and {more} more: vidwatch list --filter=-state:succeeded,failed", file=ctx.err)

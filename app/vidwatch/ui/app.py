@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
@@ -132,7 +133,8 @@ class VidwatchApp(CrashHook[None]):
             config = self.demo.config(config)
         self.poller = Poller(None, config.policy, wall=clock, durations=durations)
         self.session = Session(store, self.poller)
-        self.previews, still = _stills(options, config, self.environ, downloader_transport)
+        stills = self.demo.stills if self.demo is not None else options.paths.cache_dir
+        self.previews, still = _stills(stills, config, self.environ, downloader_transport)
         still.on_facts = self.session.set_video
         self.main = MainScreen(
             self.session,
@@ -424,9 +426,14 @@ class VidwatchApp(CrashHook[None]):
             loop.call_soon_threadsafe(lambda: self.call_later(self._quit_now))
 
     def _save_for_exit(self) -> bool:
-        """The watchdog's save, from its own thread, while the event loop is stuck."""
+        """The watchdog's save, from its own thread, while the event loop is stuck. The
+        demo's list is not saved but removed with its folder (closing the terminal left
+        the folder and a task list in the temporary folder)."""
         saved = False
-        if self.saver.loaded:
+        if self.demo is not None:
+            self.demo.discard()
+            saved = True
+        elif self.saver.loaded:
             self.session.write(self.session.snapshot())
             saved = True
         # Give the terminal back its settings, if it is still there (Textual's driver
@@ -465,13 +472,13 @@ class VidwatchApp(CrashHook[None]):
 
 
 def _stills(
-    options: DashboardOptions,
+    folder: Path,
     config: Config,
     environ: Mapping[str, str],
     transport: httpx.AsyncBaseTransport | None,
 ) -> tuple[Previews, StillView]:
-    """The stills of finished jobs (core/media) and the view that shows them."""
-    folder = options.paths.cache_dir
+    """The stills of finished jobs (core/media), cached in ``folder``, and the view that
+    shows them."""
     cache = StillCache(folder, config.preview.cache_mb * MB)
     previews = Previews(cache, max_bytes=config.max_download_mb * MB, transport=transport)
     return previews, StillView(previews, mode=resolve_mode(config.preview.mode, environ))

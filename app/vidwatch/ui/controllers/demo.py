@@ -2,9 +2,10 @@
 user's things.
 
 Everything the demo writes lives in one temporary folder of its own, removed when the
-demo ends: its task list, its record of sends, and its downloads and exports (in
-``files/``), never the user's data or videos folder; the remembered view is left
-alone. The banner says where the files are meanwhile, and that they go.
+demo ends: its task list, its record of sends, its downloads and exports (in
+``files/``) and the stills of its fake videos (in ``stills/``), never the user's data,
+videos or cache folder; the remembered view is left alone. The banner says where the
+files are meanwhile, and that they go.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Demo:
         self.folder = Path(tempfile.mkdtemp(prefix="vidwatch-demo-"))
         self.store = TaskStore(self.folder / "tasks.toml")
         self.files = self.folder / "files"  # downloads and exports: gone with the demo
+        self.stills = self.folder / "stills"  # stills of its fake videos: not the user's cache
         self.simulator: Simulator | None = None
 
     def config(self, config: Config) -> Config:
@@ -88,4 +90,9 @@ class Demo:
     async def stop(self) -> None:
         if self.simulator is not None:
             await self.simulator.stop()
+        self.discard()
+
+    def discard(self) -> None:
+        """Remove the demo's folder and all in it (blocking; also from the watchdog's
+        thread when a signal ends the demo and the event loop does not answer)."""
         shutil.rmtree(self.folder, ignore_errors=True)

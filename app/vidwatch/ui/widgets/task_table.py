@@ -399,6 +399,11 @@ class TaskTable(ScrollView, can_focus=True):
         return self.scrollable_content_region.width
 
     @property
+    def columns_width(self) -> int:
+        """The width the columns are laid out in (:func:`columns.layout`)."""
+        return self._width
+
+    @property
     def _rows_shown(self) -> int:
         return max(self.scrollable_content_region.height - 1, 1)  # the header is fixed
 

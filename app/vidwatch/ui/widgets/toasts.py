@@ -9,6 +9,9 @@ the user is typing in.
   where not even one fits, they wait (hidden) until it closes.
 - They never cover the detail pane (what is read at length): they sit beside it, at
   the foot of the table.
+- They show on the screen on top only: those a screen behind a dialog had shown stay
+  hidden until it is on top again (else each showed twice, behind and beside the
+  dialog).
 
 Textual has no public way to show a toast at once or to take one away: those go
 through :mod:`vidwatch.ui.textual_private`.
@@ -100,7 +103,11 @@ def _clear_right(screen: Screen[Any]) -> int:
 def place_toasts(screen: Screen[Any]) -> None:
     """Put the screen's toasts where they cover no text box being typed in, no open
     filter box, no dialog, and never the detail pane (they sit at the foot of the table,
-    beside it)."""
+    beside it); the screens behind it show none."""
+    for other in screen.app.screen_stack:
+        if other is not screen:  # Textual shows them again when the screen is on top
+            for rack in other.query_children(ToastRack):
+                rack.display = False
     try:
         rack = screen.get_child_by_type(ToastRack)
     except Exception:  # no rack (notifications off, the screen being built)
@@ -108,6 +115,9 @@ def place_toasts(screen: Screen[Any]) -> None:
     region = _keep_clear(screen)
     right = _clear_right(screen)
     styles = rack.styles
+    # Textual's rack keeps a gutter for a scrollbar it never shows: the table's last
+    # columns (a row's "…") showed beside each toast as if part of it.
+    styles.scrollbar_size_vertical = 0
     # Narrower by what they keep clear of at the right (a margin would not narrow it).
     if right:
         styles.width = screen.size.width - right
