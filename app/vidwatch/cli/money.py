@@ -15,12 +15,13 @@ from vidwatch.cli.output import (
     Context,
     require_key,
 )
+from vidwatch.core import stats
 from vidwatch.core.clients import billing_client_for
 from vidwatch.core.config import Config
 from vidwatch.core.create.requests import CreateRequest
 from vidwatch.core.gateway.billing import BillingClient
 from vidwatch.core.gateway.billing_answer import Failure, NotOffered, Unanswered
-from vidwatch.core.model.money import QUOTA_UNITS, Money
+from vidwatch.core.model.money import Money
 from vidwatch.core.model.records import TaskRequest, utcnow
 from vidwatch.core.money.balance import (
     Reading,
@@ -31,7 +32,6 @@ from vidwatch.core.money.balance import (
 )
 from vidwatch.core.money.costs import Costs, read_costs
 from vidwatch.core.money.estimates import Quote, batch_quote, over_limit
-from vidwatch.core.stats import compute
 from vidwatch.core.store.charge_book import ChargeBook, book_path
 from vidwatch.core.text.wording import plural
 
@@ -119,8 +119,7 @@ def quote_for(ctx: Context, requests: Sequence[CreateRequest], config: Config) -
 def spent_today(ctx: Context, config: Config) -> Money | None:
     """What the list and the charge book say was spent today (no request)."""
     book = ChargeBook(book_path(ctx.paths.tasks_file)).read(config.base_url)
-    records = ctx.store().load().records.values()
-    return compute(records, book.unmatched, book.units or QUOTA_UNITS, utcnow()).spend_today
+    return stats.spent_today(ctx.store().load().records.values(), book, utcnow())
 
 
 def check_spend(ctx: Context, quote: Quote, jobs: int, limit: float | None, config: Config) -> None:

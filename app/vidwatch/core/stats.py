@@ -19,11 +19,20 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from vidwatch.core.model.money import Charge, Money, Units
+from vidwatch.core.model.money import QUOTA_UNITS, Charge, Money, Units
 from vidwatch.core.model.records import FINISHED_STATES, State, TaskRecord, model_key
+from vidwatch.core.store.charge_book import Book
 from vidwatch.core.text.wording import plural
 
-__all__ = ["SPARK_MINUTES", "ModelStats", "Stats", "compute", "stats_json", "stats_lines"]
+__all__ = [
+    "SPARK_MINUTES",
+    "ModelStats",
+    "Stats",
+    "compute",
+    "spent_today",
+    "stats_json",
+    "stats_lines",
+]
 
 SPARK_MINUTES: Final = 180  # the sparkline's span: the last three hours
 BAR_EDGES: Final = (30.0, 60.0, 120.0, 300.0, 600.0)  # seconds: running-time buckets
@@ -150,6 +159,12 @@ def compute(
         tuple(r for r in listed if r.charged_failed),
         unit,
     )
+
+
+def spent_today(records: Iterable[TaskRecord], book: Book, now: datetime) -> Money | None:
+    """What the jobs' costs and the charges no job took say was spent today (local day),
+    for ``[create] max_spend`` per day; None when no charge was seen."""
+    return compute(records, book.unmatched, book.units or QUOTA_UNITS, now).spend_today
 
 
 def _span(seconds: float | None) -> str:
