@@ -89,3 +89,15 @@ def test_the_limit_holds_for_the_day_with_what_was_spent_today(cli: Cli) -> None
     assert code == EXIT_USAGE
     assert "today's spend 0.24 USD and the estimate 0.24 USD come to more than" in err
     assert cli.sim.create.accepted == 1
+
+
+def test_a_run_stops_sending_when_the_charges_seen_reach_the_limit(cli: Cli) -> None:
+    """Today's charges already at the limit: a batch of unknown cost (the limit counts
+    its jobs, and lets them by) sends nothing and says why."""
+    assert cli("submit", "--yes", str(rows(cli, 5, model="sora-2")))[0] == EXIT_OK
+    assert cli("balance")[0] == EXIT_OK  # 5 × 0.40 USD seen today
+    assert cli.sim.create.accepted == 5
+    code, _, err = cli("submit", "--yes", "--max-spend", "2", str(rows(cli, 2)))
+    assert cli.sim.create.accepted == 5, err
+    assert "the batch stopped: today's spend 2.00 USD reached the spending limit 2" in err
+    assert code != EXIT_OK

@@ -21,7 +21,7 @@ from vidwatch.core.config import Config
 from vidwatch.core.create.requests import CreateRequest
 from vidwatch.core.gateway.billing import BillingClient
 from vidwatch.core.gateway.billing_answer import Failure, NotOffered, Unanswered
-from vidwatch.core.model.money import Money
+from vidwatch.core.model.money import QUOTA_UNITS, Money
 from vidwatch.core.model.records import TaskRequest, utcnow
 from vidwatch.core.money.balance import (
     Reading,
@@ -32,6 +32,7 @@ from vidwatch.core.money.balance import (
 )
 from vidwatch.core.money.costs import Costs, read_costs
 from vidwatch.core.money.estimates import Quote, batch_quote, over_limit
+from vidwatch.core.money.limit import SpendWatch
 from vidwatch.core.store.charge_book import ChargeBook, book_path
 from vidwatch.core.text.wording import plural
 
@@ -120,6 +121,17 @@ def spent_today(ctx: Context, config: Config) -> Money | None:
     """What the list and the charge book say was spent today (no request)."""
     book = ChargeBook(book_path(ctx.paths.tasks_file)).read(config.base_url)
     return stats.spent_today(ctx.store().load().records.values(), book, utcnow())
+
+
+def spend_watch(ctx: Context, config: Config, limit: float) -> SpendWatch:
+    """What stops a run when the charges seen reach ``limit`` (on the billing routes'
+    own client; today's spend before the run counts)."""
+    book = ChargeBook(book_path(ctx.paths.tasks_file)).read(config.base_url)
+    records = ctx.store().load().records.values()
+    now = utcnow()
+    before = stats.spent_today(records, book, now)
+    units = book.units or QUOTA_UNITS
+    return SpendWatch(make_billing(config), limit, units, since=now, spent_before=before)
 
 
 def check_spend(ctx: Context, quote: Quote, jobs: int, limit: float | None, config: Config) -> None:
