@@ -26,6 +26,8 @@ from vidwatch.core.model.records import TaskRequest, utcnow
 from vidwatch.core.money.balance import (
     Reading,
     describe,
+    log_costs,
+    log_reading,
     read_balance,
     reading_json,
     with_reading,
@@ -48,7 +50,9 @@ def ask_balance(config: Config) -> Reading:
         async with make_billing(config) as client:
             return await read_balance(client)
 
-    return asyncio.run(ask())
+    reading = asyncio.run(ask())
+    log_reading(reading)
+    return reading
 
 
 def ask_costs(ctx: Context, config: Config, reading: Reading) -> Costs | Failure:
@@ -63,6 +67,7 @@ def ask_costs(ctx: Context, config: Config, reading: Reading) -> Costs | Failure
             return await read_costs(client, records, before, reading.units)
 
     got = asyncio.run(ask())
+    log_costs(got)
     if isinstance(got, Costs):
         ctx.store().set_costs(got.matching.costs)
     book.write(config.base_url, got.book if isinstance(got, Costs) else before)

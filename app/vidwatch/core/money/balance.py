@@ -51,6 +51,8 @@ __all__ = [
     "BalanceKeeper",
     "Reading",
     "describe",
+    "log_costs",
+    "log_reading",
     "read_balance",
     "reading_json",
     "with_reading",
@@ -190,9 +192,7 @@ class BalanceKeeper:
         self.book = with_reading(self.book, reading)
         if isinstance(reading.balance, NotOffered):
             self.offered = False
-            log.info("the gateway offers no balance to this key (%s)", reading.balance.why)
-        elif isinstance(reading.balance, Unanswered):
-            log.info("the balance: no answer this time (%s)", reading.balance.why)
+        log_reading(reading)
         self.on_reading(reading)
         return reading
 
@@ -200,9 +200,9 @@ class BalanceKeeper:
         if self.records is None:
             return
         got = await read_costs(self.client, self.records(), self.book, units)
+        log_costs(got)
         if isinstance(got, NotOffered):
             self.log_offered = False
-            log.info("the gateway offers no request log to this key (%s)", got.why)
         elif isinstance(got, Costs):
             self.book = got.book
             if self.on_costs is not None:
@@ -231,6 +231,21 @@ class BalanceKeeper:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.client.aclose()
+
+
+def log_reading(reading: Reading) -> None:
+    """What the log keeps of a reading that found no balance (the dashboard's keeper
+    says it once; ``check`` and ``balance`` once a run)."""
+    if isinstance(reading.balance, NotOffered):
+        log.info("the gateway offers no balance to this key (%s)", reading.balance.why)
+    elif isinstance(reading.balance, Unanswered):
+        log.info("the balance: no answer this time (%s)", reading.balance.why)
+
+
+def log_costs(got: Costs | Failure) -> None:
+    """What the log keeps of a request log that is not offered."""
+    if isinstance(got, NotOffered):
+        log.info("the gateway offers no request log to this key (%s)", got.why)
 
 
 def with_reading(book: Book, reading: Reading) -> Book:
