@@ -29,6 +29,7 @@ __all__ = [
     "ModelStats",
     "Stats",
     "compute",
+    "spark_text",
     "spent_today",
     "stats_json",
     "stats_lines",
@@ -223,8 +224,27 @@ def refund_lines(stats: Stats) -> list[str]:
     return lines
 
 
+SPARK_LEVELS: Final = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH: Final = 60  # characters of the command's sparkline (3 minutes each)
+
+
+def spark_text(values: Sequence[int], width: int = SPARK_WIDTH) -> str:
+    """``values`` (oldest first) summed into ``width`` buckets, drawn as ``▁…█``."""
+    if not values:
+        return ""
+    size = -(-len(values) // width)  # values a character, rounded up
+    sums = [sum(values[i : i + size]) for i in range(0, len(values), size)]
+    top = max(sums)
+    if not top:
+        return SPARK_LEVELS[0] * len(sums)
+    last = len(SPARK_LEVELS) - 1
+    return "".join(SPARK_LEVELS[-(-v * last // top)] for v in sums)
+
+
 def stats_lines(stats: Stats) -> list[str]:
     """What ``vidwatch stats`` prints."""
+    if not stats.models:
+        return ["no jobs in the list yet: nothing to count"]
     widths = [max(len(row[i]) for row in table_rows(stats)) for i in range(8)]
     out = [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
@@ -237,6 +257,14 @@ def stats_lines(stats: Stats) -> list[str]:
     out.append(
         f"finished         {plural(finished, 'job')} in the last {SPARK_MINUTES // 60} hours"
     )
+    if finished:
+        minutes = -(-SPARK_MINUTES // SPARK_WIDTH)
+        out.append(
+            f"                 {spark_text(stats.finished_per_minute)}  ({minutes} min each)"
+        )
+    bars = bar_lines(stats)
+    if bars:
+        out += ["", "running times", *bars]
     refunds = refund_lines(stats)
     if refunds:
         out += ["", f"failed but charged ({len(refunds)}): ask the gateway for a refund", *refunds]
