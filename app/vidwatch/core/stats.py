@@ -33,6 +33,7 @@ __all__ = [
     "spent_today",
     "stats_json",
     "stats_lines",
+    "unmatched_text",
 ]
 
 SPARK_MINUTES: Final = 180  # the sparkline's span: the last three hours
@@ -88,6 +89,10 @@ class Stats:
     finished_per_minute: tuple[int, ...]  # oldest first, SPARK_MINUTES of them
     charged_failed: tuple[TaskRecord, ...]
     unit: str
+    # Charges of the week no watched job took (made elsewhere with this key, or for jobs
+    # not in the list): counted in the spend, said apart so the totals add up.
+    unmatched_week: int = 0
+    unmatched_spend: Money | None = None
 
 
 def _bucket(seconds: float) -> int:
@@ -141,8 +146,14 @@ def compute(
         for r in listed
         if r.task.cost is not None and r.task.cost.at is not None and r.task.cost.unit == unit
     ]
+    apart = [c for c in unmatched if c.at >= week]
     if unit == units.unit:
         spent += [(c.at, units.amount(c.signed)) for c in unmatched]
+    apart_spend = (
+        Money(sum((units.amount(c.signed) for c in apart), Decimal(0)), unit)
+        if apart and unit == units.unit
+        else None
+    )
     today = [a for at, a in spent if at >= midnight]
     this_week = [a for at, a in spent if at >= week]
     minutes = [0] * SPARK_MINUTES
@@ -159,6 +170,8 @@ def compute(
         tuple(minutes),
         tuple(r for r in listed if r.charged_failed),
         unit,
+        len(apart),
+        apart_spend,
     )
 
 
@@ -224,6 +237,15 @@ def refund_lines(stats: Stats) -> list[str]:
     return lines
 
 
+def unmatched_text(stats: Stats) -> str:
+    """``of which 13.80 USD in 41 charges no watched job took``: why the spend is more
+    than the models' costs add up to."""
+    count = plural(stats.unmatched_week, "charge")
+    if stats.unmatched_spend is None:
+        return f"and {count} no watched job took (in another unit)"
+    return f"of which {_money(stats.unmatched_spend)} {stats.unit} in {count} no watched job took"
+
+
 SPARK_LEVELS: Final = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH: Final = 60  # characters of the command's sparkline (3 minutes each)
 
@@ -253,6 +275,8 @@ def stats_lines(stats: Stats) -> list[str]:
     out.append("")
     out.append(f"spent today      {_money(stats.spend_today)} {stats.unit}".rstrip())
     out.append(f"spent this week  {_money(stats.spend_week)} {stats.unit}".rstrip())
+    if stats.unmatched_week:
+        out.append(f"                 {unmatched_text(stats)}")
     finished = sum(stats.finished_per_minute)
     out.append(
         f"finished         {plural(finished, 'job')} in the last {SPARK_MINUTES // 60} hours"
@@ -292,6 +316,7 @@ def stats_json(stats: Stats) -> dict[str, Any]:
         ],
         "spend_today": amount(stats.spend_today),
         "spend_week": amount(stats.spend_week),
+        "unmatched_week": {"charges": stats.unmatched_week, "spend": amount(stats.unmatched_spend)},
         "finished_per_minute": list(stats.finished_per_minute),
         "charged_failed": [
             {

@@ -17,7 +17,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Sparkline, Static
 
-from vidwatch.core.stats import SPARK_MINUTES, Stats, bar_lines, refund_lines, table_rows
+from vidwatch.core.stats import (
+    SPARK_MINUTES,
+    Stats,
+    bar_lines,
+    refund_lines,
+    table_rows,
+    unmatched_text,
+)
 
 __all__ = ["StatsScreen"]
 
@@ -42,6 +49,7 @@ class StatsScreen(ModalScreen[None]):
         spent = Text(
             f"Spent today {stats.spend_today.short if stats.spend_today else '–'}{unit}"
             f" · this week {stats.spend_week.short if stats.spend_week else '–'}{unit}"
+            + (f" ({unmatched_text(stats)})" if stats.unmatched_week else "")
         )
         refunds = refund_lines(stats)
         with Vertical(classes="dialog", id="stats"):
