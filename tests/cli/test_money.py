@@ -101,3 +101,19 @@ def test_a_run_stops_sending_when_the_charges_seen_reach_the_limit(cli: Cli) -> 
     assert cli.sim.create.accepted == 5, err
     assert "the batch stopped: today's spend 2.00 USD reached the spending limit 2" in err
     assert code != EXIT_OK
+
+
+def test_creates_in_a_row_count_toward_the_days_limit_before_their_charges_are_seen(
+    cli: Cli,
+) -> None:
+    """The request log is read now and then (``balance``, the dashboard's refresh): a
+    job created today whose charge is not seen yet counts at its estimate, so a script
+    of creates cannot pass ``max_spend`` for the day meanwhile."""
+    with_config(cli, 'max_spend = 0.5\n[prices]\n"grok-video-3" = 0.24\n')  # [create]
+    for n in range(2):
+        code, _, err = cli("create", "--yes", "--model", "grok-video-3", f"a cat {n}")
+        assert code == EXIT_OK, err
+    code, _, err = cli("create", "--yes", "--model", "grok-video-3", "a third cat")
+    assert code == EXIT_USAGE
+    assert "today's spend 0.48 and the estimate 0.24 come to more than" in err
+    assert cli.sim.create.accepted == 2

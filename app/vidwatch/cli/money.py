@@ -125,7 +125,7 @@ def quote_for(ctx: Context, requests: Sequence[CreateRequest], config: Config) -
 def spent_today(ctx: Context, config: Config) -> Money | None:
     """What the list and the charge book say was spent today (no request)."""
     book = ChargeBook(book_path(ctx.paths.tasks_file)).read(config.base_url)
-    return stats.spent_today(ctx.store().load().records.values(), book, utcnow())
+    return stats.spent_today(ctx.store().load().records.values(), book, utcnow(), config.prices)
 
 
 def spend_watch(ctx: Context, config: Config, limit: float) -> SpendWatch:

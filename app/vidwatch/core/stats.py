@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,6 +21,8 @@ from typing import Any, Final
 
 from vidwatch.core.model.money import QUOTA_UNITS, Charge, Money, Units
 from vidwatch.core.model.records import FINISHED_STATES, State, TaskRecord, model_key
+from vidwatch.core.money.estimates import Estimator
+from vidwatch.core.money.prices import PriceList
 from vidwatch.core.store.charge_book import Book
 from vidwatch.core.text.wording import plural
 
@@ -175,10 +177,37 @@ def compute(
     )
 
 
-def spent_today(records: Iterable[TaskRecord], book: Book, now: datetime) -> Money | None:
-    """What the jobs' costs and the charges no job took say was spent today (local day),
-    for ``[create] max_spend`` per day; None when no charge was seen."""
-    return compute(records, book.unmatched, book.units or QUOTA_UNITS, now).spend_today
+def spent_today(
+    records: Iterable[TaskRecord],
+    book: Book,
+    now: datetime,
+    prices: Mapping[str, float] | None = None,
+) -> Money | None:
+    """What was spent today (local day), for ``[create] max_spend`` per day: the jobs'
+    costs and the charges no job took and, with ``prices`` (the config's ``[prices]``),
+    the estimate of each job created today whose charge is not seen yet (the request
+    log is read now and then: creates in a row must not pass the limit meanwhile).
+    None when nothing is known."""
+    listed = list(records)
+    units = book.units or QUOTA_UNITS
+    seen = compute(listed, book.unmatched, units, now).spend_today
+    if prices is None:
+        return seen
+    midnight = now.astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    estimator = Estimator(listed, PriceList(prices), units)
+    pending = [
+        each
+        for r in listed
+        if r.task.request is not None and r.task.cost is None and r.task.added_at >= midnight
+        if (each := estimator.estimate(r.task.request).each) is not None
+    ]
+    if not pending:
+        return seen
+    unit = seen.unit if seen is not None else pending[0].unit  # [prices]: "" when unknown
+    amounts = [m.amount for m in pending if m.unit == unit]
+    if not amounts:
+        return seen
+    return Money((seen.amount if seen else Decimal(0)) + sum(amounts, Decimal(0)), unit)
 
 
 def _span(seconds: float | None) -> str:

@@ -221,7 +221,7 @@ class VidwatchApp(CrashHook[None]):
         if limit is None:
             return None
         book = self._book()
-        today = spent_today(self.session.records.values(), book, self.clock())
+        today = spent_today(self.session.records.values(), book, self.clock(), self.config.prices)
         return over_limit(self._quote(request, book), 1, limit, today)
 
     def _show_balance(self, text: str) -> None:
