@@ -124,5 +124,9 @@ async def test_the_stats_screen_opens_on_dollar(tmp_path: Path) -> None:
         assert "grok:a  0.24 USD" in shot
         assert screen.query_one("#stats-refunds", Static).display
         assert len(screen.query_one(Sparkline).data or []) == SPARK_MINUTES
+        await pilot.press("c")  # what a refund request needs, to paste
+        await until(pilot, lambda: bool(h.clipboard.copied), what="copied")
+        assert h.clipboard.copied == ["grok:a  0.24 USD  charged 2026-12-07 06:00 UTC\n"]
+        await until(pilot, lambda: any("1 failed job still charged" in t for t in h.toasts))
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(h.app.screen, StatsScreen), what="closed")

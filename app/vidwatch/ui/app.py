@@ -467,7 +467,7 @@ class VidwatchApp(CrashHook[None]):
         book = keeper.book if keeper is not None else Book()
         units = book.units or QUOTA_UNITS
         stats = compute(self.session.records.values(), book.unmatched, units, self.clock())
-        self.push_screen(StatsScreen(stats))
+        self.push_screen(StatsScreen(stats, copy=self.main.copy))
 
     def action_pause(self) -> None:
         self.connection.pause_or_resume()
