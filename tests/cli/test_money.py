@@ -117,3 +117,21 @@ def test_creates_in_a_row_count_toward_the_days_limit_before_their_charges_are_s
     assert code == EXIT_USAGE
     assert "today's spend 0.48 and the estimate 0.24 come to more than" in err
     assert cli.sim.create.accepted == 2
+
+
+def test_balance_puts_a_cost_learned_after_the_download_into_the_sidecar(cli: Cli) -> None:
+    from vidwatch.core.downloads.sidecar import write_sidecar
+    from vidwatch.core.store.task_file import TaskStore
+
+    code, out, _ = cli("create", "--yes", "--model", "grok-video-3", "a cat")
+    assert code == EXIT_OK
+    task_id = out.strip()
+    video = cli.tmp / "cat.mp4"
+    video.write_bytes(b"\x00" * 100)
+    store = TaskStore(cli.tasks)
+    store.set_saved({task_id: str(video)})
+    sidecar = write_sidecar(store.load().records[task_id], video, 100)  # saved: no cost yet
+    assert json.loads(sidecar.read_text(encoding="utf-8"))["cost"] is None
+    assert cli("balance")[0] == EXIT_OK
+    cost = json.loads(sidecar.read_text(encoding="utf-8"))["cost"]
+    assert (cost["amount"], cost["unit"]) == ("0.24", "USD")

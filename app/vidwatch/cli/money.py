@@ -19,10 +19,11 @@ from vidwatch.core import stats
 from vidwatch.core.clients import billing_client_for
 from vidwatch.core.config import Config
 from vidwatch.core.create.requests import CreateRequest
+from vidwatch.core.downloads.sidecar import note_cost
 from vidwatch.core.gateway.billing import BillingClient
 from vidwatch.core.gateway.billing_answer import Failure, NotOffered, Unanswered
 from vidwatch.core.model.money import QUOTA_UNITS, Money
-from vidwatch.core.model.records import TaskRequest, utcnow
+from vidwatch.core.model.records import TaskRecord, TaskRequest, utcnow
 from vidwatch.core.money.balance import (
     Reading,
     describe,
@@ -70,6 +71,10 @@ def ask_costs(ctx: Context, config: Config, reading: Reading) -> Costs | Failure
     log_costs(got)
     if isinstance(got, Costs):
         ctx.store().set_costs(got.matching.costs)
+        for task_id, cost in got.matching.costs.items():  # videos saved before: sidecars
+            record = records.get(task_id)
+            if record is not None and record.task.saved_to:
+                note_cost(TaskRecord(record.task.with_cost(cost), record.result))
     book.write(config.base_url, got.book if isinstance(got, Costs) else before)
     return got
 
