@@ -68,17 +68,22 @@ async def test_a_gateway_without_a_balance_shows_none(tmp_path: Path) -> None:
         assert "balance" not in header(h.app)
 
 
-@pytest.mark.ui
-async def test_costs_from_the_log_reach_the_table_and_the_detail_pane(tmp_path: Path) -> None:
-    t0 = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
-    failed = TaskRecord(Task("sora-2:a", t0), TaskResult(State.FAILED, "failed"))
-    entry = {
-        "created_at": int(t0.timestamp()),
+def sora_charge(at: datetime) -> dict[str, object]:
+    """A request log entry: 0.40 USD charged for ``sora-2:a``, naming its task."""
+    return {
+        "created_at": int(at.timestamp()),
         "type": 2,
         "model_name": "sora-2",
         "quota": 200_000,
         "other": json.dumps({"task_id": "sora-2:a"}),
     }
+
+
+@pytest.mark.ui
+async def test_costs_from_the_log_reach_the_table_and_the_detail_pane(tmp_path: Path) -> None:
+    t0 = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    failed = TaskRecord(Task("sora-2:a", t0), TaskResult(State.FAILED, "failed"))
+    entry = sora_charge(t0)
 
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/status":
@@ -144,13 +149,7 @@ async def test_a_cost_learned_after_the_download_reaches_the_sidecar(tmp_path: P
         TaskResult(State.SUCCEEDED, "completed"),
     )
     side = write_sidecar(done, video, 64)
-    entry = {
-        "created_at": int(t0.timestamp()),
-        "type": 2,
-        "model_name": "sora-2",
-        "quota": 200_000,
-        "other": json.dumps({"task_id": "sora-2:a"}),
-    }
+    entry = sora_charge(t0)
 
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/log/token":

@@ -55,6 +55,7 @@ __all__ = [
     "log_reading",
     "read_balance",
     "reading_json",
+    "stop",
     "with_reading",
 ]
 
@@ -226,11 +227,16 @@ class BalanceKeeper:
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(task)
         await self.client.aclose()
+
+
+async def stop(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background refresh and wait until it has ended (None: nothing to do)."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def log_reading(reading: Reading) -> None:

@@ -15,7 +15,6 @@ again; the check before the run still held.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,6 +23,7 @@ from typing import Final
 from vidwatch.core.gateway.billing import BillingClient
 from vidwatch.core.gateway.billing_answer import LogPage, NotOffered
 from vidwatch.core.model.money import Money, Units
+from vidwatch.core.money.balance import stop
 
 __all__ = ["EVERY", "SKEW", "SpendWatch"]
 
@@ -101,8 +101,5 @@ class SpendWatch:
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(task)
         await self.client.aclose()
