@@ -221,11 +221,10 @@ def send_rows(
     budget = CreateBudget(config.create.per_minute, config.create.concurrency)
     from vidwatch.cli.money import spend_watch
 
-    watch = spend_watch(ctx, config, limit) if limit is not None else None
-
     async def go() -> SendReport:
         async with network.make_client(config) as client:
-            if watch is not None:
+            watch = spend_watch(ctx, config, limit) if limit is not None else None
+            if watch is not None:  # its own client, made in the loop that runs it
                 watch.start()
             sender = Sender(
                 client,
