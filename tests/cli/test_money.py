@@ -89,3 +89,49 @@ def test_the_limit_holds_for_the_day_with_what_was_spent_today(cli: Cli) -> None
     assert code == EXIT_USAGE
     assert "today's spend 0.24 USD and the estimate 0.24 USD come to more than" in err
     assert cli.sim.create.accepted == 1
+
+
+def test_a_run_stops_sending_when_the_charges_seen_reach_the_limit(cli: Cli) -> None:
+    """Today's charges already at the limit: a batch of unknown cost (the limit counts
+    its jobs, and lets them by) sends nothing and says why."""
+    assert cli("submit", "--yes", str(rows(cli, 5, model="sora-2")))[0] == EXIT_OK
+    assert cli("balance")[0] == EXIT_OK  # 5 × 0.40 USD seen today
+    assert cli.sim.create.accepted == 5
+    code, _, err = cli("submit", "--yes", "--max-spend", "2", str(rows(cli, 2)))
+    assert cli.sim.create.accepted == 5, err
+    assert "the batch stopped: today's spend 2.00 USD reached the spending limit 2" in err
+    assert code != EXIT_OK
+
+
+def test_creates_in_a_row_count_toward_the_days_limit_before_their_charges_are_seen(
+    cli: Cli,
+) -> None:
+    """The request log is read now and then (``balance``, the dashboard's refresh): a
+    job created today whose charge is not seen yet counts at its estimate, so a script
+    of creates cannot pass ``max_spend`` for the day meanwhile."""
+    with_config(cli, 'max_spend = 0.5\n[prices]\n"grok-video-3" = 0.24\n')  # [create]
+    for n in range(2):
+        code, _, err = cli("create", "--yes", "--model", "grok-video-3", f"a cat {n}")
+        assert code == EXIT_OK, err
+    code, _, err = cli("create", "--yes", "--model", "grok-video-3", "a third cat")
+    assert code == EXIT_USAGE
+    assert "today's spend 0.48 and the estimate 0.24 come to more than" in err
+    assert cli.sim.create.accepted == 2
+
+
+def test_balance_puts_a_cost_learned_after_the_download_into_the_sidecar(cli: Cli) -> None:
+    from vidwatch.core.downloads.sidecar import write_sidecar
+    from vidwatch.core.store.task_file import TaskStore
+
+    code, out, _ = cli("create", "--yes", "--model", "grok-video-3", "a cat")
+    assert code == EXIT_OK
+    task_id = out.strip()
+    video = cli.tmp / "cat.mp4"
+    video.write_bytes(b"\x00" * 100)
+    store = TaskStore(cli.tasks)
+    store.set_saved({task_id: str(video)})
+    sidecar = write_sidecar(store.load().records[task_id], video, 100)  # saved: no cost yet
+    assert json.loads(sidecar.read_text(encoding="utf-8"))["cost"] is None
+    assert cli("balance")[0] == EXIT_OK
+    cost = json.loads(sidecar.read_text(encoding="utf-8"))["cost"]
+    assert (cost["amount"], cost["unit"]) == ("0.24", "USD")

@@ -633,3 +633,27 @@ def test_balance_stores_what_each_job_cost_and_flags_failed_but_charged(
     main([*args, "list", "--json", "--filter", "charged:failed"], out=out)
     assert [row["id"] for row in json.loads(out.getvalue())] == [charged]
     assert sim.api_key not in (tasks.with_name("t.charges.json")).read_text()
+
+
+def test_a_gateway_without_billing_is_said_in_the_log_by_check_and_balance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Not offered" is said by ``check`` and ``balance`` and kept in the log (as the
+    dashboard's keeper keeps it), without the key."""
+    sim = Simulator(jobs=0, seed=4)
+    sim.billing.offered = False
+    args = ["--tasks-file", str(tmp_path / "t.toml")]
+    with SimulatorThread(sim) as thread:
+        monkeypatch.setenv("QUICKROUTER_BASE_URL", thread.base_url)
+        monkeypatch.setenv("QUICKROUTER_API_KEY", sim.api_key)
+        out = io.StringIO()
+        assert main([*args, "paths"], out=out) == EXIT_OK
+        log_file = Path(
+            next(ln for ln in out.getvalue().splitlines() if ln.startswith("log")).split()[1]
+        )
+        assert main([*args, "balance"], out=io.StringIO()) == EXIT_OK
+        assert main([*args, "check"], out=io.StringIO()) == EXIT_OK
+    logged = log_file.read_text(encoding="utf-8")
+    assert logged.count("the gateway offers no balance to this key") == 2
+    assert logged.count("the gateway offers no request log to this key") == 1
+    assert sim.api_key not in logged

@@ -219,7 +219,7 @@ def test_markdown_export_keeps_the_table_whole() -> None:
     text = export([HOSTILE], "md")
     lines = text.strip().splitlines()
     assert len(lines) == 3  # header, rule, one row: the newline in the prompt did not split it
-    assert lines[2].count(" | ") == 9  # 8 columns and why: model and prompt among them
+    assert lines[2].count(" | ") == 11  # 10 columns and why: model, prompt and cost among them
     assert lines[0].endswith("| why |")
     assert "calc" in lines[2]  # the failed job's reason, escaped
     with pytest.raises(ValueError, match="unknown export format"):
@@ -245,7 +245,7 @@ def test_markdown_cells_cannot_inject_html_links_or_images() -> None:
     for special in "<>[]()!_":
         assert special not in bare, special
     assert "\\<img src=x onerror=alert\\(1\\)\\>" in row  # escaped, still readable
-    assert row.count(" | ") == 9  # 8 columns and why: model and prompt among them
+    assert row.count(" | ") == 11  # 10 columns and why: model, prompt and cost among them
 
 
 def test_csv_shows_the_prompt_without_its_fence_and_json_keeps_it() -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from vidwatch.core.model.money import Charge, ChargeKind, Cost, Units
+from vidwatch.core.model.money import Charge, ChargeKind, Cost, Money, Units
 from vidwatch.core.model.records import State, Task, TaskRecord, TaskRequest, TaskResult, Transition
-from vidwatch.core.stats import SPARK_MINUTES, compute, stats_json, stats_lines
+from vidwatch.core.stats import SPARK_MINUTES, compute, spark_text, stats_json, stats_lines
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 USD = Units("USD", Decimal(500_000), Decimal(1), known=True)
@@ -61,3 +61,27 @@ def test_what_the_command_prints() -> None:
     shown = stats_json(stats)
     assert shown["models"][0]["total_cost"] == "0.72"
     assert shown["charged_failed"][0]["id"] == "grok-video-3:3"
+
+
+def test_the_command_draws_finished_jobs_and_running_times_and_says_when_empty() -> None:
+    text = "\n".join(stats_lines(compute(RECORDS, [], USD, NOW)))
+    assert "                 ▁▁▁▁" in text  # the last three hours, 3 minutes a character
+    assert "▁█▁██  (3 min each)" in text  # the three finished in the last minutes
+    assert "running times\ngrok-video-3\n    <30s  0\n    <60s ███████████████ 1\n" in text
+    assert "   <2.0m ██████████████████████████████ 2\n" in text
+    assert stats_lines(compute([], [], USD, NOW)) == ["no jobs in the list yet: nothing to count"]
+    assert spark_text([0, 1, 2, 4], width=4) == "▁▃▅█"
+    assert spark_text([1, 1, 0, 0, 0, 0], width=2) == "█▁"
+    assert spark_text([0, 0]) == "▁▁"
+
+
+def test_charges_no_watched_job_took_are_said_apart_so_the_spend_adds_up() -> None:
+    old = Charge("o", NOW - timedelta(days=9), ChargeKind.CHARGE, "veo3", 500_000)
+    stats = compute(RECORDS, [STRANGER, old], USD, NOW)
+    assert (stats.unmatched_week, stats.unmatched_spend) == (1, Money(Decimal("1.00"), "USD"))
+    text = "\n".join(stats_lines(stats))
+    assert "spent this week  2.12 USD\n" in text
+    assert "                 of which 1.00 USD in 1 charge no watched job took\n" in text
+    shown = stats_json(stats)
+    assert shown["unmatched_week"] == {"charges": 1, "spend": "1"}
+    assert "no watched job" not in "\n".join(stats_lines(compute(RECORDS, [], USD, NOW)))

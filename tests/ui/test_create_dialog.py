@@ -603,3 +603,37 @@ async def test_the_confirm_screen_shows_the_estimate_and_its_source(tmp_path: Pa
         facts = str(h.app.screen.query_one("#confirm-facts", Static).render())
         assert "Cost      ≈ 120,000 quota: 1 × grok-video-3 at 120,000 quota" in facts
         assert "from your last job" in facts
+
+
+async def test_max_spend_refuses_a_job_before_the_confirm_screen(tmp_path: Path) -> None:
+    """``[create] max_spend`` holds in the dashboard as in ``create``: a job whose estimate
+    is above it, or that would take today's spend above it, never reaches the button that
+    spends; under it, the confirm screen opens as before."""
+    charged = Cost(120_000, 0, Decimal(120_000), "quota", "task id", "grok-video-3", T0, "k1")
+    seen = TaskRecord(
+        Task("grok:seen", T0, request=TaskRequest("grok-video-3", "a cow"), cost=charged),
+        TaskResult(State.SUCCEEDED, "completed"),
+    )
+    h = harness(tmp_path, [seen])
+
+    def limit(amount: float) -> None:
+        config = h.app.config
+        h.app.config = replace(config, create=replace(config.create, max_spend=amount))
+
+    async with h.app.run_test(size=(120, 50)) as pilot:
+        dialog = await open_dialog(h, pilot)
+        await fill(pilot, dialog, "a cat")
+        error = dialog.query_one("#create-error", Static)
+        for amount, why in (
+            (100_000.0, "the estimate 120,000 quota is above the spending limit 100000"),
+            (200_000.0, "today's spend 120,000 quota and the estimate 120,000 quota"),
+        ):
+            limit(amount)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: why in str(error.render()))  # noqa: B023
+            assert "Not sending:" in str(error.render())
+            assert isinstance(h.app.screen, CreateDialog)  # no confirm screen: no button
+        limit(240_000.0)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(h.app.screen, ConfirmCreate))
+    assert gateway(h).creates == []

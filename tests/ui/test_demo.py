@@ -159,3 +159,34 @@ async def test_at_80x24_the_demo_banner_leaves_the_table_its_rows(
         assert banner.region.height <= 4
         assert table.region.height - 1 >= 15  # rows under the column titles
         await pilot.press("q")
+
+
+@pytest.mark.ui
+async def test_the_demo_shows_what_each_job_cost_for_every_family(tmp_path: Path) -> None:
+    """The demo's jobs carry the request that made them, as jobs created here do: the
+    simulator's charges (only sora's name their task) are matched to every one of them,
+    so the COST column, the detail pane and the stats view show costs in the demo."""
+    from datetime import UTC, datetime
+
+    from vidwatch.core.clients import billing_client_for
+    from vidwatch.core.model.money import Units
+    from vidwatch.core.money.costs import Costs, read_costs
+    from vidwatch.core.store.charge_book import Book
+    from vidwatch.ui.controllers.demo import Demo
+
+    demo = Demo(jobs=8, seed=7, speed=3.0)
+    try:
+        config, _ = await demo.start(Config(), lambda: datetime.now(UTC))
+        records = demo.store.load().records
+        async with billing_client_for(config) as client:
+            units = await client.units()
+            assert isinstance(units, Units)
+            got = await read_costs(client, records, Book(), units)
+    finally:
+        await demo.stop()
+    assert isinstance(got, Costs)
+    costs = got.matching.costs
+    assert set(costs) == set(records)  # every job, none left unmatched
+    assert got.book.unmatched == ()
+    assert {c.unit for c in costs.values()} == {"USD"}
+    assert {c.model for c in costs.values()} == {"grok", "kling-v2", "sora-2", "veo3.1-fast"}

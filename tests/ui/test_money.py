@@ -68,17 +68,22 @@ async def test_a_gateway_without_a_balance_shows_none(tmp_path: Path) -> None:
         assert "balance" not in header(h.app)
 
 
-@pytest.mark.ui
-async def test_costs_from_the_log_reach_the_table_and_the_detail_pane(tmp_path: Path) -> None:
-    t0 = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
-    failed = TaskRecord(Task("sora-2:a", t0), TaskResult(State.FAILED, "failed"))
-    entry = {
-        "created_at": int(t0.timestamp()),
+def sora_charge(at: datetime) -> dict[str, object]:
+    """A request log entry: 0.40 USD charged for ``sora-2:a``, naming its task."""
+    return {
+        "created_at": int(at.timestamp()),
         "type": 2,
         "model_name": "sora-2",
         "quota": 200_000,
         "other": json.dumps({"task_id": "sora-2:a"}),
     }
+
+
+@pytest.mark.ui
+async def test_costs_from_the_log_reach_the_table_and_the_detail_pane(tmp_path: Path) -> None:
+    t0 = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    failed = TaskRecord(Task("sora-2:a", t0), TaskResult(State.FAILED, "failed"))
+    entry = sora_charge(t0)
 
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/status":
@@ -124,5 +129,37 @@ async def test_the_stats_screen_opens_on_dollar(tmp_path: Path) -> None:
         assert "grok:a  0.24 USD" in shot
         assert screen.query_one("#stats-refunds", Static).display
         assert len(screen.query_one(Sparkline).data or []) == SPARK_MINUTES
+        await pilot.press("c")  # what a refund request needs, to paste
+        await until(pilot, lambda: bool(h.clipboard.copied), what="copied")
+        assert h.clipboard.copied == ["grok:a  0.24 USD  charged 2026-12-07 06:00 UTC\n"]
+        await until(pilot, lambda: any("1 failed job still charged" in t for t in h.toasts))
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(h.app.screen, StatsScreen), what="closed")
+
+
+@pytest.mark.ui
+async def test_a_cost_learned_after_the_download_reaches_the_sidecar(tmp_path: Path) -> None:
+    from vidwatch.core.downloads.sidecar import write_sidecar
+
+    t0 = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    video = tmp_path / "fox.mp4"
+    video.write_bytes(b"\x00" * 64)
+    done = TaskRecord(
+        Task("sora-2:a", t0, saved_to=str(video)),
+        TaskResult(State.SUCCEEDED, "completed"),
+    )
+    side = write_sidecar(done, video, 64)
+    entry = sora_charge(t0)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/log/token":
+            return httpx.Response(200, json={"success": True, "data": [entry]})
+        return httpx.Response(404)
+
+    def noted() -> bool:
+        return json.loads(side.read_text(encoding="utf-8"))["cost"] is not None
+
+    h = make_app(tmp_path, [done], key=KEY, billing=httpx.MockTransport(answer))
+    async with h.app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, noted, what="the sidecar's cost")
+    assert json.loads(side.read_text(encoding="utf-8"))["cost"]["charged"] == 200_000

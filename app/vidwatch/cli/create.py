@@ -212,14 +212,20 @@ def send_rows(
     relist: Sequence[tuple[str, Task]],
     report: Callable[[SendEvent], None],
     known_ids: dict[str, str],
+    limit: float | None = None,
 ) -> SendReport:
-    """Send the steps' rows through the one client, within the create budget."""
+    """Send the steps' rows through the one client, within the create budget; with a
+    spending ``limit``, the run stops sending when the charges seen reach it."""
     store = ctx.store()
     ledger = ctx.ledger()
     budget = CreateBudget(config.create.per_minute, config.create.concurrency)
+    from vidwatch.cli.money import spend_watch
 
     async def go() -> SendReport:
         async with network.make_client(config) as client:
+            watch = spend_watch(ctx, config, limit) if limit is not None else None
+            if watch is not None:  # its own client, made in the loop that runs it
+                watch.start()
             sender = Sender(
                 client,
                 manifest,
@@ -228,8 +234,13 @@ def send_rows(
                 add_tasks=store.add,
                 report=report,
                 known_ids=known_ids,
+                halt=watch.reached if watch is not None else None,
             )
-            return await sender.run(steps, relist)
+            try:
+                return await sender.run(steps, relist)
+            finally:
+                if watch is not None:
+                    await watch.aclose()
 
     try:
         return asyncio.run(go())

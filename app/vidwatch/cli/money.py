@@ -15,23 +15,27 @@ from vidwatch.cli.output import (
     Context,
     require_key,
 )
+from vidwatch.core import stats
 from vidwatch.core.clients import billing_client_for
 from vidwatch.core.config import Config
 from vidwatch.core.create.requests import CreateRequest
+from vidwatch.core.downloads.sidecar import note_cost
 from vidwatch.core.gateway.billing import BillingClient
 from vidwatch.core.gateway.billing_answer import Failure, NotOffered, Unanswered
 from vidwatch.core.model.money import QUOTA_UNITS, Money
-from vidwatch.core.model.records import TaskRequest, utcnow
+from vidwatch.core.model.records import TaskRecord, TaskRequest, utcnow
 from vidwatch.core.money.balance import (
     Reading,
     describe,
+    log_costs,
+    log_reading,
     read_balance,
     reading_json,
     with_reading,
 )
 from vidwatch.core.money.costs import Costs, read_costs
 from vidwatch.core.money.estimates import Quote, batch_quote, over_limit
-from vidwatch.core.stats import compute
+from vidwatch.core.money.limit import SpendWatch
 from vidwatch.core.store.charge_book import ChargeBook, book_path
 from vidwatch.core.text.wording import plural
 
@@ -47,7 +51,9 @@ def ask_balance(config: Config) -> Reading:
         async with make_billing(config) as client:
             return await read_balance(client)
 
-    return asyncio.run(ask())
+    reading = asyncio.run(ask())
+    log_reading(reading)
+    return reading
 
 
 def ask_costs(ctx: Context, config: Config, reading: Reading) -> Costs | Failure:
@@ -62,8 +68,13 @@ def ask_costs(ctx: Context, config: Config, reading: Reading) -> Costs | Failure
             return await read_costs(client, records, before, reading.units)
 
     got = asyncio.run(ask())
+    log_costs(got)
     if isinstance(got, Costs):
         ctx.store().set_costs(got.matching.costs)
+        for task_id, cost in got.matching.costs.items():  # videos saved before: sidecars
+            record = records.get(task_id)
+            if record is not None and record.task.saved_to:
+                note_cost(TaskRecord(record.task.with_cost(cost), record.result))
     book.write(config.base_url, got.book if isinstance(got, Costs) else before)
     return got
 
@@ -119,8 +130,18 @@ def quote_for(ctx: Context, requests: Sequence[CreateRequest], config: Config) -
 def spent_today(ctx: Context, config: Config) -> Money | None:
     """What the list and the charge book say was spent today (no request)."""
     book = ChargeBook(book_path(ctx.paths.tasks_file)).read(config.base_url)
+    return stats.spent_today(ctx.store().load().records.values(), book, utcnow(), config.prices)
+
+
+def spend_watch(ctx: Context, config: Config, limit: float) -> SpendWatch:
+    """What stops a run when the charges seen reach ``limit`` (on the billing routes'
+    own client; today's spend before the run counts)."""
+    book = ChargeBook(book_path(ctx.paths.tasks_file)).read(config.base_url)
     records = ctx.store().load().records.values()
-    return compute(records, book.unmatched, book.units or QUOTA_UNITS, utcnow()).spend_today
+    now = utcnow()
+    before = stats.spent_today(records, book, now)
+    units = book.units or QUOTA_UNITS
+    return SpendWatch(make_billing(config), limit, units, since=now, spent_before=before)
 
 
 def check_spend(ctx: Context, quote: Quote, jobs: int, limit: float | None, config: Config) -> None:

@@ -373,8 +373,8 @@ def build_parser(argv: Sequence[str] | None = None) -> _Parser:
         type=float,
         metavar="AMOUNT",
         help="refuse the batch, before anything is sent, when its estimate is above AMOUNT "
-        "(in the gateway's unit; with no estimate, AMOUNT counts jobs); default [create] "
-        "max_spend",
+        "(in the gateway's unit; with no estimate, AMOUNT counts jobs), and stop sending "
+        "when the charges seen reach it; default [create] max_spend",
     )
     p.add_argument("--wait", action="store_true", help="then wait for every row's job")
     p.add_argument("--timeout", type=float, metavar="S", help="with --wait: give up after S s")

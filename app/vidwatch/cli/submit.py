@@ -300,6 +300,7 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
                 relist,
                 _reporter(printer, plan, notice),
                 known_ids(ctx, records),
+                limit=config.create.max_spend if ns.max_spend is None else ns.max_spend,
             )
         except KeyboardInterrupt:  # the sends out were recorded uncertain: say where it stands
             interrupted = True

@@ -13,17 +13,30 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from vidwatch.core.model.money import Charge, Money, Units
+from vidwatch.core.model.money import QUOTA_UNITS, Charge, Money, Units
 from vidwatch.core.model.records import FINISHED_STATES, State, TaskRecord, model_key
+from vidwatch.core.money.estimates import Estimator
+from vidwatch.core.money.prices import PriceList
+from vidwatch.core.store.charge_book import Book
 from vidwatch.core.text.wording import plural
 
-__all__ = ["SPARK_MINUTES", "ModelStats", "Stats", "compute", "stats_json", "stats_lines"]
+__all__ = [
+    "SPARK_MINUTES",
+    "ModelStats",
+    "Stats",
+    "compute",
+    "spark_text",
+    "spent_today",
+    "stats_json",
+    "stats_lines",
+    "unmatched_text",
+]
 
 SPARK_MINUTES: Final = 180  # the sparkline's span: the last three hours
 BAR_EDGES: Final = (30.0, 60.0, 120.0, 300.0, 600.0)  # seconds: running-time buckets
@@ -78,6 +91,10 @@ class Stats:
     finished_per_minute: tuple[int, ...]  # oldest first, SPARK_MINUTES of them
     charged_failed: tuple[TaskRecord, ...]
     unit: str
+    # Charges of the week no watched job took (made elsewhere with this key, or for jobs
+    # not in the list): counted in the spend, said apart so the totals add up.
+    unmatched_week: int = 0
+    unmatched_spend: Money | None = None
 
 
 def _bucket(seconds: float) -> int:
@@ -131,8 +148,14 @@ def compute(
         for r in listed
         if r.task.cost is not None and r.task.cost.at is not None and r.task.cost.unit == unit
     ]
+    apart = [c for c in unmatched if c.at >= week]
     if unit == units.unit:
         spent += [(c.at, units.amount(c.signed)) for c in unmatched]
+    apart_spend = (
+        Money(sum((units.amount(c.signed) for c in apart), Decimal(0)), unit)
+        if apart and unit == units.unit
+        else None
+    )
     today = [a for at, a in spent if at >= midnight]
     this_week = [a for at, a in spent if at >= week]
     minutes = [0] * SPARK_MINUTES
@@ -149,7 +172,42 @@ def compute(
         tuple(minutes),
         tuple(r for r in listed if r.charged_failed),
         unit,
+        len(apart),
+        apart_spend,
     )
+
+
+def spent_today(
+    records: Iterable[TaskRecord],
+    book: Book,
+    now: datetime,
+    prices: Mapping[str, float] | None = None,
+) -> Money | None:
+    """What was spent today (local day), for ``[create] max_spend`` per day: the jobs'
+    costs and the charges no job took and, with ``prices`` (the config's ``[prices]``),
+    the estimate of each job created today whose charge is not seen yet (the request
+    log is read now and then: creates in a row must not pass the limit meanwhile).
+    None when nothing is known."""
+    listed = list(records)
+    units = book.units or QUOTA_UNITS
+    seen = compute(listed, book.unmatched, units, now).spend_today
+    if prices is None:
+        return seen
+    midnight = now.astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    estimator = Estimator(listed, PriceList(prices), units)
+    pending = [
+        each
+        for r in listed
+        if r.task.request is not None and r.task.cost is None and r.task.added_at >= midnight
+        if (each := estimator.estimate(r.task.request).each) is not None
+    ]
+    if not pending:
+        return seen
+    unit = seen.unit if seen is not None else pending[0].unit  # [prices]: "" when unknown
+    amounts = [m.amount for m in pending if m.unit == unit]
+    if not amounts:
+        return seen
+    return Money((seen.amount if seen else Decimal(0)) + sum(amounts, Decimal(0)), unit)
 
 
 def _span(seconds: float | None) -> str:
@@ -208,8 +266,36 @@ def refund_lines(stats: Stats) -> list[str]:
     return lines
 
 
+def unmatched_text(stats: Stats) -> str:
+    """``of which 13.80 USD in 41 charges no watched job took``: why the spend is more
+    than the models' costs add up to."""
+    count = plural(stats.unmatched_week, "charge")
+    if stats.unmatched_spend is None:
+        return f"and {count} no watched job took (in another unit)"
+    return f"of which {_money(stats.unmatched_spend)} {stats.unit} in {count} no watched job took"
+
+
+SPARK_LEVELS: Final = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH: Final = 60  # characters of the command's sparkline (3 minutes each)
+
+
+def spark_text(values: Sequence[int], width: int = SPARK_WIDTH) -> str:
+    """``values`` (oldest first) summed into ``width`` buckets, drawn as ``▁…█``."""
+    if not values:
+        return ""
+    size = -(-len(values) // width)  # values a character, rounded up
+    sums = [sum(values[i : i + size]) for i in range(0, len(values), size)]
+    top = max(sums)
+    if not top:
+        return SPARK_LEVELS[0] * len(sums)
+    last = len(SPARK_LEVELS) - 1
+    return "".join(SPARK_LEVELS[-(-v * last // top)] for v in sums)
+
+
 def stats_lines(stats: Stats) -> list[str]:
     """What ``vidwatch stats`` prints."""
+    if not stats.models:
+        return ["no jobs in the list yet: nothing to count"]
     widths = [max(len(row[i]) for row in table_rows(stats)) for i in range(8)]
     out = [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
@@ -218,10 +304,20 @@ def stats_lines(stats: Stats) -> list[str]:
     out.append("")
     out.append(f"spent today      {_money(stats.spend_today)} {stats.unit}".rstrip())
     out.append(f"spent this week  {_money(stats.spend_week)} {stats.unit}".rstrip())
+    if stats.unmatched_week:
+        out.append(f"                 {unmatched_text(stats)}")
     finished = sum(stats.finished_per_minute)
     out.append(
         f"finished         {plural(finished, 'job')} in the last {SPARK_MINUTES // 60} hours"
     )
+    if finished:
+        minutes = -(-SPARK_MINUTES // SPARK_WIDTH)
+        out.append(
+            f"                 {spark_text(stats.finished_per_minute)}  ({minutes} min each)"
+        )
+    bars = bar_lines(stats)
+    if bars:
+        out += ["", "running times", *bars]
     refunds = refund_lines(stats)
     if refunds:
         out += ["", f"failed but charged ({len(refunds)}): ask the gateway for a refund", *refunds]
@@ -249,6 +345,7 @@ def stats_json(stats: Stats) -> dict[str, Any]:
         ],
         "spend_today": amount(stats.spend_today),
         "spend_week": amount(stats.spend_week),
+        "unmatched_week": {"charges": stats.unmatched_week, "spend": amount(stats.unmatched_spend)},
         "finished_per_minute": list(stats.finished_per_minute),
         "charged_failed": [
             {

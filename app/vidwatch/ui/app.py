@@ -44,14 +44,14 @@ from vidwatch.core.media.cache import StillCache
 from vidwatch.core.media.previews import Previews
 from vidwatch.core.model.money import QUOTA_UNITS
 from vidwatch.core.model.records import TaskRequest, utcnow
-from vidwatch.core.money.estimates import batch_quote
+from vidwatch.core.money.estimates import Quote, batch_quote, over_limit
 from vidwatch.core.polling.poller import Poller
 from vidwatch.core.runtime.clipboard import copy_text, open_url
 from vidwatch.core.runtime.gc_policy import GcPolicy, settle_after_load
 from vidwatch.core.runtime.lifeline import Lifeline
 from vidwatch.core.runtime.logs import redact_secrets
 from vidwatch.core.session import Session
-from vidwatch.core.stats import compute
+from vidwatch.core.stats import compute, spent_today
 from vidwatch.core.store.charge_book import Book, book_path
 from vidwatch.core.store.task_file import StoreError, TaskStore
 from vidwatch.core.store.view import load_view
@@ -166,6 +166,7 @@ class VidwatchApp(CrashHook[None]):
             sent_dir=lambda: demo_folder / "sent" if demo_folder else options.paths.sent_dir,
             banner=self.main.set_banner,
             estimate=self._estimate,
+            refusal=self._refusal,
         )
         self.balance = BalanceController(
             self._show_balance,
@@ -203,13 +204,27 @@ class VidwatchApp(CrashHook[None]):
         self.gc_policy = GcPolicy()
         self._engine_closed = False
 
+    def _book(self) -> Book:
+        keeper = self.balance.keeper
+        return keeper.book if keeper is not None else Book()
+
+    def _quote(self, request: CreateRequest, book: Book) -> Quote:
+        wanted = TaskRequest(request.model, "", request.fields)
+        return batch_quote([wanted], self.session.records.values(), self.config.prices, book)
+
     def _estimate(self, request: CreateRequest) -> str:
         """What the confirm screen says a job would cost (no request made)."""
-        keeper = self.balance.keeper
-        book = keeper.book if keeper is not None else Book()
-        wanted = TaskRequest(request.model, "", request.fields)
-        records = self.session.records.values()
-        return batch_quote([wanted], records, self.config.prices, book).text(self.clock())
+        return self._quote(request, self._book()).text(self.clock())
+
+    def _refusal(self, request: CreateRequest) -> str | None:
+        """Why ``[create] max_spend`` refuses this job — its estimate alone, or with what
+        was spent today — or None (no request made)."""
+        limit = self.config.create.max_spend
+        if limit is None:
+            return None
+        book = self._book()
+        today = spent_today(self.session.records.values(), book, self.clock(), self.config.prices)
+        return over_limit(self._quote(request, book), 1, limit, today)
 
     def _show_balance(self, text: str) -> None:
         self.main.balance = text
@@ -459,7 +474,7 @@ class VidwatchApp(CrashHook[None]):
         book = keeper.book if keeper is not None else Book()
         units = book.units or QUOTA_UNITS
         stats = compute(self.session.records.values(), book.unmatched, units, self.clock())
-        self.push_screen(StatsScreen(stats))
+        self.push_screen(StatsScreen(stats, copy=self.main.copy))
 
     def action_pause(self) -> None:
         self.connection.pause_or_resume()

@@ -368,3 +368,20 @@ def test_no_send_starts_after_a_stop_even_if_the_client_swallowed_it(tmp_path: P
     asyncio.run(go())
     assert [b["prompt"] for b in run.gateway.bodies] == ["a", "b"]  # never c
     assert run.state("b") is RowState.UNCERTAIN
+
+
+def test_a_halt_asked_before_each_row_stops_the_rest_of_the_batch(tmp_path: Path) -> None:
+    """The spending limit reached mid-run (``halt``): no row after it is sent, each is
+    reported stopped with the reason, and the rows sent keep their jobs."""
+    run = Run(tmp_path, batch_of("a", "b", "c", "d"), {})
+
+    def halt() -> str | None:
+        return "the limit is reached" if len(run.gateway.bodies) >= 2 else None
+
+    report = run.go(CreateBudget(30, 1), halt=halt)
+    assert [b["prompt"] for b in run.gateway.bodies] == ["a", "b"]
+    assert report.stopped == "the limit is reached"
+    assert [
+        e.row.request.prompt for e in run.events if isinstance(e, Stopped) and e.row.request
+    ] == ["c", "d"]
+    assert {r.task.label for r in run.store.load().records.values()} == {"L-a", "L-b"}

@@ -204,3 +204,34 @@ async def test_a_sidecar_that_cannot_be_written_leaves_the_video_saved(
         message
         == f"saved to {video}; the sidecar {side} could not be written (No space left on device)"
     )
+
+
+def test_a_cost_learned_after_the_download_reaches_the_sidecar(tmp_path: Path) -> None:
+    """Issue 19: the sidecar says what the job cost, also when the request log was read
+    after the video was saved; only vidwatch's sidecar of that very task is rewritten."""
+    from decimal import Decimal
+
+    from vidwatch.core.model.money import Cost
+
+    video = tmp_path / "cow.mp4"
+    video.write_bytes(BODY)
+    record = finished()
+    record = replace(record, task=record.task.with_saved_to(str(video)))
+    path = sidecar.write_sidecar(record, video, len(BODY))
+    before = json.loads(path.read_text(encoding="utf-8"))
+    assert before["cost"] is None
+    cost = Cost(200_000, 0, Decimal("0.40"), "USD", "task id", "sora-2", T0, "k1")
+    costed = replace(record, task=record.task.with_cost(cost))
+    assert sidecar.note_cost(costed)
+    after = json.loads(path.read_text(encoding="utf-8"))
+    assert after["cost"]["amount"] == "0.40"
+    assert after["cost"]["unit"] == "USD"
+    assert {k: v for k, v in after.items() if k != "cost"} == {
+        k: v for k, v in before.items() if k != "cost"
+    }  # downloaded_at and the rest as they were
+    assert not sidecar.note_cost(costed)  # already there: not written again
+    other = replace(costed, task=replace(costed.task, id="sora-2:another"))
+    assert not sidecar.note_cost(other)  # another task's sidecar is left alone
+    path.write_text('{"mine": true}\n', encoding="utf-8")
+    assert not sidecar.note_cost(costed)  # the user's own file is never replaced
+    assert path.read_text(encoding="utf-8") == '{"mine": true}\n'

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 
+from vidwatch.core.model.money import Cost
 from vidwatch.core.model.records import State, Task, TaskRecord, TaskRequest, TaskResult
 from vidwatch.core.store.export import export
 
@@ -42,3 +45,19 @@ def test_markdown_has_the_model_and_a_short_prompt_on_one_line() -> None:
     assert "| grok-video-3 | word word" in second
     assert "…" in second  # cut
     assert len(second) < 400
+
+
+def test_csv_and_markdown_say_what_each_job_cost_as_a_number_and_its_unit() -> None:
+    """Issue 19: the cost in exports, as a column a spreadsheet sums (the ``cost`` record
+    stays whole in CSV and JSON) and in the Markdown table people read."""
+    cost = Cost(120_000, 0, Decimal("0.24"), "USD", "task id", "sora-2", NOW, "k1")
+    charged = TaskRecord(replace(CREATED.task, cost=cost), CREATED.result)
+    rows = list(csv.DictReader(io.StringIO(export([charged, ADDED], "csv"))))
+    assert [(r["cost_amount"], r["cost_unit"]) for r in rows] == [("0.24", "USD"), ("", "")]
+    assert '"amount":"0.24"' in rows[0]["cost"]
+    header, _, first, second = export([charged, ADDED], "md").strip().splitlines()
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    at = cells.index("cost_amount")
+    assert cells[at + 1] == "cost_unit"
+    assert [c.strip() for c in first.strip("|").split(" | ")][at : at + 2] == ["0.24", "USD"]
+    assert [c.strip() for c in second.strip("|").split(" | ")][at : at + 2] == ["", ""]

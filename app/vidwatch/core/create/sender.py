@@ -236,7 +236,9 @@ class Sender:
     every :class:`Sent`, :class:`Stopped` and :class:`Skipped`, in the event loop's
     thread. ``known_ids`` are the task list's IDs with the digest of the request that
     made each (:meth:`~vidwatch.core.create.ledger.Ledger.known_ids`): an answer with one of
-    them for another request is not a new job.
+    them for another request is not a new job. ``halt`` is asked before each row (a plain
+    read, never a request): a reason stops the rest of the batch (the spending limit
+    reached, :class:`~vidwatch.core.money.limit.SpendWatch`).
     """
 
     def __init__(
@@ -253,8 +255,10 @@ class Sender:
         backoff: float | None = None,  # BACKOFF
         pacer: Pacer | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        halt: Callable[[], str | None] | None = None,
     ) -> None:
         self.client = client
+        self.halt = halt  # asked before each row: why the batch stops now (None: it goes on)
         self.manifest = manifest
         self.ledger = ledger
         self.budget = budget
@@ -304,6 +308,8 @@ class Sender:
 
     def _stop_reason(self, row: BatchRow) -> str | None:
         assert row.request is not None
+        if not self.result.stopped and self.halt is not None:
+            self.result.stopped = self.halt()
         why = self.result.stopped or self._stopped_models.get(row.request.model)
         if why:
             self.result.stopped_rows[row.identity] = why

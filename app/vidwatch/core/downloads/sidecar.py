@@ -29,6 +29,7 @@ from vidwatch.core.store.export import record_json, to_json
 __all__ = [
     "SIDECAR_EXCLUDED",
     "SIDECAR_VERSION",
+    "note_cost",
     "sidecar_data",
     "sidecar_note",
     "sidecar_owner",
@@ -94,6 +95,35 @@ def write_sidecar(record: TaskRecord, video: Path, size: int) -> Path:
     path = sidecar_path(video)
     atomic_write(path, sidecar_text(sidecar_data(record, video, size)).encode("utf-8"))
     return path
+
+
+def note_cost(record: TaskRecord) -> bool:
+    """Put ``record``'s cost into the sidecar beside its saved video: a cost is often
+    learned after the download (the request log is read now and then). Only a
+    vidwatch sidecar of this very task is rewritten (atomically, the rest as it was);
+    returns whether it was. Never raises: a sidecar that cannot be read or written
+    keeps what it had."""
+    saved = record.task.saved_to
+    if not saved or record.task.cost is None:
+        return False
+    path = sidecar_path(Path(saved))
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SIDECAR_READ + 1)
+        data = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_SIDECAR_READ else None
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict) or "vidwatch_sidecar" not in data or data.get("id") != record.id:
+        return False
+    cost = fields.to_jsonable(record.task)["cost"]
+    if data.get("cost") == cost:
+        return False
+    data["cost"] = cost
+    try:
+        atomic_write(path, sidecar_text(data).encode("utf-8"))
+    except OSError:
+        return False
+    return True
 
 
 def sidecar_owner(path: Path) -> str | None:

@@ -51,8 +51,11 @@ __all__ = [
     "BalanceKeeper",
     "Reading",
     "describe",
+    "log_costs",
+    "log_reading",
     "read_balance",
     "reading_json",
+    "stop",
     "with_reading",
 ]
 
@@ -190,9 +193,7 @@ class BalanceKeeper:
         self.book = with_reading(self.book, reading)
         if isinstance(reading.balance, NotOffered):
             self.offered = False
-            log.info("the gateway offers no balance to this key (%s)", reading.balance.why)
-        elif isinstance(reading.balance, Unanswered):
-            log.info("the balance: no answer this time (%s)", reading.balance.why)
+        log_reading(reading)
         self.on_reading(reading)
         return reading
 
@@ -200,9 +201,9 @@ class BalanceKeeper:
         if self.records is None:
             return
         got = await read_costs(self.client, self.records(), self.book, units)
+        log_costs(got)
         if isinstance(got, NotOffered):
             self.log_offered = False
-            log.info("the gateway offers no request log to this key (%s)", got.why)
         elif isinstance(got, Costs):
             self.book = got.book
             if self.on_costs is not None:
@@ -226,11 +227,31 @@ class BalanceKeeper:
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(task)
         await self.client.aclose()
+
+
+async def stop(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background refresh and wait until it has ended (None: nothing to do)."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def log_reading(reading: Reading) -> None:
+    """What the log keeps of a reading that found no balance (the dashboard's keeper
+    says it once; ``check`` and ``balance`` once a run)."""
+    if isinstance(reading.balance, NotOffered):
+        log.info("the gateway offers no balance to this key (%s)", reading.balance.why)
+    elif isinstance(reading.balance, Unanswered):
+        log.info("the balance: no answer this time (%s)", reading.balance.why)
+
+
+def log_costs(got: Costs | Failure) -> None:
+    """What the log keeps of a request log that is not offered."""
+    if isinstance(got, NotOffered):
+        log.info("the gateway offers no request log to this key (%s)", got.why)
 
 
 def with_reading(book: Book, reading: Reading) -> Book:

@@ -137,7 +137,18 @@ class Quote:
             words += f"; balance {self.balance}"
             if now is not None and (now - self.balance.at).total_seconds() > STALE:
                 words += f" ({relative(self.balance.at, now)} ago)"
+            if self.above_balance:
+                words += " — more than the balance: the gateway refuses jobs once it is spent"
         return words
+
+    @property
+    def above_balance(self) -> bool:
+        """The estimate (what is known of it) is more than the balance, in the same unit."""
+        spend = self.total or self.known
+        money = self.balance.money if self.balance is not None else None
+        if spend is None or money is None or spend.unit != money.unit:
+            return False
+        return spend.amount > money.amount
 
     def to_json(self) -> dict[str, Any]:
         return {

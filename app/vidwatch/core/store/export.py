@@ -12,7 +12,8 @@ Columns and keys come from the task record's one field list (vidwatch.core.model
 JSON has every field; CSV and Markdown have every field but the ones named in
 :data:`CSV_EXCLUDED` and :data:`MD_EXCLUDED`, so a new field is exported without
 anything to update here. Beside them, CSV and Markdown have what people sort and search
-by (:data:`DERIVED`): the model and the prompt, which JSON keeps inside ``request``.
+by (:data:`DERIVED`): the model and the prompt, which JSON keeps inside ``request``, and
+what the job cost (amount and unit), which JSON keeps inside ``cost``.
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ MD_EXCLUDED: Final = (
 # Columns that are no field of their own: the model (the request's, or the ID's model
 # part) and the prompt (as written, or as the server echoed it), for a spreadsheet's sort
 # and search. CSV has them beside ``request``; Markdown after the label (the prompt cut).
-DERIVED: Final = ("model", "prompt")
+# And what the job cost as a number and its unit (``cost`` is a record of its own), so a
+# spreadsheet sums a column and the Markdown table says what each job cost.
+DERIVED: Final = ("model", "prompt", "cost_amount", "cost_unit")
 _STORED: Final = tuple(
     spec.name
     for spec in sorted(
@@ -144,7 +147,14 @@ def _for_people(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _with_derived(record: TaskRecord) -> dict[str, Any]:
-    return {**record_json(record), "model": record.model, "prompt": record.prompt}
+    cost = record.task.cost
+    return {
+        **record_json(record),
+        "model": record.model,
+        "prompt": record.prompt,
+        "cost_amount": f"{cost.amount:f}" if cost is not None else "",
+        "cost_unit": cost.unit if cost is not None else "",
+    }
 
 
 def _short(text: str, limit: int) -> str:

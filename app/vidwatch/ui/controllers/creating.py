@@ -79,9 +79,11 @@ class JobCreator:
         sent_dir: Callable[[], Path],
         banner: SetBanner = lambda key, text: None,
         estimate: Callable[[CreateRequest], str] | None = None,
+        refusal: Callable[[CreateRequest], str | None] | None = None,
     ) -> None:
         self.app = app
         self.estimate = estimate  # what a job would cost, for the confirm screen
+        self.refusal = refusal  # why the spending limit refuses a job, or None
         self.session = session
         self.config = config
         self.client = client
@@ -122,7 +124,13 @@ class JobCreator:
             prefill = Prefill(self.config().create.model)
         elif not prefill.model:  # an ID without a model prefix
             prefill = replace(prefill, model=self.config().create.model)
-        dialog = CreateDialog(prefill, again=again, earlier=self.earlier, estimate=self.estimate)
+        dialog = CreateDialog(
+            prefill,
+            again=again,
+            earlier=self.earlier,
+            estimate=self.estimate,
+            refusal=self.refusal,
+        )
         await self.app.push_screen(dialog, self._confirmed)
 
     def earlier(self, request: CreateRequest) -> Earlier | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidwatch.core.config import ENV_API_KEY, Config
-from vidwatch.core.model.records import Task
+from vidwatch.core.model.records import Task, TaskRequest
 from vidwatch.core.polling.durations import DurationModel
 from vidwatch.core.store.task_file import TaskStore
 
@@ -73,9 +73,17 @@ class Demo:
         base_url = await simulator.start()
         self.simulator = simulator
         when = now()
+        # Each with the request that made it, as if created here: the request log's
+        # charges are matched to them (by model and time), so the demo shows costs.
+        jobs = [simulator.jobs[i] for i in simulator.job_ids]
         tasks = [
-            Task(i, when, f"demo {n + 1:02d} {simulator.jobs[i].model}")
-            for n, i in enumerate(simulator.job_ids)
+            Task(
+                job.id,
+                when,
+                f"demo {n + 1:02d} {job.model}",
+                request=TaskRequest(job.model, job.prompt),
+            )
+            for n, job in enumerate(jobs)
         ]
         await asyncio.to_thread(self.store.add, tasks)
         config = replace(config, base_url=base_url, api_key=simulator.api_key, key_source="demo")

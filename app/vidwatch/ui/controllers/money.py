@@ -16,8 +16,10 @@ from pathlib import Path
 from vidwatch.core.changes import Added, Change
 from vidwatch.core.clients import billing_client_for
 from vidwatch.core.config import Config
+from vidwatch.core.downloads.sidecar import note_cost
 from vidwatch.core.gateway.billing import BillingClient
 from vidwatch.core.model.money import Balance
+from vidwatch.core.model.records import TaskRecord
 from vidwatch.core.money.balance import EVERY, MIN_GAP, BalanceKeeper, Reading
 from vidwatch.core.money.costs import Costs
 from vidwatch.core.session import Session
@@ -46,6 +48,7 @@ class BalanceController:
         self.book = ChargeBook(book) if book is not None else None
         self._base_url = ""
         self._saving: asyncio.Task[None] | None = None
+        self._noting: set[asyncio.Task[None]] = set()  # sidecars being given their cost
         self.every = EVERY
         self.min_gap = MIN_GAP
         self.keeper: BalanceKeeper | None = None
@@ -88,9 +91,17 @@ class BalanceController:
 
     def _costs(self, costs: Costs) -> None:
         if self.session is not None:
-            self.session.set_costs(costs.matching.costs)
+            changed = self.session.set_costs(costs.matching.costs)
+            saved = [r for r in changed if r.task.saved_to]
+            if saved:  # videos downloaded before their cost was known: their sidecars
+                task = asyncio.get_running_loop().create_task(self._note(saved))
+                self._noting.add(task)
+                task.add_done_callback(self._noting.discard)
         if self.book is not None and (self._saving is None or self._saving.done()):
             self._saving = asyncio.get_running_loop().create_task(self._save(costs.book))
+
+    async def _note(self, records: list[TaskRecord]) -> None:
+        await asyncio.to_thread(lambda: [note_cost(r) for r in records])
 
     async def _save(self, book: Book) -> None:
         assert self.book is not None
@@ -108,5 +119,7 @@ class BalanceController:
         keeper, self.keeper = self.keeper, None
         if keeper is not None:
             await keeper.aclose()
+        for task in list(self._noting):  # a sidecar being written is finished, not cut
+            await task
         if self._saving is not None:
             await self._saving

@@ -119,11 +119,13 @@ class CreateDialog(ModalScreen[NewJob | None]):
         again: bool = False,
         earlier: Callable[[CreateRequest], Earlier | None] | None = None,
         estimate: Callable[[CreateRequest], str] | None = None,
+        refusal: Callable[[CreateRequest], str | None] | None = None,
     ) -> None:
         super().__init__()
         self.prefill = prefill
         self.again = again
         self.estimate = estimate  # what it would cost, for the confirm screen
+        self.refusal = refusal  # why [create] max_spend refuses it (None: it does not)
         self.earlier = earlier  # what the record knows of a request: asked before confirming
         self._model_shown: str | None = None  # whose fields are on the form ("": none)
         self._building = asyncio.Lock()
@@ -337,6 +339,10 @@ class CreateDialog(ModalScreen[NewJob | None]):
         except CreateError as exc:
             self._error(str(exc))
             self._show_error_at(exc.field)
+            return
+        why = self.refusal(job.request) if self.refusal is not None else None
+        if why is not None:  # refused before the confirm screen: nothing can be sent
+            self._error(f"Not sending: {why} ([create] max_spend in the config).")
             return
         self._error("")
         earlier = self.earlier(job.request) if self.earlier is not None else None

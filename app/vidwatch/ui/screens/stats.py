@@ -7,6 +7,7 @@ jobs finished per minute over the last hours. The figures come from
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from rich.table import Table
@@ -17,17 +18,32 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Sparkline, Static
 
-from vidwatch.core.stats import SPARK_MINUTES, Stats, bar_lines, refund_lines, table_rows
+from vidwatch.core.stats import (
+    SPARK_MINUTES,
+    Stats,
+    bar_lines,
+    refund_lines,
+    table_rows,
+    unmatched_text,
+)
+from vidwatch.core.text.wording import plural
 
 __all__ = ["StatsScreen"]
 
 
-class StatsScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,dollar_sign", "close", "Close")]
+Copy = Callable[[str, str], Awaitable[None]]  # (text, what it is): copies and says so
 
-    def __init__(self, stats: Stats) -> None:
+
+class StatsScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,dollar_sign", "close", "Close"),
+        Binding("c", "copy_refunds", "Copy failed but charged"),
+    ]
+
+    def __init__(self, stats: Stats, copy: Copy | None = None) -> None:
         super().__init__()
         self.stats = stats
+        self.copy = copy  # the dashboard's copy (clipboard, or a file), for c
 
     def compose(self) -> ComposeResult:
         stats = self.stats
@@ -42,6 +58,7 @@ class StatsScreen(ModalScreen[None]):
         spent = Text(
             f"Spent today {stats.spend_today.short if stats.spend_today else '–'}{unit}"
             f" · this week {stats.spend_week.short if stats.spend_week else '–'}{unit}"
+            + (f" ({unmatched_text(stats)})" if stats.unmatched_week else "")
         )
         refunds = refund_lines(stats)
         with Vertical(classes="dialog", id="stats"):
@@ -59,7 +76,19 @@ class StatsScreen(ModalScreen[None]):
                 if refunds:
                     yield Label(f"Failed but charged ({len(refunds)}): ask for a refund")
                     yield Static(Text("\n".join(refunds)), id="stats-refunds")
-            yield Static("esc closes", classes="dialog-hint")
+            hint = "c copies the failed but charged · esc closes" if refunds else "esc closes"
+            yield Static(hint, classes="dialog-hint")
+
+    async def action_copy_refunds(self) -> None:
+        """``c``: what a refund request needs (task id, charge, time), one job a line."""
+        refunds = refund_lines(self.stats)
+        if not refunds:
+            self.notify("No failed job was charged: nothing to copy.", timeout=3)
+            return
+        if self.copy is not None:
+            await self.copy(
+                "\n".join(refunds) + "\n", f"{plural(len(refunds), 'failed job')} still charged"
+            )
 
     def action_close(self) -> None:
         self.dismiss(None)
