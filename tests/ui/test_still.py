@@ -144,3 +144,29 @@ async def test_a_download_from_the_dashboard_writes_its_still_beside_it(tmp_path
         await until(pilot, still.is_file, timeout=30, what="NAME.jpg beside the video")
         assert still.read_bytes().startswith(b"\xff\xd8\xff")
         assert session.records["grok:cow"].task.video is not None
+
+
+async def test_at_80x24_the_closer_look_keeps_the_facts_and_the_prompt_in_view(
+    tmp_path: Path,
+) -> None:
+    """The still is sized to the screen, so the filmstrip, the facts and the prompt (grok
+    echoes the one it was sent) are not pushed below it; a taller screen grows it again."""
+    host = VideoHost(padded(video_file("cow", "16:9", 4.0, True), 400_000))
+    echoed = record("grok:cow", State.SUCCEEDED, label="cow", url=URL)
+    echoed = replace(echoed, result=replace(echoed.result, sent_prompt="a cow on the moon"))
+    h = make_app(tmp_path, [echoed], preview=HALF, video_host=host.transport())
+    async with h.app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(h.app.screen, CloserLook))
+        closer = h.app.screen
+        assert isinstance(closer, CloserLook)
+        await until(pilot, lambda: len(closer.query(HalfcellImage)) == 2, timeout=30)
+        facts, prompt = closer.query_one("#closer-facts"), closer.query_one("#closer-prompt")
+        await until(pilot, lambda: facts.region.height > 0 and prompt.region.height > 0)
+        assert facts.region.bottom <= 23  # above the hint line
+        assert prompt.region.y < 23
+        assert "256×144 (16:9)" in str(facts.render())
+        assert "a cow on the moon" in str(prompt.render())
+        small = closer.query(HalfcellImage).first().region.height
+        await pilot.resize_terminal(160, 45)
+        await until(pilot, lambda: closer.query(HalfcellImage).first().region.height > small)

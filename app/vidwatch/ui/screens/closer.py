@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
+from PIL.Image import Image
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -29,6 +30,10 @@ from vidwatch.ui.widgets.still import Mode, image_widget, picture_of
 
 __all__ = ["CloserLook", "finished_ids"]
 
+STILL_ROWS = 20  # the still's height, at most
+STRIP_ROWS = 6  # the filmstrip's, at most; on a screen under ROOMY rows, STRIP_ROWS_SMALL
+STRIP_ROWS_SMALL = 4
+ROOMY = 35
 HINT = "←/→ previous/next finished job · o open · D download · esc back"
 
 
@@ -60,6 +65,8 @@ class CloserLook(Screen[None]):
         self.mode: Mode = mode
         self.task_id = task_id
         self.shown: Preview | None = None  # what is on screen (tests read it)
+        self._pictures: tuple[Image | None, Image | None] = (None, None)
+        self._placed_for: tuple[int, int] | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="closer-body"):
@@ -87,12 +94,11 @@ class CloserLook(Screen[None]):
         self.query_one("#closer-title", Static).update(
             f"{record.task.label or record.id} — {record.id}"
         )
-        for box in ("#closer-still", "#closer-strip"):
-            self.query_one(box).remove_children()
+        self._pictures = (None, None)
+        self._place()
         self.query_one("#closer-facts", Static).update("Loading the still and filmstrip…")
-        request = record.task.request
-        prompt = request.prompt if request is not None else record.result.enhanced_prompt
-        self.query_one("#closer-prompt", Static).update(clean_text(prompt or "", 4000))
+        prompt = record.prompt or record.result.enhanced_prompt or ""  # grok: the sent one
+        self.query_one("#closer-prompt", Static).update(clean_text(prompt, 4000))
         self.run_worker(self._load(record), group="closer", exclusive=True, exit_on_error=False)
 
     async def _load(self, record: TaskRecord) -> None:
@@ -105,11 +111,8 @@ class CloserLook(Screen[None]):
         if record.id != self.task_id:
             return
         self.shown = preview
-        width = max(20, self.size.width - 4)
-        if still is not None:
-            self.query_one("#closer-still").mount(_sized(self.mode, still, width, 20))
-        if strip is not None:
-            self.query_one("#closer-strip").mount(_sized(self.mode, strip, width, 6))
+        self._pictures = (still, strip)
+        self._place()
         lines = [] if still is not None else [f"No still: {preview.why or 'none was made'}."]
         if preview.facts is not None:
             lines.append(facts_line(preview.facts))
@@ -118,6 +121,27 @@ class CloserLook(Screen[None]):
         if still is not None and strip is None and preview.why:
             lines.append(f"No filmstrip: {preview.why}.")
         self.query_one("#closer-facts", Static).update("\n".join(lines))
+
+    def _place(self) -> None:
+        """Mount the still and the filmstrip sized to the screen: at 80×24 too, the facts
+        and the start of the prompt stay in view below them."""
+        for box in ("#closer-still", "#closer-strip"):
+            self.query_one(box).remove_children()
+        still, strip = self._pictures
+        width, height = max(20, self.size.width - 4), self.size.height
+        self._placed_for = (self.size.width, height)
+        strip_rows = STRIP_ROWS if height >= ROOMY else STRIP_ROWS_SMALL
+        # title, hint, two margins, the facts (two lines) and the prompt (two) with its margin
+        still_rows = max(3, min(STILL_ROWS, height - (strip_rows if strip else 0) - 9))
+        if still is not None:
+            self.query_one("#closer-still").mount(_sized(self.mode, still, width, still_rows))
+        if strip is not None:
+            self.query_one("#closer-strip").mount(_sized(self.mode, strip, width, strip_rows))
+
+    def on_resize(self) -> None:
+        size = (self.size.width, self.size.height)
+        if self._pictures != (None, None) and self._placed_for != size:
+            self._place()
 
     def action_step(self, delta: int) -> None:
         ids = finished_ids(self.main)
@@ -133,12 +157,9 @@ class CloserLook(Screen[None]):
         self.main.action_download()
 
 
-def _sized(mode: Mode, picture: object, width: int, rows: int) -> Widget:
+def _sized(mode: Mode, picture: Image, width: int, rows: int) -> Widget:
     """The picture within ``width`` columns and ``rows`` rows, its shape kept (a cell is
     about twice as tall as wide)."""
-    from PIL.Image import Image
-
-    assert isinstance(picture, Image)
     w, h = picture.size
     height = max(2, min(rows, round(width * h / max(w, 1) / 2)))
     shown = image_widget(mode, picture)
