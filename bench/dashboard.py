@@ -289,7 +289,7 @@ async def keys_while_stills_load(path: Path, presses: int = 300) -> tuple[float,
             drawn += 1
             original_show(*args)
 
-        still._show = counted_show  # type: ignore[method-assign]
+        still._show = counted_show  # type: ignore[method-assign,assignment]
         original = table.action_cursor
         sent: list[float] = []
 
