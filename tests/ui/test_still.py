@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 from textual_image.widget import HalfcellImage
 from vidwatch.core.media.settings import PreviewSettings
@@ -170,3 +173,43 @@ async def test_at_80x24_the_closer_look_keeps_the_facts_and_the_prompt_in_view(
         small = closer.query(HalfcellImage).first().region.height
         await pilot.resize_terminal(160, 45)
         await until(pilot, lambda: closer.query(HalfcellImage).first().region.height > small)
+
+
+async def test_a_cursor_sweeping_past_finished_jobs_asks_no_host_for_them(
+    tmp_path: Path,
+) -> None:
+    """A still that is not kept is made once the cursor rests on its job: the jobs passed
+    over on the way cost no request and no decoder."""
+    host = VideoHost(padded(video_file("cow", "16:9", 4.0, False), 400_000))
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return host.handle(request)
+
+    records = [record("grok:run", State.RUNNING)]  # highlighted first
+    records += [
+        replace(
+            finished(f"grok:{name}", minutes=n),
+            result=replace(finished().result, video_url=f"https://cdn.example/v/{name}.mp4?sig=1"),
+        )
+        for n, name in enumerate(("a", "b", "c"), start=1)
+    ]
+    h = make_app(tmp_path, records, preview=HALF, video_host=httpx.MockTransport(handle))
+    async with h.app.run_test(size=(160, 40)) as pilot:
+        still = h.app.main.query_one(StillView)
+        still.settle = 60.0  # passed over: never made
+        loop = asyncio.get_running_loop()
+
+        def asked_or_after(end: float) -> Callable[[], bool]:
+            return lambda: bool(asked) or loop.time() > end
+
+        for name in ("a", "b"):
+            still.record = h.app.session.records[f"grok:{name}"]
+            # long enough for a still begun at once to ask its host
+            await until(pilot, asked_or_after(loop.time() + 0.5))
+        still.settle = 0.0
+        still.record = h.app.session.records["grok:c"]
+        await until(pilot, lambda: still.shown is not None, timeout=30, what="c's still")
+    assert asked
+    assert {path.rsplit("/", 1)[-1] for path in asked} == {"c.mp4"}
