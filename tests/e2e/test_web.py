@@ -52,7 +52,8 @@ def picture_pixels(png: bytes) -> int:
     image = Image.open(BytesIO(png)).convert("HSV")
     width, height = image.size
     right = image.crop((width // 2, 0, width, height))
-    return sum(1 for _, sat, val in right.getdata() if sat > 90 and val > 90)
+    data = right.tobytes()  # H, S, V for each pixel
+    return sum(1 for at in range(0, len(data), 3) if data[at + 1] > 90 and data[at + 2] > 90)
 
 
 class WebServer:
