@@ -213,3 +213,39 @@ async def test_a_cursor_sweeping_past_finished_jobs_asks_no_host_for_them(
         await until(pilot, lambda: still.shown is not None, timeout=30, what="c's still")
     assert asked
     assert {path.rsplit("/", 1)[-1] for path in asked} == {"c.mp4"}
+
+
+async def test_arrows_held_in_the_closer_look_read_nothing_of_the_jobs_passed_over(
+    tmp_path: Path,
+) -> None:
+    host = VideoHost(padded(video_file("cow", "16:9", 4.0, True), 400_000))
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path.rsplit("/", 1)[-1])
+        return host.handle(request)
+
+    records = [
+        replace(
+            finished(f"grok:{name}", minutes=n),
+            result=replace(finished().result, video_url=f"https://cdn.example/v/{name}.mp4?s=1"),
+        )
+        for n, name in enumerate(("a", "b", "c"))
+    ]
+    h = make_app(tmp_path, records, preview=HALF, video_host=httpx.MockTransport(handle))
+    async with h.app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")  # opened: a's closer look is made at once
+        await until(pilot, lambda: isinstance(h.app.screen, CloserLook))
+        closer = h.app.screen
+        assert isinstance(closer, CloserLook)
+        await until(pilot, lambda: closer.shown is not None, timeout=30, what="a's look")
+        closer.settle = h.app.main.query_one(StillView).settle = 60.0
+        await pilot.press("right")  # b, passed over
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 0.5  # long enough for a look begun at once to ask its host
+        await until(pilot, lambda: "b.mp4" in asked or loop.time() > end)
+        closer.settle = 0.0
+        await pilot.press("right")  # c, where the keys rest
+        await until(pilot, lambda: closer.task_id == "grok:c" and closer.shown is not None)
+    assert "b.mp4" not in asked
+    assert "c.mp4" in asked

@@ -1,7 +1,8 @@
 """A closer look at a finished job (``enter``): its still large, a filmstrip of frames
 spread over the video, its real facts and where they differ from what was asked, and its
 prompt. ←/→ go to the previous/next finished job in the table's order (the table's cursor
-follows), ``o`` opens the video, ``D`` downloads it, ``escape`` goes back.
+follows), ``o`` opens the video, ``D`` downloads it, ``escape`` goes back. Held down, ←/→
+start no reads for the jobs passed over: a look not kept is made once the keys rest.
 
 The still and the filmstrip are made in a worker (:class:`~vidwatch.core.media.previews.Previews`,
 with ``strip``: a few more frames read, in the same limited decoder); going on to another
@@ -26,7 +27,7 @@ from vidwatch.core.media.wording import differences, facts_line
 from vidwatch.core.model.records import State, TaskRecord
 from vidwatch.core.text.sanitize import clean_text
 from vidwatch.ui.controllers.task_actions import TaskActions
-from vidwatch.ui.widgets.still import Mode, image_widget, picture_of
+from vidwatch.ui.widgets.still import SETTLE, Mode, image_widget, picture_of
 
 __all__ = ["CloserLook", "finished_ids"]
 
@@ -65,6 +66,7 @@ class CloserLook(Screen[None]):
         self.mode: Mode = mode
         self.task_id = task_id
         self.shown: Preview | None = None  # what is on screen (tests read it)
+        self.settle = SETTLE  # after ←/→, a look not kept is made once the keys rest
         self._pictures: tuple[Image | None, Image | None] = (None, None)
         self._placed_for: tuple[int, int] | None = None
 
@@ -84,7 +86,7 @@ class CloserLook(Screen[None]):
     def record(self) -> TaskRecord | None:
         return self.main.session.records.get(self.task_id)
 
-    def _go(self, task_id: str) -> None:
+    def _go(self, task_id: str, settle: float = 0.0) -> None:
         self.task_id = task_id
         self.shown = None
         self.main.table.move_to(task_id)
@@ -99,10 +101,12 @@ class CloserLook(Screen[None]):
         self.query_one("#closer-facts", Static).update("Loading the still and filmstrip…")
         prompt = record.prompt or record.result.enhanced_prompt or ""  # grok: the sent one
         self.query_one("#closer-prompt", Static).update(clean_text(prompt, 4000))
-        self.run_worker(self._load(record), group="closer", exclusive=True, exit_on_error=False)
+        self.run_worker(
+            self._load(record, settle), group="closer", exclusive=True, exit_on_error=False
+        )
 
-    async def _load(self, record: TaskRecord) -> None:
-        preview = await self.previews.get(record, strip=True)
+    async def _load(self, record: TaskRecord, settle: float) -> None:
+        preview = await self.previews.get(record, strip=True, settle=settle)
         if preview.still is None:  # no filmstrip: the still alone, if there is one
             alone = await self.previews.get(record)
             preview = alone if alone.still is not None else preview
@@ -148,7 +152,7 @@ class CloserLook(Screen[None]):
         if not ids:
             return
         at = ids.index(self.task_id) if self.task_id in ids else -1
-        self._go(ids[(at + delta) % len(ids)])
+        self._go(ids[(at + delta) % len(ids)], self.settle)
 
     async def action_open(self) -> None:
         await self.main.action_open()
