@@ -181,6 +181,20 @@ async def datatable_launch(count: int) -> float:
     return done - start
 
 
+def timed_cursor(table: TaskTable, latencies: list[float]) -> list[float]:
+    """Time each cursor move of ``table`` from the last time put in the list returned
+    (a key's sending) to the frame that shows it, into ``latencies``."""
+    original = table.action_cursor
+    sent: list[float] = []
+
+    def timed(delta: int) -> None:
+        original(delta)
+        table.call_after_refresh(lambda: latencies.append(time.perf_counter() - sent[-1]))
+
+    table.action_cursor = timed  # type: ignore[method-assign]
+    return sent
+
+
 async def keys_under_load(path: Path, presses: int = 300) -> tuple[float, float, float]:
     """(p95, median) seconds from a key press to its repaint, and updates/s meanwhile."""
     client = Streaming()
@@ -189,14 +203,7 @@ async def keys_under_load(path: Path, presses: int = 300) -> tuple[float, float,
     async with app.run_test(size=SIZE) as pilot:
         table = app.main.query_one(TaskTable)
         await asyncio.sleep(2.0)  # polling reaches its pace
-        original = table.action_cursor
-        sent: list[float] = []
-
-        def timed_cursor(delta: int) -> None:
-            original(delta)
-            table.call_after_refresh(lambda: latencies.append(time.perf_counter() - sent[-1]))
-
-        table.action_cursor = timed_cursor  # type: ignore[method-assign]
+        sent = timed_cursor(table, latencies)
         first = client.answers
         started = time.perf_counter()
         for n in range(presses):
@@ -290,14 +297,7 @@ async def keys_while_stills_load(path: Path, presses: int = 300) -> tuple[float,
             original_show(*args)
 
         still._show = counted_show  # type: ignore[method-assign,assignment]
-        original = table.action_cursor
-        sent: list[float] = []
-
-        def timed_cursor(delta: int) -> None:
-            original(delta)
-            table.call_after_refresh(lambda: latencies.append(time.perf_counter() - sent[-1]))
-
-        table.action_cursor = timed_cursor  # type: ignore[method-assign]
+        sent = timed_cursor(table, latencies)
         for n in range(presses):
             sent.append(time.perf_counter())
             app.post_message(events.Key("down" if (n // 16) % 2 == 0 else "up", None))
