@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from textual import events
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static
@@ -29,6 +31,7 @@ from vidwatch.core.changes import Change
 from vidwatch.core.config import Config, Paths
 from vidwatch.core.gateway.client import QueryClient
 from vidwatch.core.gateway.outcomes import Ok, Outcome
+from vidwatch.core.media.settings import PreviewSettings
 from vidwatch.core.model.records import State, TaskResult, utcnow
 from vidwatch.core.polling.budget import Policy
 from vidwatch.core.store.task_file import TaskStore
@@ -49,6 +52,9 @@ class Figures:
     key_median: float
     bare_key_p95: float  # a bare Textual app, nothing streaming in
     bare_key_median: float
+    stills_key_p95: float  # key press to repaint while stills load (no polling)
+    stills_key_median: float
+    stills_drawn: int  # stills drawn during those presses
     updates_per_second: float
     sort: float
     filter: float
@@ -175,6 +181,20 @@ async def datatable_launch(count: int) -> float:
     return done - start
 
 
+def timed_cursor(table: TaskTable, latencies: list[float]) -> list[float]:
+    """Time each cursor move of ``table`` from the last time put in the list returned
+    (a key's sending) to the frame that shows it, into ``latencies``."""
+    original = table.action_cursor
+    sent: list[float] = []
+
+    def timed(delta: int) -> None:
+        original(delta)
+        table.call_after_refresh(lambda: latencies.append(time.perf_counter() - sent[-1]))
+
+    table.action_cursor = timed  # type: ignore[method-assign]
+    return sent
+
+
 async def keys_under_load(path: Path, presses: int = 300) -> tuple[float, float, float]:
     """(p95, median) seconds from a key press to its repaint, and updates/s meanwhile."""
     client = Streaming()
@@ -183,14 +203,7 @@ async def keys_under_load(path: Path, presses: int = 300) -> tuple[float, float,
     async with app.run_test(size=SIZE) as pilot:
         table = app.main.query_one(TaskTable)
         await asyncio.sleep(2.0)  # polling reaches its pace
-        original = table.action_cursor
-        sent: list[float] = []
-
-        def timed_cursor(delta: int) -> None:
-            original(delta)
-            table.call_after_refresh(lambda: latencies.append(time.perf_counter() - sent[-1]))
-
-        table.action_cursor = timed_cursor  # type: ignore[method-assign]
+        sent = timed_cursor(table, latencies)
         first = client.answers
         started = time.perf_counter()
         for n in range(presses):
@@ -201,6 +214,97 @@ async def keys_under_load(path: Path, presses: int = 300) -> tuple[float, float,
         await pilot.pause()
     latencies.sort()
     return latencies[int(0.95 * len(latencies))], statistics.median(latencies), rate
+
+
+class Paced(httpx.AsyncByteStream):
+    """A body sent in 64 KB pieces at ``rate`` bytes a second."""
+
+    def __init__(self, data: bytes, rate: int) -> None:
+        self.data = data
+        self.rate = rate
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for start in range(0, len(self.data), 64 * 1024):
+            piece = self.data[start : start + 64 * 1024]
+            await asyncio.sleep(len(piece) / self.rate)
+            yield piece
+
+
+class VideoHost:
+    """Every video URL answered, by ranges, with one 10 MB faststart MP4 at 10 MB/s (the
+    still rows' host, in process: httpx's MockTransport)."""
+
+    RATE = 10 * 1024 * 1024
+
+    def __init__(self) -> None:
+        from vidwatch.simulator.videos import padded, video_file
+
+        self.video = padded(video_file("bench", "16:9", 10.0, True), 10 * 1024 * 1024)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        size = len(self.video)
+        asked = request.headers.get("Range", "bytes=0-").removeprefix("bytes=")
+        first, _, last = asked.partition("-")
+        start, end = int(first), min(int(last or size - 1), size - 1)
+        headers = {
+            "Content-Type": "video/mp4",
+            "Content-Length": str(end - start + 1),
+            "Content-Range": f"bytes {start}-{end}/{size}",
+        }
+        return httpx.Response(
+            206, headers=headers, stream=Paced(self.video[start : end + 1], self.RATE)
+        )
+
+
+async def keys_while_stills_load(path: Path, presses: int = 300) -> tuple[float, float, int]:
+    """(p95, median) seconds from a key press to its repaint while the cursor sweeps over
+    finished jobs whose stills load (each a 10 MB video on a host at 10 MB/s: a still
+    begun, cancelled when the cursor moves on) or, for six seen before, are drawn from
+    memory; and how many stills were drawn meanwhile."""
+    os.environ["XDG_CACHE_HOME"] = str(path.parent / "cache")  # never the user's cache
+    policy = Policy(min_interval=1.0, max_interval=2.0, concurrency=16)
+    config = Config(
+        base_url="https://gw.example", policy=policy, preview=PreviewSettings("halfblock")
+    )
+    paths = Paths(path.parent / "config.toml", path, path.parent)
+    host = VideoHost()
+    app = VidwatchApp(
+        DashboardOptions(paths, config), downloader_transport=httpx.MockTransport(host.handle)
+    )
+    latencies: list[float] = []
+    drawn = 0
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main.query_one(TaskTable)
+        still = app.main.still
+        await pilot.pause(0.5)
+        seen = 0
+        while seen < 6:  # six stills made first: coming back to them draws from memory
+            await pilot.press("down")
+            await pilot.pause()
+            if still.display:
+                for _ in range(400):  # 20 s at most
+                    if still.shown is not None:
+                        break
+                    await pilot.pause(0.05)
+                seen += 1
+        await pilot.press("home")
+        await pilot.pause(0.5)
+        original_show = still._show
+
+        def counted_show(*args: Any) -> None:
+            nonlocal drawn
+            drawn += 1
+            original_show(*args)
+
+        still._show = counted_show  # type: ignore[method-assign,assignment]
+        sent = timed_cursor(table, latencies)
+        for n in range(presses):
+            sent.append(time.perf_counter())
+            app.post_message(events.Key("down" if (n // 16) % 2 == 0 else "up", None))
+            await asyncio.sleep(random.uniform(0.03, 0.07))
+        await pilot.pause()
+    latencies.sort()
+    return latencies[int(0.95 * len(latencies))], statistics.median(latencies), drawn
 
 
 class Bare(App[None]):
@@ -301,6 +405,7 @@ PARTS: dict[str, Callable[[Path], Coroutine[Any, Any, Any]]] = {
     "datatable": lambda path: datatable_launch(10_000),
     "keys": lambda path: keys_under_load(path),
     "bare_keys": lambda path: bare_keys(),
+    "keys_stills": lambda path: keys_while_stills_load(path),
     "sort_filter": lambda path: sort_and_filter(path),
     "datatable_sort_filter": lambda path: datatable_sort_and_filter(10_000),
     "memory": lambda path: memory(path),
@@ -328,6 +433,7 @@ def measure(count: int = 10_000) -> Figures:
         stock.append(part("datatable", path))
     key_p95, key_median, rate = part("keys", path)
     bare_p95, bare_median = part("bare_keys", path)
+    stills_p95, stills_median, drawn = part("keys_stills", path)
     sort, filter_ = part("sort_filter", path)
     stock_sort, stock_filter = part("datatable_sort_filter", path)
     return Figures(
@@ -337,6 +443,9 @@ def measure(count: int = 10_000) -> Figures:
         key_median=key_median,
         bare_key_p95=bare_p95,
         bare_key_median=bare_median,
+        stills_key_p95=stills_p95,
+        stills_key_median=stills_median,
+        stills_drawn=drawn,
         updates_per_second=rate,
         sort=sort,
         filter=filter_,

@@ -1,5 +1,7 @@
 """Stills: the first look at a finished job whose 10 MB faststart MP4 sits on a host
-throttled to 10 MB/s (loopback), and a second look after a restart (the disk cache).
+throttled to 10 MB/s (loopback), counted from selecting it (the dashboard waits for the
+cursor to rest, ``SETTLE``, before it asks), and a second look after a restart (the disk
+cache).
 
 Anchors, measured in the same run: fetching 3 MB (the goal's read budget) from the same
 throttled host with a plain ranged GET, and reading the cached JPEG file.
@@ -20,6 +22,7 @@ from vidwatch.core.media.decoder import Decoders
 from vidwatch.core.media.previews import Previews
 from vidwatch.core.model.records import State, Task, TaskRecord, TaskResult, utcnow
 from vidwatch.simulator.videos import padded, video_file
+from vidwatch.ui.widgets.still import SETTLE
 
 MB = 1024 * 1024
 RATE = 10 * MB  # bytes a second
@@ -89,7 +92,8 @@ async def _measure() -> Figures:
                 previews.decoders.warm()  # as the dashboard does when it starts
                 await asyncio.sleep(1.0)  # the spare decoder is up
                 start = time.perf_counter()
-                preview = await previews.get(_record(url, n))
+                # as the dashboard asks: once the cursor has rested on the job
+                preview = await previews.get(_record(url, n), settle=SETTLE)
                 firsts.append(time.perf_counter() - start)
                 assert preview.still is not None, preview.why
                 read = max(read, preview.read)

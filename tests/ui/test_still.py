@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 from textual_image.widget import HalfcellImage
 from vidwatch.core.media.settings import PreviewSettings
@@ -144,3 +147,105 @@ async def test_a_download_from_the_dashboard_writes_its_still_beside_it(tmp_path
         await until(pilot, still.is_file, timeout=30, what="NAME.jpg beside the video")
         assert still.read_bytes().startswith(b"\xff\xd8\xff")
         assert session.records["grok:cow"].task.video is not None
+
+
+async def test_at_80x24_the_closer_look_keeps_the_facts_and_the_prompt_in_view(
+    tmp_path: Path,
+) -> None:
+    """The still is sized to the screen, so the filmstrip, the facts and the prompt (grok
+    echoes the one it was sent) are not pushed below it; a taller screen grows it again."""
+    host = VideoHost(padded(video_file("cow", "16:9", 4.0, True), 400_000))
+    echoed = record("grok:cow", State.SUCCEEDED, label="cow", url=URL)
+    echoed = replace(echoed, result=replace(echoed.result, sent_prompt="a cow on the moon"))
+    h = make_app(tmp_path, [echoed], preview=HALF, video_host=host.transport())
+    async with h.app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(h.app.screen, CloserLook))
+        closer = h.app.screen
+        assert isinstance(closer, CloserLook)
+        await until(pilot, lambda: len(closer.query(HalfcellImage)) == 2, timeout=30)
+        facts, prompt = closer.query_one("#closer-facts"), closer.query_one("#closer-prompt")
+        await until(pilot, lambda: facts.region.height > 0 and prompt.region.height > 0)
+        assert facts.region.bottom <= 23  # above the hint line
+        assert prompt.region.y < 23
+        assert "256×144 (16:9)" in str(facts.render())
+        assert "a cow on the moon" in str(prompt.render())
+        small = closer.query(HalfcellImage).first().region.height
+        await pilot.resize_terminal(160, 45)
+        await until(pilot, lambda: closer.query(HalfcellImage).first().region.height > small)
+
+
+async def test_a_cursor_sweeping_past_finished_jobs_asks_no_host_for_them(
+    tmp_path: Path,
+) -> None:
+    """A still that is not kept is made once the cursor rests on its job: the jobs passed
+    over on the way cost no request and no decoder."""
+    host = VideoHost(padded(video_file("cow", "16:9", 4.0, False), 400_000))
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return host.handle(request)
+
+    records = [record("grok:run", State.RUNNING)]  # highlighted first
+    records += [
+        replace(
+            finished(f"grok:{name}", minutes=n),
+            result=replace(finished().result, video_url=f"https://cdn.example/v/{name}.mp4?sig=1"),
+        )
+        for n, name in enumerate(("a", "b", "c"), start=1)
+    ]
+    h = make_app(tmp_path, records, preview=HALF, video_host=httpx.MockTransport(handle))
+    async with h.app.run_test(size=(160, 40)) as pilot:
+        still = h.app.main.query_one(StillView)
+        still.settle = 60.0  # passed over: never made
+        loop = asyncio.get_running_loop()
+
+        def asked_or_after(end: float) -> Callable[[], bool]:
+            return lambda: bool(asked) or loop.time() > end
+
+        for name in ("a", "b"):
+            still.record = h.app.session.records[f"grok:{name}"]
+            # long enough for a still begun at once to ask its host
+            await until(pilot, asked_or_after(loop.time() + 0.5))
+        still.settle = 0.0
+        still.record = h.app.session.records["grok:c"]
+        await until(pilot, lambda: still.shown is not None, timeout=30, what="c's still")
+    assert asked
+    assert {path.rsplit("/", 1)[-1] for path in asked} == {"c.mp4"}
+
+
+async def test_arrows_held_in_the_closer_look_read_nothing_of_the_jobs_passed_over(
+    tmp_path: Path,
+) -> None:
+    host = VideoHost(padded(video_file("cow", "16:9", 4.0, True), 400_000))
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path.rsplit("/", 1)[-1])
+        return host.handle(request)
+
+    records = [
+        replace(
+            finished(f"grok:{name}", minutes=n),
+            result=replace(finished().result, video_url=f"https://cdn.example/v/{name}.mp4?s=1"),
+        )
+        for n, name in enumerate(("a", "b", "c"))
+    ]
+    h = make_app(tmp_path, records, preview=HALF, video_host=httpx.MockTransport(handle))
+    async with h.app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")  # opened: a's closer look is made at once
+        await until(pilot, lambda: isinstance(h.app.screen, CloserLook))
+        closer = h.app.screen
+        assert isinstance(closer, CloserLook)
+        await until(pilot, lambda: closer.shown is not None, timeout=30, what="a's look")
+        closer.settle = h.app.main.query_one(StillView).settle = 60.0
+        await pilot.press("right")  # b, passed over
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 0.5  # long enough for a look begun at once to ask its host
+        await until(pilot, lambda: "b.mp4" in asked or loop.time() > end)
+        closer.settle = 0.0
+        await pilot.press("right")  # c, where the keys rest
+        await until(pilot, lambda: closer.task_id == "grok:c" and closer.shown is not None)
+    assert "b.mp4" not in asked
+    assert "c.mp4" in asked

@@ -6,6 +6,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from vidwatch.core.media.cache import StillCache
 from vidwatch.core.media.decoder import Decoders
@@ -150,3 +151,20 @@ async def test_the_newest_waiter_gets_the_next_turn() -> None:
     gate.set()
     await asyncio.gather(first, *waiting, return_exceptions=True)
     assert order == [0, 3, 1]
+
+
+async def test_a_fault_of_the_stack_itself_costs_the_still_never_an_exception(
+    tmp_path: Path,
+) -> None:
+    """An error that is no HTTP, file or value error (a transport's own bug) is still a
+    reason: the pane says it instead of "Loading the still…" for ever."""
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("the transport broke")
+
+    kept = StillCache(tmp_path, 16 * MB, free_space=lambda _: 10**12)
+    looks = Previews(kept, transport=httpx.MockTransport(broken))
+    preview = await looks.get(finished())
+    await looks.aclose()
+    assert preview.still is None
+    assert preview.why == "the still could not be made (RuntimeError: the transport broke)"

@@ -203,9 +203,11 @@ class Previews:
         for wanted in (False, True):
             self._failed.pop((task_id, wanted), None)
 
-    async def get(self, record: TaskRecord, *, strip: bool = False) -> Preview:
+    async def get(self, record: TaskRecord, *, strip: bool = False, settle: float = 0.0) -> Preview:
         """The preview of ``record``: its still and facts, and with ``strip`` its
-        filmstrip. Never raises (cancellation aside): what went wrong is in ``why``."""
+        filmstrip. Never raises (cancellation aside): what went wrong is in ``why``.
+        A preview that must be made (nothing kept) waits ``settle`` seconds first: a
+        cursor sweeping over the list cancels it before any host or decoder is asked."""
         why = why_none(record)
         if why is not None:
             return Preview(record.id, why=why)
@@ -218,11 +220,16 @@ class Previews:
         failed = self._failed.get((record.id, strip))
         if failed is not None and time.monotonic() - failed[0] < FAILED_FOR:
             return failed[1]
+        if settle > 0:
+            await asyncio.sleep(settle)
         async with self._slots.turn():
             try:
                 preview = await self._make(record, strip)
             except (httpx.HTTPError, OSError, ValueError) as exc:
                 preview = Preview(record.id, why=f"the video could not be read ({_said(exc)})")
+            except Exception as exc:  # a fault of its own costs this still, never the caller
+                log.exception("the still of %s failed", record.id)
+                preview = Preview(record.id, why=f"the still could not be made ({_said(exc)})")
         if preview.still is None or (strip and preview.strip is None):
             self._failed[(record.id, strip)] = (time.monotonic(), preview)
         if preview.still is not None:

@@ -1,7 +1,8 @@
 """A closer look at a finished job (``enter``): its still large, a filmstrip of frames
 spread over the video, its real facts and where they differ from what was asked, and its
 prompt. ←/→ go to the previous/next finished job in the table's order (the table's cursor
-follows), ``o`` opens the video, ``D`` downloads it, ``escape`` goes back.
+follows), ``o`` opens the video, ``D`` downloads it, ``escape`` goes back. Held down, ←/→
+start no reads for the jobs passed over: a look not kept is made once the keys rest.
 
 The still and the filmstrip are made in a worker (:class:`~vidwatch.core.media.previews.Previews`,
 with ``strip``: a few more frames read, in the same limited decoder); going on to another
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
+from PIL.Image import Image
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -25,10 +27,14 @@ from vidwatch.core.media.wording import differences, facts_line
 from vidwatch.core.model.records import State, TaskRecord
 from vidwatch.core.text.sanitize import clean_text
 from vidwatch.ui.controllers.task_actions import TaskActions
-from vidwatch.ui.widgets.still import Mode, image_widget, picture_of
+from vidwatch.ui.widgets.still import SETTLE, Mode, image_widget, picture_of
 
 __all__ = ["CloserLook", "finished_ids"]
 
+STILL_ROWS = 20  # the still's height, at most
+STRIP_ROWS = 6  # the filmstrip's, at most; on a screen under ROOMY rows, STRIP_ROWS_SMALL
+STRIP_ROWS_SMALL = 4
+ROOMY = 35
 HINT = "←/→ previous/next finished job · o open · D download · esc back"
 
 
@@ -60,6 +66,9 @@ class CloserLook(Screen[None]):
         self.mode: Mode = mode
         self.task_id = task_id
         self.shown: Preview | None = None  # what is on screen (tests read it)
+        self.settle = SETTLE  # after ←/→, a look not kept is made once the keys rest
+        self._pictures: tuple[Image | None, Image | None] = (None, None)
+        self._placed_for: tuple[int, int] | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="closer-body"):
@@ -77,7 +86,7 @@ class CloserLook(Screen[None]):
     def record(self) -> TaskRecord | None:
         return self.main.session.records.get(self.task_id)
 
-    def _go(self, task_id: str) -> None:
+    def _go(self, task_id: str, settle: float = 0.0) -> None:
         self.task_id = task_id
         self.shown = None
         self.main.table.move_to(task_id)
@@ -87,16 +96,17 @@ class CloserLook(Screen[None]):
         self.query_one("#closer-title", Static).update(
             f"{record.task.label or record.id} — {record.id}"
         )
-        for box in ("#closer-still", "#closer-strip"):
-            self.query_one(box).remove_children()
+        self._pictures = (None, None)
+        self._place()
         self.query_one("#closer-facts", Static).update("Loading the still and filmstrip…")
-        request = record.task.request
-        prompt = request.prompt if request is not None else record.result.enhanced_prompt
-        self.query_one("#closer-prompt", Static).update(clean_text(prompt or "", 4000))
-        self.run_worker(self._load(record), group="closer", exclusive=True, exit_on_error=False)
+        prompt = record.prompt or record.result.enhanced_prompt or ""  # grok: the sent one
+        self.query_one("#closer-prompt", Static).update(clean_text(prompt, 4000))
+        self.run_worker(
+            self._load(record, settle), group="closer", exclusive=True, exit_on_error=False
+        )
 
-    async def _load(self, record: TaskRecord) -> None:
-        preview = await self.previews.get(record, strip=True)
+    async def _load(self, record: TaskRecord, settle: float) -> None:
+        preview = await self.previews.get(record, strip=True, settle=settle)
         if preview.still is None:  # no filmstrip: the still alone, if there is one
             alone = await self.previews.get(record)
             preview = alone if alone.still is not None else preview
@@ -105,11 +115,8 @@ class CloserLook(Screen[None]):
         if record.id != self.task_id:
             return
         self.shown = preview
-        width = max(20, self.size.width - 4)
-        if still is not None:
-            self.query_one("#closer-still").mount(_sized(self.mode, still, width, 20))
-        if strip is not None:
-            self.query_one("#closer-strip").mount(_sized(self.mode, strip, width, 6))
+        self._pictures = (still, strip)
+        self._place()
         lines = [] if still is not None else [f"No still: {preview.why or 'none was made'}."]
         if preview.facts is not None:
             lines.append(facts_line(preview.facts))
@@ -119,12 +126,33 @@ class CloserLook(Screen[None]):
             lines.append(f"No filmstrip: {preview.why}.")
         self.query_one("#closer-facts", Static).update("\n".join(lines))
 
+    def _place(self) -> None:
+        """Mount the still and the filmstrip sized to the screen: at 80×24 too, the facts
+        and the start of the prompt stay in view below them."""
+        for box in ("#closer-still", "#closer-strip"):
+            self.query_one(box).remove_children()
+        still, strip = self._pictures
+        width, height = max(20, self.size.width - 4), self.size.height
+        self._placed_for = (self.size.width, height)
+        strip_rows = STRIP_ROWS if height >= ROOMY else STRIP_ROWS_SMALL
+        # title, hint, two margins, the facts (two lines) and the prompt (two) with its margin
+        still_rows = max(3, min(STILL_ROWS, height - (strip_rows if strip else 0) - 9))
+        if still is not None:
+            self.query_one("#closer-still").mount(_sized(self.mode, still, width, still_rows))
+        if strip is not None:
+            self.query_one("#closer-strip").mount(_sized(self.mode, strip, width, strip_rows))
+
+    def on_resize(self) -> None:
+        size = (self.size.width, self.size.height)
+        if self._pictures != (None, None) and self._placed_for != size:
+            self._place()
+
     def action_step(self, delta: int) -> None:
         ids = finished_ids(self.main)
         if not ids:
             return
         at = ids.index(self.task_id) if self.task_id in ids else -1
-        self._go(ids[(at + delta) % len(ids)])
+        self._go(ids[(at + delta) % len(ids)], self.settle)
 
     async def action_open(self) -> None:
         await self.main.action_open()
@@ -133,12 +161,9 @@ class CloserLook(Screen[None]):
         self.main.action_download()
 
 
-def _sized(mode: Mode, picture: object, width: int, rows: int) -> Widget:
+def _sized(mode: Mode, picture: Image, width: int, rows: int) -> Widget:
     """The picture within ``width`` columns and ``rows`` rows, its shape kept (a cell is
     about twice as tall as wide)."""
-    from PIL.Image import Image
-
-    assert isinstance(picture, Image)
     w, h = picture.size
     height = max(2, min(rows, round(width * h / max(w, 1) / 2)))
     shown = image_widget(mode, picture)

@@ -9,9 +9,10 @@ textual-image asks the terminal about itself when it is imported, which only wor
 Textual reads the keyboard: :func:`prepare` imports it then (``run_dashboard``).
 
 The still is made in a worker (:class:`~vidwatch.core.media.previews.Previews`: at most a
-few at a time, the newest selection first); moving on cancels the worker of the job left
-(exclusive group), which kills its decoder. The JPEG from the decoder is opened here only
-after its size is checked. Every word shown is plain text, never markup.
+few at a time, the newest selection first), once the cursor has rested on the job for
+:data:`SETTLE` (a still kept in memory or on disk shows at once); moving on cancels the
+worker of the job left (exclusive group), which kills its decoder. The JPEG from the
+decoder is opened here only after its size is checked. Every word shown is plain text, never markup.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ Mode = Literal["off", "halfblock", "kitty", "sixel"]
 OnFacts = Callable[[str, VideoFacts], object]
 LOADING: Final = "Loading the still…"
 MAX_ROWS: Final = 14  # the still's height in the column, at most
+SETTLE: Final = 0.15  # seconds the cursor rests on a job before its still is made
 
 # Terminals known to show kitty graphics (textual-image's placeholders), and sixel.
 _KITTY_TERMS: Final = ("xterm-kitty", "xterm-ghostty")
@@ -122,6 +124,7 @@ class StillView(Vertical):
         self.mode: Mode = mode
         self.on_facts = on_facts
         self.shown: Preview | None = None  # what is on screen (tests read it)
+        self.settle = SETTLE  # a still not kept is made once the cursor rests this long
         self._showing: tuple[object, ...] | None = None
         self.display = False
 
@@ -151,13 +154,15 @@ class StillView(Vertical):
             return
         self._clear()
         self._words(LOADING)
-        self.run_worker(self._load(record), group="still", exclusive=True, exit_on_error=False)
+        self.run_worker(
+            self._load(record, self.settle), group="still", exclusive=True, exit_on_error=False
+        )
 
-    async def _load(self, record: TaskRecord) -> None:
+    async def _load(self, record: TaskRecord, settle: float) -> None:
         import asyncio
 
         assert self.previews is not None
-        preview = await self.previews.get(record)
+        preview = await self.previews.get(record, settle=settle)
         picture = await asyncio.to_thread(picture_of, preview.still) if preview.still else None
         if _key(record) == self._showing:
             self._show(record, preview, picture)
