@@ -141,6 +141,28 @@ async def test_the_demo_shows_every_model_family(tmp_path: Path) -> None:
 
 
 @pytest.mark.ui
+async def test_the_demo_opens_on_the_job_that_succeeds_first() -> None:
+    """The cursor starts on the first row: its still and facts show at once (or within
+    moments), not after the slowest job of the list."""
+    from datetime import UTC, datetime
+
+    from vidwatch.ui.controllers.demo import Demo
+
+    demo = Demo(jobs=36, seed=0, speed=3.0)
+    try:
+        await demo.start(Config(), lambda: datetime.now(UTC))
+        first = demo.store.load().records
+        assert demo.simulator is not None
+        jobs = demo.simulator.jobs
+    finally:
+        await demo.stop()
+    done = [j for j in jobs.values() if not j.fails]
+    soonest = min(done, key=lambda j: j.created + j.queue_time + j.duration)
+    assert next(iter(first)) == soonest.id
+    assert first[soonest.id].task.label.startswith("demo 01 ")
+
+
+@pytest.mark.ui
 async def test_at_80x24_the_demo_banner_leaves_the_table_its_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
