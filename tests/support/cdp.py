@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -94,3 +95,5 @@ async def chromium(binary: str, width: int = 1400, height: int = 900) -> AsyncIt
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(10)
+        shutil.rmtree(profile, ignore_errors=True)  # the browser's profile goes with it
