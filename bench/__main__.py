@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -377,9 +378,15 @@ def main() -> None:
     args = parser.parse_args()
     rows: list[Row] = []
     started = time.monotonic()
-    for name in args.only.split(","):
-        print(f"running {name} …", file=sys.stderr, flush=True)
-        rows += PARTS[name]()
+    # Every folder a part makes (task files, videos, caches) lives in one that goes at the end.
+    with tempfile.TemporaryDirectory(prefix="vidwatch-bench-") as folder:
+        tempfile.tempdir = folder
+        try:
+            for name in args.only.split(","):
+                print(f"running {name} …", file=sys.stderr, flush=True)
+                rows += PARTS[name]()
+        finally:
+            tempfile.tempdir = None
     print("| measure | vidwatch | anchor | ratio | goal | pass |")
     print("|---|---|---|---|---|---|")
     for row in rows:
