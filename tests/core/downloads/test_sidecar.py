@@ -184,10 +184,14 @@ async def test_videos_differing_only_by_suffix_get_their_own_sidecars(tmp_path: 
     async with Downloader(tmp_path, transport=mock(both), free_space=plenty) as downloader:
         results = await downloader.download_all([mp4, webm])
     assert all(r.ok for r in results), results
-    names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["clip [1] (2).json", "clip [1] (2).webm", "clip [1].json", "clip [1].mp4"]
-    owners = {json.loads((tmp_path / n).read_text())["id"] for n in names if n.endswith(".json")}
-    assert owners == {"a:1", "b:1"}
+    # Downloaded at once: whichever is first takes the plain name, the other gets "(2)".
+    videos = sorted(p for p in tmp_path.iterdir() if p.suffix != ".json")
+    assert sorted(v.suffix for v in videos) == [".mp4", ".webm"]
+    assert sorted(v.stem for v in videos) == ["clip [1]", "clip [1] (2)"]
+    assert len(list(tmp_path.iterdir())) == 4  # a sidecar each, named after its video
+    for video in videos:
+        owner = json.loads(video.with_suffix(".json").read_text())["id"]
+        assert owner == ("a:1" if video.suffix == ".mp4" else "b:1")
 
 
 async def test_a_sidecar_that_cannot_be_written_leaves_the_video_saved(

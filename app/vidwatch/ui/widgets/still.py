@@ -169,7 +169,7 @@ class StillView(Vertical):
 
     def _clear(self) -> None:
         for old in self.query(".still--image"):
-            old.remove()
+            old.display = False  # kept for the next still: no widget mounted per key press
         self.shown = None
 
     def _cells(self, width: int, height: int) -> tuple[int, int]:
@@ -188,10 +188,15 @@ class StillView(Vertical):
         self.shown = preview
         lines: list[str] = []
         if picture is not None:
-            shown = image_widget(self.mode, picture)
+            shown = next(iter(self.query(".still--image")), None)
+            if shown is None:
+                shown = image_widget(self.mode, picture)
+                self.mount(shown, before=0)
+            else:  # the same widget, another picture: nothing to mount or style anew
+                shown.image = picture  # type: ignore[attr-defined]
+                shown.display = True
             # a size of its own in cells: its shape, within the column and MAX_ROWS
             shown.styles.width, shown.styles.height = self._cells(*picture.size)
-            self.mount(shown, before=0)
         else:
             lines.append(f"No still: {preview.why or 'the still could not be shown'}.")
         facts = preview.facts
