@@ -281,6 +281,15 @@ def test_any_clean_record_survives_the_file(task: Task, result: TaskResult) -> N
     assert back.result == empty_is_default(result)
 
 
+def test_a_zero_is_written_not_left_out() -> None:
+    # An empty video file is 0 bytes, not "size unknown": a zero reads back as a zero.
+    video = VideoFacts(width=0, height=0, size=0)
+    task = Task(id="t-1", added_at=datetime(2026, 1, 1, tzinfo=UTC), video=video)
+    back = decode_record(loads(dumps([TaskRecord(task, TaskResult())]).decode())["tasks"][0])
+    assert back is not None
+    assert back.task.video == video
+
+
 # --------------------------------------------------------------------------- the export
 
 

@@ -171,14 +171,17 @@ def _plan(specs: tuple[FieldSpec, ...], table: Mapping[Kind, R]) -> tuple[tuple[
     return tuple((spec, table[spec.kind]) for spec in specs)
 
 
+_NUMBERS: Final = (float, int)  # a zero is a value, not an empty field
+
+
 def to_file(record: Any) -> dict[str, Any]:
     """``record``'s fields as TOML values; empty ones (``None``, ``""``, ``()``, a
     non-finite number) are left out and read back as the field's default."""
     out: dict[str, Any] = {}
     for spec, encode in _TO_FILE_PLANS[type(record)]:
         value = getattr(record, spec.name)
-        if value is None or (not value and value.__class__ is not float and not spec.required):
-            continue  # None, "", (): nothing to write (a progress of 0.0 is something)
+        if value is None or (not value and value.__class__ not in _NUMBERS and not spec.required):
+            continue  # None, "", (): nothing to write (a progress of 0.0, a size of 0 is something)
         if encode is not None:
             value = encode(value)
             if value is None:
