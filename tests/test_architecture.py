@@ -88,6 +88,7 @@ def test_only_the_http_module_uses_aiohttp_as_a_client() -> None:
 
 
 HOOKS = {
+    "ALLOW_SELECT",  # KeyFooter: a footer's keys are not text to select, as in Textual's
     "BINDINGS",
     "COMPONENT_CLASSES",
     "CSS_PATH",

@@ -55,21 +55,6 @@ def _textual_app() -> Any:
     return App()
 
 
-def _footer_key() -> bool:
-    from textual.widget import Widget
-    from textual.widgets._footer import FooterKey
-
-    key = FooterKey(key="q", key_display="q", description="Quit", action="quit")
-    return isinstance(key, Widget) and key.action == "quit"
-
-
-def _palette_key_class() -> bool:
-    from textual.widgets import Footer
-    from vidwatch.ui.textual_private import PALETTE_KEY_CLASS
-
-    return f'classes="{PALETTE_KEY_CLASS}"' in inspect.getsource(Footer.compose)
-
-
 def _toasts() -> bool:
     from textual.screen import Screen
     from textual.widget import Widget
@@ -162,18 +147,6 @@ def _client_cookies() -> bool:
 
 RELIED_ON: list[tuple[str, str, str, Callable[[], bool]]] = [
     # (import name, what, where it is used, check)
-    (
-        "textual",
-        "textual.widgets._footer.FooterKey(…, action=…)",
-        "ui/widgets/footer.py",
-        _footer_key,
-    ),
-    (
-        "textual",
-        'the "-command-palette" class on the footer\'s ^p key',
-        "ui/widgets/footer.py, styles/app.tcss",
-        _palette_key_class,
-    ),
     ("textual", "textual.widgets._toast.Toast and ToastRack", "ui/widgets/toasts.py", _toasts),
     ("textual", "App._notifications (Notifications)", "ui/widgets/toasts.py", _notifications),
     ("textual", "App._unnotify(notification, refresh)", "ui/widgets/toasts.py", _unnotify),

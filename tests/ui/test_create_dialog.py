@@ -560,11 +560,9 @@ async def test_keys_typed_right_after_N_go_after_the_prefilled_prompt(tmp_path: 
 
 
 def footer_keys_of(screen: Any) -> dict[str, str]:
-    from textual.widgets import Footer
-    from vidwatch.ui.textual_private import FooterKey
+    from vidwatch.ui.widgets.footer import KeyFooter
 
-    footer = screen.query_one(Footer)
-    return {k.key_display: k.description for k in footer.query(FooterKey) if k.display}
+    return {k.key_display: k.description for k in screen.query_one(KeyFooter).shown}
 
 
 @pytest.mark.parametrize("size", [(120, 35), (80, 24)])

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, TextArea
+from textual.widgets import TextArea
 from vidwatch.core.model.records import State
 from vidwatch.ui.dialogs.add import AddDialog
 from vidwatch.ui.dialogs.confirm import ConfirmDialog
 from vidwatch.ui.screens.main import MainScreen
-from vidwatch.ui.textual_private import FooterKey
+from vidwatch.ui.widgets.footer import KeyFooter
 
 from tests.support.dashboard import make_app, record
 from tests.support.waits import until
@@ -21,8 +21,7 @@ pytestmark = pytest.mark.ui
 
 
 def footer_of(screen: Screen[object]) -> dict[str, str]:
-    footer = screen.query_one(Footer)
-    return {k.key_display: k.description for k in footer.query(FooterKey)}
+    return {k.key_display: k.description for k in screen.query_one(KeyFooter).keys}
 
 
 @pytest.mark.parametrize(
@@ -44,7 +43,7 @@ async def test_a_dialog_shows_its_own_keys(
         await pilot.press(key)
         await until(pilot, lambda: isinstance(h.app.screen, ModalScreen))
         dialog = h.app.screen
-        await until(pilot, lambda: bool(dialog.query(FooterKey)))
+        await until(pilot, lambda: bool(dialog.query_one(KeyFooter).keys))
         keys = footer_of(dialog)
         assert expected.items() <= keys.items(), keys
         assert not {"New job", "Copy URL", "Filter"} & set(keys.values())  # not the table's

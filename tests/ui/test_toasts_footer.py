@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Footer, Input, TextArea
+from textual.widgets import Input, TextArea
 from vidwatch.core.gateway.outcomes import Ok
 from vidwatch.core.model.records import State, TaskRecord
 from vidwatch.core.polling.events import TaskUpdate
 from vidwatch.ui.dialogs.add import AddDialog
 from vidwatch.ui.screens.help import HelpScreen
-from vidwatch.ui.textual_private import FooterKey, Toast, ToastRack, shown_notifications
+from vidwatch.ui.textual_private import Toast, ToastRack, shown_notifications
+from vidwatch.ui.widgets.footer import KeyFooter, ShownKey
 from vidwatch.ui.widgets.toasts import MAX_TOASTS
 
 from tests.support.dashboard import Harness, make_app, record
@@ -37,19 +38,20 @@ def some(tmp_path: Path) -> Harness:
     return make_app(tmp_path, [record(f"grok:{n}", State.RUNNING) for n in range(5)])
 
 
-def footer_keys(h: Harness) -> list[FooterKey]:
-    footer = h.app.screen.query_one(Footer)
-    return [k for k in footer.query(FooterKey) if k.display]
+def footer_keys(h: Harness) -> list[ShownKey]:
+    return list(h.app.screen.query_one(KeyFooter).shown)
 
 
-def shown_whole(h: Harness, key: FooterKey) -> bool:
-    """Every cell of the key is on screen and shows the key itself."""
-    region = key.region
-    width = h.app.screen.size.width
-    if not region or region.right > width:
+def shown_whole(h: Harness, key: ShownKey) -> bool:
+    """Every cell of the key is on screen, drawn by the footer, and shows the key itself."""
+    footer = h.app.screen.query_one(KeyFooter)
+    region = footer.region
+    if not region or key.x + key.width > min(region.width, h.app.screen.size.width):
         return False
-    return all(
-        h.app.screen.get_widget_at(x, region.y)[0] is key for x in range(region.x, region.right)
+    drawn = footer.render().plain[key.x : key.x + key.width]
+    return drawn == key.text and all(
+        h.app.screen.get_widget_at(region.x + x, region.y)[0] is footer
+        for x in range(key.x, key.x + key.width)
     )
 
 
@@ -83,6 +85,24 @@ async def test_the_footer_refits_when_the_terminal_grows(tmp_path: Path) -> None
         await pilot.resize_terminal(60, 24)
         await until(pilot, lambda: fitted() and len(footer_keys(h)) < narrow)
         assert {"help", "quit"} <= {k.action for k in footer_keys(h)}
+
+
+async def test_a_click_on_a_footer_key_presses_it_and_the_mouse_over_it_says_what_it_does(
+    tmp_path: Path,
+) -> None:
+    h = some(tmp_path)
+    async with h.app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: len(footer_keys(h)) >= 3)
+        footer = h.app.screen.query_one(KeyFooter)
+        help_key = next(k for k in footer_keys(h) if k.action == "help")
+        await pilot.hover(KeyFooter, offset=(help_key.x + 1, 0))
+        await until(pilot, lambda: footer.tooltip == help_key.tooltip)
+        assert help_key.tooltip
+        gap = max(k.x + k.width for k in footer_keys(h) if not k.pinned)
+        await pilot.hover(KeyFooter, offset=(gap, 0))  # between the keys: nothing
+        await until(pilot, lambda: footer.tooltip is None)
+        await pilot.click(KeyFooter, offset=(help_key.x + 1, 0))
+        await until(pilot, lambda: isinstance(h.app.screen, HelpScreen))
 
 
 def covered_cells(h: Harness, box: Widget) -> list[tuple[int, int]]:

@@ -5,10 +5,6 @@ installed Textual by ``tests/test_dependencies.py``, which names what moved. Tex
 pinned to the major version they were tested with (pyproject.toml). The rest of the
 dashboard calls the functions below, never the names themselves.
 
-- ``textual.widgets._footer.FooterKey`` (since 0.63, the new footer), its ``action``
-  attribute and the ``-command-palette`` class on the ``^p`` key (since 0.77): the footer
-  keeps Help, Quit and the palette's key in sight (:mod:`vidwatch.ui.widgets.footer`,
-  ``styles/app.tcss``). Textual's footer has no way to pin keys.
 - ``textual.widgets._toast.Toast`` and ``ToastRack`` (since 0.30): the rack of a screen
   is moved clear of the box being typed in (:mod:`vidwatch.ui.widgets.toasts`).
 - ``App._notifications`` (since 0.30), ``App._unnotify`` (since 0.37) and
@@ -36,18 +32,15 @@ from textual.driver import Driver
 from textual.notifications import Notification
 
 try:
-    from textual.widgets._footer import FooterKey
     from textual.widgets._toast import Toast, ToastRack
 except ImportError as exc:  # pragma: no cover - only with a Textual that moved them
     raise ImportError(
-        f"vidwatch needs Textual's {exc.name or 'widgets'} (FooterKey, Toast, ToastRack): this "
+        f"vidwatch needs Textual's {exc.name or 'widgets'} (Toast, ToastRack): this "
         "Textual moved them; see vidwatch/ui/textual_private.py"
     ) from exc
 
 __all__ = [
-    "PALETTE_KEY_CLASS",
     "CrashHook",
-    "FooterKey",
     "Toast",
     "ToastRack",
     "show_notification",
@@ -56,8 +49,6 @@ __all__ = [
     "terminal_modes",
     "withdraw_notification",
 ]
-
-PALETTE_KEY_CLASS = "-command-palette"  # the footer's ^p key (FooterKey)
 
 
 def shown_notifications(app: App[Any]) -> list[Notification]:

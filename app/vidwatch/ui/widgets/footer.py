@@ -1,98 +1,214 @@
-"""The footer, with ``? Help`` and ``q Quit`` always in sight.
+"""The footer: the keys of the screen, with ``? Help`` and ``q Quit`` always in sight.
 
-Textual's footer lists the keys in binding order, the app's last: at 80 columns the
-screen's dozen keys push Help and Quit off the edge. Here those two sit at the right,
-beside ``^p palette``, in a group of their own (styles/app.tcss docks it); the other
-keys fill what is left, and a key that does not fit whole is left out rather than cut.
-Textual does not export its footer's keys (``FooterKey``): they come from
-:mod:`vidwatch.ui.textual_private`.
+One widget draws the whole line. Textual's own footer mounts a widget per key (half the
+widgets of the dashboard) and mounts them all again at every focus change and screen
+switch; every one of them is styled again whenever its screen comes back. Here the line
+is worked out when the keys it shows change, and drawn like any other text.
 
-Textual builds its footer again (a dozen widgets mounted and styled) whenever the
-bindings may have changed: at every focus change, every screen pushed or popped. Here it
-is built again only when the keys it shows did change: that halved the CPU a dashboard
-test spends, and a key press that moves the focus no longer pays for it.
+The screen's keys come first, in binding order; ``? Help``, ``q Quit`` and ``^p palette``
+sit at the right, so that at 80 columns the screen's dozen keys cannot push them off the
+edge; a key that does not fit whole is left out rather than cut. A click on a key presses
+it; the mouse over a key shows what it does.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
+from rich.style import Style
+from rich.text import Text
 from textual import events
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import HorizontalGroup
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widget import Widget
 
-from vidwatch.ui.textual_private import PALETTE_KEY_CLASS, FooterKey
-
-__all__ = ["PINNED", "KeyFooter"]
+__all__ = ["PINNED", "KeyFooter", "ShownKey"]
 
 PINNED = ("help", "quit")  # actions whose keys never fall off the footer
+_DIVIDER = "▏"  # before the palette's key, as Textual's footer draws it
+
+
+@dataclass(frozen=True, slots=True)
+class ShownKey:
+    """A key as the footer shows it: ``x`` and ``width`` are its cells on the line
+    (``width`` 0: left out, for want of room)."""
+
+    key: str
+    key_display: str
+    description: str
+    action: str
+    enabled: bool
+    tooltip: str
+    pinned: bool
+    x: int = 0
+    width: int = 0
+
+    @property
+    def text(self) -> str:
+        """The cells it takes: `` a Add `` (the palette's key: ``▏^p palette ``)."""
+        body = (
+            f" {self.key_display} {self.description} "
+            if self.description
+            else (f" {self.key_display} ")
+        )
+        return _DIVIDER + body.lstrip() if self.action == "command_palette" else body
 
 
 _Keys = tuple[tuple[str, Binding, bool, str], ...]
 
 
-def _keys(screen: Screen[Any]) -> _Keys:
-    """What a footer on ``screen`` shows: each key shown (and the palette's), its
-    binding, whether it is enabled and its tooltip; the node that binds a key does not
-    change what is shown, nor do the keys a focused input binds without showing them."""
+def _active(screen: Screen[Any]) -> _Keys:
+    """The keys a footer on ``screen`` shows (and the palette's): each with its binding,
+    whether it is enabled and its tooltip."""
     palette = screen.app.COMMAND_PALETTE_BINDING
     return tuple(
         (key, binding, enabled, tooltip)
         for key, (_node, binding, enabled, tooltip) in screen.active_bindings.items()
-        if binding.show or key == palette
+        if binding.show or (key == palette and screen.app.ENABLE_COMMAND_PALETTE)
     )
 
 
-class KeyFooter(Footer):
-    """Textual's footer with the pinned keys in a ``.pinned-keys`` group."""
+class KeyFooter(Widget, can_focus=False):
+    """A line of the screen's keys, the pinned ones at the right."""
 
-    _shown: _Keys | None = None  # the keys the footer was last built with
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "footer-key--key",
+        "footer-key--description",
+        "footer-key--hover",
+    }
 
-    def bindings_changed(self, screen: Screen[Any]) -> None:
-        if (
-            self._bindings_ready
-            and self._shown is not None
-            and screen is self.screen
-            and _keys(screen) == self._shown
-        ):
-            return  # the same keys: nothing to build again
-        super().bindings_changed(screen)
+    def __init__(self) -> None:
+        super().__init__()
+        self._worked_from: _Keys | None = None  # the bindings the keys were worked out from
+        self._keys: tuple[ShownKey, ...] = ()
+        self._hover: ShownKey | None = None
 
-    def compose(self) -> ComposeResult:
-        self._shown = _keys(self.screen) if self._bindings_ready else None
-        pinned: list[FooterKey] = []
-        for widget in super().compose():
-            if isinstance(widget, FooterKey) and (
-                widget.action in PINNED or widget.has_class(PALETTE_KEY_CLASS)
-            ):
-                pinned.append(widget)
-            else:
-                yield widget
-        if pinned:
-            with HorizontalGroup(classes="pinned-keys"):
-                yield from pinned
-        self.call_after_refresh(self._fit)  # once the new keys have their sizes
+    # ------------------------------------------------------------------ what is shown
+
+    @property
+    def keys(self) -> tuple[ShownKey, ...]:
+        """Every key of the screen, in the order drawn (the ones left out: ``width`` 0)."""
+        return self._keys
+
+    @property
+    def shown(self) -> tuple[ShownKey, ...]:
+        """The keys on the line now."""
+        return tuple(k for k in self._keys if k.width)
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self.call_after_refresh(self._bindings_changed, self.screen)
 
     def on_resize(self, event: events.Resize) -> None:
-        self._fit(event.size.width)
+        self._place(event.size.width)
 
-    def _fit(self, width: int | None = None) -> None:
-        """Show the keys that fit whole in the room the pinned group leaves."""
-        room = self.size.width if width is None else width
-        for group in self.query_children(".pinned-keys"):
-            room -= sum(self._width(key) for key in group.query_children(FooterKey))
-        used = 0
-        for key in self.query_children(FooterKey):
-            used += self._width(key)
-            key.display = used <= room
-
-    def _width(self, key: FooterKey) -> int:
-        styles = key.styles
-        return (
-            key.get_content_width(self.size, self.app.size)
-            + styles.gutter.width
-            + styles.margin.width
+    def _bindings_changed(self, screen: Screen[Any]) -> None:
+        if not self.is_attached or screen is not self.screen:
+            return
+        bindings = _active(screen)
+        if bindings == self._worked_from:
+            return  # the same keys: nothing to work out again (focus changes do this)
+        self._worked_from = bindings
+        app = self.app
+        keys = [
+            ShownKey(
+                key=key,
+                key_display=app.get_key_display(binding),
+                description=binding.description,
+                action=binding.action,
+                enabled=enabled,
+                tooltip=tooltip or binding.tooltip or binding.description,
+                pinned=binding.action in PINNED or binding.action == "command_palette",
+            )
+            for key, binding, enabled, tooltip in bindings
+        ]
+        # One key per action (``d`` and ``delete`` both remove: the first one is shown).
+        unique: list[ShownKey] = []
+        for key in keys:
+            if all(key.action != k.action for k in unique):
+                unique.append(key)
+        # Help and Quit at the right, the palette's key last.
+        pinned = sorted(
+            (k for k in unique if k.pinned), key=lambda k: k.action == "command_palette"
         )
+        self._keys = (*(k for k in unique if not k.pinned), *pinned)
+        self._place(self.size.width)
+
+    def _place(self, width: int) -> None:
+        """Give each key its cells: the pinned ones at the right, the others from the
+        left while they fit whole."""
+        pinned = [k for k in self._keys if k.pinned]
+        right = max(0, width - sum(len(k.text) for k in pinned))
+        placed: list[ShownKey] = []
+        x = 0
+        for key in self._keys:
+            if key.pinned:
+                continue
+            size = len(key.text)
+            fits = x + size <= right
+            placed.append(replace(key, x=x, width=size) if fits else replace(key, x=0, width=0))
+            x += size if fits else 0
+        x = right
+        for key in pinned:
+            size = len(key.text)
+            fits = x + size <= width
+            placed.append(replace(key, x=x, width=size) if fits else replace(key, x=0, width=0))
+            x += size if fits else 0
+        self._keys = tuple(placed)
+        self.refresh()
+
+    # ------------------------------------------------------------------ drawing
+
+    def render(self) -> Text:
+        line = Text(no_wrap=True, overflow="crop", end="")
+        key_style = self.get_component_rich_style("footer-key--key")
+        text_style = self.get_component_rich_style("footer-key--description")
+        hover = self.get_component_rich_style("footer-key--hover")
+        dim = Style(dim=True)
+        x = 0
+        for shown in sorted(self.shown, key=lambda k: k.x):
+            line.append(" " * (shown.x - x))
+            extra = (hover if shown == self._hover else Style()) + (
+                Style() if shown.enabled else dim
+            )
+            if shown.action == "command_palette":
+                line.append(_DIVIDER, text_style + extra)
+            else:
+                line.append(" ", key_style + extra)
+            line.append(shown.key_display, key_style + extra)
+            line.append(" ", (key_style if not shown.description else text_style) + extra)
+            if shown.description:
+                line.append(f"{shown.description} ", text_style + extra)
+            x = shown.x + shown.width
+        return line
+
+    # ------------------------------------------------------------------ the mouse
+
+    def key_at(self, x: int) -> ShownKey | None:
+        """The key drawn at column ``x`` of the line, if any."""
+        return next((k for k in self.shown if k.x <= x < k.x + k.width), None)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        key = self.key_at(event.x)
+        if key != self._hover:
+            self._hover = key
+            self.tooltip = key.tooltip if key is not None else None
+            self.refresh()
+
+    def on_leave(self, event: events.Leave) -> None:
+        if self._hover is not None:
+            self._hover = None
+            self.tooltip = None
+            self.refresh()
+
+    def on_click(self, event: events.Click) -> None:
+        key = self.key_at(event.x)
+        if key is None:
+            return
+        event.stop()
+        if key.enabled:
+            self.app.simulate_key(key.key)
+        else:
+            self.app.bell()
