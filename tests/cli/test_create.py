@@ -335,6 +335,18 @@ def test_create_that_cannot_connect_says_nothing_was_sent(cli: Cli, tmp_path: Pa
     assert out == ""
 
 
+def test_submit_that_cannot_connect_exits_as_unreachable(cli: Cli) -> None:
+    # As `create` does: a script tells "nothing reached the gateway" from "a row failed".
+    batch = cli.tmp / "b.jsonl"
+    batch.write_text('{"prompt": "a"}\n{"prompt": "b"}\n', encoding="utf-8")
+    cli.base_url = "http://127.0.0.1:9"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("vidwatch.core.create.sender.BACKOFF", 0.01)
+        code, _, err = cli("submit", "--yes", str(batch))
+    assert code == 5, err
+    assert "2 rows: 0 with a job, 2 not sent; 0 requests sent now" in err  # none left
+
+
 def test_submit_resends_uncertain_rows_only_when_asked(cli: Cli) -> None:
     batch = cli.tmp / "b.jsonl"
     batch.write_text('{"prompt": "a"}\n{"prompt": "b"}\n', encoding="utf-8")

@@ -429,7 +429,7 @@ def _told(ctx: Context, verdict: Verdict, row: BatchRow) -> int:
         return EXIT_FAILED
     if key_rejected(verdict):
         return EXIT_KEY
-    return EXIT_UNREACHABLE if verdict.code in ("connect", "wrong_url") else EXIT_FAILED
+    return EXIT_UNREACHABLE if verdict.unreachable else EXIT_FAILED
 
 
 # --------------------------------------------------------------------------- resolving

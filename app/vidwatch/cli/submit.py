@@ -44,6 +44,7 @@ from vidwatch.cli.output import (
     EXIT_KEY,
     EXIT_OK,
     EXIT_STORE,
+    EXIT_UNREACHABLE,
     EXIT_USAGE,
     CliError,
     Context,
@@ -335,9 +336,12 @@ def cmd_submit(ctx: Context, ns: argparse.Namespace) -> int:
         ctx.warn(f"{_row_named(batch, row_id)}: {said}")
     if result.stopped:
         ctx.warn(f"the batch stopped: {safe(result.stopped, 400)}")
-    if any(key_rejected(v) for v in result.verdicts.values()):
+    verdicts = result.verdicts.values()
+    if any(key_rejected(v) for v in verdicts):
         ctx.warn(f"the API key was rejected: {key_hint(ctx.paths.config_file)}")
         code = EXIT_KEY
+    elif code == EXIT_FAILED and verdicts and all(v.unreachable for v in verdicts):
+        code = EXIT_UNREACHABLE  # as `create` says it: nothing reached the gateway
     if result.list_errors or result.unrecorded:
         code = EXIT_STORE
     if ns.wait:

@@ -381,7 +381,10 @@ class Sender:
             self.out -= 1
         if isinstance(outcome, Created) and outcome.result is not None:
             self._answered[row.identity] = outcome.result  # veo: its detail, as extras
-        return self._settle(row, key, send, judge(outcome))
+        verdict = judge(outcome)
+        if verdict.state is RowState.NOT_SENT and verdict.code == "connect":
+            self.result.sends -= 1  # it never left: no request was sent
+        return self._settle(row, key, send, verdict)
 
     def _decide(self, step: Step, body: Mapping[str, Any], key: str) -> str:
         """Under the one lock for the decision to send: claim the send in the record of

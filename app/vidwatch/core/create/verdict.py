@@ -85,6 +85,11 @@ class Verdict:
         return self.status == 401 or self.code.lower() == "invalid_api_key"
 
     @property
+    def unreachable(self) -> bool:
+        """The gateway was not reached: no connection, or the base URL is not its."""
+        return self.code in ("connect", "wrong_url")
+
+    @property
     def text(self) -> str:
         """``400 invalid_request: grok-video-3 takes …``, as the CLI and the dashboard say
         it (the server's text was cleaned when it was read)."""
