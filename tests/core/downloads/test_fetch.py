@@ -144,6 +144,25 @@ async def test_a_short_body_is_caught_by_the_size_check(tmp_path: Path) -> None:
     assert not (tmp_path / safe_filename(record)).exists()  # never a short file by that name
 
 
+async def test_a_redirect_to_a_refused_url_is_said_and_not_followed(tmp_path: Path) -> None:
+    record = TaskRecord(
+        Task("grok:1", utcnow()),
+        TaskResult(State.SUCCEEDED, "completed", "https://cdn.example/v.mp4"),
+    )
+    hosts: list[str] = []
+
+    def hides_its_host(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        return httpx.Response(302, headers={"Location": "https://cdn.example@evil.example/v"})
+
+    async with Downloader(tmp_path, transport=mock(hides_its_host)) as downloader:
+        result = await downloader.download(record)
+    assert not result.ok
+    assert "a redirect leads to a URL that is refused" in result.message
+    assert "evil.example" in result.message
+    assert hosts == ["cdn.example"]  # the other host was never asked
+
+
 @pytest.mark.parametrize(
     "url", ["javascript:alert(1)", "file:///etc/passwd", "-o/tmp/x", "ftp://host/v.mp4"]
 )

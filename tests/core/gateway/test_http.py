@@ -41,3 +41,33 @@ async def test_downloads_keep_httpxs_cookie_handling() -> None:
     """A video host may set a cookie on a redirect to the file."""
     assert await cookies_sent("files") == [None, "track=1"]
     await cookies_sent("files", set_them=True)
+
+
+async def test_each_hop_of_a_redirect_meets_the_url_rule() -> None:
+    """A video host's redirect to a URL that reads as one host and leads to another goes
+    no further; a plain one is followed."""
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        if request.url.path == "/hides":
+            return httpx.Response(302, headers={"Location": "https://cdn.example@evil.example/v"})
+        if request.url.path == "/plain":
+            return httpx.Response(302, headers={"Location": "https://cdn.example/v.mp4"})
+        return httpx.Response(200, content=b"video")
+
+    async with new_client(
+        timeout=httpx.Timeout(5),
+        connections=1,
+        purpose="files",
+        follow_redirects=True,
+        transport=httpx.MockTransport(handler),
+    ) as client:
+        assert (await client.get("https://videos.example/plain")).content == b"video"
+        with pytest.raises(httpx.UnsupportedProtocol, match=r"really leads to evil\.example"):
+            await client.get("https://videos.example/hides")
+    assert asked == [
+        "https://videos.example/plain",
+        "https://cdn.example/v.mp4",
+        "https://videos.example/hides",
+    ]  # evil.example was never asked

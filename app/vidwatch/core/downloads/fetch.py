@@ -62,7 +62,7 @@ from vidwatch.core.downloads.partfile import (
 )
 from vidwatch.core.downloads.sidecar import sidecar_note, sidecar_owner, sidecar_path
 from vidwatch.core.downloads.sniff import HEAD_BYTES, head_problem, refusal, type_problem
-from vidwatch.core.gateway.http import new_client
+from vidwatch.core.gateway.http import RefusedHop, new_client
 from vidwatch.core.model.records import TaskRecord
 from vidwatch.core.store.atomic import fsync_dir
 from vidwatch.core.store.lock import LockBusy, lock_file
@@ -179,6 +179,8 @@ class Downloader:
                 return DownloadResult.failed(record.id, str(exc))
             except httpx.TimeoutException:
                 return DownloadResult.failed(record.id, "the video host timed out")
+            except RefusedHop as exc:
+                return DownloadResult.failed(record.id, str(exc))
             except httpx.HTTPError as exc:
                 reason = type(exc).__name__
                 return DownloadResult.failed(record.id, f"network error ({reason})")

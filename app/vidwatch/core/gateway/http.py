@@ -35,12 +35,13 @@ from httpx_aiohttp import AiohttpTransport
 
 from vidwatch import __version__
 from vidwatch.core.gateway.outcomes import MAX_MESSAGE
-from vidwatch.core.text.sanitize import clean_line
+from vidwatch.core.text.sanitize import clean_line, url_problem
 
 __all__ = [
     "USER_AGENT",
     "BodyTooLarge",
     "Purpose",
+    "RefusedHop",
     "describe_error",
     "new_client",
     "production_transport",
@@ -80,7 +81,22 @@ def new_client(
         follow_redirects=follow_redirects,
         trust_env=False,
         transport=transport,
+        # httpx calls it for every request it sends, each hop of a redirect included
+        event_hooks={"request": [_check_hop]} if follow_redirects else None,
     )
+
+
+class RefusedHop(httpx.UnsupportedProtocol):
+    """A redirect led to a URL the one URL rule refuses; its text says why (clean)."""
+
+
+async def _check_hop(request: httpx.Request) -> None:
+    """The one URL rule, at every hop: a redirect to a URL that hides its host (user
+    information), holds invisible characters or is not http(s) goes no further."""
+    problem = url_problem(str(request.url))
+    if problem is not None:
+        said = clean_line(f"a redirect leads to a URL that is refused: {problem}", 300)
+        raise RefusedHop(said, request=request)
 
 
 class _NoCookies(httpx.Cookies):
