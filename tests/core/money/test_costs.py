@@ -3,14 +3,20 @@ id or by model and time; a charge for no watched job is kept apart, never guesse
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from vidwatch.core.gateway.billing import BillingClient
+from vidwatch.core.gateway.billing_answer import Failure, LogPage
+from vidwatch.core.model.money import Charge, ChargeKind, Units
 from vidwatch.core.model.records import Task, TaskRecord, TaskRequest, TaskResult
 from vidwatch.core.money.balance import BalanceKeeper
-from vidwatch.core.money.costs import Costs
+from vidwatch.core.money.costs import Costs, read_costs
 from vidwatch.core.money.matching import BY_ID, BY_TIME
+from vidwatch.core.store.charge_book import Book
 from vidwatch.simulator.server import Simulator
+
+USD = Units("USD", Decimal(500_000), known=True)
 
 
 def watched(sim: Simulator, job_id: str) -> TaskRecord:
@@ -92,3 +98,52 @@ async def test_a_gateway_without_a_log_is_not_asked_again() -> None:
     assert not keeper.asking
     assert asked == sim.billing.asked
     assert asked["/api/log/token"] == 1
+
+
+class PagedLog:
+    """A fork's request log that pages: ``pages[n - 1]`` for ``p=n``, then nothing."""
+
+    def __init__(self, pages: list[list[Charge]], *, paginated: bool = True) -> None:
+        self.pages = pages
+        self.paginated = paginated
+        self.asked: list[int] = []
+
+    async def log_page(self, page: int = 1) -> LogPage:
+        self.asked.append(page)
+        total = sum(len(p) for p in self.pages)
+        entries = self.pages[page - 1] if page <= len(self.pages) else []
+        return LogPage(tuple(entries), self.paginated, total if self.paginated else None)
+
+
+def charge(task_id: str, at: datetime) -> Charge:
+    return Charge(f"k-{task_id}", at, ChargeKind.CHARGE, "sora-2", 200_000, task_id)
+
+
+def created(task_id: str, at: datetime) -> TaskRecord:
+    return TaskRecord(Task(task_id, at, request=TaskRequest("sora-2", "a cat")), TaskResult())
+
+
+async def test_older_pages_of_a_log_that_pages_are_read_for_jobs_older_than_the_first() -> None:
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    old, new = "sora-2:old", "sora-2:new"
+    records = {old: created(old, now - timedelta(hours=5)), new: created(new, now)}
+    newer = [charge(f"sora-2:other{n}", now + timedelta(seconds=n)) for n in range(3)]
+    log = PagedLog([[charge(new, now), *newer], [charge(old, now - timedelta(hours=5))]])
+    costs = await read_costs(log, records, Book(), USD)  # type: ignore[arg-type]
+    assert not isinstance(costs, Failure)
+    assert set(costs.matching.costs) == {old, new}
+    assert log.asked[:2] == [1, 2]
+    assert len(log.asked) <= 3  # an empty page ends it
+
+    # new-api's own log (not paged: its newest entries whatever is asked) is asked once,
+    # and a log that answers the same page whatever is asked is not read over and over
+    for same in (
+        PagedLog([[charge(new, now)]], paginated=False),
+        PagedLog([[charge(new, now)]] * 5),
+    ):
+        await read_costs(same, records, Book(), USD)  # type: ignore[arg-type]
+        assert len(same.asked) <= 2
+    # no job older than the charges read: no older page is asked for
+    recent = PagedLog([[charge(new, now)], [charge(old, now - timedelta(hours=5))]])
+    await read_costs(recent, {new: records[new]}, Book(), USD)  # type: ignore[arg-type]
+    assert recent.asked == [1]
