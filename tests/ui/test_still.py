@@ -148,7 +148,8 @@ async def test_a_download_from_the_dashboard_writes_its_still_beside_it(tmp_path
         still = video.with_suffix(".jpg")
         await until(pilot, still.is_file, timeout=30, what="NAME.jpg beside the video")
         assert still.read_bytes().startswith(b"\xff\xd8\xff")
-        assert session.records["grok:cow"].task.video is not None
+        # the facts reach the task through the session, after the still is written
+        await until(pilot, lambda: session.records["grok:cow"].task.video is not None)
 
 
 async def test_at_80x24_the_closer_look_keeps_the_facts_and_the_prompt_in_view(
