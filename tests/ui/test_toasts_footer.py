@@ -7,8 +7,12 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+from rich.cells import cell_len
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Input, TextArea
@@ -338,3 +342,33 @@ async def test_a_toast_shows_once_while_a_dialog_is_open(
         await pilot.press("escape")
         await until(pilot, lambda: h.app.screen is h.app.main)
         await until(pilot, lambda: racks_showing() == [h.app.main])  # back behind none
+
+
+class _WideKeys(App[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "bell", "添加任务"),
+        Binding("b", "bell", "复制链接地址", key_display="b"),
+        Binding("c", "toggle_dark", "打开视频文件"),
+        Binding("question_mark", "help", "帮助"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield KeyFooter()
+
+    def action_help(self) -> None:
+        self.bell()
+
+
+async def test_keys_with_wide_characters_are_placed_by_their_cells() -> None:
+    app = _WideKeys()
+    async with app.run_test(size=(40, 5)) as pilot:
+        footer = app.query_one(KeyFooter)
+        await until(pilot, lambda: bool(footer.shown))
+        shown = footer.shown
+        assert all(k.width == cell_len(k.text) for k in shown)
+        assert max(k.x + k.width for k in shown) <= 40
+        assert any(k.action == "help" for k in shown)  # pinned, at the right
+        assert len(shown) < len(footer.keys)  # what does not fit whole is left out
+        line = footer.render()
+        assert cell_len(line.plain) <= 40
+        assert all(k.text in line.plain for k in shown)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -47,12 +48,14 @@ class ShownKey:
     @property
     def text(self) -> str:
         """The cells it takes: `` a Add `` (the palette's key: ``▏^p palette ``)."""
-        body = (
-            f" {self.key_display} {self.description} "
-            if self.description
-            else (f" {self.key_display} ")
-        )
+        body = f" {self.key_display} {self.description} " if self.description else ""
+        body = body or f" {self.key_display} "
         return _DIVIDER + body.lstrip() if self.action == "command_palette" else body
+
+    @property
+    def cells(self) -> int:
+        """How many cells :attr:`text` takes (a wide character takes two)."""
+        return cell_len(self.text)
 
 
 _Keys = tuple[tuple[str, Binding, bool, str], ...]
@@ -140,19 +143,19 @@ class KeyFooter(Widget, can_focus=False):
         """Give each key its cells: the pinned ones at the right, the others from the
         left while they fit whole."""
         pinned = [k for k in self._keys if k.pinned]
-        right = max(0, width - sum(len(k.text) for k in pinned))
+        right = max(0, width - sum(k.cells for k in pinned))
         placed: list[ShownKey] = []
         x = 0
         for key in self._keys:
             if key.pinned:
                 continue
-            size = len(key.text)
+            size = key.cells
             fits = x + size <= right
             placed.append(replace(key, x=x, width=size) if fits else replace(key, x=0, width=0))
             x += size if fits else 0
         x = right
         for key in pinned:
-            size = len(key.text)
+            size = key.cells
             fits = x + size <= width
             placed.append(replace(key, x=x, width=size) if fits else replace(key, x=0, width=0))
             x += size if fits else 0
