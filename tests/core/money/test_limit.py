@@ -115,3 +115,17 @@ async def test_a_hanging_log_never_holds_the_question_the_sender_asks() -> None:
     assert spend.reached() is None  # answered at once, the read still out
     await spend.aclose()
     assert spend.reads == 0
+
+
+async def test_charges_that_fall_off_the_logs_newest_entries_still_count() -> None:
+    # new-api answers its newest entries: a long run's first charges leave the answer
+    # while the run goes on, and must not leave the sum.
+    entries = [entry(START + timedelta(seconds=3), 120_000)]  # 0.24 USD
+    spend = watch(log_of(entries), 0.5)
+    await spend.read()
+    entries[:] = [entry(START + timedelta(seconds=9), 150_000)]  # 0.30 USD; the first gone
+    await spend.read()
+    assert spend.seen == Decimal("0.54")
+    assert spend.reached() is not None
+    await spend.read()  # the same entry read again counts once
+    assert spend.seen == Decimal("0.54")

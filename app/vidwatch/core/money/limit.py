@@ -5,11 +5,12 @@ The estimate refuses a batch before anything is sent
 change, a field costs more than the charges seen said). While a run sends,
 :class:`SpendWatch` reads the request log on the billing routes' own client — in a task
 of its own, every :data:`EVERY` seconds — and sums the charges less refunds dated from
-the run's start. :meth:`SpendWatch.reached` is what the sender asks before each row: a
-plain read of what was last seen, never a request, so a billing route that fails or
-hangs never slows a create. Today's spend before the run counts too (the limit is per
-batch and per day). A log that is not offered is said once (the log) and not asked
-again; the check before the run still held.
+the run's start: every entry seen in any read, so that a long run's first charges still
+count once they fall off the log's newest entries. :meth:`SpendWatch.reached` is what the
+sender asks before each row: a plain read of what was last seen, never a request, so a
+billing route that fails or hangs never slows a create. Today's spend before the run
+counts too (the limit is per batch and per day). A log that is not offered is said once
+(the log) and not asked again; the check before the run still held.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ class SpendWatch:
         self.before = spent_before.amount if spent_before is not None and same else Decimal(0)
         self.every = every
         self.seen = Decimal(0)  # charges less refunds since the run began, in units
+        # every entry of the run seen in any read (the log answers its newest entries: a
+        # long run's first charges fall off it while the run goes on)
+        self._run_entries: dict[str, int] = {}
         self.reads = 0  # answers of the log read
         self.offered = True
         self._task: asyncio.Task[None] | None = None
@@ -70,8 +74,8 @@ class SpendWatch:
             self.offered = False
             log.info("the gateway offers no request log to this key (%s)", page.why)
         elif isinstance(page, LogPage):
-            quota = sum(c.signed for c in page.charges if c.at >= self.since)
-            self.seen = self.units.amount(quota)
+            self._run_entries.update((c.key, c.signed) for c in page.charges if c.at >= self.since)
+            self.seen = self.units.amount(sum(self._run_entries.values()))
             self.reads += 1
 
     async def _run(self) -> None:
