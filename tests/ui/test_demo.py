@@ -3,14 +3,11 @@ and leaves nothing behind when it ends."""
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from rich.text import Text
-from textual.pilot import Pilot
 from textual.widgets import Input, Static
 from vidwatch.core.config import Config, Paths, default_download_dir
 from vidwatch.core.model.records import State
@@ -18,13 +15,16 @@ from vidwatch.ui.app import DashboardOptions, VidwatchApp
 from vidwatch.ui.controllers.demo import home_relative
 from vidwatch.ui.dialogs.export import ExportDialog
 
+from tests.support.waits import until
 
-async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.02)
+
+@pytest.fixture
+def demo_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo's own folder (made with tempfile) under the test's, not the system's.
+    (The banner tests keep the system's: the banner names the folder, and its length is
+    what they measure.)"""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
 
 
 def everything_under(folder: Path) -> list[Path]:
@@ -122,7 +122,7 @@ async def test_the_demo_banner_is_read_whole_at_80x24(
         await pilot.press("q")
 
 
-async def test_the_demo_shows_every_model_family(tmp_path: Path) -> None:
+async def test_the_demo_shows_every_model_family(demo_tmp: Path) -> None:
     """Its jobs take the families in turn: grok, sora, veo, each answering in its own
     shape, and one in the doc page's."""
     from datetime import UTC, datetime
@@ -141,7 +141,7 @@ async def test_the_demo_shows_every_model_family(tmp_path: Path) -> None:
 
 
 @pytest.mark.ui
-async def test_the_demo_opens_on_the_job_that_succeeds_first() -> None:
+async def test_the_demo_opens_on_the_job_that_succeeds_first(demo_tmp: Path) -> None:
     """The cursor starts on the first row: its still and facts show at once (or within
     moments), not after the slowest job of the list."""
     from datetime import UTC, datetime
@@ -157,7 +157,7 @@ async def test_the_demo_opens_on_the_job_that_succeeds_first() -> None:
     finally:
         await demo.stop()
     done = [j for j in jobs.values() if not j.fails]
-    soonest = min(done, key=lambda j: j.created + j.queue_time + j.duration)
+    soonest = min(done, key=lambda j: j.finishes_at)
     assert next(iter(first)) == soonest.id
     assert first[soonest.id].task.label.startswith("demo 01 ")
 
@@ -184,7 +184,7 @@ async def test_at_80x24_the_demo_banner_leaves_the_table_its_rows(
 
 
 @pytest.mark.ui
-async def test_the_demo_shows_what_each_job_cost_for_every_family(tmp_path: Path) -> None:
+async def test_the_demo_shows_what_each_job_cost_for_every_family(demo_tmp: Path) -> None:
     """The demo's jobs carry the request that made them, as jobs created here do: the
     simulator's charges (only sora's name their task) are matched to every one of them,
     so the COST column, the detail pane and the stats view show costs in the demo."""

@@ -3,8 +3,6 @@ the box being typed in (toasts keep clear of it and do not pile up)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
@@ -13,7 +11,6 @@ import pytest
 from rich.cells import cell_len
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Input, TextArea
 from vidwatch.core.gateway.outcomes import Ok
@@ -26,16 +23,9 @@ from vidwatch.ui.widgets.footer import KeyFooter, ShownKey
 from vidwatch.ui.widgets.toasts import MAX_TOASTS
 
 from tests.support.dashboard import Harness, make_app, record
+from tests.support.waits import until
 
 pytestmark = pytest.mark.ui
-
-
-async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.02)
 
 
 def some(tmp_path: Path) -> Harness:
@@ -102,7 +92,7 @@ async def test_a_click_on_a_footer_key_presses_it_and_the_mouse_over_it_says_wha
         await pilot.hover(KeyFooter, offset=(help_key.x + 1, 0))
         await until(pilot, lambda: footer.tooltip == help_key.tooltip)
         assert help_key.tooltip
-        gap = max(k.x + k.width for k in footer_keys(h) if not k.pinned)
+        gap = next(x for x in range(footer.size.width) if footer.key_at(x) is None)
         await pilot.hover(KeyFooter, offset=(gap, 0))  # between the keys: nothing
         await until(pilot, lambda: footer.tooltip is None)
         await pilot.click(KeyFooter, offset=(help_key.x + 1, 0))
