@@ -130,8 +130,9 @@ def confirm(
     host = host_of(config.base_url)
     if len(requests) == 1:  # one job: what it is, the prompt included, what it may cost
         print(f"About to create a job on {host}; it is paid:", file=ctx.err)
-        for name, value in [*one_job(requests[0]), ("cost", quote.text(utcnow()))]:
-            print(f"  {name:<7} {safe(value, 2000)}", file=ctx.err)
+        # one_job's values are made safe where they are read; the estimate here
+        for name, value in [*one_job(requests[0]), ("cost", safe(quote.text(utcnow()), 2000))]:
+            print(f"  {name:<7} {value}", file=ctx.err)
         return ask(ctx, "Create it?")
     print(f"About to create {count} on {host}; each is paid:", file=ctx.err)
     for line in spend_summary(requests):
@@ -226,17 +227,17 @@ def send_rows(
             watch = spend_watch(ctx, config, limit) if limit is not None else None
             if watch is not None:  # its own client, made in the loop that runs it
                 watch.start()
-            sender = Sender(
-                client,
-                manifest,
-                budget,
-                ledger=ledger,
-                add_tasks=store.add,
-                report=report,
-                known_ids=known_ids,
-                halt=watch.reached if watch is not None else None,
-            )
             try:
+                sender = Sender(
+                    client,
+                    manifest,
+                    budget,
+                    ledger=ledger,
+                    add_tasks=store.add,
+                    report=report,
+                    known_ids=known_ids,
+                    halt=watch.reached if watch is not None else None,
+                )
                 return await sender.run(steps, relist)
             finally:
                 if watch is not None:

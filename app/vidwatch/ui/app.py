@@ -470,8 +470,7 @@ class VidwatchApp(CrashHook[None]):
         """``$``: the stats screen, from the list and the charge book (no request)."""
         if isinstance(self.screen, StatsScreen):
             return
-        keeper = self.balance.keeper
-        book = keeper.book if keeper is not None else Book()
+        book = self._book()
         units = book.units or QUOTA_UNITS
         stats = compute(self.session.records.values(), book.unmatched, units, self.clock())
         self.push_screen(StatsScreen(stats, copy=self.main.copy))

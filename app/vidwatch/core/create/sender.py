@@ -382,7 +382,7 @@ class Sender:
         if isinstance(outcome, Created) and outcome.result is not None:
             self._answered[row.identity] = outcome.result  # veo: its detail, as extras
         verdict = judge(outcome)
-        if verdict.state is RowState.NOT_SENT and verdict.code == "connect":
+        if verdict.code == "connect":  # judged not sent: no connection could be made
             self.result.sends -= 1  # it never left: no request was sent
         return self._settle(row, key, send, verdict)
 

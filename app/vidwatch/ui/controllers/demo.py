@@ -75,12 +75,12 @@ class Demo:
         when = now()
         # Each with the request that made it, as if created here: the request log's
         # charges are matched to them (by model and time), so the demo shows costs.
-        jobs = [simulator.jobs[i] for i in simulator.job_ids]
+        jobs = list(simulator.jobs.values())
         # The first row (where the cursor starts) is the job that succeeds first: the
         # detail pane shows a still and the video's facts at once, or within moments.
         done = [j for j in jobs if not j.fails]
         if done:
-            first = min(done, key=lambda j: j.created + j.queue_time + j.duration)
+            first = min(done, key=lambda j: j.finishes_at)
             jobs.remove(first)
             jobs.insert(0, first)
         tasks = [

@@ -12,9 +12,8 @@ job cancels it. Every word shown is plain text.
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from PIL.Image import Image
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -28,6 +27,9 @@ from vidwatch.core.model.records import State, TaskRecord
 from vidwatch.core.text.sanitize import clean_text
 from vidwatch.ui.controllers.task_actions import TaskActions
 from vidwatch.ui.widgets.still import SETTLE, Mode, image_widget, picture_of
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 __all__ = ["CloserLook", "finished_ids"]
 
@@ -136,7 +138,7 @@ class CloserLook(Screen[None]):
         self._placed_for = (self.size.width, height)
         strip_rows = STRIP_ROWS if height >= ROOMY else STRIP_ROWS_SMALL
         # title, hint, two margins, the facts (two lines) and the prompt (two) with its margin
-        still_rows = max(3, min(STILL_ROWS, height - (strip_rows if strip else 0) - 9))
+        still_rows = max(3, min(STILL_ROWS, height - (strip_rows if strip is not None else 0) - 9))
         if still is not None:
             self.query_one("#closer-still").mount(_sized(self.mode, still, width, still_rows))
         if strip is not None:

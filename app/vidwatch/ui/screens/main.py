@@ -46,7 +46,7 @@ from vidwatch.ui.controllers.task_actions import (
 from vidwatch.ui.dialogs.columns import ColumnsDialog
 from vidwatch.ui.dialogs.create import Prefill
 from vidwatch.ui.keys import ALTERNATES, MAIN_BINDINGS, TYPED_ACTIONS
-from vidwatch.ui.widgets.columns import OPTIONAL_COLUMNS, layout
+from vidwatch.ui.widgets.columns import OPTIONAL_COLUMNS
 from vidwatch.ui.widgets.detail import NO_TASKS, DetailPane
 from vidwatch.ui.widgets.footer import KeyFooter
 from vidwatch.ui.widgets.header import StateCounts, StatusBar
@@ -339,10 +339,9 @@ class MainScreen(TaskActions):
                 self.table.set_hidden(hidden)
                 self._view_changed()
 
-        def shown(hidden: frozenset[str]) -> frozenset[str]:
-            return frozenset(c.key for c in layout(self.table.columns_width, hidden))
-
-        self.app.push_screen(ColumnsDialog(OPTIONAL_COLUMNS, self.table.hidden, shown), chosen)
+        self.app.push_screen(
+            ColumnsDialog(OPTIONAL_COLUMNS, self.table.hidden, self.table.shown_columns), chosen
+        )
 
     # ------------------------------------------------------------------ pause / resume
 

@@ -398,10 +398,9 @@ class TaskTable(ScrollView, can_focus=True):
     def _width(self) -> int:
         return self.scrollable_content_region.width
 
-    @property
-    def columns_width(self) -> int:
-        """The width the columns are laid out in (:func:`columns.layout`)."""
-        return self._width
+    def shown_columns(self, hidden: frozenset[str]) -> frozenset[str]:
+        """The columns this table would show with ``hidden`` hidden, at its width."""
+        return frozenset(c.key for c in layout(self._width, hidden))
 
     @property
     def _rows_shown(self) -> int:

@@ -115,9 +115,6 @@ def place_toasts(screen: Screen[Any]) -> None:
     region = _keep_clear(screen)
     right = _clear_right(screen)
     styles = rack.styles
-    # Textual's rack keeps a gutter for a scrollbar it never shows: the table's last
-    # columns (a row's "…") showed beside each toast as if part of it.
-    styles.scrollbar_size_vertical = 0
     # Narrower by what they keep clear of at the right (a margin would not narrow it).
     if right:
         styles.width = screen.size.width - right
