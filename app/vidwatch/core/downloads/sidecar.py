@@ -107,13 +107,8 @@ def note_cost(record: TaskRecord) -> bool:
     if not saved or record.task.cost is None:
         return False
     path = sidecar_path(Path(saved))
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_SIDECAR_READ + 1)
-        data = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_SIDECAR_READ else None
-    except (OSError, ValueError):
-        return False
-    if not isinstance(data, dict) or "vidwatch_sidecar" not in data or data.get("id") != record.id:
+    data = _read_sidecar(path)
+    if not isinstance(data, dict) or data.get("id") != record.id:
         return False
     cost = fields.to_jsonable(record.task)["cost"]
     if data.get("cost") == cost:
@@ -130,6 +125,16 @@ def sidecar_owner(path: Path) -> str | None:
     """The task ID a sidecar at ``path`` belongs to; ``""`` when there is a file there
     that is not a vidwatch sidecar (the user's own: never replaced); ``None`` when
     there is no file."""
+    data = _read_sidecar(path)
+    if not isinstance(data, dict):
+        return data
+    owner = data.get("id")
+    return owner if isinstance(owner, str) else ""
+
+
+def _read_sidecar(path: Path) -> dict[str, Any] | str | None:
+    """The vidwatch sidecar at ``path``, read within its size cap; ``None`` when there
+    is no file, ``""`` when the file cannot be read or is not a vidwatch sidecar."""
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_SIDECAR_READ + 1)
@@ -143,10 +148,7 @@ def sidecar_owner(path: Path) -> str | None:
         data = json.loads(raw.decode("utf-8"))
     except ValueError:
         return ""
-    if not isinstance(data, dict) or "vidwatch_sidecar" not in data:
-        return ""
-    owner = data.get("id")
-    return owner if isinstance(owner, str) else ""
+    return data if isinstance(data, dict) and "vidwatch_sidecar" in data else ""
 
 
 def sidecar_note(record: TaskRecord, video: Path, size: int) -> str:
