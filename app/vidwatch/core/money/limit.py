@@ -24,7 +24,7 @@ from typing import Final
 from vidwatch.core.gateway.billing import BillingClient
 from vidwatch.core.gateway.billing_answer import LogPage, NotOffered
 from vidwatch.core.model.money import Money, Units
-from vidwatch.core.money.balance import stop
+from vidwatch.core.money.balance import log_costs, stop
 
 __all__ = ["EVERY", "SKEW", "SpendWatch"]
 
@@ -72,7 +72,7 @@ class SpendWatch:
         page = await self.client.log_page()
         if isinstance(page, NotOffered):
             self.offered = False
-            log.info("the gateway offers no request log to this key (%s)", page.why)
+            log_costs(page)
         elif isinstance(page, LogPage):
             self._run_entries.update((c.key, c.signed) for c in page.charges if c.at >= self.since)
             self.seen = self.units.amount(sum(self._run_entries.values()))
