@@ -8,6 +8,7 @@ measure, vidwatch, anchor, ratio, goal, pass.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -242,12 +243,19 @@ def dashboard_rows() -> list[Row]:
             f"{f.key_median / f.bare_key_median:.2f}×",
         ),
         ratio_row(
-            f"key press to repaint, p95, while stills load ({f.stills_drawn} drawn; 10 MB "
-            "videos on a host at 10 MB/s; anchor: a bare Textual app)",
+            f"key press to repaint, p95, while stills load ({f.stills_begun} begun, "
+            f"{f.stills_drawn} drawn; 10 MB videos on a host at 10 MB/s; anchor: a bare "
+            "Textual app)",
             f.stills_key_p95,
             f.bare_key_p95,
             3.0,  # the key-press row's goal
             ms,
+        ),
+        Row(
+            "  key press to repaint while stills load, median",
+            ms(f.stills_key_median),
+            ms(f.bare_key_median),
+            f"{f.stills_key_median / f.bare_key_median:.2f}×",
         ),
         ratio_row(
             "sort 10,000 rows, slowest of 4 (anchor: stock DataTable sorting them)",
@@ -379,14 +387,25 @@ def main() -> None:
     rows: list[Row] = []
     started = time.monotonic()
     # Every folder a part makes (task files, videos, caches) lives in one that goes at the end.
+    # The parts run in processes of their own: they are told through the environment, so
+    # that no cache, state or data of a dashboard measured lands in the user's folders.
     with tempfile.TemporaryDirectory(prefix="vidwatch-bench-") as folder:
         tempfile.tempdir = folder
+        saved = dict(os.environ)
+        os.environ.update(
+            TMPDIR=folder,
+            XDG_CACHE_HOME=os.path.join(folder, "cache"),
+            XDG_STATE_HOME=os.path.join(folder, "state"),
+            XDG_DATA_HOME=os.path.join(folder, "data"),
+        )
         try:
             for name in args.only.split(","):
                 print(f"running {name} …", file=sys.stderr, flush=True)
                 rows += PARTS[name]()
         finally:
             tempfile.tempdir = None
+            os.environ.clear()
+            os.environ.update(saved)
     print("| measure | vidwatch | anchor | ratio | goal | pass |")
     print("|---|---|---|---|---|---|")
     for row in rows:

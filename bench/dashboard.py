@@ -55,6 +55,7 @@ class Figures:
     stills_key_p95: float  # key press to repaint while stills load (no polling)
     stills_key_median: float
     stills_drawn: int  # stills drawn during those presses
+    stills_begun: int  # stills begun then (a host asked for the video), most cancelled
     updates_per_second: float
     sort: float
     filter: float
@@ -216,6 +217,17 @@ async def keys_under_load(path: Path, presses: int = 300) -> tuple[float, float,
     return latencies[int(0.95 * len(latencies))], statistics.median(latencies), rate
 
 
+def press_gap(n: int, rng: random.Random) -> float:
+    """Seconds after key press ``n``: 30–70 ms, as keys held or tapped; every eighth
+    press the cursor rests past the still view's settle delay, so a still is begun (and
+    cancelled by the next press, or drawn)."""
+    from vidwatch.ui.widgets.still import SETTLE
+
+    if n % 8 == 7:
+        return SETTLE + rng.uniform(0.05, 0.25)
+    return rng.uniform(0.03, 0.07)
+
+
 class Paced(httpx.AsyncByteStream):
     """A body sent in 64 KB pieces at ``rate`` bytes a second."""
 
@@ -240,8 +252,10 @@ class VideoHost:
         from vidwatch.simulator.videos import padded, video_file
 
         self.video = padded(video_file("bench", "16:9", 10.0, True), 10 * 1024 * 1024)
+        self.asked = 0  # requests for a video
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        self.asked += 1
         size = len(self.video)
         asked = request.headers.get("Range", "bytes=0-").removeprefix("bytes=")
         first, _, last = asked.partition("-")
@@ -256,11 +270,12 @@ class VideoHost:
         )
 
 
-async def keys_while_stills_load(path: Path, presses: int = 300) -> tuple[float, float, int]:
+async def keys_while_stills_load(path: Path, presses: int = 300) -> tuple[float, float, int, int]:
     """(p95, median) seconds from a key press to its repaint while the cursor sweeps over
     finished jobs whose stills load (each a 10 MB video on a host at 10 MB/s: a still
-    begun, cancelled when the cursor moves on) or, for six seen before, are drawn from
-    memory; and how many stills were drawn meanwhile."""
+    begun where the cursor rests, cancelled when it moves on) or, for six seen before,
+    are drawn from memory; how many stills were drawn meanwhile, and how many requests
+    the host had for videos (stills begun)."""
     os.environ["XDG_CACHE_HOME"] = str(path.parent / "cache")  # never the user's cache
     policy = Policy(min_interval=1.0, max_interval=2.0, concurrency=16)
     config = Config(
@@ -298,13 +313,17 @@ async def keys_while_stills_load(path: Path, presses: int = 300) -> tuple[float,
 
         still._show = counted_show  # type: ignore[method-assign,assignment]
         sent = timed_cursor(table, latencies)
+        asked_before = host.asked
+        rng = random.Random(7)
         for n in range(presses):
             sent.append(time.perf_counter())
             app.post_message(events.Key("down" if (n // 16) % 2 == 0 else "up", None))
-            await asyncio.sleep(random.uniform(0.03, 0.07))
+            await asyncio.sleep(press_gap(n, rng))
         await pilot.pause()
+        begun = host.asked - asked_before
     latencies.sort()
-    return latencies[int(0.95 * len(latencies))], statistics.median(latencies), drawn
+    p95, median = latencies[int(0.95 * len(latencies))], statistics.median(latencies)
+    return p95, median, drawn, begun
 
 
 class Bare(App[None]):
@@ -330,12 +349,13 @@ class Bare(App[None]):
 async def bare_keys(presses: int = 300) -> tuple[float, float]:
     """(p95, median) seconds from a key press to its repaint in a bare app, timed as above."""
     app = Bare()
+    rng = random.Random(7)  # the presses of the stills row, at the same moments
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         for n in range(presses):
             app.sent = time.perf_counter()
             app.post_message(events.Key("down" if n % 2 == 0 else "up", None))
-            await asyncio.sleep(random.uniform(0.03, 0.07))
+            await asyncio.sleep(press_gap(n, rng))
         await pilot.pause()
     latencies = sorted(app.latencies)
     return latencies[int(0.95 * len(latencies))], statistics.median(latencies)
@@ -433,7 +453,7 @@ def measure(count: int = 10_000) -> Figures:
         stock.append(part("datatable", path))
     key_p95, key_median, rate = part("keys", path)
     bare_p95, bare_median = part("bare_keys", path)
-    stills_p95, stills_median, drawn = part("keys_stills", path)
+    stills_p95, stills_median, drawn, begun = part("keys_stills", path)
     sort, filter_ = part("sort_filter", path)
     stock_sort, stock_filter = part("datatable_sort_filter", path)
     return Figures(
@@ -446,6 +466,7 @@ def measure(count: int = 10_000) -> Figures:
         stills_key_p95=stills_p95,
         stills_key_median=stills_median,
         stills_drawn=drawn,
+        stills_begun=begun,
         updates_per_second=rate,
         sort=sort,
         filter=filter_,
