@@ -152,7 +152,7 @@ async def test_the_dashboard_loads_in_a_browser_and_shows_its_rows(tmp_path: Pat
     server = WebServer(home)
     try:
         await server.ready()
-        async with chromium(CHROMIUM) as page:
+        async with chromium(CHROMIUM, tmp_path) as page:
             await page.call("Page.navigate", url=server.url)
             connected = False
             for _ in range(120):

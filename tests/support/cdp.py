@@ -7,6 +7,7 @@ speaks the websocket. Started with the flags this machine's closed network needs
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -57,8 +59,11 @@ class Page:
 
 
 @asynccontextmanager
-async def chromium(binary: str, width: int = 1400, height: int = 900) -> AsyncIterator[Page]:
-    profile = tempfile.mkdtemp(prefix="vidwatch-chromium-")
+async def chromium(
+    binary: str, folder: Path, width: int = 1400, height: int = 900
+) -> AsyncIterator[Page]:
+    """A headless Chromium whose profile lives in ``folder`` (the test's), and goes."""
+    profile = tempfile.mkdtemp(prefix="chromium-", dir=folder)
     process = subprocess.Popen(
         [
             binary,
@@ -95,5 +100,6 @@ async def chromium(binary: str, width: int = 1400, height: int = 900) -> AsyncIt
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait(10)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(10)
         shutil.rmtree(profile, ignore_errors=True)  # the browser's profile goes with it
