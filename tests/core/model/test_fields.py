@@ -290,6 +290,17 @@ def test_a_zero_is_written_not_left_out() -> None:
     assert back.task.video == video
 
 
+def test_a_long_cost_unit_reads_back_cut_to_24_characters() -> None:
+    # The property test above keeps units short enough to survive whole; this one is not.
+    unit = "A-CURRENCY-NAMED-AT-GREAT-LENGTH"
+    cost = Cost(charged=5, amount=Decimal("0.5"), unit=unit)
+    task = Task(id="t-1", added_at=datetime(2026, 1, 1, tzinfo=UTC), cost=cost)
+    back = decode_record(loads(dumps([TaskRecord(task, TaskResult())]).decode())["tasks"][0])
+    assert back is not None
+    assert back.task.cost is not None
+    assert back.task.cost.unit == "A-CURRENCY-NAMED-AT-GRE…"  # 24 characters, marked cut
+
+
 # --------------------------------------------------------------------------- the export
 
 
