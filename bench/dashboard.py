@@ -317,7 +317,8 @@ async def keys_while_stills_load(path: Path, presses: int = 300) -> tuple[float,
         rng = random.Random(7)
         for n in range(presses):
             sent.append(time.perf_counter())
-            app.post_message(events.Key("down" if (n // 16) % 2 == 0 else "up", None))
+            # down 48, back 16: over jobs not seen yet, and back over some that were
+            app.post_message(events.Key("down" if n % 64 < 48 else "up", None))
             await asyncio.sleep(press_gap(n, rng))
         await pilot.pause()
         begun = host.asked - asked_before
